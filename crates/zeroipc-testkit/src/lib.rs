@@ -1,0 +1,119 @@
+//! Test helpers shared by the zeroipc-rs crates (not published).
+//!
+//! * [`unique_name`]: a shared-memory name unique to this process, test and call.
+//! * [`ShmGuard`]: unlinks `/dev/shm` objects when dropped, so failing tests clean up too.
+//! * [`Child`]: re-executes the current test binary to run one test function as a child
+//!   process with a role, the way multi-process tests are written here (never `fork`).
+
+// A process-local counter, never in shared memory: the atomic facade is not needed here.
+#![allow(clippy::disallowed_types)]
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name `zt_<tag>_<pid>_<n>` that no other process or call uses (at most 31 bytes for short
+/// tags, so it also works as a table entry name).
+pub fn unique_name(tag: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("zt_{tag}_{}_{n}", std::process::id())
+}
+
+/// Unlinks the named shared-memory objects when dropped.
+#[derive(Debug, Default)]
+pub struct ShmGuard {
+    names: Vec<String>,
+}
+
+impl ShmGuard {
+    /// A guard for `name` (with or without the leading `/`).
+    pub fn new(name: &str) -> Self {
+        Self {
+            names: vec![name.to_owned()],
+        }
+    }
+
+    /// Also unlink `name` on drop.
+    pub fn add(&mut self, name: &str) {
+        self.names.push(name.to_owned());
+    }
+}
+
+impl Drop for ShmGuard {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let path = format!("/{}", name.trim_start_matches('/'));
+            let _ = rustix::shm::unlink(path.as_str());
+        }
+    }
+}
+
+/// Environment variable carrying a child's role.
+pub const ROLE_VAR: &str = "ZEROIPC_TEST_ROLE";
+
+/// The role this process was started with, if it is a child.
+pub fn role() -> Option<String> {
+    std::env::var(ROLE_VAR).ok()
+}
+
+/// A child process running one test of the current test binary.
+pub struct Child {
+    child: std::process::Child,
+}
+
+impl Child {
+    /// Starts the current test binary running exactly `test` (its full path, e.g.
+    /// `segment::two_processes_create`), with `ROLE_VAR=role` and the extra `env`.
+    ///
+    /// # Panics
+    /// If the current executable cannot be found or started (tests only).
+    pub fn spawn(test: &str, role: &str, env: &[(&str, &str)]) -> Self {
+        let exe = std::env::current_exe().expect("current test executable");
+        let mut cmd = Command::new(exe);
+        cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE_VAR, role)
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self {
+            child: cmd.spawn().expect("spawn child test process"),
+        }
+    }
+
+    /// The child's pid.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the child; kills it and panics if it does not finish, and
+    /// panics if it exits unsuccessfully.
+    ///
+    /// # Panics
+    /// On timeout or failure (tests only).
+    pub fn wait_success(mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait().expect("wait for child") {
+                Some(status) => {
+                    assert!(status.success(), "child failed: {status}");
+                    return;
+                }
+                None if Instant::now() >= deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!("child did not finish within {timeout:?}");
+                }
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+
+    /// Kills the child with SIGKILL and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
