@@ -14,6 +14,19 @@ use std::time::{Duration, Instant};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Directory holding the golden segment images copied from the upstream implementations.
+pub fn golden_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/golden/zeroipc")
+}
+
+/// The bytes of golden image `file` (e.g. `standard-cpp.seg`).
+///
+/// # Panics
+/// If the file cannot be read (tests only).
+pub fn golden_bytes(file: &str) -> Vec<u8> {
+    std::fs::read(golden_dir().join(file)).expect("read golden image")
+}
+
 /// A name `zt_<tag>_<pid>_<n>` that no other process or call uses (at most 31 bytes for short
 /// tags, so it also works as a table entry name).
 pub fn unique_name(tag: &str) -> String {
