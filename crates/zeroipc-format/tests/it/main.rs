@@ -1,5 +1,7 @@
 //! Integration tests of `zeroipc-format` (one binary; a module per area).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod golden;
 mod hostile;
 mod lifecycle;
