@@ -87,7 +87,10 @@ impl Child {
         let mut cmd = Command::new(exe);
         cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
             .env(ROLE_VAR, role)
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // The child's own harness output would interleave with the parent's; its panics
+            // and assertion messages still reach stderr.
+            .stdout(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }

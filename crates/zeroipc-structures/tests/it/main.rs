@@ -1,0 +1,8 @@
+//! Integration tests of `zeroipc-structures` (one binary; a module per area).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod array;
+mod golden;
+mod hostile;
+mod multiprocess;
