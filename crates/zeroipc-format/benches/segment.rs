@@ -2,6 +2,9 @@
 //!
 //! `cargo bench -p zeroipc-format --bench segment`
 
+// The baseline below touches a raw mapping, which needs one unsafe read.
+#![allow(unsafe_code)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -11,7 +14,7 @@ fn open_and_find(c: &mut Criterion) {
     let name = format!("zb_open_{}", std::process::id());
     let seg = SegmentOptions::new()
         .unlink_on_drop(true)
-        .create(&name, 1 << 20, 64)
+        .create(&name, 8192, 64)
         .expect("create bench segment");
     for i in 0..64 {
         seg.add(&format!("entry_{i:02}"), 64, |_| {
@@ -29,8 +32,31 @@ fn open_and_find(c: &mut Criterion) {
     group.bench_function("find_last_of_64", |b| {
         b.iter(|| black_box(seg.find(black_box("entry_63")).expect("find").offset()))
     });
+    // The floor: the system calls any open must make (shm_open, fstat, mmap, first touch of
+    // the table page, munmap, close), with no validation at all.
+    group.bench_function("baseline_syscalls_open_map_touch", |b| {
+        let path = format!("/{name}");
+        b.iter(|| {
+            let fd = rustix::shm::open(
+                path.as_str(),
+                rustix::shm::OFlags::RDWR,
+                rustix::fs::Mode::empty(),
+            )
+            .expect("shm_open");
+            let st = rustix::fs::fstat(&fd).expect("fstat");
+            let file = std::fs::File::from(fd);
+            let map = memmap2::MmapOptions::new()
+                .len(st.st_size as usize)
+                .map_raw(&file)
+                .expect("mmap");
+            // SAFETY: offset 0 of a live mapping of at least 32 bytes; a u32 read.
+            black_box(unsafe { map.as_ptr().cast::<u32>().read_volatile() })
+        })
+    });
     let image = seg.raw().to_vec();
-    group.bench_function("validate_image_64_entries_find_last", |b| {
+    // The user-space part alone: copy the 8 KiB image to the heap, validate the header and
+    // all 64 entries, find the last one.
+    group.bench_function("from_bytes_8k_validate_64_find_last", |b| {
         b.iter(|| {
             let s = Segment::from_bytes(black_box(&image)).expect("from_bytes");
             black_box(s.find("entry_63").expect("find").offset())

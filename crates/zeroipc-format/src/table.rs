@@ -246,22 +246,67 @@ fn read_extent(root: &Region, g: &Geometry, index: u32) -> Result<(u64, u64)> {
     }
 }
 
+/// A name to look up, as the four little-endian words of its zero-padded 32-byte field, with a
+/// mask covering the name bytes and its terminating NUL.
+struct NameKey {
+    words: [u64; 4],
+    mask: [u64; 4],
+}
+
+impl NameKey {
+    /// `None` for names that can never be stored (empty or longer than 31 bytes).
+    fn new(name: &[u8]) -> Option<Self> {
+        if name.is_empty() || name.len() > crate::name::MAX_ENTRY_NAME {
+            return None;
+        }
+        let mut field = [0u8; 32];
+        let mut mask = [0u8; 32];
+        field.get_mut(..name.len())?.copy_from_slice(name);
+        mask.get_mut(..=name.len())?.fill(0xFF);
+        Some(Self {
+            words: words(&field),
+            mask: words(&mask),
+        })
+    }
+
+    /// Whether `field` holds this name followed by its NUL (bytes after the NUL are ignored,
+    /// as upstream readers ignore them).
+    #[inline]
+    fn matches(&self, field: &[u64; 4]) -> bool {
+        field
+            .iter()
+            .zip(&self.words)
+            .zip(&self.mask)
+            .all(|((f, w), m)| (f ^ w) & m == 0)
+    }
+}
+
+fn words(bytes: &[u8; 32]) -> [u64; 4] {
+    let mut out = [0u64; 4];
+    for (w, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        *w = u64::from_le_bytes(b);
+    }
+    out
+}
+
 /// Finds the first published entry called `name` (spec §3.6).
 ///
-/// Only the matching entry is fully decoded; other entries cost one 32-byte compare.
+/// Only the matching entry is decoded and validated; other entries cost four masked word
+/// compares. A match needs the name bytes and the NUL after them, so it is terminated by
+/// construction; other names' termination was validated at open and is re-validated by
+/// [`entries`]. Half-written entries (empty name) never match.
 pub(crate) fn find(root: &Region, g: &Geometry, name: &str) -> Result<Option<Entry>> {
-    let wanted = name.as_bytes();
-    if wanted.is_empty() || wanted.len() > crate::name::MAX_ENTRY_NAME {
+    let Some(key) = NameKey::new(name.as_bytes()) else {
         return Ok(None);
-    }
+    };
     let n = entry_count(root, g)?;
     for index in 0..n {
-        let field = raw_name(root, index)?;
-        if field[0] == 0 {
-            continue;
-        }
-        let len = name_len(&field, index)?;
-        if field.get(..len) == Some(wanted) {
+        let field = root.read::<[u64; 4]>(entry_position(index) + layout::entry::NAME)?;
+        // Words are compared as little-endian values, matching `words`.
+        let field = field.map(u64::from_le);
+        if key.matches(&field) {
             let (offset, size) = read_extent(root, g, index)?;
             return Ok(Some(Entry {
                 index,
@@ -317,4 +362,36 @@ pub(crate) fn validate_entries(root: &Region, g: &Geometry) -> Result<()> {
         read_extent(root, g, index)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(bytes: &[u8]) -> [u64; 4] {
+        let mut f = [0u8; 32];
+        f[..bytes.len()].copy_from_slice(bytes);
+        words(&f)
+    }
+
+    #[test]
+    fn name_keys_match_the_name_and_its_nul_only() {
+        let key = NameKey::new(b"arr").unwrap();
+        assert!(key.matches(&field(b"arr")));
+        assert!(
+            key.matches(&field(b"arr\0garbage")),
+            "bytes after the NUL are ignored"
+        );
+        assert!(!key.matches(&field(b"arr_f32")));
+        assert!(!key.matches(&field(b"ar")));
+        assert!(!key.matches(&field(b"")));
+        let long = [b'x'; 31];
+        let key = NameKey::new(&long).unwrap();
+        assert!(key.matches(&field(&long)));
+        let mut unterminated = [b'x'; 32];
+        unterminated[31] = b'y';
+        assert!(!key.matches(&words(&unterminated)));
+        assert!(NameKey::new(b"").is_none());
+        assert!(NameKey::new(&[b'x'; 32]).is_none());
+    }
 }
