@@ -1,0 +1,359 @@
+//! `Ring<T>`: a single-producer single-consumer byte ring, spec §4.4.
+//!
+//! Layout (`24 + capacity` bytes):
+//!
+//! | off | type | field |
+//! |---|---|---|
+//! | 0 | atomic u64 | `write_pos`: total bytes ever written |
+//! | 8 | atomic u64 | `read_pos`: total bytes ever read |
+//! | 16 | u32 | `capacity` in **bytes**, a multiple of `elem_size` |
+//! | 20 | u32 | `elem_size` |
+//! | 24 | u8[capacity] | buffer; byte position `p` lives at `p % capacity` |
+//!
+//! Exactly one writer and one reader at a time (there is no CAS). Positions read from shared
+//! memory are validated on every use: `write_pos - read_pos` must lie in `0..=capacity`.
+
+use std::marker::PhantomData;
+use std::mem::size_of;
+
+use bytemuck::Pod;
+use zeroipc_format::atomic::Ordering;
+use zeroipc_format::{Entry, Region, Segment};
+
+use crate::common;
+use crate::elem::assert_element;
+use crate::error::{Error, PushError, Result};
+use crate::word::Word64;
+
+const WRITE_POS: usize = 0;
+const READ_POS: usize = 8;
+const CAPACITY: usize = 16;
+const ELEM_SIZE: usize = 20;
+const BUFFER: usize = 24;
+
+/// A single-producer single-consumer ring of `T` in shared memory, compatible with the
+/// upstream C++ `zeroipc::Ring<T>`; the capacity is stored in bytes.
+///
+/// One process (or thread) writes and one reads; both may be different processes. Whole
+/// elements and bulk slices move with one position update each.
+///
+/// # Examples
+/// ```
+/// use zeroipc_format::Segment;
+/// use zeroipc_structures::Ring;
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let ring = Ring::<i32>::create(&seg, "samples", 8)?; // 8 elements = 32 bytes
+/// assert_eq!(ring.write_slice(&[1, 2, 3, 4, 5])?, 5);
+/// assert_eq!(ring.read()?, Some(1));
+/// let mut out = [0; 8];
+/// assert_eq!(ring.read_into(&mut out)?, 4);
+/// assert_eq!(&out[..4], &[2, 3, 4, 5]);
+/// # Ok::<(), zeroipc_structures::Error>(())
+/// ```
+pub struct Ring<T> {
+    region: Region,
+    entry: Entry,
+    /// Buffer bytes: `> 0`, a multiple of `size_of::<T>()`, validated at open.
+    capacity: u64,
+    _elem: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Ring<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("name", &self.entry.name())
+            .field("capacity_bytes", &self.capacity)
+            .finish()
+    }
+}
+
+impl<T: Pod> Ring<T> {
+    /// Bytes a ring of `capacity` **elements** occupies (`24 + capacity * es`), or `None` if
+    /// the capacity is 0 or its byte size does not fit a `u32`.
+    pub const fn memory_size(capacity: usize) -> Option<u64> {
+        assert_element::<T>();
+        match Self::bytes_for(capacity) {
+            Some(b) => Some(BUFFER as u64 + b as u64),
+            None => None,
+        }
+    }
+
+    const fn bytes_for(capacity: usize) -> Option<u32> {
+        if capacity == 0 {
+            return None;
+        }
+        match capacity.checked_mul(size_of::<T>()) {
+            Some(b) if b <= u32::MAX as usize => Some(b as u32),
+            _ => None,
+        }
+    }
+
+    fn init(region: &Region, bytes: u32) -> Result<()> {
+        region.write::<u32>(CAPACITY, bytes)?;
+        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
+        Ok(())
+    }
+
+    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
+        let bytes = Self::bytes_for(capacity).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "ring capacity must be 1.. elements within 4 GiB, got {capacity}"
+            ))
+        })?;
+        Ok((bytes, BUFFER as u64 + u64::from(bytes)))
+    }
+
+    /// Creates the ring `name` holding up to `capacity` elements.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for capacity 0 or more than 4 GiB of buffer; the segment's
+    /// errors.
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let (bytes, total) = Self::layout_for(capacity)?;
+        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, bytes))?;
+        Ok(Self::from_parts(region, entry, bytes))
+    }
+
+    /// Opens the existing ring `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; [`Error::TypeMismatch`] for another element size; `Corrupt` if the byte
+    /// capacity is 0 or not a multiple of the element size; [`Error::SizeMismatch`] if the
+    /// entry size is not `24 + capacity`.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        let entry = seg.find(name)?;
+        Self::open_entry(seg, entry)
+    }
+
+    /// Opens `name` if it exists, else creates it (decided under the creation lock).
+    ///
+    /// # Errors
+    /// As [`Ring::create`] and [`Ring::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let (bytes, total) = Self::layout_for(capacity)?;
+        common::open_or_create(
+            seg,
+            name,
+            total,
+            |r| Self::init(r, bytes),
+            |entry| Self::open_entry(seg, entry),
+            |entry, region| Ok(Self::from_parts(region, entry, bytes)),
+        )
+    }
+
+    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        let region = common::region_with_header(seg, &entry, BUFFER as u64)?;
+        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        let bytes = region.read::<u32>(CAPACITY)?;
+        if bytes == 0 || bytes as usize % size_of::<T>() != 0 {
+            return Err(common::corrupt(entry.name(), "capacity", u64::from(bytes)));
+        }
+        common::check_total(&entry, Some(BUFFER as u64 + u64::from(bytes)))?;
+        Ok(Self::from_parts(region, entry, bytes))
+    }
+
+    fn from_parts(region: Region, entry: Entry, bytes: u32) -> Self {
+        Self {
+            region,
+            entry,
+            capacity: u64::from(bytes),
+            _elem: PhantomData,
+        }
+    }
+
+    /// `(write_pos, read_pos)` with `0 <= write_pos - read_pos <= capacity` checked.
+    /// `producer` selects which side's orderings apply: each side loads its own position
+    /// Relaxed and the other side's with Acquire.
+    fn positions(&self, producer: bool) -> Result<(u64, u64)> {
+        let wp = self.region.atomic_u64(WRITE_POS)?;
+        let rp = self.region.atomic_u64(READ_POS)?;
+        let (w, r) = if producer {
+            // Acquire: pairs with the Release store of `read_pos` in `consume`, so the bytes
+            // the reader copied out may now be overwritten.
+            (
+                Word64::load(wp, Ordering::Relaxed),
+                Word64::load(rp, Ordering::Acquire),
+            )
+        } else {
+            // Acquire: pairs with the Release store of `write_pos` in `produce`, so the
+            // written bytes are visible.
+            (
+                Word64::load(wp, Ordering::Acquire),
+                Word64::load(rp, Ordering::Relaxed),
+            )
+        };
+        match w.checked_sub(r) {
+            Some(used) if used <= self.capacity => Ok((w, r)),
+            _ => Err(common::corrupt(
+                self.entry.name(),
+                "write_pos - read_pos",
+                w.wrapping_sub(r),
+            )),
+        }
+    }
+
+    /// Copies `bytes` into the buffer at stream position `pos`, split at the end.
+    fn copy_in(&self, pos: u64, bytes: &[u8]) -> Result<()> {
+        let at = (pos % self.capacity) as usize;
+        let first = bytes.len().min(self.capacity as usize - at);
+        let (a, b) = bytes.split_at(first);
+        self.region.write_slice(BUFFER + at, a)?;
+        self.region.write_slice(BUFFER, b)?;
+        Ok(())
+    }
+
+    /// Copies from stream position `pos` into `out`, split at the end.
+    fn copy_out(&self, pos: u64, out: &mut [u8]) -> Result<()> {
+        let at = (pos % self.capacity) as usize;
+        let first = out.len().min(self.capacity as usize - at);
+        let (a, b) = out.split_at_mut(first);
+        self.region.read_slice(BUFFER + at, a)?;
+        self.region.read_slice(BUFFER, b)?;
+        Ok(())
+    }
+
+    fn produce(&self, w: u64, bytes: u64) -> Result<()> {
+        // Release: publishes the copied bytes; pairs with the Acquire load of `write_pos` in
+        // `positions(false)` on the reader's side.
+        Word64::store(
+            self.region.atomic_u64(WRITE_POS)?,
+            w.wrapping_add(bytes),
+            Ordering::Release,
+        );
+        Ok(())
+    }
+
+    fn consume_bytes(&self, r: u64, bytes: u64) -> Result<()> {
+        // Release: hands the space back after the copy; pairs with the Acquire load of
+        // `read_pos` in `positions(true)` on the writer's side.
+        Word64::store(
+            self.region.atomic_u64(READ_POS)?,
+            r.wrapping_add(bytes),
+            Ordering::Release,
+        );
+        Ok(())
+    }
+
+    /// Appends one element (producer side).
+    ///
+    /// # Errors
+    /// [`PushError::Full`] when there is no room; [`PushError::Failed`] with `Corrupt` for
+    /// inconsistent positions.
+    pub fn write(&self, value: T) -> Result<(), PushError<T>> {
+        let es = size_of::<T>() as u64;
+        let (w, r) = self.positions(true).map_err(PushError::Failed)?;
+        if w - r + es > self.capacity {
+            return Err(PushError::Full(value));
+        }
+        self.copy_in(w, bytemuck::bytes_of(&value))
+            .and_then(|()| self.produce(w, es))
+            .map_err(PushError::Failed)
+    }
+
+    /// Appends as many whole elements of `src` as fit, with one position update; returns how
+    /// many (producer side).
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    pub fn write_slice(&self, src: &[T]) -> Result<usize> {
+        let es = size_of::<T>() as u64;
+        let (w, r) = self.positions(true)?;
+        let n = (((self.capacity - (w - r)) / es) as usize).min(src.len());
+        if n == 0 {
+            return Ok(0);
+        }
+        let bytes: &[u8] = bytemuck::cast_slice(src.get(..n).unwrap_or_default());
+        self.copy_in(w, bytes)?;
+        self.produce(w, bytes.len() as u64)?;
+        Ok(n)
+    }
+
+    /// Removes the oldest element (consumer side); `Ok(None)` when empty.
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    pub fn read(&self) -> Result<Option<T>> {
+        let es = size_of::<T>() as u64;
+        let (w, r) = self.positions(false)?;
+        if w - r < es {
+            return Ok(None);
+        }
+        let mut value = T::zeroed();
+        self.copy_out(r, bytemuck::bytes_of_mut(&mut value))?;
+        self.consume_bytes(r, es)?;
+        Ok(Some(value))
+    }
+
+    /// Moves as many whole elements as are available into `dst`, with one position update;
+    /// returns how many (consumer side).
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    pub fn read_into(&self, dst: &mut [T]) -> Result<usize> {
+        let es = size_of::<T>() as u64;
+        let (w, r) = self.positions(false)?;
+        let n = (((w - r) / es) as usize).min(dst.len());
+        if n == 0 {
+            return Ok(0);
+        }
+        let out: &mut [u8] = bytemuck::cast_slice_mut(dst.get_mut(..n).unwrap_or_default());
+        self.copy_out(r, out)?;
+        self.consume_bytes(r, out.len() as u64)?;
+        Ok(n)
+    }
+
+    /// Whole elements available to read.
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    pub fn available(&self) -> Result<usize> {
+        let (w, r) = self.positions(false)?;
+        Ok(((w - r) / size_of::<T>() as u64) as usize)
+    }
+
+    /// Whole elements that can still be written.
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    pub fn free(&self) -> Result<usize> {
+        let (w, r) = self.positions(true)?;
+        Ok(((self.capacity - (w - r)) / size_of::<T>() as u64) as usize)
+    }
+
+    /// Capacity in elements.
+    pub fn capacity(&self) -> usize {
+        (self.capacity / size_of::<T>() as u64) as usize
+    }
+
+    /// Capacity in bytes, as stored.
+    pub fn capacity_bytes(&self) -> u64 {
+        self.capacity
+    }
+
+    /// The raw `(write_pos, read_pos)`, for inspection.
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    pub fn positions_snapshot(&self) -> Result<(u64, u64)> {
+        self.positions(false)
+    }
+
+    /// A copy of the unread elements, oldest first, without consuming them.
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    pub fn peek_all(&self) -> Result<Vec<T>> {
+        let (w, r) = self.positions(false)?;
+        let n = ((w - r) / size_of::<T>() as u64) as usize;
+        let mut out = vec![T::zeroed(); n];
+        self.copy_out(r, bytemuck::cast_slice_mut(&mut out))?;
+        Ok(out)
+    }
+
+    /// The table entry (name, offset, size).
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+}
