@@ -389,7 +389,11 @@ impl Reader {
         o.payload_read_pos.store(st.read_pos, Ordering::Release);
         bump(&o.payload_read_count);
         st.expected = d.seq.wrapping_add(1);
-        st.last_writer_pid = d.writer_pid;
+        // Remember the last writer actually seen: a writer that already closed (pid 0) must
+        // not make the next connection's sequence 1 look like a gap.
+        if d.writer_pid != 0 {
+            st.last_writer_pid = d.writer_pid;
+        }
         st.writer_seen = true;
         let id = self.push(&mut st, total, Some(d.seq), false);
         self.reclaim(&mut st);
@@ -434,6 +438,10 @@ impl Reader {
                 if self.sem_w.try_wait() {
                     return Ok(true);
                 }
+                // That writer connection is over and fully drained: the next frame can only
+                // come from a new connection, which starts at sequence 1.
+                st.expected = 1;
+                st.writer_seen = false;
                 return Err(Error::WriterDead { pid: wp });
             }
             if std::time::Instant::now() >= deadline {

@@ -1,0 +1,1 @@
+//! Duplex channel tests (added with the duplex module).
