@@ -38,6 +38,7 @@ pub mod ring;
 mod wait;
 mod writer;
 
+pub use duplex::{DuplexClient, DuplexServer, Handler, ServerStats};
 pub use error::{Error, Result};
 pub use health::{Health, HealthLevel, level_for};
 pub use layout::{FRAME_HEADER_SIZE, OIEB_SIZE};

@@ -407,6 +407,7 @@ impl Reader {
             reader: self,
             id,
             sequence: d.seq,
+            writer_pid: d.writer_pid,
             data,
             released: false,
         }))
@@ -619,6 +620,7 @@ pub struct Frame<'a> {
     reader: &'a Reader,
     id: u64,
     sequence: u64,
+    writer_pid: u64,
     data: &'a [u8],
     released: bool,
 }
@@ -641,6 +643,12 @@ impl Frame<'_> {
     /// The writer's sequence number of this frame (1, 2, ... per writer connection).
     pub fn sequence(&self) -> u64 {
         self.sequence
+    }
+
+    /// `writer_pid` as seen in the OIEB when the frame was read (0 if the writer had already
+    /// closed).
+    pub fn writer_pid(&self) -> u64 {
+        self.writer_pid
     }
 
     /// Payload length in bytes.

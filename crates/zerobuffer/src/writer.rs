@@ -246,6 +246,11 @@ impl Writer {
         self.opts.write_timeout = timeout;
     }
 
+    /// `reader_pid` of the buffer (0 once the reader closed).
+    pub fn reader_pid(&self) -> u64 {
+        self.oieb().reader_pid.load(Ordering::Acquire)
+    }
+
     /// `true` if the reader is present and its process alive.
     pub fn is_reader_connected(&self) -> bool {
         let rp = self.oieb().reader_pid.load(Ordering::Acquire);

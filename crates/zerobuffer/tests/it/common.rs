@@ -133,6 +133,10 @@ fn env_u64(key: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+fn create_server(name: &str) -> zerobuffer::DuplexServer {
+    zerobuffer::DuplexServer::create(name, BufferConfig::new(4096, 1024 * 1024)).expect("server")
+}
+
 /// Runs a child role; returns the exit code.
 pub fn run_child_role(role: &str) -> i32 {
     let name = std::env::var("ZB_NAME").expect("ZB_NAME");
@@ -180,6 +184,33 @@ pub fn run_child_role(role: &str) -> i32 {
             }
             println!("ZB:DONE {n}");
             0
+        }
+        // Echo server; on request "hang" it announces PROCESSING and never answers.
+        "duplex-server" => {
+            let mut server = create_server(&name);
+            println!("\nZB:READY");
+            loop {
+                let _ = server.serve_one(&mut |req, out| {
+                    if req.data() == b"hang" {
+                        println!("\nZB:PROCESSING");
+                        loop {
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    }
+                    out.write_frame(req.data()).map(|_| ())
+                });
+            }
+        }
+        // Client that sends a slow request, announces it and waits to be killed.
+        "duplex-client-slow" => {
+            let mut c =
+                zerobuffer::DuplexClient::connect_with(&name, BufferConfig::new(4096, 1024 * 1024))
+                    .expect("client");
+            c.send_request(b"slow").expect("send");
+            println!("\nZB:SENT");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
         }
         other => {
             eprintln!("unknown role {other}");
