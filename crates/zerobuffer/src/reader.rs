@@ -359,8 +359,8 @@ impl Reader {
             .state
             .try_borrow_mut()
             .map_err(|_| Error::InvalidArgument("reader state busy"))?;
-        let deadline = deadline_after(timeout);
-        if !self.wait_data(&mut st, deadline)? {
+        // Fast path: a frame is already signalled (one atomic operation, no clock read).
+        if !self.sem_w.try_wait() && !self.wait_data(&mut st, deadline_after(timeout))? {
             return Ok(None);
         }
         // Acquire: pairs with the writer's fence(Release) before sem_post(sem-w).

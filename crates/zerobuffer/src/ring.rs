@@ -27,21 +27,16 @@ pub fn frame_bytes(p: u64, len: u64) -> Result<u64> {
     if len == 0 {
         return Err(Error::InvalidFrameSize { size: 0 });
     }
-    let too_large = Error::FrameTooLarge {
+    let too_large = || Error::FrameTooLarge {
         len,
         payload_size: p,
     };
-    let t = len
-        .checked_add(FRAME_HEADER_SIZE)
-        .ok_or(Error::FrameTooLarge {
-            len,
-            payload_size: p,
-        })?;
+    let t = len.checked_add(FRAME_HEADER_SIZE).ok_or_else(too_large)?;
     let Some(rest) = p.checked_sub(t) else {
-        return Err(too_large);
+        return Err(too_large());
     };
     if (1..FRAME_HEADER_SIZE).contains(&rest) {
-        return Err(too_large);
+        return Err(too_large());
     }
     Ok(t)
 }

@@ -77,7 +77,7 @@ pub struct Writer {
     w: u64,
     seq: u64,
     metadata_written: bool,
-    last_check: Instant,
+    last_check: Duration,
     pending: Option<Reservation>,
 }
 
@@ -207,7 +207,7 @@ impl Writer {
             w,
             seq: 1,
             metadata_written,
-            last_check: Instant::now(),
+            last_check: coarse_now(),
             pending: None,
         })
     }
@@ -344,8 +344,9 @@ impl Writer {
         if reader_pid == 0 {
             return Err(Error::ReaderDead { pid: 0 });
         }
-        let now = Instant::now();
-        if force || now.duration_since(self.last_check) >= self.opts.liveness_interval {
+        // Coarse clock (vDSO, no TSC read): enough to rate-limit a 100 ms check.
+        let now = coarse_now();
+        if force || now.saturating_sub(self.last_check) >= self.opts.liveness_interval {
             self.last_check = now;
             if !is_process_alive(reader_pid) {
                 return Err(Error::ReaderDead { pid: reader_pid });
@@ -452,6 +453,15 @@ impl Writer {
         self.seq = self.seq.wrapping_add(1);
         seq
     }
+}
+
+/// `CLOCK_MONOTONIC_COARSE` as a duration since boot.
+fn coarse_now() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 fn bump(counter: &crate::atomic::AtomicU64) {
