@@ -417,3 +417,177 @@ fn f5_7_large_ring_limits() {
     drop(reader);
     assert_clean(&name);
 }
+
+/// F1.1 / T1.1 simple write-read with 100 bytes of metadata and one 1 KiB frame.
+#[test]
+fn f1_1_simple_write_read() {
+    let name = unique("sc-simple");
+    let reader = create(&name, BufferConfig::new(1024, 10240)).expect("create");
+    let mut w = Writer::connect(&name).expect("connect");
+    let meta: Vec<u8> = (0..100u8).collect();
+    w.set_metadata(&meta).expect("metadata");
+    let data: Vec<u8> = (0..1024u32).map(|i| (i % 256) as u8).collect();
+    assert_eq!(w.write_frame(&data).expect("write"), 1);
+    let f = reader.read_frame().expect("read").expect("frame");
+    assert_eq!((f.sequence(), f.data()), (1, data.as_slice()));
+    assert_eq!(reader.metadata().expect("metadata"), Some(meta));
+    drop(f);
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
+}
+
+/// F1.6 / F4.5 / F6.3 / T6.3 / T11.5 slow reader: the writer blocks, nothing is lost.
+/// (Delays shortened to keep the suite fast: 2 ms per frame instead of 50–100 ms.)
+#[test]
+fn f1_6_slow_reader_flow_control() {
+    let name = unique("sc-slow");
+    let reader = create(&name, BufferConfig::new(0, 1024)).expect("create");
+    let wname = name.clone();
+    let writer = std::thread::spawn(move || {
+        let mut w = Writer::connect(&wname).expect("connect");
+        let mut blocked = 0u32;
+        for i in 0..100u32 {
+            let before = reader_free(&w);
+            w.write_frame(&[(i % 256) as u8; 200]).expect("write");
+            if before < 216 {
+                blocked += 1;
+            }
+        }
+        blocked
+    });
+    for i in 0..100u32 {
+        std::thread::sleep(Duration::from_millis(2));
+        let f = reader
+            .read_frame_timeout(Duration::from_secs(10))
+            .expect("read")
+            .expect("frame");
+        assert_eq!(f.sequence(), u64::from(i) + 1);
+        assert!(f.iter().all(|b| *b == (i % 256) as u8));
+    }
+    let blocked = writer.join().expect("writer");
+    assert!(blocked > 0, "the writer never had to wait for space");
+    drop(reader);
+    assert_clean(&name);
+}
+
+fn reader_free(w: &Writer) -> u64 {
+    // Free space as the writer sees it before writing (via the OIEB file).
+    let b = peek(w.name(), 0x28, 8);
+    u64::from_le_bytes(b.try_into().expect("8 bytes"))
+}
+
+/// F1.7 / F4.9 / T6.1 10 000 × 1 KiB through a 10 KiB ring, every sequence checked.
+#[test]
+fn f4_9_ten_thousand_frames_through_small_ring() {
+    let name = unique("sc-10k");
+    let reader = create(&name, BufferConfig::new(0, 10240)).expect("create");
+    let wname = name.clone();
+    let writer = std::thread::spawn(move || {
+        let mut w = Writer::connect(&wname).expect("connect");
+        for i in 0..10_000u32 {
+            w.write_frame(&[(i % 251) as u8; 1024]).expect("write");
+        }
+    });
+    for i in 0..10_000u32 {
+        let f = reader
+            .read_frame_timeout(Duration::from_secs(10))
+            .expect("read")
+            .expect("frame");
+        assert_eq!(f.sequence(), u64::from(i) + 1);
+        assert!(f.iter().all(|b| *b == (i % 251) as u8), "frame {i}");
+    }
+    writer.join().expect("writer");
+    drop(reader);
+    assert_clean(&name);
+}
+
+/// F6.2 / T6.2 burst of 50 × 1 KiB written before the reader starts.
+#[test]
+fn f6_2_burst_before_reader_starts() {
+    let name = unique("sc-burst");
+    let reader = create(&name, BufferConfig::new(0, 64 * 1024)).expect("create");
+    let mut w = Writer::connect(&name).expect("connect");
+    for i in 0..50u8 {
+        w.write_frame(&[i; 1024]).expect("write");
+    }
+    for i in 0..50u8 {
+        let f = reader.read_frame().expect("read").expect("frame");
+        assert_eq!((f.sequence(), f[0], f[1023]), (u64::from(i) + 1, i, i));
+    }
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
+}
+
+/// F7.1 / F10.1 / T10.1 semaphore creation fails after the shared memory exists: the error is
+/// returned and nothing is leaked.
+#[test]
+fn f7_1_semaphore_creation_failure_leaks_nothing() {
+    let name = unique("sc-semfail");
+    // A directory where the semaphore file must go makes sem_unlink/sem_open fail.
+    let blocker = format!("/dev/shm/sem.sem-w-{name}");
+    std::fs::create_dir(&blocker).expect("blocker dir");
+    let r = create(&name, BufferConfig::new(0, 1024));
+    std::fs::remove_dir(&blocker).expect("remove blocker");
+    assert!(matches!(r, Err(Error::Io { .. })), "{r:?}");
+    assert_clean(&name);
+}
+
+/// F7.2 / T10.6 a segment the system cannot provide fails with an OS error, nothing leaked.
+#[test]
+fn f7_2_impossible_segment_size_fails_cleanly() {
+    let name = unique("sc-huge");
+    let r = create(&name, BufferConfig::new(0, 1 << 50));
+    assert!(r.is_err(), "a 1 PiB segment cannot be created");
+    assert_clean(&name);
+}
+
+/// F11.1 / F11.5 / T12.3 1000 create/destroy cycles while a writer keeps trying to connect.
+#[test]
+fn f11_5_create_destroy_cycles_with_connecting_writer() {
+    let name = unique("sc-churn");
+    let stop = std::sync::Arc::new(std::sync::Mutex::new(false));
+    let (wname, wstop) = (name.clone(), stop.clone());
+    let writer = std::thread::spawn(move || {
+        let (mut ok, mut failed) = (0u32, 0u32);
+        while !*wstop.lock().expect("lock") {
+            match Writer::connect(&wname) {
+                Ok(mut w) => {
+                    ok += 1;
+                    let _ = w.write_frame_timeout(b"x", Duration::from_millis(1));
+                }
+                Err(
+                    Error::BufferNotFound { .. }
+                    | Error::NoReader { .. }
+                    | Error::InvalidOieb { .. }
+                    | Error::Corrupt { .. },
+                ) => failed += 1,
+                Err(e) => panic!("unexpected connect error {e:?}"),
+            }
+        }
+        (ok, failed)
+    });
+    for _ in 0..1000 {
+        let r = create(&name, BufferConfig::new(64, 1024)).expect("create");
+        drop(r);
+    }
+    *stop.lock().expect("lock") = true;
+    let (ok, failed) = writer.join().expect("writer");
+    assert!(ok + failed > 0);
+    println!("churn: {ok} connects succeeded, {failed} failed cleanly");
+    assert_clean(&name);
+}
+
+/// F12.3 / T13.3 the lock file is locked while the reader lives.
+#[test]
+fn f12_3_lock_file_is_held() {
+    let name = unique("sc-lock");
+    let reader = create(&name, BufferConfig::default()).expect("create");
+    let f = std::fs::File::open(format!("/tmp/zerobuffer/{name}.lock")).expect("lock file");
+    let r = rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive);
+    assert_eq!(r, Err(rustix::io::Errno::WOULDBLOCK));
+    drop(reader);
+    assert_clean(&name);
+    drop(f);
+}
