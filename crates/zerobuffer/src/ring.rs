@@ -198,6 +198,12 @@ mod tests {
     }
 
     #[test]
+    fn capacity_example_from_user_guide() {
+        // 1080p RGB, reader holds 2 frames (docs/ZEROBUFFER.md).
+        assert_eq!(recommended_payload_size(6_220_800, 2), Some(18_662_464));
+    }
+
+    #[test]
     fn capacity_formula() {
         // k = 1, L = 1008: 2*(1024) + 16 = 2064 -> 2112.
         assert_eq!(recommended_payload_size(1008, 1), Some(2112));
