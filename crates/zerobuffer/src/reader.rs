@@ -344,6 +344,14 @@ impl Reader {
         self.read_frame_timeout(DEFAULT_READ_TIMEOUT)
     }
 
+    /// Reads the next frame if one is already available (no waiting); `Ok(None)` otherwise.
+    ///
+    /// # Errors
+    /// As [`Reader::read_frame_timeout`].
+    pub fn try_read_frame(&self) -> Result<Option<Frame<'_>>> {
+        self.read_frame_timeout(Duration::ZERO)
+    }
+
     /// Reads the next frame, waiting up to `timeout`; `Ok(None)` on timeout.
     ///
     /// The frame borrows the ring (zero copy) until it is dropped or released. Several frames

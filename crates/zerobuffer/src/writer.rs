@@ -246,6 +246,22 @@ impl Writer {
         self.opts.write_timeout = timeout;
     }
 
+    /// A snapshot of the buffer's fill level and counters, as the writer sees them.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] / [`Error::InvalidOieb`] if the OIEB is inconsistent.
+    pub fn health(&self) -> Result<crate::health::Health> {
+        crate::health::Health::snapshot(self.oieb(), &self.geo)
+    }
+
+    /// Writes one frame only if space is available right now (no waiting).
+    ///
+    /// # Errors
+    /// As [`Writer::write_frame`]; `BufferFull` instead of waiting.
+    pub fn try_write_frame(&mut self, data: &[u8]) -> Result<u64> {
+        self.write_frame_timeout(data, Duration::ZERO)
+    }
+
     /// `reader_pid` of the buffer (0 once the reader closed).
     pub fn reader_pid(&self) -> u64 {
         self.oieb().reader_pid.load(Ordering::Acquire)

@@ -281,6 +281,10 @@ fn run_writer(c: &Common) -> Value {
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    if let Ok(h) = w.health() {
+        // payload_written_count counts frames plus the wrap markers written.
+        s["wraps"] = json!(h.frames_written.saturating_sub(frames));
+    }
     s["frames"] = json!(frames);
     s["bytes"] = json!(bytes);
     s["elapsed_s"] = json!(elapsed);

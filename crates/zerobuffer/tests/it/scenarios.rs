@@ -591,3 +591,77 @@ fn f12_3_lock_file_is_held() {
     assert_clean(&name);
     drop(f);
 }
+
+/// R1 + §10.3 example 6: an upstream writer left a 14-byte tail without a marker. The
+/// reader wraps implicitly and returns the tail bytes; a project writer that inherits such a
+/// write position wraps without a marker.
+#[test]
+fn implicit_wrap_after_upstream_tiny_tail() {
+    use crate::common::poke;
+    let name = unique("sc-tail");
+    let reader = create(&name, BufferConfig::new(0, 1024)).expect("create");
+    let mut w1 = Writer::connect(&name).expect("connect");
+    w1.write_frame(&[5; 84]).expect("frame 1");
+    // Rewrite it into what an upstream C++ writer produces: T = 1010 at 0, w = 1010.
+    poke(&name, 128, &994u64.to_le_bytes());
+    poke(&name, 0x28, &14u64.to_le_bytes());
+    poke(&name, 0x30, &1010u64.to_le_bytes());
+    let f = reader.read_frame().expect("read").expect("frame 1");
+    assert_eq!(f.len(), 994);
+    drop(f);
+    assert_eq!(reader.health().expect("health").free_bytes, 1024);
+    drop(w1);
+    assert!(matches!(
+        reader.read_frame_timeout(Duration::from_millis(300)),
+        Err(Error::WriterDead { .. })
+    ));
+    let mut w2 = Writer::connect(&name).expect("reconnect at w = 1010");
+    w2.write_frame(&[6; 50])
+        .expect("wraps over the 14-byte tail");
+    let h = reader.health().expect("health");
+    assert_eq!((h.write_pos, h.free_bytes), (66, 1024 - 14 - 66));
+    assert_eq!(
+        peek(&name, 128, 16)[..8],
+        50u64.to_le_bytes(),
+        "frame at offset 0"
+    );
+    let f = reader
+        .read_frame()
+        .expect("read")
+        .expect("frame after implicit wrap");
+    assert_eq!((f.sequence(), f.len(), f[0]), (1, 50, 6));
+    // The 14 tail bytes came back at read time, the frame's 66 on release.
+    assert_eq!(reader.health().expect("health").free_bytes, 1024 - 66);
+    drop(f);
+    assert_eq!(reader.health().expect("health").free_bytes, 1024);
+    drop(w2);
+    drop(reader);
+    assert_clean(&name);
+}
+
+/// Upstream writers leave `w == P` after an exact fill; a project writer connecting there
+/// writes at 0 without a marker.
+#[test]
+fn writer_inherits_write_position_at_ring_end() {
+    use crate::common::poke;
+    let name = unique("sc-wp");
+    let reader = create(&name, BufferConfig::new(0, 1024)).expect("create");
+    let mut w1 = Writer::connect(&name).expect("connect");
+    w1.write_frame(&[1; 1008]).expect("exact fill");
+    poke(&name, 0x30, &1024u64.to_le_bytes()); // as upstream leaves it
+    drop(reader.read_frame().expect("read").expect("frame"));
+    drop(w1);
+    assert!(matches!(
+        reader.read_frame_timeout(Duration::from_millis(300)),
+        Err(Error::WriterDead { .. })
+    ));
+    let mut w2 = Writer::connect(&name).expect("connect at w = P");
+    assert!(w2.try_write_frame(&[2; 10]).is_ok());
+    assert_eq!(w2.health().expect("health").write_pos, 26);
+    let f = reader.try_read_frame().expect("read").expect("frame");
+    assert_eq!((f.sequence(), f.len()), (1, 10));
+    drop(f);
+    drop(w2);
+    drop(reader);
+    assert_clean(&name);
+}
