@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::liveness::is_process_alive;
 use crate::names::MAX_NAME_LEN;
-use crate::reader::{BufferConfig, Frame, Reader};
+use crate::reader::{BufferConfig, Frame, Reader, ReaderOptions};
 use crate::writer::Writer;
 
 /// Longest duplex channel name (the `_response` suffix must fit [`MAX_NAME_LEN`]).
@@ -242,7 +242,12 @@ impl DuplexClient {
     pub fn connect_with(name: &str, response_config: BufferConfig) -> Result<Self> {
         let (req, resp) = channel_names(name)?;
         let requests = Writer::connect(&req)?;
-        let responses = Reader::create(&resp, response_config)?;
+        // Explicit 0666 regardless of the umask, so a server of another user can attach.
+        let opts = ReaderOptions {
+            exact_mode: true,
+            ..ReaderOptions::default()
+        };
+        let responses = Reader::create_with(&resp, response_config, opts)?;
         Ok(DuplexClient {
             requests,
             responses,

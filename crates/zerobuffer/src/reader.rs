@@ -53,8 +53,13 @@ impl Default for BufferConfig {
 pub struct ReaderOptions {
     /// Length of one wait slice; writer liveness is checked after each empty slice.
     pub liveness_interval: Duration,
-    /// Mode requested for the shared memory, semaphores and lock file (umask applies).
+    /// Mode requested for the shared memory, semaphores and lock file (umask applies unless
+    /// `exact_mode` is set).
     pub mode: u32,
+    /// Apply `mode` exactly, regardless of the process umask (`fchmod`/`chmod` after
+    /// creation). The duplex client uses this for its response buffer, so that a server
+    /// running as another user can attach.
+    pub exact_mode: bool,
 }
 
 impl Default for ReaderOptions {
@@ -62,6 +67,7 @@ impl Default for ReaderOptions {
         ReaderOptions {
             liveness_interval: DEFAULT_LIVENESS_INTERVAL,
             mode: 0o666,
+            exact_mode: false,
         }
     }
 }
@@ -175,7 +181,7 @@ impl Reader {
         let pid = u64::from(std::process::id());
 
         cleanup_stale();
-        let lock = LockFile::acquire(&names)?;
+        let lock = LockFile::acquire(&names, options.mode)?;
         let fd = match create_segment(&names, options.mode, pid) {
             Ok(fd) => fd,
             Err(e) => {
@@ -183,7 +189,7 @@ impl Reader {
                 return Err(e);
             }
         };
-        match Self::init(&names, &fd, geo, options.mode, pid) {
+        match Self::init(&names, &fd, geo, options, pid) {
             Ok((map, sem_w, sem_r)) => Ok(Reader {
                 names,
                 geo,
@@ -214,10 +220,16 @@ impl Reader {
         names: &Names,
         fd: &std::os::fd::OwnedFd,
         geo: Geometry,
-        mode: u32,
+        options: ReaderOptions,
         pid: u64,
     ) -> Result<(Mapping, NamedSemaphore, NamedSemaphore)> {
+        let mode = options.mode;
         rustix::fs::ftruncate(fd, geo.total).map_err(|e| Error::io("ftruncate", e))?;
+        if options.exact_mode {
+            let m = rustix::fs::Mode::from_raw_mode(mode);
+            rustix::fs::fchmod(fd, m).map_err(|e| Error::io("fchmod", e))?;
+            let _ = rustix::fs::chmod(&names.lock, m);
+        }
         // A fresh object extended by ftruncate reads as zeros; MAP_POPULATE pre-faults it.
         let map = Mapping::map(fd, geo.total, true).map_err(|e| Error::io("mmap", e))?;
         let mut sems = Vec::with_capacity(2);
@@ -230,6 +242,12 @@ impl Reader {
                     Error::io("sem_open", e)
                 }
             })?;
+            if options.exact_mode {
+                // glibc keeps named semaphores in /dev/shm/sem.<name without '/'>.
+                let path = format!("/dev/shm/sem.{}", sem.trim_start_matches('/'));
+                rustix::fs::chmod(path.as_str(), rustix::fs::Mode::from_raw_mode(mode))
+                    .map_err(|e| Error::io("chmod semaphore", e))?;
+            }
             sems.push(s);
         }
         let sem_r = sems.pop().ok_or(Error::InvalidArgument("semaphores"))?;

@@ -22,13 +22,13 @@ pub(crate) struct LockFile {
 impl LockFile {
     /// Steps 2–3 of §5: creates the lock directory, then opens and locks `NAME.lock`,
     /// retrying if a concurrent cleanup unlinked the file under us.
-    pub(crate) fn acquire(names: &Names) -> Result<Self> {
+    pub(crate) fn acquire(names: &Names, mode: u32) -> Result<Self> {
         ensure_lock_dir()?;
         for _ in 0..8 {
             let fd = rustix::fs::open(
                 &names.lock,
                 OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o666),
+                Mode::from_raw_mode(mode),
             )
             .map_err(|e| map_open_err(e, &names.lock.display().to_string(), "open lock file"))?;
             match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {

@@ -54,8 +54,17 @@ pub struct Peer {
 impl Peer {
     /// Spawns this test binary as child with `ZB_ROLE=role` and extra environment.
     pub fn spawn(role: &str, env: &[(&str, String)]) -> Peer {
+        Self::spawn_as(role, env, None)
+    }
+
+    /// Like [`Peer::spawn`], optionally as another user id (and the same group id).
+    pub fn spawn_as(role: &str, env: &[(&str, String)], uid: Option<u32>) -> Peer {
+        use std::os::unix::process::CommandExt;
         let exe = std::env::current_exe().expect("current exe");
         let mut cmd = Command::new(exe);
+        if let Some(uid) = uid {
+            cmd.uid(uid).gid(uid);
+        }
         cmd.args([
             "child_process_entry_point",
             "--exact",
@@ -163,6 +172,19 @@ pub fn run_child_role(role: &str) -> i32 {
             loop {
                 std::thread::sleep(Duration::from_secs(1));
             }
+        }
+        // Tries to connect a writer and reports the outcome.
+        "writer-connect-report" => {
+            let outcome = match Writer::connect(&name) {
+                Ok(_) => "Connected".to_owned(),
+                Err(e) => format!("{e:?}")
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+            };
+            println!("\nZB:RESULT {outcome}");
+            0
         }
         // Writes metadata and n pattern frames, then exits normally.
         "writer-stream" => {

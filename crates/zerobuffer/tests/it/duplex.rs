@@ -238,3 +238,39 @@ fn client_death_does_not_stop_the_server() {
     drop(c);
     assert_channel_clean(&name);
 }
+
+/// F13.6 / T14.8 response ring of 10240 bytes, 4 KiB requests answered with 8 KiB: the
+/// server blocks on the full response ring until the client reads, nothing is lost.
+#[test]
+fn server_blocks_on_full_response_ring_until_client_reads() {
+    let name = unique("dx-block");
+    let server = serve_n(&name, 3, |req, out| {
+        let mut resp = req.data().to_vec();
+        resp.extend_from_slice(req.data());
+        out.write_frame(&resp).map(|_| ())
+    });
+    let mut c = {
+        let _g = STALE_GUARD.read().unwrap_or_else(|e| e.into_inner());
+        DuplexClient::connect_with(&name, BufferConfig::new(0, 10240)).expect("client")
+    };
+    for i in 0..3u8 {
+        c.send_request(&[i; 4096]).expect("send");
+    }
+    // Only one 8 KiB response fits the response ring: the server waits for the client.
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..3u8 {
+        let r = c
+            .receive_response(Duration::from_secs(10))
+            .expect("rx")
+            .expect("resp");
+        assert_eq!(r.len(), 8192);
+        assert!(r.iter().all(|b| *b == i));
+    }
+    let stats = server.join().expect("server");
+    assert_eq!(
+        (stats.requests, stats.handler_errors, stats.clients_lost),
+        (3, 0, 0)
+    );
+    drop(c);
+    assert_channel_clean(&name);
+}

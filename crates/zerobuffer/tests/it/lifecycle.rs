@@ -250,3 +250,48 @@ fn create_destroy_cycles_leave_nothing() {
     }
     assert_clean(&name);
 }
+
+/// F10.6 / T10.7 a restrictive mode keeps other users out: the objects carry the mode, and
+/// (when the tests run as root, able to start a child as `nobody`) another user's writer gets
+/// `PermissionDenied` while the buffer stays intact.
+#[test]
+fn restrictive_mode_denies_other_users() {
+    use std::os::unix::fs::PermissionsExt;
+    use zerobuffer::ReaderOptions;
+    let name = unique("lc-perm");
+    let opts = ReaderOptions {
+        mode: 0o600,
+        exact_mode: true,
+        ..ReaderOptions::default()
+    };
+    let reader = {
+        let _g = crate::common::STALE_GUARD
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        Reader::create_with(&name, BufferConfig::new(0, 4096), opts).expect("create")
+    };
+    for p in resource_paths(&name) {
+        let mode = std::fs::metadata(&p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{p}");
+    }
+    if rustix::process::geteuid().is_root() {
+        let mut child = Peer::spawn_as(
+            "writer-connect-report",
+            &[("ZB_NAME", name.clone())],
+            Some(65534),
+        );
+        let outcome = child.expect_line("RESULT", Duration::from_secs(10));
+        assert_eq!(outcome, "PermissionDenied");
+        child.reap();
+    } else {
+        println!("not root: cross-user connect not attempted, modes checked only");
+    }
+    let mut w = Writer::connect(&name).expect("owner can connect");
+    w.write_frame(b"intact").expect("write");
+    let f = reader.read_frame().expect("read").expect("frame");
+    assert_eq!(f.data(), b"intact");
+    drop(f);
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
+}
