@@ -147,7 +147,7 @@ impl<T: Pod> Ring<T> {
         let elem_size = region.read::<u32>(ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
         let bytes = region.read::<u32>(CAPACITY)?;
-        if bytes == 0 || bytes as usize % size_of::<T>() != 0 {
+        if bytes == 0 || !(bytes as usize).is_multiple_of(size_of::<T>()) {
             return Err(common::corrupt(entry.name(), "capacity", u64::from(bytes)));
         }
         common::check_total(&entry, Some(BUFFER as u64 + u64::from(bytes)))?;
