@@ -108,8 +108,9 @@ impl<T: Pod> Set<T> {
     ///
     /// # Errors
     /// `NotFound`; [`Error::TypeMismatch`] for another element size or a non-zero
-    /// `reserved` word (the upstream Python "set" is a `Map<T, u8>`); `Corrupt` for capacity
-    /// 0; [`Error::SizeMismatch`] if the entry size is not `16 + capacity * ENTRY_SIZE`.
+    /// `reserved` word; `Corrupt` for capacity 0; [`Error::SizeMismatch`] if the entry size
+    /// is not `16 + capacity * ENTRY_SIZE` (this rejects the upstream Python "set", a packed
+    /// `Map<T, u8>`).
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
         Self::open_entry(seg, entry)
@@ -135,6 +136,11 @@ impl<T: Pod> Set<T> {
         let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
         let elem_size = region.read::<u32>(ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        let cap = region.read::<u32>(CAPACITY)?;
+        if cap == 0 {
+            return Err(common::corrupt(entry.name(), "capacity", 0));
+        }
+        common::check_total(&entry, Self::memory_size(cap as usize))?;
         let reserved = region.read::<u32>(RESERVED)?;
         if reserved != 0 {
             return Err(Error::TypeMismatch {
@@ -144,11 +150,6 @@ impl<T: Pod> Set<T> {
                 found: u64::from(reserved),
             });
         }
-        let cap = region.read::<u32>(CAPACITY)?;
-        if cap == 0 {
-            return Err(common::corrupt(entry.name(), "capacity", 0));
-        }
-        common::check_total(&entry, Self::memory_size(cap as usize))?;
         Ok(Self::from_parts(region, entry, cap))
     }
 

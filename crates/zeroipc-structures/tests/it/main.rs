@@ -6,3 +6,4 @@ mod array;
 mod golden;
 mod hostile;
 mod multiprocess;
+mod scenario;
