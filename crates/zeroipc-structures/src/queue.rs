@@ -221,13 +221,19 @@ const fn geometry(capacity: u32, es: usize) -> Option<(u64, u64)> {
 }
 
 impl<T: Pod> Queue<T> {
-    /// The stored capacity for a requested one: the next power of two, or `None` if the
-    /// request is 0 or above 2^31.
+    /// The stored capacity for a requested one: the next power of two, at least 2, or `None`
+    /// if the request is 0 or above 2^31.
+    ///
+    /// A single slot cannot work with this algorithm: after one push the slot's sequence
+    /// equals the next enqueue position, so a full queue would look empty to producers.
+    /// (Upstream C++ stores 1 for a request of 1 and then overwrites its only element;
+    /// upstream Python uses at least 2.)
     pub const fn stored_capacity(requested: usize) -> Option<u32> {
         if requested == 0 || requested > MAX_CAPACITY as usize {
             return None;
         }
         match requested.checked_next_power_of_two() {
+            Some(1) => Some(2),
             Some(c) => Some(c as u32),
             None => None,
         }
@@ -283,7 +289,8 @@ impl<T: Pod> Queue<T> {
     ///
     /// # Errors
     /// `NotFound`; [`Error::TypeMismatch`] if `elem_size` is not `size_of::<T>()`;
-    /// `Corrupt` if the capacity is not a power of two in `1..=2^31`;
+    /// `Corrupt` if the capacity is not a power of two in `2..=2^31` (one slot cannot tell
+    /// full from empty);
     /// [`Error::SizeMismatch`] if the entry size is not the layout's total.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
@@ -312,7 +319,7 @@ impl<T: Pod> Queue<T> {
         let elem_size = region.read::<u32>(ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
         let cap = region.read::<u32>(CAPACITY)?;
-        if cap == 0 || !cap.is_power_of_two() || cap > MAX_CAPACITY {
+        if cap < 2 || !cap.is_power_of_two() || cap > MAX_CAPACITY {
             return Err(common::corrupt(entry.name(), "capacity", u64::from(cap)));
         }
         let geo = geometry(cap, size_of::<T>());

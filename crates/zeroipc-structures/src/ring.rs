@@ -184,13 +184,16 @@ impl<T: Pod> Ring<T> {
                 Word64::load(rp, Ordering::Relaxed),
             )
         };
-        match w.checked_sub(r) {
-            Some(used) if used <= self.capacity => Ok((w, r)),
-            _ => Err(common::corrupt(
+        // Wrapping, as upstream's unsigned subtraction: only the distance matters.
+        let used = w.wrapping_sub(r);
+        if used <= self.capacity {
+            Ok((w, r))
+        } else {
+            Err(common::corrupt(
                 self.entry.name(),
                 "write_pos - read_pos",
-                w.wrapping_sub(r),
-            )),
+                used,
+            ))
         }
     }
 
@@ -244,7 +247,7 @@ impl<T: Pod> Ring<T> {
     pub fn write(&self, value: T) -> Result<(), PushError<T>> {
         let es = size_of::<T>() as u64;
         let (w, r) = self.positions(true).map_err(PushError::Failed)?;
-        if w - r + es > self.capacity {
+        if w.wrapping_sub(r) + es > self.capacity {
             return Err(PushError::Full(value));
         }
         self.copy_in(w, bytemuck::bytes_of(&value))
@@ -260,7 +263,7 @@ impl<T: Pod> Ring<T> {
     pub fn write_slice(&self, src: &[T]) -> Result<usize> {
         let es = size_of::<T>() as u64;
         let (w, r) = self.positions(true)?;
-        let n = (((self.capacity - (w - r)) / es) as usize).min(src.len());
+        let n = (((self.capacity - w.wrapping_sub(r)) / es) as usize).min(src.len());
         if n == 0 {
             return Ok(0);
         }
@@ -277,7 +280,7 @@ impl<T: Pod> Ring<T> {
     pub fn read(&self) -> Result<Option<T>> {
         let es = size_of::<T>() as u64;
         let (w, r) = self.positions(false)?;
-        if w - r < es {
+        if w.wrapping_sub(r) < es {
             return Ok(None);
         }
         let mut value = T::zeroed();
@@ -294,7 +297,7 @@ impl<T: Pod> Ring<T> {
     pub fn read_into(&self, dst: &mut [T]) -> Result<usize> {
         let es = size_of::<T>() as u64;
         let (w, r) = self.positions(false)?;
-        let n = (((w - r) / es) as usize).min(dst.len());
+        let n = ((w.wrapping_sub(r) / es) as usize).min(dst.len());
         if n == 0 {
             return Ok(0);
         }
@@ -310,7 +313,7 @@ impl<T: Pod> Ring<T> {
     /// `Corrupt` for inconsistent positions.
     pub fn available(&self) -> Result<usize> {
         let (w, r) = self.positions(false)?;
-        Ok(((w - r) / size_of::<T>() as u64) as usize)
+        Ok((w.wrapping_sub(r) / size_of::<T>() as u64) as usize)
     }
 
     /// Whole elements that can still be written.
@@ -319,7 +322,7 @@ impl<T: Pod> Ring<T> {
     /// `Corrupt` for inconsistent positions.
     pub fn free(&self) -> Result<usize> {
         let (w, r) = self.positions(true)?;
-        Ok(((self.capacity - (w - r)) / size_of::<T>() as u64) as usize)
+        Ok(((self.capacity - w.wrapping_sub(r)) / size_of::<T>() as u64) as usize)
     }
 
     /// Capacity in elements.
@@ -346,7 +349,7 @@ impl<T: Pod> Ring<T> {
     /// `Corrupt` for inconsistent positions.
     pub fn peek_all(&self) -> Result<Vec<T>> {
         let (w, r) = self.positions(false)?;
-        let n = ((w - r) / size_of::<T>() as u64) as usize;
+        let n = (w.wrapping_sub(r) / size_of::<T>() as u64) as usize;
         let mut out = vec![T::zeroed(); n];
         self.copy_out(r, bytemuck::cast_slice_mut(&mut out))?;
         Ok(out)

@@ -5,5 +5,6 @@
 mod array;
 mod golden;
 mod hostile;
+mod model;
 mod multiprocess;
 mod scenario;
