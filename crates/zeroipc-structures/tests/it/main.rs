@@ -5,6 +5,7 @@
 mod array;
 mod golden;
 mod hostile;
+mod hostile_headers;
 mod model;
 mod multiprocess;
 mod scenario;
