@@ -214,7 +214,7 @@ fn pool_churn_4_processes_exclusive_ownership() {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
-            if rng % 2 == 0 || held.len() >= 8 {
+            if rng.is_multiple_of(2) || held.len() >= 8 {
                 if let Some(i) = held.pop() {
                     let v: u64 = pool.get(i).unwrap();
                     assert_eq!(v, (id << 32) | u64::from(i), "node {i} changed while owned");
