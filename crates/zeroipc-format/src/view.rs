@@ -168,6 +168,24 @@ impl Region {
         Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<AtomicU32>().cast_const(), count) })
     }
 
+    /// Borrows `len` bytes at `offset` without copying, for zero-copy readers.
+    ///
+    /// # Errors
+    /// [`Error::OutOfBounds`] if the range is not inside the region.
+    ///
+    /// # Safety
+    /// While the returned slice lives, no process may write these bytes. A structure's
+    /// protocol must guarantee it (for example the consumer's unread span of a
+    /// single-producer ring, which the producer does not touch until the consumer releases
+    /// it). A peer that breaks the protocol can make the bytes change under the borrow.
+    pub unsafe fn shared_bytes(&self, offset: usize, len: usize) -> Result<&[u8]> {
+        let ptr = self.checked_ptr(offset, len)?;
+        // SAFETY: `[ptr, ptr + len)` is inside the live mapping (checked), kept alive by
+        // `self.map` for the returned lifetime; `u8` has no alignment or validity
+        // requirement; the caller guarantees that nothing writes the bytes meanwhile.
+        Ok(unsafe { std::slice::from_raw_parts(ptr.cast_const(), len) })
+    }
+
     /// Copies the `T` stored at `offset` out of the region (no alignment required).
     ///
     /// # Errors

@@ -1,5 +1,7 @@
-//! Element storage: compile-time rules for element types and the slot copies the algorithms
-//! use (spec conventions: `1 <= size`, `align <= 8`).
+//! Element storage: compile-time rules for element types, the slot copies the algorithms
+//! use (spec conventions: `1 <= size`, `align <= 8`) and the zero-copy borrow of a ring's
+//! unread bytes. The only module of this crate with `unsafe` code.
+#![allow(unsafe_code)]
 
 use std::mem::{align_of, size_of};
 
@@ -58,10 +60,25 @@ impl RegionSlots<'_> {
     }
 }
 
+/// The consumer's unread bytes `[offset, offset + len)` of a single-producer ring, borrowed
+/// without copying.
+pub(crate) fn ring_unread(
+    region: &Region,
+    offset: usize,
+    len: usize,
+) -> Result<&[u8], zeroipc_format::Error> {
+    // SAFETY: the caller passes a span inside `[read_pos, write_pos)`, which the ring's
+    // protocol reserves to the single consumer: the producer writes only at or after
+    // `write_pos` and never more than `capacity` ahead of `read_pos`, and `read_pos` does not
+    // move until the consumer releases the borrow (`ReadView::consume` takes the view by
+    // value). A producer that breaks the protocol can change the bytes under the borrow,
+    // which the ring's documentation states.
+    unsafe { region.shared_bytes(offset, len) }
+}
+
 /// Loom-checked slots: each slot is a loom `UnsafeCell`, so a data race on an element is
 /// reported by the model checker.
 #[cfg(zeroipc_loom)]
-#[allow(unsafe_code)]
 pub(crate) mod model {
     use super::*;
     use loom::cell::UnsafeCell;

@@ -55,7 +55,7 @@ pub use hash::{key_hash, murmur64a};
 pub use map::Map;
 pub use pool::Pool;
 pub use queue::Queue;
-pub use ring::Ring;
+pub use ring::{ReadView, Ring};
 pub use set::Set;
 pub use stack::Stack;
 pub use zeroipc_format::{Segment, SegmentOptions};

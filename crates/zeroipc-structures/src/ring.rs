@@ -343,6 +343,49 @@ impl<T: Pod> Ring<T> {
         self.positions(false)
     }
 
+    /// Borrows the unread bytes without copying (consumer side): up to two slices, because the
+    /// unread span may wrap around the end of the buffer. Release what you used with
+    /// [`ReadView::consume`]; dropping the view consumes nothing.
+    ///
+    /// The borrow relies on the single-producer protocol: the producer never writes the
+    /// unread span. A producer that breaks the protocol can change the bytes under the view
+    /// (never outside the ring).
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_structures::Ring;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let ring = Ring::<u32>::create(&seg, "r", 4)?;
+    /// ring.write_slice(&[1, 2, 3])?;
+    /// let view = ring.read_slices()?;
+    /// let (a, b) = view.elements().expect("aligned elements");
+    /// let total: u32 = a.iter().chain(b).sum();
+    /// assert_eq!(total, 6);
+    /// view.consume(3)?;
+    /// assert_eq!(ring.available()?, 0);
+    /// # Ok::<(), zeroipc_structures::Error>(())
+    /// ```
+    pub fn read_slices(&self) -> Result<ReadView<'_, T>> {
+        let (w, r) = self.positions(false)?;
+        let es = size_of::<T>() as u64;
+        let len = (w.wrapping_sub(r) / es * es) as usize;
+        let at = (r % self.capacity) as usize;
+        let first_len = len.min(self.capacity as usize - at);
+        let first = crate::elem::ring_unread(&self.region, BUFFER + at, first_len)?;
+        let second = crate::elem::ring_unread(&self.region, BUFFER, len - first_len)?;
+        Ok(ReadView {
+            ring: self,
+            read_pos: r,
+            first,
+            second,
+        })
+    }
+
     /// A copy of the unread elements, oldest first, without consuming them.
     ///
     /// # Errors
@@ -358,5 +401,49 @@ impl<T: Pod> Ring<T> {
     /// The table entry (name, offset, size).
     pub fn entry(&self) -> &Entry {
         &self.entry
+    }
+}
+
+/// The unread bytes of a [`Ring`], borrowed in place; see [`Ring::read_slices`].
+pub struct ReadView<'a, T> {
+    ring: &'a Ring<T>,
+    read_pos: u64,
+    first: &'a [u8],
+    second: &'a [u8],
+}
+
+impl<T: Pod> ReadView<'_, T> {
+    /// The unread bytes, oldest first: `first` then `second` (empty unless the span wraps).
+    pub fn bytes(&self) -> (&[u8], &[u8]) {
+        (self.first, self.second)
+    }
+
+    /// The unread elements as typed slices, or `None` if the bytes are not aligned for `T`
+    /// (only possible when a peer wrote positions that are not multiples of the element
+    /// size).
+    pub fn elements(&self) -> Option<(&[T], &[T])> {
+        let a = bytemuck::try_cast_slice(self.first).ok()?;
+        let b = bytemuck::try_cast_slice(self.second).ok()?;
+        Some((a, b))
+    }
+
+    /// Number of whole unread elements in the view.
+    pub fn len(&self) -> usize {
+        (self.first.len() + self.second.len()) / size_of::<T>()
+    }
+
+    /// Whether the view is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Releases the first `n` elements (clamped to the view) to the producer.
+    ///
+    /// # Errors
+    /// Never for a validated ring; the `Result` guards the bounds-checked store.
+    pub fn consume(self, n: usize) -> Result<()> {
+        let n = n.min(self.len());
+        self.ring
+            .consume_bytes(self.read_pos, (n * size_of::<T>()) as u64)
     }
 }

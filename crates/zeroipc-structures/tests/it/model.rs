@@ -121,6 +121,16 @@ proptest! {
                     prop_assert_eq!(n, vs.len().min(cap - model.len()));
                     model.extend(&vs[..n]);
                 }
+                QOp::PopInto(n) if n % 2 == 1 => {
+                    // Zero-copy: view everything unread, release n of it.
+                    let view = r.read_slices().unwrap();
+                    let (a, b) = view.elements().unwrap();
+                    let seen: Vec<u32> = a.iter().chain(b).copied().collect();
+                    prop_assert_eq!(&seen, &model.iter().copied().collect::<Vec<_>>());
+                    prop_assert_eq!(view.len(), model.len());
+                    view.consume(n).unwrap();
+                    model.drain(..n.min(model.len()));
+                }
                 QOp::PopInto(n) => {
                     let mut buf = vec![0; n];
                     let got = r.read_into(&mut buf).unwrap();
