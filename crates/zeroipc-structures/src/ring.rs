@@ -17,7 +17,7 @@ use std::marker::PhantomData;
 use std::mem::size_of;
 
 use bytemuck::Pod;
-use zeroipc_format::atomic::Ordering;
+use zeroipc_format::atomic::{AtomicU64, Ordering};
 use zeroipc_format::{Entry, Region, Segment};
 
 use crate::common;
@@ -56,6 +56,13 @@ pub struct Ring<T> {
     entry: Entry,
     /// Buffer bytes: `> 0`, a multiple of `size_of::<T>()`, validated at open.
     capacity: u64,
+    /// The producer's last Acquire-loaded `read_pos` (process-local): room is computed
+    /// against it and `read_pos` is reloaded only when the ring looks full, so a producer
+    /// does not pull the consumer's cache line on every element.
+    cached_read: AtomicU64,
+    /// The consumer's last Acquire-loaded `write_pos`, reloaded only when the ring looks
+    /// empty.
+    cached_write: AtomicU64,
     _elem: PhantomData<fn() -> T>,
 }
 
@@ -159,6 +166,8 @@ impl<T: Pod> Ring<T> {
             region,
             entry,
             capacity: u64::from(bytes),
+            cached_read: AtomicU64::new(0),
+            cached_write: AtomicU64::new(0),
             _elem: PhantomData,
         }
     }
@@ -170,8 +179,8 @@ impl<T: Pod> Ring<T> {
         let wp = self.region.atomic_u64(WRITE_POS)?;
         let rp = self.region.atomic_u64(READ_POS)?;
         let (w, r) = if producer {
-            // Acquire: pairs with the Release store of `read_pos` in `consume`, so the bytes
-            // the reader copied out may now be overwritten.
+            // Acquire: pairs with the Release store of `read_pos` in `consume_bytes`, so the
+            // bytes the reader copied out may now be overwritten.
             (
                 Word64::load(wp, Ordering::Relaxed),
                 Word64::load(rp, Ordering::Acquire),
@@ -184,6 +193,10 @@ impl<T: Pod> Ring<T> {
                 Word64::load(rp, Ordering::Relaxed),
             )
         };
+        self.check(w, r)
+    }
+
+    fn check(&self, w: u64, r: u64) -> Result<(u64, u64)> {
         // Wrapping, as upstream's unsigned subtraction: only the distance matters.
         let used = w.wrapping_sub(r);
         if used <= self.capacity {
@@ -195,6 +208,35 @@ impl<T: Pod> Ring<T> {
                 used,
             ))
         }
+    }
+
+    /// The producer's view: its own `write_pos` and a `read_pos` recent enough to find room
+    /// for `need` bytes if there is any (reloaded with Acquire only when the cached one
+    /// shows too little room).
+    fn producer_positions(&self, need: u64) -> Result<(u64, u64)> {
+        let w = Word64::load(self.region.atomic_u64(WRITE_POS)?, Ordering::Relaxed);
+        let r = self.cached_read.load(Ordering::Relaxed);
+        let used = w.wrapping_sub(r);
+        if used <= self.capacity && self.capacity - used >= need {
+            return Ok((w, r));
+        }
+        let (w, r) = self.positions(true)?;
+        self.cached_read.store(r, Ordering::Relaxed);
+        Ok((w, r))
+    }
+
+    /// The consumer's view: its own `read_pos` and a `write_pos` recent enough to find `need`
+    /// bytes if they exist (reloaded with Acquire only when the cached one shows too few).
+    fn consumer_positions(&self, need: u64) -> Result<(u64, u64)> {
+        let r = Word64::load(self.region.atomic_u64(READ_POS)?, Ordering::Relaxed);
+        let w = self.cached_write.load(Ordering::Relaxed);
+        let used = w.wrapping_sub(r);
+        if used <= self.capacity && used >= need {
+            return Ok((w, r));
+        }
+        let (w, r) = self.positions(false)?;
+        self.cached_write.store(w, Ordering::Relaxed);
+        Ok((w, r))
     }
 
     /// Copies `bytes` into the buffer at stream position `pos`, split at the end.
@@ -246,7 +288,7 @@ impl<T: Pod> Ring<T> {
     /// inconsistent positions.
     pub fn write(&self, value: T) -> Result<(), PushError<T>> {
         let es = size_of::<T>() as u64;
-        let (w, r) = self.positions(true).map_err(PushError::Failed)?;
+        let (w, r) = self.producer_positions(es).map_err(PushError::Failed)?;
         if w.wrapping_sub(r) + es > self.capacity {
             return Err(PushError::Full(value));
         }
@@ -262,7 +304,8 @@ impl<T: Pod> Ring<T> {
     /// `Corrupt` for inconsistent positions.
     pub fn write_slice(&self, src: &[T]) -> Result<usize> {
         let es = size_of::<T>() as u64;
-        let (w, r) = self.positions(true)?;
+        let want = (src.len() as u64).saturating_mul(es);
+        let (w, r) = self.producer_positions(want.min(self.capacity))?;
         let n = (((self.capacity - w.wrapping_sub(r)) / es) as usize).min(src.len());
         if n == 0 {
             return Ok(0);
@@ -279,7 +322,7 @@ impl<T: Pod> Ring<T> {
     /// `Corrupt` for inconsistent positions.
     pub fn read(&self) -> Result<Option<T>> {
         let es = size_of::<T>() as u64;
-        let (w, r) = self.positions(false)?;
+        let (w, r) = self.consumer_positions(es)?;
         if w.wrapping_sub(r) < es {
             return Ok(None);
         }
@@ -296,7 +339,8 @@ impl<T: Pod> Ring<T> {
     /// `Corrupt` for inconsistent positions.
     pub fn read_into(&self, dst: &mut [T]) -> Result<usize> {
         let es = size_of::<T>() as u64;
-        let (w, r) = self.positions(false)?;
+        let want = (dst.len() as u64).saturating_mul(es);
+        let (w, r) = self.consumer_positions(want.min(self.capacity))?;
         let n = ((w.wrapping_sub(r) / es) as usize).min(dst.len());
         if n == 0 {
             return Ok(0);

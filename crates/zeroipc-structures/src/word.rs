@@ -121,7 +121,7 @@ mod hw {
     impl_word64!(shared::AtomicU64);
 }
 
-// Loom's model-checked atomics (the facade's types under the cfg).
+// The facade's types: loom's model-checked atomics under the cfg.
 #[cfg(zeroipc_loom)]
 mod model {
     use super::*;
