@@ -10,17 +10,17 @@ use zeroipc_format::atomic::Ordering;
 
 use crate::common::{Fault, align_up};
 use crate::hash::{key_eq, key_hash};
-use crate::word::{HwWord32, Word32, yield_now};
+use crate::word::{BoundedWait, HwWord32, Word32};
 
 pub(crate) const EMPTY: u32 = 0;
 pub(crate) const OCCUPIED: u32 = 1;
 pub(crate) const DELETED: u32 = 2;
 pub(crate) const INSERTING: u32 = 3;
-/// Bounded waits on a slot in the INSERTING state (as upstream), and bounded rescans.
+/// Bounded rescans of an insert that keeps losing its claim.
 #[cfg(not(zeroipc_loom))]
-const MAX_SPINS: u32 = 10_000;
+const MAX_RESCANS: u32 = 10_000;
 #[cfg(zeroipc_loom)]
-const MAX_SPINS: u32 = 3;
+const MAX_RESCANS: u32 = 3;
 
 /// Offset of the entries after the 16-byte header.
 pub(crate) const ENTRIES: usize = 16;
@@ -151,21 +151,19 @@ pub(crate) fn insert<B: Buckets, K: Pod, V: Pod>(
 ) -> Result<Inserted<V>, Fault> {
     let cap = b.capacity();
     let hash = key_hash(&key);
-    for _ in 0..MAX_SPINS {
+    for _ in 0..MAX_RESCANS {
         let mut deleted_target = None;
         let mut empty_target = None;
         'probe: for i in 0..cap {
             let idx = slot(hash, i, cap);
             let state = b.state(idx)?;
-            let mut spins = 0;
+            let mut wait = BoundedWait::new();
             loop {
                 match state_of(state)? {
                     INSERTING => {
-                        spins += 1;
-                        if spins >= MAX_SPINS {
+                        if !wait.wait() {
                             break;
                         }
-                        yield_now();
                     }
                     OCCUPIED => {
                         if !key_eq(&b.load_key::<K>(idx)?, &key) {
@@ -235,7 +233,7 @@ pub(crate) fn find<B: Buckets, K: Pod>(b: &B, key: &K, wait: bool) -> Result<Opt
     for i in 0..cap {
         let idx = slot(hash, i, cap);
         let state = b.state(idx)?;
-        let mut spins = 0;
+        let mut bounded = BoundedWait::new();
         loop {
             match state_of(state)? {
                 EMPTY => return Ok(None),
@@ -245,10 +243,7 @@ pub(crate) fn find<B: Buckets, K: Pod>(b: &B, key: &K, wait: bool) -> Result<Opt
                     }
                     break;
                 }
-                INSERTING if wait && spins < MAX_SPINS => {
-                    spins += 1;
-                    yield_now();
-                }
+                INSERTING if wait && bounded.wait() => {}
                 _ => break,
             }
         }
@@ -263,7 +258,7 @@ pub(crate) fn get<B: Buckets, K: Pod, V: Pod>(b: &B, key: &K) -> Result<Option<V
     for i in 0..cap {
         let idx = slot(hash, i, cap);
         let state = b.state(idx)?;
-        let mut spins = 0;
+        let mut wait = BoundedWait::new();
         loop {
             match state_of(state)? {
                 EMPTY => return Ok(None),
@@ -273,10 +268,7 @@ pub(crate) fn get<B: Buckets, K: Pod, V: Pod>(b: &B, key: &K) -> Result<Option<V
                     }
                     break;
                 }
-                INSERTING if spins < MAX_SPINS => {
-                    spins += 1;
-                    yield_now();
-                }
+                INSERTING if wait.wait() => {}
                 _ => break,
             }
         }
@@ -292,7 +284,7 @@ pub(crate) fn remove<B: Buckets, K: Pod, V: Pod>(b: &B, key: &K) -> Result<Optio
     for i in 0..cap {
         let idx = slot(hash, i, cap);
         let state = b.state(idx)?;
-        let mut spins = 0;
+        let mut wait = BoundedWait::new();
         loop {
             match state_of(state)? {
                 EMPTY => return Ok(None),
@@ -312,10 +304,7 @@ pub(crate) fn remove<B: Buckets, K: Pod, V: Pod>(b: &B, key: &K) -> Result<Optio
                     }
                     // Lost the race (an update or another remove): look again.
                 }
-                INSERTING if spins < MAX_SPINS => {
-                    spins += 1;
-                    yield_now();
-                }
+                INSERTING if wait.wait() => {}
                 _ => break,
             }
         }

@@ -11,8 +11,11 @@
 //! | 16 | T[capacity] | data |
 //! | 16 + align8(capacity * es) | atomic u32[capacity] | slot state: EMPTY 0, WRITING 1, READY 2, READING 3 |
 //!
-//! Claims of a slot are bounded (`MAX_SPINS` tries with a yield between them), so a peer
-//! that died holding a claim turns into [`Error::SlotBusy`], never a hang.
+//! Waits for a slot another process holds are bounded in time (yields, then short sleeps,
+//! for up to 2 s), so a peer that died holding a claim turns into [`Error::SlotBusy`], never
+//! a hang, while a live peer that was merely descheduled is waited for. (Upstream bounds the
+//! wait at 10 000 yields, which an overloaded machine can exhaust while the holder is alive;
+//! giving up then can strand an element above `top`.)
 
 use std::marker::PhantomData;
 use std::mem::size_of;
@@ -24,7 +27,7 @@ use zeroipc_format::{Entry, Region, Segment};
 use crate::common::{self, Fault};
 use crate::elem::{RegionSlots, Slots, assert_element};
 use crate::error::{Error, PushError, Result};
-use crate::word::{HwWord32, Word32, yield_now};
+use crate::word::{BoundedWait, HwWord32, Word32};
 
 const TOP: usize = 0;
 const CAPACITY: usize = 4;
@@ -36,11 +39,6 @@ pub(crate) const EMPTY: u32 = 0;
 pub(crate) const WRITING: u32 = 1;
 pub(crate) const READY: u32 = 2;
 pub(crate) const READING: u32 = 3;
-/// Bounded tries to claim a slot (as upstream).
-#[cfg(not(zeroipc_loom))]
-pub(crate) const MAX_SPINS: u32 = 10_000;
-#[cfg(zeroipc_loom)]
-pub(crate) const MAX_SPINS: u32 = 3;
 
 /// The stack algorithm over any atomic words and slot storage.
 ///
@@ -71,24 +69,25 @@ impl<W: Word32, S> Core<'_, W, S> {
             .ok_or(Fault::field("top", slot as u64))
     }
 
-    /// Claims `slot` by moving its state `from` → `to`, with bounded retries.
+    /// Claims `slot` by moving its state `from` → `to`, waiting a bounded time for a peer
+    /// that holds it.
     fn claim(&self, slot: i64, from: u32, to: u32) -> Result<(), Fault> {
         let state = self.state(slot)?;
-        let mut seen = from;
-        for attempt in 0..MAX_SPINS {
+        let mut wait = BoundedWait::new();
+        loop {
             match state.compare_exchange_weak(from, to, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => return Ok(()),
                 Err(s) if s > READING => return Err(Fault::field("slot_state", u64::from(s))),
-                Err(s) => seen = s,
-            }
-            if attempt + 1 < MAX_SPINS {
-                yield_now();
+                Err(s) => {
+                    if !wait.wait() {
+                        return Err(Fault::Busy {
+                            slot: slot as u64,
+                            state: s,
+                        });
+                    }
+                }
             }
         }
-        Err(Fault::Busy {
-            slot: slot as u64,
-            state: seen,
-        })
     }
 
     pub fn push<T>(&self, value: T) -> Result<bool, Fault>
@@ -174,8 +173,8 @@ impl<W: Word32, S> Core<'_, W, S> {
     where
         S: Slots<T>,
     {
-        let mut last = (0, READY);
-        for _ in 0..MAX_SPINS {
+        let mut wait = BoundedWait::new();
+        loop {
             // Acquire: pairs with the AcqRel CAS on `top` in `push`.
             let top = self.top(Ordering::Acquire)?;
             if top < 0 {
@@ -191,14 +190,16 @@ impl<W: Word32, S> Core<'_, W, S> {
                     return Ok(Some(value?));
                 }
                 Err(s) if s > READING => return Err(Fault::field("slot_state", u64::from(s))),
-                Err(s) => last = (top, s),
+                Err(s) => {
+                    if !wait.wait() {
+                        return Err(Fault::Busy {
+                            slot: top as u64,
+                            state: s,
+                        });
+                    }
+                }
             }
-            yield_now();
         }
-        Err(Fault::Busy {
-            slot: last.0 as u64,
-            state: last.1,
-        })
     }
 }
 

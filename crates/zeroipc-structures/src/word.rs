@@ -129,15 +129,6 @@ mod model {
     impl_word64!(zeroipc_format::atomic::AtomicU64);
 }
 
-/// Yields the CPU between bounded retries (`sched_yield`; loom's yield in models).
-#[inline]
-pub(crate) fn yield_now() {
-    #[cfg(zeroipc_loom)]
-    loom::thread::yield_now();
-    #[cfg(not(zeroipc_loom))]
-    std::thread::yield_now();
-}
-
 /// A spin-loop hint between quick retries (loom's yield in models, so they terminate).
 #[inline]
 pub(crate) fn spin_hint() {
@@ -145,4 +136,53 @@ pub(crate) fn spin_hint() {
     loom::thread::yield_now();
     #[cfg(not(zeroipc_loom))]
     std::hint::spin_loop();
+}
+
+/// A bounded wait for a slot another process holds: yields at first, then sleeps briefly,
+/// and gives up after [`SLOT_WAIT`]. Long enough that a live peer that was merely
+/// descheduled finishes (on an overloaded machine a claimant can be off the CPU for many
+/// milliseconds), short enough that a dead one turns into an error rather than a hang.
+pub(crate) struct BoundedWait {
+    tries: u32,
+    #[cfg(not(zeroipc_loom))]
+    deadline: Option<std::time::Instant>,
+}
+
+/// How long a slot claim held by another process is waited for.
+#[cfg(not(zeroipc_loom))]
+pub(crate) const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl BoundedWait {
+    pub(crate) fn new() -> Self {
+        Self {
+            tries: 0,
+            #[cfg(not(zeroipc_loom))]
+            deadline: None,
+        }
+    }
+
+    /// Waits a little; `false` once the bound is exhausted.
+    pub(crate) fn wait(&mut self) -> bool {
+        self.tries = self.tries.saturating_add(1);
+        #[cfg(zeroipc_loom)]
+        {
+            loom::thread::yield_now();
+            self.tries < 3
+        }
+        #[cfg(not(zeroipc_loom))]
+        {
+            const YIELDS: u32 = 1_000;
+            if self.tries <= YIELDS {
+                std::thread::yield_now();
+                return true;
+            }
+            let now = std::time::Instant::now();
+            let deadline = *self.deadline.get_or_insert(now + SLOT_WAIT);
+            if now >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(50));
+            true
+        }
+    }
 }
