@@ -98,7 +98,7 @@ pub(crate) mod model {
     // SAFETY: access to the cells is what the model checks; loom's UnsafeCell tracks it.
     unsafe impl<T: Send> Sync for ModelSlots<T> {}
 
-    impl<T: Pod> Slots<T> for ModelSlots<T> {
+    impl<T: Pod + Send> Slots<T> for ModelSlots<T> {
         fn load(&self, i: usize) -> Result<T, zeroipc_format::Error> {
             let cell = self
                 .cells

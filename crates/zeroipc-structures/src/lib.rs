@@ -40,6 +40,9 @@ mod common;
 mod elem;
 mod error;
 mod hash;
+#[cfg(zeroipc_loom)]
+#[doc(hidden)]
+pub mod loom_models;
 mod map;
 mod pool;
 mod probe;

@@ -213,9 +213,12 @@ pub(crate) fn insert<B: Buckets, K: Pod, V: Pod>(
         {
             b.store_key(target, key)?;
             b.store_value(target, value)?;
+            // Counted before it is published, so a remover that finds the entry always
+            // finds it counted (upstream counts after publishing; the count then dips
+            // below zero for a moment, which the wrapping decrement in `remove` undoes).
+            b.size()?.fetch_add(1, Ordering::Relaxed);
             // Release: publishes key and value; pairs with `state_of`.
             state.store(OCCUPIED, Ordering::Release);
-            b.size()?.fetch_add(1, Ordering::Relaxed);
             return Ok(Inserted::New);
         }
         // Lost the claim to another inserter: rescan from the start.
@@ -299,7 +302,9 @@ pub(crate) fn remove<B: Buckets, K: Pod, V: Pod>(b: &B, key: &K) -> Result<Optio
                         let value = b.load_value(idx)?;
                         // Release: pairs with `state_of` in inserters that reuse the slot.
                         state.store(DELETED, Ordering::Release);
-                        saturating_dec(b.size()?);
+                        // Wrapping, as upstream: a transient dip below zero (an upstream
+                        // inserter counts after publishing) is undone by its increment.
+                        b.size()?.fetch_sub(1, Ordering::Relaxed);
                         return Ok(Some(value));
                     }
                     // Lost the race (an update or another remove): look again.
@@ -310,16 +315,6 @@ pub(crate) fn remove<B: Buckets, K: Pod, V: Pod>(b: &B, key: &K) -> Result<Optio
         }
     }
     Ok(None)
-}
-
-fn saturating_dec<W: Word32>(w: &W) {
-    let mut cur = w.load(Ordering::Relaxed);
-    while cur > 0 {
-        match w.compare_exchange_weak(cur, cur - 1, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(c) => cur = c,
-        }
-    }
 }
 
 /// Every occupied entry's key and value.

@@ -26,6 +26,7 @@ pub(crate) trait Word32: Sync {
         failure: Ordering,
     ) -> Result<u32, u32>;
     fn fetch_add(&self, value: u32, order: Ordering) -> u32;
+    fn fetch_sub(&self, value: u32, order: Ordering) -> u32;
 }
 
 /// A 64-bit atomic word.
@@ -75,6 +76,10 @@ macro_rules! impl_word32 {
             #[inline]
             fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
                 <$ty>::fetch_add(self, value, order)
+            }
+            #[inline]
+            fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
+                <$ty>::fetch_sub(self, value, order)
             }
         }
     };
