@@ -295,3 +295,26 @@ fn restrictive_mode_denies_other_users() {
     drop(reader);
     assert_clean(&name);
 }
+
+/// §5 step 4: a live reader that is not visible through the lock file (e.g. it uses another
+/// lock directory, or its lock file was deleted) is still detected through the OIEB's live
+/// `reader_pid`; its buffer is not hijacked.
+#[test]
+fn live_reader_without_lock_file_is_not_hijacked() {
+    let name = unique("lc-nolock");
+    let mut child = Peer::spawn("reader-hold", &[("ZB_NAME", name.clone())]);
+    child.expect_line("READY", Duration::from_secs(10));
+    std::fs::remove_file(format!("/tmp/zerobuffer/{name}.lock")).expect("remove lock file");
+    let r = crate::common::create(&name, BufferConfig::default());
+    assert!(
+        matches!(r, Err(Error::ReaderAlreadyConnected { .. })),
+        "{r:?}"
+    );
+    // The child's buffer is intact: a writer still finds its live reader.
+    let w = Writer::connect(&name).expect("child's buffer still there");
+    assert!(w.is_reader_connected());
+    drop(w);
+    child.kill_no_reap();
+    child.reap();
+    cleanup_by_new_reader(&name);
+}
