@@ -218,6 +218,34 @@ impl Writer {
         self.map.oieb()
     }
 
+    /// Loom only: attaches a writer to an in-memory segment.
+    #[cfg(zeroipc_loom)]
+    pub(crate) fn loom_attach(
+        names: Names,
+        geo: Geometry,
+        map: Mapping,
+        sem_w: NamedSemaphore,
+        sem_r: NamedSemaphore,
+    ) -> Result<Self> {
+        let pid = u64::from(std::process::id());
+        claim_writer_slot(map.oieb(), pid)?;
+        Ok(Writer {
+            names,
+            geo,
+            map,
+            sem_w,
+            sem_r,
+            pid,
+            opts: WriterOptions::default(),
+            w: 0,
+            seq: 1,
+            metadata_written: false,
+            last_check: coarse_now(),
+            pending: None,
+            pending_metadata: None,
+        })
+    }
+
     /// Buffer name.
     pub fn name(&self) -> &str {
         &self.names.name
@@ -466,6 +494,9 @@ impl Writer {
     /// Briefly spins on `payload_free_bytes` (and drains `sem-r` tokens) while the reader is
     /// awake. `true` if enough space appeared.
     fn spin_for_space(&self, required: u64) -> bool {
+        if cfg!(zeroipc_loom) {
+            return false; // loom explores the interleavings; spinning only grows the state space
+        }
         let free = &self.oieb().payload_free_bytes;
         let start = Instant::now();
         while start.elapsed() < Duration::from_micros(50) {
