@@ -635,9 +635,14 @@ fn bump(counter: &crate::atomic::AtomicU64) {
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        // Release: pairs with the writer's Acquire load of `reader_pid` (ReaderDead).
-        self.oieb().reader_pid.store(0, Ordering::Release);
-        let _ = self.pid;
+        // Release (in the AcqRel CAS): pairs with the writer's Acquire load of `reader_pid`
+        // (ReaderDead). Only our own pid is cleared.
+        let _ = self.oieb().reader_pid.compare_exchange(
+            self.pid,
+            0,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
         // The lock is held for the reader's whole life; only a loom model has none (and no
         // named objects to remove).
         if let Some(lock) = self.lock.take() {
