@@ -96,7 +96,21 @@ struct Entry {
     released: bool,
 }
 
+/// Counters kept by this reader (local, not shared).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReaderStats {
+    /// Frames read.
+    pub frames: u64,
+    /// Payload bytes read.
+    pub bytes: u64,
+    /// Wrap markers crossed.
+    pub explicit_wraps: u64,
+    /// 1..15-byte tails crossed without a marker (left by upstream writers, R1).
+    pub implicit_wraps: u64,
+}
+
 struct ReadState {
+    stats: ReaderStats,
     read_pos: u64,
     expected: u64,
     last_writer_pid: u64,
@@ -200,6 +214,7 @@ impl Reader {
                 pid,
                 liveness: options.liveness_interval,
                 state: RefCell::new(ReadState {
+                    stats: ReaderStats::default(),
                     read_pos: 0,
                     expected: 1,
                     last_writer_pid: 0,
@@ -292,6 +307,7 @@ impl Reader {
             pid,
             liveness: DEFAULT_LIVENESS_INTERVAL,
             state: RefCell::new(ReadState {
+                stats: ReaderStats::default(),
                 read_pos: 0,
                 expected: 1,
                 last_writer_pid: 0,
@@ -369,6 +385,13 @@ impl Reader {
         Health::snapshot(self.oieb(), &self.geo)
     }
 
+    /// Local counters: frames, bytes, wraps crossed (explicit and implicit).
+    pub fn stats(&self) -> ReaderStats {
+        self.state
+            .try_borrow()
+            .map_or(ReaderStats::default(), |st| st.stats)
+    }
+
     /// Number of frames read and not yet released.
     pub fn held_frames(&self) -> usize {
         self.state.try_borrow().map_or(0, |st| {
@@ -431,9 +454,16 @@ impl Reader {
             // pos < P, so P - pos does not underflow.
             self.push(&mut st, p - d.pos, None, true);
         }
-        if d.wrap == WrapKind::Explicit {
-            bump(&o.payload_read_count);
+        match d.wrap {
+            WrapKind::Explicit => {
+                bump(&o.payload_read_count);
+                st.stats.explicit_wraps += 1;
+            }
+            WrapKind::Implicit => st.stats.implicit_wraps += 1,
+            WrapKind::None => {}
         }
+        st.stats.frames += 1;
+        st.stats.bytes = st.stats.bytes.wrapping_add(d.size);
         let end = d.start + total; // <= P (checked in decode)
         st.read_pos = if end == p { 0 } else { end };
         // Release: diagnostic only (health snapshots); pairs with Acquire loads in validate().
