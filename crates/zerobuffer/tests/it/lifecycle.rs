@@ -86,11 +86,17 @@ fn stale_resources_of_killed_reader_are_replaced() {
     let guard = crate::common::STALE_GUARD
         .write()
         .unwrap_or_else(|e| e.into_inner());
+    // Keep the leftovers from being cleaned by other processes' readers while we look at
+    // them: hold the stale lock ourselves (opened before the kill, locked right after it).
+    let lock = std::fs::File::open(format!("/tmp/zerobuffer/{name}.lock")).expect("lock file");
     child.kill_no_reap();
     child.reap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .expect("the dead reader's lock is free");
     for p in resource_paths(&name) {
         assert!(Path::new(&p).exists(), "killed reader should leave {p}");
     }
+    drop(lock);
     let reader = Reader::create(&name, BufferConfig::new(128, 4096)).expect("replacement");
     drop(guard);
     assert_eq!(reader.payload_size(), 4096);
