@@ -96,7 +96,9 @@ class Matrix:
         if sorted(left) != sorted(expected_left):
             ok = False
         detail = (f"frames {rs.get('frames')}/{n}, bad {rs.get('bad_frames')}, metadata_ok {rs.get('metadata_ok')}, "
-                  f"wraps {wraps if wraps is not None else 'n/a'}, {rs.get('frames_per_s', 0):.0f} frames/s, "
+                  f"wraps {wraps if wraps is not None else 'n/a'}"
+                  + (f" (+{rs['implicit_wraps']} implicit)" if rs.get("implicit_wraps") else "")
+                  + f", {rs.get('frames_per_s', 0):.0f} frames/s, "
                   f"writer-close seen {rs.get('writer_closed_seen')}")
         if left:
             detail += f", left {'sems (upstream Python reader never unlinks them)' if left == expected_left else left}"

@@ -101,6 +101,27 @@ fn memcpy_gbps(block: usize, dst_size: usize, reps: u32) -> f64 {
     (block as f64 * f64::from(reps)) / start.elapsed().as_secs_f64() / 1e9
 }
 
+/// Nanoseconds this thread has run on a CPU (`/proc/thread-self/schedstat`, field 1).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// CPU used by a reader blocked for `secs` with no writer (F9.1), as a fraction of wall time.
+fn idle_reader_cpu(secs: u64) -> f64 {
+    let name = format!("zb-bench-idle-{}", std::process::id());
+    let reader = Reader::create(&name, BufferConfig::new(0, 4096)).expect("create");
+    let (c0, t0) = (thread_cpu_ns(), Instant::now());
+    let r = reader
+        .read_frame_timeout(Duration::from_secs(secs))
+        .expect("read");
+    assert!(r.is_none());
+    let cpu = thread_cpu_ns().saturating_sub(c0) as f64;
+    cpu / t0.elapsed().as_nanos() as f64
+}
+
 fn main() {
     if std::env::var("ZB_BENCH_ROLE").as_deref() == Ok("writer") {
         let name = std::env::var("ZB_BENCH_NAME").expect("name");
@@ -152,6 +173,40 @@ fn main() {
             gbps
         );
     }
+    // F14.3 wrap overhead: 65 520-byte frames (64 KiB ring bytes each). A 64 KiB ring holds
+    // exactly one frame (exact fit, never a marker); a 96 KiB ring (1.5 frames) also holds one
+    // but wraps with a marker and 32 KiB of waste on every frame. Same serialisation, so the
+    // ratio is the cost of wrapping. A 64 MiB ring shows the pipelined rate for reference.
+    let len = 65_520usize;
+    let mut wrap_ratio = Vec::new();
+    for r in 1..=rounds {
+        let exact = run_pair("wex", len, 65_536, 20_000);
+        let wrap = run_pair("w15", len, 98_304, 20_000);
+        let big = run_pair("w64m", len, 64 << 20, 20_000);
+        let rate = |x: &Run| x.frames as f64 / x.secs;
+        wrap_ratio.push(rate(&wrap) / rate(&exact));
+        for (label, x) in [
+            ("64 KiB frames, 64 KiB ring (exact fit, no wraps)", &exact),
+            (
+                "64 KiB frames, 96 KiB ring (marker + waste every frame)",
+                &wrap,
+            ),
+            ("64 KiB frames, 64 MiB ring (pipelined)", &big),
+        ] {
+            println!(
+                "| {label} | {r} | {} | {:.3} | {:.0} | {:.2} |",
+                x.frames,
+                x.secs,
+                rate(x),
+                x.bytes as f64 / x.secs / 1e9
+            );
+        }
+    }
+    let idle = idle_reader_cpu(2);
+    println!(
+        "| reader blocked 2 s without writer: CPU / wall | 1 | - | 2 | - | {:.4} % |",
+        idle * 100.0
+    );
     let mut best_memcpy = 0.0f64;
     let mut best_hot = 0.0f64;
     for r in 1..=rounds {
@@ -165,6 +220,14 @@ fn main() {
         println!("| memcpy 1 MiB to 1 MiB, cache-hot, 1 thread | {r} | 3000 | - | - | {h:.2} |");
     }
     println!();
+    println!(
+        "wrap overhead, 96 KiB ring / 64 KiB ring throughput (1.00 = no overhead): {}",
+        wrap_ratio
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("best 1 KiB: {best_small:.0} frames/s");
     println!(
         "best 1 MiB: {best_large:.2} GB/s = {:.0} % of single-thread memcpy into 64 MiB \

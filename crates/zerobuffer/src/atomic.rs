@@ -21,6 +21,10 @@ macro_rules! facade {
 
         #[allow(dead_code)]
         impl $name {
+            /// A new atomic (used by the in-memory loom backend; shared memory is mapped).
+            pub(crate) fn new(v: $int) -> Self {
+                $name(imp::$name::new(v))
+            }
             #[inline]
             pub(crate) fn load(&self, order: Ordering) -> $int {
                 self.0.load(order)

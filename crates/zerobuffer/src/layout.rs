@@ -124,6 +124,32 @@ pub(crate) struct Checked {
 }
 
 impl Oieb {
+    /// An all-zero OIEB as a Rust value (the loom backend keeps the OIEB outside any mapping).
+    #[cfg(zeroipc_loom)]
+    pub(crate) fn zeroed() -> Self {
+        Oieb {
+            oieb_size: AtomicU32::new(0),
+            version: AtomicU32::new(0),
+            metadata_size: AtomicU64::new(0),
+            metadata_free_bytes: AtomicU64::new(0),
+            metadata_written_bytes: AtomicU64::new(0),
+            payload_size: AtomicU64::new(0),
+            payload_free_bytes: AtomicU64::new(0),
+            payload_write_pos: AtomicU64::new(0),
+            payload_read_pos: AtomicU64::new(0),
+            payload_written_count: AtomicU64::new(0),
+            payload_read_count: AtomicU64::new(0),
+            writer_pid: AtomicU64::new(0),
+            reader_pid: AtomicU64::new(0),
+            reserved: [
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+            ],
+        }
+    }
+
     /// Checks `oieb_size` and the major version (`InvalidOieb`).
     pub(crate) fn check_header(&self) -> Result<()> {
         let size = self.oieb_size.load(Ordering::Acquire);

@@ -46,5 +46,6 @@ pub use liveness::is_process_alive;
 pub use names::{LOCK_DIR, MAX_NAME_LEN, validate_name};
 pub use reader::{
     BufferConfig, DEFAULT_LIVENESS_INTERVAL, DEFAULT_READ_TIMEOUT, Frame, Reader, ReaderOptions,
+    ReaderStats,
 };
 pub use writer::{DEFAULT_WRITE_TIMEOUT, Writer, WriterOptions};

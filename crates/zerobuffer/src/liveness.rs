@@ -6,6 +6,9 @@
 /// `/proc/PID/stat` state is `Z` or `X` counts as dead. PID 0 and values above `i32::MAX` are
 /// never alive.
 pub fn is_process_alive(pid: u64) -> bool {
+    if pid != 0 && pid == u64::from(std::process::id()) {
+        return true; // ourselves
+    }
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };

@@ -96,7 +96,21 @@ struct Entry {
     released: bool,
 }
 
+/// Counters kept by this reader (local, not shared).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReaderStats {
+    /// Frames read.
+    pub frames: u64,
+    /// Payload bytes read.
+    pub bytes: u64,
+    /// Wrap markers crossed.
+    pub explicit_wraps: u64,
+    /// 1..15-byte tails crossed without a marker (left by upstream writers, R1).
+    pub implicit_wraps: u64,
+}
+
 struct ReadState {
+    stats: ReaderStats,
     read_pos: u64,
     expected: u64,
     last_writer_pid: u64,
@@ -200,6 +214,7 @@ impl Reader {
                 pid,
                 liveness: options.liveness_interval,
                 state: RefCell::new(ReadState {
+                    stats: ReaderStats::default(),
                     read_pos: 0,
                     expected: 1,
                     last_writer_pid: 0,
@@ -252,30 +267,56 @@ impl Reader {
         }
         let sem_r = sems.pop().ok_or(Error::InvalidArgument("semaphores"))?;
         let sem_w = sems.pop().ok_or(Error::InvalidArgument("semaphores"))?;
-        let o = map.oieb();
-        o.metadata_size.store(geo.m, Ordering::Relaxed);
-        o.metadata_free_bytes.store(geo.m, Ordering::Relaxed);
-        o.metadata_written_bytes.store(0, Ordering::Relaxed);
-        o.payload_size.store(geo.p, Ordering::Relaxed);
-        o.payload_free_bytes.store(geo.p, Ordering::Relaxed);
-        o.payload_write_pos.store(0, Ordering::Relaxed);
-        o.payload_read_pos.store(0, Ordering::Relaxed);
-        o.payload_written_count.store(0, Ordering::Relaxed);
-        o.payload_read_count.store(0, Ordering::Relaxed);
-        o.writer_pid.store(0, Ordering::Relaxed);
-        o.version.store(VERSION_1_0_0, Ordering::Relaxed);
-        // Release: publishes the fields above; pairs with the writer's Acquire load of
-        // `oieb_size` in `Oieb::check_header` at connect.
-        o.oieb_size.store(OIEB_SIZE as u32, Ordering::Release);
-        // Release, last: a writer that sees a reader also finds the semaphores (R3); pairs
-        // with the writer's Acquire load of `reader_pid` in `Oieb::validate`.
-        o.reader_pid.store(pid, Ordering::Release);
+        publish_oieb(map.oieb(), geo, pid);
         Ok((map, sem_w, sem_r))
     }
 
     /// Buffer name.
     pub fn name(&self) -> &str {
         &self.names.name
+    }
+
+    /// Loom only: a reader and a connected writer on an in-memory segment.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for unusable sizes.
+    #[cfg(zeroipc_loom)]
+    pub fn loom_pair(config: BufferConfig) -> Result<(Reader, crate::Writer)> {
+        let m = round_up_64(config.metadata_size).ok_or(Error::InvalidArgument("metadata"))?;
+        let p = round_up_64(config.payload_size).ok_or(Error::InvalidArgument("payload"))?;
+        let geo = Geometry::new(m, p)?;
+        let total = usize::try_from(geo.total).map_err(|_| Error::InvalidArgument("size"))?;
+        let pid = u64::from(std::process::id());
+        let map = Mapping::in_memory(total);
+        publish_oieb(map.oieb(), geo, pid);
+        let (sem_w, sem_r) = (NamedSemaphore::in_memory(), NamedSemaphore::in_memory());
+        let writer = crate::writer::Writer::loom_attach(
+            Names::new("loom")?,
+            geo,
+            map.clone(),
+            sem_w.clone(),
+            sem_r.clone(),
+        )?;
+        let reader = Reader {
+            names: Names::new("loom")?,
+            geo,
+            map,
+            sem_w,
+            sem_r,
+            lock: None,
+            pid,
+            liveness: DEFAULT_LIVENESS_INTERVAL,
+            state: RefCell::new(ReadState {
+                stats: ReaderStats::default(),
+                read_pos: 0,
+                expected: 1,
+                last_writer_pid: 0,
+                writer_seen: false,
+                queue: VecDeque::new(),
+                front_id: 0,
+            }),
+        };
+        Ok((reader, writer))
     }
 
     /// Metadata block size `M` (rounded).
@@ -344,6 +385,13 @@ impl Reader {
         Health::snapshot(self.oieb(), &self.geo)
     }
 
+    /// Local counters: frames, bytes, wraps crossed (explicit and implicit).
+    pub fn stats(&self) -> ReaderStats {
+        self.state
+            .try_borrow()
+            .map_or(ReaderStats::default(), |st| st.stats)
+    }
+
     /// Number of frames read and not yet released.
     pub fn held_frames(&self) -> usize {
         self.state.try_borrow().map_or(0, |st| {
@@ -406,9 +454,16 @@ impl Reader {
             // pos < P, so P - pos does not underflow.
             self.push(&mut st, p - d.pos, None, true);
         }
-        if d.wrap == WrapKind::Explicit {
-            bump(&o.payload_read_count);
+        match d.wrap {
+            WrapKind::Explicit => {
+                bump(&o.payload_read_count);
+                st.stats.explicit_wraps += 1;
+            }
+            WrapKind::Implicit => st.stats.implicit_wraps += 1,
+            WrapKind::None => {}
         }
+        st.stats.frames += 1;
+        st.stats.bytes = st.stats.bytes.wrapping_add(d.size);
         let end = d.start + total; // <= P (checked in decode)
         st.read_pos = if end == p { 0 } else { end };
         // Release: diagnostic only (health snapshots); pairs with Acquire loads in validate().
@@ -610,14 +665,42 @@ fn bump(counter: &crate::atomic::AtomicU64) {
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        // Release: pairs with the writer's Acquire load of `reader_pid` (ReaderDead).
-        self.oieb().reader_pid.store(0, Ordering::Release);
-        let _ = self.pid;
-        unlink_all(&self.names);
+        // Release (in the AcqRel CAS): pairs with the writer's Acquire load of `reader_pid`
+        // (ReaderDead). Only our own pid is cleared.
+        let _ = self.oieb().reader_pid.compare_exchange(
+            self.pid,
+            0,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        // The lock is held for the reader's whole life; only a loom model has none (and no
+        // named objects to remove).
         if let Some(lock) = self.lock.take() {
+            unlink_all(&self.names);
             lock.release();
         }
     }
+}
+
+/// §5 step 7: initialises the OIEB and publishes it (`oieb_size`, then `reader_pid`, last).
+fn publish_oieb(o: &Oieb, geo: Geometry, pid: u64) {
+    o.metadata_size.store(geo.m, Ordering::Relaxed);
+    o.metadata_free_bytes.store(geo.m, Ordering::Relaxed);
+    o.metadata_written_bytes.store(0, Ordering::Relaxed);
+    o.payload_size.store(geo.p, Ordering::Relaxed);
+    o.payload_free_bytes.store(geo.p, Ordering::Relaxed);
+    o.payload_write_pos.store(0, Ordering::Relaxed);
+    o.payload_read_pos.store(0, Ordering::Relaxed);
+    o.payload_written_count.store(0, Ordering::Relaxed);
+    o.payload_read_count.store(0, Ordering::Relaxed);
+    o.writer_pid.store(0, Ordering::Relaxed);
+    o.version.store(VERSION_1_0_0, Ordering::Relaxed);
+    // Release: publishes the fields above; pairs with the writer's Acquire load of
+    // `oieb_size` in `Oieb::check_header` at connect.
+    o.oieb_size.store(OIEB_SIZE as u32, Ordering::Release);
+    // Release, last: a writer that sees a reader also finds the semaphores (R3); pairs
+    // with the writer's Acquire load of `reader_pid` in `Oieb::validate`.
+    o.reader_pid.store(pid, Ordering::Release);
 }
 
 /// §5 step 4: exclusive creation, replacing a stale object once.

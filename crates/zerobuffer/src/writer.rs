@@ -79,6 +79,7 @@ pub struct Writer {
     metadata_written: bool,
     last_check: Duration,
     pending: Option<Reservation>,
+    pending_metadata: Option<u64>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -209,11 +210,40 @@ impl Writer {
             metadata_written,
             last_check: coarse_now(),
             pending: None,
+            pending_metadata: None,
         })
     }
 
     fn oieb(&self) -> &Oieb {
         self.map.oieb()
+    }
+
+    /// Loom only: attaches a writer to an in-memory segment.
+    #[cfg(zeroipc_loom)]
+    pub(crate) fn loom_attach(
+        names: Names,
+        geo: Geometry,
+        map: Mapping,
+        sem_w: NamedSemaphore,
+        sem_r: NamedSemaphore,
+    ) -> Result<Self> {
+        let pid = u64::from(std::process::id());
+        claim_writer_slot(map.oieb(), pid)?;
+        Ok(Writer {
+            names,
+            geo,
+            map,
+            sem_w,
+            sem_r,
+            pid,
+            opts: WriterOptions::default(),
+            w: 0,
+            seq: 1,
+            metadata_written: false,
+            last_check: coarse_now(),
+            pending: None,
+            pending_metadata: None,
+        })
     }
 
     /// Buffer name.
@@ -278,19 +308,57 @@ impl Writer {
     /// # Errors
     /// [`Error::MetadataAlreadyWritten`], [`Error::MetadataTooLarge`] when `8 + len > M`.
     pub fn set_metadata(&mut self, data: &[u8]) -> Result<()> {
+        self.pending_metadata = None;
+        let len = data.len() as u64;
+        self.check_metadata_space(len)?;
+        if !self.map.write_from(OIEB_SIZE + 8, data) {
+            return Err(Error::corrupt("metadata block outside the mapping"));
+        }
+        self.publish_metadata(len)
+    }
+
+    /// Zero-copy metadata: returns the `len` content bytes of the metadata block to fill;
+    /// [`Writer::commit_metadata`] then publishes them. Nothing is visible before the commit.
+    ///
+    /// # Errors
+    /// As [`Writer::set_metadata`].
+    pub fn get_metadata_buffer(&mut self, len: usize) -> Result<&mut [u8]> {
+        self.check_metadata_space(len as u64)?;
+        self.pending_metadata = Some(len as u64);
+        self.map
+            .slice_mut(OIEB_SIZE + 8, len)
+            .ok_or_else(|| Error::corrupt("metadata block outside the mapping"))
+    }
+
+    /// Publishes the metadata filled through [`Writer::get_metadata_buffer`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if nothing is reserved; [`Error::MetadataAlreadyWritten`].
+    pub fn commit_metadata(&mut self) -> Result<()> {
+        let len = self
+            .pending_metadata
+            .take()
+            .ok_or(Error::InvalidArgument("no metadata buffer reserved"))?;
+        self.check_metadata_space(len)?;
+        self.publish_metadata(len)
+    }
+
+    fn check_metadata_space(&mut self, len: u64) -> Result<u64> {
         if self.metadata_written || self.oieb().metadata_written_bytes.load(Ordering::Acquire) > 0 {
             self.metadata_written = true;
             return Err(Error::MetadataAlreadyWritten);
         }
-        let len = data.len() as u64;
-        let total =
-            len.checked_add(8)
-                .filter(|t| *t <= self.geo.m)
-                .ok_or(Error::MetadataTooLarge {
-                    len,
-                    capacity: self.geo.m,
-                })?;
-        if !self.map.write_u64(OIEB_SIZE, len) || !self.map.write_from(OIEB_SIZE + 8, data) {
+        len.checked_add(8)
+            .filter(|t| *t <= self.geo.m)
+            .ok_or(Error::MetadataTooLarge {
+                len,
+                capacity: self.geo.m,
+            })
+    }
+
+    fn publish_metadata(&mut self, len: u64) -> Result<()> {
+        let total = len + 8; // checked in check_metadata_space
+        if !self.map.write_u64(OIEB_SIZE, len) {
             return Err(Error::corrupt("metadata block outside the mapping"));
         }
         let o = self.oieb();
@@ -395,6 +463,13 @@ impl Writer {
             if self.spin_for_space(required) {
                 continue;
             }
+            // `sem-r` collects one token per release, also while nobody waits, so it can hold
+            // thousands of stale tokens. Drop them, then re-check: a release after this point
+            // posts a fresh token, so the wait below cannot miss it.
+            while self.sem_r.try_wait() {}
+            if self.oieb().payload_free_bytes.load(Ordering::Acquire) >= required {
+                continue;
+            }
             let slice = slice_until(deadline, self.opts.liveness_interval);
             let got = !slice.is_zero()
                 && self
@@ -419,6 +494,9 @@ impl Writer {
     /// Briefly spins on `payload_free_bytes` (and drains `sem-r` tokens) while the reader is
     /// awake. `true` if enough space appeared.
     fn spin_for_space(&self, required: u64) -> bool {
+        if cfg!(zeroipc_loom) {
+            return false; // loom explores the interleavings; spinning only grows the state space
+        }
         let free = &self.oieb().payload_free_bytes;
         let start = Instant::now();
         while start.elapsed() < Duration::from_micros(50) {

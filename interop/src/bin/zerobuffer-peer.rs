@@ -194,9 +194,10 @@ fn run_reader(c: &Common) -> Value {
     } else {
         0.0
     });
-    if let Ok(h) = reader.health() {
-        s["wraps"] = json!(h.frames_read.saturating_sub(frames));
-    }
+    let st = reader.stats();
+    s["wraps"] = json!(st.explicit_wraps);
+    // 1..15-byte tails without marker, as the upstream Python writer leaves them (R1).
+    s["implicit_wraps"] = json!(st.implicit_wraps);
     if error.is_none() && c.hang_after.is_some() && frames == limit {
         s["hung"] = json!(true);
         s["ok"] = json!(bad == 0);

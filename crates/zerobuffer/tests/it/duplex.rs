@@ -274,3 +274,24 @@ fn server_blocks_on_full_response_ring_until_client_reads() {
     drop(c);
     assert_channel_clean(&name);
 }
+
+/// Channel names leave room for the `_response` suffix (236 bytes); a client without a
+/// server fails fast and creates nothing.
+#[test]
+fn channel_name_limit_and_client_without_server() {
+    let long = "c".repeat(237);
+    assert!(matches!(
+        DuplexServer::create(&long, CFG),
+        Err(Error::InvalidName { .. })
+    ));
+    let name = unique("dx-noserver");
+    assert!(matches!(
+        DuplexClient::connect_with(&name, CFG),
+        Err(Error::BufferNotFound { .. })
+    ));
+    assert_channel_clean(&name);
+    let ok = format!("{}{}", name, "c".repeat(236 - name.len()));
+    let server = DuplexServer::create(&ok, CFG).expect("236-byte channel name");
+    drop(server);
+    assert_channel_clean(&ok);
+}

@@ -86,11 +86,17 @@ fn stale_resources_of_killed_reader_are_replaced() {
     let guard = crate::common::STALE_GUARD
         .write()
         .unwrap_or_else(|e| e.into_inner());
+    // Keep the leftovers from being cleaned by other processes' readers while we look at
+    // them: hold the stale lock ourselves (opened before the kill, locked right after it).
+    let lock = std::fs::File::open(format!("/tmp/zerobuffer/{name}.lock")).expect("lock file");
     child.kill_no_reap();
     child.reap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .expect("the dead reader's lock is free");
     for p in resource_paths(&name) {
         assert!(Path::new(&p).exists(), "killed reader should leave {p}");
     }
+    drop(lock);
     let reader = Reader::create(&name, BufferConfig::new(128, 4096)).expect("replacement");
     drop(guard);
     assert_eq!(reader.payload_size(), 4096);
@@ -294,4 +300,27 @@ fn restrictive_mode_denies_other_users() {
     drop(w);
     drop(reader);
     assert_clean(&name);
+}
+
+/// §5 step 4: a live reader that is not visible through the lock file (e.g. it uses another
+/// lock directory, or its lock file was deleted) is still detected through the OIEB's live
+/// `reader_pid`; its buffer is not hijacked.
+#[test]
+fn live_reader_without_lock_file_is_not_hijacked() {
+    let name = unique("lc-nolock");
+    let mut child = Peer::spawn("reader-hold", &[("ZB_NAME", name.clone())]);
+    child.expect_line("READY", Duration::from_secs(10));
+    std::fs::remove_file(format!("/tmp/zerobuffer/{name}.lock")).expect("remove lock file");
+    let r = crate::common::create(&name, BufferConfig::default());
+    assert!(
+        matches!(r, Err(Error::ReaderAlreadyConnected { .. })),
+        "{r:?}"
+    );
+    // The child's buffer is intact: a writer still finds its live reader.
+    let w = Writer::connect(&name).expect("child's buffer still there");
+    assert!(w.is_reader_connected());
+    drop(w);
+    child.kill_no_reap();
+    child.reap();
+    cleanup_by_new_reader(&name);
 }

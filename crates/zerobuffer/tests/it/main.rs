@@ -7,6 +7,7 @@ mod common;
 mod corruption;
 mod duplex;
 mod lifecycle;
+mod model;
 mod roundtrip;
 mod scenarios;
 

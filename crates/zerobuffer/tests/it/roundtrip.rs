@@ -192,3 +192,38 @@ fn metadata_block_zero_rejects_metadata_but_frames_work() {
     drop(reader);
     assert_clean(&name);
 }
+
+#[test]
+fn zero_copy_metadata_is_invisible_until_committed() {
+    let name = unique("rt-meta-zc");
+    let reader = crate::common::create(&name, BufferConfig::new(256, 1024)).expect("create");
+    let mut w = Writer::connect(&name).expect("connect");
+    assert!(matches!(
+        w.get_metadata_buffer(249),
+        Err(Error::MetadataTooLarge {
+            len: 249,
+            capacity: 256
+        })
+    ));
+    w.get_metadata_buffer(5)
+        .expect("reserve")
+        .copy_from_slice(b"zcopy");
+    assert_eq!(
+        reader.metadata().expect("read"),
+        None,
+        "not visible before commit"
+    );
+    w.commit_metadata().expect("commit");
+    assert_eq!(reader.metadata().expect("read"), Some(b"zcopy".to_vec()));
+    assert!(matches!(
+        w.get_metadata_buffer(1),
+        Err(Error::MetadataAlreadyWritten)
+    ));
+    assert!(matches!(
+        w.commit_metadata(),
+        Err(Error::InvalidArgument(_))
+    ));
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
+}

@@ -630,6 +630,8 @@ fn implicit_wrap_after_upstream_tiny_tail() {
         .expect("read")
         .expect("frame after implicit wrap");
     assert_eq!((f.sequence(), f.len(), f[0]), (1, 50, 6));
+    let st = reader.stats();
+    assert_eq!((st.frames, st.implicit_wraps, st.explicit_wraps), (2, 1, 0));
     // The 14 tail bytes came back at read time, the frame's 66 on release.
     assert_eq!(reader.health().expect("health").free_bytes, 1024 - 66);
     drop(f);
