@@ -22,11 +22,11 @@ fn writer(name: &str) -> Result<(), Error> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    if let (Some(role), Some(name)) = (args.next(), args.next()) {
-        if role == "writer" {
-            writer(&name)?;
-            return Ok(());
-        }
+    if let (Some(role), Some(name)) = (args.next(), args.next())
+        && role == "writer"
+    {
+        writer(&name)?;
+        return Ok(());
     }
     let name = format!("zb-example-{}", std::process::id());
     // Room for the reader to hold 2 frames of up to 4100 bytes while the writer goes on.
@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .all(|b| *b == ((frame.sequence() - 1) % 256) as u8)
                 );
                 frames += 1;
-                if frames % 250 == 0 {
+                if frames.is_multiple_of(250) {
                     let h = reader.health()?;
                     println!(
                         "{frames} frames, ring {:.0} % used ({:?}), {} wrap markers so far",
