@@ -13,6 +13,9 @@ use crate::liveness::is_process_alive;
 use crate::names::{LOCK_DIR, Names};
 use crate::os::NamedSemaphore;
 
+/// How long a held lock file is retried before it is taken to belong to a live reader.
+const LOCK_PROBE_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The reader's lock file, held with `flock(LOCK_EX)` for the reader's lifetime.
 pub(crate) struct LockFile {
     fd: Option<OwnedFd>,
@@ -24,7 +27,11 @@ impl LockFile {
     /// retrying if a concurrent cleanup unlinked the file under us.
     pub(crate) fn acquire(names: &Names, mode: u32) -> Result<Self> {
         ensure_lock_dir()?;
-        for _ in 0..8 {
+        // Another process's stale-resource scan (`cleanup_one`) takes every lock file for a
+        // moment to probe it; a lock that stays held past this grace belongs to a live reader.
+        let busy_until = std::time::Instant::now() + LOCK_PROBE_GRACE;
+        let mut unlinked = 0;
+        while unlinked < 8 {
             let fd = rustix::fs::open(
                 &names.lock,
                 OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC,
@@ -34,9 +41,13 @@ impl LockFile {
             match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => {}
                 Err(e) if e == Errno::WOULDBLOCK => {
-                    return Err(Error::ReaderAlreadyConnected {
-                        name: names.name.clone(),
-                    });
+                    if std::time::Instant::now() >= busy_until {
+                        return Err(Error::ReaderAlreadyConnected {
+                            name: names.name.clone(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    continue;
                 }
                 Err(e) => return Err(Error::io("flock lock file", e)),
             }
@@ -49,7 +60,7 @@ impl LockFile {
                     });
                 }
                 // Unlinked or replaced by a concurrent cleanup: start again.
-                _ => continue,
+                _ => unlinked += 1,
             }
         }
         Err(Error::io(
