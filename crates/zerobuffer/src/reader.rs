@@ -188,9 +188,9 @@ impl Reader {
             return Err(Error::InvalidArgument("payload size must be > 0"));
         }
         let m = round_up_64(config.metadata_size)
-            .ok_or_else(|| Error::InvalidArgument("metadata size too large"))?;
+            .ok_or(Error::InvalidArgument("metadata size too large"))?;
         let p = round_up_64(config.payload_size)
-            .ok_or_else(|| Error::InvalidArgument("payload size too large"))?;
+            .ok_or(Error::InvalidArgument("payload size too large"))?;
         let geo = Geometry::new(m, p).map_err(|_| Error::InvalidArgument("sizes too large"))?;
         let pid = u64::from(std::process::id());
 
@@ -265,12 +265,8 @@ impl Reader {
             }
             sems.push(s);
         }
-        let sem_r = sems
-            .pop()
-            .ok_or_else(|| Error::InvalidArgument("semaphores"))?;
-        let sem_w = sems
-            .pop()
-            .ok_or_else(|| Error::InvalidArgument("semaphores"))?;
+        let sem_r = sems.pop().ok_or(Error::InvalidArgument("semaphores"))?;
+        let sem_w = sems.pop().ok_or(Error::InvalidArgument("semaphores"))?;
         publish_oieb(map.oieb(), geo, pid);
         Ok((map, sem_w, sem_r))
     }

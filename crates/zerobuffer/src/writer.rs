@@ -338,7 +338,7 @@ impl Writer {
         let len = self
             .pending_metadata
             .take()
-            .ok_or_else(|| Error::InvalidArgument("no metadata buffer reserved"))?;
+            .ok_or(Error::InvalidArgument("no metadata buffer reserved"))?;
         self.check_metadata_space(len)?;
         self.publish_metadata(len)
     }
@@ -350,7 +350,7 @@ impl Writer {
         }
         len.checked_add(8)
             .filter(|t| *t <= self.geo.m)
-            .ok_or_else(|| Error::MetadataTooLarge {
+            .ok_or(Error::MetadataTooLarge {
                 len,
                 capacity: self.geo.m,
             })
@@ -420,7 +420,7 @@ impl Writer {
         let res = self
             .pending
             .take()
-            .ok_or_else(|| Error::InvalidArgument("no frame buffer reserved"))?;
+            .ok_or(Error::InvalidArgument("no frame buffer reserved"))?;
         Ok(self.commit(res))
     }
 
