@@ -5,7 +5,8 @@
 //! [`Barrier`], [`Latch`], [`Once`], [`Event`] and [`Signal`].
 //!
 //! Waiting (spec D5): a waiter spins briefly, then sleeps with a **shared** futex on the
-//! layout's 32-bit word in slices of at most [`futex::SLICE`] (1 ms), re-checking its
+//! layout's 32-bit word in bounded slices (1 ms at first, growing to at most
+//! [`futex::max_slice`], 10 ms by default, for long waits; see [`futex`]), re-checking its
 //! condition after every slice. Project wakers call `FUTEX_WAKE` (only when the layout's
 //! waiter counter says someone may sleep, where there is one); upstream peers never do, and
 //! the bounded slice still lets us see their changes within about a millisecond. Every

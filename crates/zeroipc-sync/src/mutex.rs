@@ -33,14 +33,17 @@ pub const OWNER_SIZE: u64 = size_of::<OwnerLayout>() as u64;
 #[cfg(not(zeroipc_loom))]
 const _: () = assert!(OWNER_SIZE == 8 && PID == 0 && offset_of!(OwnerLayout, reserved) == 4);
 
-/// How often a blocked locker checks whether the recorded holder is still alive.
+/// How soon a blocked locker first checks whether the recorded holder is still alive; later
+/// checks come after a quarter of the time waited, at most [`OWNER_CHECK_MAX`] apart.
 const OWNER_CHECK: Duration = Duration::from_millis(10);
+const OWNER_CHECK_MAX: Duration = Duration::from_millis(250);
 
 /// A cross-process mutex.
 ///
 /// Byte-compatible with upstream (a 16-byte semaphore with `max_count == 1` at `NAME`). A
 /// mutex created by this project also gets an 8-byte entry `NAME_owner` in which the holder
-/// records its pid. A locker that waits on a held mutex checks that pid every 10 ms; if the
+/// records its pid. A locker that waits on a held mutex checks that pid after 10 ms, then at
+/// intervals growing to 250 ms; if the
 /// holder process no longer exists, the locker takes the lock over and the guard reports
 /// [`MutexGuard::owner_died`] (like `EOWNERDEAD` of robust pthread mutexes): the protected
 /// data may be inconsistent and should be repaired.
@@ -256,9 +259,12 @@ impl Mutex {
     }
 
     fn lock_until(&self, deadline: Option<Instant>) -> Result<Option<MutexGuard<'_>>> {
+        let start = Instant::now();
         loop {
             let chunk = if self.owner.is_some() {
-                let next = Instant::now() + OWNER_CHECK;
+                let now = Instant::now();
+                let every = ((now - start) / 4).clamp(OWNER_CHECK, OWNER_CHECK_MAX);
+                let next = now + every;
                 Some(deadline.map_or(next, |d| d.min(next)))
             } else {
                 deadline

@@ -175,8 +175,8 @@ impl RawSemaphore {
 /// A counting semaphore shared by every process that maps the segment.
 ///
 /// Layout (16 bytes, spec §4.8): `{ i32 count; i32 waiting; i32 max_count; i32 pad }`.
-/// Acquirers spin briefly, then sleep on `count` with a shared futex in slices of at most
-/// [`futex::SLICE`]; releasers wake one sleeper only when `waiting > 0`.
+/// Acquirers spin briefly, then sleep on `count` with a shared futex in bounded slices (see
+/// [`futex`]); releasers wake one sleeper only when `waiting > 0`.
 ///
 /// # Examples
 /// ```

@@ -3,5 +3,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod basic;
+mod crash;
 mod golden;
 mod hostile;
+mod interop;
+mod multiprocess;
