@@ -3,7 +3,7 @@
 use std::mem::offset_of;
 use std::time::{Duration, Instant};
 
-use zeroipc_format::atomic::Ordering;
+use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{Entry, Region, Segment};
 
 use crate::common::{check_base, corrupt, exact_size, find_parts, load_i32, part, region};
@@ -49,6 +49,8 @@ pub(crate) fn manual_signal<W: Word + ?Sized>(signaled: &W, waiting: &W) {
     // SeqCst store–load handshake with `manual_wait`'s `waiting` increment; also Release for
     // the signaller's writes, read by the waiter's Acquire load of `signaled`.
     signaled.store(1, Ordering::SeqCst);
+    // Pairs with the fence in `manual_wait` (store–load handshake; see `semaphore::acquire`).
+    fence(Ordering::SeqCst);
     if waiting.load(Ordering::SeqCst) > 0 {
         signaled.wake(true);
     }
@@ -68,6 +70,8 @@ pub(crate) fn manual_wait<W: Word + ?Sized>(
         return true;
     }
     waiting.fetch_add(1, Ordering::SeqCst);
+    // Pairs with the fence in `manual_signal`.
+    fence(Ordering::SeqCst);
     let got = futex::wait_for(signaled, deadline, set).is_some();
     waiting.fetch_sub(1, Ordering::Release);
     got

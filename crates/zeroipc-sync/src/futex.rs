@@ -192,13 +192,43 @@ impl Word for AtomicU32 {
     }
 }
 
+/// A loom model of a futex word: the atomic plus a notification that stands in for the
+/// kernel's wait queue. `park` sleeps (without timeout) only if the word still holds the
+/// expected value, and a `wake` between that check and the sleep leaves a permit, as
+/// `FUTEX_WAIT`'s atomic check-and-sleep does. Because a parked thread wakes only through
+/// `wake`, a lost wake-up shows up in loom as a deadlock instead of being hidden by the
+/// production slices. (loom's notification allows one sleeper per word at a time; the models
+/// stay within that.)
 #[cfg(zeroipc_loom)]
-impl Word for loom::sync::atomic::AtomicU32 {
+#[derive(Debug)]
+pub struct ModelWord {
+    value: loom::sync::atomic::AtomicU32,
+    notify: loom::sync::Notify,
+}
+
+#[cfg(zeroipc_loom)]
+impl ModelWord {
+    /// A word holding `value`.
+    pub fn new(value: u32) -> Self {
+        Self {
+            value: loom::sync::atomic::AtomicU32::new(value),
+            notify: loom::sync::Notify::new(),
+        }
+    }
+
+    /// Loads the value (for assertions in models).
+    pub fn get(&self) -> u32 {
+        self.value.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(zeroipc_loom)]
+impl Word for ModelWord {
     fn load(&self, order: Ordering) -> u32 {
-        loom::sync::atomic::AtomicU32::load(self, order)
+        self.value.load(order)
     }
     fn store(&self, value: u32, order: Ordering) {
-        loom::sync::atomic::AtomicU32::store(self, value, order);
+        self.value.store(value, order);
     }
     fn compare_exchange(
         &self,
@@ -207,18 +237,22 @@ impl Word for loom::sync::atomic::AtomicU32 {
         success: Ordering,
         failure: Ordering,
     ) -> Result<u32, u32> {
-        loom::sync::atomic::AtomicU32::compare_exchange(self, current, new, success, failure)
+        self.value.compare_exchange(current, new, success, failure)
     }
     fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
-        loom::sync::atomic::AtomicU32::fetch_add(self, value, order)
+        self.value.fetch_add(value, order)
     }
     fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
-        loom::sync::atomic::AtomicU32::fetch_sub(self, value, order)
+        self.value.fetch_sub(value, order)
     }
-    fn park(&self, _expected: u32, _slice: Duration) {
-        loom::thread::yield_now();
+    fn park(&self, expected: u32, _slice: Duration) {
+        if self.value.load(Ordering::SeqCst) == expected {
+            self.notify.wait();
+        }
     }
-    fn wake(&self, _all: bool) {}
+    fn wake(&self, _all: bool) {
+        self.notify.notify();
+    }
 }
 
 /// The next slice of a wait that started sleeping at `since`: a quarter of the time waited,
@@ -266,6 +300,8 @@ pub(crate) fn wait_for<W: Word + ?Sized, R>(
 
 /// The bounded busy-wait phase: up to [`SPIN`] attempts separated by a CPU pause hint.
 #[inline]
+// Under loom `SPIN` is 0: the models must not busy-wait.
+#[cfg_attr(zeroipc_loom, allow(clippy::reversed_empty_ranges))]
 pub(crate) fn spin<R>(mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
     for _ in 0..SPIN {
         if let Some(r) = attempt() {

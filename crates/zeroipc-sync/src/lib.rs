@@ -36,6 +36,9 @@ mod error;
 mod event;
 pub mod futex;
 mod latch;
+#[cfg(zeroipc_loom)]
+#[doc(hidden)]
+pub mod model;
 mod monitor;
 mod mutex;
 mod once;

@@ -3,7 +3,7 @@
 use std::mem::offset_of;
 use std::time::{Duration, Instant};
 
-use zeroipc_format::atomic::Ordering;
+use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{Entry, Region, Segment};
 
 use crate::common::{corrupt, exact_size, load_i32, region};
@@ -63,9 +63,13 @@ pub(crate) fn acquire<W: Word + ?Sized>(count: &W, waiting: &W, deadline: Option
     {
         return true;
     }
-    // SeqCst store–load handshake with `release`: either the releaser sees us in `waiting`
-    // and wakes us, or we see its increment of `count` before sleeping.
+    // Store–load handshake with `release` (SeqCst RMW, SeqCst fence, then load on both
+    // sides): either the releaser sees us in `waiting` and wakes us, or we see its increment
+    // of `count` before sleeping. The fences make the argument hold in the C++ model as loom
+    // checks it (loom does not give SeqCst accesses a total order); on x86 they follow a
+    // locked instruction and cost a few cycles.
     waiting.fetch_add(1, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
     let got = futex::wait_for(count, deadline, || try_take(count, Ordering::SeqCst)).is_some();
     waiting.fetch_sub(1, Ordering::Relaxed);
     got
@@ -87,6 +91,8 @@ pub(crate) fn release<W: Word + ?Sized>(count: &W, waiting: &W, max: i32) -> Res
             Err(now) => c = now,
         }
     }
+    // Pairs with the fence in `acquire` (store–load handshake).
+    fence(Ordering::SeqCst);
     if (waiting.load(Ordering::SeqCst) as i32) > 0 {
         count.wake(false);
     }
