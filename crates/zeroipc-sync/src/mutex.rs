@@ -52,8 +52,9 @@ const OWNER_CHECK_MAX: Duration = Duration::from_millis(250);
 /// by upstream peers, or when `NAME` is longer than 25 bytes); upstream holders do not record
 /// themselves; all processes must share one pid namespace; a holder that dies in the few
 /// instructions between taking the count and recording its pid (or clearing its pid and
-/// releasing) is not detected; a recycled pid hides the death. In those cases only the
-/// `_timeout` forms return.
+/// releasing) is not detected; a recycled pid hides the death; the pid is cached per process,
+/// so a child made by `fork` without `exec` must not lock mutexes it inherited handles to.
+/// In those cases only the `_timeout` forms return.
 ///
 /// # Examples
 /// ```
@@ -258,6 +259,16 @@ impl Mutex {
         }
     }
 
+    /// The uncontended path: no clock reads, no system calls.
+    #[inline]
+    fn fast(&self) -> Result<Option<MutexGuard<'_>>> {
+        if self.raw.try_acquire()? {
+            self.record_owner()?;
+            return Ok(Some(self.guard(false)));
+        }
+        Ok(None)
+    }
+
     fn lock_until(&self, deadline: Option<Instant>) -> Result<Option<MutexGuard<'_>>> {
         let start = Instant::now();
         loop {
@@ -287,6 +298,9 @@ impl Mutex {
     /// # Errors
     /// Only if the validated region cannot be accessed.
     pub fn lock(&self) -> Result<MutexGuard<'_>> {
+        if let Some(g) = self.fast()? {
+            return Ok(g);
+        }
         self.lock_until(None)?
             .ok_or(Error::Timeout { what: "a mutex" })
     }
@@ -296,6 +310,9 @@ impl Mutex {
     /// # Errors
     /// [`Error::Timeout`] if the mutex stayed held by a live (or unrecorded) holder.
     pub fn lock_timeout(&self, timeout: Duration) -> Result<MutexGuard<'_>> {
+        if let Some(g) = self.fast()? {
+            return Ok(g);
+        }
         self.lock_until(futex::deadline_after(timeout))?
             .ok_or(Error::Timeout { what: "a mutex" })
     }
@@ -305,9 +322,8 @@ impl Mutex {
     /// # Errors
     /// Only if the validated region cannot be accessed.
     pub fn try_lock(&self) -> Result<Option<MutexGuard<'_>>> {
-        if self.raw.try_acquire()? {
-            self.record_owner()?;
-            return Ok(Some(self.guard(false)));
+        if let Some(g) = self.fast()? {
+            return Ok(Some(g));
         }
         if self.take_over_dead()? {
             return Ok(Some(self.guard(true)));

@@ -285,7 +285,7 @@ impl Semaphore {
     /// # Errors
     /// [`Error::Timeout`] if no permit became available in time.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<()> {
-        if self.raw.acquire(futex::deadline_after(timeout))? {
+        if self.raw.try_acquire()? || self.raw.acquire(futex::deadline_after(timeout))? {
             Ok(())
         } else {
             Err(Error::Timeout {
