@@ -411,10 +411,10 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if self.unlink_on_drop {
-            if let Some(name) = &self.shm_name {
-                let _ = shm::unlink(name.as_str());
-            }
+        if self.unlink_on_drop
+            && let Some(name) = &self.shm_name
+        {
+            let _ = shm::unlink(name.as_str());
         }
     }
 }

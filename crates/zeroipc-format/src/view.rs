@@ -149,6 +149,43 @@ impl Region {
         atomic_i64, AtomicI64
     );
 
+    /// `count` consecutive naturally aligned `u32` words starting at `offset`, as atomics.
+    ///
+    /// # Errors
+    /// [`Error::OutOfBounds`] if the words do not lie inside the region or are misaligned.
+    pub fn atomic_u32_slice(&self, offset: usize, count: usize) -> Result<&[AtomicU32]> {
+        let bytes = count
+            .checked_mul(size_of::<AtomicU32>())
+            .ok_or_else(|| self.out_of_bounds(offset, usize::MAX))?;
+        let ptr = self.checked_ptr(offset, bytes)?;
+        if ptr.align_offset(align_of::<AtomicU32>()) != 0 {
+            return Err(self.out_of_bounds(offset, bytes));
+        }
+        // SAFETY: `[ptr, ptr + 4 * count)` lies inside the live mapping (checked), which
+        // `self.map` keeps alive for the returned lifetime; the pointer is aligned for
+        // `AtomicU32` (checked) and non-null; atomics have interior mutability, so shared
+        // references to words other processes write are sound; any bits are a valid `u32`.
+        Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<AtomicU32>().cast_const(), count) })
+    }
+
+    /// Borrows `len` bytes at `offset` without copying, for zero-copy readers.
+    ///
+    /// # Errors
+    /// [`Error::OutOfBounds`] if the range is not inside the region.
+    ///
+    /// # Safety
+    /// While the returned slice lives, no process may write these bytes. A structure's
+    /// protocol must guarantee it (for example the consumer's unread span of a
+    /// single-producer ring, which the producer does not touch until the consumer releases
+    /// it). A peer that breaks the protocol can make the bytes change under the borrow.
+    pub unsafe fn shared_bytes(&self, offset: usize, len: usize) -> Result<&[u8]> {
+        let ptr = self.checked_ptr(offset, len)?;
+        // SAFETY: `[ptr, ptr + len)` is inside the live mapping (checked), kept alive by
+        // `self.map` for the returned lifetime; `u8` has no alignment or validity
+        // requirement; the caller guarantees that nothing writes the bytes meanwhile.
+        Ok(unsafe { std::slice::from_raw_parts(ptr.cast_const(), len) })
+    }
+
     /// Copies the `T` stored at `offset` out of the region (no alignment required).
     ///
     /// # Errors
@@ -326,6 +363,12 @@ mod tests {
         assert!(r.atomic_u32(2).is_err());
         assert!(r.atomic_u64(4).is_err());
         assert!(r.atomic_u64(64).is_err());
+        let words = r.atomic_u32_slice(8, 14).unwrap();
+        words[13].store(3, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(r.read::<u32>(60).unwrap(), 3);
+        assert!(r.atomic_u32_slice(8, 15).is_err());
+        assert!(r.atomic_u32_slice(2, 1).is_err());
+        assert!(r.atomic_u32_slice(0, usize::MAX).is_err());
     }
 
     #[test]

@@ -159,15 +159,15 @@ impl<T: Pod> Array<T> {
         if size != entry.size() {
             return Err(mismatch(size));
         }
-        if let Some(want) = expected {
-            if want != capacity {
-                return Err(Error::TypeMismatch {
-                    name: entry.name().to_owned(),
-                    what: "capacity",
-                    expected: want as u64,
-                    found: stored,
-                });
-            }
+        if let Some(want) = expected
+            && want != capacity
+        {
+            return Err(Error::TypeMismatch {
+                name: entry.name().to_owned(),
+                what: "capacity",
+                expected: want as u64,
+                found: stored,
+            });
         }
         Ok(Self::from_parts(region, entry, capacity))
     }

@@ -34,6 +34,28 @@ pub enum Error {
     /// An invalid argument (e.g. capacity 0).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The structure is full (the value could not be added).
+    #[error("structure is full")]
+    Full,
+    /// A peer holds a slot claim longer than the bounded wait (a crashed peer, or extreme
+    /// contention); the operation did nothing.
+    #[error("{name:?}: slot {slot} stayed in state {state} past the bounded wait (crashed peer?)")]
+    SlotBusy {
+        /// The structure name.
+        name: String,
+        /// The slot index.
+        slot: u64,
+        /// The state it stayed in.
+        state: u32,
+    },
+    /// A pool index was freed while already free.
+    #[error("{name:?}: index {index} is already free")]
+    DoubleFree {
+        /// The pool name.
+        name: String,
+        /// The index.
+        index: u32,
+    },
     /// An index or range outside the structure.
     #[error("index range {start}..{end} is outside 0..{len}")]
     OutOfRange {
@@ -48,3 +70,55 @@ pub enum Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a value could not be added to a bounded structure. The value comes back in `Full`.
+#[derive(Debug)]
+pub enum PushError<T> {
+    /// The structure is full; here is the value back.
+    Full(T),
+    /// The operation failed: the shared state is corrupt, or (Stack) a peer held the slot
+    /// claim past the bounded wait, as a crashed peer would.
+    Failed(Error),
+}
+
+impl<T> PushError<T> {
+    /// Whether the structure was full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, Self::Full(_))
+    }
+
+    /// The value, if the structure was full.
+    pub fn into_inner(self) -> Option<T> {
+        match self {
+            Self::Full(v) => Some(v),
+            Self::Failed(_) => None,
+        }
+    }
+}
+
+impl<T> std::fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Full(_) => f.write_str("structure is full"),
+            Self::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::error::Error for PushError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Full(_) => None,
+            Self::Failed(e) => Some(e),
+        }
+    }
+}
+
+impl<T> From<PushError<T>> for Error {
+    fn from(e: PushError<T>) -> Self {
+        match e {
+            PushError::Full(_) => Error::Full,
+            PushError::Failed(e) => e,
+        }
+    }
+}

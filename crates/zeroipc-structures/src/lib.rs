@@ -4,25 +4,61 @@
 //! it, byte-compatible with the upstream C++ implementation. Element types are
 //! [`bytemuck::Pod`]: plain bytes, no pointers, every bit pattern valid.
 //!
-//! Available: [`Array`]. Queue, Stack, Ring, Map, Set and Pool follow the same pattern:
-//! `memory_size(capacity)`, `create`, `open`, `open_or_create`.
+//! | structure | what it is |
+//! |---|---|
+//! | [`Array`] | fixed-size array, no synchronisation |
+//! | [`Queue`] | bounded lock-free MPMC queue |
+//! | [`Ring`] | single-producer single-consumer ring, capacity stored in bytes |
+//! | [`Stack`] | bounded lock-free LIFO with bounded slot claims |
+//! | [`Map`] | lock-free hash map (C++ entry layout and hash) |
+//! | [`Set`] | lock-free hash set |
+//! | [`Pool`] | fixed nodes handed out by index from a lock-free free list |
+//!
+//! Each has `memory_size(capacity)` (a `const fn`), `create`, `open` (which validates every
+//! header field against the entry) and `open_or_create`. Full and empty are values, not
+//! errors: `push` gives the value back in [`PushError::Full`], `pop` returns `Ok(None)`.
+//! Errors are for corrupt shared state, type mismatches and segment problems.
 //!
 //! # Examples
 //! ```
 //! use zeroipc_format::Segment;
-//! use zeroipc_structures::Array;
+//! use zeroipc_structures::{Array, Queue};
 //!
 //! let seg = Segment::anonymous(1 << 16, 64)?;
 //! let a = Array::<i64>::create(&seg, "samples", 4)?;
 //! a.write(0, &[1, 2, 3, 4])?;
 //! assert_eq!(a.iter().sum::<i64>(), 10);
+//!
+//! let q = Queue::<i64>::create(&seg, "work", 16)?;
+//! q.push_slice(&[5, 6, 7])?;
+//! assert_eq!(q.pop()?, Some(5));
 //! # Ok::<(), zeroipc_structures::Error>(())
 //! ```
 
 mod array;
+mod common;
 mod elem;
 mod error;
+mod hash;
+#[cfg(zeroipc_loom)]
+#[doc(hidden)]
+pub mod loom_models;
+mod map;
+mod pool;
+mod probe;
+mod queue;
+mod ring;
+mod set;
+mod stack;
+mod word;
 
 pub use array::Array;
-pub use error::{Error, Result};
+pub use error::{Error, PushError, Result};
+pub use hash::{key_hash, murmur64a};
+pub use map::Map;
+pub use pool::Pool;
+pub use queue::Queue;
+pub use ring::{ReadView, Ring};
+pub use set::Set;
+pub use stack::Stack;
 pub use zeroipc_format::{Segment, SegmentOptions};

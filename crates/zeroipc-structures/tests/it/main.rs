@@ -3,6 +3,11 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod array;
+mod crash;
 mod golden;
 mod hostile;
+mod hostile_headers;
+mod model;
 mod multiprocess;
+mod scenario;
+mod stress;

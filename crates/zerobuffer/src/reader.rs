@@ -1,0 +1,798 @@
+//! The reader: creates and owns a buffer, reads frames zero-copy (protocol §5, §8, §9).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::atomic::{Ordering, fence};
+use crate::error::{Error, Result};
+use crate::health::Health;
+use crate::layout::{FRAME_HEADER_SIZE, Geometry, OIEB_SIZE, Oieb, VERSION_1_0_0, round_up_64};
+use crate::liveness::is_process_alive;
+use crate::names::Names;
+use crate::os::{Mapping, NamedSemaphore};
+use crate::resources::{
+    LockFile, cleanup_stale, map_open_err, peek_oieb, shm_create_exclusive, shm_open_existing,
+    unlink_all,
+};
+use crate::wait::{deadline_after, slice_until, spin_try};
+
+/// Default time a read waits for a frame.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default liveness interval: peer death is detected within about this long while waiting.
+pub const DEFAULT_LIVENESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Requested block sizes of a buffer; both are rounded up to multiples of 64 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferConfig {
+    /// Metadata block size in bytes (may be 0: then no metadata can be written).
+    pub metadata_size: u64,
+    /// Payload ring size in bytes (must be > 0). The largest frame is `ring - 16` bytes.
+    pub payload_size: u64,
+}
+
+impl BufferConfig {
+    /// A configuration with the given metadata block and payload ring sizes.
+    pub const fn new(metadata_size: u64, payload_size: u64) -> Self {
+        BufferConfig {
+            metadata_size,
+            payload_size,
+        }
+    }
+}
+
+impl Default for BufferConfig {
+    /// Upstream's default: metadata 1024 bytes, payload 10240 bytes.
+    fn default() -> Self {
+        BufferConfig::new(1024, 10240)
+    }
+}
+
+/// Reader tuning knobs.
+#[derive(Clone, Copy, Debug)]
+pub struct ReaderOptions {
+    /// Length of one wait slice; writer liveness is checked after each empty slice.
+    pub liveness_interval: Duration,
+    /// Mode requested for the shared memory, semaphores and lock file (umask applies unless
+    /// `exact_mode` is set).
+    pub mode: u32,
+    /// Apply `mode` exactly, regardless of the process umask (`fchmod`/`chmod` after
+    /// creation). The duplex client uses this for its response buffer, so that a server
+    /// running as another user can attach.
+    pub exact_mode: bool,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        ReaderOptions {
+            liveness_interval: DEFAULT_LIVENESS_INTERVAL,
+            mode: 0o666,
+            exact_mode: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WrapKind {
+    None,
+    Implicit,
+    Explicit,
+}
+
+struct Decoded {
+    wrap: WrapKind,
+    pos: u64,
+    start: u64,
+    size: u64,
+    seq: u64,
+    writer_pid: u64,
+}
+
+/// One entry of the outstanding queue (§9), in ring order.
+struct Entry {
+    bytes: u64,
+    /// `Some(sequence)` for a frame, `None` for wrap waste (always releasable).
+    sequence: Option<u64>,
+    released: bool,
+}
+
+/// Counters kept by this reader (local, not shared).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReaderStats {
+    /// Frames read.
+    pub frames: u64,
+    /// Payload bytes read.
+    pub bytes: u64,
+    /// Wrap markers crossed.
+    pub explicit_wraps: u64,
+    /// 1..15-byte tails crossed without a marker (left by upstream writers, R1).
+    pub implicit_wraps: u64,
+}
+
+struct ReadState {
+    stats: ReaderStats,
+    read_pos: u64,
+    expected: u64,
+    last_writer_pid: u64,
+    writer_seen: bool,
+    queue: VecDeque<Entry>,
+    /// Id of `queue[0]`; ids are consecutive.
+    front_id: u64,
+}
+
+/// The reading side of a buffer. It creates and owns every shared resource and removes them
+/// all when dropped.
+///
+/// A `Reader` is used from one thread at a time (it is `Send` but not `Sync`); frames borrow
+/// it, so they cannot outlive it.
+///
+/// # Examples
+///
+/// ```
+/// use zerobuffer::{BufferConfig, Reader, Writer};
+/// # fn main() -> Result<(), zerobuffer::Error> {
+/// let name = format!("doc-reader-{}", std::process::id());
+/// let reader = Reader::create(&name, BufferConfig::new(256, 4096))?;
+/// let mut writer = Writer::connect(&name)?;
+/// writer.set_metadata(b"{\"fmt\":\"raw\"}")?;
+/// writer.write_frame(b"hello")?;
+/// let frame = reader.read_frame()?.expect("a frame was written");
+/// assert_eq!(frame.data(), b"hello");
+/// assert_eq!(frame.sequence(), 1);
+/// assert_eq!(reader.metadata()?.as_deref(), Some(&b"{\"fmt\":\"raw\"}"[..]));
+/// # Ok(()) }
+/// ```
+pub struct Reader {
+    names: Names,
+    geo: Geometry,
+    map: Mapping,
+    sem_w: NamedSemaphore,
+    sem_r: NamedSemaphore,
+    lock: Option<LockFile>,
+    pid: u64,
+    liveness: Duration,
+    state: RefCell<ReadState>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("name", &self.names.name)
+            .field("metadata_size", &self.geo.m)
+            .field("payload_size", &self.geo.p)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    /// Creates buffer `name` with default options (§5): cleans stale resources, takes the
+    /// lock file, creates the shared memory (pre-faulted) and both semaphores, and publishes
+    /// the OIEB.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::InvalidArgument`] (payload size 0 or sizes too large),
+    /// [`Error::ReaderAlreadyConnected`] if a live reader owns the name,
+    /// [`Error::PermissionDenied`], or [`Error::Io`] for other OS failures. Nothing is left
+    /// behind on failure.
+    pub fn create(name: &str, config: BufferConfig) -> Result<Self> {
+        Self::create_with(name, config, ReaderOptions::default())
+    }
+
+    /// Like [`Reader::create`] with explicit options.
+    ///
+    /// # Errors
+    /// As [`Reader::create`].
+    pub fn create_with(name: &str, config: BufferConfig, options: ReaderOptions) -> Result<Self> {
+        let names = Names::new(name)?;
+        if config.payload_size == 0 {
+            return Err(Error::InvalidArgument("payload size must be > 0"));
+        }
+        let m = round_up_64(config.metadata_size)
+            .ok_or(Error::InvalidArgument("metadata size too large"))?;
+        let p = round_up_64(config.payload_size)
+            .ok_or(Error::InvalidArgument("payload size too large"))?;
+        let geo = Geometry::new(m, p).map_err(|_| Error::InvalidArgument("sizes too large"))?;
+        let pid = u64::from(std::process::id());
+
+        cleanup_stale();
+        let lock = LockFile::acquire(&names, options.mode)?;
+        let fd = match create_segment(&names, options.mode, pid) {
+            Ok(fd) => fd,
+            Err(e) => {
+                lock.release();
+                return Err(e);
+            }
+        };
+        match Self::init(&names, &fd, geo, options, pid) {
+            Ok((map, sem_w, sem_r)) => Ok(Reader {
+                names,
+                geo,
+                map,
+                sem_w,
+                sem_r,
+                lock: Some(lock),
+                pid,
+                liveness: options.liveness_interval,
+                state: RefCell::new(ReadState {
+                    stats: ReaderStats::default(),
+                    read_pos: 0,
+                    expected: 1,
+                    last_writer_pid: 0,
+                    writer_seen: false,
+                    queue: VecDeque::new(),
+                    front_id: 0,
+                }),
+            }),
+            Err(e) => {
+                unlink_all(&names);
+                lock.release();
+                Err(e)
+            }
+        }
+    }
+
+    fn init(
+        names: &Names,
+        fd: &std::os::fd::OwnedFd,
+        geo: Geometry,
+        options: ReaderOptions,
+        pid: u64,
+    ) -> Result<(Mapping, NamedSemaphore, NamedSemaphore)> {
+        let mode = options.mode;
+        rustix::fs::ftruncate(fd, geo.total).map_err(|e| Error::io("ftruncate", e))?;
+        if options.exact_mode {
+            let m = rustix::fs::Mode::from_raw_mode(mode);
+            rustix::fs::fchmod(fd, m).map_err(|e| Error::io("fchmod", e))?;
+            let _ = rustix::fs::chmod(&names.lock, m);
+        }
+        // A fresh object extended by ftruncate reads as zeros; MAP_POPULATE pre-faults it.
+        let map = Mapping::map(fd, geo.total, true).map_err(|e| Error::io("mmap", e))?;
+        let mut sems = Vec::with_capacity(2);
+        for sem in [&names.sem_w, &names.sem_r] {
+            NamedSemaphore::unlink(sem).map_err(|e| Error::io("sem_unlink", e))?;
+            let s = NamedSemaphore::create_exclusive(sem, mode).map_err(|e| {
+                if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) {
+                    Error::PermissionDenied { what: sem.clone() }
+                } else {
+                    Error::io("sem_open", e)
+                }
+            })?;
+            if options.exact_mode {
+                // glibc keeps named semaphores in /dev/shm/sem.<name without '/'>.
+                let path = format!("/dev/shm/sem.{}", sem.trim_start_matches('/'));
+                rustix::fs::chmod(path.as_str(), rustix::fs::Mode::from_raw_mode(mode))
+                    .map_err(|e| Error::io("chmod semaphore", e))?;
+            }
+            sems.push(s);
+        }
+        let sem_r = sems.pop().ok_or(Error::InvalidArgument("semaphores"))?;
+        let sem_w = sems.pop().ok_or(Error::InvalidArgument("semaphores"))?;
+        publish_oieb(map.oieb(), geo, pid);
+        Ok((map, sem_w, sem_r))
+    }
+
+    /// Buffer name.
+    pub fn name(&self) -> &str {
+        &self.names.name
+    }
+
+    /// Loom only: a reader and a connected writer on an in-memory segment.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for unusable sizes.
+    #[cfg(zeroipc_loom)]
+    pub fn loom_pair(config: BufferConfig) -> Result<(Reader, crate::Writer)> {
+        let m = round_up_64(config.metadata_size).ok_or(Error::InvalidArgument("metadata"))?;
+        let p = round_up_64(config.payload_size).ok_or(Error::InvalidArgument("payload"))?;
+        let geo = Geometry::new(m, p)?;
+        let total = usize::try_from(geo.total).map_err(|_| Error::InvalidArgument("size"))?;
+        let pid = u64::from(std::process::id());
+        let map = Mapping::in_memory(total);
+        publish_oieb(map.oieb(), geo, pid);
+        let (sem_w, sem_r) = (NamedSemaphore::in_memory(), NamedSemaphore::in_memory());
+        let writer = crate::writer::Writer::loom_attach(
+            Names::new("loom")?,
+            geo,
+            map.clone(),
+            sem_w.clone(),
+            sem_r.clone(),
+        )?;
+        let reader = Reader {
+            names: Names::new("loom")?,
+            geo,
+            map,
+            sem_w,
+            sem_r,
+            lock: None,
+            pid,
+            liveness: DEFAULT_LIVENESS_INTERVAL,
+            state: RefCell::new(ReadState {
+                stats: ReaderStats::default(),
+                read_pos: 0,
+                expected: 1,
+                last_writer_pid: 0,
+                writer_seen: false,
+                queue: VecDeque::new(),
+                front_id: 0,
+            }),
+        };
+        Ok((reader, writer))
+    }
+
+    /// Metadata block size `M` (rounded).
+    pub fn metadata_size(&self) -> u64 {
+        self.geo.m
+    }
+
+    /// Payload ring size `P` (rounded).
+    pub fn payload_size(&self) -> u64 {
+        self.geo.p
+    }
+
+    /// Changes the liveness interval (wait slice).
+    pub fn set_liveness_interval(&mut self, interval: Duration) {
+        self.liveness = interval.max(Duration::from_millis(1));
+    }
+
+    fn oieb(&self) -> &Oieb {
+        self.map.oieb()
+    }
+
+    /// The metadata written by the writer: `None` if none was written yet, possibly empty.
+    ///
+    /// # Errors
+    /// [`Error::InvalidMetadata`] if the stored length disagrees with the OIEB.
+    pub fn metadata(&self) -> Result<Option<Vec<u8>>> {
+        // Acquire: pairs with the writer's Release store in `Writer::set_metadata`.
+        let wb = self.oieb().metadata_written_bytes.load(Ordering::Acquire);
+        if wb == 0 {
+            return Ok(None);
+        }
+        if wb < 8 || wb > self.geo.m {
+            return Err(Error::InvalidMetadata {
+                what: format!("metadata_written_bytes {wb} outside 8..={}", self.geo.m),
+            });
+        }
+        let len = self.map.read_u64(OIEB_SIZE).ok_or(Error::InvalidMetadata {
+            what: "metadata prefix out of bounds".into(),
+        })?;
+        if Some(len) != wb.checked_sub(8) {
+            return Err(Error::InvalidMetadata {
+                what: format!("stored length {len} but metadata_written_bytes {wb}"),
+            });
+        }
+        let n = usize::try_from(len).map_err(|_| Error::corrupt("metadata length"))?;
+        let mut out = vec![0u8; n];
+        if !self.map.read_into(OIEB_SIZE + 8, &mut out) {
+            return Err(Error::InvalidMetadata {
+                what: "metadata out of bounds".into(),
+            });
+        }
+        Ok(Some(out))
+    }
+
+    /// `true` if a writer is attached and its process is alive.
+    pub fn is_writer_connected(&self) -> bool {
+        let wp = self.oieb().writer_pid.load(Ordering::Acquire);
+        wp != 0 && is_process_alive(wp)
+    }
+
+    /// A snapshot of the buffer's fill level and counters.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] / [`Error::InvalidOieb`] if the OIEB is inconsistent.
+    pub fn health(&self) -> Result<Health> {
+        Health::snapshot(self.oieb(), &self.geo)
+    }
+
+    /// Local counters: frames, bytes, wraps crossed (explicit and implicit).
+    pub fn stats(&self) -> ReaderStats {
+        self.state
+            .try_borrow()
+            .map_or(ReaderStats::default(), |st| st.stats)
+    }
+
+    /// Number of frames read and not yet released.
+    pub fn held_frames(&self) -> usize {
+        self.state.try_borrow().map_or(0, |st| {
+            st.queue
+                .iter()
+                .filter(|e| e.sequence.is_some() && !e.released)
+                .count()
+        })
+    }
+
+    /// Reads the next frame, waiting up to [`DEFAULT_READ_TIMEOUT`].
+    ///
+    /// # Errors
+    /// As [`Reader::read_frame_timeout`].
+    pub fn read_frame(&self) -> Result<Option<Frame<'_>>> {
+        self.read_frame_timeout(DEFAULT_READ_TIMEOUT)
+    }
+
+    /// Reads the next frame if one is already available (no waiting); `Ok(None)` otherwise.
+    ///
+    /// # Errors
+    /// As [`Reader::read_frame_timeout`].
+    pub fn try_read_frame(&self) -> Result<Option<Frame<'_>>> {
+        self.read_frame_timeout(Duration::ZERO)
+    }
+
+    /// Reads the next frame, waiting up to `timeout`; `Ok(None)` on timeout.
+    ///
+    /// The frame borrows the ring (zero copy) until it is dropped or released. Several frames
+    /// may be held; their space returns to the writer in read order.
+    ///
+    /// # Errors
+    /// [`Error::WriterDead`] when the writer died or closed and nothing is pending;
+    /// [`Error::SequenceError`], [`Error::InvalidFrameSize`], [`Error::Corrupt`],
+    /// [`Error::InvalidOieb`] when the shared state is inconsistent (the frame stays
+    /// unread and the same error is reported again).
+    pub fn read_frame_timeout(&self, timeout: Duration) -> Result<Option<Frame<'_>>> {
+        let mut st = self
+            .state
+            .try_borrow_mut()
+            .map_err(|_| Error::InvalidArgument("reader state busy"))?;
+        // Fast path: a frame is already signalled (one atomic operation, no clock read).
+        if !self.sem_w.try_wait() && !self.wait_data(&mut st, deadline_after(timeout))? {
+            return Ok(None);
+        }
+        // Acquire: pairs with the writer's fence(Release) before sem_post(sem-w).
+        fence(Ordering::Acquire);
+        let d = match self.decode(&st) {
+            Ok(d) => d,
+            Err(e) => {
+                // Give the token back: the same error is reported on the next call.
+                let _ = self.sem_w.post();
+                return Err(e);
+            }
+        };
+        let o = self.oieb();
+        let p = self.geo.p;
+        let total = FRAME_HEADER_SIZE + d.size; // d.size <= P - 16 (checked in decode)
+        if d.wrap != WrapKind::None {
+            // pos < P, so P - pos does not underflow.
+            self.push(&mut st, p - d.pos, None, true);
+        }
+        match d.wrap {
+            WrapKind::Explicit => {
+                bump(&o.payload_read_count);
+                st.stats.explicit_wraps += 1;
+            }
+            WrapKind::Implicit => st.stats.implicit_wraps += 1,
+            WrapKind::None => {}
+        }
+        st.stats.frames += 1;
+        st.stats.bytes = st.stats.bytes.wrapping_add(d.size);
+        let end = d.start + total; // <= P (checked in decode)
+        st.read_pos = if end == p { 0 } else { end };
+        // Release: diagnostic only (health snapshots); pairs with Acquire loads in validate().
+        o.payload_read_pos.store(st.read_pos, Ordering::Release);
+        bump(&o.payload_read_count);
+        st.expected = d.seq.wrapping_add(1);
+        // Remember the last writer actually seen: a writer that already closed (pid 0) must
+        // not make the next connection's sequence 1 look like a gap.
+        if d.writer_pid != 0 {
+            st.last_writer_pid = d.writer_pid;
+        }
+        st.writer_seen = true;
+        let id = self.push(&mut st, total, Some(d.seq), false);
+        self.reclaim(&mut st);
+        drop(st);
+        let len = usize::try_from(d.size).map_err(|_| Error::corrupt("frame size"))?;
+        let data = self
+            .map
+            .slice(self.geo.payload_offset + d.start + FRAME_HEADER_SIZE, len)
+            .ok_or_else(|| Error::corrupt("frame outside the mapping"))?;
+        Ok(Some(Frame {
+            reader: self,
+            id,
+            sequence: d.seq,
+            writer_pid: d.writer_pid,
+            data,
+            released: false,
+        }))
+    }
+
+    fn wait_data(&self, st: &mut ReadState, deadline: std::time::Instant) -> Result<bool> {
+        if spin_try(&self.sem_w) {
+            return Ok(true);
+        }
+        loop {
+            let slice = slice_until(deadline, self.liveness);
+            if !slice.is_zero()
+                && self
+                    .sem_w
+                    .wait_timeout(slice)
+                    .map_err(|e| Error::io("sem_timedwait", e))?
+            {
+                return Ok(true);
+            }
+            let wp = self.oieb().writer_pid.load(Ordering::Acquire);
+            let dead = if wp != 0 {
+                st.writer_seen = true;
+                !is_process_alive(wp)
+            } else {
+                st.writer_seen
+            };
+            if dead {
+                // A frame posted just before the writer went away is still delivered.
+                if self.sem_w.try_wait() {
+                    return Ok(true);
+                }
+                // That writer connection is over and fully drained: the next frame can only
+                // come from a new connection, which starts at sequence 1.
+                st.expected = 1;
+                st.writer_seen = false;
+                return Err(Error::WriterDead { pid: wp });
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn header(&self, ring_off: u64) -> Result<(u64, u64)> {
+        let at = self.geo.payload_offset + ring_off;
+        match (self.map.read_u64(at), self.map.read_u64(at + 8)) {
+            (Some(size), Some(seq)) => Ok((size, seq)),
+            _ => Err(Error::corrupt("frame header outside the ring")),
+        }
+    }
+
+    fn decode(&self, st: &ReadState) -> Result<Decoded> {
+        let c = self.oieb().validate(&self.geo)?;
+        let p = self.geo.p;
+        let pos = st.read_pos;
+        let tail = p
+            .checked_sub(pos)
+            .ok_or_else(|| Error::corrupt("read position beyond ring"))?;
+        let (mut wrap, mut start) = if (1..FRAME_HEADER_SIZE).contains(&tail) {
+            (WrapKind::Implicit, 0) // R1
+        } else {
+            (WrapKind::None, pos)
+        };
+        let (mut size, mut seq) = self.header(start)?;
+        if size == 0 {
+            if wrap != WrapKind::None || start == 0 {
+                return Err(Error::InvalidFrameSize { size: 0 });
+            }
+            wrap = WrapKind::Explicit;
+            start = 0;
+            (size, seq) = self.header(0)?;
+            if size == 0 {
+                return Err(Error::InvalidFrameSize { size: 0 });
+            }
+        }
+        let room = p - start; // start is 0 or pos < P
+        if size > room.saturating_sub(FRAME_HEADER_SIZE) {
+            return Err(Error::corrupt(format!(
+                "frame extends past buffer boundary (size {size} at ring offset {start}, ring {p})"
+            )));
+        }
+        if seq != st.expected && !(seq == 1 && c.writer_pid != st.last_writer_pid) {
+            return Err(Error::SequenceError {
+                expected: st.expected,
+                got: seq,
+            });
+        }
+        Ok(Decoded {
+            wrap,
+            pos,
+            start,
+            size,
+            seq,
+            writer_pid: c.writer_pid,
+        })
+    }
+
+    fn push(&self, st: &mut ReadState, bytes: u64, sequence: Option<u64>, released: bool) -> u64 {
+        let id = st.front_id.wrapping_add(st.queue.len() as u64);
+        st.queue.push_back(Entry {
+            bytes,
+            sequence,
+            released,
+        });
+        id
+    }
+
+    /// Returns the releasable prefix of the outstanding queue to the writer (§9).
+    fn reclaim(&self, st: &mut ReadState) {
+        let mut n: u64 = 0;
+        while let Some(e) = st.queue.front() {
+            if !e.released {
+                break;
+            }
+            n = n.saturating_add(e.bytes);
+            st.queue.pop_front();
+            st.front_id = st.front_id.wrapping_add(1);
+        }
+        if n > 0 {
+            // AcqRel: the Release half publishes that we are done with the frame bytes;
+            // pairs with the writer's Acquire load of `payload_free_bytes` in validate().
+            self.oieb()
+                .payload_free_bytes
+                .fetch_add(n, Ordering::AcqRel);
+            // Release: pairs with the writer's fence(Acquire) after waiting on sem-r.
+            fence(Ordering::Release);
+            // EOVERFLOW: the semaphore is saturated, a token is available anyway (§4).
+            let _ = self.sem_r.post();
+        }
+    }
+
+    fn release_id(&self, id: u64, explicit: bool) -> Result<()> {
+        let mut st = self
+            .state
+            .try_borrow_mut()
+            .map_err(|_| Error::InvalidArgument("reader state busy"))?;
+        let idx = id.wrapping_sub(st.front_id);
+        let idx = usize::try_from(idx).map_err(|_| Error::InvalidArgument("unknown frame"))?;
+        if idx >= st.queue.len() {
+            return Err(Error::InvalidArgument("unknown frame"));
+        }
+        if explicit {
+            let older_held = st
+                .queue
+                .iter()
+                .take(idx)
+                .any(|e| e.sequence.is_some() && !e.released);
+            if older_held {
+                let sequence = st.queue.get(idx).and_then(|e| e.sequence).unwrap_or(0);
+                return Err(Error::OutOfOrderRelease { sequence });
+            }
+        }
+        if let Some(e) = st.queue.get_mut(idx) {
+            e.released = true;
+        }
+        self.reclaim(&mut st);
+        Ok(())
+    }
+
+    /// Current value of the "data available" semaphore (frames posted and not yet read).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if `sem_getvalue` fails.
+    pub fn pending_signals(&self) -> Result<i32> {
+        self.sem_w.value().map_err(|e| Error::io("sem_getvalue", e))
+    }
+}
+
+fn bump(counter: &crate::atomic::AtomicU64) {
+    // Single writer per counter: load + store is enough, and cheaper than an RMW.
+    let v = counter.load(Ordering::Relaxed);
+    counter.store(v.wrapping_add(1), Ordering::Relaxed);
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        // Release (in the AcqRel CAS): pairs with the writer's Acquire load of `reader_pid`
+        // (ReaderDead). Only our own pid is cleared.
+        let _ = self.oieb().reader_pid.compare_exchange(
+            self.pid,
+            0,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        // The lock is held for the reader's whole life; only a loom model has none (and no
+        // named objects to remove).
+        if let Some(lock) = self.lock.take() {
+            unlink_all(&self.names);
+            lock.release();
+        }
+    }
+}
+
+/// §5 step 7: initialises the OIEB and publishes it (`oieb_size`, then `reader_pid`, last).
+fn publish_oieb(o: &Oieb, geo: Geometry, pid: u64) {
+    o.metadata_size.store(geo.m, Ordering::Relaxed);
+    o.metadata_free_bytes.store(geo.m, Ordering::Relaxed);
+    o.metadata_written_bytes.store(0, Ordering::Relaxed);
+    o.payload_size.store(geo.p, Ordering::Relaxed);
+    o.payload_free_bytes.store(geo.p, Ordering::Relaxed);
+    o.payload_write_pos.store(0, Ordering::Relaxed);
+    o.payload_read_pos.store(0, Ordering::Relaxed);
+    o.payload_written_count.store(0, Ordering::Relaxed);
+    o.payload_read_count.store(0, Ordering::Relaxed);
+    o.writer_pid.store(0, Ordering::Relaxed);
+    o.version.store(VERSION_1_0_0, Ordering::Relaxed);
+    // Release: publishes the fields above; pairs with the writer's Acquire load of
+    // `oieb_size` in `Oieb::check_header` at connect.
+    o.oieb_size.store(OIEB_SIZE as u32, Ordering::Release);
+    // Release, last: a writer that sees a reader also finds the semaphores (R3); pairs
+    // with the writer's Acquire load of `reader_pid` in `Oieb::validate`.
+    o.reader_pid.store(pid, Ordering::Release);
+}
+
+/// §5 step 4: exclusive creation, replacing a stale object once.
+fn create_segment(names: &Names, mode: u32, pid: u64) -> Result<std::os::fd::OwnedFd> {
+    match shm_create_exclusive(&names.shm, mode) {
+        Ok(fd) => return Ok(fd),
+        Err(e) if e == rustix::io::Errno::EXIST => {}
+        Err(e) => return Err(map_open_err(e, &names.shm, "shm_open")),
+    }
+    if let Ok(existing) = shm_open_existing(&names.shm) {
+        let peek = peek_oieb(&existing);
+        if peek.is_zerobuffer && peek.reader_pid != pid && is_process_alive(peek.reader_pid) {
+            return Err(Error::ReaderAlreadyConnected {
+                name: names.name.clone(),
+            });
+        }
+    }
+    unlink_all(names);
+    shm_create_exclusive(&names.shm, mode).map_err(|e| map_open_err(e, &names.shm, "shm_open"))
+}
+
+/// A frame read from the ring: a zero-copy view that returns its space to the writer when
+/// dropped (or released) — in read order, so dropping a newer frame while an older one is
+/// held defers the return until the older one goes.
+pub struct Frame<'a> {
+    reader: &'a Reader,
+    id: u64,
+    sequence: u64,
+    writer_pid: u64,
+    data: &'a [u8],
+    released: bool,
+}
+
+impl std::fmt::Debug for Frame<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("sequence", &self.sequence)
+            .field("len", &self.data.len())
+            .finish()
+    }
+}
+
+impl Frame<'_> {
+    /// The payload bytes, straight from the ring.
+    pub fn data(&self) -> &[u8] {
+        self.data
+    }
+
+    /// The writer's sequence number of this frame (1, 2, ... per writer connection).
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// `writer_pid` as seen in the OIEB when the frame was read (0 if the writer had already
+    /// closed).
+    pub fn writer_pid(&self) -> u64 {
+        self.writer_pid
+    }
+
+    /// Payload length in bytes.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// `true` for an empty payload (never the case for frames on the wire).
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Releases the frame explicitly.
+    ///
+    /// # Errors
+    /// [`Error::OutOfOrderRelease`] if an older frame is still held; the frame then stays
+    /// held (and is released later, when dropped after the older ones).
+    pub fn release(mut self) -> Result<()> {
+        self.reader.release_id(self.id, true)?;
+        self.released = true;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Frame<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.data
+    }
+}
+
+impl Drop for Frame<'_> {
+    fn drop(&mut self) {
+        if !self.released {
+            let _ = self.reader.release_id(self.id, false);
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Shared helpers: unique names, leak checks, child processes, test patterns.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use zerobuffer::{BufferConfig, Reader, Writer};
+
+/// A buffer name unique to this test and process.
+pub fn unique(tag: &str) -> String {
+    format!("zbt-{tag}-{}", std::process::id())
+}
+
+/// The files a buffer `name` may leave behind.
+pub fn resource_paths(name: &str) -> [String; 4] {
+    [
+        format!("/dev/shm/{name}"),
+        format!("/dev/shm/sem.sem-w-{name}"),
+        format!("/dev/shm/sem.sem-r-{name}"),
+        format!("/tmp/zerobuffer/{name}.lock"),
+    ]
+}
+
+/// Asserts that nothing of buffer `name` exists any more.
+pub fn assert_clean(name: &str) {
+    for p in resource_paths(name) {
+        assert!(!std::path::Path::new(&p).exists(), "leaked {p}");
+    }
+}
+
+/// Removes whatever a killed reader left behind, through the library's own stale cleanup.
+pub fn cleanup_by_new_reader(name: &str) {
+    if let Ok(r) = create(name, BufferConfig::new(0, 64)) {
+        drop(r);
+    }
+    assert_clean(name);
+}
+
+/// Frame `i` of the interop pattern: length `min + (i*37) % (max-min+1)`, byte `j` is
+/// `(i*7 + j) & 0xff`.
+pub fn pattern(i: u64, min: u64, max: u64) -> Vec<u8> {
+    let len = min + (i * 37) % (max - min + 1);
+    (0..len).map(|j| ((i * 7 + j) & 0xff) as u8).collect()
+}
+
+/// A child process running one role of this test binary.
+pub struct Peer {
+    pub child: Child,
+    lines: Receiver<String>,
+    reaped: bool,
+}
+
+impl Peer {
+    /// Spawns this test binary as child with `ZB_ROLE=role` and extra environment.
+    pub fn spawn(role: &str, env: &[(&str, String)]) -> Peer {
+        Self::spawn_as(role, env, None)
+    }
+
+    /// Like [`Peer::spawn`], optionally as another user id (and the same group id).
+    pub fn spawn_as(role: &str, env: &[(&str, String)], uid: Option<u32>) -> Peer {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe().expect("current exe");
+        let mut cmd = Command::new(exe);
+        if let Some(uid) = uid {
+            cmd.uid(uid).gid(uid);
+        }
+        cmd.args([
+            "child_process_entry_point",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ZB_ROLE", role)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn child");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Peer {
+            child,
+            lines: rx,
+            reaped: false,
+        }
+    }
+
+    /// Waits for a stdout line starting with `ZB:<tag>` and returns the rest.
+    pub fn expect_line(&self, tag: &str, timeout: Duration) -> String {
+        let want = format!("ZB:{tag}");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                // libtest may print "test ... " on the same line first.
+                Ok(l) if l.contains(&want) => {
+                    let at = l.find(&want).unwrap_or(0) + want.len();
+                    return l[at..].trim().to_owned();
+                }
+                Ok(_) => {}
+                Err(e) => panic!("child did not print {want}: {e}"),
+            }
+        }
+    }
+
+    /// SIGKILLs the child without reaping it (it stays a zombie until `reap`).
+    pub fn kill_no_reap(&mut self) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("kill");
+    }
+
+    /// Waits for the child and returns its exit status code (None if killed).
+    pub fn reap(&mut self) -> Option<i32> {
+        self.reaped = true;
+        self.child.wait().expect("wait").code()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn env_u64(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn create_server(name: &str) -> zerobuffer::DuplexServer {
+    zerobuffer::DuplexServer::create(name, BufferConfig::new(4096, 1024 * 1024)).expect("server")
+}
+
+/// Runs a child role; returns the exit code.
+pub fn run_child_role(role: &str) -> i32 {
+    let name = std::env::var("ZB_NAME").expect("ZB_NAME");
+    let n = env_u64("ZB_N", 10);
+    let min = env_u64("ZB_MIN", 1);
+    let max = env_u64("ZB_MAX", 1024);
+    let payload = env_u64("ZB_P", 64 * 1024);
+    match role {
+        // Creates a reader, announces it, never reads; killed by the parent.
+        "reader-hold" => {
+            let _r = create(&name, BufferConfig::new(256, payload)).expect("create");
+            println!("ZB:READY");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        // Writes metadata and n pattern frames, then hangs until killed.
+        "writer-hang" => {
+            let mut w = Writer::connect(&name).expect("connect");
+            for i in 0..n {
+                w.write_frame(&pattern(i, min, max)).expect("write");
+            }
+            println!("ZB:WROTE {n}");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        // Tries to connect a writer and reports the outcome.
+        "writer-connect-report" => {
+            let outcome = match Writer::connect(&name) {
+                Ok(_) => "Connected".to_owned(),
+                Err(e) => format!("{e:?}")
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+            };
+            println!("\nZB:RESULT {outcome}");
+            0
+        }
+        // Writes metadata and n pattern frames, then exits normally.
+        "writer-stream" => {
+            let mut w = Writer::connect(&name).expect("connect");
+            // Write-once: a later writer on the same buffer finds it already written.
+            match w.set_metadata(format!("{{\"frames\":{n}}}").as_bytes()) {
+                Ok(()) | Err(zerobuffer::Error::MetadataAlreadyWritten) => {}
+                Err(e) => panic!("metadata: {e}"),
+            }
+            for i in 0..n {
+                let data = pattern(i, min, max);
+                if i % 2 == 0 {
+                    w.write_frame(&data).expect("write");
+                } else {
+                    let buf = w.get_frame_buffer(data.len()).expect("reserve");
+                    buf.copy_from_slice(&data);
+                    w.commit_frame().expect("commit");
+                }
+            }
+            println!("ZB:DONE {n}");
+            0
+        }
+        // Echo server; on request "hang" it announces PROCESSING and never answers.
+        "duplex-server" => {
+            let mut server = create_server(&name);
+            println!("\nZB:READY");
+            loop {
+                let _ = server.serve_one(&mut |req, out| {
+                    if req.data() == b"hang" {
+                        println!("\nZB:PROCESSING");
+                        loop {
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    }
+                    out.write_frame(req.data()).map(|_| ())
+                });
+            }
+        }
+        // Client that sends a slow request, announces it and waits to be killed.
+        "duplex-client-slow" => {
+            let mut c =
+                zerobuffer::DuplexClient::connect_with(&name, BufferConfig::new(4096, 1024 * 1024))
+                    .expect("client");
+            c.send_request(b"slow").expect("send");
+            println!("\nZB:SENT");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        other => {
+            eprintln!("unknown role {other}");
+            2
+        }
+    }
+}
+
+/// Serialises stale-resource assertions against reader creation in other tests (every
+/// `Reader::create` cleans stale resources of *all* names).
+pub static STALE_GUARD: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// `Reader::create` under the shared side of [`STALE_GUARD`].
+pub fn create(name: &str, config: BufferConfig) -> zerobuffer::Result<Reader> {
+    let _g = STALE_GUARD.read().unwrap_or_else(|e| e.into_inner());
+    Reader::create(name, config)
+}
+
+/// Overwrites bytes of the shared-memory object `/dev/shm/NAME` (as a hostile peer would).
+pub fn poke(name: &str, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm/{name}"))
+        .expect("open shm file");
+    f.write_all_at(bytes, offset).expect("pwrite");
+}
+
+/// Reads bytes of `/dev/shm/NAME`.
+pub fn peek(name: &str, offset: u64, len: usize) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(format!("/dev/shm/{name}")).expect("open shm file");
+    let mut buf = vec![0; len];
+    f.read_exact_at(&mut buf, offset).expect("pread");
+    buf
+}

@@ -1,0 +1,326 @@
+//! Process lifecycle: peer death, stale resources, exclusivity, reconnects.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use zerobuffer::{BufferConfig, Error, Reader, Writer};
+
+use crate::common::{Peer, assert_clean, cleanup_by_new_reader, pattern, resource_paths, unique};
+
+#[test]
+fn reader_killed_writer_gets_reader_dead_within_a_second() {
+    let name = unique("lc-rdead");
+    let mut child = Peer::spawn(
+        "reader-hold",
+        &[("ZB_NAME", name.clone()), ("ZB_P", (16 * 1024).to_string())],
+    );
+    child.expect_line("READY", Duration::from_secs(10));
+    let mut w = Writer::connect(&name).expect("connect");
+    assert!(w.is_reader_connected());
+    // Fill part of the ring, then kill the reader (left as an unreaped zombie).
+    for _ in 0..4 {
+        w.write_frame(&[7u8; 1024])
+            .expect("write while reader alive");
+    }
+    child.kill_no_reap();
+    let killed = Instant::now();
+    let err = loop {
+        match w.write_frame(&[7u8; 1024]) {
+            Ok(_) => assert!(killed.elapsed() < Duration::from_secs(3), "no detection"),
+            Err(e) => break e,
+        }
+    };
+    let took = killed.elapsed();
+    assert!(matches!(err, Error::ReaderDead { .. }), "got {err:?}");
+    assert!(took < Duration::from_secs(3), "ReaderDead after {took:?}");
+    assert!(!w.is_reader_connected());
+    println!(
+        "ReaderDead detected {} ms after SIGKILL (zombie)",
+        took.as_millis()
+    );
+    child.reap();
+    drop(w);
+    cleanup_by_new_reader(&name);
+}
+
+#[test]
+fn writer_killed_reader_drains_then_gets_writer_dead() {
+    let name = unique("lc-wdead");
+    let reader = crate::common::create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
+    let mut child = Peer::spawn(
+        "writer-hang",
+        &[("ZB_NAME", name.clone()), ("ZB_N", "5".into())],
+    );
+    child.expect_line("WROTE", Duration::from_secs(10));
+    assert!(reader.is_writer_connected());
+    child.kill_no_reap();
+    let killed = Instant::now();
+    // Frames written before the death are still delivered (F2.1).
+    for i in 0..5 {
+        let f = reader.read_frame().expect("drain").expect("frame");
+        assert_eq!(f.sequence(), i + 1);
+        assert_eq!(f.data(), pattern(i, 1, 1024).as_slice());
+    }
+    let err = reader
+        .read_frame_timeout(Duration::from_secs(10))
+        .expect_err("writer is dead");
+    let took = killed.elapsed();
+    assert!(matches!(err, Error::WriterDead { .. }), "got {err:?}");
+    assert!(took < Duration::from_secs(3), "WriterDead after {took:?}");
+    println!(
+        "WriterDead detected {} ms after SIGKILL (zombie)",
+        took.as_millis()
+    );
+    assert!(!reader.is_writer_connected());
+    child.reap();
+    drop(reader);
+    assert_clean(&name);
+}
+
+#[test]
+fn stale_resources_of_killed_reader_are_replaced() {
+    let name = unique("lc-stale");
+    let mut child = Peer::spawn("reader-hold", &[("ZB_NAME", name.clone())]);
+    child.expect_line("READY", Duration::from_secs(10));
+    // No other test may run a stale cleanup while we look at the leftovers.
+    let guard = crate::common::STALE_GUARD
+        .write()
+        .unwrap_or_else(|e| e.into_inner());
+    // Keep the leftovers from being cleaned by other processes' readers while we look at
+    // them: hold the stale lock ourselves (opened before the kill, locked right after it).
+    let lock = std::fs::File::open(format!("/tmp/zerobuffer/{name}.lock")).expect("lock file");
+    child.kill_no_reap();
+    child.reap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .expect("the dead reader's lock is free");
+    for p in resource_paths(&name) {
+        assert!(Path::new(&p).exists(), "killed reader should leave {p}");
+    }
+    drop(lock);
+    let reader = Reader::create(&name, BufferConfig::new(128, 4096)).expect("replacement");
+    drop(guard);
+    assert_eq!(reader.payload_size(), 4096);
+    let mut w = Writer::connect(&name).expect("connect");
+    w.write_frame(b"fresh").expect("write");
+    let f = reader.read_frame().expect("read").expect("frame");
+    assert_eq!((f.sequence(), f.data()), (1, &b"fresh"[..]));
+    drop(f);
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
+}
+
+#[test]
+fn second_reader_rejected_while_first_lives() {
+    let name = unique("lc-2r");
+    let r1 = crate::common::create(&name, BufferConfig::default()).expect("first");
+    let r2 = crate::common::create(&name, BufferConfig::default());
+    assert!(matches!(r2, Err(Error::ReaderAlreadyConnected { .. })));
+    // Racing threads: exactly one wins once the first is gone.
+    drop(r1);
+    let winners: Vec<bool> = (0..2)
+        .map(|_| {
+            let n = name.clone();
+            std::thread::spawn(move || {
+                let r = crate::common::create(&n, BufferConfig::default());
+                let ok = r.is_ok();
+                if let Err(e) = &r {
+                    assert!(matches!(e, Error::ReaderAlreadyConnected { .. }), "{e:?}");
+                }
+                std::thread::sleep(Duration::from_millis(200));
+                ok
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().expect("join"))
+        .collect();
+    assert_eq!(winners.iter().filter(|w| **w).count(), 1, "{winners:?}");
+    assert_clean(&name);
+}
+
+#[test]
+fn second_writer_rejected_and_missing_buffer_reported() {
+    let name = unique("lc-2w");
+    assert!(matches!(
+        Writer::connect(&name),
+        Err(Error::BufferNotFound { .. })
+    ));
+    let reader = crate::common::create(&name, BufferConfig::default()).expect("create");
+    let mut child = Peer::spawn(
+        "writer-hang",
+        &[("ZB_NAME", name.clone()), ("ZB_N", "1".into())],
+    );
+    child.expect_line("WROTE", Duration::from_secs(10));
+    match Writer::connect(&name) {
+        Err(Error::WriterAlreadyConnected { pid }) => assert_eq!(pid, u64::from(child.child.id())),
+        other => panic!("expected WriterAlreadyConnected, got {other:?}"),
+    }
+    // Once the first writer is dead its slot can be taken.
+    child.kill_no_reap();
+    child.reap();
+    let _w = Writer::connect(&name).expect("dead writer's slot is free");
+    drop(_w);
+    drop(reader);
+    assert_clean(&name);
+}
+
+#[test]
+fn writer_reconnect_from_new_process_resets_sequence() {
+    let name = unique("lc-recon");
+    let reader = crate::common::create(&name, BufferConfig::new(256, 16 * 1024)).expect("create");
+    for round in 0..2 {
+        let mut child = Peer::spawn(
+            "writer-stream",
+            &[("ZB_NAME", name.clone()), ("ZB_N", "3".into())],
+        );
+        for i in 0..3 {
+            let f = reader
+                .read_frame_timeout(Duration::from_secs(10))
+                .expect("read")
+                .expect("frame");
+            assert_eq!(f.sequence(), i + 1, "round {round}");
+        }
+        assert_eq!(child.reap(), Some(0));
+        assert!(matches!(
+            reader.read_frame_timeout(Duration::from_secs(5)),
+            Err(Error::WriterDead { .. })
+        ));
+    }
+    // A reconnect from the same process is indistinguishable from a gap (§8.2).
+    let mut w = Writer::connect(&name).expect("connect");
+    w.write_frame(b"a").expect("write");
+    let f = reader.read_frame().expect("read").expect("frame");
+    assert_eq!(f.sequence(), 1);
+    drop(f);
+    drop(w);
+    let mut w = Writer::connect(&name).expect("reconnect same pid");
+    w.write_frame(b"b").expect("write");
+    assert!(matches!(
+        reader.read_frame(),
+        Err(Error::SequenceError {
+            expected: 2,
+            got: 1
+        })
+    ));
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
+}
+
+#[test]
+fn graceful_reader_close_reported_to_writer() {
+    let name = unique("lc-rclose");
+    let reader = crate::common::create(&name, BufferConfig::default()).expect("create");
+    let mut w = Writer::connect(&name).expect("connect");
+    drop(reader);
+    assert_clean(&name);
+    assert!(matches!(
+        w.write_frame(b"x"),
+        Err(Error::ReaderDead { pid: 0 })
+    ));
+}
+
+#[test]
+fn resources_exist_while_open_and_are_removed_on_close() {
+    let name = unique("lc-files.special_chars-123");
+    let reader = crate::common::create(&name, BufferConfig::default()).expect("create");
+    for p in resource_paths(&name) {
+        assert!(Path::new(&p).exists(), "{p} missing while open");
+    }
+    // 1280-byte example object of §3.1 has 128 + M + P bytes.
+    let len = std::fs::metadata(format!("/dev/shm/{name}"))
+        .expect("stat")
+        .len();
+    assert_eq!(len, 128 + 1024 + 10240);
+    drop(reader);
+    assert_clean(&name);
+    // Maximum name length works too.
+    let long = format!("{}{}", unique("x"), "n".repeat(245 - unique("x").len()));
+    assert_eq!(long.len(), 245);
+    let r = crate::common::create(&long, BufferConfig::new(0, 64)).expect("245-byte name");
+    drop(r);
+    assert_clean(&long);
+    assert!(matches!(
+        crate::common::create(&format!("{long}n"), BufferConfig::new(0, 64)),
+        Err(Error::InvalidName { .. })
+    ));
+}
+
+#[test]
+fn create_destroy_cycles_leave_nothing() {
+    let name = unique("lc-cycles");
+    for _ in 0..200 {
+        let r = crate::common::create(&name, BufferConfig::new(64, 1024)).expect("create");
+        drop(r);
+    }
+    assert_clean(&name);
+}
+
+/// F10.6 / T10.7 a restrictive mode keeps other users out: the objects carry the mode, and
+/// (when the tests run as root, able to start a child as `nobody`) another user's writer gets
+/// `PermissionDenied` while the buffer stays intact.
+#[test]
+fn restrictive_mode_denies_other_users() {
+    use std::os::unix::fs::PermissionsExt;
+    use zerobuffer::ReaderOptions;
+    let name = unique("lc-perm");
+    let opts = ReaderOptions {
+        mode: 0o600,
+        exact_mode: true,
+        ..ReaderOptions::default()
+    };
+    let reader = {
+        let _g = crate::common::STALE_GUARD
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        Reader::create_with(&name, BufferConfig::new(0, 4096), opts).expect("create")
+    };
+    for p in resource_paths(&name) {
+        let mode = std::fs::metadata(&p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{p}");
+    }
+    if rustix::process::geteuid().is_root() {
+        let mut child = Peer::spawn_as(
+            "writer-connect-report",
+            &[("ZB_NAME", name.clone())],
+            Some(65534),
+        );
+        let outcome = child.expect_line("RESULT", Duration::from_secs(10));
+        assert_eq!(outcome, "PermissionDenied");
+        child.reap();
+    } else {
+        println!("not root: cross-user connect not attempted, modes checked only");
+    }
+    let mut w = Writer::connect(&name).expect("owner can connect");
+    w.write_frame(b"intact").expect("write");
+    let f = reader.read_frame().expect("read").expect("frame");
+    assert_eq!(f.data(), b"intact");
+    drop(f);
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
+}
+
+/// §5 step 4: a live reader that is not visible through the lock file (e.g. it uses another
+/// lock directory, or its lock file was deleted) is still detected through the OIEB's live
+/// `reader_pid`; its buffer is not hijacked.
+#[test]
+fn live_reader_without_lock_file_is_not_hijacked() {
+    let name = unique("lc-nolock");
+    let mut child = Peer::spawn("reader-hold", &[("ZB_NAME", name.clone())]);
+    child.expect_line("READY", Duration::from_secs(10));
+    std::fs::remove_file(format!("/tmp/zerobuffer/{name}.lock")).expect("remove lock file");
+    let r = crate::common::create(&name, BufferConfig::default());
+    assert!(
+        matches!(r, Err(Error::ReaderAlreadyConnected { .. })),
+        "{r:?}"
+    );
+    // The child's buffer is intact: a writer still finds its live reader.
+    let w = Writer::connect(&name).expect("child's buffer still there");
+    assert!(w.is_reader_connected());
+    drop(w);
+    child.kill_no_reap();
+    child.reap();
+    cleanup_by_new_reader(&name);
+}

@@ -1,0 +1,141 @@
+//! Plumbing shared by every structure: creation, open-or-create under the creation lock,
+//! header checks and error construction.
+
+use zeroipc_format::{Corruption, Entry, Region, Segment};
+
+use crate::error::{Error, Result};
+
+/// A `Corrupt` error for a structure header field.
+pub(crate) fn corrupt(entry: &str, field: &'static str, value: u64) -> Error {
+    Error::Format(zeroipc_format::Error::Corrupt {
+        what: Corruption::Field {
+            entry: entry.to_owned(),
+            field,
+            value,
+        },
+    })
+}
+
+/// Adds entry `name` of `size` bytes, initialised by `init` before it is published.
+pub(crate) fn create(
+    seg: &Segment,
+    name: &str,
+    size: u64,
+    init: impl FnOnce(&Region) -> Result<()>,
+) -> Result<(Entry, Region)> {
+    seg.add(name, size, init)
+}
+
+/// Opens `name` if it exists (through `open`), else creates it (`init`, then `wrap`); the
+/// decision is made under the creation lock, so concurrent callers agree.
+pub(crate) fn open_or_create<S>(
+    seg: &Segment,
+    name: &str,
+    size: u64,
+    init: impl FnOnce(&Region) -> Result<()>,
+    open: impl FnOnce(Entry) -> Result<S>,
+    wrap: impl FnOnce(Entry, Region) -> Result<S>,
+) -> Result<S> {
+    let mut lock = seg.lock_table()?;
+    if let Some(entry) = lock.get(name)? {
+        drop(lock);
+        return open(entry);
+    }
+    let (mut entries, mut regions) = lock.add(&[(name, size)], |r: &[Region]| match r {
+        [one] => init(one),
+        _ => Err(Error::InvalidArgument("one region expected".into())),
+    })?;
+    drop(lock);
+    match (entries.pop(), regions.pop()) {
+        (Some(entry), Some(region)) => wrap(entry, region),
+        _ => Err(Error::InvalidArgument("one entry expected".into())),
+    }
+}
+
+/// The region of `entry`, after checking it can hold a `header`-byte header.
+pub(crate) fn region_with_header(seg: &Segment, entry: &Entry, header: u64) -> Result<Region> {
+    if entry.size() < header {
+        return Err(Error::SizeMismatch {
+            name: entry.name().to_owned(),
+            expected: header,
+            found: entry.size(),
+        });
+    }
+    Ok(seg.region(entry)?)
+}
+
+/// Checks a stored element size against the caller's type.
+pub(crate) fn check_elem_size(entry: &Entry, stored: u32, es: usize) -> Result<()> {
+    if stored as usize != es {
+        return Err(Error::TypeMismatch {
+            name: entry.name().to_owned(),
+            what: "elem_size",
+            expected: es as u64,
+            found: u64::from(stored),
+        });
+    }
+    Ok(())
+}
+
+/// Checks the entry size against the layout's total for the stored geometry.
+pub(crate) fn check_total(entry: &Entry, expected: Option<u64>) -> Result<()> {
+    match expected {
+        Some(total) if total == entry.size() => Ok(()),
+        Some(total) => Err(Error::SizeMismatch {
+            name: entry.name().to_owned(),
+            expected: total,
+            found: entry.size(),
+        }),
+        None => Err(Error::SizeMismatch {
+            name: entry.name().to_owned(),
+            expected: u64::MAX,
+            found: entry.size(),
+        }),
+    }
+}
+
+/// `n` rounded up to a multiple of 8 (const, `None` on overflow).
+pub(crate) const fn align8(n: u64) -> Option<u64> {
+    zeroipc_format::align8(n)
+}
+
+/// `n` rounded up to a multiple of `a` (a power of two).
+pub(crate) const fn align_up(n: usize, a: usize) -> usize {
+    (n + a - 1) & !(a - 1)
+}
+
+/// A fault found by an algorithm core, which does not know the structure's name.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    /// A shared field holds an impossible value.
+    Field { field: &'static str, value: u64 },
+    /// A slot stayed claimed past the bounded wait.
+    Busy { slot: u64, state: u32 },
+    /// A bounds-checked access failed (cannot happen with validated geometry).
+    Access(zeroipc_format::Error),
+}
+
+impl From<zeroipc_format::Error> for Fault {
+    fn from(e: zeroipc_format::Error) -> Self {
+        Self::Access(e)
+    }
+}
+
+impl Fault {
+    pub(crate) fn field(field: &'static str, value: u64) -> Self {
+        Self::Field { field, value }
+    }
+
+    /// The structure-level error for the structure `name`.
+    pub(crate) fn into_error(self, name: &str) -> Error {
+        match self {
+            Self::Field { field, value } => corrupt(name, field, value),
+            Self::Busy { slot, state } => Error::SlotBusy {
+                name: name.to_owned(),
+                slot,
+                state,
+            },
+            Self::Access(e) => Error::Format(e),
+        }
+    }
+}

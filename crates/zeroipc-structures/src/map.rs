@@ -1,0 +1,277 @@
+//! `Map<K, V>`: a lock-free hash map with open addressing and linear probing, in the upstream
+//! C++ entry layout and with its hash, spec §4.5.
+//!
+//! Layout (`16 + capacity * entry_size` bytes):
+//!
+//! | off | type | field |
+//! |---|---|---|
+//! | 0 | atomic u32 | `size`: occupied entries |
+//! | 4 | u32 | `capacity`: entries |
+//! | 8 | u32 | `key_size` |
+//! | 12 | u32 | `value_size` |
+//! | 16 | Entry[capacity] | `{ atomic u32 state; K key; V value }` in natural C layout |
+
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of};
+
+use bytemuck::Pod;
+use zeroipc_format::atomic::Ordering;
+use zeroipc_format::{Entry, Region, Segment};
+
+use crate::common::{self, Fault};
+use crate::elem::assert_element;
+use crate::error::{Error, PushError, Result};
+use crate::hash::key_is_nan;
+use crate::probe::{self, ENTRIES, EntryLayout, Inserted, RegionBuckets};
+
+const SIZE: usize = 0;
+const CAPACITY: usize = 4;
+const KEY_SIZE: usize = 8;
+const VALUE_SIZE: usize = 12;
+
+/// A fixed-capacity lock-free hash map in shared memory, byte-compatible with the upstream
+/// C++ `zeroipc::Map<K, V>` (same entry layout, same hash, same probing), so C++ processes
+/// find the keys Rust inserts and the reverse.
+///
+/// Keys hash as upstream C++ does: integers by value, everything else over its bytes
+/// ([`key_hash`](crate::key_hash)). Values are at most 8 bytes (as upstream). Any number of
+/// processes may insert, look up and remove concurrently.
+///
+/// # Examples
+/// ```
+/// use zeroipc_format::Segment;
+/// use zeroipc_structures::Map;
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let prices = Map::<u32, f64>::create(&seg, "prices", 64)?;
+/// assert_eq!(prices.insert(7, 1.5)?, None);
+/// assert_eq!(prices.insert(7, 2.5)?, Some(1.5)); // update returns the old value
+/// assert_eq!(prices.get(&7)?, Some(2.5));
+/// assert_eq!(prices.remove(&7)?, Some(2.5));
+/// assert!(prices.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Map<K, V> {
+    region: Region,
+    entry: Entry,
+    capacity: u32,
+    _kv: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> std::fmt::Debug for Map<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Map")
+            .field("name", &self.entry.name())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl<K: Pod, V: Pod> Map<K, V> {
+    /// The entry layout (`key_off`, `val_off`, `entry_size`) for `K` and `V`.
+    const LAYOUT: EntryLayout = EntryLayout::new(
+        size_of::<K>(),
+        align_of::<K>(),
+        size_of::<V>(),
+        align_of::<V>(),
+    );
+
+    /// Bytes per entry: `{ u32 state; K key; V value }` with C alignment.
+    pub const ENTRY_SIZE: usize = Self::LAYOUT.entry_size;
+
+    /// Bytes a map of `capacity` entries occupies (`16 + capacity * ENTRY_SIZE`), or `None`
+    /// if the capacity is 0 or too large.
+    pub const fn memory_size(capacity: usize) -> Option<u64> {
+        assert_element::<K>();
+        assert_element::<V>();
+        assert!(
+            size_of::<V>() <= 8,
+            "map values are at most 8 bytes (as upstream)"
+        );
+        if capacity == 0 || capacity > u32::MAX as usize {
+            return None;
+        }
+        match (capacity as u64).checked_mul(Self::ENTRY_SIZE as u64) {
+            Some(n) => n.checked_add(ENTRIES as u64),
+            None => None,
+        }
+    }
+
+    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
+        let total = Self::memory_size(capacity).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "map capacity must be in 1..=u32::MAX, got {capacity}"
+            ))
+        })?;
+        Ok((capacity as u32, total))
+    }
+
+    fn init(region: &Region, cap: u32) -> Result<()> {
+        region.write::<u32>(CAPACITY, cap)?;
+        region.write::<u32>(KEY_SIZE, size_of::<K>() as u32)?;
+        region.write::<u32>(VALUE_SIZE, size_of::<V>() as u32)?;
+        Ok(())
+    }
+
+    /// Creates the map `name` with `capacity` entries.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for capacity 0; the segment's errors.
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let (cap, total) = Self::layout_for(capacity)?;
+        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, cap))?;
+        Ok(Self::from_parts(region, entry, cap))
+    }
+
+    /// Opens the existing map `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; [`Error::TypeMismatch`] if the stored key or value size differs;
+    /// `Corrupt` for capacity 0; [`Error::SizeMismatch`] if the entry size is not
+    /// `16 + capacity * ENTRY_SIZE` (this rejects upstream Python maps, whose packed entries
+    /// and different hash are not interoperable).
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        let entry = seg.find(name)?;
+        Self::open_entry(seg, entry)
+    }
+
+    /// Opens `name` if it exists, else creates it (decided under the creation lock).
+    ///
+    /// # Errors
+    /// As [`Map::create`] and [`Map::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let (cap, total) = Self::layout_for(capacity)?;
+        common::open_or_create(
+            seg,
+            name,
+            total,
+            |r| Self::init(r, cap),
+            |entry| Self::open_entry(seg, entry),
+            |entry, region| Ok(Self::from_parts(region, entry, cap)),
+        )
+    }
+
+    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
+        for (field, off, want) in [
+            ("key_size", KEY_SIZE, size_of::<K>()),
+            ("value_size", VALUE_SIZE, size_of::<V>()),
+        ] {
+            let stored = region.read::<u32>(off)?;
+            if stored as usize != want {
+                return Err(Error::TypeMismatch {
+                    name: entry.name().to_owned(),
+                    what: field,
+                    expected: want as u64,
+                    found: u64::from(stored),
+                });
+            }
+        }
+        let cap = region.read::<u32>(CAPACITY)?;
+        if cap == 0 {
+            return Err(common::corrupt(entry.name(), "capacity", 0));
+        }
+        common::check_total(&entry, Self::memory_size(cap as usize))?;
+        Ok(Self::from_parts(region, entry, cap))
+    }
+
+    fn from_parts(region: Region, entry: Entry, capacity: u32) -> Self {
+        Self {
+            region,
+            entry,
+            capacity,
+            _kv: PhantomData,
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&RegionBuckets<'_>) -> Result<R, Fault>) -> Result<R> {
+        let buckets = RegionBuckets {
+            region: &self.region,
+            capacity: self.capacity,
+            layout: Self::LAYOUT,
+        };
+        f(&buckets).map_err(|fault| fault.into_error(self.entry.name()))
+    }
+
+    /// Inserts `key → value`, or replaces the value of an existing key; returns the old value.
+    ///
+    /// # Errors
+    /// [`PushError::Full`] (with the pair) when no slot is free; [`PushError::Failed`] with
+    /// [`Error::InvalidArgument`] for a NaN key, `Corrupt` for an invalid slot state, or
+    /// [`Error::SlotBusy`] if slots stay claimed by a peer past the bounded wait.
+    pub fn insert(&self, key: K, value: V) -> Result<Option<V>, PushError<(K, V)>> {
+        if key_is_nan(&key) {
+            return Err(PushError::Failed(Error::InvalidArgument(
+                "NaN keys can never be found and are refused".into(),
+            )));
+        }
+        match self.with(|b| probe::insert(b, key, value, true)) {
+            Ok(Inserted::New) => Ok(None),
+            Ok(Inserted::Updated(old)) => Ok(Some(old)),
+            Ok(Inserted::Full | Inserted::Present) => Err(PushError::Full((key, value))),
+            Err(e) => Err(PushError::Failed(e)),
+        }
+    }
+
+    /// A copy of the value for `key`.
+    ///
+    /// # Errors
+    /// `Corrupt` for an invalid slot state.
+    pub fn get(&self, key: &K) -> Result<Option<V>> {
+        self.with(|b| probe::get(b, key))
+    }
+
+    /// Whether `key` is present.
+    ///
+    /// # Errors
+    /// `Corrupt` for an invalid slot state.
+    pub fn contains_key(&self, key: &K) -> Result<bool> {
+        Ok(self.with(|b| probe::find(b, key, true))?.is_some())
+    }
+
+    /// Removes `key`, returning its value.
+    ///
+    /// # Errors
+    /// `Corrupt` for an invalid slot state.
+    pub fn remove(&self, key: &K) -> Result<Option<V>> {
+        self.with(|b| probe::remove(b, key))
+    }
+
+    /// Every `(key, value)` pair, in slot order (a snapshot).
+    ///
+    /// # Errors
+    /// `Corrupt` for an invalid slot state.
+    pub fn items(&self) -> Result<Vec<(K, V)>> {
+        self.with(|b| probe::items(b))
+    }
+
+    /// Removes every entry. Not safe while other processes use the map (as upstream).
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn clear(&self) -> Result<()> {
+        self.with(|b| probe::clear(b))
+    }
+
+    /// Number of entries (the shared counter, clamped to the capacity).
+    pub fn len(&self) -> usize {
+        self.region
+            .atomic_u32(SIZE)
+            .map_or(0, |w| w.load(Ordering::Relaxed).min(self.capacity) as usize)
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    /// The table entry (name, offset, size).
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+}

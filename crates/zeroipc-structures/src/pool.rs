@@ -1,0 +1,449 @@
+//! `Pool<T>`: a fixed set of nodes handed out by index from a lock-free free list whose head
+//! carries an ABA generation tag, spec §4.7.
+//!
+//! Layout (`24 + capacity * node_size` bytes):
+//!
+//! | off | type | field |
+//! |---|---|---|
+//! | 0 | atomic u64 | `free_head` = `(generation << 32) \| index`; index `0xFFFFFFFF` = empty |
+//! | 8 | atomic u32 | `allocated` |
+//! | 12 | u32 | padding = 0 |
+//! | 16 | u32 | `capacity` (`1..0xFFFFFFFF`) |
+//! | 20 | u32 | `elem_size` |
+//! | 24 | Node[capacity] | `{ T data; atomic u32 next }`, `next` at `align_up(es, 4)` |
+
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of};
+
+use bytemuck::Pod;
+use zeroipc_format::atomic::Ordering;
+use zeroipc_format::{Entry, Region, Segment};
+
+use crate::common::{self, Fault, align_up};
+use crate::elem::assert_element;
+use crate::error::{Error, Result};
+use crate::word::{HwWord32, HwWord64, Word32, Word64};
+
+const FREE_HEAD: usize = 0;
+const ALLOCATED: usize = 8;
+const CAPACITY: usize = 16;
+const ELEM_SIZE: usize = 20;
+const NODES: usize = 24;
+/// Index meaning "no node".
+pub const NULL: u32 = 0xFFFF_FFFF;
+/// Walks of the free list (for double-free detection) retried when the list changes.
+const WALK_RETRIES: u32 = 8;
+
+/// `(next_off, node_size)` for elements of size `es` and alignment `a` (spec §4.7).
+pub(crate) const fn node_layout(es: usize, a: usize) -> (usize, usize) {
+    let next_off = align_up(es, 4);
+    let node_align = if a > 4 { a } else { 4 };
+    (next_off, align_up(next_off + 4, node_align))
+}
+
+/// The `next` words of the nodes.
+pub(crate) trait Links {
+    type Word: Word32;
+    /// The `next` word of node `i` (`i < capacity`, else a fault).
+    fn next(&self, i: u32) -> Result<&Self::Word, Fault>;
+}
+
+/// `next` words of a pool in a segment region.
+pub(crate) struct RegionLinks<'a> {
+    region: &'a Region,
+    capacity: u32,
+    next_off: usize,
+    node_size: usize,
+}
+
+impl Links for RegionLinks<'_> {
+    type Word = HwWord32;
+    #[inline]
+    fn next(&self, i: u32) -> Result<&HwWord32, Fault> {
+        if i >= self.capacity {
+            return Err(Fault::field("next", u64::from(i)));
+        }
+        Ok(self
+            .region
+            .atomic_u32(NODES + i as usize * self.node_size + self.next_off)?)
+    }
+}
+
+/// The free-list algorithm over any atomic words.
+///
+/// Invariant: `capacity < NULL`. Every index read from shared memory is validated before
+/// use.
+pub(crate) struct Core<'a, W64, L: Links> {
+    pub head: &'a W64,
+    pub allocated: &'a L::Word,
+    pub links: &'a L,
+    pub capacity: u32,
+}
+
+impl<W64: Word64, L: Links> Core<'_, W64, L> {
+    pub fn allocate(&self) -> Result<Option<u32>, Fault> {
+        loop {
+            // Acquire: pairs with the Release CAS in `deallocate`, so the node's `next` (and
+            // data written before it was freed) are visible.
+            let old = self.head.load(Ordering::Acquire);
+            let idx = old as u32;
+            let generation = (old >> 32) as u32;
+            if idx == NULL {
+                return Ok(None);
+            }
+            if idx >= self.capacity {
+                return Err(Fault::field("free_head", old));
+            }
+            let nxt = self.links.next(idx)?.load(Ordering::Relaxed);
+            if nxt != NULL && nxt >= self.capacity {
+                if self.head.load(Ordering::Acquire) == old {
+                    return Err(Fault::field("next", u64::from(nxt)));
+                }
+                continue;
+            }
+            let new = (u64::from(generation.wrapping_add(1)) << 32) | u64::from(nxt);
+            if self
+                .head
+                .compare_exchange_weak(old, new, Ordering::Release, Ordering::Acquire)
+                .is_ok()
+            {
+                self.allocated.fetch_add(1, Ordering::Relaxed);
+                return Ok(Some(idx));
+            }
+        }
+    }
+
+    pub fn deallocate(&self, idx: u32) -> Result<(), Fault> {
+        let next = self.links.next(idx)?;
+        loop {
+            let old = self.head.load(Ordering::Acquire);
+            let generation = (old >> 32) as u32;
+            next.store(old as u32, Ordering::Relaxed);
+            let new = (u64::from(generation.wrapping_add(1)) << 32) | u64::from(idx);
+            // Release: publishes `next` (and the caller's last writes to the node); pairs with
+            // the Acquire load of `free_head` in `allocate`.
+            if self
+                .head
+                .compare_exchange_weak(old, new, Ordering::Release, Ordering::Acquire)
+                .is_ok()
+            {
+                break;
+            }
+        }
+        // Saturating decrement: a count that is already 0 stays 0.
+        let mut cur = self.allocated.load(Ordering::Relaxed);
+        while cur > 0 {
+            match self.allocated.compare_exchange_weak(
+                cur,
+                cur - 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(c) => cur = c,
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `idx` is on the free list. Exact: the walk is repeated until `free_head` (whose
+    /// generation changes on every allocate and free) is the same before and after it.
+    /// `None` if the list kept changing.
+    pub fn is_free(&self, idx: u32) -> Result<Option<bool>, Fault> {
+        for _ in 0..WALK_RETRIES {
+            let start = self.head.load(Ordering::Acquire);
+            let mut cur = start as u32;
+            let mut found = false;
+            let mut steps = 0u32;
+            while cur != NULL {
+                if cur >= self.capacity || steps > self.capacity {
+                    break; // inconsistent snapshot (or corrupt): decided below
+                }
+                if cur == idx {
+                    found = true;
+                    break;
+                }
+                cur = self.links.next(cur)?.load(Ordering::Acquire);
+                steps += 1;
+            }
+            if self.head.load(Ordering::Acquire) == start {
+                if cur != NULL && !found {
+                    return Err(Fault::field("next", u64::from(cur)));
+                }
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The free list in order (for inspection; bounded by the capacity).
+    pub fn free_list(&self) -> Result<Vec<u32>, Fault> {
+        let mut out = Vec::new();
+        let mut cur = self.head.load(Ordering::Acquire) as u32;
+        while cur != NULL {
+            if cur >= self.capacity || out.len() > self.capacity as usize {
+                return Err(Fault::field("next", u64::from(cur)));
+            }
+            out.push(cur);
+            cur = self.links.next(cur)?.load(Ordering::Acquire);
+        }
+        Ok(out)
+    }
+}
+
+/// A pool of `capacity` nodes of `T` in shared memory, allocated and freed by index from any
+/// process, compatible with the upstream C++ `zeroipc::Pool<T>` layout.
+///
+/// Indices are plain `u32`s, valid in every process that opens the pool.
+///
+/// # Examples
+/// ```
+/// use zeroipc_format::Segment;
+/// use zeroipc_structures::Pool;
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let pool = Pool::<[f32; 3]>::create(&seg, "particles", 100)?;
+/// let i = pool.alloc()?.expect("a free node");
+/// pool.set(i, [1.0, 2.0, 3.0])?;
+/// assert_eq!(pool.get(i)?, [1.0, 2.0, 3.0]);
+/// pool.free(i)?;
+/// assert!(pool.free(i).is_err(), "double free is detected");
+/// # Ok::<(), zeroipc_structures::Error>(())
+/// ```
+pub struct Pool<T> {
+    region: Region,
+    entry: Entry,
+    capacity: u32,
+    _elem: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Pool<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.entry.name())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl<T: Pod> Pool<T> {
+    const NEXT_OFF: usize = node_layout(size_of::<T>(), align_of::<T>()).0;
+    /// Bytes per node: `T` then the `next` word, padded to the node alignment.
+    pub const NODE_SIZE: usize = node_layout(size_of::<T>(), align_of::<T>()).1;
+
+    /// Bytes a pool of `capacity` nodes occupies (`24 + capacity * NODE_SIZE`), or `None` if
+    /// the capacity is 0 or `>= 0xFFFFFFFF`.
+    pub const fn memory_size(capacity: usize) -> Option<u64> {
+        assert_element::<T>();
+        if capacity == 0 || capacity >= NULL as usize {
+            return None;
+        }
+        match (capacity as u64).checked_mul(Self::NODE_SIZE as u64) {
+            Some(n) => n.checked_add(NODES as u64),
+            None => None,
+        }
+    }
+
+    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
+        let total = Self::memory_size(capacity).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "pool capacity must be in 1..0xFFFFFFFF, got {capacity}"
+            ))
+        })?;
+        Ok((capacity as u32, total))
+    }
+
+    fn init(region: &Region, cap: u32) -> Result<()> {
+        region.write::<u32>(CAPACITY, cap)?;
+        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
+        for i in 0..cap {
+            let next = if i + 1 == cap { NULL } else { i + 1 };
+            region.write::<u32>(Self::next_offset(i), next)?;
+        }
+        Ok(())
+    }
+
+    fn next_offset(i: u32) -> usize {
+        NODES + i as usize * Self::NODE_SIZE + Self::NEXT_OFF
+    }
+
+    /// Creates the pool `name` with `capacity` free nodes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a capacity of 0 or `>= 0xFFFFFFFF`; the segment's
+    /// errors.
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let (cap, total) = Self::layout_for(capacity)?;
+        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, cap))?;
+        Ok(Self::from_parts(region, entry, cap))
+    }
+
+    /// Opens the existing pool `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; [`Error::TypeMismatch`] for another element size; `Corrupt` for a
+    /// capacity of 0 or `0xFFFFFFFF`; [`Error::SizeMismatch`] if the entry size is not
+    /// `24 + capacity * NODE_SIZE`.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        let entry = seg.find(name)?;
+        Self::open_entry(seg, entry)
+    }
+
+    /// Opens `name` if it exists, else creates it (decided under the creation lock).
+    ///
+    /// # Errors
+    /// As [`Pool::create`] and [`Pool::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let (cap, total) = Self::layout_for(capacity)?;
+        common::open_or_create(
+            seg,
+            name,
+            total,
+            |r| Self::init(r, cap),
+            |entry| Self::open_entry(seg, entry),
+            |entry, region| Ok(Self::from_parts(region, entry, cap)),
+        )
+    }
+
+    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        let region = common::region_with_header(seg, &entry, NODES as u64)?;
+        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        let cap = region.read::<u32>(CAPACITY)?;
+        if cap == 0 || cap == NULL {
+            return Err(common::corrupt(entry.name(), "capacity", u64::from(cap)));
+        }
+        common::check_total(&entry, Self::memory_size(cap as usize))?;
+        Ok(Self::from_parts(region, entry, cap))
+    }
+
+    fn from_parts(region: Region, entry: Entry, capacity: u32) -> Self {
+        Self {
+            region,
+            entry,
+            capacity,
+            _elem: PhantomData,
+        }
+    }
+
+    fn with_core<R>(
+        &self,
+        f: impl FnOnce(&Core<'_, HwWord64, RegionLinks<'_>>) -> Result<R, Fault>,
+    ) -> Result<R> {
+        let links = RegionLinks {
+            region: &self.region,
+            capacity: self.capacity,
+            next_off: Self::NEXT_OFF,
+            node_size: Self::NODE_SIZE,
+        };
+        let core = Core {
+            head: self.region.atomic_u64(FREE_HEAD)?,
+            allocated: self.region.atomic_u32(ALLOCATED)?,
+            links: &links,
+            capacity: self.capacity,
+        };
+        f(&core).map_err(|fault| fault.into_error(self.entry.name()))
+    }
+
+    /// Takes a free node; `Ok(None)` when every node is allocated.
+    ///
+    /// # Errors
+    /// `Corrupt` if the free list holds an index out of range.
+    pub fn alloc(&self) -> Result<Option<u32>> {
+        self.with_core(|c| c.allocate())
+    }
+
+    /// Returns node `index` to the free list, after checking it is in range and not already
+    /// free. The check walks the free list (O(free nodes)); see [`Pool::free_unverified`].
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`]; [`Error::DoubleFree`] if the node is already free.
+    pub fn free(&self, index: u32) -> Result<()> {
+        self.check_index(index)?;
+        if self.with_core(|c| c.is_free(index))? == Some(true) {
+            return Err(Error::DoubleFree {
+                name: self.entry.name().to_owned(),
+                index,
+            });
+        }
+        self.with_core(|c| c.deallocate(index))
+    }
+
+    /// Returns node `index` to the free list in O(1), checking only its range: freeing a
+    /// node twice corrupts the free list (as upstream), so use it only where double frees
+    /// are impossible.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`].
+    pub fn free_unverified(&self, index: u32) -> Result<()> {
+        self.check_index(index)?;
+        self.with_core(|c| c.deallocate(index))
+    }
+
+    fn check_index(&self, index: u32) -> Result<()> {
+        if index >= self.capacity {
+            return Err(Error::OutOfRange {
+                start: index as usize,
+                end: index as usize + 1,
+                len: self.capacity as usize,
+            });
+        }
+        Ok(())
+    }
+
+    /// A copy of node `index`'s value.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`].
+    pub fn get(&self, index: u32) -> Result<T> {
+        self.check_index(index)?;
+        Ok(self.region.read(NODES + index as usize * Self::NODE_SIZE)?)
+    }
+
+    /// Stores `value` in node `index`.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`].
+    pub fn set(&self, index: u32, value: T) -> Result<()> {
+        self.check_index(index)?;
+        Ok(self
+            .region
+            .write(NODES + index as usize * Self::NODE_SIZE, value)?)
+    }
+
+    /// Number of allocated nodes (the shared counter, clamped to the capacity).
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn allocated(&self) -> Result<usize> {
+        let n = self.region.atomic_u32(ALLOCATED)?.load(Ordering::Relaxed);
+        Ok(n.min(self.capacity) as usize)
+    }
+
+    /// Number of nodes.
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    /// The free-list head as `(index, generation)`.
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn free_head(&self) -> Result<(u32, u32)> {
+        let h = self.region.atomic_u64(FREE_HEAD)?.load(Ordering::Acquire);
+        Ok((h as u32, (h >> 32) as u32))
+    }
+
+    /// The free list in order (for inspection).
+    ///
+    /// # Errors
+    /// `Corrupt` if it holds an index out of range or is longer than the capacity (a cycle).
+    pub fn free_list(&self) -> Result<Vec<u32>> {
+        self.with_core(|c| c.free_list())
+    }
+
+    /// The table entry (name, offset, size).
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+}

@@ -1,0 +1,453 @@
+//! `Queue<T>`: a bounded multi-producer multi-consumer queue (Vyukov), spec §4.2.
+//!
+//! Layout (`16 + align8(capacity * es) + 4 * capacity` bytes):
+//!
+//! | off | type | field |
+//! |---|---|---|
+//! | 0 | atomic u32 | `head`: dequeue counter, wraps at 2^32 |
+//! | 4 | atomic u32 | `tail`: enqueue counter, wraps at 2^32 |
+//! | 8 | u32 | `capacity`: slots, a power of two `<= 2^31` |
+//! | 12 | u32 | `elem_size` |
+//! | 16 | T[capacity] | data |
+//! | 16 + align8(capacity * es) | atomic u32[capacity] | `seq`: per-slot sequence |
+
+use std::marker::PhantomData;
+use std::mem::size_of;
+
+use bytemuck::Pod;
+use zeroipc_format::atomic::Ordering;
+use zeroipc_format::{Entry, Region, Segment};
+
+use crate::common::{self, Fault};
+use crate::elem::{RegionSlots, Slots, assert_element};
+use crate::error::{Error, PushError, Result};
+use crate::word::{HwWord32, Word32, spin_hint};
+
+const HEAD: usize = 0;
+const TAIL: usize = 4;
+const CAPACITY: usize = 8;
+const ELEM_SIZE: usize = 12;
+const DATA: usize = 16;
+/// Largest capacity (the counters' half range).
+const MAX_CAPACITY: u32 = 1 << 31;
+/// Consecutive observations of a slot "ahead" of an unchanged counter before the queue is
+/// declared corrupt. In a consistent queue one such observation is impossible (the Acquire
+/// load of the slot's sequence makes the newer counter visible); the margin only absorbs
+/// nothing-but-paranoia.
+const STALL_LIMIT: u32 = 1 << 16;
+
+/// The queue algorithm over any atomic words and slot storage (hardware or loom).
+///
+/// Invariants: `capacity` is a power of two `<= 2^31`, `seq.len() == capacity`, and the
+/// slots hold `capacity` elements.
+pub(crate) struct Core<'a, W, S> {
+    pub head: &'a W,
+    pub tail: &'a W,
+    pub seq: &'a [W],
+    pub slots: &'a S,
+    pub capacity: u32,
+}
+
+impl<W: Word32, S> Core<'_, W, S> {
+    fn seq(&self, slot: usize) -> Result<&W, Fault> {
+        self.seq
+            .get(slot)
+            .ok_or(Fault::field("capacity", u64::from(self.capacity)))
+    }
+
+    /// Vyukov enqueue. `Ok(false)` when full.
+    pub fn push<T>(&self, value: T) -> Result<bool, Fault>
+    where
+        S: Slots<T>,
+    {
+        let mask = self.capacity - 1;
+        let mut t = self.tail.load(Ordering::Relaxed);
+        let mut stalls = 0;
+        loop {
+            let slot = (t & mask) as usize;
+            let seq = self.seq(slot)?;
+            // Acquire: pairs with the Release store of `seq` in `pop` (the slot was emptied,
+            // its old value read) and in `push` (another producer's claim).
+            let s = seq.load(Ordering::Acquire);
+            let diff = (s as i32).wrapping_sub(t as i32);
+            if diff == 0 {
+                match self.tail.compare_exchange_weak(
+                    t,
+                    t.wrapping_add(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        self.slots.store(slot, value)?;
+                        // Release: publishes the element; pairs with the Acquire load of
+                        // `seq` in `pop`.
+                        seq.store(t.wrapping_add(1), Ordering::Release);
+                        return Ok(true);
+                    }
+                    Err(current) => t = current,
+                }
+            } else if diff < 0 {
+                return Ok(false);
+            } else {
+                let current = self.tail.load(Ordering::Relaxed);
+                if current == t {
+                    stalls += 1;
+                    if stalls >= STALL_LIMIT {
+                        return Err(Fault::field("seq", u64::from(s)));
+                    }
+                    spin_hint();
+                } else {
+                    stalls = 0;
+                }
+                t = current;
+            }
+        }
+    }
+
+    /// Vyukov dequeue. `Ok(None)` when empty.
+    pub fn pop<T>(&self) -> Result<Option<T>, Fault>
+    where
+        S: Slots<T>,
+    {
+        let mask = self.capacity - 1;
+        let mut h = self.head.load(Ordering::Relaxed);
+        let mut stalls = 0;
+        loop {
+            let slot = (h & mask) as usize;
+            let seq = self.seq(slot)?;
+            // Acquire: pairs with the Release store of `seq` in `push`, so the element is
+            // visible before it is copied out.
+            let s = seq.load(Ordering::Acquire);
+            let diff = (s as i32).wrapping_sub(h.wrapping_add(1) as i32);
+            if diff == 0 {
+                match self.head.compare_exchange_weak(
+                    h,
+                    h.wrapping_add(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        let value = self.slots.load(slot)?;
+                        // Release: hands the slot back to producers only after the copy;
+                        // pairs with the Acquire load of `seq` in `push`.
+                        seq.store(h.wrapping_add(self.capacity), Ordering::Release);
+                        return Ok(Some(value));
+                    }
+                    Err(current) => h = current,
+                }
+            } else if diff < 0 {
+                return Ok(None);
+            } else {
+                let current = self.head.load(Ordering::Relaxed);
+                if current == h {
+                    stalls += 1;
+                    if stalls >= STALL_LIMIT {
+                        return Err(Fault::field("seq", u64::from(s)));
+                    }
+                    spin_hint();
+                } else {
+                    stalls = 0;
+                }
+                h = current;
+            }
+        }
+    }
+
+    /// Elements in the queue, clamped to the capacity.
+    pub fn len(&self) -> u32 {
+        let tail = self.tail.load(Ordering::Acquire);
+        let head = self.head.load(Ordering::Acquire);
+        tail.wrapping_sub(head).min(self.capacity)
+    }
+}
+
+/// A bounded lock-free MPMC queue of `T` in shared memory, compatible with the upstream C++
+/// `zeroipc::Queue<T>`.
+///
+/// The capacity is rounded up to a power of two. Any number of processes may push and pop
+/// concurrently. Nothing blocks: `push` on a full queue and `pop` on an empty one return at
+/// once.
+///
+/// # Examples
+/// ```
+/// use zeroipc_format::Segment;
+/// use zeroipc_structures::{PushError, Queue};
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let q = Queue::<u64>::create(&seg, "jobs", 3)?; // rounded up to 4 slots
+/// assert_eq!(q.capacity(), 4);
+/// for job in 1..=4 {
+///     q.push(job)?;
+/// }
+/// assert!(matches!(q.push(5), Err(PushError::Full(5))));
+///
+/// let other = Queue::<u64>::open(&seg, "jobs")?; // as another process would
+/// assert_eq!(other.pop()?, Some(1));
+/// assert_eq!(other.len(), 3);
+/// # Ok::<(), zeroipc_structures::Error>(())
+/// ```
+pub struct Queue<T> {
+    region: Region,
+    entry: Entry,
+    /// Power of two `<= 2^31`, validated at open.
+    capacity: u32,
+    /// Offset of the `seq` array: `16 + align8(capacity * es)`.
+    seq_off: usize,
+    _elem: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("name", &self.entry.name())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+/// `(data bytes rounded to 8, total)` for `capacity` slots of `es` bytes.
+const fn geometry(capacity: u32, es: usize) -> Option<(u64, u64)> {
+    let data = match (capacity as u64).checked_mul(es as u64) {
+        Some(d) => match common::align8(d) {
+            Some(a) => a,
+            None => return None,
+        },
+        None => return None,
+    };
+    match (DATA as u64 + data).checked_add(4 * capacity as u64) {
+        Some(total) => Some((data, total)),
+        None => None,
+    }
+}
+
+impl<T: Pod> Queue<T> {
+    /// The stored capacity for a requested one: the next power of two, at least 2, or `None`
+    /// if the request is 0 or above 2^31.
+    ///
+    /// A single slot cannot work with this algorithm: after one push the slot's sequence
+    /// equals the next enqueue position, so a full queue would look empty to producers.
+    /// (Upstream C++ stores 1 for a request of 1 and then overwrites its only element;
+    /// upstream Python uses at least 2.)
+    pub const fn stored_capacity(requested: usize) -> Option<u32> {
+        if requested == 0 || requested > MAX_CAPACITY as usize {
+            return None;
+        }
+        match requested.checked_next_power_of_two() {
+            Some(1) => Some(2),
+            Some(c) => Some(c as u32),
+            None => None,
+        }
+    }
+
+    /// Bytes a queue created with `capacity` occupies
+    /// (`16 + align8(c * es) + 4 * c` with `c` the stored capacity), or `None` if invalid.
+    pub const fn memory_size(capacity: usize) -> Option<u64> {
+        assert_element::<T>();
+        match Self::stored_capacity(capacity) {
+            Some(c) => match geometry(c, size_of::<T>()) {
+                Some((_, total)) => Some(total),
+                None => None,
+            },
+            None => None,
+        }
+    }
+
+    fn layout_for(capacity: usize) -> Result<(u32, u64, u64)> {
+        let cap = Self::stored_capacity(capacity).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "queue capacity must be in 1..=2^31, got {capacity}"
+            ))
+        })?;
+        let (data, total) = geometry(cap, size_of::<T>())
+            .ok_or_else(|| Error::InvalidArgument(format!("queue of {cap} slots is too large")))?;
+        Ok((cap, data, total))
+    }
+
+    fn init(region: &Region, cap: u32, data: u64) -> Result<()> {
+        region.write::<u32>(CAPACITY, cap)?;
+        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
+        let seq = region.atomic_u32_slice(DATA + data as usize, cap as usize)?;
+        for (i, s) in seq.iter().enumerate() {
+            s.store(i as u32, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Creates the queue `name` with room for `capacity` elements, rounded up to a power of
+    /// two.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a capacity of 0 or above 2^31; the segment's errors
+    /// (name, duplicate, table full, out of space).
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let (cap, data, total) = Self::layout_for(capacity)?;
+        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, cap, data))?;
+        Ok(Self::from_parts(region, entry, cap, data))
+    }
+
+    /// Opens the existing queue `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; [`Error::TypeMismatch`] if `elem_size` is not `size_of::<T>()`;
+    /// `Corrupt` if the capacity is not a power of two in `2..=2^31` (one slot cannot tell
+    /// full from empty);
+    /// [`Error::SizeMismatch`] if the entry size is not the layout's total.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        let entry = seg.find(name)?;
+        Self::open_entry(seg, entry)
+    }
+
+    /// Opens `name` if it exists, else creates it with `capacity` (decided under the
+    /// segment's creation lock).
+    ///
+    /// # Errors
+    /// As [`Queue::create`] and [`Queue::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let (cap, data, total) = Self::layout_for(capacity)?;
+        common::open_or_create(
+            seg,
+            name,
+            total,
+            |r| Self::init(r, cap, data),
+            |entry| Self::open_entry(seg, entry),
+            |entry, region| Ok(Self::from_parts(region, entry, cap, data)),
+        )
+    }
+
+    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        let region = common::region_with_header(seg, &entry, DATA as u64)?;
+        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        let cap = region.read::<u32>(CAPACITY)?;
+        if cap < 2 || !cap.is_power_of_two() || cap > MAX_CAPACITY {
+            return Err(common::corrupt(entry.name(), "capacity", u64::from(cap)));
+        }
+        let geo = geometry(cap, size_of::<T>());
+        common::check_total(&entry, geo.map(|(_, total)| total))?;
+        let data = geo.map_or(0, |(data, _)| data);
+        Ok(Self::from_parts(region, entry, cap, data))
+    }
+
+    fn from_parts(region: Region, entry: Entry, capacity: u32, data: u64) -> Self {
+        Self {
+            region,
+            entry,
+            capacity,
+            seq_off: DATA + data as usize,
+            _elem: PhantomData,
+        }
+    }
+
+    fn with_core<R>(
+        &self,
+        f: impl FnOnce(&Core<'_, HwWord32, RegionSlots<'_>>) -> Result<R, Fault>,
+    ) -> Result<R> {
+        let head = self.region.atomic_u32(HEAD)?;
+        let tail = self.region.atomic_u32(TAIL)?;
+        let seq = self
+            .region
+            .atomic_u32_slice(self.seq_off, self.capacity as usize)?;
+        let slots = RegionSlots {
+            region: &self.region,
+            base: DATA,
+            stride: size_of::<T>(),
+        };
+        let core = Core {
+            head,
+            tail,
+            seq,
+            slots: &slots,
+            capacity: self.capacity,
+        };
+        f(&core).map_err(|fault| fault.into_error(self.entry.name()))
+    }
+
+    /// Appends `value`.
+    ///
+    /// # Errors
+    /// [`PushError::Full`] (with the value) when the queue is full;
+    /// [`PushError::Failed`] if the shared state is inconsistent.
+    #[inline]
+    pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        match self.with_core(|c| c.push(value)) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(PushError::Full(value)),
+            Err(e) => Err(PushError::Failed(e)),
+        }
+    }
+
+    /// Removes the oldest element; `Ok(None)` when the queue is empty.
+    ///
+    /// # Errors
+    /// `Corrupt` if the shared state is inconsistent.
+    #[inline]
+    pub fn pop(&self) -> Result<Option<T>> {
+        self.with_core(|c| c.pop())
+    }
+
+    /// Pushes elements of `src` in order until the queue is full; returns how many.
+    ///
+    /// # Errors
+    /// `Corrupt` if the shared state is inconsistent (elements before it were pushed).
+    pub fn push_slice(&self, src: &[T]) -> Result<usize> {
+        self.with_core(|c| {
+            for (n, v) in src.iter().enumerate() {
+                if !c.push(*v)? {
+                    return Ok(n);
+                }
+            }
+            Ok(src.len())
+        })
+    }
+
+    /// Pops into `dst` until it is full or the queue is empty; returns how many.
+    ///
+    /// # Errors
+    /// `Corrupt` if the shared state is inconsistent (elements before it were popped).
+    pub fn pop_into(&self, dst: &mut [T]) -> Result<usize> {
+        self.with_core(|c| {
+            for (n, slot) in dst.iter_mut().enumerate() {
+                match c.pop()? {
+                    Some(v) => *slot = v,
+                    None => return Ok(n),
+                }
+            }
+            Ok(dst.len())
+        })
+    }
+
+    /// Elements currently queued (a snapshot; `tail - head`, clamped to the capacity).
+    pub fn len(&self) -> usize {
+        self.with_core(|c| Ok(c.len())).map_or(0, |n| n as usize)
+    }
+
+    /// Whether the queue is empty (a snapshot).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the queue is full (a snapshot).
+    pub fn is_full(&self) -> bool {
+        self.len() >= self.capacity as usize
+    }
+
+    /// Number of slots (a power of two).
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    /// The raw `(head, tail)` counters, for inspection.
+    ///
+    /// # Errors
+    /// Never for a validated handle; the `Result` guards the bounds-checked reads.
+    pub fn counters(&self) -> Result<(u32, u32)> {
+        let head = self.region.atomic_u32(HEAD)?.load(Ordering::Acquire);
+        let tail = self.region.atomic_u32(TAIL)?.load(Ordering::Acquire);
+        Ok((head, tail))
+    }
+
+    /// The table entry (name, offset, size).
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+}

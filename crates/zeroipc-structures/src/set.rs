@@ -1,0 +1,253 @@
+//! `Set<T>`: a lock-free hash set, spec §4.6 — the Map table with no value.
+//!
+//! Layout (`16 + capacity * entry_size` bytes):
+//!
+//! | off | type | field |
+//! |---|---|---|
+//! | 0 | atomic u32 | `size` |
+//! | 4 | u32 | `capacity` |
+//! | 8 | u32 | `elem_size` |
+//! | 12 | u32 | `reserved` = 0 |
+//! | 16 | Entry[capacity] | `{ atomic u32 state; T value }` in natural C layout |
+
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of};
+
+use bytemuck::Pod;
+use zeroipc_format::atomic::Ordering;
+use zeroipc_format::{Entry, Region, Segment};
+
+use crate::common::{self, Fault};
+use crate::elem::assert_element;
+use crate::error::{Error, PushError, Result};
+use crate::hash::key_is_nan;
+use crate::probe::{self, ENTRIES, EntryLayout, Inserted, RegionBuckets};
+
+const SIZE: usize = 0;
+const CAPACITY: usize = 4;
+const ELEM_SIZE: usize = 8;
+const RESERVED: usize = 12;
+
+/// A fixed-capacity lock-free hash set in shared memory, byte-compatible with the upstream
+/// C++ `zeroipc::Set<T>`.
+///
+/// # Examples
+/// ```
+/// use zeroipc_format::Segment;
+/// use zeroipc_structures::Set;
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let seen = Set::<u64>::create(&seg, "seen", 128)?;
+/// assert!(seen.insert(42)?);
+/// assert!(!seen.insert(42)?, "already present");
+/// assert!(seen.contains(&42)?);
+/// assert!(seen.remove(&42)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Set<T> {
+    region: Region,
+    entry: Entry,
+    capacity: u32,
+    _elem: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Set<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Set")
+            .field("name", &self.entry.name())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl<T: Pod> Set<T> {
+    const LAYOUT: EntryLayout = EntryLayout::new(size_of::<T>(), align_of::<T>(), 0, 1);
+
+    /// Bytes per entry: `{ u32 state; T value }` with C alignment.
+    pub const ENTRY_SIZE: usize = Self::LAYOUT.entry_size;
+
+    /// Bytes a set of `capacity` entries occupies (`16 + capacity * ENTRY_SIZE`), or `None`
+    /// if the capacity is 0 or too large.
+    pub const fn memory_size(capacity: usize) -> Option<u64> {
+        assert_element::<T>();
+        if capacity == 0 || capacity > u32::MAX as usize {
+            return None;
+        }
+        match (capacity as u64).checked_mul(Self::ENTRY_SIZE as u64) {
+            Some(n) => n.checked_add(ENTRIES as u64),
+            None => None,
+        }
+    }
+
+    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
+        let total = Self::memory_size(capacity).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "set capacity must be in 1..=u32::MAX, got {capacity}"
+            ))
+        })?;
+        Ok((capacity as u32, total))
+    }
+
+    fn init(region: &Region, cap: u32) -> Result<()> {
+        region.write::<u32>(CAPACITY, cap)?;
+        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
+        Ok(())
+    }
+
+    /// Creates the set `name` with `capacity` entries.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for capacity 0; the segment's errors.
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let (cap, total) = Self::layout_for(capacity)?;
+        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, cap))?;
+        Ok(Self::from_parts(region, entry, cap))
+    }
+
+    /// Opens the existing set `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; [`Error::TypeMismatch`] for another element size or a non-zero
+    /// `reserved` word; `Corrupt` for capacity 0; [`Error::SizeMismatch`] if the entry size
+    /// is not `16 + capacity * ENTRY_SIZE` (this rejects the upstream Python "set", a packed
+    /// `Map<T, u8>`).
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        let entry = seg.find(name)?;
+        Self::open_entry(seg, entry)
+    }
+
+    /// Opens `name` if it exists, else creates it (decided under the creation lock).
+    ///
+    /// # Errors
+    /// As [`Set::create`] and [`Set::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let (cap, total) = Self::layout_for(capacity)?;
+        common::open_or_create(
+            seg,
+            name,
+            total,
+            |r| Self::init(r, cap),
+            |entry| Self::open_entry(seg, entry),
+            |entry, region| Ok(Self::from_parts(region, entry, cap)),
+        )
+    }
+
+    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
+        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        let cap = region.read::<u32>(CAPACITY)?;
+        if cap == 0 {
+            return Err(common::corrupt(entry.name(), "capacity", 0));
+        }
+        common::check_total(&entry, Self::memory_size(cap as usize))?;
+        let reserved = region.read::<u32>(RESERVED)?;
+        if reserved != 0 {
+            return Err(Error::TypeMismatch {
+                name: entry.name().to_owned(),
+                what: "reserved",
+                expected: 0,
+                found: u64::from(reserved),
+            });
+        }
+        Ok(Self::from_parts(region, entry, cap))
+    }
+
+    fn from_parts(region: Region, entry: Entry, capacity: u32) -> Self {
+        Self {
+            region,
+            entry,
+            capacity,
+            _elem: PhantomData,
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&RegionBuckets<'_>) -> Result<R, Fault>) -> Result<R> {
+        let buckets = RegionBuckets {
+            region: &self.region,
+            capacity: self.capacity,
+            layout: Self::LAYOUT,
+        };
+        f(&buckets).map_err(|fault| fault.into_error(self.entry.name()))
+    }
+
+    /// Adds `value`; `Ok(false)` if it was already present.
+    ///
+    /// # Errors
+    /// [`PushError::Full`] when no slot is free; [`PushError::Failed`] for a NaN value,
+    /// corruption or slots held by a peer past the bounded wait.
+    pub fn insert(&self, value: T) -> Result<bool, PushError<T>> {
+        if key_is_nan(&value) {
+            return Err(PushError::Failed(Error::InvalidArgument(
+                "NaN values can never be found and are refused".into(),
+            )));
+        }
+        match self.with(|b| probe::insert::<_, T, ()>(b, value, (), false)) {
+            Ok(Inserted::New) => Ok(true),
+            Ok(Inserted::Present | Inserted::Updated(())) => Ok(false),
+            Ok(Inserted::Full) => Err(PushError::Full(value)),
+            Err(e) => Err(PushError::Failed(e)),
+        }
+    }
+
+    /// Whether `value` is present (slots being written are skipped without waiting, as
+    /// upstream).
+    ///
+    /// # Errors
+    /// `Corrupt` for an invalid slot state.
+    pub fn contains(&self, value: &T) -> Result<bool> {
+        Ok(self.with(|b| probe::find(b, value, false))?.is_some())
+    }
+
+    /// Removes `value`; `Ok(false)` if it was absent.
+    ///
+    /// # Errors
+    /// `Corrupt` for an invalid slot state.
+    pub fn remove(&self, value: &T) -> Result<bool> {
+        Ok(self
+            .with(|b| probe::remove::<_, T, ()>(b, value))?
+            .is_some())
+    }
+
+    /// Every element, in slot order (a snapshot).
+    ///
+    /// # Errors
+    /// `Corrupt` for an invalid slot state.
+    pub fn items(&self) -> Result<Vec<T>> {
+        Ok(self
+            .with(|b| probe::items::<_, T, ()>(b))?
+            .into_iter()
+            .map(|(v, ())| v)
+            .collect())
+    }
+
+    /// Removes every element. Not safe while other processes use the set (as upstream).
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn clear(&self) -> Result<()> {
+        self.with(|b| probe::clear(b))
+    }
+
+    /// Number of elements (the shared counter, clamped to the capacity).
+    pub fn len(&self) -> usize {
+        self.region
+            .atomic_u32(SIZE)
+            .map_or(0, |w| w.load(Ordering::Relaxed).min(self.capacity) as usize)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    /// The table entry (name, offset, size).
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+}

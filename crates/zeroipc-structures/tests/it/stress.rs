@@ -1,0 +1,309 @@
+//! Multi-process stress: several processes (this test binary, re-executed) hammer one
+//! structure; every item must arrive exactly once.
+
+use std::time::Duration;
+
+use zeroipc_format::{Segment, SegmentOptions};
+use zeroipc_structures::{Array, Error, Map, Pool, PushError, Queue, Stack};
+use zeroipc_testkit::{Child, ShmGuard, role, unique_name};
+
+fn env(key: &str) -> String {
+    std::env::var(key).unwrap()
+}
+
+fn env_u64(key: &str) -> u64 {
+    env(key).parse().unwrap()
+}
+
+/// Flags and per-consumer results: `[producers_done, _, (count, sum, sumsq, order_errors) * 2P * 2C ...]`.
+fn results_len(producers: usize, consumers: usize) -> usize {
+    2 + 4 * producers * consumers
+}
+
+fn item(producer: u64, seq: u64) -> u64 {
+    (producer << 40) | seq
+}
+
+const QUEUE_ITEMS: u64 = 10_000_000;
+const QUEUE_TEST: &str = "stress::queue_2p2c_10m_items_exactly_once";
+
+#[test]
+fn queue_2p2c_10m_items_exactly_once() {
+    if let Some(r) = role() {
+        let seg = Segment::open(&env("SEG")).unwrap();
+        let q = Queue::<u64>::open(&seg, "q").unwrap();
+        let res = Array::<u64>::open(&seg, "res").unwrap();
+        let (kind, id) = r.split_once(':').unwrap();
+        let id: u64 = id.parse().unwrap();
+        let per = env_u64("PER");
+        if kind == "prod" {
+            for seq in 0..per {
+                let mut v = item(id, seq);
+                loop {
+                    match q.push(v) {
+                        Ok(()) => break,
+                        Err(PushError::Full(back)) => {
+                            v = back;
+                            std::thread::yield_now();
+                        }
+                        Err(e) => panic!("push: {e}"),
+                    }
+                }
+            }
+        } else {
+            let mut stats = [[0u64; 4]; 2];
+            let mut last = [None::<u64>; 2];
+            loop {
+                match q.pop().unwrap() {
+                    Some(v) => {
+                        let (p, seq) = ((v >> 40) as usize, v & ((1 << 40) - 1));
+                        let s = &mut stats[p];
+                        s[0] += 1;
+                        s[1] = s[1].wrapping_add(seq);
+                        s[2] = s[2].wrapping_add(seq.wrapping_mul(seq));
+                        if last[p].is_some_and(|l| l >= seq) {
+                            s[3] += 1; // one consumer sees each producer's items in order
+                        }
+                        last[p] = Some(seq);
+                    }
+                    None if res.get(0) == Some(1) && q.is_empty() => break,
+                    None => std::thread::yield_now(),
+                }
+            }
+            for (p, s) in stats.iter().enumerate() {
+                res.write(2 + 4 * (id as usize * 2 + p), s).unwrap();
+            }
+        }
+        return;
+    }
+    let name = unique_name("sq");
+    let _g = ShmGuard::new(&name);
+    let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
+    Queue::<u64>::create(&seg, "q", 1024).unwrap();
+    let res = Array::<u64>::create(&seg, "res", results_len(2, 2)).unwrap();
+    let per = QUEUE_ITEMS / 2;
+    let per_s = per.to_string();
+    let env = [("SEG", name.as_str()), ("PER", per_s.as_str())];
+    let consumers: Vec<Child> = (0..2)
+        .map(|c| Child::spawn(QUEUE_TEST, &format!("cons:{c}"), &env))
+        .collect();
+    let producers: Vec<Child> = (0..2)
+        .map(|p| Child::spawn(QUEUE_TEST, &format!("prod:{p}"), &env))
+        .collect();
+    for p in producers {
+        p.wait_success(Duration::from_secs(300));
+    }
+    res.set(0, 1).unwrap();
+    for c in consumers {
+        c.wait_success(Duration::from_secs(120));
+    }
+    let n = per;
+    let (sum, sumsq) = (0..n).fold((0u64, 0u64), |(a, b), s| {
+        (a.wrapping_add(s), b.wrapping_add(s.wrapping_mul(s)))
+    });
+    for p in 0..2 {
+        let mut total = [0u64; 4];
+        for c in 0..2 {
+            let at = 2 + 4 * (c * 2 + p);
+            total[0] += res.get(at).unwrap();
+            total[1] = total[1].wrapping_add(res.get(at + 1).unwrap());
+            total[2] = total[2].wrapping_add(res.get(at + 2).unwrap());
+            total[3] += res.get(at + 3).unwrap();
+        }
+        assert_eq!(
+            total,
+            [n, sum, sumsq, 0],
+            "producer {p}: count, sum, sum of squares, order errors"
+        );
+    }
+}
+
+const STACK_TEST: &str = "stress::stack_2p2c_1m_items_exactly_once";
+
+#[test]
+fn stack_2p2c_1m_items_exactly_once() {
+    if let Some(r) = role() {
+        let seg = Segment::open(&env("SEG")).unwrap();
+        let st = Stack::<u64>::open(&seg, "s").unwrap();
+        let res = Array::<u64>::open(&seg, "res").unwrap();
+        let (kind, id) = r.split_once(':').unwrap();
+        let id: u64 = id.parse().unwrap();
+        let per = env_u64("PER");
+        if kind == "prod" {
+            for seq in 0..per {
+                loop {
+                    match st.push(item(id, seq)) {
+                        Ok(()) => break,
+                        // Full, or a claim held by a descheduled peer: try again.
+                        Err(PushError::Full(_) | PushError::Failed(Error::SlotBusy { .. })) => {
+                            std::thread::yield_now()
+                        }
+                        Err(e) => panic!("push: {e}"),
+                    }
+                }
+            }
+        } else {
+            let mut stats = [[0u64; 4]; 2];
+            loop {
+                match st.pop() {
+                    Ok(Some(v)) => {
+                        let (p, seq) = ((v >> 40) as usize, v & ((1 << 40) - 1));
+                        let s = &mut stats[p];
+                        s[0] += 1;
+                        s[1] = s[1].wrapping_add(seq);
+                        s[2] = s[2].wrapping_add(seq.wrapping_mul(seq));
+                    }
+                    Ok(None) if res.get(0) == Some(1) && st.is_empty().unwrap() => break,
+                    Ok(None) | Err(Error::SlotBusy { .. }) => std::thread::yield_now(),
+                    Err(e) => panic!("pop: {e}"),
+                }
+            }
+            for (p, s) in stats.iter().enumerate() {
+                res.write(2 + 4 * (id as usize * 2 + p), s).unwrap();
+            }
+        }
+        return;
+    }
+    let name = unique_name("ss");
+    let _g = ShmGuard::new(&name);
+    let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
+    Stack::<u64>::create(&seg, "s", 256).unwrap();
+    let res = Array::<u64>::create(&seg, "res", results_len(2, 2)).unwrap();
+    let per: u64 = 500_000;
+    let per_s = per.to_string();
+    let env = [("SEG", name.as_str()), ("PER", per_s.as_str())];
+    let consumers: Vec<Child> = (0..2)
+        .map(|c| Child::spawn(STACK_TEST, &format!("cons:{c}"), &env))
+        .collect();
+    let producers: Vec<Child> = (0..2)
+        .map(|p| Child::spawn(STACK_TEST, &format!("prod:{p}"), &env))
+        .collect();
+    for p in producers {
+        p.wait_success(Duration::from_secs(300));
+    }
+    res.set(0, 1).unwrap();
+    for c in consumers {
+        c.wait_success(Duration::from_secs(120));
+    }
+    let (sum, sumsq) = (0..per).fold((0u64, 0u64), |(a, b), s| {
+        (a.wrapping_add(s), b.wrapping_add(s.wrapping_mul(s)))
+    });
+    for p in 0..2 {
+        let mut total = [0u64; 3];
+        for c in 0..2 {
+            let at = 2 + 4 * (c * 2 + p);
+            total[0] += res.get(at).unwrap();
+            total[1] = total[1].wrapping_add(res.get(at + 1).unwrap());
+            total[2] = total[2].wrapping_add(res.get(at + 2).unwrap());
+        }
+        assert_eq!(total, [per, sum, sumsq], "producer {p}");
+    }
+}
+
+const POOL_TEST: &str = "stress::pool_churn_4_processes_exclusive_ownership";
+
+#[test]
+fn pool_churn_4_processes_exclusive_ownership() {
+    if let Some(r) = role() {
+        let seg = Segment::open(&env("SEG")).unwrap();
+        let pool = Pool::<u64>::open(&seg, "p").unwrap();
+        let id: u64 = r.parse().unwrap();
+        let mut held = Vec::new();
+        let mut rng = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        for round in 0..200_000u64 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            if rng.is_multiple_of(2) || held.len() >= 8 {
+                if let Some(i) = held.pop() {
+                    let v: u64 = pool.get(i).unwrap();
+                    assert_eq!(v, (id << 32) | u64::from(i), "node {i} changed while owned");
+                    pool.free_unverified(i).unwrap();
+                }
+            } else if let Some(i) = pool.alloc().unwrap() {
+                pool.set(i, (id << 32) | u64::from(i)).unwrap();
+                held.push(i);
+            }
+            let _ = round;
+        }
+        for i in held {
+            pool.free_unverified(i).unwrap();
+        }
+        return;
+    }
+    let name = unique_name("sp");
+    let _g = ShmGuard::new(&name);
+    let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
+    let pool = Pool::<u64>::create(&seg, "p", 24).unwrap();
+    let kids: Vec<Child> = (0..4)
+        .map(|i| Child::spawn(POOL_TEST, &i.to_string(), &[("SEG", &name)]))
+        .collect();
+    for k in kids {
+        k.wait_success(Duration::from_secs(300));
+    }
+    assert_eq!(pool.allocated().unwrap(), 0);
+    let mut free = pool.free_list().unwrap();
+    free.sort_unstable();
+    assert_eq!(
+        free,
+        (0..24).collect::<Vec<u32>>(),
+        "every node is back exactly once"
+    );
+}
+
+const MAP_TEST: &str = "stress::map_4_processes_disjoint_and_overlapping_keys";
+
+#[test]
+fn map_4_processes_disjoint_and_overlapping_keys() {
+    if let Some(r) = role() {
+        let seg = Segment::open(&env("SEG")).unwrap();
+        let m = Map::<u64, u64>::open(&seg, "m").unwrap();
+        let id: u64 = r.parse().unwrap();
+        for round in 0..20_000u64 {
+            // Disjoint keys: this process alone owns them, so every result is exact.
+            let k = 1000 + id * 100 + round % 50;
+            assert_eq!(
+                m.insert(k, round).unwrap(),
+                None,
+                "{k} present before insert"
+            );
+            assert_eq!(m.get(&k).unwrap(), Some(round));
+            assert_eq!(m.remove(&k).unwrap(), Some(round));
+            assert_eq!(m.get(&k).unwrap(), None);
+            // Overlapping keys: everyone inserts and removes 0..8.
+            let shared = round % 8;
+            m.insert(shared, id).unwrap();
+            if let Some(v) = m.get(&shared).unwrap() {
+                assert!(v < 4, "value {v} was never written");
+            }
+            if round % 3 == 0 {
+                m.remove(&shared).unwrap();
+            }
+        }
+        return;
+    }
+    let name = unique_name("sm");
+    let _g = ShmGuard::new(&name);
+    let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
+    let m = Map::<u64, u64>::create(&seg, "m", 512).unwrap();
+    let kids: Vec<Child> = (0..4)
+        .map(|i| Child::spawn(MAP_TEST, &i.to_string(), &[("SEG", &name)]))
+        .collect();
+    for k in kids {
+        k.wait_success(Duration::from_secs(300));
+    }
+    let items = m.items().unwrap();
+    assert_eq!(
+        m.len(),
+        items.len(),
+        "size counter matches occupied entries"
+    );
+    assert!(
+        items.iter().all(|(k, v)| *k < 8 && *v < 4),
+        "only shared keys remain: {items:?}"
+    );
+    let mut keys: Vec<u64> = items.iter().map(|(k, _)| *k).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), items.len(), "no key is stored twice: {items:?}");
+}

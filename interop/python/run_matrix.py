@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Interop matrix for ZeroBuffer: Rust `zerobuffer-peer` vs PyPI zerobuffer-ipc 1.3.0.
+
+Run through `interop/run.sh`, which prepares the venv and builds the Rust peer. Prints one
+table row per case and a final line `N passed, N failed`; exits non-zero on any failure.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+MIB = 1024 * 1024
+
+
+def cleanup(name):
+    """Removes every object of buffer `name`; returns the ones that were still there."""
+    left = []
+    for p in (f"/dev/shm/{name}", f"/dev/shm/sem.sem-w-{name}", f"/dev/shm/sem.sem-r-{name}",
+              f"/tmp/zerobuffer/{name}.lock"):
+        if os.path.exists(p):
+            left.append(os.path.basename(p))
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+    return left
+
+
+class Matrix:
+    def __init__(self, args):
+        self.args = args
+        self.rows = []
+        self.seq = 0
+
+    def cmd(self, impl, role, name, n, **opts):
+        if impl == "rust":
+            base = [self.args.rust_peer]
+        else:
+            base = [self.args.python, self.args.py_peer]
+        c = base + [role, name, str(n)]
+        for k, v in opts.items():
+            flag = "--" + k.replace("_", "-")
+            c += [flag] if v is True else [flag, str(v)]
+        return c
+
+    def name(self, tag):
+        self.seq += 1
+        return f"zbi-{tag}-{os.getpid()}-{self.seq}"
+
+    @staticmethod
+    def parse(out):
+        for line in reversed(out.strip().splitlines()):
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    return json.loads(line)
+                except ValueError:
+                    pass
+        return {}
+
+    def record(self, case, ok, detail):
+        self.rows.append((case, ok, detail))
+        print(f"| {case:<44} | {'PASS' if ok else 'FAIL'} | {detail}", flush=True)
+
+    # -- cases ---------------------------------------------------------------------------
+
+    def transfer(self, w, r, n, payload, lo, hi, label, min_wraps=0):
+        name = self.name("xfer")
+        cleanup(name)
+        common = dict(min_size=lo, max_size=hi, read_timeout=20)
+        rp = subprocess.Popen(self.cmd(r, "reader", name, n, payload_size=payload, metadata_size=4096, **common),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wp = subprocess.Popen(self.cmd(w, "writer", name, n, **common), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        try:
+            wout, werr = wp.communicate(timeout=300)
+            rout, rerr = rp.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            wp.kill(); rp.kill(); wp.wait(); rp.wait()
+            left = cleanup(name)
+            self.record(f"{w}->{r} {label}", False, f"timeout; leftovers {left}")
+            return
+        ws, rs = self.parse(wout), self.parse(rout)
+        left = cleanup(name)
+        ok = bool(ws.get("ok")) and bool(rs.get("ok")) and rs.get("frames") == n and rs.get("bad_frames") == 0 \
+            and bool(rs.get("metadata_ok"))
+        # Rust readers count wrap markers they crossed, Rust writers the markers they wrote.
+        wraps = rs.get("wraps") if rs.get("wraps") is not None else ws.get("wraps")
+        if ok and wraps is not None and wraps < min_wraps:
+            ok = False
+        expected_left = ["sem.sem-w-" + name, "sem.sem-r-" + name] if r == "python" else []
+        if sorted(left) != sorted(expected_left):
+            ok = False
+        detail = (f"frames {rs.get('frames')}/{n}, bad {rs.get('bad_frames')}, metadata_ok {rs.get('metadata_ok')}, "
+                  f"wraps {wraps if wraps is not None else 'n/a'}"
+                  + (f" (+{rs['implicit_wraps']} implicit)" if rs.get("implicit_wraps") else "")
+                  + f", {rs.get('frames_per_s', 0):.0f} frames/s, "
+                  f"writer-close seen {rs.get('writer_closed_seen')}")
+        if left:
+            detail += f", left {'sems (upstream Python reader never unlinks them)' if left == expected_left else left}"
+        if not ok:
+            detail += f" | writer: {ws or werr[-300:]} | reader: {rs or rerr[-300:]}"
+        self.record(f"{w}->{r} {label}", ok, detail)
+
+    def _wait_file(self, path, proc, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(path):
+                return True
+            if proc.poll() is not None:
+                return False
+            time.sleep(0.01)
+        return False
+
+    def reader_killed(self, w, r, bound_ms, write_timeout, note=""):
+        name = self.name("rkill")
+        cleanup(name)
+        jf = f"/tmp/{name}.json"
+        rp = subprocess.Popen(self.cmd(r, "reader", name, 1_000_000, payload_size=65536, min_size=1024,
+                                       max_size=1024, hang_after=50, json_out=jf),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wp = subprocess.Popen(self.cmd(w, "writer", name, 1_000_000, min_size=1024, max_size=1024,
+                                       read_timeout=write_timeout), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ok = self._wait_file(jf, rp, 30)
+        time.sleep(0.5)  # the writer fills the ring and blocks
+        kill_ms = time.time() * 1000.0
+        rp.send_signal(signal.SIGKILL)
+        rp.wait()
+        try:
+            wout, werr = wp.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            wp.kill(); wout, werr = wp.communicate()
+        ws = self.parse(wout)
+        left = cleanup(name)
+        if os.path.exists(jf):
+            os.unlink(jf)
+        at = ws.get("error_at_ms")
+        latency = (at - kill_ms) if at else None
+        ok = ok and ws.get("error") == "ReaderDead" and latency is not None and latency <= bound_ms
+        detail = (f"writer error {ws.get('error')} {latency:.0f} ms after SIGKILL (bound {bound_ms} ms)"
+                  if latency is not None else f"writer: {ws or werr[-300:]}")
+        self.record(f"{w}->{r} reader killed{note}", ok, detail + f", leftovers removed: {len(left)}")
+
+    def writer_killed(self, w, r, bound_ms, read_timeout, note=""):
+        name = self.name("wkill")
+        cleanup(name)
+        jf = f"/tmp/{name}.json"
+        rp = subprocess.Popen(self.cmd(r, "reader", name, 100, payload_size=65536, min_size=1024, max_size=1024,
+                                       read_timeout=read_timeout), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+        wp = subprocess.Popen(self.cmd(w, "writer", name, 100, min_size=1024, max_size=1024, hang_after=50,
+                                       json_out=jf), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ok = self._wait_file(jf, wp, 30)
+        time.sleep(0.3)
+        kill_ms = time.time() * 1000.0
+        wp.send_signal(signal.SIGKILL)
+        wp.wait()
+        try:
+            rout, rerr = rp.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            rp.kill(); rout, rerr = rp.communicate()
+        rs = self.parse(rout)
+        left = cleanup(name)
+        if os.path.exists(jf):
+            os.unlink(jf)
+        at = rs.get("error_at_ms")
+        latency = (at - kill_ms) if at else None
+        ok = ok and rs.get("error") == "WriterDead" and rs.get("frames") == 50 and rs.get("bad_frames") == 0 \
+            and latency is not None and latency <= bound_ms
+        detail = (f"reader drained {rs.get('frames')}/50 then {rs.get('error')} {latency:.0f} ms after SIGKILL "
+                  f"(bound {bound_ms} ms)" if latency is not None else f"reader: {rs or rerr[-300:]}")
+        self.record(f"{w}->{r} writer killed{note}", ok, detail)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--rust-peer", required=True)
+    p.add_argument("--py-peer", required=True)
+    p.add_argument("--python", default=sys.executable)
+    args = p.parse_args()
+    m = Matrix(args)
+    print(f"| {'case':<44} | res  | detail")
+    print(f"|{'-' * 46}|------|{'-' * 60}")
+    pairs = [("rust", "rust"), ("rust", "python"), ("python", "rust")]
+    for w, r in pairs:
+        m.transfer(w, r, 2000, 16384, 1, 4000, "2000 var frames + metadata", min_wraps=200)
+    for w, r in pairs:
+        m.transfer(w, r, 20, 4 * MIB + 4096, MIB, MIB, "20 x 1 MiB + metadata")
+    # Rust writers detect the death through the liveness check (write timeout 30 s); the
+    # upstream Python writer only when its write timeout (default 5 s) expires.
+    m.reader_killed("rust", "rust", 1000, 30)
+    m.reader_killed("rust", "python", 1000, 30)
+    m.reader_killed("python", "rust", 6500, 5, " (upstream: 5 s write timeout)")
+    m.writer_killed("rust", "rust", 1000, 20)
+    m.writer_killed("python", "rust", 1000, 20)
+    m.writer_killed("rust", "python", 2500, 1, " (upstream: on 1 s read timeout)")
+    passed = sum(1 for _, ok, _ in m.rows if ok)
+    failed = len(m.rows) - passed
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# ZeroBuffer interop matrix: Rust zerobuffer-peer vs PyPI zerobuffer-ipc 1.3.0.
+# Creates target/interop-venv if missing, builds the Rust peer in release mode, runs the
+# matrix, prints a table and "N passed, N failed"; exits non-zero on any failure.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+VENV="$ROOT/target/interop-venv"
+PY="$(command -v python3.11 || command -v python3)"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+    "$VENV/bin/pip" install -q numpy zerobuffer-ipc==1.3.0 posix-ipc
+fi
+cargo build --release -q -p zeroipc-interop --bin zerobuffer-peer
+exec "$VENV/bin/python" "$ROOT/interop/python/run_matrix.py" \
+    --rust-peer "$CARGO_TARGET_DIR/release/zerobuffer-peer" \
+    --py-peer "$ROOT/interop/python/zerobuffer_peer.py" \
+    --python "$VENV/bin/python" "$@"
