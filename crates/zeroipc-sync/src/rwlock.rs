@@ -172,6 +172,11 @@ impl<W: Word + ?Sized> RwWords<'_, W> {
 /// writer_active }`, `NAME_rmtx` and `NAME_wmtx` (mutexes), and the 1-byte marker `NAME`.
 /// Readers sleep on `writer_active`, a writer draining readers sleeps on `readers`.
 ///
+/// No owner is recorded (the layout has no room, and the mutexes' names leave none for an
+/// `_owner` suffix): a process that dies holding the write lock, holding a read lock, or
+/// inside a lock call (holding `NAME_rmtx`) blocks the others until their `_timeout` forms
+/// give up.
+///
 /// # Examples
 /// ```
 /// use zeroipc_format::Segment;

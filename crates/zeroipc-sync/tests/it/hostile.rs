@@ -84,3 +84,19 @@ fn wrong_sizes_and_missing_parts() {
         Err(Error::SizeMismatch { expected: 8, .. })
     ));
 }
+
+#[test]
+fn negative_count_is_no_permit() {
+    let s = Segment::anonymous(1 << 16, 64).unwrap();
+    let sem = Semaphore::create(&s, "sem", 0, 0).unwrap();
+    let at = s.find("sem").unwrap().offset() as usize;
+    s.raw().write::<i32>(at, -5).unwrap();
+    assert!(!sem.try_acquire().unwrap());
+    assert!(matches!(
+        sem.acquire_timeout(std::time::Duration::from_millis(5)),
+        Err(Error::Timeout { .. })
+    ));
+    sem.release().unwrap();
+    assert_eq!(sem.count().unwrap(), -4);
+    assert!(!sem.try_acquire().unwrap());
+}

@@ -278,3 +278,47 @@ fn monitor_producer_consumer_across_processes() {
         "every item once, in order"
     );
 }
+
+#[test]
+fn event_and_signal_wake_waiters_in_other_processes() {
+    use zeroipc_sync::{Event, EventMode, Signal};
+    if role().is_some() {
+        let seg = child_segment();
+        let go = Event::open(&seg, "go").unwrap();
+        let sig = Signal::<u64>::open(&seg, "value").unwrap();
+        go.wait_timeout(Duration::from_secs(30)).unwrap();
+        // Follow the parent's updates until it publishes 10.
+        let mut seen = sig.version().unwrap();
+        while sig.get().unwrap() != 10 {
+            seen = sig
+                .wait_for_change_timeout(seen, Duration::from_secs(30))
+                .unwrap();
+        }
+        let done = Event::open(&seg, "done").unwrap();
+        done.signal().unwrap();
+        return;
+    }
+    let (seg, _g, name) = segment("evsig");
+    let go = Event::create(&seg, "go", EventMode::ManualReset).unwrap();
+    let done = Event::create(&seg, "done", EventMode::AutoReset).unwrap();
+    let sig = Signal::<u64>::create(&seg, "value", 0).unwrap();
+    let kids = spawn(
+        "multiprocess::event_and_signal_wake_waiters_in_other_processes",
+        &["a", "b"],
+        &name,
+    );
+    while go.waiting().unwrap() < 2 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    go.signal().unwrap();
+    for v in 1..=10u64 {
+        sig.set(v).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Two auto-reset signals: one per child.
+    done.wait_timeout(Duration::from_secs(30)).unwrap();
+    done.wait_timeout(Duration::from_secs(30)).unwrap();
+    wait_all(kids);
+    assert_eq!(sig.version().unwrap(), 10);
+    assert!(!done.try_wait().unwrap(), "exactly two signals");
+}
