@@ -103,7 +103,7 @@ impl<T: Pod> Signal<T> {
         initial: T,
     ) -> Result<Self> {
         let n = Self::names(name);
-        let (_, regions) = lock.add(
+        let (entries, regions) = lock.add(
             &[
                 (&n[0], Self::state_size()),
                 (&n[1], semaphore::SIZE),
@@ -117,16 +117,12 @@ impl<T: Pod> Signal<T> {
                 _ => Err(Error::InvalidArgument("three regions expected".into())),
             },
         )?;
-        let mut entries = Vec::new();
-        for n in &n[..2] {
-            entries.push(lock.get(n)?);
-        }
-        match (regions.as_slice(), entries.pop()) {
-            ([state, mtx, _], Some(Some(me))) => Ok(Self {
+        match (entries.as_slice(), regions.as_slice()) {
+            ([_, me, _], [state, mtx, _]) => Ok(Self {
                 state: state.clone(),
                 mtx: RawSemaphore {
                     region: mtx.clone(),
-                    entry: me,
+                    entry: me.clone(),
                     max: 1,
                 },
                 _value: PhantomData,
@@ -181,8 +177,8 @@ impl<T: Pod> Signal<T> {
         Self::create_locked(&mut lock, name, initial)
     }
 
-    fn locked<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
-        if !self.mtx.acquire(futex::deadline_after(LOCK_TIMEOUT))? {
+    fn locked<R>(&self, timeout: Duration, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        if !self.mtx.try_acquire()? && !self.mtx.acquire(futex::deadline_after(timeout))? {
             return Err(Error::Timeout {
                 what: "a signal's value mutex",
             });
@@ -211,7 +207,28 @@ impl<T: Pod> Signal<T> {
     /// # Errors
     /// [`Error::Timeout`] if the mutex stays held for 5 s (e.g. a writer died).
     pub fn get(&self) -> Result<T> {
-        self.locked(|| Ok(self.state.read::<T>(VALUE)?))
+        self.get_timeout(LOCK_TIMEOUT)
+    }
+
+    /// As [`Signal::get`], waiting at most `timeout` for the mutex.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if the mutex stays held.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        self.locked(timeout, || Ok(self.state.read::<T>(VALUE)?))
+    }
+
+    /// A copy of the value if the mutex is free right now, else `None` (never waits).
+    ///
+    /// # Errors
+    /// Only if the validated regions cannot be accessed.
+    pub fn try_get(&self) -> Result<Option<T>> {
+        if !self.mtx.try_acquire()? {
+            return Ok(None);
+        }
+        let v = self.state.read::<T>(VALUE);
+        self.mtx.release()?;
+        Ok(Some(v?))
     }
 
     /// Stores `value` and increments the version (waking `wait_for_change` sleepers).
@@ -219,7 +236,15 @@ impl<T: Pod> Signal<T> {
     /// # Errors
     /// [`Error::Timeout`] if the mutex stays held for 5 s.
     pub fn set(&self, value: T) -> Result<()> {
-        self.locked(|| {
+        self.set_timeout(value, LOCK_TIMEOUT)
+    }
+
+    /// As [`Signal::set`], waiting at most `timeout` for the mutex.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if the mutex stays held.
+    pub fn set_timeout(&self, value: T, timeout: Duration) -> Result<()> {
+        self.locked(timeout, || {
             self.state.write(VALUE, value)?;
             self.bump()
         })
@@ -231,7 +256,7 @@ impl<T: Pod> Signal<T> {
     /// # Errors
     /// [`Error::Timeout`] if the mutex stays held for 5 s.
     pub fn update(&self, f: impl FnOnce(T) -> T) -> Result<T> {
-        self.locked(|| {
+        self.locked(LOCK_TIMEOUT, || {
             let new = f(self.state.read::<T>(VALUE)?);
             self.state.write(VALUE, new)?;
             self.bump()?;

@@ -293,6 +293,18 @@ fn signal_versions_and_waits() {
     assert!(is_timeout(
         sig.wait_for_change_timeout(2, Duration::from_millis(5))
     ));
+    assert_eq!(sig.try_get().unwrap().unwrap()[0], 9);
+    // A held value mutex (e.g. a writer that died inside `set`): the timed forms give up.
+    let mtx = zeroipc_sync::Semaphore::open(&s, "sig_mtx").unwrap();
+    mtx.acquire().unwrap();
+    assert!(sig.try_get().unwrap().is_none());
+    assert!(is_timeout(sig.get_timeout(Duration::from_millis(5))));
+    assert!(is_timeout(
+        sig.set_timeout([0; 12], Duration::from_millis(5))
+    ));
+    mtx.release().unwrap();
+    sig.set_timeout([3; 12], Duration::from_millis(50)).unwrap();
+    assert_eq!(sig.get().unwrap(), [3; 12]);
     assert!(matches!(
         Signal::<[u8; 24]>::open(&s, "sig"),
         Err(Error::TypeMismatch { .. })
