@@ -322,3 +322,54 @@ fn event_and_signal_wake_waiters_in_other_processes() {
     assert_eq!(sig.version().unwrap(), 10);
     assert!(!done.try_wait().unwrap(), "exactly two signals");
 }
+
+#[test]
+fn concurrent_open_or_create_makes_each_structure_once() {
+    use zeroipc_sync::{Event, EventMode, Semaphore, Signal};
+    const N: usize = 30;
+    if role().is_some() {
+        let seg = child_segment();
+        let go = Latch::open(&seg, "go").unwrap();
+        go.wait_timeout(Duration::from_secs(30)).unwrap();
+        for i in 0..N {
+            Mutex::open_or_create(&seg, &format!("m{i}")).unwrap();
+            RwLock::open_or_create(&seg, &format!("rw{i}")).unwrap();
+            Monitor::open_or_create(&seg, &format!("mon{i}")).unwrap();
+            Event::open_or_create(&seg, &format!("e{i}"), EventMode::AutoReset).unwrap();
+            Signal::<u32>::open_or_create(&seg, &format!("s{i}"), 5).unwrap();
+            Semaphore::open_or_create(&seg, &format!("sem{i}"), 1, 1).unwrap();
+        }
+        return;
+    }
+    let name = unique_name("ooc");
+    let _g = ShmGuard::new(&name);
+    let seg = zeroipc_format::SegmentOptions::new()
+        .create(&name, 1 << 20, 1024)
+        .unwrap();
+    let go = Latch::create(&seg, "go", 1).unwrap();
+    let kids = spawn(
+        "multiprocess::concurrent_open_or_create_makes_each_structure_once",
+        &["a", "b", "c"],
+        &name,
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    go.count_down(1).unwrap();
+    wait_all(kids);
+    // go + per i: mutex 2, rwlock 4, monitor 4, event 2, signal 3, semaphore 1.
+    let entries = seg.entries().unwrap();
+    assert_eq!(entries.len(), 1 + N * 16);
+    let mut names: Vec<&str> = entries.iter().map(|e| e.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), entries.len(), "no duplicate entry");
+    for i in 0..N {
+        assert!(Mutex::open(&seg, &format!("m{i}")).unwrap().tracks_owner());
+        assert_eq!(
+            Signal::<u32>::open(&seg, &format!("s{i}"))
+                .unwrap()
+                .get()
+                .unwrap(),
+            5
+        );
+    }
+}
