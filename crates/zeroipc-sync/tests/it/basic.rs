@@ -211,7 +211,15 @@ fn events_auto_and_manual() {
     while man.waiting().unwrap() < 3 {
         thread::yield_now();
     }
-    man.pulse().unwrap();
+    // A pulse waits at most 10 ms for the woken waiters to leave; on a loaded machine one
+    // may miss it, so pulse until all have gone.
+    for _ in 0..1000 {
+        man.pulse().unwrap();
+        if hs.iter().all(|h| h.is_finished()) {
+            break;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
     for h in hs {
         h.join().unwrap().unwrap();
     }

@@ -100,3 +100,46 @@ fn negative_count_is_no_permit() {
     assert_eq!(sem.count().unwrap(), -4);
     assert!(!sem.try_acquire().unwrap());
 }
+
+#[test]
+fn barrier_count_pushed_past_the_limit_still_completes_the_next_phase() {
+    // The documented timeout-rollback race can leave `arrived` above the limit; the next
+    // arrival then completes the phase instead of every later phase stalling.
+    let s = Segment::anonymous(1 << 16, 64).unwrap();
+    let b = Barrier::create(&s, "bar", 2).unwrap();
+    let at = s.find("bar").unwrap().offset() as usize;
+    s.raw().write::<i32>(at, 2).unwrap();
+    assert!(
+        b.wait_timeout(std::time::Duration::from_millis(100))
+            .unwrap()
+    );
+    assert_eq!(b.arrived().unwrap(), 0);
+    assert_eq!(b.generation().unwrap(), 1);
+}
+
+#[test]
+fn auto_reset_pulse_releases_one_waiter_and_leaves_no_signal() {
+    let s = Segment::anonymous(1 << 16, 64).unwrap();
+    let ev = Event::create(&s, "ev", EventMode::AutoReset).unwrap();
+    // Nobody waits: the pulse is lost, as for a pthread condition signal.
+    ev.pulse().unwrap();
+    assert!(!ev.try_wait().unwrap());
+    let other = ev.clone();
+    let h = std::thread::spawn(move || other.wait_timeout(std::time::Duration::from_secs(10)));
+    let sem = Semaphore::open(&s, "ev_sem").unwrap();
+    while sem.waiting().unwrap() == 0 {
+        std::thread::yield_now();
+    }
+    // A pulse waits at most 10 ms for the woken waiter to take the signal; on a loaded
+    // machine the waiter may miss one, so pulse until it has gone.
+    for _ in 0..1000 {
+        ev.pulse().unwrap();
+        if h.is_finished() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    h.join().unwrap().unwrap();
+    assert!(!ev.try_wait().unwrap(), "no signal left behind");
+    assert!(!ev.is_signaled().unwrap());
+}
