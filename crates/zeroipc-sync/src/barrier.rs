@@ -1,0 +1,239 @@
+//! Barrier (spec §4.12).
+
+use std::mem::offset_of;
+use std::time::{Duration, Instant};
+
+use zeroipc_format::atomic::Ordering;
+use zeroipc_format::{Entry, Region, Segment};
+
+use crate::common::{corrupt, exact_size, load_i32, region};
+use crate::error::{Error, Result};
+use crate::futex::{self, Word};
+
+/// Shared layout of a barrier (16 bytes).
+#[repr(C)]
+pub(crate) struct BarrierLayout {
+    /// Participants that arrived in the current phase, `0..num_participants`.
+    pub arrived: i32,
+    /// Phase number, incremented by the last arriver; the futex word waiters sleep on.
+    pub generation: i32,
+    /// Participants per phase, `> 0`.
+    pub num_participants: i32,
+    /// Always 0.
+    pub padding: i32,
+}
+
+const ARRIVED: usize = offset_of!(BarrierLayout, arrived);
+const GENERATION: usize = offset_of!(BarrierLayout, generation);
+const PARTICIPANTS: usize = offset_of!(BarrierLayout, num_participants);
+const SIZE: u64 = size_of::<BarrierLayout>() as u64;
+
+#[cfg(not(zeroipc_loom))]
+const _: () = {
+    assert!(SIZE == 16 && ARRIVED == 0 && GENERATION == 4 && PARTICIPANTS == 8);
+    assert!(offset_of!(BarrierLayout, padding) == 12);
+};
+
+/// `wait(timeout)` of spec §4.12: `Some(true)` for the last arriver (the one that completed
+/// the phase), `Some(false)` for the others, `None` on timeout (its arrival rolled back).
+pub(crate) fn wait<W: Word + ?Sized>(
+    arrived: &W,
+    generation: &W,
+    participants: i32,
+    deadline: Option<Instant>,
+) -> Option<bool> {
+    let g = generation.load(Ordering::Acquire);
+    // AcqRel: the last arriver's Acquire half sees every earlier arriver's writes.
+    let a = (arrived.fetch_add(1, Ordering::AcqRel) as i32).wrapping_add(1);
+    if a >= participants {
+        arrived.store(0, Ordering::Relaxed);
+        // Release: publishes the phase (and `arrived = 0`) to the waiters' Acquire load of
+        // `generation` below.
+        generation.fetch_add(1, Ordering::Release);
+        generation.wake(true);
+        return Some(true);
+    }
+    let passed = || {
+        let now = generation.load(Ordering::Acquire);
+        if now == g { Err(now) } else { Ok(()) }
+    };
+    if futex::spin(|| passed().ok()).is_some()
+        || futex::wait_for(generation, deadline, passed).is_some()
+    {
+        return Some(false);
+    }
+    // Timed out: withdraw the arrival (races a concurrent completion exactly as upstream's
+    // rollback does; documented on `Barrier`).
+    arrived.fetch_sub(1, Ordering::AcqRel);
+    None
+}
+
+/// A reusable barrier for a fixed number of participants, across processes.
+///
+/// Layout (16 bytes, spec §4.12): `{ i32 arrived; i32 generation; i32 num_participants;
+/// i32 pad }`. Waiters sleep on `generation`; the last arriver resets `arrived`, bumps
+/// `generation` and wakes everyone.
+///
+/// A participant that dies inside `wait` (or never arrives) stalls the phase: use
+/// [`Barrier::wait_timeout`] where that can happen. A timeout withdraws the caller's arrival;
+/// if the phase completes at the same moment, the withdrawal can corrupt the next phase's
+/// count (the same limitation as upstream).
+///
+/// # Examples
+/// ```
+/// use zeroipc_format::Segment;
+/// use zeroipc_sync::Barrier;
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let b = Barrier::create(&seg, "phase", 1)?;
+/// assert!(b.wait()?); // the only participant completes every phase
+/// assert_eq!(b.generation()?, 1);
+/// # Ok::<(), zeroipc_sync::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Barrier {
+    region: Region,
+    entry: Entry,
+    /// `num_participants`, read once at open, `> 0`.
+    participants: i32,
+}
+
+fn init(r: &Region, participants: i32) -> Result<()> {
+    r.write::<i32>(PARTICIPANTS, participants)?;
+    Ok(())
+}
+
+impl Barrier {
+    /// Entry size of a barrier.
+    pub const SIZE: u64 = SIZE;
+
+    fn check(participants: i32) -> Result<()> {
+        if participants <= 0 {
+            return Err(Error::InvalidArgument(format!(
+                "a barrier needs at least one participant (got {participants})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Creates barrier `name` for `participants` processes (or threads).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `participants <= 0`; the segment's errors.
+    pub fn create(seg: &Segment, name: &str, participants: i32) -> Result<Self> {
+        Self::check(participants)?;
+        let (entry, region) = seg.add(name, SIZE, |r: &Region| init(r, participants))?;
+        Ok(Self {
+            region,
+            entry,
+            participants,
+        })
+    }
+
+    /// Opens the existing barrier `name`.
+    ///
+    /// # Errors
+    /// `NotFound`, [`Error::SizeMismatch`] unless 16 bytes, `Corrupt` if
+    /// `num_participants <= 0`.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        let entry = seg.find(name)?;
+        Self::open_entry(seg, entry)
+    }
+
+    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        exact_size(&entry, SIZE)?;
+        let region = region(seg, &entry)?;
+        let participants = load_i32(&region, PARTICIPANTS)?;
+        if participants <= 0 {
+            return Err(corrupt(
+                entry.name(),
+                "num_participants",
+                i64::from(participants),
+            ));
+        }
+        Ok(Self {
+            region,
+            entry,
+            participants,
+        })
+    }
+
+    /// Opens `name` if it exists, else creates it (decided under the creation lock).
+    ///
+    /// # Errors
+    /// As [`Barrier::create`] and [`Barrier::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, participants: i32) -> Result<Self> {
+        Self::check(participants)?;
+        let mut lock = seg.lock_table()?;
+        if let Some(entry) = lock.get(name)? {
+            drop(lock);
+            return Self::open_entry(seg, entry);
+        }
+        let (mut entries, mut regions) = lock.add(&[(name, SIZE)], |r: &[Region]| match r {
+            [one] => init(one, participants),
+            _ => Err(Error::InvalidArgument("one region expected".into())),
+        })?;
+        match (entries.pop(), regions.pop()) {
+            (Some(entry), Some(region)) => Ok(Self {
+                region,
+                entry,
+                participants,
+            }),
+            _ => Err(Error::InvalidArgument("one entry expected".into())),
+        }
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<Option<bool>> {
+        Ok(wait(
+            self.region.atomic_u32(ARRIVED)?,
+            self.region.atomic_u32(GENERATION)?,
+            self.participants,
+            deadline,
+        ))
+    }
+
+    /// Arrives and blocks until all participants of this phase have arrived. Returns `true`
+    /// for the caller whose arrival completed the phase.
+    ///
+    /// # Errors
+    /// Only if the validated region cannot be accessed.
+    pub fn wait(&self) -> Result<bool> {
+        self.wait_until(None)?
+            .ok_or(Error::Timeout { what: "a barrier" })
+    }
+
+    /// As [`Barrier::wait`], giving up after `timeout` (the arrival is withdrawn).
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if the phase did not complete in time.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.wait_until(futex::deadline_after(timeout))?
+            .ok_or(Error::Timeout { what: "a barrier" })
+    }
+
+    /// Participants per phase.
+    pub fn participants(&self) -> i32 {
+        self.participants
+    }
+
+    /// Participants arrived in the current phase (a snapshot).
+    ///
+    /// # Errors
+    /// Only if the validated region cannot be accessed.
+    pub fn arrived(&self) -> Result<i32> {
+        Ok(self.region.atomic_i32(ARRIVED)?.load(Ordering::Acquire))
+    }
+
+    /// Completed phases (wrapping `i32`, a snapshot).
+    ///
+    /// # Errors
+    /// Only if the validated region cannot be accessed.
+    pub fn generation(&self) -> Result<i32> {
+        Ok(self.region.atomic_i32(GENERATION)?.load(Ordering::Acquire))
+    }
+
+    /// The table entry.
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+}

@@ -1,0 +1,60 @@
+//! # zeroipc-sync
+//!
+//! Cross-process synchronisation primitives that live in a ZeroIPC segment, byte-compatible
+//! with the upstream C++ implementation: [`Semaphore`], [`Mutex`], [`RwLock`], [`Monitor`],
+//! [`Barrier`], [`Latch`], [`Once`], [`Event`] and [`Signal`].
+//!
+//! Waiting (spec D5): a waiter spins briefly, then sleeps with a **shared** futex on the
+//! layout's 32-bit word in bounded slices (1 ms at first, growing to at most
+//! [`futex::max_slice`], 10 ms by default, for long waits; see [`futex`]), re-checking its
+//! condition after every slice. Project wakers call `FUTEX_WAKE` (only when the layout's
+//! waiter counter says someone may sleep, where there is one); upstream peers never do, and
+//! the bounded slice still lets us see their changes within about a millisecond. Every
+//! blocking call has a `_timeout` form, so a crashed peer cannot hang the others forever;
+//! [`Mutex`] additionally detects a dead holder (see [`MutexGuard::owner_died`]).
+//!
+//! The crate contains no `unsafe` code: futexes go through `rustix::thread::futex`, memory
+//! through `zeroipc_format::Region`.
+//!
+//! # Examples
+//! ```
+//! use zeroipc_format::Segment;
+//! use zeroipc_sync::{Latch, Mutex};
+//!
+//! let seg = Segment::anonymous(1 << 16, 64)?;
+//! let m = Mutex::create(&seg, "m")?;
+//! let ready = Latch::create(&seg, "ready", 1)?;
+//! drop(m.lock()?);
+//! ready.count_down(1)?;
+//! ready.wait()?; // already released: returns at once
+//! # Ok::<(), zeroipc_sync::Error>(())
+//! ```
+
+mod barrier;
+mod common;
+mod error;
+mod event;
+pub mod futex;
+mod latch;
+#[cfg(zeroipc_loom)]
+#[doc(hidden)]
+pub mod model;
+mod monitor;
+mod mutex;
+mod once;
+mod owner;
+mod rwlock;
+mod semaphore;
+mod signal;
+
+pub use barrier::Barrier;
+pub use error::{Error, Result};
+pub use event::{Event, EventMode};
+pub use latch::Latch;
+pub use monitor::{Monitor, MonitorGuard};
+pub use mutex::{Mutex, MutexGuard, OWNER_SIZE, OWNER_SUFFIX};
+pub use once::{Once, OnceState};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::Semaphore;
+pub use signal::Signal;
+pub use zeroipc_format::{Segment, SegmentOptions};

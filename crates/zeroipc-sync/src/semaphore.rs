@@ -1,0 +1,330 @@
+//! Counting semaphore (spec §4.8), also the building block of Mutex, Monitor and Event.
+
+use std::mem::offset_of;
+use std::time::{Duration, Instant};
+
+use zeroipc_format::atomic::{Ordering, fence};
+use zeroipc_format::{Entry, Region, Segment};
+
+use crate::common::{corrupt, exact_size, load_i32, region};
+use crate::error::{Error, Result};
+use crate::futex::{self, Word};
+
+/// Shared layout of a semaphore (16 bytes).
+#[repr(C)]
+pub(crate) struct SemaphoreLayout {
+    /// Available permits; the futex word acquirers sleep on. Negative values (never written by
+    /// correct peers) count as 0.
+    pub count: i32,
+    /// Acquirers currently registered as waiting; releasers wake only when it is positive.
+    pub waiting: i32,
+    /// Upper bound on `count`; 0 = unbounded; never negative.
+    pub max_count: i32,
+    /// Always 0.
+    pub padding: i32,
+}
+
+pub(crate) const COUNT: usize = offset_of!(SemaphoreLayout, count);
+pub(crate) const WAITING: usize = offset_of!(SemaphoreLayout, waiting);
+pub(crate) const MAX_COUNT: usize = offset_of!(SemaphoreLayout, max_count);
+/// Entry size of a semaphore (and of a mutex).
+pub(crate) const SIZE: u64 = size_of::<SemaphoreLayout>() as u64;
+
+#[cfg(not(zeroipc_loom))]
+const _: () = {
+    assert!(size_of::<SemaphoreLayout>() == 16);
+    assert!(COUNT == 0 && WAITING == 4 && MAX_COUNT == 8);
+    assert!(offset_of!(SemaphoreLayout, padding) == 12);
+};
+
+// ---- algorithm core, generic over the word type (hardware futex or loom) ----
+
+/// One CAS loop taking a permit if `count > 0`. `Err(seen)` carries the non-positive count
+/// observed (the value to sleep on).
+#[inline]
+pub(crate) fn try_take<W: Word + ?Sized>(count: &W, load: Ordering) -> Result<(), u32> {
+    let mut c = count.load(load);
+    while (c as i32) > 0 {
+        // Acquire: pairs with the releaser's SeqCst CAS, so what the releaser wrote before
+        // releasing (e.g. data under a mutex) is visible to us.
+        match count.compare_exchange(c, c.wrapping_sub(1), Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => return Ok(()),
+            Err(now) => c = now,
+        }
+    }
+    Err(c)
+}
+
+/// `acquire(timeout)` of spec §4.8 with a busy-wait phase before registering as a waiter.
+/// Returns `false` on timeout.
+pub(crate) fn acquire<W: Word + ?Sized>(count: &W, waiting: &W, deadline: Option<Instant>) -> bool {
+    if try_take(count, Ordering::Acquire).is_ok()
+        || futex::spin(|| try_take(count, Ordering::Relaxed).ok()).is_some()
+    {
+        return true;
+    }
+    // Store–load handshake with `release` (SeqCst RMW, SeqCst fence, then load on both
+    // sides): either the releaser sees us in `waiting` and wakes us, or we see its increment
+    // of `count` before sleeping. The fences make the argument hold in the C++ model as loom
+    // checks it (loom does not give SeqCst accesses a total order); on x86 they follow a
+    // locked instruction and cost a few cycles.
+    waiting.fetch_add(1, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
+    let got = futex::wait_for(count, deadline, || try_take(count, Ordering::SeqCst)).is_some();
+    waiting.fetch_sub(1, Ordering::Relaxed);
+    got
+}
+
+/// `release()` of spec §4.8. `Err(())` if `max > 0` and `count >= max` (or the count would
+/// pass `i32::MAX`); nothing is changed then.
+pub(crate) fn release<W: Word + ?Sized>(count: &W, waiting: &W, max: i32) -> Result<(), ()> {
+    let mut c = count.load(Ordering::Relaxed);
+    loop {
+        let ci = c as i32;
+        if (max > 0 && ci >= max) || ci == i32::MAX {
+            return Err(());
+        }
+        // SeqCst (includes Release): publishes the releaser's writes to the acquirer's
+        // Acquire CAS in `try_take`, and orders before the `waiting` load below.
+        match count.compare_exchange(c, c.wrapping_add(1), Ordering::SeqCst, Ordering::Relaxed) {
+            Ok(_) => break,
+            Err(now) => c = now,
+        }
+    }
+    // Pairs with the fence in `acquire` (store–load handshake).
+    fence(Ordering::SeqCst);
+    if (waiting.load(Ordering::SeqCst) as i32) > 0 {
+        count.wake(false);
+    }
+    Ok(())
+}
+
+// ---- the region-backed handle shared by Semaphore, Mutex and the composites ----
+
+/// A semaphore-layout entry in a segment, validated at open.
+#[derive(Clone, Debug)]
+pub(crate) struct RawSemaphore {
+    pub region: Region,
+    pub entry: Entry,
+    /// `max_count`, read once at open (spec: taken from the cached open-time value).
+    pub max: i32,
+}
+
+impl RawSemaphore {
+    /// Creates the bytes of a semaphore in a fresh (zeroed) region.
+    pub fn init(region: &Region, initial: i32, max: i32) -> Result<()> {
+        region.write::<i32>(COUNT, initial)?;
+        region.write::<i32>(MAX_COUNT, max)?;
+        Ok(())
+    }
+
+    pub fn check_args(initial: i32, max: i32) -> Result<()> {
+        if initial < 0 || max < 0 || (max > 0 && initial > max) {
+            return Err(Error::InvalidArgument(format!(
+                "semaphore needs 0 <= initial and 0 <= max, initial <= max when max > 0 \
+                 (got initial {initial}, max {max})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Open checks of spec §4.8: size 16, `max_count >= 0`.
+    pub fn open(seg: &Segment, entry: Entry) -> Result<Self> {
+        exact_size(&entry, SIZE)?;
+        let region = region(seg, &entry)?;
+        Self::from_region(region, entry)
+    }
+
+    pub fn from_region(region: Region, entry: Entry) -> Result<Self> {
+        let max = load_i32(&region, MAX_COUNT)?;
+        if max < 0 {
+            return Err(corrupt(entry.name(), "max_count", i64::from(max)));
+        }
+        Ok(Self { region, entry, max })
+    }
+
+    #[inline]
+    pub fn count_word(&self) -> Result<&crate::futex::HwU32> {
+        Ok(self.region.atomic_u32(COUNT)?)
+    }
+
+    #[inline]
+    pub fn waiting_word(&self) -> Result<&crate::futex::HwU32> {
+        Ok(self.region.atomic_u32(WAITING)?)
+    }
+
+    pub fn try_acquire(&self) -> Result<bool> {
+        Ok(try_take(self.count_word()?, Ordering::Acquire).is_ok())
+    }
+
+    /// `false` on timeout.
+    pub fn acquire(&self, deadline: Option<Instant>) -> Result<bool> {
+        Ok(acquire(self.count_word()?, self.waiting_word()?, deadline))
+    }
+
+    pub fn release(&self) -> Result<()> {
+        release(self.count_word()?, self.waiting_word()?, self.max).map_err(|()| Error::Overflow {
+            name: self.entry.name().to_owned(),
+            max: self.max,
+        })
+    }
+
+    pub fn count(&self) -> Result<i32> {
+        Ok(self.count_word()?.load(Ordering::Acquire) as i32)
+    }
+
+    pub fn waiting(&self) -> Result<i32> {
+        Ok(self.waiting_word()?.load(Ordering::SeqCst) as i32)
+    }
+}
+
+/// A counting semaphore shared by every process that maps the segment.
+///
+/// Layout (16 bytes, spec §4.8): `{ i32 count; i32 waiting; i32 max_count; i32 pad }`.
+/// Acquirers spin briefly, then sleep on `count` with a shared futex in bounded slices (see
+/// [`futex`]); releasers wake one sleeper only when `waiting > 0`.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use zeroipc_format::Segment;
+/// use zeroipc_sync::Semaphore;
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let sem = Semaphore::create(&seg, "slots", 2, 2)?;
+/// sem.acquire()?;
+/// assert!(sem.try_acquire()?);
+/// assert!(!sem.try_acquire()?);
+/// assert!(sem.acquire_timeout(Duration::from_millis(5)).is_err()); // Timeout
+/// sem.release()?;
+/// assert_eq!(Semaphore::open(&seg, "slots")?.count()?, 1);
+/// # Ok::<(), zeroipc_sync::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Semaphore {
+    raw: RawSemaphore,
+}
+
+impl Semaphore {
+    /// Entry size of a semaphore.
+    pub const SIZE: u64 = SIZE;
+
+    /// Creates semaphore `name` holding `initial` permits, at most `max` (0 = unbounded).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless `initial >= 0`, `max >= 0` and, for `max > 0`,
+    /// `initial <= max`; the segment's errors (name, duplicate, table full, out of space).
+    pub fn create(seg: &Segment, name: &str, initial: i32, max: i32) -> Result<Self> {
+        RawSemaphore::check_args(initial, max)?;
+        let (entry, region) =
+            seg.add(name, SIZE, |r: &Region| RawSemaphore::init(r, initial, max))?;
+        Ok(Self {
+            raw: RawSemaphore { region, entry, max },
+        })
+    }
+
+    /// Opens the existing semaphore `name`.
+    ///
+    /// # Errors
+    /// `NotFound` (inside [`Error::Format`]), [`Error::SizeMismatch`] unless the entry is
+    /// 16 bytes, `Corrupt` if `max_count < 0`.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        let entry = seg.find(name)?;
+        Ok(Self {
+            raw: RawSemaphore::open(seg, entry)?,
+        })
+    }
+
+    /// Opens `name` if it exists, else creates it (decided under the creation lock).
+    ///
+    /// # Errors
+    /// As [`Semaphore::create`] and [`Semaphore::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, initial: i32, max: i32) -> Result<Self> {
+        RawSemaphore::check_args(initial, max)?;
+        let mut lock = seg.lock_table()?;
+        if let Some(entry) = lock.get(name)? {
+            drop(lock);
+            return Ok(Self {
+                raw: RawSemaphore::open(seg, entry)?,
+            });
+        }
+        let (mut entries, mut regions) = lock.add(&[(name, SIZE)], |r: &[Region]| match r {
+            [one] => RawSemaphore::init(one, initial, max),
+            _ => Err(Error::InvalidArgument("one region expected".into())),
+        })?;
+        match (entries.pop(), regions.pop()) {
+            (Some(entry), Some(region)) => Ok(Self {
+                raw: RawSemaphore { region, entry, max },
+            }),
+            _ => Err(Error::InvalidArgument("one entry expected".into())),
+        }
+    }
+
+    /// Takes a permit if one is available, without blocking.
+    ///
+    /// # Errors
+    /// Only if the validated region cannot be accessed (never for a mapped segment).
+    pub fn try_acquire(&self) -> Result<bool> {
+        self.raw.try_acquire()
+    }
+
+    /// Takes a permit, blocking until one is available.
+    ///
+    /// A holder that crashed never releases; prefer [`Semaphore::acquire_timeout`] where
+    /// peers may die.
+    ///
+    /// # Errors
+    /// Only if the validated region cannot be accessed (never for a mapped segment).
+    pub fn acquire(&self) -> Result<()> {
+        self.raw.acquire(None)?;
+        Ok(())
+    }
+
+    /// Takes a permit, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if no permit became available in time.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<()> {
+        if self.raw.try_acquire()? || self.raw.acquire(futex::deadline_after(timeout))? {
+            Ok(())
+        } else {
+            Err(Error::Timeout {
+                what: "a semaphore permit",
+            })
+        }
+    }
+
+    /// Returns a permit and wakes one sleeping acquirer if any is registered.
+    ///
+    /// # Errors
+    /// [`Error::Overflow`] if `max_count > 0` and the count is already `max_count`.
+    pub fn release(&self) -> Result<()> {
+        self.raw.release()
+    }
+
+    /// Current number of permits (a snapshot).
+    ///
+    /// # Errors
+    /// Only if the validated region cannot be accessed.
+    pub fn count(&self) -> Result<i32> {
+        self.raw.count()
+    }
+
+    /// Number of acquirers currently registered as waiting (a snapshot).
+    ///
+    /// # Errors
+    /// Only if the validated region cannot be accessed.
+    pub fn waiting(&self) -> Result<i32> {
+        self.raw.waiting()
+    }
+
+    /// `max_count` as read at open (0 = unbounded).
+    pub fn max_count(&self) -> i32 {
+        self.raw.max
+    }
+
+    /// The table entry.
+    pub fn entry(&self) -> &Entry {
+        &self.raw.entry
+    }
+}

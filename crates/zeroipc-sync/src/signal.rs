@@ -1,0 +1,315 @@
+//! `Signal<T>` (spec §4.16): a versioned value, `NAME_state`, `NAME_mtx`, marker `NAME`.
+
+use std::marker::PhantomData;
+use std::mem::offset_of;
+use std::time::{Duration, Instant};
+
+use bytemuck::Pod;
+use zeroipc_format::atomic::Ordering;
+use zeroipc_format::{Entry, Region, Segment, align8};
+
+use crate::common::{check_base, find_parts, part, region};
+use crate::error::{Error, Result};
+use crate::futex;
+use crate::mutex::open_raw_mutex;
+use crate::semaphore::{self, RawSemaphore};
+
+/// Shared layout of `NAME_state` (the value follows at offset 8).
+#[repr(C)]
+pub(crate) struct SignalHeader {
+    /// Number of changes; starts at 0. Its low 32-bit half is the futex word of
+    /// `wait_for_change`.
+    pub version: u64,
+}
+
+const VERSION: usize = offset_of!(SignalHeader, version);
+const VALUE: usize = size_of::<SignalHeader>();
+
+#[cfg(not(zeroipc_loom))]
+const _: () = assert!(VERSION == 0 && VALUE == 8);
+
+const SUFFIXES: [&str; 2] = ["_state", "_mtx"];
+/// How long `get`/`set`/`update` wait for the value mutex before giving up (a peer that died
+/// inside `set` would otherwise hang them).
+const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A value of type `T` with a change counter, shared across processes.
+///
+/// Entries, in creation order (spec §4.16): `NAME_state` = `{ u64 version; T value }`
+/// (`align8(8 + size_of::<T>())` bytes), `NAME_mtx` (mutex), marker `NAME` (1 byte).
+/// Writers change the value under the mutex and bump `version`; [`Signal::wait_for_change`]
+/// sleeps on the low half of `version` in bounded futex slices.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use zeroipc_format::Segment;
+/// use zeroipc_sync::Signal;
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let temp = Signal::<f64>::create(&seg, "temp", 20.0)?;
+/// let v0 = temp.version()?;
+/// temp.set(21.5)?;
+/// assert_eq!(temp.wait_for_change_timeout(v0, Duration::from_millis(10))?, 1);
+/// temp.update(|t| t + 1.0)?;
+/// assert_eq!(temp.get()?, 22.5);
+/// # Ok::<(), zeroipc_sync::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Signal<T> {
+    state: Region,
+    mtx: RawSemaphore,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Signal<T> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            mtx: self.mtx.clone(),
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T: Pod> Signal<T> {
+    /// Entry size of `NAME_state` for `T`: `align8(8 + size_of::<T>())`.
+    pub fn state_size() -> u64 {
+        let raw = (VALUE + size_of::<T>()) as u64;
+        align8(raw).unwrap_or(raw)
+    }
+
+    fn names(name: &str) -> [String; 3] {
+        [
+            part(name, SUFFIXES[0]),
+            part(name, SUFFIXES[1]),
+            name.to_owned(),
+        ]
+    }
+
+    /// Creates signal `name` with version 0 and value `initial`.
+    ///
+    /// # Errors
+    /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
+    pub fn create(seg: &Segment, name: &str, initial: T) -> Result<Self> {
+        check_base(name, SUFFIXES[0].len())?;
+        let mut lock = seg.lock_table()?;
+        Self::create_locked(&mut lock, name, initial)
+    }
+
+    fn create_locked(
+        lock: &mut zeroipc_format::TableLock<'_>,
+        name: &str,
+        initial: T,
+    ) -> Result<Self> {
+        let n = Self::names(name);
+        let (entries, regions) = lock.add(
+            &[
+                (&n[0], Self::state_size()),
+                (&n[1], semaphore::SIZE),
+                (&n[2], 1),
+            ],
+            |r: &[Region]| match r {
+                [state, mtx, _] => {
+                    state.write(VALUE, initial)?;
+                    RawSemaphore::init(mtx, 1, 1)
+                }
+                _ => Err(Error::InvalidArgument("three regions expected".into())),
+            },
+        )?;
+        match (entries.as_slice(), regions.as_slice()) {
+            ([_, me, _], [state, mtx, _]) => Ok(Self {
+                state: state.clone(),
+                mtx: RawSemaphore {
+                    region: mtx.clone(),
+                    entry: me.clone(),
+                    max: 1,
+                },
+                _value: PhantomData,
+            }),
+            _ => Err(Error::InvalidArgument("three entries expected".into())),
+        }
+    }
+
+    /// Opens the existing signal `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; [`Error::Incomplete`]; [`Error::TypeMismatch`] if `NAME_state` is
+    /// smaller than `8 + size_of::<T>()` (the minimum-size rule accepts upstream Python's
+    /// unpadded states); the Mutex checks on `NAME_mtx`.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        check_base(name, SUFFIXES[0].len())?;
+        let parts = find_parts(seg, name, &Self::names(name))?;
+        let [se, me, _] = <[Entry; 3]>::try_from(parts)
+            .map_err(|_| Error::InvalidArgument("three entries expected".into()))?;
+        let need = (VALUE + size_of::<T>()) as u64;
+        if se.size() < need {
+            return Err(Error::TypeMismatch {
+                name: se.name().to_owned(),
+                what: "state size (8 + size of T)",
+                expected: need as i64,
+                found: se.size() as i64,
+            });
+        }
+        Ok(Self {
+            state: region(seg, &se)?,
+            mtx: open_raw_mutex(seg, me)?,
+            _value: PhantomData,
+        })
+    }
+
+    /// Opens `name` if any part exists, else creates it with `initial` (decided under the
+    /// creation lock).
+    ///
+    /// # Errors
+    /// As [`Signal::create`] and [`Signal::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, initial: T) -> Result<Self> {
+        check_base(name, SUFFIXES[0].len())?;
+        let mut lock = seg.lock_table()?;
+        let mut any = false;
+        for n in &Self::names(name) {
+            any |= lock.get(n)?.is_some();
+        }
+        if any {
+            drop(lock);
+            return Self::open(seg, name);
+        }
+        Self::create_locked(&mut lock, name, initial)
+    }
+
+    fn locked<R>(&self, timeout: Duration, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        if !self.mtx.try_acquire()? && !self.mtx.acquire(futex::deadline_after(timeout))? {
+            return Err(Error::Timeout {
+                what: "a signal's value mutex",
+            });
+        }
+        let out = f();
+        let released = self.mtx.release();
+        let out = out?;
+        released?;
+        Ok(out)
+    }
+
+    fn version_word(&self) -> Result<&crate::futex::HwU64> {
+        Ok(self.state.atomic_u64(VERSION)?)
+    }
+
+    fn bump(&self) -> Result<()> {
+        // Release: publishes the new value to readers' Acquire load of `version`.
+        self.version_word()?.fetch_add(1, Ordering::Release);
+        // Wake sleepers on the low half (there is no waiter counter in this layout).
+        futex::wake_all(self.state.atomic_u32(VERSION)?);
+        Ok(())
+    }
+
+    /// A copy of the value, read under the mutex.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if the mutex stays held for 5 s (e.g. a writer died).
+    pub fn get(&self) -> Result<T> {
+        self.get_timeout(LOCK_TIMEOUT)
+    }
+
+    /// As [`Signal::get`], waiting at most `timeout` for the mutex.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if the mutex stays held.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        self.locked(timeout, || Ok(self.state.read::<T>(VALUE)?))
+    }
+
+    /// A copy of the value if the mutex is free right now, else `None` (never waits).
+    ///
+    /// # Errors
+    /// Only if the validated regions cannot be accessed.
+    pub fn try_get(&self) -> Result<Option<T>> {
+        if !self.mtx.try_acquire()? {
+            return Ok(None);
+        }
+        let v = self.state.read::<T>(VALUE);
+        self.mtx.release()?;
+        Ok(Some(v?))
+    }
+
+    /// Stores `value` and increments the version (waking `wait_for_change` sleepers).
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if the mutex stays held for 5 s.
+    pub fn set(&self, value: T) -> Result<()> {
+        self.set_timeout(value, LOCK_TIMEOUT)
+    }
+
+    /// As [`Signal::set`], waiting at most `timeout` for the mutex.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if the mutex stays held.
+    pub fn set_timeout(&self, value: T, timeout: Duration) -> Result<()> {
+        self.locked(timeout, || {
+            self.state.write(VALUE, value)?;
+            self.bump()
+        })
+    }
+
+    /// Replaces the value with `f(old)` under the mutex and increments the version; returns
+    /// the new value.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if the mutex stays held for 5 s.
+    pub fn update(&self, f: impl FnOnce(T) -> T) -> Result<T> {
+        self.locked(LOCK_TIMEOUT, || {
+            let new = f(self.state.read::<T>(VALUE)?);
+            self.state.write(VALUE, new)?;
+            self.bump()?;
+            Ok(new)
+        })
+    }
+
+    /// Number of changes so far.
+    ///
+    /// # Errors
+    /// Only if the validated region cannot be accessed.
+    pub fn version(&self) -> Result<u64> {
+        Ok(self.version_word()?.load(Ordering::Acquire))
+    }
+
+    /// Whether the version differs from `seen`.
+    ///
+    /// # Errors
+    /// Only if the validated region cannot be accessed.
+    pub fn has_changed(&self, seen: u64) -> Result<bool> {
+        Ok(self.version()? != seen)
+    }
+
+    fn wait_change(&self, seen: u64, deadline: Option<Instant>) -> Result<Option<u64>> {
+        let version = self.version_word()?;
+        let low = self.state.atomic_u32(VERSION)?;
+        let changed = || {
+            let v = version.load(Ordering::Acquire);
+            // Sleep on the low half as observed; a change of an exact multiple of 2^32 is
+            // caught by the bounded slice.
+            if v == seen { Err(v as u32) } else { Ok(v) }
+        };
+        if let Some(v) = futex::spin(|| changed().ok()) {
+            return Ok(Some(v));
+        }
+        Ok(futex::wait_for(low, deadline, changed))
+    }
+
+    /// Blocks until the version differs from `seen`; returns the new version.
+    ///
+    /// # Errors
+    /// Only if the validated region cannot be accessed.
+    pub fn wait_for_change(&self, seen: u64) -> Result<u64> {
+        self.wait_change(seen, None)?
+            .ok_or(Error::Timeout { what: "a signal" })
+    }
+
+    /// As [`Signal::wait_for_change`], at most `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if the version did not change in time.
+    pub fn wait_for_change_timeout(&self, seen: u64, timeout: Duration) -> Result<u64> {
+        self.wait_change(seen, futex::deadline_after(timeout))?
+            .ok_or(Error::Timeout { what: "a signal" })
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of `zeroipc-sync` (one binary; a module per area).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod basic;
+mod crash;
+mod golden;
+mod hostile;
+mod interop;
+mod multiprocess;

@@ -1,0 +1,208 @@
+//! Loom models of the wait/wake protocols and of mutual exclusion, over the same algorithm
+//! code the shared-memory types run. Run with
+//! `RUSTFLAGS="--cfg zeroipc_loom" cargo test -p zeroipc-sync --test loom --release`.
+#![cfg(zeroipc_loom)]
+#![allow(clippy::unwrap_used)]
+
+use loom::sync::Arc;
+use loom::sync::atomic::AtomicU32;
+use loom::thread;
+use zeroipc_format::atomic::Ordering::{Relaxed, SeqCst};
+use zeroipc_sync::model::{Barrier, Latch, ManualEvent, Once, RwLock, Semaphore};
+
+fn bounded(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(f);
+}
+
+/// A non-atomic-style increment (load, then store, both Relaxed): without the lock's
+/// happens-before edges loom finds a lost update.
+fn bump(x: &AtomicU32) {
+    let v = x.load(Relaxed);
+    x.store(v + 1, Relaxed);
+}
+
+#[test]
+fn semaphore_release_wakes_a_waiter_and_no_permit_is_lost() {
+    bounded(|| {
+        let sem = Arc::new(Semaphore::new(0, 0));
+        let s2 = Arc::clone(&sem);
+        let t = thread::spawn(move || s2.acquire());
+        assert!(sem.release());
+        t.join().unwrap();
+        assert_eq!(
+            sem.snapshot(),
+            (0, 0),
+            "permit consumed, waiter deregistered"
+        );
+    });
+}
+
+#[test]
+fn semaphore_respects_max_count() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1, 2));
+        let s2 = Arc::clone(&sem);
+        let t = thread::spawn(move || s2.release());
+        let mine = sem.release();
+        let theirs = t.join().unwrap();
+        assert!(mine ^ theirs, "exactly one release fits under max 2");
+        assert_eq!(sem.snapshot().0, 2);
+    });
+}
+
+#[test]
+fn mutex_excludes_and_orders_two_lockers() {
+    bounded(|| {
+        let m = Arc::new(Semaphore::new(1, 1));
+        let data = Arc::new(AtomicU32::new(0));
+        let (m2, d2) = (Arc::clone(&m), Arc::clone(&data));
+        let t = thread::spawn(move || {
+            m2.acquire();
+            bump(&d2);
+            assert!(m2.release());
+        });
+        m.acquire();
+        bump(&data);
+        assert!(m.release());
+        t.join().unwrap();
+        assert_eq!(data.load(SeqCst), 2, "no lost update");
+        assert!(!m.release(), "unlocking an unlocked mutex overflows");
+    });
+}
+
+#[test]
+fn barrier_releases_both_and_elects_one_leader() {
+    loom::model(|| {
+        let b = Arc::new(Barrier::new(2));
+        let before = Arc::new(AtomicU32::new(0));
+        let (b2, x2) = (Arc::clone(&b), Arc::clone(&before));
+        let t = thread::spawn(move || {
+            x2.fetch_add(1, Relaxed);
+            let leader = b2.wait();
+            assert_eq!(x2.load(Relaxed), 2, "passed before the other arrived");
+            leader
+        });
+        before.fetch_add(1, Relaxed);
+        let leader = b.wait();
+        assert_eq!(before.load(Relaxed), 2);
+        assert!(leader ^ t.join().unwrap(), "exactly one leader");
+    });
+}
+
+#[test]
+fn latch_wait_sees_the_counters_writes() {
+    loom::model(|| {
+        let l = Arc::new(Latch::new(2));
+        let data = Arc::new(AtomicU32::new(0));
+        let ts: Vec<_> = (0..2)
+            .map(|_| {
+                let (l, d) = (Arc::clone(&l), Arc::clone(&data));
+                thread::spawn(move || {
+                    d.fetch_add(1, Relaxed);
+                    l.count_down(1)
+                })
+            })
+            .collect();
+        l.wait();
+        assert_eq!(data.load(Relaxed), 2);
+        let released: u32 = ts.into_iter().map(|t| u32::from(t.join().unwrap())).sum();
+        assert_eq!(released, 1, "exactly one count_down releases");
+    });
+}
+
+#[test]
+fn once_runs_once_and_losers_see_its_effect() {
+    loom::model(|| {
+        let o = Arc::new(Once::new());
+        let data = Arc::new(AtomicU32::new(0));
+        let (o2, d2) = (Arc::clone(&o), Arc::clone(&data));
+        let t = thread::spawn(move || {
+            let ran = o2.call(|| bump(&d2));
+            assert_eq!(d2.load(Relaxed), 1);
+            ran
+        });
+        let ran = o.call(|| bump(&data));
+        assert_eq!(data.load(Relaxed), 1);
+        assert!(ran ^ t.join().unwrap(), "exactly one executor");
+    });
+}
+
+#[test]
+fn manual_event_wakes_the_waiter_and_publishes() {
+    loom::model(|| {
+        let e = Arc::new(ManualEvent::new());
+        let data = Arc::new(AtomicU32::new(0));
+        let (e2, d2) = (Arc::clone(&e), Arc::clone(&data));
+        let t = thread::spawn(move || {
+            e2.wait();
+            assert_eq!(d2.load(Relaxed), 7);
+        });
+        data.store(7, Relaxed);
+        e.signal();
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn auto_event_is_a_semaphore_of_signals() {
+    // Auto-reset events run the semaphore protocol on `NAME_sem`: one signal, one waiter.
+    bounded(|| {
+        let sem = Arc::new(Semaphore::new(0, 0));
+        let s2 = Arc::clone(&sem);
+        let t = thread::spawn(move || s2.acquire());
+        sem.release();
+        t.join().unwrap();
+        assert!(!sem.try_acquire(), "the signal was consumed once");
+    });
+}
+
+#[test]
+fn rwlock_writer_excludes_reader() {
+    bounded(|| {
+        let rw = Arc::new(RwLock::new());
+        let inside = Arc::new(AtomicU32::new(0));
+        let data = Arc::new(AtomicU32::new(0));
+        let (rw2, in2, d2) = (Arc::clone(&rw), Arc::clone(&inside), Arc::clone(&data));
+        let t = thread::spawn(move || {
+            rw2.write();
+            assert_eq!(in2.fetch_add(1, SeqCst), 0, "writer with a reader inside");
+            bump(&d2);
+            in2.fetch_sub(1, SeqCst);
+            assert!(rw2.write_unlock());
+        });
+        rw.read();
+        assert_eq!(
+            inside.fetch_add(1, SeqCst),
+            0,
+            "reader with the writer inside"
+        );
+        let seen = data.load(Relaxed);
+        inside.fetch_sub(1, SeqCst);
+        assert!(rw.read_unlock());
+        t.join().unwrap();
+        assert!(seen <= 1);
+        assert!(!rw.read_unlock(), "no reader left");
+        assert_eq!(data.load(SeqCst), 1);
+    });
+}
+
+#[test]
+fn rwlock_two_writers_do_not_lose_updates() {
+    bounded(|| {
+        let rw = Arc::new(RwLock::new());
+        let data = Arc::new(AtomicU32::new(0));
+        let (rw2, d2) = (Arc::clone(&rw), Arc::clone(&data));
+        let t = thread::spawn(move || {
+            rw2.write();
+            bump(&d2);
+            assert!(rw2.write_unlock());
+        });
+        rw.write();
+        bump(&data);
+        assert!(rw.write_unlock());
+        t.join().unwrap();
+        assert_eq!(data.load(SeqCst), 2);
+    });
+}
