@@ -77,7 +77,9 @@ pub(crate) fn wait<W: Word + ?Sized>(
 /// A participant that dies inside `wait` (or never arrives) stalls the phase: use
 /// [`Barrier::wait_timeout`] where that can happen. A timeout withdraws the caller's arrival;
 /// if the phase completes at the same moment, the withdrawal can corrupt the next phase's
-/// count (the same limitation as upstream).
+/// count (the same limitation as upstream; an arrival that finds `arrived` at or past the
+/// limit completes the phase, so such a count does not stall later phases). There is no
+/// `try_` form: an arrival cannot be taken back without that same race.
 ///
 /// # Examples
 /// ```
