@@ -282,8 +282,10 @@ impl Reader {
     /// [`Error::InvalidArgument`] for unusable sizes.
     #[cfg(zeroipc_loom)]
     pub fn loom_pair(config: BufferConfig) -> Result<(Reader, crate::Writer)> {
-        let m = round_up_64(config.metadata_size).ok_or(Error::InvalidArgument("metadata"))?;
-        let p = round_up_64(config.payload_size).ok_or(Error::InvalidArgument("payload"))?;
+        let m =
+            round_up_64(config.metadata_size).ok_or_else(|| Error::InvalidArgument("metadata"))?;
+        let p =
+            round_up_64(config.payload_size).ok_or_else(|| Error::InvalidArgument("payload"))?;
         let geo = Geometry::new(m, p)?;
         let total = usize::try_from(geo.total).map_err(|_| Error::InvalidArgument("size"))?;
         let pid = u64::from(std::process::id());
@@ -353,9 +355,12 @@ impl Reader {
                 what: format!("metadata_written_bytes {wb} outside 8..={}", self.geo.m),
             });
         }
-        let len = self.map.read_u64(OIEB_SIZE).ok_or(Error::InvalidMetadata {
-            what: "metadata prefix out of bounds".into(),
-        })?;
+        let len = self
+            .map
+            .read_u64(OIEB_SIZE)
+            .ok_or_else(|| Error::InvalidMetadata {
+                what: "metadata prefix out of bounds".into(),
+            })?;
         if Some(len) != wb.checked_sub(8) {
             return Err(Error::InvalidMetadata {
                 what: format!("stored length {len} but metadata_written_bytes {wb}"),

@@ -47,4 +47,4 @@ pub use layout::{
 pub use name::{MAX_ENTRY_NAME, MAX_SEGMENT_NAME, canonical_segment_name, validate_entry_name};
 pub use segment::{Segment, SegmentOptions, TableLock};
 pub use table::{Entry, Header};
-pub use view::{Elements, Region};
+pub use view::{AtomicWords, Elements, Region};

@@ -194,7 +194,7 @@ fn name_len(field: &[u8; 32], index: u32) -> Result<usize> {
     field
         .iter()
         .position(|&b| b == 0)
-        .ok_or(Error::corrupt(Corruption::NameNotTerminated { index }))
+        .ok_or_else(|| Error::corrupt(Corruption::NameNotTerminated { index }))
 }
 
 /// Reads and validates entry `index`; `Ok(None)` for a slot whose name is still empty

@@ -20,6 +20,7 @@
 
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use bytemuck::Pod;
@@ -57,6 +58,7 @@ macro_rules! atomic_accessor {
         /// # Errors
         /// [`Error::OutOfBounds`] if the word does not lie inside the region or is not
         /// aligned to its size.
+        #[inline]
         pub fn $name(&self, offset: usize) -> Result<&$ty> {
             let ptr = self.checked_ptr(offset, size_of::<$ty>())?;
             if ptr.align_offset(align_of::<$ty>()) != 0 {
@@ -80,6 +82,7 @@ impl Region {
     }
 
     /// Length of the region in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -94,6 +97,7 @@ impl Region {
         self.start
     }
 
+    #[cold]
     fn out_of_bounds(&self, offset: usize, len: usize) -> Error {
         Error::OutOfBounds {
             offset,
@@ -103,6 +107,7 @@ impl Region {
     }
 
     /// Pointer to `offset` after checking `offset + len <= self.len`.
+    #[inline]
     fn checked_ptr(&self, offset: usize, len: usize) -> Result<*mut u8> {
         match offset.checked_add(len) {
             Some(end) if end <= self.len => {}
@@ -153,6 +158,7 @@ impl Region {
     ///
     /// # Errors
     /// [`Error::OutOfBounds`] if the words do not lie inside the region or are misaligned.
+    #[inline]
     pub fn atomic_u32_slice(&self, offset: usize, count: usize) -> Result<&[AtomicU32]> {
         let bytes = count
             .checked_mul(size_of::<AtomicU32>())
@@ -166,6 +172,21 @@ impl Region {
         // `AtomicU32` (checked) and non-null; atomics have interior mutability, so shared
         // references to words other processes write are sound; any bits are a valid `u32`.
         Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<AtomicU32>().cast_const(), count) })
+    }
+
+    /// `count` consecutive aligned `u32` words at `offset` as an owned view, validated once:
+    /// dereferencing it later costs nothing (it keeps the mapping alive itself), which suits
+    /// the words a structure touches on every operation.
+    ///
+    /// # Errors
+    /// [`Error::OutOfBounds`] if the words do not lie inside the region or are misaligned.
+    pub fn atomic_words(&self, offset: usize, count: usize) -> Result<AtomicWords> {
+        let words = self.atomic_u32_slice(offset, count)?;
+        Ok(AtomicWords {
+            _map: Arc::clone(&self.map),
+            ptr: NonNull::from(words).cast::<AtomicU32>(),
+            len: count,
+        })
     }
 
     /// Borrows `len` bytes at `offset` without copying, for zero-copy readers.
@@ -217,6 +238,7 @@ impl Region {
     ///
     /// # Errors
     /// [`Error::OutOfBounds`] if the source range is not inside the region.
+    #[inline]
     pub fn read_slice<T: Pod>(&self, offset: usize, dst: &mut [T]) -> Result<()> {
         let bytes = size_of_val(dst);
         let src = self.checked_ptr(offset, bytes)?;
@@ -233,6 +255,7 @@ impl Region {
     ///
     /// # Errors
     /// [`Error::OutOfBounds`] if the destination range is not inside the region.
+    #[inline]
     pub fn write_slice<T: Pod>(&self, offset: usize, src: &[T]) -> Result<()> {
         let bytes = size_of_val(src);
         let dst = self.checked_ptr(offset, bytes)?;
@@ -281,6 +304,40 @@ impl Region {
             count,
             _region: PhantomData,
         })
+    }
+}
+
+/// Validated atomic words of a mapping that keep it alive; see [`Region::atomic_words`].
+/// Dereferences to a slice of hardware atomics.
+pub struct AtomicWords {
+    _map: Arc<Mapping>,
+    /// Start of `len` aligned words inside `_map` (checked by `atomic_words`).
+    ptr: NonNull<AtomicU32>,
+    len: usize,
+}
+
+// SAFETY: the view only hands out `&[AtomicU32]`; atomics are `Sync`, and the mapping it
+// points into is owned by the `Arc<Mapping>` it holds (itself `Send + Sync`).
+unsafe impl Send for AtomicWords {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for AtomicWords {}
+
+impl std::ops::Deref for AtomicWords {
+    type Target = [AtomicU32];
+    #[inline]
+    fn deref(&self) -> &[AtomicU32] {
+        // SAFETY: `ptr` points to `len` aligned `AtomicU32`s inside the mapping (validated
+        // by `Region::atomic_words`), which `_map` keeps alive as long as `self`; atomics
+        // allow shared references to memory other processes write.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast_const(), self.len) }
+    }
+}
+
+impl std::fmt::Debug for AtomicWords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtomicWords")
+            .field("len", &self.len)
+            .finish()
     }
 }
 

@@ -52,7 +52,7 @@ impl RegionSlots<'_> {
     fn offset(&self, i: usize) -> Result<usize, zeroipc_format::Error> {
         i.checked_mul(self.stride)
             .and_then(|o| o.checked_add(self.base))
-            .ok_or(zeroipc_format::Error::OutOfBounds {
+            .ok_or_else(|| zeroipc_format::Error::OutOfBounds {
                 offset: usize::MAX,
                 len: self.stride,
                 region_len: self.region.len(),
@@ -103,7 +103,7 @@ pub(crate) mod model {
             let cell = self
                 .cells
                 .get(i)
-                .ok_or(zeroipc_format::Error::OutOfBounds {
+                .ok_or_else(|| zeroipc_format::Error::OutOfBounds {
                     offset: i,
                     len: 1,
                     region_len: self.cells.len(),
@@ -115,7 +115,7 @@ pub(crate) mod model {
             let cell = self
                 .cells
                 .get(i)
-                .ok_or(zeroipc_format::Error::OutOfBounds {
+                .ok_or_else(|| zeroipc_format::Error::OutOfBounds {
                     offset: i,
                     len: 1,
                     region_len: self.cells.len(),

@@ -101,7 +101,7 @@ impl pool::Links for Links {
     fn next(&self, i: u32) -> Result<&AtomicU32, Fault> {
         self.0
             .get(i as usize)
-            .ok_or(Fault::field("next", u64::from(i)))
+            .ok_or_else(|| Fault::field("next", u64::from(i)))
     }
 }
 
@@ -164,7 +164,9 @@ impl Buckets for MapModel {
         Ok(&self.size)
     }
     fn state(&self, i: usize) -> Result<&AtomicU32, Fault> {
-        self.states.get(i).ok_or(Fault::field("slot", i as u64))
+        self.states
+            .get(i)
+            .ok_or_else(|| Fault::field("slot", i as u64))
     }
     fn load_key<K: bytemuck::Pod>(&self, i: usize) -> Result<K, Fault> {
         bytemuck::try_cast(self.keys.load(i)?).map_err(|_| Fault::field("model key", 0))

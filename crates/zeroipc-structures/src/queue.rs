@@ -16,7 +16,7 @@ use std::mem::size_of;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
-use zeroipc_format::{Entry, Region, Segment};
+use zeroipc_format::{AtomicWords, Entry, Region, Segment};
 
 use crate::common::{self, Fault};
 use crate::elem::{RegionSlots, Slots, assert_element};
@@ -24,7 +24,6 @@ use crate::error::{Error, PushError, Result};
 use crate::word::{HwWord32, Word32, spin_hint};
 
 const HEAD: usize = 0;
-const TAIL: usize = 4;
 const CAPACITY: usize = 8;
 const ELEM_SIZE: usize = 12;
 const DATA: usize = 16;
@@ -49,13 +48,15 @@ pub(crate) struct Core<'a, W, S> {
 }
 
 impl<W: Word32, S> Core<'_, W, S> {
+    #[inline]
     fn seq(&self, slot: usize) -> Result<&W, Fault> {
         self.seq
             .get(slot)
-            .ok_or(Fault::field("capacity", u64::from(self.capacity)))
+            .ok_or_else(|| Fault::field("capacity", u64::from(self.capacity)))
     }
 
     /// Vyukov enqueue. `Ok(false)` when full.
+    #[inline]
     pub fn push<T>(&self, value: T) -> Result<bool, Fault>
     where
         S: Slots<T>,
@@ -105,6 +106,7 @@ impl<W: Word32, S> Core<'_, W, S> {
     }
 
     /// Vyukov dequeue. `Ok(None)` when empty.
+    #[inline]
     pub fn pop<T>(&self) -> Result<Option<T>, Fault>
     where
         S: Slots<T>,
@@ -189,10 +191,12 @@ impl<W: Word32, S> Core<'_, W, S> {
 pub struct Queue<T> {
     region: Region,
     entry: Entry,
-    /// Power of two `<= 2^31`, validated at open.
+    /// Power of two in `2..=2^31`, validated at open.
     capacity: u32,
-    /// Offset of the `seq` array: `16 + align8(capacity * es)`.
-    seq_off: usize,
+    /// `head` and `tail`, validated once.
+    counters: AtomicWords,
+    /// The `seq` array at `16 + align8(capacity * es)`, `capacity` words, validated once.
+    seq: AtomicWords,
     _elem: PhantomData<fn() -> T>,
 }
 
@@ -282,7 +286,7 @@ impl<T: Pod> Queue<T> {
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         let (cap, data, total) = Self::layout_for(capacity)?;
         let (entry, region) = common::create(seg, name, total, |r| Self::init(r, cap, data))?;
-        Ok(Self::from_parts(region, entry, cap, data))
+        Self::from_parts(region, entry, cap, data)
     }
 
     /// Opens the existing queue `name`.
@@ -310,7 +314,7 @@ impl<T: Pod> Queue<T> {
             total,
             |r| Self::init(r, cap, data),
             |entry| Self::open_entry(seg, entry),
-            |entry, region| Ok(Self::from_parts(region, entry, cap, data)),
+            |entry, region| Self::from_parts(region, entry, cap, data),
         )
     }
 
@@ -325,37 +329,41 @@ impl<T: Pod> Queue<T> {
         let geo = geometry(cap, size_of::<T>());
         common::check_total(&entry, geo.map(|(_, total)| total))?;
         let data = geo.map_or(0, |(data, _)| data);
-        Ok(Self::from_parts(region, entry, cap, data))
+        Self::from_parts(region, entry, cap, data)
     }
 
-    fn from_parts(region: Region, entry: Entry, capacity: u32, data: u64) -> Self {
-        Self {
+    fn from_parts(region: Region, entry: Entry, capacity: u32, data: u64) -> Result<Self> {
+        let counters = region.atomic_words(HEAD, 2)?;
+        let seq = region.atomic_words(DATA + data as usize, capacity as usize)?;
+        Ok(Self {
             region,
             entry,
             capacity,
-            seq_off: DATA + data as usize,
+            counters,
+            seq,
             _elem: PhantomData,
-        }
+        })
     }
 
+    #[inline]
     fn with_core<R>(
         &self,
         f: impl FnOnce(&Core<'_, HwWord32, RegionSlots<'_>>) -> Result<R, Fault>,
     ) -> Result<R> {
-        let head = self.region.atomic_u32(HEAD)?;
-        let tail = self.region.atomic_u32(TAIL)?;
-        let seq = self
-            .region
-            .atomic_u32_slice(self.seq_off, self.capacity as usize)?;
         let slots = RegionSlots {
             region: &self.region,
             base: DATA,
             stride: size_of::<T>(),
         };
+        let (head, tail) = match &self.counters[..] {
+            [head, tail] => (head, tail),
+            // Unreachable: `from_parts` validated exactly two words.
+            _ => return Err(common::corrupt(self.entry.name(), "counters", 0)),
+        };
         let core = Core {
             head,
             tail,
-            seq,
+            seq: &self.seq,
             slots: &slots,
             capacity: self.capacity,
         };
@@ -441,9 +449,12 @@ impl<T: Pod> Queue<T> {
     /// # Errors
     /// Never for a validated handle; the `Result` guards the bounds-checked reads.
     pub fn counters(&self) -> Result<(u32, u32)> {
-        let head = self.region.atomic_u32(HEAD)?.load(Ordering::Acquire);
-        let tail = self.region.atomic_u32(TAIL)?.load(Ordering::Acquire);
-        Ok((head, tail))
+        self.with_core(|c| {
+            Ok((
+                c.head.load(Ordering::Acquire),
+                c.tail.load(Ordering::Acquire),
+            ))
+        })
     }
 
     /// The table entry (name, offset, size).

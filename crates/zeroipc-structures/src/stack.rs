@@ -66,7 +66,7 @@ impl<W: Word32, S> Core<'_, W, S> {
         usize::try_from(slot)
             .ok()
             .and_then(|s| self.states.get(s))
-            .ok_or(Fault::field("top", slot as u64))
+            .ok_or_else(|| Fault::field("top", slot as u64))
     }
 
     /// Claims `slot` by moving its state `from` → `to`, waiting a bounded time for a peer
