@@ -3,7 +3,8 @@
 images. Called by `run_matrix.py`; every cell verifies every value on the receiving side.
 
 Cells:
-* `zeroipc_py` hash vectors of spec §4.5 (C++ hash: integral multiply, MurmurHash64A);
+* `zeroipc_py` unit tests (`test_zeroipc_py.py`): the hash vectors of spec §4.5, entry and
+  node layouts, mutation paths on a private copy of the C++ image, segment lifecycle;
 * golden C++ image read by each peer: header, entries and every supported structure equal
   `standard-cpp.json` (map lookups included); the unimplemented kinds listed as skipped;
 * golden Python image read by each peer, per spec §8.3: byte-identical structures decode as
@@ -12,6 +13,10 @@ Cells:
 * writer × reader for {rust, python}²: the reader's decoded JSON equals `standard-cpp.json`
   for every written structure, header and entries equal the expected table; then the reader
   consumes (`--consume`) and the writer sees the queues, stacks and ring drained;
+* mutation: a fixed script (queue/ring wrap-around, stack pop/push, map update/remove and
+  tombstone reuse, set collisions, pool free-list reuse, array writes) applied by one
+  implementation to a segment the other wrote gives the all-Rust reference's operation
+  results, decoded JSON and bytes;
 * bytes: each structure a peer writes equals the C++ image's bytes at that entry, with the
   same entry size; the Rust- and Python-written segments are identical as whole files;
 * live alternation on one Queue between a Rust and a Python process (both attached), in both
@@ -132,26 +137,14 @@ class ZeroIPCMatrix:
 
     # -- cells -----------------------------------------------------------------------------
 
-    def hash_vectors(self):
-        sys.path.insert(0, HERE)
-        from zeroipc_py import key_hash, murmur64a
-        cases = [
-            (key_hash("int32", 1), 2654435761), (key_hash("int32", -1), 18446744071055115855),
-            (key_hash("uint32", 0xFFFFFFFF), 11400714780173436495),
-            (key_hash("int64", 1 << 40), 3997420757826142208), (key_hash("uint8", 200), 530887152200),
-            (key_hash("int8", -56), 18446743925061149000), (key_hash("bool", True), 2654435761),
-            (key_hash("float32", 1.0), 6045349164495482701), (key_hash("float32", -1.5), 7621053602032611969),
-            (key_hash("float32", 0.0), 2778560480076071303), (key_hash("float32", -0.0), 16807807789944799153),
-            (key_hash("float64", 1.0), 8386164645967068059), (key_hash("float64", 2.5), 9366101741534969300),
-            (murmur64a(bytes.fromhex("0100000002000000")), 9033171220505803537),
-            (murmur64a(bytes.fromhex("0000803f0000004000004040")), 3959204971145997586),
-            (murmur64a(b""), 6142509188972423790), (murmur64a(b"a"), 4993892634952068459),
-            (murmur64a(b"abc"), 3663726644998027833), (murmur64a(b"hello"), 2762169579135187400),
-            (murmur64a(b"abcdefgh"), 8664279048047335611), (murmur64a(b"hello world"), 5577293430985752569),
-            (murmur64a(b"0123456789abcdef"), 10613591747391057286),
-        ]
-        problems = [f"vector {i}: got {g}, want {w}" for i, (g, w) in enumerate(cases) if g != w]
-        self.record("zeroipc: python hash vectors (spec 4.5)", problems, f"{len(cases)} vectors")
+    def py_unit(self):
+        """The zeroipc_py unit tests: hash vectors, layouts, mutation paths, lifecycle."""
+        p = subprocess.run([self.peers["python"][0], os.path.join(HERE, "test_zeroipc_py.py")],
+                           capture_output=True, text=True, timeout=60)
+        ran = next((line for line in p.stderr.splitlines() if line.startswith("Ran ")), "no tests ran")
+        problems = [] if p.returncode == 0 else [p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed"]
+        self.record("zeroipc: zeroipc_py unit tests", problems,
+                    f"{ran.split(' in ')[0][4:]} (hash vectors of spec 4.5, entry/node layouts, mutation, lifecycle)")
 
     def golden_cpp(self, impl):
         path = os.path.join(GOLDEN, "standard-cpp.seg")
@@ -242,6 +235,50 @@ class ZeroIPCMatrix:
         self.peer(w, "unlink", seg)
         return seg
 
+    def _mutated(self, w, mu, r):
+        """Segment written by `w`, mutated by `mu`, decoded by `r`: (results, read JSON, bytes)."""
+        seg = self.name(f"m{w[0]}{mu[0]}{r[0]}")
+        problems = []
+        rc, _, err = self.peer(w, "write", seg)
+        if rc != 0:
+            problems.append(f"{w} write exit {rc}: {err}")
+        rc, mutated, err = self.peer(mu, "mutate", seg)
+        if rc != 0:
+            problems.append(f"{mu} mutate exit {rc}: {err}")
+        rc, got, err = self.peer(r, "read", seg)
+        if rc != 0:
+            problems.append(f"{r} read exit {rc}: {err}")
+        data = b""
+        if os.path.exists(f"/dev/shm/{seg}"):
+            with open(f"/dev/shm/{seg}", "rb") as f:
+                data = f.read()
+        self.peer(w, "unlink", seg)
+        return mutated.get("results"), got, data, problems
+
+    def mutate(self, combos):
+        """The fixed mutation script (wrap-around, tombstones, free-list reuse) applied by one
+        implementation to another's segment must give what the reference crate gives alone:
+        the same operation results, the same decoded JSON, the same bytes."""
+        ref_results, ref, ref_bytes, problems = self._mutated("rust", "rust", "rust")
+        if problems or not ref_bytes:
+            self.m.record("zeroipc: mutate reference (all rust)", False, "; ".join(problems))
+            return
+        for w, mu, r in combos:
+            results, got, data, problems = self._mutated(w, mu, r)
+            if results != ref_results:
+                problems.append(f"results {results} != reference {ref_results}")
+            for k in ("header", "entries"):
+                d = diff(got.get(k), ref.get(k), k)
+                if d:
+                    problems.append(d)
+            self.check_structures(got, ref["structures"], self.supported, problems)
+            if data != ref_bytes:
+                at = next((i for i in range(min(len(data), len(ref_bytes))) if data[i] != ref_bytes[i]), None)
+                problems.append(f"segment bytes differ from the reference (first at {at})")
+            self.record(f"zeroipc: {w} write, {mu} mutate -> {r}", problems,
+                        f"{len(ref_results)} op results, {len(self.supported)} structures and "
+                        f"{len(ref_bytes)} bytes == all-rust reference")
+
     def bytes_vs_cpp(self, impl):
         seg = self.name(f"b{impl[0]}")
         problems = []
@@ -316,7 +353,7 @@ class ZeroIPCMatrix:
                     f"{sum(o.get('full_waits', 0) for o in outs.values())}, final head=tail={c.get('final_head')}")
 
     def run(self, tmpdir):
-        self.hash_vectors()
+        self.py_unit()
         for impl in ("rust", "python"):
             self.golden_cpp(impl)
         extras = os.path.join(tmpdir, f"zeroipc-py-extras-{os.getpid()}.json")
@@ -330,6 +367,7 @@ class ZeroIPCMatrix:
             os.unlink(extras)
         for w, r in (("rust", "rust"), ("rust", "python"), ("python", "rust"), ("python", "python")):
             self.transfer(w, r)
+        self.mutate((("rust", "python", "rust"), ("python", "rust", "python"), ("python", "python", "rust")))
         rust_bytes = self.bytes_vs_cpp("rust")
         py_bytes = self.bytes_vs_cpp("python")
         self.same_file(rust_bytes, py_bytes)

@@ -6,6 +6,7 @@
     zeroipc_peer.py read SEG [--scenario F] [--consume] [--path]
     zeroipc_peer.py table SEG [--path]
     zeroipc_peer.py unlink SEG
+    zeroipc_peer.py mutate SEG
     zeroipc_peer.py pingpong SEG --role first|second [--rounds R] [--batch K] [--capacity C] [--create]
 
 SEG is a shared-memory name, or for read/table an image file (--path, or a '/' after the
@@ -236,6 +237,70 @@ def cmd_unlink(a):
     return {"ok": True}
 
 
+# -- mutate: the fixed script of interop/src/bin/zeroipc-peer/mutate.rs ----------------------
+
+def must(ok, what):
+    if not ok:
+        raise PeerError("Mutate", f"{what} failed")
+
+
+def cmd_mutate(a):
+    seg = Segment.open(a.seg)
+    out = []
+    q = Queue.open(seg, "q_i32", "int32")
+    out.append(q.pop())
+    for v in (60, 70, 80, 90, 100):
+        must(q.push(v), "q_i32 push")
+    q = Queue.open(seg, "q_f64", "float64")
+    out.append(q.pop())
+    must(q.push(3.5), "q_f64 push")
+
+    s = Stack.open(seg, "stk_i32", "int32")
+    out.append(s.pop())
+    must(s.push(10) and s.push(11), "stk_i32 push")
+    s = Stack.open(seg, "stk_u8", "uint8")
+    out += [s.pop(), s.pop()]
+    must(s.push(200), "stk_u8 push")
+
+    r = Ring.open(seg, "ring_i32", "int32")
+    out.append(r.read())
+    for v in (6, 7, 8, 9):
+        must(r.write(v), "ring_i32 write")
+
+    def insert(m, k, v):
+        new = m.get(k) is None
+        must(m.insert(k, v), f"{m.entry.name} insert")
+        return new
+
+    m = Map.open(seg, "map_i32_f64", "int32", "float64")
+    out.append(m.remove(2))
+    out += [insert(m, k, v) for k, v in ((18, 9.0), (2, 7.0), (1, -1.5))]
+    m = Map.open(seg, "map_i32_i32", "int32", "int32")
+    out += [insert(m, k, v) for k, v in ((12, 120), (20, 200))]
+    out.append(m.remove(4))
+    out.append(insert(m, -3, -30))
+
+    st = Set.open(seg, "set_i32", "int32")
+    out.append(st.remove(5))
+    out += [st.insert(v) for v in (7, 13, -1, 6)]
+
+    p = Pool.open(seg, "pool_i32", "int32")
+    i = p.alloc()
+    must(i is not None, "pool alloc")
+    p.set(i, 333)
+    out.append(i)
+    p.free(0)
+    i = p.alloc()
+    must(i is not None, "pool alloc")
+    p.set(i, 444)
+    out.append(i)
+
+    Array.open(seg, "arr_i64", "int64")[2] = -7
+    Array.open(seg, "arr_f32", "float32")[9] = -9.25
+    seg.close()
+    return {"ok": True, "driver": "python", "results": out}
+
+
 # -- pingpong: see interop/src/bin/zeroipc-peer/pingpong.rs for the protocol ----------------
 
 PP_QUEUE, PP_TURN = "pp_q", "pp_turn"
@@ -345,6 +410,8 @@ def main():
     t.add_argument("--path", action="store_true")
     u = sub.add_parser("unlink")
     u.add_argument("seg")
+    mu = sub.add_parser("mutate")
+    mu.add_argument("seg")
     pp = sub.add_parser("pingpong")
     pp.add_argument("seg")
     pp.add_argument("--role", choices=["first", "second"], required=True)
@@ -354,7 +421,7 @@ def main():
     pp.add_argument("--create", action="store_true")
     pp.add_argument("--timeout", type=float, default=20.0)
     a = p.parse_args()
-    handlers = {"write": cmd_write, "read": cmd_read, "table": cmd_table, "unlink": cmd_unlink,
+    handlers = {"write": cmd_write, "read": cmd_read, "table": cmd_table, "unlink": cmd_unlink, "mutate": cmd_mutate,
                 "pingpong": cmd_pingpong}
     try:
         out = handlers[a.cmd](a)

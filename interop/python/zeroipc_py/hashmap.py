@@ -85,12 +85,19 @@ class _Table:
         return int(self.size_view[0])
 
     def _remove(self, key):
+        """Claims the entry (OCCUPIED → INSERTING), tombstones it, then uncounts it."""
         slot = self._find(key)
         if slot is None:
             return False
+        self.slots["state"][slot] = INSERTING
         self.slots["state"][slot] = DELETED
         self.size_view[0] = (int(self.size_view[0]) - 1) & 0xFFFFFFFF  # wrapping, as upstream
         return True
+
+    def _count(self):
+        # Counted before OCCUPIED is published, as zeroipc-rs does: a remover that finds
+        # the entry always finds it counted.
+        self.size_view[0] = (int(self.size_view[0]) + 1) & 0xFFFFFFFF
 
     def _occupied(self):
         states = self.slots["state"]
@@ -144,9 +151,9 @@ class Map(_Table):
         if existing is None:
             self.slots["key"][slot] = key
         self.slots["value"][slot] = value
-        self.slots["state"][slot] = OCCUPIED
         if existing is None:
-            self.size_view[0] = (int(self.size_view[0]) + 1) & 0xFFFFFFFF
+            self._count()
+        self.slots["state"][slot] = OCCUPIED
         return True
 
     def remove(self, key):
@@ -170,7 +177,7 @@ class Set(_Table):
         check_size(entry, HEADER + cap * self.entry_size)
         if reserved != 0:
             # The upstream Python "set" is a Map<T, u8> (value_size 1 in this word).
-            raise errors.LayoutMismatch(f"{entry.name!r}: reserved word is {reserved}, not 0")
+            raise errors.TypeMismatch(f"{entry.name!r}: reserved word is {reserved}, not 0")
         self._setup(seg, entry, dt, [("state", U32, 0), ("key", dt, val_off)], self.entry_size, cap)
 
     @classmethod
@@ -199,8 +206,8 @@ class Set(_Table):
             return False
         self.slots["state"][free] = INSERTING
         self.slots["key"][free] = value
+        self._count()
         self.slots["state"][free] = OCCUPIED
-        self.size_view[0] = (int(self.size_view[0]) + 1) & 0xFFFFFFFF
         return True
 
     def remove(self, value):

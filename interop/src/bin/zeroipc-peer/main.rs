@@ -5,6 +5,7 @@
 //! zeroipc-peer read SEG [--scenario F] [--consume] [--path]
 //! zeroipc-peer table SEG [--path]
 //! zeroipc-peer unlink SEG
+//! zeroipc-peer mutate SEG
 //! zeroipc-peer pingpong SEG --role first|second [--rounds R] [--batch K] [--capacity C] [--create]
 //! ```
 //!
@@ -18,6 +19,7 @@
 mod decode;
 mod elem;
 mod error;
+mod mutate;
 mod pingpong;
 mod scenario;
 
@@ -79,6 +81,11 @@ enum Cmd {
     },
     /// Unlink the shared-memory object.
     Unlink {
+        /// Shared-memory name.
+        seg: String,
+    },
+    /// Apply the fixed mutation script (`mutate.rs`) to the standard scenario's structures.
+    Mutate {
         /// Shared-memory name.
         seg: String,
     },
@@ -231,6 +238,10 @@ fn run(cli: Cli) -> Result<Value, PeerError> {
         Cmd::Unlink { seg } => {
             Segment::unlink(&seg)?;
             Ok(json!({"ok": true}))
+        }
+        Cmd::Mutate { seg } => {
+            let results = mutate::run(&Segment::open(&seg)?)?;
+            Ok(json!({"ok": true, "driver": "rust", "results": results}))
         }
         Cmd::Pingpong {
             seg,
