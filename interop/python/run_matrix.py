@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Interop matrix for ZeroBuffer: Rust `zerobuffer-peer` vs PyPI zerobuffer-ipc 1.3.0.
+"""Interop matrix: ZeroBuffer (Rust `zerobuffer-peer` vs PyPI zerobuffer-ipc 1.3.0) and ZeroIPC
+(Rust `zeroipc-peer` vs the pure-Python `zeroipc_peer.py`, and both against the upstream
+golden images; see `zeroipc_matrix.py`).
 
-Run through `interop/run.sh`, which prepares the venv and builds the Rust peer. Prints one
+Run through `interop/run.sh`, which prepares the venv and builds the Rust peers. Prints one
 table row per case and a final line `N passed, N failed`; exits non-zero on any failure.
 """
 
@@ -181,10 +183,27 @@ def main():
     p.add_argument("--rust-peer", required=True)
     p.add_argument("--py-peer", required=True)
     p.add_argument("--python", default=sys.executable)
+    p.add_argument("--zeroipc-rust-peer")
+    p.add_argument("--zeroipc-py-peer")
+    p.add_argument("--suite", choices=["all", "zerobuffer", "zeroipc"], default="all")
     args = p.parse_args()
     m = Matrix(args)
     print(f"| {'case':<44} | res  | detail")
     print(f"|{'-' * 46}|------|{'-' * 60}")
+    if args.suite in ("all", "zerobuffer"):
+        zerobuffer_cases(m)
+    if args.suite in ("all", "zeroipc"):
+        if not (args.zeroipc_rust_peer and args.zeroipc_py_peer):
+            p.error("the zeroipc suite needs --zeroipc-rust-peer and --zeroipc-py-peer")
+        from zeroipc_matrix import ZeroIPCMatrix
+        ZeroIPCMatrix(m, args.zeroipc_rust_peer, args.zeroipc_py_peer, args.python).run("/tmp")
+    passed = sum(1 for _, ok, _ in m.rows if ok)
+    failed = len(m.rows) - passed
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def zerobuffer_cases(m):
     pairs = [("rust", "rust"), ("rust", "python"), ("python", "rust")]
     for w, r in pairs:
         m.transfer(w, r, 2000, 16384, 1, 4000, "2000 var frames + metadata", min_wraps=200)
@@ -198,10 +217,6 @@ def main():
     m.writer_killed("rust", "rust", 1000, 20)
     m.writer_killed("python", "rust", 1000, 20)
     m.writer_killed("rust", "python", 2500, 1, " (upstream: on 1 s read timeout)")
-    passed = sum(1 for _, ok, _ in m.rows if ok)
-    failed = len(m.rows) - passed
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,390 @@
+"""ZeroIPC half of the interop matrix: Rust `zeroipc-peer` and the pure-Python
+`zeroipc_peer.py` (package `zeroipc_py`) against each other and against the upstream golden
+images. Called by `run_matrix.py`; every cell verifies every value on the receiving side.
+
+Cells:
+* `zeroipc_py` unit tests (`test_zeroipc_py.py`): the hash vectors of spec §4.5, entry and
+  node layouts, mutation paths on a private copy of the C++ image, segment lifecycle;
+* golden C++ image read by each peer: header, entries and every supported structure equal
+  `standard-cpp.json` (map lookups included); the unimplemented kinds listed as skipped;
+* golden Python image read by each peer, per spec §8.3: byte-identical structures decode as
+  `standard-py.json`, `map_i32_f64` iterates but canonical lookups miss, `map_i32_i32` and
+  `set_i32` are rejected with LayoutMismatch, Python's Stream/Channel data open as Ring/Queue;
+* writer × reader for {rust, python}²: the reader's decoded JSON equals `standard-cpp.json`
+  for every written structure, header and entries equal the expected table; then the reader
+  consumes (`--consume`) and the writer sees the queues, stacks and ring drained;
+* mutation: a fixed script (queue/ring wrap-around, stack pop/push, map update/remove and
+  tombstone reuse, set collisions, pool free-list reuse, array writes) applied by one
+  implementation to a segment the other wrote gives the all-Rust reference's operation
+  results, decoded JSON and bytes;
+* bytes: each structure a peer writes equals the C++ image's bytes at that entry, with the
+  same entry size; the Rust- and Python-written segments are identical as whole files;
+* live alternation on one Queue between a Rust and a Python process (both attached), in both
+  creation orders.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.path.join(HERE, "..", "golden", "zeroipc")
+SUPPORTED = ("array", "queue", "stack", "ring", "map", "set", "pool")
+
+
+def load(name):
+    with open(os.path.join(GOLDEN, name)) as f:
+        return json.load(f)
+
+
+def norm(v):
+    """A structure's JSON with the order of map/set items made irrelevant."""
+    v = dict(v)
+    if v.get("kind") in ("map", "set") and isinstance(v.get("items"), list):
+        v["items"] = sorted(v["items"], key=json.dumps)
+    return v
+
+
+def diff(got, want, path=""):
+    """The first difference between two JSON values, as text (None if equal)."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        for k in sorted(set(want) | set(got)):
+            if k not in got:
+                return f"{path}.{k} missing"
+            if k not in want:
+                return f"{path}.{k} unexpected ({json.dumps(got[k])[:80]})"
+            d = diff(got[k], want[k], f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if got != want or type(got) is bool and type(want) is not bool:
+        return f"{path}: got {json.dumps(got)[:120]}, want {json.dumps(want)[:120]}"
+    return None
+
+
+class ZeroIPCMatrix:
+    def __init__(self, m, rust_peer, py_peer, python):
+        self.m = m
+        self.peers = {"rust": [rust_peer], "python": [python, py_peer]}
+        self.scenario = load("standard-scenario.json")["structures"]
+        self.cpp = load("standard-cpp.json")
+        self.py = load("standard-py.json")
+        self.supported = [s["name"] for s in self.scenario if s["kind"] in SUPPORTED]
+        self.unsupported = [s["name"] for s in self.scenario if s["kind"] not in SUPPORTED]
+        self.names = []
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def name(self, tag):
+        self.m.seq += 1
+        n = f"zi-{tag}-{os.getpid()}-{self.m.seq}"
+        self.names.append(n)
+        return n
+
+    def peer(self, impl, *args, timeout=60):
+        """Runs a peer; returns (exit status, parsed JSON or {}, stderr tail)."""
+        try:
+            p = subprocess.run(self.peers[impl] + [str(a) for a in args], capture_output=True, text=True,
+                               timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return -1, {}, "timeout"
+        try:
+            doc = json.loads(p.stdout)
+        except ValueError:
+            doc = {}
+        return p.returncode, doc, p.stderr.strip()[-300:]
+
+    def cleanup(self):
+        left = []
+        for n in self.names:
+            path = f"/dev/shm/{n}"
+            if os.path.exists(path):
+                left.append(n)
+                os.unlink(path)
+        self.names = []
+        return left
+
+    def record(self, case, problems, detail):
+        ok = not problems
+        self.m.record(case, ok, detail if ok else f"{detail} | {problems[0]}"
+                      + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
+
+    def expected_table(self):
+        """Header and entries of a segment holding only the supported structures."""
+        sizes = {e["name"]: e["size"] for e in self.cpp["entries"]}
+        entries, off = [], 3104
+        for n in self.supported:
+            entries.append({"name": n, "offset": off, "size": sizes[n]})
+            off = (off + sizes[n] + 7) & ~7
+        last = entries[-1]
+        header = dict(self.cpp["header"], entry_count=len(entries), next_offset=last["offset"] + last["size"])
+        return header, entries
+
+    def check_structures(self, got, want_structs, names, problems, drained=False):
+        for n in names:
+            g = got.get("structures", {}).get(n)
+            w = dict(want_structs[n])
+            if drained:
+                w = drained_form(w)
+            if g is None:
+                problems.append(f"{n} missing")
+                continue
+            d = diff(norm(g), norm(w), n)
+            if d:
+                problems.append(d)
+
+    # -- cells -----------------------------------------------------------------------------
+
+    def py_unit(self):
+        """The zeroipc_py unit tests: hash vectors, layouts, mutation paths, lifecycle."""
+        p = subprocess.run([self.peers["python"][0], os.path.join(HERE, "test_zeroipc_py.py")],
+                           capture_output=True, text=True, timeout=60)
+        ran = next((line for line in p.stderr.splitlines() if line.startswith("Ran ")), "no tests ran")
+        problems = [] if p.returncode == 0 else [p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed"]
+        self.record("zeroipc: zeroipc_py unit tests", problems,
+                    f"{ran.split(' in ')[0][4:]} (hash vectors of spec 4.5, entry/node layouts, mutation, lifecycle)")
+
+    def golden_cpp(self, impl):
+        path = os.path.join(GOLDEN, "standard-cpp.seg")
+        problems = []
+        rc, got, err = self.peer(impl, "read", path)
+        if rc != 0:
+            problems.append(f"read exit {rc}: {err}")
+        for k in ("header", "entries"):
+            d = diff(got.get(k), self.cpp[k], k)
+            if d:
+                problems.append(d)
+        rc, table, err = self.peer(impl, "table", path)
+        for k in ("header", "entries"):
+            d = diff(table.get(k), self.cpp[k], "table." + k)
+            if d:
+                problems.append(d)
+        self.check_structures(got, self.cpp["structures"], self.supported, problems)
+        if got.get("skipped") != self.unsupported:
+            problems.append(f"skipped {got.get('skipped')}")
+        lookups = sum(len(self.cpp["structures"][n].get("lookup", {})) + len(self.cpp["structures"][n].get("contains", {}))
+                      for n in self.supported)
+        self.record(f"zeroipc: golden C++ image -> {impl}", problems,
+                    f"{len(self.supported)} structures == standard-cpp.json ({lookups} lookups), "
+                    f"{len(self.cpp['entries'])} entries, {len(self.unsupported)} kinds skipped")
+
+    def golden_py(self, impl, extras_file):
+        path = os.path.join(GOLDEN, "standard-py.seg")
+        problems = []
+        rc, got, err = self.peer(impl, "read", path)
+        if rc != 0:
+            problems.append(f"read exit {rc}: {err}")
+        for k in ("header", "entries"):
+            d = diff(got.get(k), self.py[k], k)
+            if d:
+                problems.append(d)
+        same = [n for n in self.supported if n not in ("map_i32_f64", "map_i32_i32", "set_i32")]
+        self.check_structures(got, self.py["structures"], same, problems)
+        s = got.get("structures", {})
+        # Same stride, Python hash: iteration works, canonical lookups miss (spec 8.3).
+        m = dict(self.py["structures"]["map_i32_f64"], lookup={"1": None, "2": None, "3": None})
+        d = diff(norm(s.get("map_i32_f64", {})), norm(m), "map_i32_f64")
+        if d:
+            problems.append(d)
+        for n in ("map_i32_i32", "set_i32"):
+            if s.get(n, {}).get("error") != "LayoutMismatch":
+                problems.append(f"{n}: {s.get(n)} (want LayoutMismatch)")
+        rc, extra, err = self.peer(impl, "read", path, "--scenario", extras_file)
+        want = {
+            "stream_i32": {"kind": "ring", "dtype": "int32", "capacity_bytes": 64, "elem_size": 4,
+                           "write_pos": 12, "read_pos": 0, "items": [1, 2, 3]},
+            "chan_i32": {"kind": "queue", "dtype": "int32", "capacity": 4, "elem_size": 4, "head": 0,
+                         "tail": 2, "size": 2, "items": [100, 200]},
+        }
+        d = diff(extra.get("structures"), want, "extras")
+        if d:
+            problems.append(d)
+        self.record(f"zeroipc: golden Python image -> {impl}", problems,
+                    f"{len(same)} structures == standard-py.json, map_i32_f64 lookups miss, "
+                    "map_i32_i32/set_i32 LayoutMismatch, stream/chan data as Ring/Queue")
+
+    def transfer(self, w, r):
+        seg = self.name(f"{w[0]}{r[0]}")
+        header, entries = self.expected_table()
+        problems = []
+        rc, wrote, err = self.peer(w, "write", seg)
+        if rc != 0 or wrote.get("written") != self.supported or wrote.get("skipped") != self.unsupported:
+            problems.append(f"write exit {rc}: {wrote or err}")
+        rc, got, err = self.peer(r, "read", seg)
+        if rc != 0:
+            problems.append(f"read exit {rc}: {err}")
+        for k, want in (("header", header), ("entries", entries)):
+            d = diff(got.get(k), want, k)
+            if d:
+                problems.append(d)
+        self.check_structures(got, self.cpp["structures"], self.supported, problems)
+        self.record(f"zeroipc: {w} -> {r} read", problems,
+                    f"{len(self.supported)} structures == standard-cpp.json, table as expected")
+        # Consume on the reader's side, then the writer must see the items gone.
+        problems = []
+        rc, got, err = self.peer(r, "read", seg, "--consume")
+        if rc != 0 or got.get("consumed") is not True:
+            problems.append(f"read --consume exit {rc}: {err}")
+        self.check_structures(got, self.cpp["structures"], self.supported, problems)
+        rc, after, err = self.peer(w, "read", seg)
+        self.check_structures(after, self.cpp["structures"], self.supported, problems, drained=True)
+        self.record(f"zeroipc: {w} -> {r} --consume", problems,
+                    "consumed items as written; writer then sees queues/stacks/ring drained")
+        self.peer(w, "unlink", seg)
+        return seg
+
+    def _mutated(self, w, mu, r):
+        """Segment written by `w`, mutated by `mu`, decoded by `r`: (results, read JSON, bytes)."""
+        seg = self.name(f"m{w[0]}{mu[0]}{r[0]}")
+        problems = []
+        rc, _, err = self.peer(w, "write", seg)
+        if rc != 0:
+            problems.append(f"{w} write exit {rc}: {err}")
+        rc, mutated, err = self.peer(mu, "mutate", seg)
+        if rc != 0:
+            problems.append(f"{mu} mutate exit {rc}: {err}")
+        rc, got, err = self.peer(r, "read", seg)
+        if rc != 0:
+            problems.append(f"{r} read exit {rc}: {err}")
+        data = b""
+        if os.path.exists(f"/dev/shm/{seg}"):
+            with open(f"/dev/shm/{seg}", "rb") as f:
+                data = f.read()
+        self.peer(w, "unlink", seg)
+        return mutated.get("results"), got, data, problems
+
+    def mutate(self, combos):
+        """The fixed mutation script (wrap-around, tombstones, free-list reuse) applied by one
+        implementation to another's segment must give what the reference crate gives alone:
+        the same operation results, the same decoded JSON, the same bytes."""
+        ref_results, ref, ref_bytes, problems = self._mutated("rust", "rust", "rust")
+        if problems or not ref_bytes:
+            self.m.record("zeroipc: mutate reference (all rust)", False, "; ".join(problems))
+            return
+        for w, mu, r in combos:
+            results, got, data, problems = self._mutated(w, mu, r)
+            if results != ref_results:
+                problems.append(f"results {results} != reference {ref_results}")
+            for k in ("header", "entries"):
+                d = diff(got.get(k), ref.get(k), k)
+                if d:
+                    problems.append(d)
+            self.check_structures(got, ref["structures"], self.supported, problems)
+            if data != ref_bytes:
+                at = next((i for i in range(min(len(data), len(ref_bytes))) if data[i] != ref_bytes[i]), None)
+                problems.append(f"segment bytes differ from the reference (first at {at})")
+            self.record(f"zeroipc: {w} write, {mu} mutate -> {r}", problems,
+                        f"{len(ref_results)} op results, {len(self.supported)} structures and "
+                        f"{len(ref_bytes)} bytes == all-rust reference")
+
+    def bytes_vs_cpp(self, impl):
+        seg = self.name(f"b{impl[0]}")
+        problems = []
+        rc, _, err = self.peer(impl, "write", seg)
+        if rc != 0:
+            problems.append(f"write exit {rc}: {err}")
+            ours = b""
+        else:
+            with open(f"/dev/shm/{seg}", "rb") as f:
+                ours = f.read()
+        _, table, _ = self.peer(impl, "table", seg)
+        self.peer(impl, "unlink", seg)
+        with open(os.path.join(GOLDEN, "standard-cpp.seg"), "rb") as f:
+            cpp = f.read()
+        golden = {e["name"]: e for e in self.cpp["entries"]}
+        mine = {e["name"]: e for e in table.get("entries", [])}
+        nbytes = 0
+        for n in self.supported:
+            e, g = mine.get(n), golden[n]
+            if e is None or e["size"] != g["size"]:
+                problems.append(f"{n}: entry {e} vs C++ {g}")
+                continue
+            a, b = ours[e["offset"]:e["offset"] + e["size"]], cpp[g["offset"]:g["offset"] + g["size"]]
+            if a != b:
+                at = next(i for i in range(len(a)) if a[i] != b[i])
+                problems.append(f"{n}: byte {at} differs ({a[at]:#04x} vs {b[at]:#04x})")
+            nbytes += e["size"]
+        if ours[:8] != cpp[:8]:
+            problems.append("magic/version bytes differ")
+        self.record(f"zeroipc: {impl} write == C++ image bytes", problems,
+                    f"{len(self.supported)} structures, {nbytes} bytes and entry sizes identical at their entries")
+        return ours
+
+    def same_file(self, rust_bytes, py_bytes):
+        problems = [] if rust_bytes and rust_bytes == py_bytes else ["Rust- and Python-written segments differ"]
+        self.record("zeroipc: rust write == python write (whole segment)", problems,
+                    f"{len(rust_bytes)} bytes identical")
+
+    def pingpong(self, creator, other, rounds=40, batch=250):
+        seg = self.name("pp")
+        common = ["--rounds", rounds, "--batch", batch, "--capacity", 16, "--timeout", 20]
+        procs = {}
+        for impl, role, extra in ((creator, "first", ["--create"]), (other, "second", [])):
+            procs[impl] = subprocess.Popen(self.peers[impl] + ["pingpong", seg, "--role", role]
+                                           + [str(a) for a in common + extra],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if extra:
+                time.sleep(0.05)  # the other side waits for the segment anyway
+        outs = {}
+        problems = []
+        for impl, p in procs.items():
+            try:
+                out, err = p.communicate(timeout=90)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            try:
+                outs[impl] = json.loads(out)
+            except ValueError:
+                outs[impl] = {}
+            if p.returncode != 0 or outs[impl].get("ok") is not True:
+                problems.append(f"{impl}: exit {p.returncode} {outs[impl] or err[-200:]}")
+        self.peer(creator, "unlink", seg)
+        total = rounds * batch
+        for impl, o in outs.items():
+            if o.get("bad") != 0 or o.get("pushed", 0) + o.get("popped", 0) != total:
+                problems.append(f"{impl}: pushed {o.get('pushed')} popped {o.get('popped')} bad {o.get('bad')}")
+        c = outs.get(creator, {})
+        self.record(f"zeroipc: live queue {creator}<->{other} ({creator} creates)", problems,
+                    f"{rounds} alternating rounds x {batch} values through 16 slots, "
+                    f"{total} values all verified in order; full waits "
+                    f"{sum(o.get('full_waits', 0) for o in outs.values())}, final head=tail={c.get('final_head')}")
+
+    def run(self, tmpdir):
+        self.py_unit()
+        for impl in ("rust", "python"):
+            self.golden_cpp(impl)
+        extras = os.path.join(tmpdir, f"zeroipc-py-extras-{os.getpid()}.json")
+        with open(extras, "w") as f:
+            json.dump({"structures": [{"name": "stream_i32", "kind": "ring", "dtype": "int32"},
+                                      {"name": "chan_i32", "kind": "queue", "dtype": "int32"}]}, f)
+        try:
+            for impl in ("rust", "python"):
+                self.golden_py(impl, extras)
+        finally:
+            os.unlink(extras)
+        for w, r in (("rust", "rust"), ("rust", "python"), ("python", "rust"), ("python", "python")):
+            self.transfer(w, r)
+        self.mutate((("rust", "python", "rust"), ("python", "rust", "python"), ("python", "python", "rust")))
+        rust_bytes = self.bytes_vs_cpp("rust")
+        py_bytes = self.bytes_vs_cpp("python")
+        self.same_file(rust_bytes, py_bytes)
+        self.pingpong("python", "rust")
+        self.pingpong("rust", "python")
+        left = self.cleanup()
+        if left:
+            self.m.record("zeroipc: /dev/shm clean", False, f"left behind: {left}")
+
+
+def drained_form(w):
+    """What a structure looks like after a reader consumed it (queue/stack/ring)."""
+    w = dict(w)
+    if w["kind"] == "queue":
+        w.update(head=w["tail"], size=0, items=[])
+    elif w["kind"] == "stack":
+        w.update(top=-1, size=0, items=[], slot_states=[0] * w["capacity"])
+    elif w["kind"] == "ring":
+        w.update(read_pos=w["write_pos"], items=[])
+    return w

@@ -1,0 +1,265 @@
+//! Decoding a segment into the JSON schema of the golden `standard-cpp.json` (spec §8.2).
+
+use serde_json::{Map as JsonMap, Value, json};
+use zeroipc_format::Segment;
+use zeroipc_structures::{Array, Map, Pool, Queue, Ring, Set, Stack};
+
+use crate::elem::{Elem, key_text, vec_to_json, with_elem, with_map_elem};
+use crate::error::PeerError;
+use crate::scenario::Spec;
+
+/// `header` and `entries` of the table.
+///
+/// # Errors
+/// A corrupt table.
+pub fn table(seg: &Segment) -> Result<(Value, Value), PeerError> {
+    let h = seg.header()?;
+    let header = json!({
+        "magic": h.magic, "version": h.version, "entry_count": h.entry_count,
+        "max_entries": h.max_entries, "memory_size": h.memory_size, "next_offset": h.next_offset,
+    });
+    let entries = seg
+        .entries()?
+        .iter()
+        .map(|e| json!({"name": e.name(), "offset": e.offset(), "size": e.size()}))
+        .collect();
+    Ok((header, Value::Array(entries)))
+}
+
+/// Decodes one supported structure; `Ok(None)` for a kind this project does not implement.
+/// With `consume`, queue, stack and ring items are taken out (popped/read) instead of
+/// peeked; the counters reported are those before consuming.
+///
+/// # Errors
+/// The open errors (`NotFound`, `LayoutMismatch`, `TypeMismatch`, `Corrupt`, ...).
+pub fn structure(seg: &Segment, s: &Spec<'_>, consume: bool) -> Result<Option<Value>, PeerError> {
+    let v = match s.kind {
+        "array" => with_elem!(s.str("dtype")?, T, array::<T>(seg, s.name))?,
+        "queue" => with_elem!(s.str("dtype")?, T, queue::<T>(seg, s.name, consume))?,
+        "stack" => with_elem!(s.str("dtype")?, T, stack::<T>(seg, s.name, consume))?,
+        "ring" => with_elem!(s.str("dtype")?, T, ring::<T>(seg, s.name, consume))?,
+        "set" => with_map_elem!(s.str("dtype")?, T, set::<T>(seg, s.name))?,
+        "pool" => with_elem!(s.str("dtype")?, T, pool::<T>(seg, s.name))?,
+        "map" => with_map_elem!(
+            s.str("key_dtype")?,
+            K,
+            with_map_elem!(s.str("value_dtype")?, V, map::<K, V>(seg, s.name))
+        )?,
+        _ => return Ok(None),
+    };
+    Ok(Some(v))
+}
+
+fn array<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
+    let a = Array::<T>::open(seg, name)?;
+    Ok(json!({
+        "kind": "array", "dtype": T::DTYPE, "capacity": a.len(), "values": vec_to_json(&a.to_vec()),
+    }))
+}
+
+fn queue<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
+    let live = Queue::<T>::open(seg, name)?;
+    let (head, tail) = live.counters()?;
+    let size = live.len();
+    // The crate has no non-destructive iteration of a queue: peek by popping from a private
+    // copy of the segment, through the same (validating) algorithm.
+    let copy;
+    let q = if consume {
+        live
+    } else {
+        copy = Segment::from_bytes(&seg.raw().to_vec())?;
+        Queue::<T>::open(&copy, name)?
+    };
+    let mut items = Vec::new();
+    while let Some(v) = q.pop()? {
+        items.push(v);
+    }
+    Ok(json!({
+        "kind": "queue", "dtype": T::DTYPE, "capacity": q.capacity(), "elem_size": size_of::<T>(),
+        "head": head, "tail": tail, "size": size, "items": vec_to_json(&items),
+    }))
+}
+
+fn stack<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
+    let st = Stack::<T>::open(seg, name)?;
+    let size = st.len()?;
+    let states = st.slot_states()?;
+    let items = if consume {
+        let mut popped = Vec::new();
+        while let Some(v) = st.pop()? {
+            popped.push(v);
+        }
+        popped.reverse(); // bottom → top, like the peeked form
+        popped
+    } else {
+        st.snapshot()?
+    };
+    Ok(json!({
+        "kind": "stack", "dtype": T::DTYPE, "capacity": st.capacity(), "elem_size": size_of::<T>(),
+        // len() is max(top + 1, 0) and top is validated to be >= -1.
+        "top": size as i64 - 1, "size": size, "items": vec_to_json(&items), "slot_states": states,
+    }))
+}
+
+fn ring<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
+    let r = Ring::<T>::open(seg, name)?;
+    let (write_pos, read_pos) = r.positions_snapshot()?;
+    let items = if consume {
+        let mut read = Vec::new();
+        while let Some(v) = r.read()? {
+            read.push(v);
+        }
+        read
+    } else {
+        r.peek_all()?
+    };
+    Ok(json!({
+        "kind": "ring", "dtype": T::DTYPE, "capacity_bytes": r.capacity_bytes(),
+        "elem_size": size_of::<T>(), "write_pos": write_pos, "read_pos": read_pos,
+        "items": vec_to_json(&items),
+    }))
+}
+
+fn map<K: Elem, V: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
+    let m = Map::<K, V>::open(seg, name)?;
+    let items = m.items()?;
+    let mut lookup = JsonMap::new();
+    for (k, _) in &items {
+        lookup.insert(key_text(*k), m.get(k)?.map_or(Value::Null, Elem::to_json));
+    }
+    Ok(json!({
+        "kind": "map", "key_dtype": K::DTYPE, "value_dtype": V::DTYPE, "capacity": m.capacity(),
+        "size": m.len(), "key_size": size_of::<K>(), "value_size": size_of::<V>(),
+        "entry_size": Map::<K, V>::ENTRY_SIZE,
+        "items": items.iter().map(|(k, v)| json!([k.to_json(), v.to_json()])).collect::<Vec<_>>(),
+        "lookup": lookup,
+    }))
+}
+
+fn set<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
+    let s = Set::<T>::open(seg, name)?;
+    let items = s.items()?;
+    let mut contains = JsonMap::new();
+    for v in &items {
+        contains.insert(key_text(*v), json!(s.contains(v)?));
+    }
+    Ok(json!({
+        "kind": "set", "dtype": T::DTYPE, "capacity": s.capacity(), "size": s.len(),
+        "items": vec_to_json(&items), "contains": contains,
+    }))
+}
+
+fn pool<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
+    let p = Pool::<T>::open(seg, name)?;
+    let (head_index, head_generation) = p.free_head()?;
+    let free = p.free_list()?;
+    let mut values = JsonMap::new();
+    for i in 0..p.capacity() as u32 {
+        if !free.contains(&i) {
+            values.insert(i.to_string(), p.get(i)?.to_json());
+        }
+    }
+    Ok(json!({
+        "kind": "pool", "dtype": T::DTYPE, "capacity": p.capacity(), "elem_size": size_of::<T>(),
+        "allocated": p.allocated()?, "free_head_index": head_index,
+        "free_head_generation": head_generation, "node_size": Pool::<T>::NODE_SIZE,
+        "free_list": free, "allocated_values": values,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario;
+
+    fn spec(v: &Value) -> Spec<'_> {
+        Spec {
+            json: v,
+            name: v["name"].as_str().unwrap(),
+            kind: v["kind"].as_str().unwrap(),
+        }
+    }
+
+    #[test]
+    fn written_structures_decode_in_the_golden_schema() {
+        let seg = Segment::anonymous(65536, 64).unwrap();
+        let q = json!({"name": "q", "kind": "queue", "dtype": "int32", "capacity": 3,
+                       "push": [10, 20, 30], "pop": 1});
+        let m = json!({"name": "m", "kind": "map", "key_dtype": "int32", "value_dtype": "float64",
+                       "capacity": 16, "items": [[1, 1.5], [-1, 2.0]]});
+        let p = json!({"name": "p", "kind": "pool", "dtype": "int32", "capacity": 3, "alloc": [7]});
+        let st =
+            json!({"name": "s", "kind": "stack", "dtype": "uint8", "capacity": 3, "push": [1, 2]});
+        let lat = json!({"name": "l", "kind": "latch", "count": 1});
+        for v in [&q, &m, &p, &st] {
+            assert!(scenario::write(&seg, &spec(v)).unwrap());
+        }
+        assert!(
+            !scenario::write(&seg, &spec(&lat)).unwrap(),
+            "latch is skipped"
+        );
+        assert_eq!(structure(&seg, &spec(&lat), false).unwrap(), None);
+
+        let got = structure(&seg, &spec(&q), false).unwrap().unwrap();
+        assert_eq!(
+            got,
+            json!({"kind": "queue", "dtype": "int32", "capacity": 4, "elem_size": 4, "head": 1,
+                   "tail": 3, "size": 2, "items": [20, 30]})
+        );
+        // Peeking left the queue alone; consuming empties it but reports the counters before.
+        let got = structure(&seg, &spec(&q), true).unwrap().unwrap();
+        assert_eq!(got["items"], json!([20, 30]));
+        assert_eq!(got["head"], 1);
+        let got = structure(&seg, &spec(&q), false).unwrap().unwrap();
+        assert_eq!(
+            (got["head"].clone(), got["items"].clone()),
+            (json!(3), json!([]))
+        );
+
+        let got = structure(&seg, &spec(&m), false).unwrap().unwrap();
+        assert_eq!(got["entry_size"], 16);
+        assert_eq!(got["lookup"], json!({"1": 1.5, "-1": 2.0}));
+        assert_eq!(got["size"], 2);
+
+        let got = structure(&seg, &spec(&p), false).unwrap().unwrap();
+        assert_eq!(got["free_list"], json!([1, 2]));
+        assert_eq!(got["allocated_values"], json!({"0": 7}));
+        assert_eq!(
+            (
+                got["free_head_index"].clone(),
+                got["free_head_generation"].clone()
+            ),
+            (json!(1), json!(1))
+        );
+
+        let got = structure(&seg, &spec(&st), true).unwrap().unwrap();
+        assert_eq!(
+            (got["top"].clone(), got["items"].clone()),
+            (json!(1), json!([1, 2]))
+        );
+        assert_eq!(got["slot_states"], json!([2, 2, 0]));
+        let got = structure(&seg, &spec(&st), false).unwrap().unwrap();
+        assert_eq!(
+            (got["top"].clone(), got["size"].clone()),
+            (json!(-1), json!(0))
+        );
+    }
+
+    #[test]
+    fn open_errors_carry_the_spec_kind() {
+        let seg = Segment::anonymous(65536, 64).unwrap();
+        let a =
+            json!({"name": "a", "kind": "array", "dtype": "int32", "capacity": 4, "values": []});
+        scenario::write(&seg, &spec(&a)).unwrap();
+        let as_i64 = json!({"name": "a", "kind": "array", "dtype": "int64"});
+        assert_eq!(
+            structure(&seg, &spec(&as_i64), false).unwrap_err().kind,
+            "LayoutMismatch"
+        );
+        let missing = json!({"name": "nope", "kind": "ring", "dtype": "int32"});
+        assert_eq!(
+            structure(&seg, &spec(&missing), false).unwrap_err().kind,
+            "NotFound"
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The peer's error: a kind named as in the spec's error table, and a message.
+
+use serde_json::{Value, json};
+
+/// An error with the spec's kind name (`NotFound`, `LayoutMismatch`, `TypeMismatch`,
+/// `Corrupt`, ...), so the Rust and Python peers report the same kinds.
+#[derive(Debug)]
+pub struct PeerError {
+    /// The kind, as in the spec's error table.
+    pub kind: String,
+    /// A human-readable message.
+    pub message: String,
+}
+
+impl PeerError {
+    /// An error of kind `kind`.
+    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// A malformed scenario or command line.
+    pub fn scenario(message: impl Into<String>) -> Self {
+        Self::new("Scenario", message)
+    }
+
+    /// The error as `{"error": kind, "message": ...}`.
+    pub fn to_json(&self) -> Value {
+        json!({"error": self.kind, "message": self.message})
+    }
+}
+
+impl std::fmt::Display for PeerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+/// The variant name of an error's `Debug` form (`NotFound { .. }` → `NotFound`).
+fn variant<E: std::fmt::Debug>(e: &E) -> String {
+    format!("{e:?}")
+        .split([' ', '{', '('])
+        .next()
+        .unwrap_or("Error")
+        .to_owned()
+}
+
+fn format_kind(e: &zeroipc_format::Error) -> String {
+    use zeroipc_format::Error as F;
+    match e {
+        F::NameTooLong { .. } => "InvalidName".into(),
+        F::NotInitialized { .. } => "NotInitialised".into(),
+        other => variant(other),
+    }
+}
+
+impl From<zeroipc_format::Error> for PeerError {
+    fn from(e: zeroipc_format::Error) -> Self {
+        Self::new(&format_kind(&e), e.to_string())
+    }
+}
+
+impl From<zeroipc_structures::Error> for PeerError {
+    fn from(e: zeroipc_structures::Error) -> Self {
+        use zeroipc_structures::Error as S;
+        let kind = match &e {
+            S::Format(f) => format_kind(f),
+            // The crate's SizeMismatch is the spec's LayoutMismatch.
+            S::SizeMismatch { .. } => "LayoutMismatch".into(),
+            other => variant(other),
+        };
+        Self::new(&kind, e.to_string())
+    }
+}
+
+impl<T> From<zeroipc_structures::PushError<T>> for PeerError {
+    fn from(e: zeroipc_structures::PushError<T>) -> Self {
+        zeroipc_structures::Error::from(e).into()
+    }
+}
+
+impl From<std::io::Error> for PeerError {
+    fn from(e: std::io::Error) -> Self {
+        Self::new("Io", e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for PeerError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::scenario(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_follow_the_spec_names() {
+        let e: PeerError = zeroipc_structures::Error::SizeMismatch {
+            name: "m".into(),
+            expected: 112,
+            found: 144,
+        }
+        .into();
+        assert_eq!(e.kind, "LayoutMismatch");
+        let e: PeerError = zeroipc_format::Error::NotFound { name: "x".into() }.into();
+        assert_eq!(e.kind, "NotFound");
+        let e: PeerError =
+            zeroipc_structures::Error::from(zeroipc_format::Error::NotFound { name: "x".into() })
+                .into();
+        assert_eq!(e.to_json()["error"], "NotFound");
+    }
+}

@@ -1,0 +1,341 @@
+//! `zeroipc-peer`: the Rust side of the ZeroIPC interop matrix.
+//!
+//! ```text
+//! zeroipc-peer write SEG [--scenario F] [--size N] [--max-entries N]
+//! zeroipc-peer read SEG [--scenario F] [--consume] [--path]
+//! zeroipc-peer table SEG [--path]
+//! zeroipc-peer unlink SEG
+//! zeroipc-peer mutate SEG
+//! zeroipc-peer pingpong SEG --role first|second [--rounds R] [--batch K] [--capacity C] [--create]
+//! ```
+//!
+//! `SEG` is a shared-memory name (`name` or `/name`), or for `read`/`table` a file holding a
+//! segment image (`--path`, or any `/` after the first character). Every command prints one
+//! JSON document on stdout; `read` prints the decoded-JSON schema of the golden
+//! `standard-cpp.json` (spec §8.2) for the structures this project implements and lists the
+//! other kinds under `"skipped"`. `interop/python/zeroipc_peer.py` has the same command line
+//! and output. Exit status 0 on success, 1 on an error (printed as JSON and on stderr).
+
+mod decode;
+mod elem;
+mod error;
+mod mutate;
+mod pingpong;
+mod scenario;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{Map as JsonMap, Value, json};
+use zeroipc_format::{Segment, SegmentOptions};
+
+use crate::error::PeerError;
+
+#[derive(Parser, Debug)]
+#[command(about = "ZeroIPC interop peer (Rust)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create the segment (replacing it) and write the scenario's supported structures.
+    Write {
+        /// Shared-memory name.
+        seg: String,
+        /// Scenario file.
+        #[arg(long, default_value_os_t = default_scenario())]
+        scenario: PathBuf,
+        /// Segment size in bytes.
+        #[arg(long, default_value_t = 65536)]
+        size: u64,
+        /// Table entries.
+        #[arg(long, default_value_t = 64)]
+        max_entries: u32,
+    },
+    /// Decode the scenario's structures as JSON.
+    Read {
+        /// Shared-memory name or image file.
+        seg: String,
+        /// Scenario file.
+        #[arg(long, default_value_os_t = default_scenario())]
+        scenario: PathBuf,
+        /// Pop/read queue, stack and ring items instead of peeking.
+        #[arg(long)]
+        consume: bool,
+        /// SEG is a file path.
+        #[arg(long)]
+        path: bool,
+    },
+    /// Print the table header and entries as JSON.
+    Table {
+        /// Shared-memory name or image file.
+        seg: String,
+        /// SEG is a file path.
+        #[arg(long)]
+        path: bool,
+    },
+    /// Unlink the shared-memory object.
+    Unlink {
+        /// Shared-memory name.
+        seg: String,
+    },
+    /// Apply the fixed mutation script (`mutate.rs`) to the standard scenario's structures.
+    Mutate {
+        /// Shared-memory name.
+        seg: String,
+    },
+    /// Alternate on one queue with another attached peer (see `pingpong.rs`).
+    Pingpong {
+        /// Shared-memory name.
+        seg: String,
+        /// Which side: `first` produces the even rounds.
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Rounds.
+        #[arg(long, default_value_t = 40)]
+        rounds: u64,
+        /// Values per round.
+        #[arg(long, default_value_t = 250)]
+        batch: u64,
+        /// Queue capacity (with --create).
+        #[arg(long, default_value_t = 16)]
+        capacity: usize,
+        /// Create the segment and structures (the other side waits for them).
+        #[arg(long)]
+        create: bool,
+        /// Seconds any single wait may take.
+        #[arg(long, default_value_t = 20.0)]
+        timeout: f64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Role {
+    First,
+    Second,
+}
+
+fn default_scenario() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden/zeroipc/standard-scenario.json")
+}
+
+/// A `/` after the first character means a file path (`/name` is a shared-memory name).
+fn is_path(seg: &str, flag: bool) -> bool {
+    flag || seg.get(1..).is_some_and(|rest| rest.contains('/'))
+}
+
+/// Opens `seg`: image files read-only (copy-on-write), shared memory read-write.
+fn open(seg: &str, path: bool) -> Result<(Segment, String), PeerError> {
+    if is_path(seg, path) {
+        let s = SegmentOptions::new().open_path_read_only(seg)?;
+        Ok((s, seg.to_owned()))
+    } else {
+        let s = Segment::open(seg)?;
+        Ok((s, format!("/{}", seg.trim_start_matches('/'))))
+    }
+}
+
+fn load_scenario(path: &PathBuf) -> Result<Value, PeerError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| PeerError::new("Io", format!("{}: {e}", path.display())))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn write(
+    seg_name: &str,
+    scenario_file: &PathBuf,
+    size: u64,
+    max_entries: u32,
+) -> Result<Value, PeerError> {
+    let doc = load_scenario(scenario_file)?;
+    let specs = scenario::parse(&doc)?;
+    let seg = Segment::create_or_replace(seg_name, size, max_entries)?;
+    let (mut written, mut skipped) = (Vec::new(), Vec::new());
+    for s in &specs {
+        if scenario::write(&seg, s)
+            .map_err(|e| PeerError::new(&e.kind, format!("{}: {}", s.name, e.message)))?
+        {
+            written.push(s.name);
+        } else {
+            skipped.push(s.name);
+        }
+    }
+    let (header, _) = decode::table(&seg)?;
+    Ok(json!({
+        "ok": true, "driver": "rust", "segment": format!("/{}", seg_name.trim_start_matches('/')),
+        "written": written, "skipped": skipped, "header": header,
+    }))
+}
+
+fn read(
+    seg_name: &str,
+    scenario_file: &PathBuf,
+    consume: bool,
+    path: bool,
+) -> Result<Value, PeerError> {
+    let doc = load_scenario(scenario_file)?;
+    let specs = scenario::parse(&doc)?;
+    let (live, label) = open(seg_name, path)?;
+    let (header, entries) = decode::table(&live)?;
+    // Peeking never writes the live segment: decode a private copy. Image files are never
+    // written either (consuming works on the copy).
+    let copy;
+    let seg = if consume && !is_path(seg_name, path) {
+        &live
+    } else {
+        copy = Segment::from_bytes(&live.raw().to_vec())?;
+        &copy
+    };
+    let mut structures = JsonMap::new();
+    let mut skipped = Vec::new();
+    for s in &specs {
+        match decode::structure(seg, s, consume) {
+            Ok(Some(v)) => {
+                structures.insert(s.name.to_owned(), v);
+            }
+            Ok(None) => skipped.push(s.name),
+            Err(e) => {
+                let mut v = e.to_json();
+                v["kind"] = json!(s.kind);
+                structures.insert(s.name.to_owned(), v);
+            }
+        }
+    }
+    Ok(json!({
+        "driver": "rust", "segment": label, "file_size": live.len(), "consumed": consume,
+        "header": header, "entries": entries, "structures": structures, "skipped": skipped,
+    }))
+}
+
+fn table(seg_name: &str, path: bool) -> Result<Value, PeerError> {
+    let (seg, label) = open(seg_name, path)?;
+    let (header, entries) = decode::table(&seg)?;
+    Ok(
+        json!({"driver": "rust", "segment": label, "file_size": seg.len(), "header": header, "entries": entries}),
+    )
+}
+
+fn run(cli: Cli) -> Result<Value, PeerError> {
+    match cli.cmd {
+        Cmd::Write {
+            seg,
+            scenario,
+            size,
+            max_entries,
+        } => write(&seg, &scenario, size, max_entries),
+        Cmd::Read {
+            seg,
+            scenario,
+            consume,
+            path,
+        } => read(&seg, &scenario, consume, path),
+        Cmd::Table { seg, path } => table(&seg, path),
+        Cmd::Unlink { seg } => {
+            Segment::unlink(&seg)?;
+            Ok(json!({"ok": true}))
+        }
+        Cmd::Mutate { seg } => {
+            let results = mutate::run(&Segment::open(&seg)?)?;
+            Ok(json!({"ok": true, "driver": "rust", "results": results}))
+        }
+        Cmd::Pingpong {
+            seg,
+            role,
+            rounds,
+            batch,
+            capacity,
+            create,
+            timeout,
+        } => {
+            let out = pingpong::run(&pingpong::Params {
+                segment: seg,
+                first: matches!(role, Role::First),
+                rounds,
+                batch,
+                capacity,
+                create,
+                timeout: Duration::from_secs_f64(timeout.max(0.001)),
+            });
+            if out["ok"] == json!(true) {
+                Ok(out)
+            } else {
+                Err(PeerError::new("Pingpong", out.to_string()))
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(v) => {
+            // A closed stdout (`| head`) is not worth a panic.
+            let _ = writeln!(std::io::stdout(), "{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            // Pingpong failures carry their full summary as the message.
+            let v = serde_json::from_str::<Value>(&e.message)
+                .ok()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| e.to_json());
+            let _ = writeln!(std::io::stdout(), "{v}");
+            eprintln!("zeroipc-peer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seg_or_path() {
+        assert!(!is_path("/zg_std_cpp", false));
+        assert!(!is_path("zg", false));
+        assert!(is_path("zg", true));
+        assert!(is_path("interop/golden/zeroipc/standard-cpp.seg", false));
+        assert!(is_path("/work/x.seg", false));
+    }
+
+    #[test]
+    fn the_cpp_image_decodes_as_its_json_for_the_supported_kinds() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden/zeroipc");
+        let got = read(
+            dir.join("standard-cpp.seg").to_str().unwrap(),
+            &default_scenario(),
+            false,
+            false,
+        )
+        .unwrap();
+        let want: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("standard-cpp.json")).unwrap())
+                .unwrap();
+        assert_eq!(got["header"], want["header"]);
+        assert_eq!(got["entries"], want["entries"]);
+        let skipped: Vec<&str> = got["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(skipped.len(), 27 - 11);
+        for (name, v) in got["structures"].as_object().unwrap() {
+            let (mut v, mut w) = (v.clone(), want["structures"][name].clone());
+            if matches!(w["kind"].as_str(), Some("map" | "set")) {
+                // Item order is not significant for maps and sets.
+                for x in [&mut v, &mut w] {
+                    if let Some(items) = x["items"].as_array_mut() {
+                        items.sort_by_key(Value::to_string);
+                    }
+                }
+            }
+            assert_eq!(v, w, "{name}");
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The standard scenario (spec §8.2): reading its JSON and writing its structures.
+
+use serde_json::Value;
+use zeroipc_format::Segment;
+use zeroipc_structures::{Array, Map, Pool, Queue, Ring, Set, Stack};
+
+use crate::elem::{Elem, vec_from_json, with_elem, with_map_elem};
+use crate::error::PeerError;
+
+/// One structure of the scenario: `name`, `kind` and the kind's fields.
+pub struct Spec<'a> {
+    /// The whole JSON object.
+    pub json: &'a Value,
+    /// Entry name.
+    pub name: &'a str,
+    /// Structure kind (`array`, `queue`, ...).
+    pub kind: &'a str,
+}
+
+impl<'a> Spec<'a> {
+    /// Field `key` as a string.
+    pub fn str(&self, key: &str) -> Result<&'a str, PeerError> {
+        self.json[key].as_str().ok_or_else(|| self.missing(key))
+    }
+
+    /// Field `key` as an unsigned integer.
+    pub fn usize(&self, key: &str) -> Result<usize, PeerError> {
+        self.json[key]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| self.missing(key))
+    }
+
+    /// Field `key` (any JSON).
+    pub fn field(&self, key: &str) -> Result<&'a Value, PeerError> {
+        self.json.get(key).ok_or_else(|| self.missing(key))
+    }
+
+    fn missing(&self, key: &str) -> PeerError {
+        PeerError::scenario(format!(
+            "{}: field {key:?} missing or of the wrong type",
+            self.name
+        ))
+    }
+}
+
+/// The structures of a scenario file, in order.
+///
+/// # Errors
+/// If the JSON is not `{"structures": [{"name": .., "kind": ..}, ..]}`.
+pub fn parse(doc: &Value) -> Result<Vec<Spec<'_>>, PeerError> {
+    let list = doc["structures"]
+        .as_array()
+        .ok_or_else(|| PeerError::scenario("scenario has no \"structures\" array"))?;
+    list.iter()
+        .map(|json| {
+            let name = json["name"]
+                .as_str()
+                .ok_or_else(|| PeerError::scenario(format!("structure without a name: {json}")))?;
+            let kind = json["kind"]
+                .as_str()
+                .ok_or_else(|| PeerError::scenario(format!("{name}: no kind")))?;
+            Ok(Spec { json, name, kind })
+        })
+        .collect()
+}
+
+/// Writes one supported structure as the scenario describes; `Ok(false)` for a kind this
+/// project does not implement yet (nothing is created).
+///
+/// # Errors
+/// Segment and structure errors; a value that does not fit (the scenario overfills a
+/// structure); a pop/read that does not give back what was pushed.
+pub fn write(seg: &Segment, s: &Spec<'_>) -> Result<bool, PeerError> {
+    match s.kind {
+        "array" => with_elem!(s.str("dtype")?, T, write_array::<T>(seg, s))?,
+        "queue" => with_elem!(s.str("dtype")?, T, write_queue::<T>(seg, s))?,
+        "stack" => with_elem!(s.str("dtype")?, T, write_stack::<T>(seg, s))?,
+        "ring" => with_elem!(s.str("dtype")?, T, write_ring::<T>(seg, s))?,
+        "set" => with_map_elem!(s.str("dtype")?, T, write_set::<T>(seg, s))?,
+        "pool" => with_elem!(s.str("dtype")?, T, write_pool::<T>(seg, s))?,
+        "map" => with_map_elem!(
+            s.str("key_dtype")?,
+            K,
+            with_map_elem!(s.str("value_dtype")?, V, write_map::<K, V>(seg, s))
+        )?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn write_array<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
+    let a = Array::<T>::create(seg, s.name, s.usize("capacity")?)?;
+    a.write(0, &vec_from_json::<T>(s.field("values")?)?)?;
+    Ok(())
+}
+
+fn write_queue<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
+    let q = Queue::<T>::create(seg, s.name, s.usize("capacity")?)?;
+    let pushed = vec_from_json::<T>(s.field("push")?)?;
+    for v in &pushed {
+        q.push(*v)?;
+    }
+    for want in pushed.iter().take(s.usize("pop")?) {
+        let got = q.pop()?;
+        if got.as_ref() != Some(want) {
+            return Err(PeerError::new(
+                "Mismatch",
+                format!("{}: popped {got:?}, pushed {want:?}", s.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn write_stack<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
+    let st = Stack::<T>::create(seg, s.name, s.usize("capacity")?)?;
+    for v in vec_from_json::<T>(s.field("push")?)? {
+        st.push(v)?;
+    }
+    Ok(())
+}
+
+fn write_ring<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
+    // The scenario gives the capacity in elements, as the project API takes it.
+    let r = Ring::<T>::create(seg, s.name, s.usize("capacity")?)?;
+    let written = vec_from_json::<T>(s.field("write")?)?;
+    for v in &written {
+        r.write(*v)?;
+    }
+    for want in written.iter().take(s.usize("read")?) {
+        let got = r.read()?;
+        if got.as_ref() != Some(want) {
+            return Err(PeerError::new(
+                "Mismatch",
+                format!("{}: read {got:?}, wrote {want:?}", s.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn write_map<K: Elem, V: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
+    let m = Map::<K, V>::create(seg, s.name, s.usize("capacity")?)?;
+    let items = s.field("items")?.as_array().ok_or_else(|| {
+        PeerError::scenario(format!("{}: items is not an array of pairs", s.name))
+    })?;
+    for pair in items {
+        let (k, v) = match pair.as_array().map(Vec::as_slice) {
+            Some([k, v]) => (K::from_json(k)?, V::from_json(v)?),
+            _ => return Err(PeerError::scenario(format!("{}: bad pair {pair}", s.name))),
+        };
+        m.insert(k, v)?;
+    }
+    Ok(())
+}
+
+fn write_set<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
+    let set = Set::<T>::create(seg, s.name, s.usize("capacity")?)?;
+    for v in vec_from_json::<T>(s.field("items")?)? {
+        set.insert(v)?;
+    }
+    Ok(())
+}
+
+fn write_pool<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
+    let p = Pool::<T>::create(seg, s.name, s.usize("capacity")?)?;
+    for v in vec_from_json::<T>(s.field("alloc")?)? {
+        let i = p
+            .alloc()?
+            .ok_or_else(|| PeerError::new("Full", format!("{}: pool exhausted", s.name)))?;
+        p.set(i, v)?;
+    }
+    Ok(())
+}
