@@ -1,0 +1,163 @@
+//! `show --json` on the upstream golden images equals the decoded JSON beside them.
+
+use serde_json::Value;
+
+use crate::common::{golden_dir, run, run_json};
+
+const KINDS: [&str; 7] = ["array", "queue", "stack", "ring", "map", "set", "pool"];
+
+fn golden(stem: &str) -> (String, Value) {
+    let dir = golden_dir();
+    let seg = dir.join(format!("{stem}.seg")).display().to_string();
+    let text = std::fs::read_to_string(dir.join(format!("{stem}.json"))).expect("golden json");
+    (seg, serde_json::from_str(&text).expect("parse golden json"))
+}
+
+/// `map` items are compared as a set of pairs (their order is not significant).
+fn sorted_pairs(v: &Value) -> Vec<String> {
+    let mut items: Vec<String> = v
+        .as_array()
+        .expect("items array")
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    items.sort();
+    items
+}
+
+fn assert_fields(name: &str, want: &Value, got: &Value) {
+    let want = want.as_object().expect("golden structure object");
+    for (key, expected) in want {
+        let actual = got
+            .get(key)
+            .unwrap_or_else(|| panic!("{name}: field {key:?} missing in {got}"));
+        if want.get("kind").and_then(Value::as_str) == Some("map") && key == "items" {
+            assert_eq!(sorted_pairs(expected), sorted_pairs(actual), "{name}.{key}");
+        } else {
+            assert_eq!(expected, actual, "{name}.{key}");
+        }
+    }
+}
+
+fn spec_of(s: &Value) -> String {
+    let short = |d: &str| {
+        d.replace("uint", "u")
+            .replace("int", "i")
+            .replace("float", "f")
+    };
+    let kind = s["kind"].as_str().expect("kind");
+    if kind == "map" {
+        format!(
+            "map:{}:{}",
+            short(s["key_dtype"].as_str().expect("key")),
+            short(s["value_dtype"].as_str().expect("value"))
+        )
+    } else {
+        format!("{kind}:{}", short(s["dtype"].as_str().expect("dtype")))
+    }
+}
+
+#[test]
+fn cpp_image_decodes_every_structure_kind_as_the_golden_json() {
+    let (seg, want) = golden("standard-cpp");
+    let structures = want["structures"].as_object().expect("structures");
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, s) in structures {
+        let kind = s["kind"].as_str().expect("kind");
+        if !KINDS.contains(&kind) {
+            continue;
+        }
+        seen.insert(kind);
+        // Inferred kind and type ...
+        let got = run_json(&["show", &seg, name, "--json"]);
+        assert_fields(name, s, &got);
+        assert_eq!(got["dtype_source"], "name", "{name}");
+        // ... and the same with an explicit --as.
+        let spec = spec_of(s);
+        let got = run_json(&["show", &seg, name, "--as", &spec, "--json"]);
+        assert_fields(name, s, &got);
+        assert_eq!(got["dtype_source"], "option");
+    }
+    assert_eq!(seen.len(), KINDS.len(), "every kind covered: {seen:?}");
+}
+
+#[test]
+fn cpp_image_header_and_table_equal_the_golden_json() {
+    let (seg, want) = golden("standard-cpp");
+    let got = run_json(&["show", &seg, "--json"]);
+    assert_eq!(got["format"], "zeroipc");
+    assert_eq!(got["header"], want["header"]);
+    assert_eq!(got["file_size"], want["file_size"]);
+    let entries = got["entries"].as_array().expect("entries");
+    let want_entries = want["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), want_entries.len());
+    for (g, w) in entries.iter().zip(want_entries) {
+        for key in ["name", "offset", "size"] {
+            assert_eq!(g[key], w[key], "{key} of {w}");
+        }
+    }
+    assert_eq!(got["table_size"], 3104);
+    assert_eq!(got["used_bytes"], 5456 - 3104);
+    assert_eq!(got["free_bytes"], 65536 - 5456);
+    // Inference labels the undecodable kinds instead of guessing a structure.
+    let kind_of = |n: &str| {
+        entries
+            .iter()
+            .find(|e| e["name"] == n)
+            .map(|e| e["kind"].clone())
+            .expect("entry")
+    };
+    assert_eq!(kind_of("q_i32"), "queue");
+    assert_eq!(kind_of("rw"), "rwlock");
+    assert_eq!(kind_of("mon_cond"), "monitor (condition)");
+    assert_eq!(kind_of("stream_i32_header"), "stream (header)");
+    assert_eq!(kind_of("mtx"), "semaphore|mutex|barrier|latch?");
+}
+
+#[test]
+fn python_image_reads_as_the_spec_says() {
+    let (seg, want) = golden("standard-py");
+    let structures = want["structures"].as_object().expect("structures");
+    // Byte-identical to the C++ image: decode as the JSON says.
+    for name in [
+        "arr_f32", "arr_i64", "q_i32", "q_f64", "stk_i32", "stk_u8", "ring_i32", "pool_i32",
+    ] {
+        let got = run_json(&["show", &seg, name, "--json"]);
+        assert_fields(name, &structures[name], &got);
+    }
+    // Python hash: the items are read, canonical lookups miss.
+    let got = run_json(&["show", &seg, "map_i32_f64", "--json"]);
+    assert_eq!(got["size"], 3);
+    assert_eq!(
+        sorted_pairs(&got["items"]),
+        sorted_pairs(&structures["map_i32_f64"]["items"])
+    );
+    assert_eq!(got["lookup"]["1"], Value::Null);
+    // Python stride: the map does not open as map:i32:i32 (layout mismatch, exit 3) ...
+    let out = run(&["show", &seg, "map_i32_i32", "--as", "map:i32:i32"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("map_i32_i32"));
+    // ... and Python's stream/channel entries open as ring and queue.
+    let ring = run_json(&["show", &seg, "stream_i32", "--json"]);
+    assert_eq!(ring["kind"], "ring");
+    assert_eq!(ring["items"], serde_json::json!([1, 2, 3]));
+    let q = run_json(&["show", &seg, "chan_i32", "--json"]);
+    assert_eq!(q["kind"], "queue");
+    assert_eq!(q["items"], serde_json::json!([100, 200]));
+}
+
+#[test]
+fn human_output_of_the_golden_image() {
+    let (seg, _) = golden("standard-cpp");
+    let out = run(&["show", &seg]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("entries 40/64"), "{text}");
+    assert!(text.contains("map<int32,float64>"), "{text}");
+    let out = run(&["show", &seg, "q_i32"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("items") && text.contains("[30,40,50]"),
+        "{text}"
+    );
+}
