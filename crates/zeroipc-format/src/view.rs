@@ -267,6 +267,28 @@ impl Region {
         Ok(())
     }
 
+    /// Copies `len` bytes from `offset` in this region to `dst_offset` in `dst` (one
+    /// `memmove`, no bounce buffer; the ranges may overlap, for example two regions of one
+    /// segment).
+    ///
+    /// # Errors
+    /// [`Error::OutOfBounds`] if either range is not inside its region.
+    pub fn copy_to(
+        &self,
+        offset: usize,
+        dst: &Region,
+        dst_offset: usize,
+        len: usize,
+    ) -> Result<()> {
+        let src = self.checked_ptr(offset, len)?;
+        let to = dst.checked_ptr(dst_offset, len)?;
+        // SAFETY: both ranges lie inside live mappings (checked), kept alive by `self.map` and
+        // `dst.map`; `ptr::copy` allows overlapping ranges and needs no alignment; no Rust
+        // reference to either range exists.
+        unsafe { std::ptr::copy(src, to, len) };
+        Ok(())
+    }
+
     /// Sets `len` bytes starting at `offset` to `byte`.
     ///
     /// # Errors
@@ -442,5 +464,15 @@ mod tests {
         assert!(r.elements::<f64>(0, usize::MAX).is_err());
         r.fill(0, 128, 0).unwrap();
         assert!(r.to_vec().iter().all(|&b| b == 0));
+        // Region to region, overlapping, and out of bounds on either side.
+        let a = r.subregion(0, 64).unwrap();
+        let b = r.subregion(32, 96).unwrap();
+        a.write_slice(0, &[1u8, 2, 3, 4]).unwrap();
+        a.copy_to(0, &b, 0, 4).unwrap();
+        assert_eq!(r.read::<[u8; 4]>(32).unwrap(), [1, 2, 3, 4]);
+        b.copy_to(0, &a, 2, 8).unwrap();
+        assert_eq!(r.read::<[u8; 4]>(2).unwrap(), [1, 2, 3, 4]);
+        assert!(a.copy_to(60, &b, 0, 8).is_err());
+        assert!(a.copy_to(0, &b, 90, 8).is_err());
     }
 }
