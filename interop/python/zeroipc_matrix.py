@@ -13,6 +13,9 @@ Cells:
 * writer × reader for {rust, python}²: the reader's decoded JSON equals `standard-cpp.json`
   for every written structure, header and entries equal the expected table; then the reader
   consumes (`--consume`) and the writer sees the queues, stacks and ring drained;
+* wide types (`../scenarios/wide-types.json`: every element width, float and 64-bit map/set
+  keys, full and empty structures) written by one peer and read by the other, every value
+  checked against an oracle derived from the scenario alone; both writers' bytes identical;
 * mutation: a fixed script (queue/ring wrap-around, stack pop/push, map update/remove and
   tombstone reuse, set collisions, pool free-list reuse, array writes) applied by one
   implementation to a segment the other wrote gives the all-Rust reference's operation
@@ -31,6 +34,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "..", "golden", "zeroipc")
+WIDE = os.path.join(HERE, "..", "scenarios", "wide-types.json")
+ITEMSIZE = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8,
+            "float32": 4, "float64": 8}
 SUPPORTED = ("array", "queue", "stack", "ring", "map", "set", "pool")
 
 
@@ -279,6 +285,44 @@ class ZeroIPCMatrix:
                         f"{len(ref_results)} op results, {len(self.supported)} structures and "
                         f"{len(ref_bytes)} bytes == all-rust reference")
 
+    def wide(self, w, r):
+        """The wide-types scenario: written by `w`, read by `r`, every decoded value checked
+        against the oracle derived from the scenario."""
+        with open(WIDE) as f:
+            specs = json.load(f)["structures"]
+        seg = self.name(f"w{w[0]}{r[0]}")
+        problems = []
+        rc, wrote, err = self.peer(w, "write", seg, "--scenario", WIDE)
+        if rc != 0:
+            problems.append(f"write exit {rc}: {wrote or err}")
+        rc, got, err = self.peer(r, "read", seg, "--scenario", WIDE)
+        if rc != 0:
+            problems.append(f"read exit {rc}: {err}")
+        data = b""
+        if os.path.exists(f"/dev/shm/{seg}"):
+            with open(f"/dev/shm/{seg}", "rb") as f:
+                data = f.read()
+        self.peer(w, "unlink", seg)
+        checked = 0
+        for spec in specs:
+            want = oracle(spec)
+            if want is None:
+                if spec["name"] not in got.get("skipped", []):
+                    problems.append(f"{spec['name']} not skipped")
+                continue
+            g = norm(got.get("structures", {}).get(spec["name"], {}))
+            for field, v in want.items():
+                have = g.get(field)
+                if field in ("lookup", "contains"):
+                    have, v = by_value(have or {}), by_value(v)
+                if have != v:
+                    problems.append(f"{spec['name']}.{field}: got {json.dumps(have)[:100]}, want {json.dumps(v)[:100]}")
+                checked += 1
+        self.record(f"zeroipc: wide types {w} -> {r}", problems,
+                    f"{len(specs) - 1} structures (all widths, float/u64 keys, full and empty), "
+                    f"{checked} fields == scenario oracle")
+        return data
+
     def bytes_vs_cpp(self, impl):
         seg = self.name(f"b{impl[0]}")
         problems = []
@@ -367,6 +411,11 @@ class ZeroIPCMatrix:
             os.unlink(extras)
         for w, r in (("rust", "rust"), ("rust", "python"), ("python", "rust"), ("python", "python")):
             self.transfer(w, r)
+        wide_rust = self.wide("rust", "python")
+        wide_py = self.wide("python", "rust")
+        problems = [] if wide_rust and wide_rust == wide_py else ["wide-types segments differ"]
+        self.record("zeroipc: wide types rust write == python write", problems,
+                    f"{len(wide_rust)} bytes identical")
         self.mutate((("rust", "python", "rust"), ("python", "rust", "python"), ("python", "python", "rust")))
         rust_bytes = self.bytes_vs_cpp("rust")
         py_bytes = self.bytes_vs_cpp("python")
@@ -376,6 +425,45 @@ class ZeroIPCMatrix:
         left = self.cleanup()
         if left:
             self.m.record("zeroipc: /dev/shm clean", False, f"left behind: {left}")
+
+
+def oracle(s):
+    """The decoded fields a structure must show after the scenario step `s` (spec §8.2
+    semantics), derived from the scenario alone: an oracle independent of both peers."""
+    k = s["kind"]
+    if k == "array":
+        vals = list(s["values"]) + [0] * (s["capacity"] - len(s["values"]))
+        return {"capacity": s["capacity"], "values": vals}
+    if k == "queue":
+        cap = max(2, 1 << (s["capacity"] - 1).bit_length())
+        return {"capacity": cap, "head": s["pop"], "tail": len(s["push"]), "size": len(s["push"]) - s["pop"],
+                "items": s["push"][s["pop"]:], "elem_size": ITEMSIZE[s["dtype"]]}
+    if k == "stack":
+        n = len(s["push"])
+        return {"capacity": s["capacity"], "top": n - 1, "size": n, "items": s["push"],
+                "slot_states": [2] * n + [0] * (s["capacity"] - n)}
+    if k == "ring":
+        es = ITEMSIZE[s["dtype"]]
+        return {"capacity_bytes": s["capacity"] * es, "write_pos": len(s["write"]) * es,
+                "read_pos": s["read"] * es, "items": s["write"][s["read"]:]}
+    if k == "map":
+        items = {json.dumps(key): v for key, v in s["items"]}
+        return {"capacity": s["capacity"], "size": len(items), "items": sorted(map(list, s["items"]), key=json.dumps),
+                "lookup": items}
+    if k == "set":
+        return {"capacity": s["capacity"], "size": len(s["items"]), "items": sorted(s["items"], key=json.dumps),
+                "contains": {json.dumps(v): True for v in s["items"]}}
+    if k == "pool":
+        n, cap = len(s["alloc"]), s["capacity"]
+        return {"capacity": cap, "allocated": n, "free_head_index": n if n < cap else 0xFFFFFFFF,
+                "free_head_generation": n, "free_list": list(range(n, cap)),
+                "allocated_values": {str(i): v for i, v in enumerate(s["alloc"])}}
+    return None
+
+
+def by_value(d):
+    """A `lookup`/`contains` object keyed by the parsed key (key text may differ in form)."""
+    return sorted(((json.loads(k), v) for k, v in d.items()), key=json.dumps)
 
 
 def drained_form(w):
