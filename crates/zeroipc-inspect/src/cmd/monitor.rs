@@ -14,6 +14,9 @@ use crate::source::{
     Content, Source, buffer_snapshot, classify, open_segment, resolve, unrecognised,
 };
 
+/// How often a buffer's OIEB is read between ticks (to follow its wrapping write position).
+const BUFFER_SUBSAMPLE: Duration = Duration::from_millis(5);
+
 /// Arguments of `monitor`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -246,8 +249,17 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
             return Ok(());
         }
         let due = start + interval.saturating_mul(u32::try_from(tick).unwrap_or(u32::MAX));
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
+        while let Some(wait) = due.checked_duration_since(Instant::now()) {
+            if let Watch::Buffer(_) = watch {
+                // A buffer's write position wraps every P bytes: sample it often enough that
+                // it rarely laps between two readings (the byte rate would miss whole laps).
+                std::thread::sleep(wait.min(BUFFER_SUBSAMPLE));
+                if due > Instant::now() {
+                    watch.sample(&mut acc)?;
+                }
+            } else {
+                std::thread::sleep(wait);
+            }
         }
         let (s, extra) = watch.sample(&mut acc)?;
         let now = Instant::now();

@@ -122,18 +122,46 @@ pub fn spawn_child(role: &str, args: &str) -> ChildGuard {
     ChildGuard(child)
 }
 
-/// Waits until the child prints a line starting with `READY` on stdout.
+/// Waits (at most 60 s) until the child prints `ZI_READY` on stdout.
 pub fn wait_ready(child: &mut ChildGuard) {
     use std::io::BufRead;
     let stdout = child.0.stdout.take().expect("piped stdout");
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with("READY") => break,
-            Some(Ok(_)) => {}
-            other => panic!("child ended before READY: {other:?}"),
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads every line, so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            match line {
+                // libtest may print "test NAME ... " before the child's output on one line.
+                Ok(l) if l.contains("ZI_READY") => {
+                    let _ = tx.send(());
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("child did not report ZI_READY within 60 s");
+}
+
+/// Runs a child role; returns the exit code.
+pub fn run_child_role(role: &str) -> i32 {
+    let args = std::env::var("ZI_ARGS").unwrap_or_default();
+    let args: Vec<&str> = args.split(' ').collect();
+    match role {
+        "producer" => crate::monitor::producer(&args),
+        "zb_reader" => crate::gc::reader(&args),
+        other => {
+            eprintln!("unknown role {other}");
+            99
         }
     }
-    // Keep draining in the background so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+}
+
+/// Serialises the tests that create ZeroBuffer readers: a reader's creation removes every
+/// stale buffer, which would race with the `gc` test's killed reader.
+pub fn zerobuffer_serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
