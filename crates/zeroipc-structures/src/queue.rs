@@ -457,6 +457,31 @@ impl<T: Pod> Queue<T> {
         })
     }
 
+    /// A copy of the queued elements, oldest first, without removing them: the published
+    /// slots from `head` on, stopping at the first slot not yet published (for inspection; a
+    /// concurrent pop or push makes it a snapshot of a moment that may never have existed as
+    /// a whole).
+    ///
+    /// # Errors
+    /// Never for a validated handle; the `Result` guards the bounds-checked reads.
+    pub fn snapshot(&self) -> Result<Vec<T>> {
+        self.with_core(|c| {
+            let head = c.head.load(Ordering::Acquire);
+            let n = c.len();
+            let mut out = Vec::with_capacity(n as usize);
+            for k in 0..n {
+                let pos = head.wrapping_add(k);
+                let slot = (pos & (self.capacity - 1)) as usize;
+                // Acquire: pairs with the Release store of `seq` in `push`.
+                if c.seq(slot)?.load(Ordering::Acquire) != pos.wrapping_add(1) {
+                    break;
+                }
+                out.push(c.slots.load(slot)?);
+            }
+            Ok(out)
+        })
+    }
+
     /// The table entry (name, offset, size).
     pub fn entry(&self) -> &Entry {
         &self.entry

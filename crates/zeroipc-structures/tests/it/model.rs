@@ -78,6 +78,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(q.len(), model.len());
+            prop_assert_eq!(q.snapshot().unwrap(), model.iter().copied().collect::<Vec<_>>());
             prop_assert_eq!(q.is_empty(), model.is_empty());
             prop_assert_eq!(q.is_full(), model.len() == cap);
         }
