@@ -10,6 +10,9 @@ Cells:
 * golden Python image read by each peer, per spec §8.3: byte-identical structures decode as
   `standard-py.json`, `map_i32_f64` iterates but canonical lookups miss, `map_i32_i32` and
   `set_i32` are rejected with LayoutMismatch, Python's Stream/Channel data open as Ring/Queue;
+* hostile images: corrupted copies of the C++ image (a bad header field in 9 structures; bad
+  magic, version, entry count, entry offsets, a truncated file) are rejected by both peers
+  with the same error kinds, while intact structures still decode;
 * writer × reader for {rust, python}²: the reader's decoded JSON equals `standard-cpp.json`
   for every written structure, header and entries equal the expected table; then the reader
   consumes (`--consume`) and the writer sees the queues, stacks and ring drained;
@@ -397,6 +400,79 @@ class ZeroIPCMatrix:
                     f"{total} values all verified in order; full waits "
                     f"{sum(o.get('full_waits', 0) for o in outs.values())}, final head=tail={c.get('final_head')}")
 
+    def hostile(self, tmpdir):
+        """Corrupted copies of the C++ image: both peers must reject the same structures (or
+        whole segments) with the same error kinds, and still decode the intact ones."""
+        with open(os.path.join(GOLDEN, "standard-cpp.seg"), "rb") as f:
+            good = f.read()
+
+        def patched(edits, cut=None):
+            b = bytearray(good)
+            for off, fmt_bytes in edits:
+                b[off:off + len(fmt_bytes)] = fmt_bytes
+            return bytes(b[:cut] if cut is not None else b)
+
+        u32 = lambda v: (v & 0xFFFFFFFF).to_bytes(4, "little")  # noqa: E731
+        u64 = lambda v: v.to_bytes(8, "little")  # noqa: E731
+        per_structure = {
+            "arr_f32": (3104, u64(11), "LayoutMismatch"),          # capacity 11: 8 + 44 != 48
+            "q_i32": (3200 + 8, u32(6), "Corrupt"),               # capacity not a power of two
+            "q_f64": (3280 + 12, u32(4), "TypeMismatch"),         # elem_size 4 for float64
+            "stk_i32": (3392, u32(7), "Corrupt"),                 # top 7 in a 6-slot stack
+            "ring_i32": (3584 + 8, u64(24), "Corrupt"),           # read_pos past write_pos
+            "map_i32_f64": (3640 + 8, u32(8), "TypeMismatch"),    # key_size 8 for int32
+            "map_i32_i32": (3912 + 16 + 12 * 3, u32(7), "Corrupt"),  # slot 3 state 7
+            "set_i32": (4024 + 12, u32(1), "TypeMismatch"),       # reserved word 1
+            "pool_i32": (4104, u64(9), "Corrupt"),                # free head index 9 of 4
+        }
+        images = {"structures": patched([(off, b) for off, b, _ in per_structure.values()])}
+        whole = {
+            "bad magic": (patched([(0, u32(0x12345678))]), "BadMagic"),
+            "version 3": (patched([(4, u32(3))]), "UnsupportedVersion"),
+            "entry_count 65": (patched([(8, u32(65))]), "Corrupt"),
+            "misaligned entry": (patched([(32 + 32, u64(3105))]), "Corrupt"),
+            "entry past memory_size": (patched([(32 + 40, u64(70000))]), "Corrupt"),
+            "truncated": (patched([], cut=20), "Truncated"),
+        }
+        problems, checks = [], 0
+        paths = []
+        try:
+            for label, data in [("structures", images["structures"])] + [(k, v[0]) for k, v in whole.items()]:
+                path = os.path.join(tmpdir, f"zeroipc-hostile-{os.getpid()}-{label.replace(' ', '_')}.seg")
+                with open(path, "wb") as f:
+                    f.write(data)
+                paths.append(path)
+                kinds = {}
+                for impl in ("rust", "python"):
+                    rc, got, err = self.peer(impl, "read", path)
+                    if label == "structures":
+                        s = got.get("structures", {})
+                        kinds[impl] = {n: s.get(n, {}).get("error") for n in self.supported}
+                    else:
+                        kinds[impl] = got.get("error") if rc != 0 else f"accepted (exit {rc})"
+                if label == "structures":
+                    for n in self.supported:
+                        want = per_structure[n][2] if n in per_structure else None
+                        for impl in ("rust", "python"):
+                            checks += 1
+                            if kinds[impl][n] != want:
+                                problems.append(f"{impl} {n}: {kinds[impl][n]} (want {want})")
+                    d = diff(norm(self.peer("python", "read", path)[1].get("structures", {}).get("arr_i64", {})),
+                             self.cpp["structures"]["arr_i64"], "arr_i64")
+                    if d:
+                        problems.append(f"intact structure: {d}")
+                else:
+                    for impl in ("rust", "python"):
+                        checks += 1
+                        if kinds[impl] != whole[label][1]:
+                            problems.append(f"{impl} {label}: {kinds[impl]} (want {whole[label][1]})")
+        finally:
+            for path in paths:
+                os.unlink(path)
+        self.record("zeroipc: hostile images rejected alike", problems,
+                    f"{len(per_structure)} corrupted structures + {len(whole)} corrupted segments, "
+                    f"{checks} verdicts: same error kinds from rust and python, intact structures still decode")
+
     def stream(self, producer, consumer, count=20000, capacity=61):
         seg = self.name("st")
         procs = []
@@ -437,6 +513,7 @@ class ZeroIPCMatrix:
                 self.golden_py(impl, extras)
         finally:
             os.unlink(extras)
+        self.hostile(tmpdir)
         for w, r in (("rust", "rust"), ("rust", "python"), ("python", "rust"), ("python", "python")):
             self.transfer(w, r)
         wide_rust = self.wide("rust", "python")
