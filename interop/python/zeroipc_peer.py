@@ -23,7 +23,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from zeroipc_py import Array, Map, Pool, Queue, Ring, Segment, Set, Stack, errors  # noqa: E402
-from zeroipc_py.common import elem_dtype  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SCENARIO = os.path.join(HERE, "..", "golden", "zeroipc", "standard-scenario.json")
