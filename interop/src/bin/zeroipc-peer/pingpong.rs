@@ -1,6 +1,6 @@
 //! Live alternation on one Queue between two attached processes (any two implementations).
 //!
-//! The segment holds `pp_q` (Queue<i64>) and `pp_turn` (Array<u64> of capacity 1, the word
+//! The segment holds `pp_q` (`Queue<i64>`) and `pp_turn` (`Array<u64>` of capacity 1, the word
 //! at data offset 8 used atomically). Round `r` (from 0) has one producer — the `first`
 //! role for even rounds, `second` for odd ones — and one consumer. Both wait for
 //! `turn == r`; the producer pushes `batch` values while the consumer pops them
