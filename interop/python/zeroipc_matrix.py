@@ -10,6 +10,9 @@ Cells:
 * golden Python image read by each peer, per spec §8.3: byte-identical structures decode as
   `standard-py.json`, `map_i32_f64` iterates but canonical lookups miss, `map_i32_i32` and
   `set_i32` are rejected with LayoutMismatch, Python's Stream/Channel data open as Ring/Queue;
+* hostile images: corrupted copies of the C++ image (a bad header field in 9 structures; bad
+  magic, version, entry count, entry offsets, a truncated file) are rejected by both peers
+  with the same error kinds, while intact structures still decode;
 * writer × reader for {rust, python}²: the reader's decoded JSON equals `standard-cpp.json`
   for every written structure, header and entries equal the expected table; then the reader
   consumes (`--consume`) and the writer sees the queues, stacks and ring drained;
@@ -23,13 +26,13 @@ Cells:
 * bytes: each structure a peer writes equals the C++ image's bytes at that entry, with the
   same entry size; the Rust- and Python-written segments are identical as whole files;
 * live alternation on one Queue between a Rust and a Python process (both attached), in both
-  creation orders.
+  creation orders; a live Ring stream (single producer, single consumer, both running at
+  once) in both directions.
 """
 
 import json
 import os
 import subprocess
-import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -396,6 +399,106 @@ class ZeroIPCMatrix:
                     f"{total} values all verified in order; full waits "
                     f"{sum(o.get('full_waits', 0) for o in outs.values())}, final head=tail={c.get('final_head')}")
 
+    def hostile(self, tmpdir):
+        """Corrupted copies of the C++ image: both peers must reject the same structures (or
+        whole segments) with the same error kinds, and still decode the intact ones."""
+        with open(os.path.join(GOLDEN, "standard-cpp.seg"), "rb") as f:
+            good = f.read()
+
+        def patched(edits, cut=None):
+            b = bytearray(good)
+            for off, fmt_bytes in edits:
+                b[off:off + len(fmt_bytes)] = fmt_bytes
+            return bytes(b[:cut] if cut is not None else b)
+
+        u32 = lambda v: (v & 0xFFFFFFFF).to_bytes(4, "little")  # noqa: E731
+        u64 = lambda v: v.to_bytes(8, "little")  # noqa: E731
+        per_structure = {
+            "arr_f32": (3104, u64(11), "LayoutMismatch"),          # capacity 11: 8 + 44 != 48
+            "q_i32": (3200 + 8, u32(6), "Corrupt"),               # capacity not a power of two
+            "q_f64": (3280 + 12, u32(4), "TypeMismatch"),         # elem_size 4 for float64
+            "stk_i32": (3392, u32(7), "Corrupt"),                 # top 7 in a 6-slot stack
+            "ring_i32": (3584 + 8, u64(24), "Corrupt"),           # read_pos past write_pos
+            "map_i32_f64": (3640 + 8, u32(8), "TypeMismatch"),    # key_size 8 for int32
+            "map_i32_i32": (3912 + 16 + 12 * 3, u32(7), "Corrupt"),  # slot 3 state 7
+            "set_i32": (4024 + 12, u32(1), "TypeMismatch"),       # reserved word 1
+            "pool_i32": (4104, u64(9), "Corrupt"),                # free head index 9 of 4
+        }
+        images = {"structures": patched([(off, b) for off, b, _ in per_structure.values()])}
+        whole = {
+            "bad magic": (patched([(0, u32(0x12345678))]), "BadMagic"),
+            "version 3": (patched([(4, u32(3))]), "UnsupportedVersion"),
+            "entry_count 65": (patched([(8, u32(65))]), "Corrupt"),
+            "misaligned entry": (patched([(32 + 32, u64(3105))]), "Corrupt"),
+            "entry past memory_size": (patched([(32 + 40, u64(70000))]), "Corrupt"),
+            "truncated": (patched([], cut=20), "Truncated"),
+        }
+        problems, checks = [], 0
+        paths = []
+        try:
+            for label, data in [("structures", images["structures"])] + [(k, v[0]) for k, v in whole.items()]:
+                path = os.path.join(tmpdir, f"zeroipc-hostile-{os.getpid()}-{label.replace(' ', '_')}.seg")
+                with open(path, "wb") as f:
+                    f.write(data)
+                paths.append(path)
+                kinds = {}
+                for impl in ("rust", "python"):
+                    rc, got, err = self.peer(impl, "read", path)
+                    if label == "structures":
+                        s = got.get("structures", {})
+                        kinds[impl] = {n: s.get(n, {}).get("error") for n in self.supported}
+                    else:
+                        kinds[impl] = got.get("error") if rc != 0 else f"accepted (exit {rc})"
+                if label == "structures":
+                    for n in self.supported:
+                        want = per_structure[n][2] if n in per_structure else None
+                        for impl in ("rust", "python"):
+                            checks += 1
+                            if kinds[impl][n] != want:
+                                problems.append(f"{impl} {n}: {kinds[impl][n]} (want {want})")
+                    d = diff(norm(self.peer("python", "read", path)[1].get("structures", {}).get("arr_i64", {})),
+                             self.cpp["structures"]["arr_i64"], "arr_i64")
+                    if d:
+                        problems.append(f"intact structure: {d}")
+                else:
+                    for impl in ("rust", "python"):
+                        checks += 1
+                        if kinds[impl] != whole[label][1]:
+                            problems.append(f"{impl} {label}: {kinds[impl]} (want {whole[label][1]})")
+        finally:
+            for path in paths:
+                os.unlink(path)
+        self.record("zeroipc: hostile images rejected alike", problems,
+                    f"{len(per_structure)} corrupted structures + {len(whole)} corrupted segments, "
+                    f"{checks} verdicts: same error kinds from rust and python, intact structures still decode")
+
+    def stream(self, producer, consumer, count=20000, capacity=61):
+        seg = self.name("st")
+        procs = []
+        for impl, role, extra in ((producer, "producer", ["--create"]), (consumer, "consumer", [])):
+            procs.append((impl, subprocess.Popen(
+                self.peers[impl] + ["stream", seg, "--role", role, "--count", str(count), "--capacity", str(capacity)]
+                + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+        problems, outs = [], {}
+        for impl, p in procs:
+            try:
+                out, err = p.communicate(timeout=90)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            try:
+                outs[impl] = json.loads(out)
+            except ValueError:
+                outs[impl] = {}
+            o = outs[impl]
+            if p.returncode != 0 or o.get("ok") is not True or o.get("done") != count or o.get("bad") != 0:
+                problems.append(f"{impl}: exit {p.returncode} {o or err[-200:]}")
+        self.peer(producer, "unlink", seg)
+        c = outs.get(consumer, {})
+        self.record(f"zeroipc: live ring {producer} -> {consumer}", problems,
+                    f"{count} values streamed through a {capacity}-element Ring with both attached, every value "
+                    f"verified in order; positions {c.get('write_pos')}/{c.get('read_pos')}")
+
     def run(self, tmpdir):
         self.py_unit()
         for impl in ("rust", "python"):
@@ -409,6 +512,7 @@ class ZeroIPCMatrix:
                 self.golden_py(impl, extras)
         finally:
             os.unlink(extras)
+        self.hostile(tmpdir)
         for w, r in (("rust", "rust"), ("rust", "python"), ("python", "rust"), ("python", "python")):
             self.transfer(w, r)
         wide_rust = self.wide("rust", "python")
@@ -422,6 +526,8 @@ class ZeroIPCMatrix:
         self.same_file(rust_bytes, py_bytes)
         self.pingpong("python", "rust")
         self.pingpong("rust", "python")
+        self.stream("python", "rust")
+        self.stream("rust", "python")
         left = self.cleanup()
         if left:
             self.m.record("zeroipc: /dev/shm clean", False, f"left behind: {left}")

@@ -8,6 +8,7 @@
     zeroipc_peer.py unlink SEG
     zeroipc_peer.py mutate SEG
     zeroipc_peer.py pingpong SEG --role first|second [--rounds R] [--batch K] [--capacity C] [--create]
+    zeroipc_peer.py stream SEG --role producer|consumer [--count N] [--capacity C] [--create]
 
 SEG is a shared-memory name, or for read/table an image file (--path, or a '/' after the
 first character). Every command prints one JSON document; exit status 1 on an error.
@@ -22,7 +23,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from zeroipc_py import Array, Map, Pool, Queue, Ring, Segment, Set, Stack, errors  # noqa: E402
-from zeroipc_py.common import elem_dtype  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SCENARIO = os.path.join(HERE, "..", "golden", "zeroipc", "standard-scenario.json")
@@ -392,6 +392,67 @@ def cmd_pingpong(a):
     return out
 
 
+# -- stream: see interop/src/bin/zeroipc-peer/stream.rs for the protocol --------------------
+
+ST_RING = "st_ring"
+
+
+def st_value(i):
+    return (i * 2654435761 + 12345) & 0xFFFFFFFF
+
+
+def cmd_stream(a):
+    producer = a.role == "producer"
+    out = {"impl": "python", "role": a.role, "count": a.count, "done": 0, "bad": 0, "waits": 0, "ok": False,
+           "error": None}
+    deadline = time.monotonic() + a.timeout
+    if a.create:
+        seg = Segment.create_or_replace(a.seg, 65536, 64)
+        ring = Ring.create(seg, ST_RING, "uint32", a.capacity)
+    else:
+        while True:
+            try:
+                seg = Segment.open(a.seg)
+                ring = Ring.open(seg, ST_RING, "uint32")
+                break
+            except errors.NotFound:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+    done = bad = waits = 0
+    first_bad = None
+    while done < a.count:
+        b = Backoff()
+        if producer:
+            while not ring.write(st_value(done)):
+                waits += 1
+                if time.monotonic() > deadline:
+                    raise PeerError("Timeout", f"ring stayed full at {done}")
+                b.snooze()
+        else:
+            while (got := ring.read()) is None:
+                waits += 1
+                if time.monotonic() > deadline:
+                    raise PeerError("Timeout", f"ring stayed empty at {done}")
+                b.snooze()
+            if got != st_value(done):
+                bad += 1
+                first_bad = first_bad or f"item {done}: got {got}, want {st_value(done)}"
+        done += 1
+    total = 4 * a.count
+    b = Backoff()
+    while True:
+        w, r = ring.positions()
+        if r == total or time.monotonic() > deadline:
+            break
+        b.snooze()
+    out.update(done=done, bad=bad, first_bad=first_bad, waits=waits, write_pos=w, read_pos=r)
+    out["ok"] = bad == 0 and done == a.count and w == total and r == total
+    if not out["ok"]:
+        raise PeerError("Stream", json.dumps(out))
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description="ZeroIPC interop peer (Python, zeroipc_py)")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -410,6 +471,13 @@ def main():
     t.add_argument("--path", action="store_true")
     u = sub.add_parser("unlink")
     u.add_argument("seg")
+    st = sub.add_parser("stream")
+    st.add_argument("seg")
+    st.add_argument("--role", choices=["producer", "consumer"], required=True)
+    st.add_argument("--count", type=int, default=20000)
+    st.add_argument("--capacity", type=int, default=61)
+    st.add_argument("--create", action="store_true")
+    st.add_argument("--timeout", type=float, default=30.0)
     mu = sub.add_parser("mutate")
     mu.add_argument("seg")
     pp = sub.add_parser("pingpong")
@@ -421,7 +489,7 @@ def main():
     pp.add_argument("--create", action="store_true")
     pp.add_argument("--timeout", type=float, default=20.0)
     a = p.parse_args()
-    handlers = {"write": cmd_write, "read": cmd_read, "table": cmd_table, "unlink": cmd_unlink, "mutate": cmd_mutate,
+    handlers = {"write": cmd_write, "read": cmd_read, "table": cmd_table, "unlink": cmd_unlink, "mutate": cmd_mutate, "stream": cmd_stream,
                 "pingpong": cmd_pingpong}
     try:
         out = handlers[a.cmd](a)
@@ -429,7 +497,7 @@ def main():
         kind = e.kind
         msg = e.message if isinstance(e, PeerError) else str(e)
         try:
-            doc = json.loads(msg)  # pingpong failures carry their full summary
+            doc = json.loads(msg)  # pingpong/stream failures carry their full summary
             if not isinstance(doc, dict):
                 raise ValueError
         except ValueError:

@@ -100,8 +100,7 @@ class _Table:
         self.size_view[0] = (int(self.size_view[0]) + 1) & 0xFFFFFFFF
 
     def _occupied(self):
-        states = self.slots["state"]
-        return [i for i in range(self.capacity) if int(states[i]) == OCCUPIED]
+        return [i for i in range(self.capacity) if self._state(i) == OCCUPIED]
 
 
 class Map(_Table):

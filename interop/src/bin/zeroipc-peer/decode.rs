@@ -50,11 +50,20 @@ pub fn structure(seg: &Segment, s: &Spec<'_>, consume: bool) -> Result<Option<Va
     Ok(Some(v))
 }
 
+/// A JSON object from its fields, in order. Kept out of the generic decoders so that the
+/// object building is compiled once, not once per element type.
+fn obj<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
 fn array<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
     let a = Array::<T>::open(seg, name)?;
-    Ok(json!({
-        "kind": "array", "dtype": T::DTYPE, "capacity": a.len(), "values": vec_to_json(&a.to_vec()),
-    }))
+    Ok(obj([
+        ("kind", "array".into()),
+        ("dtype", T::DTYPE.into()),
+        ("capacity", a.len().into()),
+        ("values", vec_to_json(&a.to_vec())),
+    ]))
 }
 
 fn queue<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
@@ -74,10 +83,16 @@ fn queue<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, Pee
     while let Some(v) = q.pop()? {
         items.push(v);
     }
-    Ok(json!({
-        "kind": "queue", "dtype": T::DTYPE, "capacity": q.capacity(), "elem_size": size_of::<T>(),
-        "head": head, "tail": tail, "size": size, "items": vec_to_json(&items),
-    }))
+    Ok(obj([
+        ("kind", "queue".into()),
+        ("dtype", T::DTYPE.into()),
+        ("capacity", q.capacity().into()),
+        ("elem_size", size_of::<T>().into()),
+        ("head", head.into()),
+        ("tail", tail.into()),
+        ("size", size.into()),
+        ("items", vec_to_json(&items)),
+    ]))
 }
 
 fn stack<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
@@ -94,11 +109,17 @@ fn stack<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, Pee
     } else {
         st.snapshot()?
     };
-    Ok(json!({
-        "kind": "stack", "dtype": T::DTYPE, "capacity": st.capacity(), "elem_size": size_of::<T>(),
+    Ok(obj([
+        ("kind", "stack".into()),
+        ("dtype", T::DTYPE.into()),
+        ("capacity", st.capacity().into()),
+        ("elem_size", size_of::<T>().into()),
         // len() is max(top + 1, 0) and top is validated to be >= -1.
-        "top": size as i64 - 1, "size": size, "items": vec_to_json(&items), "slot_states": states,
-    }))
+        ("top", (size as i64 - 1).into()),
+        ("size", size.into()),
+        ("items", vec_to_json(&items)),
+        ("slot_states", states.into()),
+    ]))
 }
 
 fn ring<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
@@ -113,27 +134,38 @@ fn ring<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, Peer
     } else {
         r.peek_all()?
     };
-    Ok(json!({
-        "kind": "ring", "dtype": T::DTYPE, "capacity_bytes": r.capacity_bytes(),
-        "elem_size": size_of::<T>(), "write_pos": write_pos, "read_pos": read_pos,
-        "items": vec_to_json(&items),
-    }))
+    Ok(obj([
+        ("kind", "ring".into()),
+        ("dtype", T::DTYPE.into()),
+        ("capacity_bytes", r.capacity_bytes().into()),
+        ("elem_size", size_of::<T>().into()),
+        ("write_pos", write_pos.into()),
+        ("read_pos", read_pos.into()),
+        ("items", vec_to_json(&items)),
+    ]))
 }
 
 fn map<K: Elem, V: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
     let m = Map::<K, V>::open(seg, name)?;
     let items = m.items()?;
     let mut lookup = JsonMap::new();
-    for (k, _) in &items {
+    let mut pairs = Vec::with_capacity(items.len());
+    for (k, v) in &items {
         lookup.insert(key_text(*k), m.get(k)?.map_or(Value::Null, Elem::to_json));
+        pairs.push(Value::Array(vec![k.to_json(), v.to_json()]));
     }
-    Ok(json!({
-        "kind": "map", "key_dtype": K::DTYPE, "value_dtype": V::DTYPE, "capacity": m.capacity(),
-        "size": m.len(), "key_size": size_of::<K>(), "value_size": size_of::<V>(),
-        "entry_size": Map::<K, V>::ENTRY_SIZE,
-        "items": items.iter().map(|(k, v)| json!([k.to_json(), v.to_json()])).collect::<Vec<_>>(),
-        "lookup": lookup,
-    }))
+    Ok(obj([
+        ("kind", "map".into()),
+        ("key_dtype", K::DTYPE.into()),
+        ("value_dtype", V::DTYPE.into()),
+        ("capacity", m.capacity().into()),
+        ("size", m.len().into()),
+        ("key_size", size_of::<K>().into()),
+        ("value_size", size_of::<V>().into()),
+        ("entry_size", Map::<K, V>::ENTRY_SIZE.into()),
+        ("items", pairs.into()),
+        ("lookup", lookup.into()),
+    ]))
 }
 
 fn set<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
@@ -141,12 +173,16 @@ fn set<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
     let items = s.items()?;
     let mut contains = JsonMap::new();
     for v in &items {
-        contains.insert(key_text(*v), json!(s.contains(v)?));
+        contains.insert(key_text(*v), s.contains(v)?.into());
     }
-    Ok(json!({
-        "kind": "set", "dtype": T::DTYPE, "capacity": s.capacity(), "size": s.len(),
-        "items": vec_to_json(&items), "contains": contains,
-    }))
+    Ok(obj([
+        ("kind", "set".into()),
+        ("dtype", T::DTYPE.into()),
+        ("capacity", s.capacity().into()),
+        ("size", s.len().into()),
+        ("items", vec_to_json(&items)),
+        ("contains", contains.into()),
+    ]))
 }
 
 fn pool<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
@@ -159,12 +195,18 @@ fn pool<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
             values.insert(i.to_string(), p.get(i)?.to_json());
         }
     }
-    Ok(json!({
-        "kind": "pool", "dtype": T::DTYPE, "capacity": p.capacity(), "elem_size": size_of::<T>(),
-        "allocated": p.allocated()?, "free_head_index": head_index,
-        "free_head_generation": head_generation, "node_size": Pool::<T>::NODE_SIZE,
-        "free_list": free, "allocated_values": values,
-    }))
+    Ok(obj([
+        ("kind", "pool".into()),
+        ("dtype", T::DTYPE.into()),
+        ("capacity", p.capacity().into()),
+        ("elem_size", size_of::<T>().into()),
+        ("allocated", p.allocated()?.into()),
+        ("free_head_index", head_index.into()),
+        ("free_head_generation", head_generation.into()),
+        ("node_size", Pool::<T>::NODE_SIZE.into()),
+        ("free_list", free.into()),
+        ("allocated_values", values.into()),
+    ]))
 }
 
 #[cfg(test)]

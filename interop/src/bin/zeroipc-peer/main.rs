@@ -7,6 +7,7 @@
 //! zeroipc-peer unlink SEG
 //! zeroipc-peer mutate SEG
 //! zeroipc-peer pingpong SEG --role first|second [--rounds R] [--batch K] [--capacity C] [--create]
+//! zeroipc-peer stream SEG --role producer|consumer [--count N] [--capacity C] [--create]
 //! ```
 //!
 //! `SEG` is a shared-memory name (`name` or `/name`), or for `read`/`table` a file holding a
@@ -22,6 +23,7 @@ mod error;
 mod mutate;
 mod pingpong;
 mod scenario;
+mod stream;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -112,12 +114,47 @@ enum Cmd {
         #[arg(long, default_value_t = 20.0)]
         timeout: f64,
     },
+    /// Stream values through a ring to/from another attached peer (see `stream.rs`).
+    Stream {
+        /// Shared-memory name.
+        seg: String,
+        /// Which side.
+        #[arg(long, value_enum)]
+        role: StreamRole,
+        /// Number of values.
+        #[arg(long, default_value_t = 20_000)]
+        count: u64,
+        /// Ring capacity in elements (with --create).
+        #[arg(long, default_value_t = 61)]
+        capacity: usize,
+        /// Create the segment and the ring (the other side waits for them).
+        #[arg(long)]
+        create: bool,
+        /// Seconds the whole run may take.
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Role {
     First,
     Second,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StreamRole {
+    Producer,
+    Consumer,
+}
+
+/// A summary whose `ok` is not true becomes an error carrying it (printed as is).
+fn summary(out: Value, what: &str) -> Result<Value, PeerError> {
+    if out["ok"] == json!(true) {
+        Ok(out)
+    } else {
+        Err(PeerError::new(what, out.to_string()))
+    }
 }
 
 fn default_scenario() -> PathBuf {
@@ -261,12 +298,26 @@ fn run(cli: Cli) -> Result<Value, PeerError> {
                 create,
                 timeout: Duration::from_secs_f64(timeout.max(0.001)),
             });
-            if out["ok"] == json!(true) {
-                Ok(out)
-            } else {
-                Err(PeerError::new("Pingpong", out.to_string()))
-            }
+            summary(out, "Pingpong")
         }
+        Cmd::Stream {
+            seg,
+            role,
+            count,
+            capacity,
+            create,
+            timeout,
+        } => summary(
+            stream::run(&stream::Params {
+                segment: seg,
+                producer: matches!(role, StreamRole::Producer),
+                count,
+                capacity,
+                create,
+                timeout: Duration::from_secs_f64(timeout.max(0.001)),
+            }),
+            "Stream",
+        ),
     }
 }
 
@@ -278,7 +329,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            // Pingpong failures carry their full summary as the message.
+            // Pingpong and stream failures carry their full summary as the message.
             let v = serde_json::from_str::<Value>(&e.message)
                 .ok()
                 .filter(Value::is_object)
