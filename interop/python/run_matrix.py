@@ -108,6 +108,37 @@ class Matrix:
             detail += f" | writer: {ws or werr[-300:]} | reader: {rs or rerr[-300:]}"
         self.record(f"{w}->{r} {label}", ok, detail)
 
+    def python_leftovers_then_rust(self, n=200):
+        """A Python reader closes without unlinking its semaphores (upstream behaviour); a
+        Rust reader of the same name must still start cleanly and receive every frame."""
+        name = self.name("leftover")
+        cleanup(name)
+
+        def run(w, r):
+            common = dict(min_size=1, max_size=4000, read_timeout=20)
+            rp = subprocess.Popen(self.cmd(r, "reader", name, n, payload_size=16384, metadata_size=4096, **common),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            wp = subprocess.Popen(self.cmd(w, "writer", name, n, **common), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+            try:
+                wout, _ = wp.communicate(timeout=120)
+                rout, _ = rp.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                wp.kill(); rp.kill(); wp.wait(); rp.wait()
+                return {}, {}
+            return self.parse(wout), self.parse(rout)
+
+        _, first = run("rust", "python")
+        sems = [f"/dev/shm/sem.sem-w-{name}", f"/dev/shm/sem.sem-r-{name}"]
+        stale = [os.path.basename(p) for p in sems if os.path.exists(p)]
+        ws, rs = run("rust", "rust")
+        left = cleanup(name)
+        ok = bool(first.get("ok")) and len(stale) == 2 and bool(ws.get("ok")) and bool(rs.get("ok")) \
+            and rs.get("frames") == n and rs.get("bad_frames") == 0 and not left
+        self.record("python reader's leftover sems -> rust reader", ok,
+                    f"left by the Python reader: {stale}; then rust->rust frames {rs.get('frames')}/{n}, "
+                    f"bad {rs.get('bad_frames')}, left afterwards {left}")
+
     def _wait_file(self, path, proc, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -217,6 +248,7 @@ def zerobuffer_cases(m):
     m.writer_killed("rust", "rust", 1000, 20)
     m.writer_killed("python", "rust", 1000, 20)
     m.writer_killed("rust", "python", 2500, 1, " (upstream: on 1 s read timeout)")
+    m.python_leftovers_then_rust()
 
 
 if __name__ == "__main__":
