@@ -26,6 +26,8 @@ pub struct WriterOptions {
     pub write_timeout: Duration,
     /// How long connect retries while a reader is still initialising.
     pub connect_grace: Duration,
+    /// Pre-fault the writer's mapping (`MAP_POPULATE`; default `true`).
+    pub prefault: bool,
 }
 
 impl Default for WriterOptions {
@@ -34,6 +36,7 @@ impl Default for WriterOptions {
             liveness_interval: DEFAULT_LIVENESS_INTERVAL,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             connect_grace: Duration::from_millis(100),
+            prefault: true,
         }
     }
 }
@@ -134,7 +137,7 @@ impl Writer {
                     "not a ZeroBuffer (object smaller than 128 bytes)",
                 ));
             }
-            let map = Mapping::map(&fd, size, true).map_err(|e| Error::io("mmap", e))?;
+            let map = Mapping::map(&fd, size, opts.prefault).map_err(|e| Error::io("mmap", e))?;
             let o = map.oieb();
             if o.oieb_size.load(Ordering::Acquire) == 0 && Instant::now() < grace {
                 std::thread::sleep(Duration::from_millis(2));
