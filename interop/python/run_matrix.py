@@ -237,7 +237,7 @@ def main():
 def zerobuffer_cases(m):
     pairs = [("rust", "rust"), ("rust", "python"), ("python", "rust")]
     for w, r in pairs:
-        m.transfer(w, r, 2000, 16384, 1, 4000, "2000 var frames + metadata", min_wraps=200)
+        m.transfer(w, r, 10000, 16384, 1, 4000, "10000 var frames + metadata", min_wraps=1000)
     for w, r in pairs:
         m.transfer(w, r, 20, 4 * MIB + 4096, MIB, MIB, "20 x 1 MiB + metadata")
     # Rust writers detect the death through the liveness check (write timeout 30 s); the
