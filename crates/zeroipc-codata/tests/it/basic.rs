@@ -1,0 +1,474 @@
+//! In-process behaviour of Future, Lazy and Channel (threads stand in for processes where a
+//! second party is needed), and rejection of corrupt shared state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use zeroipc_codata::{Channel, Error, Future, FutureState, Lazy, LazyOp, LazyState};
+use zeroipc_format::Segment;
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn seg() -> Segment {
+    Segment::anonymous(1 << 20, 64).unwrap()
+}
+
+fn corrupt_u8(seg: &Segment, entry: &str, offset: usize, v: u8) {
+    let e = seg.find(entry).unwrap();
+    seg.raw()
+        .write::<u8>(e.offset() as usize + offset, v)
+        .unwrap();
+}
+
+// ----- Future -----------------------------------------------------------------------
+
+#[test]
+fn future_sizes_match_the_spec() {
+    assert_eq!(Future::<i32>::memory_size(), 280);
+    assert_eq!(Future::<f64>::memory_size(), 280);
+    assert_eq!(Future::<u8>::memory_size(), 280);
+    assert_eq!(Future::<[f32; 3]>::memory_size(), 288);
+}
+
+#[test]
+fn future_set_once_then_get() {
+    let s = seg();
+    let f = Future::<u64>::create(&s, "f").unwrap();
+    assert_eq!(f.state().unwrap(), FutureState::Pending);
+    assert_eq!(f.try_get().unwrap(), None);
+    assert!(!f.is_ready().unwrap());
+    assert_eq!(f.completion_time().unwrap(), 0);
+    f.set_value(7).unwrap();
+    assert!(matches!(f.set_value(8), Err(Error::AlreadySet { .. })));
+    assert!(matches!(f.set_error("x"), Err(Error::AlreadySet { .. })));
+    assert_eq!(f.get().unwrap(), 7);
+    assert_eq!(
+        Future::<u64>::open(&s, "f").unwrap().try_get().unwrap(),
+        Some(7)
+    );
+    assert!(f.completion_time().unwrap() > 0);
+}
+
+#[test]
+fn future_get_timeout_expires_while_pending_and_leaves_no_waiter() {
+    let s = seg();
+    let f = Future::<u32>::create(&s, "f").unwrap();
+    let e = f.get_timeout(Duration::from_millis(20)).unwrap_err();
+    assert!(e.is_timeout());
+    assert_eq!(f.waiters().unwrap(), 0);
+}
+
+#[test]
+fn future_error_reaches_blocked_getters_with_its_message() {
+    let s = seg();
+    let f = Arc::new(Future::<i32>::create(&s, "f").unwrap());
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let f = Arc::clone(&f);
+            std::thread::spawn(move || f.get_timeout(LONG))
+        })
+        .collect();
+    f.set_error("disk on fire").unwrap();
+    for w in waiters {
+        let e = w.join().unwrap().unwrap_err();
+        assert_eq!(e.failure_message(), Some("disk on fire"));
+    }
+    assert_eq!(f.waiters().unwrap(), 0);
+}
+
+#[test]
+fn future_all_and_any() {
+    let s = seg();
+    let a = Future::<i32>::create(&s, "a").unwrap();
+    let b = Future::<i32>::create(&s, "b").unwrap();
+    let c = Future::<i32>::create(&s, "c").unwrap();
+    b.set_value(2).unwrap();
+    assert_eq!(
+        Future::any(&[&a, &b, &c], LONG).unwrap(),
+        (1, 2),
+        "the completed one"
+    );
+    assert!(
+        Future::all(&[&a, &b], Duration::from_millis(10))
+            .unwrap_err()
+            .is_timeout()
+    );
+    a.set_value(1).unwrap();
+    c.set_error("nope").unwrap();
+    assert_eq!(Future::all(&[&a, &b], LONG).unwrap(), vec![1, 2]);
+    assert_eq!(
+        Future::all(&[&a, &c], LONG).unwrap_err().failure_message(),
+        Some("nope")
+    );
+    let d = Future::<i32>::create(&s, "d").unwrap();
+    d.set_error("also nope").unwrap();
+    assert!(
+        Future::any(&[&c, &d], LONG)
+            .unwrap_err()
+            .failure_message()
+            .is_some()
+    );
+    assert!(matches!(
+        Future::<i32>::any(&[], LONG),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn future_any_wakes_on_a_later_completion() {
+    let s = seg();
+    let a = Future::<i32>::create(&s, "a").unwrap();
+    let b = Arc::new(Future::<i32>::create(&s, "b").unwrap());
+    let b2 = Arc::clone(&b);
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        b2.set_value(9).unwrap();
+    });
+    assert_eq!(Future::any(&[&a, &b], LONG).unwrap(), (1, 9));
+    t.join().unwrap();
+}
+
+#[test]
+fn future_rejects_corrupt_state_and_short_entries() {
+    let s = seg();
+    let f = Future::<f64>::create(&s, "f").unwrap();
+    corrupt_u8(&s, "f", 0, 9);
+    assert!(matches!(
+        f.try_get(),
+        Err(Error::Format(zeroipc_format::Error::Corrupt { .. }))
+    ));
+    assert!(f.get_timeout(Duration::from_millis(10)).is_err());
+    assert!(f.set_value(1.0).is_err());
+    assert!(Future::<f64>::open(&s, "f").is_err());
+    s.add("short", 100, |_| Ok::<_, Error>(())).unwrap();
+    assert!(matches!(
+        Future::<f64>::open(&s, "short"),
+        Err(Error::SizeMismatch { .. })
+    ));
+}
+
+// ----- Lazy -------------------------------------------------------------------------
+
+#[test]
+fn lazy_layouts_match_the_spec_table() {
+    let l = Lazy::<i32>::layout();
+    assert_eq!(
+        (l.op, l.data, l.cached, l.error, l.count, l.total),
+        (4, 8, 16, 20, 276, 280)
+    );
+    let l = Lazy::<u8>::layout();
+    assert_eq!(
+        (l.op, l.data, l.cached, l.error, l.count, l.total),
+        (4, 8, 16, 17, 276, 280)
+    );
+    let l = Lazy::<i16>::layout();
+    assert_eq!(
+        (l.op, l.data, l.cached, l.error, l.count, l.total),
+        (4, 8, 16, 18, 276, 280)
+    );
+    let l = Lazy::<f64>::layout();
+    assert_eq!(
+        (l.op, l.data, l.cached, l.error, l.count, l.total),
+        (8, 16, 32, 40, 296, 304)
+    );
+    assert_eq!(Lazy::<i64>::memory_size(), 304);
+}
+
+#[test]
+fn lazy_computes_once_and_caches() {
+    let s = seg();
+    let l = Lazy::<u64>::create(&s, "l").unwrap();
+    assert!(l.detects_dead_computer());
+    assert_eq!(l.state().unwrap(), LazyState::NotComputed);
+    assert_eq!(l.try_get().unwrap(), None);
+    assert_eq!(l.get_or_compute(|| 41 + 1).unwrap(), 42);
+    assert_eq!(l.get_or_compute(|| panic!("computed twice")).unwrap(), 42);
+    assert_eq!(l.compute_count().unwrap(), 1);
+    assert!(l.reset().unwrap());
+    assert_eq!(l.get_or_compute(|| 5).unwrap(), 5);
+    assert_eq!(l.compute_count().unwrap(), 2);
+}
+
+#[test]
+fn lazy_ops_are_forced_like_upstream() {
+    let s = seg();
+    assert_eq!(
+        Lazy::<f64>::create_add(&s, "add", 2.5, 4.0)
+            .unwrap()
+            .force()
+            .unwrap(),
+        6.5
+    );
+    assert_eq!(
+        Lazy::<i32>::create_multiply(&s, "mul", 6, -7)
+            .unwrap()
+            .force()
+            .unwrap(),
+        -42
+    );
+    assert_eq!(
+        Lazy::<i32>::create_negate(&s, "neg", i32::MIN)
+            .unwrap()
+            .force()
+            .unwrap(),
+        i32::MIN
+    );
+    assert_eq!(
+        Lazy::<u8>::create_add(&s, "wrap", 200, 100)
+            .unwrap()
+            .force()
+            .unwrap(),
+        44
+    );
+    let c = Lazy::<i64>::create_constant(&s, "k", -3).unwrap();
+    assert_eq!(c.force().unwrap(), -3);
+    assert_eq!(c.compute_count().unwrap(), 0);
+    let m = Lazy::<i32>::open(&s, "mul").unwrap();
+    assert_eq!(m.op().unwrap(), LazyOp::Multiply(6, -7));
+    assert_eq!(m.try_get().unwrap(), Some(-42));
+    // A get_or_compute lazy has no stored op: force fails like upstream EXTERNAL.
+    let ext = Lazy::<i32>::create(&s, "ext").unwrap();
+    let e = ext.force().unwrap_err();
+    assert_eq!(
+        e.failure_message(),
+        Some("External computation not yet implemented")
+    );
+    assert_eq!(ext.state().unwrap(), LazyState::Error);
+}
+
+#[test]
+fn lazy_failure_is_stored_for_everyone() {
+    let s = seg();
+    let l = Lazy::<i32>::create(&s, "l").unwrap();
+    let e = l
+        .get_or_try_compute(|| Err("bad input".into()), LONG)
+        .unwrap_err();
+    assert_eq!(e.failure_message(), Some("bad input"));
+    let other = Lazy::<i32>::open(&s, "l").unwrap();
+    assert_eq!(
+        other.get_or_compute(|| 1).unwrap_err().failure_message(),
+        Some("bad input")
+    );
+}
+
+#[test]
+fn lazy_threads_race_and_compute_once() {
+    let s = seg();
+    Lazy::<u64>::create(&s, "l").unwrap();
+    let seg = Arc::new(s);
+    let ts: Vec<_> = (0..8)
+        .map(|i| {
+            let seg = Arc::clone(&seg);
+            std::thread::spawn(move || {
+                let l = Lazy::<u64>::open(&seg, "l").unwrap();
+                l.get_or_compute_timeout(
+                    || {
+                        std::thread::sleep(Duration::from_millis(20));
+                        1000 + i
+                    },
+                    LONG,
+                )
+                .unwrap()
+            })
+        })
+        .collect();
+    let vals: Vec<u64> = ts.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(vals.iter().all(|v| *v == vals[0]), "{vals:?}");
+    assert_eq!(
+        Lazy::<u64>::open(&seg, "l")
+            .unwrap()
+            .compute_count()
+            .unwrap(),
+        1
+    );
+}
+
+#[test]
+fn lazy_rejects_corrupt_state_and_op() {
+    let s = seg();
+    Lazy::<f64>::create_add(&s, "l", 1.0, 2.0).unwrap();
+    corrupt_u8(&s, "l", 8, 6);
+    assert!(Lazy::<f64>::open(&s, "l").is_err());
+    corrupt_u8(&s, "l", 8, 1);
+    corrupt_u8(&s, "l", 0, 4);
+    assert!(Lazy::<f64>::open(&s, "l").is_err());
+    assert!(matches!(
+        Lazy::<i32>::open(&s, "l"),
+        Err(Error::SizeMismatch { .. })
+    ));
+}
+
+// ----- Channel ----------------------------------------------------------------------
+
+#[test]
+fn channel_slot_sizes_match_the_spec() {
+    assert_eq!(Channel::<i32>::slot_size(), 8);
+    assert_eq!(Channel::<i32>::slot_data_offset(), 4);
+    assert_eq!(Channel::<f64>::slot_size(), 16);
+    assert_eq!(Channel::<u8>::slot_size(), 3);
+    assert_eq!(Channel::<i16>::slot_size(), 4);
+    assert_eq!(Channel::<[f32; 3]>::slot_size(), 16);
+}
+
+#[test]
+fn buffered_channel_is_fifo_and_closes_after_draining() {
+    let s = seg();
+    let c = Channel::<u32>::create(&s, "c", 3).unwrap();
+    assert_eq!(c.capacity(), 4);
+    for v in 0..4 {
+        assert!(c.try_send(v).unwrap());
+    }
+    assert!(!c.try_send(9).unwrap());
+    assert!(
+        c.send_timeout(9, Duration::from_millis(10))
+            .unwrap_err()
+            .is_timeout()
+    );
+    let o = Channel::<u32>::open(&s, "c").unwrap();
+    assert_eq!(o.recv().unwrap(), Some(0));
+    c.close().unwrap();
+    assert!(matches!(c.try_send(9), Err(Error::Closed { .. })));
+    assert!(matches!(c.send(9), Err(Error::Closed { .. })));
+    assert_eq!(o.recv_timeout(LONG).unwrap(), Some(1));
+    assert_eq!(o.try_recv().unwrap(), Some(2));
+    assert_eq!(o.recv().unwrap(), Some(3));
+    assert_eq!(o.recv().unwrap(), None);
+    assert!(matches!(o.try_recv(), Err(Error::Closed { .. })));
+}
+
+#[test]
+fn buffered_send_blocks_until_a_receiver_makes_room() {
+    let s = seg();
+    let c = Channel::<u64>::create(&s, "c", 2).unwrap();
+    let c2 = c.clone();
+    let t = std::thread::spawn(move || {
+        for v in 0..1000 {
+            c2.send_timeout(v, LONG).unwrap();
+        }
+        c2.close().unwrap();
+    });
+    let got: Vec<u64> = std::iter::from_fn(|| c.recv_timeout(LONG).unwrap()).collect();
+    t.join().unwrap();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+}
+
+#[test]
+fn close_wakes_blocked_senders_and_receivers() {
+    let s = seg();
+    let full = Channel::<u8>::create(&s, "full", 2).unwrap();
+    full.send(1).unwrap();
+    full.send(2).unwrap();
+    let empty = Channel::<u8>::create(&s, "empty", 2).unwrap();
+    let rv = Channel::<u8>::create_unbuffered(&s, "rv").unwrap();
+    let (f2, e2, r2) = (full.clone(), empty.clone(), rv.clone());
+    let a = std::thread::spawn(move || f2.send(3));
+    let b = std::thread::spawn(move || e2.recv());
+    let c = std::thread::spawn(move || r2.send(4));
+    std::thread::sleep(Duration::from_millis(30));
+    full.close().unwrap();
+    empty.close().unwrap();
+    rv.close().unwrap();
+    assert!(matches!(a.join().unwrap(), Err(Error::Closed { .. })));
+    assert_eq!(b.join().unwrap().unwrap(), None);
+    assert!(matches!(c.join().unwrap(), Err(Error::Closed { .. })));
+}
+
+#[test]
+fn unbuffered_channel_hands_over_values_in_order() {
+    let s = seg();
+    let c = Channel::<f64>::create_unbuffered(&s, "rv").unwrap();
+    assert!(!c.is_buffered());
+    assert_eq!(c.try_recv().unwrap(), None);
+    assert!(!c.try_send(1.0).unwrap(), "no receiver waiting");
+    assert!(
+        c.send_timeout(1.0, Duration::from_millis(10))
+            .unwrap_err()
+            .is_timeout()
+    );
+    assert_eq!(c.len(), 0, "a timed-out offer is withdrawn");
+    let o = Channel::<f64>::open(&s, "rv").unwrap();
+    let t = std::thread::spawn(move || {
+        for i in 0..200 {
+            o.send_timeout(f64::from(i), LONG).unwrap();
+        }
+    });
+    for i in 0..200 {
+        assert_eq!(c.recv_timeout(LONG).unwrap(), Some(f64::from(i)));
+    }
+    t.join().unwrap();
+}
+
+#[test]
+fn select_takes_from_whichever_channel_has_data() {
+    let s = seg();
+    let a = Channel::<i32>::create(&s, "a", 4).unwrap();
+    let b = Channel::<i32>::create(&s, "b", 4).unwrap();
+    assert!(
+        Channel::select(&[&a, &b], Duration::from_millis(10))
+            .unwrap_err()
+            .is_timeout()
+    );
+    b.send(5).unwrap();
+    assert_eq!(Channel::select(&[&a, &b], LONG).unwrap(), Some((1, 5)));
+    let a2 = a.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        a2.send(6).unwrap();
+    });
+    assert_eq!(Channel::select(&[&a, &b], LONG).unwrap(), Some((0, 6)));
+    t.join().unwrap();
+    a.close().unwrap();
+    b.close().unwrap();
+    assert_eq!(Channel::select(&[&a, &b], LONG).unwrap(), None);
+}
+
+#[test]
+fn registered_ends_detect_the_other_side_leaving() {
+    let s = seg();
+    let c = Channel::<u32>::create(&s, "c", 2).unwrap();
+    assert_eq!(c.live_senders().unwrap(), Some(0));
+    let rx = c.receiver().unwrap();
+    let tx = c.sender().unwrap();
+    assert_eq!(
+        (c.live_senders().unwrap(), c.live_receivers().unwrap()),
+        (Some(1), Some(1))
+    );
+    tx.send(1).unwrap();
+    drop(tx);
+    assert_eq!(c.live_senders().unwrap(), Some(0));
+    // Drained, then the end: every registered sender is gone.
+    assert_eq!(rx.recv_timeout(LONG).unwrap(), Some(1));
+    assert_eq!(rx.recv_timeout(LONG).unwrap(), None);
+    drop(rx);
+    let tx = c.sender().unwrap();
+    tx.send(1).unwrap();
+    tx.send(2).unwrap();
+    assert!(matches!(
+        tx.send_timeout(3, LONG),
+        Err(Error::Disconnected {
+            side: "receiver",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn channel_rejects_corrupt_headers() {
+    let s = seg();
+    Channel::<u32>::create(&s, "c", 4).unwrap();
+    corrupt_u8(&s, "c_header", 12, 7);
+    assert!(Channel::<u32>::open(&s, "c").is_err());
+    corrupt_u8(&s, "c_header", 12, 0);
+    corrupt_u8(&s, "c_header", 0, 3);
+    assert!(Channel::<u32>::open(&s, "c").is_err());
+    corrupt_u8(&s, "c_header", 0, 8);
+    assert!(matches!(
+        Channel::<u32>::open(&s, "c"),
+        Err(Error::TypeMismatch { .. })
+    ));
+    Channel::<u32>::create_unbuffered(&s, "u").unwrap();
+    corrupt_u8(&s, "u_slot", 0, 5);
+    assert!(Channel::<u32>::open(&s, "u").is_err());
+    assert!(Channel::<u64>::open(&s, "u").is_err());
+    assert!(Channel::<u32>::create(&s, "a_name_that_is_too_long_x", 4).is_err());
+}
