@@ -1,1 +1,175 @@
-//! Cross-process tests (below).
+//! Cross-process tests: each test re-executes this binary as its children (role in the
+//! environment), which open the parent's segment and run one side of the protocol.
+
+use std::time::Duration;
+
+use zeroipc_codata::{Channel, Future, Lazy};
+use zeroipc_testkit::role;
+
+use crate::{LIMIT, child_segment, eventually, segment, spawn};
+
+const LONG: Duration = Duration::from_secs(60);
+
+#[test]
+fn future_wakes_8_waiting_processes_with_the_value() {
+    if role().is_some() {
+        let seg = child_segment();
+        let f = Future::<f64>::open(&seg, "f").unwrap();
+        assert_eq!(f.get_timeout(LONG).unwrap(), 2.75);
+        return;
+    }
+    let (seg, _g, name) = segment("cdfut8", 1 << 16);
+    let f = Future::<f64>::create(&seg, "f").unwrap();
+    let kids = spawn(
+        "multiprocess::future_wakes_8_waiting_processes_with_the_value",
+        &["0", "1", "2", "3", "4", "5", "6", "7"],
+        &name,
+    );
+    assert!(
+        eventually(LONG, || f.waiters().unwrap() == 8),
+        "8 waiters registered"
+    );
+    f.set_value(2.75).unwrap();
+    for k in kids {
+        k.wait_success(LIMIT);
+    }
+    assert_eq!(f.waiters().unwrap(), 0);
+}
+
+#[test]
+fn lazy_raced_by_8_processes_computes_once() {
+    if let Some(r) = role() {
+        let me: u64 = r.parse().unwrap();
+        let seg = child_segment();
+        let go = Future::<u8>::open(&seg, "go").unwrap();
+        go.get_timeout(LONG).unwrap();
+        let l = Lazy::<u64>::open(&seg, "l").unwrap();
+        let v = l
+            .get_or_compute_timeout(
+                || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    1_000 + me
+                },
+                LONG,
+            )
+            .unwrap();
+        Future::<u64>::open(&seg, &format!("r{me}"))
+            .unwrap()
+            .set_value(v)
+            .unwrap();
+        return;
+    }
+    let (seg, _g, name) = segment("cdlazy8", 1 << 16);
+    let l = Lazy::<u64>::create(&seg, "l").unwrap();
+    let go = Future::<u8>::create(&seg, "go").unwrap();
+    let roles: Vec<String> = (0..8).map(|i| i.to_string()).collect();
+    let results: Vec<_> = (0..8)
+        .map(|i| Future::<u64>::create(&seg, &format!("r{i}")).unwrap())
+        .collect();
+    let kids = spawn(
+        "multiprocess::lazy_raced_by_8_processes_computes_once",
+        &roles.iter().map(String::as_str).collect::<Vec<_>>(),
+        &name,
+    );
+    assert!(
+        eventually(LONG, || go.waiters().unwrap() >= 6),
+        "racers ready"
+    );
+    go.set_value(1).unwrap();
+    for k in kids {
+        k.wait_success(LIMIT);
+    }
+    let vals: Vec<u64> = results
+        .iter()
+        .map(|f| f.try_get().unwrap().unwrap())
+        .collect();
+    assert!(vals.iter().all(|v| *v == vals[0]), "{vals:?}");
+    assert!((1_000..1_008).contains(&vals[0]));
+    assert_eq!(l.compute_count().unwrap(), 1);
+    assert_eq!(l.try_get().unwrap(), Some(vals[0]));
+}
+
+const TASKS: u64 = 100_000;
+
+#[test]
+fn worker_pool_of_4_processes_moves_100k_tasks() {
+    if role().is_some() {
+        let seg = child_segment();
+        let tasks = Channel::<u64>::open(&seg, "tasks").unwrap();
+        let results = Channel::<[u64; 2]>::open(&seg, "results").unwrap();
+        while let Some(t) = tasks.recv_timeout(LONG).unwrap() {
+            results.send_timeout([t, t * t], LONG).unwrap();
+        }
+        return;
+    }
+    let (seg, _g, name) = segment("cdpool", 1 << 20);
+    let tasks = Channel::<u64>::create(&seg, "tasks", 1024).unwrap();
+    let results = Channel::<[u64; 2]>::create(&seg, "results", 1024).unwrap();
+    let kids = spawn(
+        "multiprocess::worker_pool_of_4_processes_moves_100k_tasks",
+        &["w0", "w1", "w2", "w3"],
+        &name,
+    );
+    let dispatcher = {
+        let tasks = tasks.clone();
+        std::thread::spawn(move || {
+            for t in 0..TASKS {
+                tasks.send_timeout(t, LONG).unwrap();
+            }
+            tasks.close().unwrap();
+        })
+    };
+    let mut seen = vec![false; TASKS as usize];
+    for _ in 0..TASKS {
+        let [t, sq] = results.recv_timeout(LONG).unwrap().unwrap();
+        assert_eq!(sq, t * t, "result of task {t}");
+        assert!(
+            !std::mem::replace(&mut seen[t as usize], true),
+            "task {t} twice"
+        );
+    }
+    dispatcher.join().unwrap();
+    for k in kids {
+        k.wait_success(LIMIT);
+    }
+    assert!(seen.iter().all(|s| *s), "every task has its result");
+    assert_eq!(results.try_recv().unwrap(), None, "no extra results");
+}
+
+#[test]
+fn unbuffered_send_blocks_until_another_process_receives() {
+    if role().is_some() {
+        let seg = child_segment();
+        let c = Channel::<u32>::open(&seg, "rv").unwrap();
+        let sent = Future::<u32>::open(&seg, "sent").unwrap();
+        c.send_timeout(41, LONG).unwrap();
+        sent.set_value(1).unwrap();
+        c.send_timeout(42, LONG).unwrap();
+        return;
+    }
+    let (seg, _g, name) = segment("cdrv", 1 << 16);
+    let c = Channel::<u32>::create_unbuffered(&seg, "rv").unwrap();
+    let sent = Future::<u32>::create(&seg, "sent").unwrap();
+    let kid = spawn(
+        "multiprocess::unbuffered_send_blocks_until_another_process_receives",
+        &["sender"],
+        &name,
+    )
+    .remove(0);
+    // The value is offered but `send` has not returned: nobody took it yet.
+    assert!(eventually(LONG, || c.len() == 1), "value offered");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        sent.try_get().unwrap(),
+        None,
+        "send returned without a receiver"
+    );
+    assert_eq!(c.recv_timeout(LONG).unwrap(), Some(41));
+    assert_eq!(
+        sent.get_timeout(LONG).unwrap(),
+        1,
+        "send returned after recv"
+    );
+    assert_eq!(c.recv_timeout(LONG).unwrap(), Some(42));
+    kid.wait_success(LIMIT);
+}
