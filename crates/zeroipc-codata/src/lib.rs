@@ -8,6 +8,7 @@
 //! | [`Future`] | a value or error set once by one process, awaited by many |
 //! | [`Lazy`] | a value computed once, on first demand, by whichever process asks first |
 //! | [`Channel`] | CSP channel: buffered (a Queue) or unbuffered (rendezvous) |
+//! | [`Stream`] | single-producer sequence with multicast [`Subscription`]s and backpressure |
 //!
 //! Every blocking call has a `_timeout` form and a non-blocking `try_` form. Waiting is a
 //! shared futex wait in bounded slices (spec D5), so peers that never wake us (every
@@ -40,9 +41,11 @@ mod common;
 mod error;
 mod future;
 mod lazy;
+mod stream;
 
 pub use channel::{Channel, Receiver, Sender};
 pub use error::{Error, Result};
 pub use future::{Future, FutureState};
-pub use lazy::{Lazy, LazyOp, LazyState, LazyValue};
+pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
+pub use stream::{DEFAULT_CAPACITY, SUB_SLOTS, Stream, Subscription};
 pub use zeroipc_format::{Segment, SegmentOptions};

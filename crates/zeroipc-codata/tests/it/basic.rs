@@ -472,3 +472,77 @@ fn channel_rejects_corrupt_headers() {
     assert!(Channel::<u64>::open(&s, "u").is_err());
     assert!(Channel::<u32>::create(&s, "a_name_that_is_too_long_x", 4).is_err());
 }
+
+// ----- Stream -----------------------------------------------------------------------
+
+use zeroipc_codata::Stream;
+
+#[test]
+fn stream_subscribers_each_get_everything_in_order() {
+    let s = seg();
+    let st = Stream::<u32>::create(&s, "st", 8).unwrap();
+    let mut a = st.subscribe().unwrap();
+    let mut b = Stream::<u32>::open(&s, "st").unwrap().subscribe().unwrap();
+    assert_eq!(st.subscribers().unwrap(), 2);
+    let producer = {
+        let st = st.clone();
+        std::thread::spawn(move || {
+            for v in 0..500 {
+                st.emit_timeout(v, LONG).unwrap();
+            }
+            st.close().unwrap();
+        })
+    };
+    let other = std::thread::spawn(move || b.by_ref().map(Result::unwrap).collect::<Vec<_>>());
+    let got: Vec<u32> = a.by_ref().map(Result::unwrap).collect();
+    assert_eq!(got, (0..500).collect::<Vec<_>>());
+    assert_eq!(other.join().unwrap(), got);
+    producer.join().unwrap();
+    assert!(matches!(a.try_recv(), Err(Error::Closed { .. })));
+    assert!(matches!(st.emit(1), Err(Error::Closed { .. })));
+    assert_eq!(st.sequence().unwrap(), 500);
+}
+
+#[test]
+fn stream_slowest_subscriber_applies_backpressure() {
+    let s = seg();
+    let st = Stream::<u64>::create(&s, "st", 4).unwrap();
+    let mut slow = st.subscribe().unwrap();
+    assert_eq!(st.try_emit_slice(&[1, 2, 3, 4, 5]).unwrap(), 4);
+    assert!(!st.try_emit(5).unwrap());
+    assert!(
+        st.emit_timeout(5, Duration::from_millis(10))
+            .unwrap_err()
+            .is_timeout()
+    );
+    assert_eq!(slow.try_recv().unwrap(), Some(1));
+    assert!(st.try_emit(5).unwrap());
+    // Dropping the slow subscriber releases the producer.
+    drop(slow);
+    assert_eq!(st.subscribers().unwrap(), 0);
+    let mut late = st.subscribe().unwrap();
+    assert_eq!(
+        late.try_recv().unwrap(),
+        None,
+        "a subscriber sees only later elements"
+    );
+    st.emit(6).unwrap();
+    assert_eq!(late.recv_timeout(LONG).unwrap(), Some(6));
+}
+
+#[test]
+fn stream_rejects_corrupt_state() {
+    let s = seg();
+    let st = Stream::<u32>::create(&s, "st", 4).unwrap();
+    let mut sub = st.subscribe().unwrap();
+    st.emit(1).unwrap();
+    // A write_pos far ahead of the cursor (more than the capacity) is corruption.
+    let e = s.find("st_buffer").unwrap();
+    s.raw().write::<u64>(e.offset() as usize, 1 << 40).unwrap();
+    assert!(sub.try_recv().is_err());
+    assert!(st.try_emit(2).is_err());
+    corrupt_u8(&s, "st_header", 12, 2);
+    assert!(Stream::<u32>::open(&s, "st").is_err());
+    assert!(Stream::<u64>::open(&s, "st").is_err());
+    assert!(Stream::<u32>::create(&s, "zero", 0).is_err());
+}

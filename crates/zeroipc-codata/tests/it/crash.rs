@@ -101,3 +101,42 @@ fn channel_receiver_killed_senders_get_an_error_not_a_hang() {
     );
     assert_eq!(c.live_receivers().unwrap(), Some(0));
 }
+
+#[test]
+fn stream_subscriber_killed_producer_is_not_held_back() {
+    use zeroipc_codata::Stream;
+    if role().is_some() {
+        let seg = child_segment();
+        let st = Stream::<u32>::open(&seg, "st").unwrap();
+        let _sub = st.subscribe().unwrap();
+        // Never reads: holds the producer back until killed.
+        std::thread::sleep(LONG);
+        unreachable!("killed while subscribed");
+    }
+    let (seg, _g, name) = segment("cdsubk", 1 << 16);
+    let st = Stream::<u32>::create(&seg, "st", 8).unwrap();
+    let kid = spawn(
+        "crash::stream_subscriber_killed_producer_is_not_held_back",
+        &["subscriber"],
+        &name,
+    )
+    .remove(0);
+    assert!(eventually(LONG, || st.subscribers().unwrap() == 1));
+    for v in 0..8 {
+        st.emit_timeout(v, LONG).unwrap();
+    }
+    assert!(!st.try_emit(8).unwrap(), "held back by the live subscriber");
+    kid.kill();
+    let start = Instant::now();
+    st.emit_timeout(8, LONG).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "released within the liveness check, took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        st.subscribers().unwrap(),
+        0,
+        "the dead subscriber was dropped"
+    );
+}

@@ -153,3 +153,50 @@ fn writing_the_scenario_gives_byte_identical_structures() {
         bytes(&golden, "chan_i32_buffer")
     );
 }
+
+#[test]
+fn stream_i32_yields_1_2_3() {
+    let seg = cpp();
+    let s = decoded();
+    let st = zeroipc_codata::Stream::<i32>::open(&seg, "stream_i32").unwrap();
+    assert_eq!(st.sequence().unwrap(), 3);
+    assert_eq!(
+        st.sequence().unwrap(),
+        s["stream_i32"]["sequence"].as_u64().unwrap()
+    );
+    assert_eq!(st.capacity(), 16);
+    assert_eq!(st.subscribers().unwrap(), 0);
+    assert!(!st.is_closed().unwrap());
+    assert_eq!(st.transform().unwrap(), "");
+    assert!(
+        st.subscribe().is_err(),
+        "upstream streams have no subscriber slots"
+    );
+    let got: Vec<i32> = std::iter::from_fn(|| st.try_next().unwrap()).collect();
+    assert_eq!(got, [1, 2, 3]);
+    let items: Vec<i64> = s["stream_i32"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(items, [1, 2, 3]);
+}
+
+#[test]
+fn writing_the_stream_scenario_gives_byte_identical_entries() {
+    let golden = cpp();
+    let seg = Segment::anonymous(1 << 16, 64).unwrap();
+    let st = zeroipc_codata::Stream::<i32>::create(&seg, "stream_i32", 16).unwrap();
+    for v in [1, 2, 3] {
+        st.emit(v).unwrap();
+    }
+    assert_eq!(
+        bytes(&seg, "stream_i32_header"),
+        bytes(&golden, "stream_i32_header")
+    );
+    assert_eq!(
+        bytes(&seg, "stream_i32_buffer"),
+        bytes(&golden, "stream_i32_buffer")
+    );
+}

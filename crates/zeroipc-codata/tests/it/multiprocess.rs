@@ -173,3 +173,38 @@ fn unbuffered_send_blocks_until_another_process_receives() {
     assert_eq!(c.recv_timeout(LONG).unwrap(), Some(42));
     kid.wait_success(LIMIT);
 }
+
+const STREAM_N: u64 = 200_000;
+
+#[test]
+fn stream_3_subscriber_processes_each_receive_all_elements_in_order() {
+    use zeroipc_codata::Stream;
+    if role().is_some() {
+        let seg = child_segment();
+        let st = Stream::<u64>::open(&seg, "st").unwrap();
+        let mut sub = st.subscribe().unwrap();
+        let mut expect = 0u64;
+        while let Some(v) = sub.recv_timeout(LONG).unwrap() {
+            assert_eq!(v, expect, "in order, nothing lost");
+            expect += 1;
+        }
+        assert_eq!(expect, STREAM_N);
+        return;
+    }
+    let (seg, _g, name) = segment("cdstream", 1 << 20);
+    let st = Stream::<u64>::create(&seg, "st", 4096).unwrap();
+    let kids = spawn(
+        "multiprocess::stream_3_subscriber_processes_each_receive_all_elements_in_order",
+        &["a", "b", "c"],
+        &name,
+    );
+    assert!(eventually(LONG, || st.subscribers().unwrap() == 3));
+    for v in 0..STREAM_N {
+        st.emit_timeout(v, LONG).unwrap();
+    }
+    st.close().unwrap();
+    for k in kids {
+        k.wait_success(LIMIT);
+    }
+    assert_eq!(st.sequence().unwrap(), STREAM_N);
+}
