@@ -41,11 +41,13 @@ mod common;
 mod error;
 mod future;
 mod lazy;
+mod operators;
 mod stream;
 
 pub use channel::{Channel, Receiver, Sender};
 pub use error::{Error, Result};
 pub use future::{Future, FutureState};
 pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
+pub use operators::Derived;
 pub use stream::{DEFAULT_CAPACITY, SUB_SLOTS, Stream, Subscription};
 pub use zeroipc_format::{Segment, SegmentOptions};

@@ -21,8 +21,11 @@
 //! | 40 + 16 i | atomic u32 | `pid` of slot i's subscriber, 0 = free |
 //! | 44 + 16 i | u32 | reserved |
 //!
-//! Multicast rules: a subscriber claims a free slot (CAS `pid` 0 → own pid, after storing
-//! its cursor = the current `write_pos`, so it sees what is emitted after it subscribed).
+//! Multicast rules: free slots hold `pid` 0 and `cursor` `u64::MAX` (JOINING). A subscriber
+//! claims a free slot (CAS `pid` 0 → own pid), sets `multicast` to 1 and stores its start in
+//! `cursor`: the ring's `read_pos` for the first subscriber ever (it inherits what the stream
+//! retained), `write_pos` for later ones (they see what is emitted after they subscribed).
+//! While a claimed slot still reads JOINING the producer holds `read_pos` where it is.
 //! Before each emit the producer computes the slowest cursor of the live slots and stores
 //! it into the ring's `read_pos`, so upstream's capacity check (`write_pos - read_pos <=
 //! capacity`) still holds and the producer never overwrites bytes a subscriber has not
@@ -70,6 +73,8 @@ const S_PROGRESS: usize = 12;
 const S_MULTICAST: usize = 16;
 const S_SLOTS: usize = 32;
 const SLOT_SIZE: usize = 16;
+/// Cursor value of a free slot, and of a slot whose subscriber has not stored its start.
+const JOINING: u64 = u64::MAX;
 const SUBS_SIZE: u64 = (S_SLOTS + SLOT_SIZE * SUB_SLOTS) as u64;
 
 /// Default buffer capacity in elements (upstream's default).
@@ -143,6 +148,16 @@ impl<T: Pod> Stream<T> {
         Self::create_with(seg, name, capacity, "")
     }
 
+    /// Creates a derived stream with `transform` in its header (used by the operators).
+    pub(crate) fn create_derived(
+        seg: &Segment,
+        name: &str,
+        capacity: usize,
+        transform: &str,
+    ) -> Result<Self> {
+        Self::create_with(seg, name, capacity, transform)
+    }
+
     fn create_with(seg: &Segment, name: &str, capacity: usize, transform: &str) -> Result<Self> {
         let () = Self::ELEMENT_OK;
         common::check_base(name, LONGEST_SUFFIX)?;
@@ -175,6 +190,9 @@ impl<T: Pod> Stream<T> {
                 b.write::<u32>(R_CAPACITY, bytes)?;
                 b.write::<u32>(R_ELEM_SIZE, size_of::<T>() as u32)?;
                 s.write::<u32>(0, SUB_SLOTS as u32)?;
+                for i in 0..SUB_SLOTS {
+                    s.write::<u64>(S_SLOTS + SLOT_SIZE * i, JOINING)?;
+                }
                 Ok(())
             },
         )?;
@@ -369,6 +387,9 @@ impl<T: Pod> Stream<T> {
                 continue;
             }
             if reap && common::is_dead(p) {
+                // Free slots hold `JOINING`; only the producer frees a dead subscriber's
+                // slot (subscribers claim only free ones), so nobody else writes it now.
+                cursor.store(JOINING, Ordering::SeqCst);
                 if pid
                     .compare_exchange(p, 0, Ordering::SeqCst, Ordering::Relaxed)
                     .is_ok()
@@ -380,7 +401,12 @@ impl<T: Pod> Stream<T> {
                 }
                 continue;
             }
-            let c = cursor.load(Ordering::SeqCst);
+            let mut c = cursor.load(Ordering::SeqCst);
+            if c == JOINING {
+                // A subscriber between claiming the slot and storing its start: hold
+                // `read_pos` where it is (its start is `read_pos` or `write_pos`).
+                c = self.rpos()?.load(Ordering::Acquire);
+            }
             self.check_span(w, c, "subscriber cursor")?;
             min = Some(min.map_or(c, |m| m.min(c)));
         }
@@ -396,13 +422,16 @@ impl<T: Pod> Stream<T> {
         let wp = self.wpos()?;
         let rp = self.rpos()?;
         let w = wp.load(Ordering::Relaxed);
+        // `multicast` before the slots: a subscriber sets it after claiming its slot, so a
+        // producer that sees 1 also sees the slot (SeqCst).
+        let multicast = self.multicast()?;
         let r = match self.slowest(w, reap)? {
             Some(min) => {
                 let r = rp.load(Ordering::Acquire).max(min).min(w);
                 rp.store(r, Ordering::Release);
                 r
             }
-            None if self.multicast()? => {
+            None if multicast => {
                 rp.store(w, Ordering::Release);
                 w
             }
@@ -541,47 +570,44 @@ impl<T: Pod> Stream<T> {
         Ok(Some(v))
     }
 
-    /// Subscribes: the returned [`Subscription`] receives every element emitted from now on,
-    /// in order, and holds the producer back while it lags (multicast; see the module docs).
+    /// Subscribes: the returned [`Subscription`] receives, in order, every element emitted
+    /// from now on (the first subscriber of a stream also gets what the stream retained
+    /// before it), and holds the producer back while it lags (multicast; see the module
+    /// docs).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if the stream has no `name_subs` entry (created upstream)
-    /// or all [`SUB_SLOTS`] slots are taken by live processes.
+    /// or all [`SUB_SLOTS`] slots are taken (slots of dead subscribers are freed by a blocked
+    /// producer).
     pub fn subscribe(&self) -> Result<Subscription<T>> {
         let me = common::my_pid();
         for i in 0..SUB_SLOTS {
             let Some((cursor, pid)) = self.slot(i)? else {
                 break;
             };
-            let p = pid.load(Ordering::SeqCst);
-            if p != 0 && !common::is_dead(p) {
-                continue;
-            }
             if pid
-                .compare_exchange(p, me, Ordering::SeqCst, Ordering::Relaxed)
+                .compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed)
                 .is_err()
             {
                 continue;
             }
-            if p != 0 {
-                // Took over a dead subscriber's slot the producer had not reaped yet.
-                self.inner
-                    .header
-                    .atomic_u32(H_SUBSCRIBERS)?
-                    .fetch_sub(1, Ordering::AcqRel);
-            }
-            // Start at the current end. The producer only moves `read_pos` up to the slowest
-            // cursor, which is at most `write_pos`, and cannot lap this position before it
-            // sees the slot (that takes a full buffer of emits).
-            let w = self.wpos()?.load(Ordering::SeqCst);
-            cursor.store(w, Ordering::SeqCst);
+            // The slot's cursor is `JOINING` (free slots hold it): the producer holds
+            // `read_pos` still until the start is stored.
+            let first = match self.subs_u32(S_MULTICAST)? {
+                Some(m) => m.swap(1, Ordering::SeqCst) == 0,
+                None => false,
+            };
+            let start = if first {
+                // The first subscriber inherits what the stream retained before it.
+                self.rpos()?.load(Ordering::SeqCst)
+            } else {
+                self.wpos()?.load(Ordering::SeqCst)
+            };
+            cursor.store(start, Ordering::SeqCst);
             self.inner
                 .header
                 .atomic_u32(H_SUBSCRIBERS)?
                 .fetch_add(1, Ordering::AcqRel);
-            if let Some(m) = self.subs_u32(S_MULTICAST)? {
-                m.store(1, Ordering::SeqCst);
-            }
             return Ok(Subscription {
                 stream: self.clone(),
                 slot: i,
@@ -615,6 +641,11 @@ impl<T: Pod> std::fmt::Debug for Subscription<T> {
 impl<T: Pod> Drop for Subscription<T> {
     fn drop(&mut self) {
         let s = &self.stream;
+        if let Ok(Some((cursor, pid))) = s.slot(self.slot)
+            && pid.load(Ordering::SeqCst) == common::my_pid()
+        {
+            cursor.store(JOINING, Ordering::SeqCst);
+        }
         if let Ok(Some((_, pid))) = s.slot(self.slot)
             && pid
                 .compare_exchange(common::my_pid(), 0, Ordering::SeqCst, Ordering::Relaxed)

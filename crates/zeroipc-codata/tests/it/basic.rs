@@ -546,3 +546,137 @@ fn stream_rejects_corrupt_state() {
     assert!(Stream::<u64>::open(&s, "st").is_err());
     assert!(Stream::<u32>::create(&s, "zero", 0).is_err());
 }
+
+// ----- Stream operators -------------------------------------------------------------
+
+fn emit_all(st: &Stream<i64>, values: impl IntoIterator<Item = i64>) {
+    for v in values {
+        st.emit_timeout(v, LONG).unwrap();
+    }
+    st.close().unwrap();
+}
+
+#[test]
+fn map_filter_scan_take_skip_compose() {
+    let s = seg();
+    let src = Stream::<i64>::create(&s, "src", 16).unwrap();
+    let sq = src.map(&s, "sq", |x| x * x).unwrap();
+    let even = sq.filter(&s, "even", |x| x % 2 == 0).unwrap();
+    let sums = even.scan(&s, "sums", 0i64, |a, x| a + x).unwrap();
+    let tail = sums.skip(&s, "tail", 2).unwrap();
+    let first = tail.take(&s, "first", 3).unwrap();
+    assert_eq!(sq.transform().unwrap(), "map");
+    assert_eq!(even.transform().unwrap(), "filter");
+    assert_eq!(first.transform().unwrap(), "take");
+    let out = first.subscribe().unwrap();
+    emit_all(&src, 0..20);
+    let got: Vec<i64> = out.map(Result::unwrap).collect();
+    let expect: Vec<i64> = (0..20i64)
+        .map(|x| x * x)
+        .filter(|x| x % 2 == 0)
+        .scan(0, |a, x| {
+            *a += x;
+            Some(*a)
+        })
+        .skip(2)
+        .take(3)
+        .collect();
+    assert_eq!(got, expect);
+    for d in [sq, even, sums, tail, first] {
+        d.join().unwrap();
+    }
+}
+
+#[test]
+fn count_and_time_windows_account_for_every_element() {
+    let s = seg();
+    let src = Stream::<i64>::create(&s, "src", 64).unwrap();
+    let w = src.window::<4>(&s, "w4").unwrap();
+    let t = src
+        .window_time(&s, "wt", Duration::from_millis(5), |b: &[i64]| {
+            [b.len() as i64, b.iter().sum::<i64>()]
+        })
+        .unwrap();
+    let wsub = w.subscribe().unwrap();
+    let tsub = t.subscribe().unwrap();
+    let producer = {
+        let src = src.clone();
+        std::thread::spawn(move || {
+            for v in 0..1002 {
+                src.emit_timeout(v, LONG).unwrap();
+                if v % 100 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            src.close().unwrap();
+        })
+    };
+    let windows: Vec<[i64; 4]> = wsub.map(Result::unwrap).collect();
+    let batches: Vec<[i64; 2]> = tsub.map(Result::unwrap).collect();
+    producer.join().unwrap();
+    assert_eq!(windows.len(), 250, "the partial window of 2 is dropped");
+    for (i, win) in windows.iter().enumerate() {
+        let b = 4 * i as i64;
+        assert_eq!(*win, [b, b + 1, b + 2, b + 3]);
+    }
+    assert_eq!(batches.iter().map(|b| b[0]).sum::<i64>(), 1002);
+    assert_eq!(
+        batches.iter().map(|b| b[1]).sum::<i64>(),
+        (0..1002).sum::<i64>()
+    );
+    w.join().unwrap();
+    t.join().unwrap();
+}
+
+#[test]
+fn merge_zip_unfold_for_each_fold() {
+    let s = seg();
+    // `unfold` starts at once; the stream retains (then holds back) until the first
+    // subscriber, which inherits everything retained.
+    let a = Stream::<i64>::unfold(&s, "a", 8, 0i64, |n| (n < 100).then_some((n, n + 1))).unwrap();
+    assert_eq!(a.transform().unwrap(), "unfold");
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        a.fold(0i64, |acc, x| acc + x).unwrap(),
+        (0..100).sum::<i64>()
+    );
+    a.join().unwrap();
+
+    let b_src = Stream::<i64>::create(&s, "b", 8).unwrap();
+    let c_src = Stream::<i64>::create(&s, "c", 8).unwrap();
+    let merged = b_src.merge(&s, "m", &c_src).unwrap();
+    let zipped = b_src.zip(&s, "z", &c_src).unwrap();
+    let msub = merged.subscribe().unwrap();
+    let zsub = zipped.subscribe().unwrap();
+    let (b2, c2) = (b_src.clone(), c_src.clone());
+    let pb = std::thread::spawn(move || emit_all(&b2, 0..50));
+    let pc = std::thread::spawn(move || emit_all(&c2, 1000..1040));
+    let zt = std::thread::spawn(move || zsub.map(Result::unwrap).collect::<Vec<[i64; 2]>>());
+    let m: Vec<i64> = msub.map(Result::unwrap).collect();
+    let z = zt.join().unwrap();
+    pb.join().unwrap();
+    pc.join().unwrap();
+    let from_b: Vec<i64> = m.iter().copied().filter(|x| *x < 1000).collect();
+    let from_c: Vec<i64> = m.iter().copied().filter(|x| *x >= 1000).collect();
+    assert_eq!(
+        from_b,
+        (0..50).collect::<Vec<_>>(),
+        "each source's order kept"
+    );
+    assert_eq!(from_c, (1000..1040).collect::<Vec<_>>());
+    assert_eq!(z, (0..40).map(|i| [i, 1000 + i]).collect::<Vec<_>>());
+    merged.join().unwrap();
+    zipped.join().unwrap();
+
+    let f = Stream::<i64>::create(&s, "f", 4).unwrap();
+    let f2 = f.clone();
+    let feeder = std::thread::spawn(move || emit_all(&f2, 1..=5));
+    let mut seen = Vec::new();
+    f.for_each(|x| seen.push(x)).unwrap();
+    feeder.join().unwrap();
+    assert_eq!(
+        seen,
+        [1, 2, 3, 4, 5],
+        "the first subscriber gets what was retained"
+    );
+}

@@ -208,3 +208,59 @@ fn stream_3_subscriber_processes_each_receive_all_elements_in_order() {
     }
     assert_eq!(st.sequence().unwrap(), STREAM_N);
 }
+
+const PIPE_N: i64 = 20_000;
+
+#[test]
+fn map_filter_window_pipeline_driven_by_another_process_matches_in_process() {
+    use zeroipc_codata::Stream;
+    if role().is_some() {
+        // The declaring process drives the derived streams.
+        let seg = child_segment();
+        let src = Stream::<i64>::open(&seg, "src").unwrap();
+        let mapped = src.map(&seg, "mapped", |x| x * 3 + 1).unwrap();
+        let even = mapped.filter(&seg, "even", |x| x % 2 == 0).unwrap();
+        let win = even.window::<4>(&seg, "win").unwrap();
+        Future::<u8>::open(&seg, "declared")
+            .unwrap()
+            .set_value(1)
+            .unwrap();
+        for d in [mapped, even] {
+            d.join().unwrap();
+        }
+        win.join().unwrap();
+        return;
+    }
+    let (seg, _g, name) = segment("cdpipe", 1 << 20);
+    let src = Stream::<i64>::create(&seg, "src", 256).unwrap();
+    let declared = Future::<u8>::create(&seg, "declared").unwrap();
+    let kid = spawn(
+        "multiprocess::map_filter_window_pipeline_driven_by_another_process_matches_in_process",
+        &["driver"],
+        &name,
+    )
+    .remove(0);
+    declared.get_timeout(LONG).unwrap();
+    let win = Stream::<[i64; 4]>::open(&seg, "win").unwrap();
+    assert_eq!(win.transform().unwrap(), "window");
+    let sub = win.subscribe().unwrap();
+    let producer = std::thread::spawn(move || {
+        for v in 0..PIPE_N {
+            src.emit_timeout(v, LONG).unwrap();
+        }
+        src.close().unwrap();
+    });
+    let got: Vec<[i64; 4]> = sub.map(Result::unwrap).collect();
+    producer.join().unwrap();
+    kid.wait_success(LIMIT);
+    let evens: Vec<i64> = (0..PIPE_N)
+        .map(|x| x * 3 + 1)
+        .filter(|x| x % 2 == 0)
+        .collect();
+    let expect: Vec<[i64; 4]> = evens
+        .chunks_exact(4)
+        .map(|c| [c[0], c[1], c[2], c[3]])
+        .collect();
+    assert_eq!(got.len(), 2500);
+    assert_eq!(got, expect);
+}
