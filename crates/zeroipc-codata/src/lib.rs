@@ -51,3 +51,8 @@ pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
 pub use operators::Derived;
 pub use stream::{DEFAULT_CAPACITY, SUB_SLOTS, Stream, Subscription};
 pub use zeroipc_format::{Segment, SegmentOptions};
+
+/// The guide `docs/CODATA.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/CODATA.md")]
+pub struct CodataGuide;
