@@ -38,6 +38,7 @@ use zeroipc_structures::{PushError, Queue};
 
 use crate::common::{self, HwU32, HwU64, corrupt};
 use crate::error::{Error, Result};
+use crate::protocol::{self, SendStop};
 
 const HEADER_SIZE: u64 = 32;
 const CAPACITY: usize = 0;
@@ -486,23 +487,23 @@ impl<T: Pod> Channel<T> {
 
     // ----- rendezvous -----------------------------------------------------------------
 
-    fn slot_flags(&self, word: &AtomicWords) -> Result<(u32, u8, u8)> {
-        let w = Self::q_word(word, 0, &self.inner.name)?.load(Ordering::SeqCst);
-        let [ready, consumed, ..] = w.to_le_bytes();
-        if ready > 1 {
-            return Err(corrupt(&self.inner.name, "ready", u64::from(ready)));
+    fn rendezvous<'a>(
+        &'a self,
+        word: &'a AtomicWords,
+        slot: &'a Region,
+        data: usize,
+    ) -> RegionSlot<'a, T> {
+        RegionSlot {
+            chan: self,
+            word,
+            slot,
+            data,
         }
-        if consumed > 1 {
-            return Err(corrupt(&self.inner.name, "consumed", u64::from(consumed)));
-        }
-        Ok((w, ready, consumed))
     }
 
     fn rendezvous_send(
         &self,
-        word: &AtomicWords,
-        slot: &Region,
-        data: usize,
+        slot: &RegionSlot<'_, T>,
         v: T,
         deadline: Option<Instant>,
         abort: Abort<'_>,
@@ -512,86 +513,13 @@ impl<T: Pod> Channel<T> {
             .send_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if self.is_closed()? {
-            return Err(self.closed_err());
-        }
-        let fw = Self::q_word(word, 0, &self.inner.name)?;
-        let _waiting = Waiting::register(self.word(W_SENDERS)?);
-        let since = Instant::now();
-        // 1. Wait for the slot to be free.
-        loop {
-            if self.is_closed()? {
-                return Err(self.closed_err());
-            }
-            let (w, ready, _) = self.slot_flags(word)?;
-            if ready == 0 {
-                break;
-            }
-            abort()?;
-            let Some(s) = common::next_slice(deadline, since) else {
-                return Err(Error::Timeout {
-                    what: "a free rendezvous slot",
-                });
-            };
-            common::park(fw, w, s);
-        }
-        // 2. Offer the value.
-        slot.write(data, v)?;
-        slot.atomic_u8(1)?.store(0, Ordering::Relaxed);
-        // SeqCst: publishes the data to the receiver's SeqCst/Acquire load of `ready`.
-        slot.atomic_u8(0)?.store(1, Ordering::SeqCst);
-        if self.word(W_RECEIVERS)?.load(Ordering::SeqCst) > 0 {
-            common::wake_all(fw);
-        }
-        // 3. Wait until a receiver took it.
-        loop {
-            let (w, _, consumed) = self.slot_flags(word)?;
-            if consumed == 1 {
-                return Ok(());
-            }
-            let withdraw = if self.is_closed()? {
-                Some(self.closed_err())
-            } else if let Err(e) = abort() {
-                Some(e)
-            } else {
-                match common::next_slice(deadline, since) {
-                    Some(s) => {
-                        common::park(fw, w, s);
-                        None
-                    }
-                    None => Some(Error::Timeout {
-                        what: "a receiver to take the value",
-                    }),
-                }
-            };
-            if let Some(e) = withdraw {
-                // Withdraw the offer; if a receiver already cleared `ready`, it took the
-                // value (it set `consumed` first): loop to see it.
-                if slot
-                    .atomic_u8(0)?
-                    .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-                {
-                    return Err(e);
-                }
-            }
-        }
-    }
-
-    /// Takes an offered value if there is one (the caller holds the receive lock).
-    fn rendezvous_take(&self, word: &AtomicWords, slot: &Region, data: usize) -> Result<Option<T>> {
-        let (_, ready, _) = self.slot_flags(word)?;
-        if ready != 1 {
-            return Ok(None);
-        }
-        let v = slot.read::<T>(data)?;
-        // Release: the sender's Acquire (SeqCst) load of `consumed` sees the copy done.
-        slot.atomic_u8(1)?.store(1, Ordering::Release);
-        slot.atomic_u8(0)?.store(0, Ordering::SeqCst);
-        if self.word(W_SENDERS)?.load(Ordering::SeqCst) > 0 {
-            common::wake_all(Self::q_word(word, 0, &self.inner.name)?);
-        }
-        Ok(Some(v))
+        protocol::rendezvous_send(slot, v, deadline, abort).map_err(|stop| match stop {
+            SendStop::Closed => self.closed_err(),
+            SendStop::Timeout => Error::Timeout {
+                what: "a receiver to take the value",
+            },
+            SendStop::Abort(e) | SendStop::Fault(e) => e,
+        })
     }
 
     // ----- public operations ----------------------------------------------------------
@@ -612,7 +540,8 @@ impl<T: Pod> Channel<T> {
                     return Ok(false);
                 }
                 let deadline = common::deadline_after(zeroipc_sync::futex::SLICE);
-                match self.rendezvous_send(word, slot, *data, v, deadline, &no_abort) {
+                let rs = self.rendezvous(word, slot, *data);
+                match self.rendezvous_send(&rs, v, deadline, &no_abort) {
                     Ok(()) => Ok(true),
                     Err(Error::Timeout { .. }) => Ok(false),
                     Err(e) => Err(e),
@@ -667,7 +596,7 @@ impl<T: Pod> Channel<T> {
                 }
             }
             Kind::Unbuffered { word, slot, data } => {
-                self.rendezvous_send(word, slot, *data, v, deadline, abort)
+                self.rendezvous_send(&self.rendezvous(word, slot, *data), v, deadline, abort)
             }
         }
     }
@@ -685,7 +614,7 @@ impl<T: Pod> Channel<T> {
                     .recv_lock
                     .lock()
                     .unwrap_or_else(|p| p.into_inner());
-                self.rendezvous_take(word, slot, *data)?
+                protocol::rendezvous_take(&self.rendezvous(word, slot, *data))?
             }
         };
         match got {
@@ -743,6 +672,23 @@ impl<T: Pod> Channel<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>, abort: Abort<'_>) -> Result<Option<T>> {
+        if let Kind::Unbuffered { word, slot, data } = &self.inner.kind {
+            let _local = self
+                .inner
+                .recv_lock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let rs = self.rendezvous(word, slot, *data);
+            return match protocol::rendezvous_recv(&rs, deadline, abort) {
+                Ok(Some(r)) => Ok(r),
+                Ok(None) => Err(Error::Timeout {
+                    what: "a value on a channel",
+                }),
+                // Every registered sender gone: the end, after a last look at the slot.
+                Err(Error::Disconnected { .. }) => protocol::rendezvous_take(&rs),
+                Err(e) => Err(e),
+            };
+        }
         for _ in 0..common::SPIN {
             if let Some(r) = self.poll_recv()? {
                 return Ok(r);
@@ -1057,5 +1003,65 @@ impl<T: Pod> Iterator for Receiver<T> {
     /// sender is gone) and drained.
     fn next(&mut self) -> Option<Result<T>> {
         self.recv().transpose()
+    }
+}
+
+/// The rendezvous slot of a channel in shared memory, for the shared protocol code.
+struct RegionSlot<'a, T> {
+    chan: &'a Channel<T>,
+    /// The slot's first 4 bytes.
+    word: &'a AtomicWords,
+    slot: &'a Region,
+    data: usize,
+}
+
+impl<T: Pod> protocol::Slot<T> for RegionSlot<'_, T> {
+    type W = HwU32;
+
+    fn word(&self) -> &HwU32 {
+        // Validated at open: one word.
+        &self.word[0]
+    }
+    fn senders(&self) -> &HwU32 {
+        &self.chan.inner.words[W_SENDERS]
+    }
+    fn receivers(&self) -> &HwU32 {
+        &self.chan.inner.words[W_RECEIVERS]
+    }
+    fn flags(&self) -> Result<(u32, u8, u8)> {
+        let w = self.word().load(Ordering::SeqCst);
+        let [ready, consumed, ..] = w.to_le_bytes();
+        let name = &self.chan.inner.name;
+        if ready > 1 {
+            return Err(corrupt(name, "ready", u64::from(ready)));
+        }
+        if consumed > 1 {
+            return Err(corrupt(name, "consumed", u64::from(consumed)));
+        }
+        Ok((w, ready, consumed))
+    }
+    fn set_ready(&self, v: u8, order: Ordering) -> Result<()> {
+        self.slot.atomic_u8(0)?.store(v, order);
+        Ok(())
+    }
+    fn set_consumed(&self, v: u8, order: Ordering) -> Result<()> {
+        self.slot.atomic_u8(1)?.store(v, order);
+        Ok(())
+    }
+    fn withdraw(&self) -> Result<bool> {
+        Ok(self
+            .slot
+            .atomic_u8(0)?
+            .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok())
+    }
+    fn write(&self, v: T) -> Result<()> {
+        Ok(self.slot.write(self.data, v)?)
+    }
+    fn read(&self) -> Result<T> {
+        Ok(self.slot.read(self.data)?)
+    }
+    fn closed(&self) -> Result<bool> {
+        self.chan.is_closed()
     }
 }

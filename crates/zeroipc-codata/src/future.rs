@@ -30,11 +30,7 @@ const MSG_LEN: usize = 256;
 // `state` and `waiters` are read as two consecutive words starting at `STATE`.
 const _: () = assert!(WAITERS == STATE + 4 && COMPLETION == 8 && VALUE == 16);
 
-/// State codes of the `state` word.
-const PENDING: u32 = 0;
-const COMPUTING: u32 = 1;
-const READY: u32 = 2;
-const ERROR: u32 = 3;
+use crate::protocol::{self, COMPUTING, ERROR, PENDING, READY};
 
 /// Where a future stands (decoded from the `state` word; unknown codes are `Corrupt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,30 +237,19 @@ impl<T: Pod> Future<T> {
 
     /// Claims the future for completion (PENDING → COMPUTING).
     fn claim(&self) -> Result<()> {
-        let state = self.state_word()?;
-        match state.compare_exchange(PENDING, COMPUTING, Ordering::Acquire, Ordering::Relaxed) {
-            Ok(_) => Ok(()),
-            Err(code) => {
-                self.decode(code)?;
-                Err(Error::AlreadySet {
-                    name: self.name.clone(),
-                })
-            }
-        }
+        protocol::future_claim(self.state_word()?).or_else(|code| {
+            self.decode(code)?;
+            Err(Error::AlreadySet {
+                name: self.name.clone(),
+            })
+        })
     }
 
     fn publish(&self, code: u32) -> Result<()> {
         self.region
             .atomic_u64(COMPLETION)?
             .store(common::monotonic_ns(), Ordering::Relaxed);
-        let state = self.state_word()?;
-        // SeqCst: publishes value/message (read after the Acquire load of `state` in `get`)
-        // and orders against the `waiters` check below (store-load handshake with the
-        // waiter's SeqCst increment, spec D5).
-        state.store(code, Ordering::SeqCst);
-        if self.waiters_word()?.load(Ordering::SeqCst) > 0 {
-            common::wake_all(state);
-        }
+        protocol::future_publish(self.state_word()?, self.waiters_word()?, code);
         Ok(())
     }
 
@@ -345,20 +330,10 @@ impl<T: Pod> Future<T> {
             }
             std::hint::spin_loop();
         }
-        let state = self.state_word()?;
-        self.waiters_word()?.fetch_add(1, Ordering::SeqCst);
-        let _registered = Registered(&self.words);
-        let since = Instant::now();
-        loop {
-            let code = state.load(Ordering::SeqCst);
-            if let Some(v) = self.outcome(code)? {
-                return Ok(v);
-            }
-            let Some(slice) = common::next_slice(deadline, since) else {
-                return Err(Error::Timeout { what: "a future" });
-            };
-            common::park(state, code, slice);
-        }
+        protocol::future_wait(self.state_word()?, self.waiters_word()?, deadline, |code| {
+            self.outcome(code)
+        })?
+        .ok_or(Error::Timeout { what: "a future" })
     }
 
     /// Waits for every future in `futures`; returns their values in order.

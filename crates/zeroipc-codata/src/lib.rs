@@ -42,6 +42,7 @@ mod error;
 mod future;
 mod lazy;
 mod operators;
+mod protocol;
 mod stream;
 
 pub use channel::{Channel, Receiver, Sender};
