@@ -144,6 +144,8 @@ struct Waiting<'a>(&'a HwU32);
 impl<'a> Waiting<'a> {
     fn register(w: &'a HwU32) -> Self {
         w.fetch_add(1, Ordering::SeqCst);
+        // Store-load handshake with the waker's push/pop, fence, counter load (spec D5).
+        fence(Ordering::SeqCst);
         Self(w)
     }
 }

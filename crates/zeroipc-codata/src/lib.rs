@@ -41,6 +41,9 @@ mod common;
 mod error;
 mod future;
 mod lazy;
+#[cfg(zeroipc_loom)]
+#[doc(hidden)]
+pub mod model;
 mod operators;
 mod protocol;
 mod stream;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use zeroipc_format::atomic::Ordering;
+use zeroipc_format::atomic::{Ordering, fence};
 
 use crate::common;
 
@@ -83,6 +83,7 @@ pub(crate) fn future_publish<W: Word>(state: &W, waiters: &W, code: u32) {
     // and orders against the `waiters` check (store-load handshake with the waiter's SeqCst
     // increment, spec D5).
     state.store(code, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
     if waiters.load(Ordering::SeqCst) > 0 {
         state.wake_all();
     }
@@ -97,6 +98,7 @@ pub(crate) fn future_wait<W: Word, R, E>(
     mut outcome: impl FnMut(u32) -> Result<Option<R>, E>,
 ) -> Result<Option<R>, E> {
     waiters.fetch_add(1, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
     let since = Instant::now();
     let result = loop {
         let code = state.load(Ordering::SeqCst);
@@ -154,8 +156,11 @@ impl From<crate::Error> for SendStop {
 struct Registered<'a, W: Word>(&'a W);
 
 impl<'a, W: Word> Registered<'a, W> {
+    /// Registers, then a SeqCst fence: the store-load handshake with the waker's
+    /// store, fence, counter load (spec D5; loom needs the fences to see it).
     fn new(w: &'a W) -> Self {
         w.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         Self(w)
     }
 }
@@ -199,6 +204,7 @@ pub(crate) fn rendezvous_send<T, S: Slot<T>>(
     slot.set_consumed(0, Ordering::Relaxed)?;
     // SeqCst: publishes the data to the receiver's SeqCst load of the flags.
     slot.set_ready(1, Ordering::SeqCst)?;
+    fence(Ordering::SeqCst);
     if slot.receivers().load(Ordering::SeqCst) > 0 {
         slot.word().wake_all();
     }
@@ -241,6 +247,7 @@ pub(crate) fn rendezvous_take<T, S: Slot<T>>(slot: &S) -> crate::Result<Option<T
     // Release: the sender's SeqCst load of the flags sees the copy done.
     slot.set_consumed(1, Ordering::Release)?;
     slot.set_ready(0, Ordering::SeqCst)?;
+    fence(Ordering::SeqCst);
     if slot.senders().load(Ordering::SeqCst) > 0 {
         slot.word().wake_all();
     }
