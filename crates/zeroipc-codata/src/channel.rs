@@ -1,0 +1,1069 @@
+//! `Channel<T>`: CSP channels (spec §4.20, the upstream C++ layout).
+//!
+//! Entries, in creation order: `name_header` (32 bytes), then **either** `name_buffer`
+//! (buffered: a Queue, §4.2) **or** `name_slot` (unbuffered: a rendezvous slot). The second
+//! entry is the existence marker. Channels created by this crate add a third entry,
+//! `name_peers` (project extension, below), published in the same table update.
+//!
+//! `name_header`:
+//!
+//! | off | type | field |
+//! |---|---|---|
+//! | 0 | atomic u32 | `capacity` — 0 = unbuffered; otherwise a power of two |
+//! | 4 | atomic u32 | `senders` — senders currently waiting |
+//! | 8 | atomic u32 | `receivers` — receivers currently waiting |
+//! | 12 | atomic u8 | `closed` (0/1) |
+//! | 16 | atomic u64 | `send_seq` (unused, 0) |
+//! | 24 | atomic u64 | `recv_seq` (unused, 0) |
+//!
+//! `name_slot` = `{u8 ready; u8 consumed; T data @ align_up(2, align_of T)}`; the futex word
+//! of rendezvous waits is the aligned 32-bit word at the slot's start.
+//!
+//! `name_peers` (project extension; upstream ignores it): `u32 slots` (= 32), `u32
+//! senders_ever`, `u32 receivers_ever`, `u32 reserved`, then `slots` atomic u64 words, each
+//! 0 (free) or `kind << 32 | pid` with kind 1 = [`Sender`], 2 = [`Receiver`]. A registered
+//! peer whose pid no longer exists is dead; a receiver whose every registered sender is gone
+//! (after at least one registered) sees the channel as closed, and a sender whose every
+//! registered receiver is gone gets [`Error::Disconnected`] instead of blocking forever.
+
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytemuck::Pod;
+use zeroipc_format::atomic::{Ordering, fence};
+use zeroipc_format::{AtomicWords, Region, Segment};
+use zeroipc_structures::{PushError, Queue};
+
+use crate::common::{self, HwU32, HwU64, corrupt};
+use crate::error::{Error, Result};
+use crate::protocol::{self, SendStop};
+
+const HEADER_SIZE: u64 = 32;
+const CAPACITY: usize = 0;
+const CLOSED: usize = 12;
+/// Word indices in the header's first three words.
+const W_SENDERS: usize = 1;
+const W_RECEIVERS: usize = 2;
+
+/// Queue header offsets (spec §4.2).
+const Q_HEAD: usize = 0;
+const Q_CAPACITY: usize = 8;
+const Q_ELEM_SIZE: usize = 12;
+const Q_DATA: usize = 16;
+
+/// Peer registry geometry (project extension).
+const PEER_SLOTS: u32 = 32;
+const PEERS_HEADER: usize = 16;
+const PEERS_SIZE: u64 = PEERS_HEADER as u64 + 8 * PEER_SLOTS as u64;
+const KIND_SENDER: u64 = 1;
+const KIND_RECEIVER: u64 = 2;
+
+/// Largest base name: `_header` (7 bytes) leaves 24.
+const LONGEST_SUFFIX: usize = 7;
+
+fn part(base: &str, suffix: &str) -> String {
+    format!("{base}{suffix}")
+}
+
+enum Kind<T> {
+    Buffered {
+        queue: Queue<T>,
+        /// The queue's `head` and `tail` words (futex words of blocked senders/receivers).
+        qwords: AtomicWords,
+    },
+    Unbuffered {
+        /// The slot's first 4 bytes (the futex word), inside the segment.
+        word: AtomicWords,
+        /// The slot region (`ready`, `consumed`, data).
+        slot: Region,
+        data: usize,
+    },
+}
+
+struct Inner<T> {
+    name: String,
+    header: Region,
+    /// `capacity`, `senders`, `receivers`.
+    words: AtomicWords,
+    kind: Kind<T>,
+    peers: Option<Region>,
+    /// Serialises this handle's senders / receivers on a rendezvous slot (spec §4.20).
+    send_lock: Mutex<()>,
+    recv_lock: Mutex<()>,
+}
+
+/// A channel: FIFO of `T` between processes, buffered or unbuffered, closable.
+///
+/// Cloning is cheap and shares the handle (and its local rendezvous locks).
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use zeroipc_format::Segment;
+/// use zeroipc_codata::Channel;
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let ch = Channel::<i32>::create(&seg, "ch", 2)?;
+/// assert!(ch.try_send(1)?);
+/// assert!(ch.try_send(2)?);
+/// assert!(!ch.try_send(3)?); // full
+/// assert!(ch.send_timeout(3, Duration::from_millis(5)).unwrap_err().is_timeout());
+/// assert_eq!(ch.recv()?, Some(1));
+/// ch.close()?;
+/// assert_eq!(ch.recv()?, Some(2)); // drained after close
+/// assert_eq!(ch.recv()?, None);
+/// # Ok::<(), zeroipc_codata::Error>(())
+/// ```
+pub struct Channel<T> {
+    inner: Arc<Inner<T>>,
+    _elem: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Channel<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            _elem: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Channel<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("name", &self.inner.name)
+            .finish()
+    }
+}
+
+/// Decrements a waiter counter on drop.
+struct Waiting<'a>(&'a HwU32);
+
+impl<'a> Waiting<'a> {
+    fn register(w: &'a HwU32) -> Self {
+        w.fetch_add(1, Ordering::SeqCst);
+        // Store-load handshake with the waker's push/pop, fence, counter load (spec D5).
+        fence(Ordering::SeqCst);
+        Self(w)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What a blocked caller checks once per slice besides its own condition.
+type Abort<'a> = &'a dyn Fn() -> Result<()>;
+
+fn no_abort() -> Result<()> {
+    Ok(())
+}
+
+impl<T: Pod> Channel<T> {
+    const ELEMENT_OK: () = assert!(
+        size_of::<T>() >= 1 && align_of::<T>() <= 8,
+        "element types must be 1 or more bytes with alignment at most 8"
+    );
+
+    /// Data offset within the rendezvous slot: `align_up(2, align_of T)`.
+    pub const fn slot_data_offset() -> usize {
+        let a = align_of::<T>();
+        (2 + a - 1) & !(a - 1)
+    }
+
+    /// Size of the rendezvous slot: `align_up(data + es, align_of T)`.
+    pub const fn slot_size() -> u64 {
+        let () = Self::ELEMENT_OK;
+        let a = align_of::<T>();
+        ((Self::slot_data_offset() + size_of::<T>() + a - 1) & !(a - 1)) as u64
+    }
+
+    /// Creates a buffered channel holding up to `capacity` elements (rounded up to a power of
+    /// two, at least 2), or an unbuffered (rendezvous) channel for `capacity == 0`.
+    ///
+    /// # Errors
+    /// `InvalidName`/`NameTooLong` (base names are at most 24 bytes);
+    /// [`Error::InvalidArgument`] for a capacity above 2^31; the segment's errors.
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        let mut lock = seg.lock_table()?;
+        Self::create_locked(seg, &mut lock, name, capacity)
+    }
+
+    /// Creates an unbuffered (rendezvous) channel: `send` returns only once a receiver took
+    /// the value.
+    ///
+    /// # Errors
+    /// As [`Channel::create`].
+    pub fn create_unbuffered(seg: &Segment, name: &str) -> Result<Self> {
+        Self::create(seg, name, 0)
+    }
+
+    fn create_locked(
+        seg: &Segment,
+        lock: &mut zeroipc_format::TableLock<'_>,
+        name: &str,
+        capacity: usize,
+    ) -> Result<Self> {
+        let () = Self::ELEMENT_OK;
+        common::check_base(name, LONGEST_SUFFIX)?;
+        let header = part(name, "_header");
+        let peers = part(name, "_peers");
+        let es = size_of::<T>();
+        let (second, size, cap) = if capacity == 0 {
+            (part(name, "_slot"), Self::slot_size(), 0u32)
+        } else {
+            let cap = Queue::<T>::stored_capacity(capacity).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "channel capacity must be in 0..=2^31, got {capacity}"
+                ))
+            })?;
+            let size = Queue::<T>::memory_size(capacity).ok_or_else(|| {
+                Error::InvalidArgument(format!("channel of {capacity} slots is too large"))
+            })?;
+            (part(name, "_buffer"), size, cap)
+        };
+        let parts = [
+            (header.as_str(), HEADER_SIZE),
+            (second.as_str(), size),
+            (peers.as_str(), PEERS_SIZE),
+        ];
+        lock.add(&parts, |regions: &[Region]| {
+            let [h, b, p] = regions else {
+                return Err(Error::InvalidArgument("three regions expected".into()));
+            };
+            h.write::<u32>(CAPACITY, cap)?;
+            if cap > 0 {
+                // Queue layout (spec §4.2): capacity, elem_size, seq[i] = i.
+                b.write::<u32>(Q_CAPACITY, cap)?;
+                b.write::<u32>(Q_ELEM_SIZE, es as u32)?;
+                let data = (cap as usize * es + 7) & !7;
+                for (i, s) in b
+                    .atomic_u32_slice(Q_DATA + data, cap as usize)?
+                    .iter()
+                    .enumerate()
+                {
+                    s.store(i as u32, Ordering::Relaxed);
+                }
+            }
+            p.write::<u32>(0, PEER_SLOTS)?;
+            Ok(())
+        })?;
+        Self::open_parts(seg, name)
+    }
+
+    /// Opens the existing channel `name` (buffered or unbuffered, as stored).
+    ///
+    /// # Errors
+    /// `NotFound`; `Incomplete`; [`Error::SizeMismatch`]; [`Error::TypeMismatch`]; `Corrupt`
+    /// (capacity not a power of two, flags above 1, a queue whose capacity differs).
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        common::check_base(name, LONGEST_SUFFIX)?;
+        Self::open_parts(seg, name)
+    }
+
+    /// Opens `name` if it exists, else creates it with `capacity` (decided under the
+    /// creation lock).
+    ///
+    /// # Errors
+    /// As [`Channel::open`] and [`Channel::create`].
+    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        common::check_base(name, LONGEST_SUFFIX)?;
+        let mut lock = seg.lock_table()?;
+        if lock.get(&part(name, "_header"))?.is_some() {
+            drop(lock);
+            return Self::open_parts(seg, name);
+        }
+        Self::create_locked(seg, &mut lock, name, capacity)
+    }
+
+    fn open_parts(seg: &Segment, name: &str) -> Result<Self> {
+        let hname = part(name, "_header");
+        let header_entry = common::find_parts(seg, name, &[&hname])?.remove(0);
+        common::size_check(
+            &header_entry,
+            header_entry.size() == HEADER_SIZE,
+            HEADER_SIZE,
+        )?;
+        let header = seg.region(&header_entry)?;
+        let words = header.atomic_words(0, 3)?;
+        let cap = header.atomic_u32(CAPACITY)?.load(Ordering::Acquire);
+        let marker = if cap == 0 {
+            part(name, "_slot")
+        } else {
+            part(name, "_buffer")
+        };
+        let entry = common::find_parts(seg, name, &[&hname, &marker])?.remove(1);
+        let kind = if cap == 0 {
+            let size = Self::slot_size();
+            common::size_check(&entry, entry.size() == size, size)?;
+            let slot = seg.region(&entry)?;
+            let off = usize::try_from(entry.offset())
+                .map_err(|_| corrupt(name, "slot offset", entry.offset()))?;
+            // The futex word spans the first 4 bytes even for slots of 3 bytes; they lie
+            // inside the mapping (checked by `subregion`) and inside the 8-aligned unit.
+            let word = seg.raw().subregion(off, 4)?.atomic_words(0, 1)?;
+            let flags = slot.read::<[u8; 2]>(0)?;
+            if flags[0] > 1 {
+                return Err(corrupt(name, "ready", u64::from(flags[0])));
+            }
+            if flags[1] > 1 {
+                return Err(corrupt(name, "consumed", u64::from(flags[1])));
+            }
+            Kind::Unbuffered {
+                word,
+                slot,
+                data: Self::slot_data_offset(),
+            }
+        } else {
+            if !cap.is_power_of_two() {
+                return Err(corrupt(name, "capacity", u64::from(cap)));
+            }
+            let queue = Queue::<T>::open(seg, &marker)?;
+            if queue.capacity() != cap as usize {
+                return Err(Error::TypeMismatch {
+                    name: name.to_owned(),
+                    what: "buffer capacity",
+                    expected: u64::from(cap),
+                    found: queue.capacity() as u64,
+                });
+            }
+            let qwords = seg.region(queue.entry())?.atomic_words(Q_HEAD, 2)?;
+            Kind::Buffered { queue, qwords }
+        };
+        let closed = header.atomic_u8(CLOSED)?.load(Ordering::Acquire);
+        if closed > 1 {
+            return Err(corrupt(name, "closed", u64::from(closed)));
+        }
+        let peers = match seg.get(&part(name, "_peers"))? {
+            Some(e) => {
+                common::size_check(&e, e.size() == PEERS_SIZE, PEERS_SIZE)?;
+                let r = seg.region(&e)?;
+                let slots = r.atomic_u32(0)?.load(Ordering::Acquire);
+                if slots != PEER_SLOTS {
+                    return Err(corrupt(name, "peer slots", u64::from(slots)));
+                }
+                Some(r)
+            }
+            None => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                header,
+                words,
+                kind,
+                peers,
+                send_lock: Mutex::new(()),
+                recv_lock: Mutex::new(()),
+            }),
+            _elem: PhantomData,
+        })
+    }
+
+    /// The channel's base name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Whether the channel is buffered (a queue) rather than a rendezvous.
+    pub fn is_buffered(&self) -> bool {
+        matches!(self.inner.kind, Kind::Buffered { .. })
+    }
+
+    /// Buffer capacity in elements (0 for an unbuffered channel).
+    pub fn capacity(&self) -> usize {
+        match &self.inner.kind {
+            Kind::Buffered { queue, .. } => queue.capacity(),
+            Kind::Unbuffered { .. } => 0,
+        }
+    }
+
+    /// Elements buffered now (a snapshot; for a rendezvous, 1 while a value is offered).
+    pub fn len(&self) -> usize {
+        match &self.inner.kind {
+            Kind::Buffered { queue, .. } => queue.len(),
+            Kind::Unbuffered { slot, .. } => usize::from(
+                slot.atomic_u8(0)
+                    .is_ok_and(|r| r.load(Ordering::Acquire) == 1),
+            ),
+        }
+    }
+
+    /// Whether nothing is buffered (a snapshot).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn word(&self, i: usize) -> Result<&HwU32> {
+        self.inner
+            .words
+            .get(i)
+            .ok_or_else(|| corrupt(&self.inner.name, "header word", i as u64))
+    }
+
+    /// Whether the channel was closed.
+    ///
+    /// # Errors
+    /// `Corrupt` if the `closed` byte is neither 0 nor 1.
+    pub fn is_closed(&self) -> Result<bool> {
+        match self.inner.header.atomic_u8(CLOSED)?.load(Ordering::Acquire) {
+            0 => Ok(false),
+            1 => Ok(true),
+            v => Err(corrupt(&self.inner.name, "closed", u64::from(v))),
+        }
+    }
+
+    fn closed_err(&self) -> Error {
+        Error::Closed {
+            name: self.inner.name.clone(),
+        }
+    }
+
+    /// Closes the channel and wakes every blocked sender and receiver. Senders then fail with
+    /// [`Error::Closed`]; receivers drain what is buffered, then see the end.
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn close(&self) -> Result<()> {
+        self.inner
+            .header
+            .atomic_u8(CLOSED)?
+            .store(1, Ordering::SeqCst);
+        match &self.inner.kind {
+            Kind::Buffered { qwords, .. } => {
+                for w in qwords.iter() {
+                    common::wake_all(w);
+                }
+            }
+            Kind::Unbuffered { word, .. } => {
+                for w in word.iter() {
+                    common::wake_all(w);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----- buffered -------------------------------------------------------------------
+
+    fn q_word<'a>(qwords: &'a AtomicWords, i: usize, name: &str) -> Result<&'a HwU32> {
+        qwords
+            .get(i)
+            .ok_or_else(|| corrupt(name, "queue word", i as u64))
+    }
+
+    fn buffered_try_send(&self, queue: &Queue<T>, qwords: &AtomicWords, v: T) -> Result<bool> {
+        if self.is_closed()? {
+            return Err(self.closed_err());
+        }
+        match queue.push(v) {
+            Ok(()) => {
+                // Store-load handshake with a receiver's SeqCst registration (spec D5).
+                fence(Ordering::SeqCst);
+                if self.word(W_RECEIVERS)?.load(Ordering::SeqCst) > 0 {
+                    common::wake_all(Self::q_word(qwords, 1, &self.inner.name)?);
+                }
+                Ok(true)
+            }
+            Err(PushError::Full(_)) => Ok(false),
+            Err(PushError::Failed(e)) => Err(e.into()),
+        }
+    }
+
+    fn buffered_try_recv(&self, queue: &Queue<T>, qwords: &AtomicWords) -> Result<Option<T>> {
+        match queue.pop()? {
+            Some(v) => {
+                fence(Ordering::SeqCst);
+                if self.word(W_SENDERS)?.load(Ordering::SeqCst) > 0 {
+                    common::wake_all(Self::q_word(qwords, 0, &self.inner.name)?);
+                }
+                Ok(Some(v))
+            }
+            None => Ok(None),
+        }
+    }
+
+    // ----- rendezvous -----------------------------------------------------------------
+
+    fn rendezvous<'a>(
+        &'a self,
+        word: &'a AtomicWords,
+        slot: &'a Region,
+        data: usize,
+    ) -> RegionSlot<'a, T> {
+        RegionSlot {
+            chan: self,
+            word,
+            slot,
+            data,
+        }
+    }
+
+    fn rendezvous_send(
+        &self,
+        slot: &RegionSlot<'_, T>,
+        v: T,
+        deadline: Option<Instant>,
+        abort: Abort<'_>,
+    ) -> Result<()> {
+        let _local = self
+            .inner
+            .send_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        protocol::rendezvous_send(slot, v, deadline, abort).map_err(|stop| match stop {
+            SendStop::Closed => self.closed_err(),
+            SendStop::Timeout => Error::Timeout {
+                what: "a receiver to take the value",
+            },
+            SendStop::Abort(e) | SendStop::Fault(e) => e,
+        })
+    }
+
+    // ----- public operations ----------------------------------------------------------
+
+    /// Sends `v` if possible without blocking: `Ok(false)` when the buffer is full (or, for a
+    /// rendezvous, when no receiver takes the value within one 1 ms slice).
+    ///
+    /// # Errors
+    /// [`Error::Closed`]; `Corrupt`.
+    pub fn try_send(&self, v: T) -> Result<bool> {
+        match &self.inner.kind {
+            Kind::Buffered { queue, qwords } => self.buffered_try_send(queue, qwords, v),
+            Kind::Unbuffered { word, slot, data } => {
+                if self.word(W_RECEIVERS)?.load(Ordering::SeqCst) == 0 {
+                    if self.is_closed()? {
+                        return Err(self.closed_err());
+                    }
+                    return Ok(false);
+                }
+                let deadline = common::deadline_after(zeroipc_sync::futex::SLICE);
+                let rs = self.rendezvous(word, slot, *data);
+                match self.rendezvous_send(&rs, v, deadline, &no_abort) {
+                    Ok(()) => Ok(true),
+                    Err(Error::Timeout { .. }) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Sends `v`, blocking while the buffer is full (or, unbuffered, until a receiver took
+    /// it).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] (also when closed while blocked); `Corrupt`.
+    pub fn send(&self, v: T) -> Result<()> {
+        self.send_until(v, None, &no_abort)
+    }
+
+    /// As [`Channel::send`], giving up after `timeout`. An unbuffered send that times out
+    /// withdraws its value (a receiver copying it at that very moment may still get it: the
+    /// layout has no claim field, spec §4.20).
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; [`Error::Closed`]; `Corrupt`.
+    pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<()> {
+        self.send_until(v, common::deadline_after(timeout), &no_abort)
+    }
+
+    fn send_until(&self, v: T, deadline: Option<Instant>, abort: Abort<'_>) -> Result<()> {
+        match &self.inner.kind {
+            Kind::Buffered { queue, qwords } => {
+                for _ in 0..common::SPIN {
+                    if self.buffered_try_send(queue, qwords, v)? {
+                        return Ok(());
+                    }
+                    std::hint::spin_loop();
+                }
+                let head = Self::q_word(qwords, 0, &self.inner.name)?;
+                let _waiting = Waiting::register(self.word(W_SENDERS)?);
+                let since = Instant::now();
+                loop {
+                    let seen = head.load(Ordering::SeqCst);
+                    if self.buffered_try_send(queue, qwords, v)? {
+                        return Ok(());
+                    }
+                    abort()?;
+                    let Some(s) = common::next_slice(deadline, since) else {
+                        return Err(Error::Timeout {
+                            what: "room in a channel",
+                        });
+                    };
+                    common::park(head, seen, s);
+                }
+            }
+            Kind::Unbuffered { word, slot, data } => {
+                self.rendezvous_send(&self.rendezvous(word, slot, *data), v, deadline, abort)
+            }
+        }
+    }
+
+    /// Receives a value without blocking: `Ok(None)` when nothing is available.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when the channel is closed and drained; `Corrupt`.
+    pub fn try_recv(&self) -> Result<Option<T>> {
+        let got = match &self.inner.kind {
+            Kind::Buffered { queue, qwords } => self.buffered_try_recv(queue, qwords)?,
+            Kind::Unbuffered { word, slot, data } => {
+                let _local = self
+                    .inner
+                    .recv_lock
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                protocol::rendezvous_take(&self.rendezvous(word, slot, *data))?
+            }
+        };
+        match got {
+            Some(v) => Ok(Some(v)),
+            None if self.is_closed()? => {
+                // A value pushed just before the close is still delivered.
+                match &self.inner.kind {
+                    Kind::Buffered { queue, qwords } => {
+                        match self.buffered_try_recv(queue, qwords)? {
+                            Some(v) => Ok(Some(v)),
+                            None => Err(self.closed_err()),
+                        }
+                    }
+                    Kind::Unbuffered { .. } => Err(self.closed_err()),
+                }
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Receives a value, blocking until one arrives; `Ok(None)` once the channel is closed
+    /// and drained.
+    ///
+    /// # Errors
+    /// `Corrupt`.
+    pub fn recv(&self) -> Result<Option<T>> {
+        self.recv_until(None, &no_abort)
+    }
+
+    /// As [`Channel::recv`], giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; `Corrupt`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<T>> {
+        self.recv_until(common::deadline_after(timeout), &no_abort)
+    }
+
+    /// The futex word a blocked receiver sleeps on, and the value to sleep on.
+    fn recv_word(&self) -> Result<&HwU32> {
+        match &self.inner.kind {
+            Kind::Buffered { qwords, .. } => Self::q_word(qwords, 1, &self.inner.name),
+            Kind::Unbuffered { word, .. } => Self::q_word(word, 0, &self.inner.name),
+        }
+    }
+
+    /// One receive attempt: `Ok(Some(Some(v)))` got a value, `Ok(Some(None))` closed and
+    /// drained, `Ok(None)` nothing yet.
+    fn poll_recv(&self) -> Result<Option<Option<T>>> {
+        match self.try_recv() {
+            Ok(Some(v)) => Ok(Some(Some(v))),
+            Ok(None) => Ok(None),
+            Err(Error::Closed { .. }) => Ok(Some(None)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>, abort: Abort<'_>) -> Result<Option<T>> {
+        if let Kind::Unbuffered { word, slot, data } = &self.inner.kind {
+            let _local = self
+                .inner
+                .recv_lock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let rs = self.rendezvous(word, slot, *data);
+            return match protocol::rendezvous_recv(&rs, deadline, abort) {
+                Ok(Some(r)) => Ok(r),
+                Ok(None) => Err(Error::Timeout {
+                    what: "a value on a channel",
+                }),
+                // Every registered sender gone: the end, after a last look at the slot.
+                Err(Error::Disconnected { .. }) => protocol::rendezvous_take(&rs),
+                Err(e) => Err(e),
+            };
+        }
+        for _ in 0..common::SPIN {
+            if let Some(r) = self.poll_recv()? {
+                return Ok(r);
+            }
+            std::hint::spin_loop();
+        }
+        let word = self.recv_word()?;
+        let _waiting = Waiting::register(self.word(W_RECEIVERS)?);
+        let since = Instant::now();
+        loop {
+            let seen = word.load(Ordering::SeqCst);
+            if let Some(r) = self.poll_recv()? {
+                return Ok(r);
+            }
+            if let Err(e) = abort() {
+                // Disconnected senders: behave as closed once drained (a value pushed just
+                // before the last sender left is still delivered).
+                return match e {
+                    Error::Disconnected { .. } => Ok(self.poll_recv()?.flatten()),
+                    other => Err(other),
+                };
+            }
+            let Some(s) = common::next_slice(deadline, since) else {
+                return Err(Error::Timeout {
+                    what: "a value on a channel",
+                });
+            };
+            common::park(word, seen, s);
+        }
+    }
+
+    /// Receives from whichever of `channels` has a value first; `Ok(None)` once every one of
+    /// them is closed and drained. The caller registers as a waiting receiver on all of them
+    /// and sleeps on one at a time in slices of at most 1 ms, so a value anywhere is seen
+    /// within about 1 ms (immediately on the channel slept on).
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; [`Error::InvalidArgument`] for an empty set; `Corrupt`.
+    pub fn select(channels: &[&Channel<T>], timeout: Duration) -> Result<Option<(usize, T)>> {
+        if channels.is_empty() {
+            return Err(Error::InvalidArgument("select over no channels".into()));
+        }
+        let deadline = common::deadline_after(timeout);
+        let mut guards = Vec::with_capacity(channels.len());
+        for c in channels {
+            guards.push(Waiting::register(c.word(W_RECEIVERS)?));
+        }
+        let mut turn = 0usize;
+        loop {
+            let mut open = None;
+            let n = channels.len();
+            for k in 0..n {
+                let i = (turn + k) % n;
+                let Some(c) = channels.get(i) else { continue };
+                let seen = c.recv_word()?.load(Ordering::SeqCst);
+                match c.poll_recv()? {
+                    Some(Some(v)) => return Ok(Some((i, v))),
+                    Some(None) => {}
+                    None => {
+                        if open.is_none() {
+                            open = Some((i, seen));
+                        }
+                    }
+                }
+            }
+            let Some((i, seen)) = open else {
+                return Ok(None);
+            };
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(Error::Timeout {
+                    what: "a value on any channel",
+                });
+            }
+            let mut slice = zeroipc_sync::futex::SLICE;
+            if let Some(d) = deadline {
+                slice = slice.min(d - now);
+            }
+            if let Some(c) = channels.get(i) {
+                common::park(c.recv_word()?, seen, slice);
+            }
+            turn = turn.wrapping_add(1);
+        }
+    }
+
+    // ----- peers ----------------------------------------------------------------------
+
+    fn peer_words(&self) -> Option<Result<(&HwU32, &HwU32, Vec<&HwU64>)>> {
+        let r = self.inner.peers.as_ref()?;
+        Some((|| {
+            let s = r.atomic_u32(4)?;
+            let rcv = r.atomic_u32(8)?;
+            let mut slots = Vec::with_capacity(PEER_SLOTS as usize);
+            for i in 0..PEER_SLOTS as usize {
+                slots.push(r.atomic_u64(PEERS_HEADER + 8 * i)?);
+            }
+            Ok((s, rcv, slots))
+        })())
+    }
+
+    fn register(&self, kind: u64) -> Result<Option<usize>> {
+        let Some(p) = self.peer_words() else {
+            return Ok(None);
+        };
+        let (s_ever, r_ever, slots) = p?;
+        let me = (kind << 32) | u64::from(common::my_pid());
+        for (i, w) in slots.iter().enumerate() {
+            let cur = w.load(Ordering::Acquire);
+            let free = cur == 0 || common::is_dead(cur as u32);
+            if free
+                && w.compare_exchange(cur, me, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                let ever = if kind == KIND_SENDER { s_ever } else { r_ever };
+                ever.fetch_add(1, Ordering::SeqCst);
+                return Ok(Some(i));
+            }
+        }
+        Err(Error::InvalidArgument(format!(
+            "{:?}: all {PEER_SLOTS} peer slots are taken",
+            self.inner.name
+        )))
+    }
+
+    fn unregister(&self, slot: usize, kind: u64) {
+        if let Some(Ok((_, _, slots))) = self.peer_words()
+            && let Some(w) = slots.get(slot)
+        {
+            let me = (kind << 32) | u64::from(common::my_pid());
+            let _ = w.compare_exchange(me, 0, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    /// `(ever registered, alive now)` for peers of `kind`; `None` without a registry.
+    fn peer_counts(&self, kind: u64) -> Result<Option<(u32, u32)>> {
+        let Some(p) = self.peer_words() else {
+            return Ok(None);
+        };
+        let (s_ever, r_ever, slots) = p?;
+        let ever = if kind == KIND_SENDER { s_ever } else { r_ever }.load(Ordering::SeqCst);
+        let mut alive = 0;
+        for w in slots {
+            let v = w.load(Ordering::Acquire);
+            if v >> 32 == kind && !common::is_dead(v as u32) {
+                alive += 1;
+            }
+        }
+        Ok(Some((ever, alive)))
+    }
+
+    /// Registered [`Sender`]s whose process is alive (`None` for a channel without the
+    /// project's peer registry, e.g. one created by upstream C++).
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn live_senders(&self) -> Result<Option<u32>> {
+        Ok(self.peer_counts(KIND_SENDER)?.map(|(_, a)| a))
+    }
+
+    /// Registered [`Receiver`]s whose process is alive (`None` without a registry).
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn live_receivers(&self) -> Result<Option<u32>> {
+        Ok(self.peer_counts(KIND_RECEIVER)?.map(|(_, a)| a))
+    }
+
+    fn gone(&self, kind: u64, side: &'static str) -> Result<()> {
+        match self.peer_counts(kind)? {
+            Some((ever, 0)) if ever > 0 => Err(Error::Disconnected {
+                name: self.inner.name.clone(),
+                side,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A registered sending end: while any sender is registered, receivers wait; once every
+    /// registered sender has dropped its handle or died, [`Receiver`]s see the end of the
+    /// channel after draining it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when all 32 peer slots are taken by live processes.
+    pub fn sender(&self) -> Result<Sender<T>> {
+        let slot = self.register(KIND_SENDER)?;
+        Ok(Sender {
+            chan: self.clone(),
+            slot,
+        })
+    }
+
+    /// A registered receiving end; a [`Sender`] blocked on a full (or unbuffered) channel
+    /// gets [`Error::Disconnected`] once every registered receiver is gone.
+    ///
+    /// # Errors
+    /// As [`Channel::sender`].
+    pub fn receiver(&self) -> Result<Receiver<T>> {
+        let slot = self.register(KIND_RECEIVER)?;
+        Ok(Receiver {
+            chan: self.clone(),
+            slot,
+        })
+    }
+}
+
+/// A registered sending end of a [`Channel`] (see [`Channel::sender`]). Unregisters on drop.
+#[derive(Debug)]
+pub struct Sender<T: Pod> {
+    chan: Channel<T>,
+    slot: Option<usize>,
+}
+
+impl<T: Pod> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if let Some(s) = self.slot {
+            self.chan.unregister(s, KIND_SENDER);
+        }
+    }
+}
+
+impl<T: Pod> Sender<T> {
+    /// The channel.
+    pub fn channel(&self) -> &Channel<T> {
+        &self.chan
+    }
+
+    /// As [`Channel::send`], failing with [`Error::Disconnected`] when every registered
+    /// receiver is gone while we wait.
+    ///
+    /// # Errors
+    /// [`Error::Closed`]; [`Error::Disconnected`]; `Corrupt`.
+    pub fn send(&self, v: T) -> Result<()> {
+        self.chan
+            .send_until(v, None, &|| self.chan.gone(KIND_RECEIVER, "receiver"))
+    }
+
+    /// As [`Sender::send`] with a timeout.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; [`Error::Closed`]; [`Error::Disconnected`]; `Corrupt`.
+    pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<()> {
+        self.chan
+            .send_until(v, common::deadline_after(timeout), &|| {
+                self.chan.gone(KIND_RECEIVER, "receiver")
+            })
+    }
+
+    /// As [`Channel::try_send`].
+    ///
+    /// # Errors
+    /// As [`Channel::try_send`].
+    pub fn try_send(&self, v: T) -> Result<bool> {
+        self.chan.try_send(v)
+    }
+}
+
+/// A registered receiving end of a [`Channel`] (see [`Channel::receiver`]). Unregisters on
+/// drop.
+#[derive(Debug)]
+pub struct Receiver<T: Pod> {
+    chan: Channel<T>,
+    slot: Option<usize>,
+}
+
+impl<T: Pod> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let Some(s) = self.slot {
+            self.chan.unregister(s, KIND_RECEIVER);
+        }
+    }
+}
+
+impl<T: Pod> Receiver<T> {
+    /// The channel.
+    pub fn channel(&self) -> &Channel<T> {
+        &self.chan
+    }
+
+    /// As [`Channel::recv`], also ending (`Ok(None)`) once drained when every registered
+    /// sender is gone (after at least one registered).
+    ///
+    /// # Errors
+    /// `Corrupt`.
+    pub fn recv(&self) -> Result<Option<T>> {
+        self.chan
+            .recv_until(None, &|| self.chan.gone(KIND_SENDER, "sender"))
+    }
+
+    /// As [`Receiver::recv`] with a timeout.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; `Corrupt`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<T>> {
+        self.chan.recv_until(common::deadline_after(timeout), &|| {
+            self.chan.gone(KIND_SENDER, "sender")
+        })
+    }
+
+    /// As [`Channel::try_recv`].
+    ///
+    /// # Errors
+    /// As [`Channel::try_recv`].
+    pub fn try_recv(&self) -> Result<Option<T>> {
+        self.chan.try_recv()
+    }
+}
+
+impl<T: Pod> Iterator for Receiver<T> {
+    type Item = Result<T>;
+
+    /// Blocks for the next value; ends when the channel is closed (or every registered
+    /// sender is gone) and drained.
+    fn next(&mut self) -> Option<Result<T>> {
+        self.recv().transpose()
+    }
+}
+
+/// The rendezvous slot of a channel in shared memory, for the shared protocol code.
+struct RegionSlot<'a, T> {
+    chan: &'a Channel<T>,
+    /// The slot's first 4 bytes.
+    word: &'a AtomicWords,
+    slot: &'a Region,
+    data: usize,
+}
+
+impl<T: Pod> protocol::Slot<T> for RegionSlot<'_, T> {
+    type W = HwU32;
+
+    fn word(&self) -> &HwU32 {
+        // Validated at open: one word.
+        &self.word[0]
+    }
+    fn senders(&self) -> &HwU32 {
+        &self.chan.inner.words[W_SENDERS]
+    }
+    fn receivers(&self) -> &HwU32 {
+        &self.chan.inner.words[W_RECEIVERS]
+    }
+    fn flags(&self) -> Result<(u32, u8, u8)> {
+        let w = self.word().load(Ordering::SeqCst);
+        let [ready, consumed, ..] = w.to_le_bytes();
+        let name = &self.chan.inner.name;
+        if ready > 1 {
+            return Err(corrupt(name, "ready", u64::from(ready)));
+        }
+        if consumed > 1 {
+            return Err(corrupt(name, "consumed", u64::from(consumed)));
+        }
+        Ok((w, ready, consumed))
+    }
+    fn set_ready(&self, v: u8, order: Ordering) -> Result<()> {
+        self.slot.atomic_u8(0)?.store(v, order);
+        Ok(())
+    }
+    fn set_consumed(&self, v: u8, order: Ordering) -> Result<()> {
+        self.slot.atomic_u8(1)?.store(v, order);
+        Ok(())
+    }
+    fn withdraw(&self) -> Result<bool> {
+        Ok(self
+            .slot
+            .atomic_u8(0)?
+            .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok())
+    }
+    fn write(&self, v: T) -> Result<()> {
+        Ok(self.slot.write(self.data, v)?)
+    }
+    fn read(&self) -> Result<T> {
+        Ok(self.slot.read(self.data)?)
+    }
+    fn closed(&self) -> Result<bool> {
+        self.chan.is_closed()
+    }
+}

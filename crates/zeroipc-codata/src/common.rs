@@ -1,0 +1,222 @@
+//! Plumbing shared by the codata structures: waiting in bounded futex slices, liveness of
+//! peers, name rules, open checks.
+// This module is the crate's one boundary to the hardware atomic type that `Region` hands
+// out and the futex call accepts; it names that type, nothing else does.
+#![allow(clippy::disallowed_types)]
+
+use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
+use rustix::process::{Pid, test_kill_process};
+use zeroipc_format::atomic::shared::AtomicU32;
+use zeroipc_format::{Corruption, Entry, MAX_ENTRY_NAME, Segment, validate_entry_name};
+use zeroipc_sync::futex;
+
+use crate::error::{Error, Result};
+
+/// The hardware 32-bit atomic that `Region` hands out (a futex word).
+pub(crate) type HwU32 = AtomicU32;
+/// The hardware 64-bit atomic that `Region` hands out.
+pub(crate) type HwU64 = zeroipc_format::atomic::shared::AtomicU64;
+
+/// How long an opener waits for the missing parts of a composite structure (spec §3.8).
+pub(crate) const GRACE: Duration = Duration::from_millis(100);
+
+/// A `Corrupt` error for field `field` of structure `entry` holding `value`.
+pub(crate) fn corrupt(entry: &str, field: &'static str, value: u64) -> Error {
+    Error::Format(zeroipc_format::Error::Corrupt {
+        what: Corruption::Field {
+            entry: entry.to_owned(),
+            field,
+            value,
+        },
+    })
+}
+
+/// `SizeMismatch` unless `ok`.
+pub(crate) fn size_check(entry: &Entry, ok: bool, expected: u64) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::SizeMismatch {
+            name: entry.name().to_owned(),
+            expected,
+            found: entry.size(),
+        })
+    }
+}
+
+/// Checks a base name that will carry suffixes up to `longest_suffix` bytes (spec D6).
+pub(crate) fn check_base(name: &str, longest_suffix: usize) -> Result<()> {
+    validate_entry_name(name)?;
+    let max = MAX_ENTRY_NAME - longest_suffix;
+    if name.len() > max {
+        return Err(zeroipc_format::Error::NameTooLong {
+            name: name.to_owned(),
+            len: name.len(),
+            max,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Finds every part of a composite structure (`parts` are full names; the marker is among
+/// them). None present → `NotFound` (for `base`); some present → waits up to [`GRACE`] for
+/// the rest, then `Incomplete`.
+pub(crate) fn find_parts(seg: &Segment, base: &str, parts: &[&str]) -> Result<Vec<Entry>> {
+    let deadline = Instant::now() + GRACE;
+    loop {
+        let mut found = Vec::with_capacity(parts.len());
+        let mut missing = None;
+        for p in parts {
+            match seg.get(p)? {
+                Some(e) => found.push(e),
+                None => {
+                    if missing.is_none() {
+                        missing = Some((*p).to_owned());
+                    }
+                }
+            }
+        }
+        let Some(missing) = missing else {
+            return Ok(found);
+        };
+        if found.is_empty() {
+            return Err(zeroipc_format::Error::NotFound {
+                name: base.to_owned(),
+            }
+            .into());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Incomplete {
+                name: base.to_owned(),
+                missing,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// `Instant::now() + timeout`, or no deadline if that overflows.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// The next sleep slice of a wait that began at `since`: a quarter of the time waited,
+/// between [`futex::SLICE`] (1 ms) and [`futex::max_slice`], never past `deadline`; `None`
+/// once the deadline passed. (The same adaptive rule as `zeroipc-sync`'s waits.)
+pub(crate) fn next_slice(deadline: Option<Instant>, since: Instant) -> Option<Duration> {
+    let now = Instant::now();
+    let waited = now.saturating_duration_since(since);
+    let mut slice = (waited / 4).clamp(futex::SLICE, futex::max_slice().max(futex::SLICE));
+    if let Some(d) = deadline {
+        if now >= d {
+            return None;
+        }
+        slice = slice.min(d - now);
+    }
+    Some(slice)
+}
+
+/// Sleeps on `word` while it holds `expected`, for at most `slice` (shared futex). Any
+/// outcome means "re-check"; a hard futex failure degrades to a plain sleep.
+pub(crate) fn park(word: &AtomicU32, expected: u32, slice: Duration) {
+    if futex::wait(word, expected, Some(slice)).is_err() {
+        std::thread::sleep(slice);
+    }
+}
+
+/// Wakes every sleeper on `word`.
+pub(crate) fn wake_all(word: &AtomicU32) {
+    futex::wake_all(word);
+}
+
+/// A short busy phase before sleeping.
+pub(crate) const SPIN: u32 = 100;
+
+/// Cached pid of this process.
+static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// This process's pid, as stored in owner and peer words.
+pub(crate) fn my_pid() -> u32 {
+    *PID.get_or_init(|| {
+        rustix::process::getpid()
+            .as_raw_nonzero()
+            .get()
+            .unsigned_abs()
+    })
+}
+
+/// Whether process `pid` is definitely gone: no such process, or a zombie (a zombie still
+/// answers `kill(pid, 0)`). Pid 0 and unparsable pids count as alive (unknown).
+pub(crate) fn is_dead(pid: u32) -> bool {
+    let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+        return false;
+    };
+    match test_kill_process(p) {
+        Err(Errno::SRCH) => true,
+        Ok(()) | Err(_) => is_zombie(pid),
+    }
+}
+
+fn is_zombie(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    stat.rfind(')')
+        .and_then(|i| stat.get(i + 1..))
+        .and_then(|rest| rest.split_whitespace().next())
+        .is_some_and(|state| state == "Z" || state == "X")
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds.
+pub(crate) fn monotonic_ns() -> u64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    u64::try_from(ts.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(ts.tv_nsec).unwrap_or(0))
+}
+
+/// Reads a NUL-terminated message of at most 256 bytes (none → the first 255), lossily.
+pub(crate) fn decode_message(bytes: &[u8; 256]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(255);
+    String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned()
+}
+
+/// Encodes `msg` truncated to 255 bytes at a UTF-8 boundary, NUL-padded to 256.
+pub(crate) fn encode_message(msg: &str) -> [u8; 256] {
+    let mut end = msg.len().min(255);
+    while !msg.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = [0u8; 256];
+    if let (Some(dst), Some(src)) = (out.get_mut(..end), msg.as_bytes().get(..end)) {
+        dst.copy_from_slice(src);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_truncate_at_char_boundaries() {
+        let long = "é".repeat(200); // 400 bytes
+        let enc = encode_message(&long);
+        let dec = decode_message(&enc);
+        assert_eq!(dec.len(), 254);
+        assert!(dec.chars().all(|c| c == 'é'));
+        assert_eq!(decode_message(&encode_message("boom")), "boom");
+        assert_eq!(decode_message(&[b'x'; 256]).len(), 255);
+    }
+
+    #[test]
+    fn we_are_alive_and_an_unused_pid_is_dead() {
+        assert!(!is_dead(my_pid()));
+        assert!(is_dead(5_000_000));
+        assert!(!is_dead(0));
+    }
+}

@@ -1,0 +1,62 @@
+//! # zeroipc-codata
+//!
+//! Codata in shared memory — values that arrive over time — byte-compatible with the upstream
+//! ZeroIPC C++ implementation:
+//!
+//! | type | what it is |
+//! |---|---|
+//! | [`Future`] | a value or error set once by one process, awaited by many |
+//! | [`Lazy`] | a value computed once, on first demand, by whichever process asks first |
+//! | [`Channel`] | CSP channel: buffered (a Queue) or unbuffered (rendezvous) |
+//! | [`Stream`] | single-producer sequence with multicast [`Subscription`]s and backpressure |
+//!
+//! Every blocking call has a `_timeout` form and a non-blocking `try_` form. Waiting is a
+//! shared futex wait in bounded slices (spec D5), so peers that never wake us (every
+//! upstream implementation polls) are still seen within a slice. Every value read from
+//! shared memory is validated; a corrupt segment gives [`Error`], never a panic.
+//!
+//! The crate contains no `unsafe` code.
+//!
+//! # Examples
+//! ```
+//! use std::time::Duration;
+//! use zeroipc_format::Segment;
+//! use zeroipc_codata::{Channel, Future};
+//!
+//! let seg = Segment::anonymous(1 << 16, 64)?;
+//! let answer = Future::<i64>::create(&seg, "answer")?;
+//! answer.set_value(42)?;
+//! assert_eq!(answer.get_timeout(Duration::from_secs(1))?, 42);
+//!
+//! let jobs = Channel::<u32>::create(&seg, "jobs", 8)?;
+//! jobs.send(7)?;
+//! jobs.close()?;
+//! assert_eq!(jobs.recv()?, Some(7));
+//! assert_eq!(jobs.recv()?, None); // closed and drained
+//! # Ok::<(), zeroipc_codata::Error>(())
+//! ```
+
+mod channel;
+mod common;
+mod error;
+mod future;
+mod lazy;
+#[cfg(zeroipc_loom)]
+#[doc(hidden)]
+pub mod model;
+mod operators;
+mod protocol;
+mod stream;
+
+pub use channel::{Channel, Receiver, Sender};
+pub use error::{Error, Result};
+pub use future::{Future, FutureState};
+pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
+pub use operators::Derived;
+pub use stream::{DEFAULT_CAPACITY, SUB_SLOTS, Stream, Subscription};
+pub use zeroipc_format::{Segment, SegmentOptions};
+
+/// The guide `docs/CODATA.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/CODATA.md")]
+pub struct CodataGuide;

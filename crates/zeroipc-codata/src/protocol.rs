@@ -1,0 +1,281 @@
+//! The wait/wake protocols of [`Future`](crate::Future) and of the rendezvous slot of an
+//! unbuffered [`Channel`](crate::Channel), written once, generic over the 32-bit word type:
+//! the shared-memory types run them over `Region` words (futex sleeps), and under
+//! `cfg(zeroipc_loom)` the twins in `model` run the same code over loom atomics.
+
+use std::time::{Duration, Instant};
+
+use zeroipc_format::atomic::{Ordering, fence};
+
+use crate::common;
+
+/// A 32-bit word of a layout: the atomic operations the protocols need, plus sleeping on it
+/// (while it holds an expected value, at most a slice) and waking every sleeper.
+pub(crate) trait Word {
+    fn load(&self, order: Ordering) -> u32;
+    fn store(&self, value: u32, order: Ordering);
+    fn compare_exchange(
+        &self,
+        current: u32,
+        new: u32,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u32, u32>;
+    fn fetch_add(&self, value: u32, order: Ordering) -> u32;
+    fn fetch_sub(&self, value: u32, order: Ordering) -> u32;
+    fn park(&self, expected: u32, slice: Duration);
+    fn wake_all(&self);
+}
+
+impl Word for common::HwU32 {
+    #[inline]
+    fn load(&self, order: Ordering) -> u32 {
+        common::HwU32::load(self, order)
+    }
+    #[inline]
+    fn store(&self, value: u32, order: Ordering) {
+        common::HwU32::store(self, value, order);
+    }
+    #[inline]
+    fn compare_exchange(
+        &self,
+        current: u32,
+        new: u32,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u32, u32> {
+        common::HwU32::compare_exchange(self, current, new, success, failure)
+    }
+    #[inline]
+    fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
+        common::HwU32::fetch_add(self, value, order)
+    }
+    #[inline]
+    fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
+        common::HwU32::fetch_sub(self, value, order)
+    }
+    fn park(&self, expected: u32, slice: Duration) {
+        common::park(self, expected, slice);
+    }
+    fn wake_all(&self) {
+        common::wake_all(self);
+    }
+}
+
+// ----- Future ---------------------------------------------------------------------------
+
+/// Future state codes.
+pub(crate) const PENDING: u32 = 0;
+pub(crate) const COMPUTING: u32 = 1;
+pub(crate) const READY: u32 = 2;
+pub(crate) const ERROR: u32 = 3;
+
+/// Claims a future for completion (PENDING → COMPUTING); `Err(state)` if it was not pending.
+pub(crate) fn future_claim<W: Word>(state: &W) -> Result<(), u32> {
+    state
+        .compare_exchange(PENDING, COMPUTING, Ordering::Acquire, Ordering::Relaxed)
+        .map(|_| ())
+}
+
+/// Publishes the final state (the value or message is written before) and wakes waiters.
+pub(crate) fn future_publish<W: Word>(state: &W, waiters: &W, code: u32) {
+    // SeqCst: publishes the value to the Acquire/SeqCst loads of `state` in `future_wait`
+    // and orders against the `waiters` check (store-load handshake with the waiter's SeqCst
+    // increment, spec D5).
+    state.store(code, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
+    if waiters.load(Ordering::SeqCst) > 0 {
+        state.wake_all();
+    }
+}
+
+/// Waits until `outcome(state)` gives a result, registered in `waiters` throughout.
+/// `Ok(None)` on timeout.
+pub(crate) fn future_wait<W: Word, R, E>(
+    state: &W,
+    waiters: &W,
+    deadline: Option<Instant>,
+    mut outcome: impl FnMut(u32) -> Result<Option<R>, E>,
+) -> Result<Option<R>, E> {
+    waiters.fetch_add(1, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
+    let since = Instant::now();
+    let result = loop {
+        let code = state.load(Ordering::SeqCst);
+        match outcome(code) {
+            Ok(Some(v)) => break Ok(Some(v)),
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+        let Some(slice) = common::next_slice(deadline, since) else {
+            break Ok(None);
+        };
+        state.park(code, slice);
+    };
+    waiters.fetch_sub(1, Ordering::Relaxed);
+    result
+}
+
+// ----- Rendezvous slot ------------------------------------------------------------------
+
+/// The rendezvous slot and its channel: `{ready, consumed}` flags in the slot's first word
+/// (the futex word), the data cell, the header's `senders`/`receivers` waiter counters and
+/// `closed`.
+pub(crate) trait Slot<T> {
+    type W: Word;
+    /// The slot's futex word.
+    fn word(&self) -> &Self::W;
+    fn senders(&self) -> &Self::W;
+    fn receivers(&self) -> &Self::W;
+    /// `(raw word, ready, consumed)`, validated (`Err` for flags above 1).
+    fn flags(&self) -> crate::Result<(u32, u8, u8)>;
+    fn set_ready(&self, v: u8, order: Ordering) -> crate::Result<()>;
+    fn set_consumed(&self, v: u8, order: Ordering) -> crate::Result<()>;
+    /// CAS `ready` 1 → 0 (withdrawing an offer); whether it succeeded.
+    fn withdraw(&self) -> crate::Result<bool>;
+    fn write(&self, v: T) -> crate::Result<()>;
+    fn read(&self) -> crate::Result<T>;
+    fn closed(&self) -> crate::Result<bool>;
+}
+
+/// Why a rendezvous send gave up (the caller builds the error).
+pub(crate) enum SendStop {
+    Closed,
+    Timeout,
+    Abort(crate::Error),
+    Fault(crate::Error),
+}
+
+impl From<crate::Error> for SendStop {
+    fn from(e: crate::Error) -> Self {
+        Self::Fault(e)
+    }
+}
+
+/// Decrements a waiter counter on drop.
+struct Registered<'a, W: Word>(&'a W);
+
+impl<'a, W: Word> Registered<'a, W> {
+    /// Registers, then a SeqCst fence: the store-load handshake with the waker's
+    /// store, fence, counter load (spec D5; loom needs the fences to see it).
+    fn new(w: &'a W) -> Self {
+        w.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        Self(w)
+    }
+}
+
+impl<W: Word> Drop for Registered<'_, W> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Offers `v` and waits until a receiver took it (spec §4.20 unbuffered send). `abort` is
+/// checked once per slice.
+pub(crate) fn rendezvous_send<T, S: Slot<T>>(
+    slot: &S,
+    v: T,
+    deadline: Option<Instant>,
+    abort: &dyn Fn() -> crate::Result<()>,
+) -> Result<(), SendStop> {
+    if slot.closed()? {
+        return Err(SendStop::Closed);
+    }
+    let _registered = Registered::new(slot.senders());
+    let since = Instant::now();
+    // 1. Wait for the slot to be free.
+    loop {
+        if slot.closed()? {
+            return Err(SendStop::Closed);
+        }
+        let (w, ready, _) = slot.flags()?;
+        if ready == 0 {
+            break;
+        }
+        abort().map_err(SendStop::Abort)?;
+        let Some(s) = common::next_slice(deadline, since) else {
+            return Err(SendStop::Timeout);
+        };
+        slot.word().park(w, s);
+    }
+    // 2. Offer the value.
+    slot.write(v)?;
+    slot.set_consumed(0, Ordering::Relaxed)?;
+    // SeqCst: publishes the data to the receiver's SeqCst load of the flags.
+    slot.set_ready(1, Ordering::SeqCst)?;
+    fence(Ordering::SeqCst);
+    if slot.receivers().load(Ordering::SeqCst) > 0 {
+        slot.word().wake_all();
+    }
+    // 3. Wait until a receiver took it.
+    loop {
+        let (w, _, consumed) = slot.flags()?;
+        if consumed == 1 {
+            return Ok(());
+        }
+        let stop = if slot.closed()? {
+            Some(SendStop::Closed)
+        } else if let Err(e) = abort() {
+            Some(SendStop::Abort(e))
+        } else {
+            match common::next_slice(deadline, since) {
+                Some(s) => {
+                    slot.word().park(w, s);
+                    None
+                }
+                None => Some(SendStop::Timeout),
+            }
+        };
+        // Withdraw the offer; if a receiver already cleared `ready`, it took the value (it
+        // set `consumed` first): loop to see it.
+        if let Some(stop) = stop
+            && slot.withdraw()?
+        {
+            return Err(stop);
+        }
+    }
+}
+
+/// Takes the offered value, if any (spec §4.20 unbuffered receive, one attempt).
+pub(crate) fn rendezvous_take<T, S: Slot<T>>(slot: &S) -> crate::Result<Option<T>> {
+    let (_, ready, _) = slot.flags()?;
+    if ready != 1 {
+        return Ok(None);
+    }
+    let v = slot.read()?;
+    // Release: the sender's SeqCst load of the flags sees the copy done.
+    slot.set_consumed(1, Ordering::Release)?;
+    slot.set_ready(0, Ordering::SeqCst)?;
+    fence(Ordering::SeqCst);
+    if slot.senders().load(Ordering::SeqCst) > 0 {
+        slot.word().wake_all();
+    }
+    Ok(Some(v))
+}
+
+/// Blocks until a value is taken (`Ok(Some(Some(v)))`), the channel is closed with nothing
+/// offered (`Ok(Some(None))`), or the deadline passes (`Ok(None)`), registered in
+/// `receivers` meanwhile. `abort` is checked once per slice.
+pub(crate) fn rendezvous_recv<T, S: Slot<T>>(
+    slot: &S,
+    deadline: Option<Instant>,
+    abort: &dyn Fn() -> crate::Result<()>,
+) -> crate::Result<Option<Option<T>>> {
+    let _registered = Registered::new(slot.receivers());
+    let since = Instant::now();
+    loop {
+        let (w, _, _) = slot.flags()?;
+        if let Some(v) = rendezvous_take(slot)? {
+            return Ok(Some(Some(v)));
+        }
+        if slot.closed()? {
+            return Ok(Some(None));
+        }
+        abort()?;
+        let Some(s) = common::next_slice(deadline, since) else {
+            return Ok(None);
+        };
+        slot.word().park(w, s);
+    }
+}

@@ -1,0 +1,788 @@
+//! `Stream<T>`: a single-producer sequence of values with multicast subscribers (spec §4.19,
+//! the upstream C++ layout plus the project's `name_subs` extension).
+//!
+//! Entries, in creation order: `name_header` (56 bytes), `name_buffer` (a Ring, §4.4, of
+//! `buffer_capacity * es` bytes) and, for streams created by this crate, `name_subs`:
+//!
+//! `name_header`: `u64 sequence` @0 (elements ever emitted), `u32 subscribers` @8,
+//! `u8 closed` @12, `u32 buffer_capacity` @16 (elements), `u8 transform_name[32]` @20.
+//!
+//! `name_subs` (project extension, `32 + 16 * SUB_SLOTS` bytes):
+//!
+//! | off | type | field |
+//! |---|---|---|
+//! | 0 | u32 | `slots` (16) |
+//! | 4 | atomic u32 | `sub_waiting` — subscribers sleeping on the ring's `write_pos` low word |
+//! | 8 | atomic u32 | `prod_waiting` — producers sleeping on `progress` |
+//! | 12 | atomic u32 | `progress` — bumped by subscribers after advancing while a producer waits |
+//! | 16 | atomic u32 | `multicast` — 0 until the first subscription, then 1 |
+//! | 20 | u8[12] | reserved (0) |
+//! | 32 + 16 i | atomic u64 | `cursor` of slot i — absolute byte position of its next element |
+//! | 40 + 16 i | atomic u32 | `pid` of slot i's subscriber, 0 = free |
+//! | 44 + 16 i | u32 | reserved |
+//!
+//! Multicast rules: free slots hold `pid` 0 and `cursor` `u64::MAX` (JOINING). A subscriber
+//! claims a free slot (CAS `pid` 0 → own pid), sets `multicast` to 1 and stores its start in
+//! `cursor`: the ring's `read_pos` for the first subscriber ever (it inherits what the stream
+//! retained), `write_pos` for later ones (they see what is emitted after they subscribed).
+//! While a claimed slot still reads JOINING the producer holds `read_pos` where it is.
+//! Before each emit the producer computes the slowest cursor of the live slots and stores
+//! it into the ring's `read_pos`, so upstream's capacity check (`write_pos - read_pos <=
+//! capacity`) still holds and the producer never overwrites bytes a subscriber has not
+//! passed. A producer blocked on a full ring checks, once per sleep slice (1–10 ms), whether
+//! the pid of each slot still exists; a dead subscriber's slot is freed (CAS pid → 0) and
+//! `subscribers` decremented, so a crashed subscriber holds the producer back for at most
+//! one slice after its death is visible to `kill(pid, 0)`. Until the first subscription
+//! (`multicast` 0) the ring behaves as upstream: `read_pos` is advanced by competing
+//! consumers ([`Stream::try_next`]). Once `multicast` is 1, an emit with no live subscriber
+//! sets `read_pos = write_pos` first (elements nobody subscribed to are not retained, like a
+//! broadcast channel without receivers).
+//! One producer at a time (the ring has no CAS).
+
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytemuck::Pod;
+use zeroipc_format::atomic::{Ordering, fence};
+use zeroipc_format::{Region, Segment};
+use zeroipc_structures::Ring;
+
+use crate::common::{self, HwU32, HwU64, corrupt};
+use crate::error::{Error, Result};
+
+const HEADER_SIZE: u64 = 56;
+const H_SEQUENCE: usize = 0;
+const H_SUBSCRIBERS: usize = 8;
+const H_CLOSED: usize = 12;
+const H_CAPACITY: usize = 16;
+const H_TRANSFORM: usize = 20;
+
+const R_WRITE: usize = 0;
+const R_READ: usize = 8;
+const R_CAPACITY: usize = 16;
+const R_ELEM_SIZE: usize = 20;
+const R_BUFFER: usize = 24;
+
+/// Subscriber slots of `name_subs`.
+pub const SUB_SLOTS: usize = 16;
+const S_WAITING: usize = 4;
+const S_PROD_WAITING: usize = 8;
+const S_PROGRESS: usize = 12;
+const S_MULTICAST: usize = 16;
+const S_SLOTS: usize = 32;
+const SLOT_SIZE: usize = 16;
+/// Cursor value of a free slot, and of a slot whose subscriber has not stored its start.
+const JOINING: u64 = u64::MAX;
+const SUBS_SIZE: u64 = (S_SLOTS + SLOT_SIZE * SUB_SLOTS) as u64;
+
+/// Default buffer capacity in elements (upstream's default).
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+const LONGEST_SUFFIX: usize = 7; // `_header`, `_buffer`
+
+struct Inner {
+    name: String,
+    header: Region,
+    ring: Region,
+    subs: Option<Region>,
+    /// Ring capacity in bytes (validated: a non-zero multiple of `es`).
+    cap: u64,
+}
+
+/// A stream handle. Cloning shares the handle.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use zeroipc_format::Segment;
+/// use zeroipc_codata::Stream;
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let s = Stream::<i32>::create(&seg, "ticks", 16)?;
+/// let mut sub = s.subscribe()?;
+/// for v in 1..=3 {
+///     s.emit(v)?;
+/// }
+/// s.close()?;
+/// let got: Vec<i32> = sub.by_ref().collect::<Result<_, _>>()?;
+/// assert_eq!(got, [1, 2, 3]);
+/// # Ok::<(), zeroipc_codata::Error>(())
+/// ```
+pub struct Stream<T> {
+    inner: Arc<Inner>,
+    _elem: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Stream<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            _elem: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Stream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("name", &self.inner.name)
+            .finish()
+    }
+}
+
+impl<T: Pod> Stream<T> {
+    const ELEMENT_OK: () = assert!(
+        size_of::<T>() >= 1 && align_of::<T>() <= 8,
+        "element types must be 1 or more bytes with alignment at most 8"
+    );
+    const ES: u64 = size_of::<T>() as u64;
+
+    /// Creates the stream `name` with a buffer of `capacity` elements.
+    ///
+    /// # Errors
+    /// `InvalidName`/`NameTooLong` (base names at most 24 bytes); [`Error::InvalidArgument`]
+    /// for capacity 0 or a buffer above `u32::MAX` bytes; the segment's errors.
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        Self::create_with(seg, name, capacity, "")
+    }
+
+    /// Creates a derived stream with `transform` in its header (used by the operators).
+    pub(crate) fn create_derived(
+        seg: &Segment,
+        name: &str,
+        capacity: usize,
+        transform: &str,
+    ) -> Result<Self> {
+        Self::create_with(seg, name, capacity, transform)
+    }
+
+    fn create_with(seg: &Segment, name: &str, capacity: usize, transform: &str) -> Result<Self> {
+        let () = Self::ELEMENT_OK;
+        common::check_base(name, LONGEST_SUFFIX)?;
+        let bytes = u32::try_from(capacity.saturating_mul(size_of::<T>()))
+            .ok()
+            .filter(|b| *b > 0 && capacity > 0)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("stream capacity {capacity} is out of range"))
+            })?;
+        let h = format!("{name}_header");
+        let b = format!("{name}_buffer");
+        let s = format!("{name}_subs");
+        let mut lock = seg.lock_table()?;
+        lock.add(
+            &[
+                (h.as_str(), HEADER_SIZE),
+                (b.as_str(), R_BUFFER as u64 + u64::from(bytes)),
+                (s.as_str(), SUBS_SIZE),
+            ],
+            |r: &[Region]| {
+                let [h, b, s] = r else {
+                    return Err(Error::InvalidArgument("three regions expected".into()));
+                };
+                h.write::<u32>(H_CAPACITY, capacity as u32)?;
+                let mut t = [0u8; 32];
+                for (d, c) in t.iter_mut().zip(transform.bytes().take(31)) {
+                    *d = c;
+                }
+                h.write(H_TRANSFORM, t)?;
+                b.write::<u32>(R_CAPACITY, bytes)?;
+                b.write::<u32>(R_ELEM_SIZE, size_of::<T>() as u32)?;
+                s.write::<u32>(0, SUB_SLOTS as u32)?;
+                for i in 0..SUB_SLOTS {
+                    s.write::<u64>(S_SLOTS + SLOT_SIZE * i, JOINING)?;
+                }
+                Ok(())
+            },
+        )?;
+        drop(lock);
+        Self::open(seg, name)
+    }
+
+    /// Opens the existing stream `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; `Incomplete`; [`Error::SizeMismatch`]; [`Error::TypeMismatch`];
+    /// `Corrupt` (`closed` above 1, ring capacity not `buffer_capacity * es`).
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        common::check_base(name, LONGEST_SUFFIX)?;
+        let h = format!("{name}_header");
+        let b = format!("{name}_buffer");
+        let parts = common::find_parts(seg, name, &[&h, &b])?;
+        let (Some(he), Some(be)) = (parts.first(), parts.get(1)) else {
+            return Err(Error::InvalidArgument("two entries expected".into()));
+        };
+        common::size_check(he, he.size() == HEADER_SIZE, HEADER_SIZE)?;
+        let header = seg.region(he)?;
+        let ring_handle = Ring::<T>::open(seg, &b)?;
+        let cap = ring_handle.capacity_bytes();
+        let elems = header.read::<u32>(H_CAPACITY)?;
+        if u64::from(elems) * Self::ES != cap {
+            return Err(Error::SizeMismatch {
+                name: name.to_owned(),
+                expected: u64::from(elems) * Self::ES + R_BUFFER as u64,
+                found: be.size(),
+            });
+        }
+        let ring = seg.region(be)?;
+        let subs = match seg.get(&format!("{name}_subs"))? {
+            Some(e) => {
+                common::size_check(&e, e.size() == SUBS_SIZE, SUBS_SIZE)?;
+                let r = seg.region(&e)?;
+                let n = r.read::<u32>(0)?;
+                if n as usize != SUB_SLOTS {
+                    return Err(corrupt(name, "subscriber slots", u64::from(n)));
+                }
+                Some(r)
+            }
+            None => None,
+        };
+        let s = Self {
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                header,
+                ring,
+                subs,
+                cap,
+            }),
+            _elem: PhantomData,
+        };
+        s.is_closed()?;
+        Ok(s)
+    }
+
+    /// The stream's base name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Buffer capacity in elements.
+    pub fn capacity(&self) -> usize {
+        (self.inner.cap / Self::ES) as usize
+    }
+
+    /// The `transform_name` of a derived stream (`"map"`, `"filter"`, ...; empty otherwise).
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn transform(&self) -> Result<String> {
+        let raw: [u8; 32] = self.inner.header.read(H_TRANSFORM)?;
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(32);
+        Ok(String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned())
+    }
+
+    /// Elements ever emitted.
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn sequence(&self) -> Result<u64> {
+        Ok(self
+            .inner
+            .header
+            .atomic_u64(H_SEQUENCE)?
+            .load(Ordering::Acquire))
+    }
+
+    /// The `subscribers` count.
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn subscribers(&self) -> Result<u32> {
+        Ok(self
+            .inner
+            .header
+            .atomic_u32(H_SUBSCRIBERS)?
+            .load(Ordering::Acquire))
+    }
+
+    /// Whether the stream was closed.
+    ///
+    /// # Errors
+    /// `Corrupt` if the `closed` byte is neither 0 nor 1.
+    pub fn is_closed(&self) -> Result<bool> {
+        match self
+            .inner
+            .header
+            .atomic_u8(H_CLOSED)?
+            .load(Ordering::Acquire)
+        {
+            0 => Ok(false),
+            1 => Ok(true),
+            v => Err(corrupt(&self.inner.name, "closed", u64::from(v))),
+        }
+    }
+
+    fn wpos(&self) -> Result<&HwU64> {
+        Ok(self.inner.ring.atomic_u64(R_WRITE)?)
+    }
+
+    fn rpos(&self) -> Result<&HwU64> {
+        Ok(self.inner.ring.atomic_u64(R_READ)?)
+    }
+
+    /// The low 32-bit half of `write_pos` (the subscribers' futex word, spec D5).
+    fn wlow(&self) -> Result<&HwU32> {
+        Ok(self.inner.ring.atomic_u32(R_WRITE)?)
+    }
+
+    fn subs_u32(&self, off: usize) -> Result<Option<&HwU32>> {
+        match &self.inner.subs {
+            Some(r) => Ok(Some(r.atomic_u32(off)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the stream has had a subscriber (multicast mode).
+    fn multicast(&self) -> Result<bool> {
+        match self
+            .subs_u32(S_MULTICAST)?
+            .map(|m| m.load(Ordering::Acquire))
+        {
+            None | Some(0) => Ok(false),
+            Some(1) => Ok(true),
+            Some(v) => Err(corrupt(&self.inner.name, "multicast", u64::from(v))),
+        }
+    }
+
+    /// `(cursor, pid)` words of slot `i`.
+    fn slot(&self, i: usize) -> Result<Option<(&HwU64, &HwU32)>> {
+        match &self.inner.subs {
+            Some(r) => {
+                let at = S_SLOTS + SLOT_SIZE * i;
+                Ok(Some((r.atomic_u64(at)?, r.atomic_u32(at + 8)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn buffer_offset(&self, pos: u64) -> usize {
+        R_BUFFER + (pos % self.inner.cap) as usize
+    }
+
+    /// Checks `0 <= w - r <= capacity`.
+    fn check_span(&self, w: u64, r: u64, field: &'static str) -> Result<()> {
+        match w.checked_sub(r) {
+            Some(d)
+                if d <= self.inner.cap
+                    && r.is_multiple_of(Self::ES)
+                    && w.is_multiple_of(Self::ES) =>
+            {
+                Ok(())
+            }
+            _ => Err(corrupt(&self.inner.name, field, r)),
+        }
+    }
+
+    /// The slowest live cursor, or `None` without subscribers. With `reap`, frees the slots
+    /// of dead subscribers first.
+    fn slowest(&self, w: u64, reap: bool) -> Result<Option<u64>> {
+        let mut min: Option<u64> = None;
+        for i in 0..SUB_SLOTS {
+            let Some((cursor, pid)) = self.slot(i)? else {
+                return Ok(None);
+            };
+            let p = pid.load(Ordering::SeqCst);
+            if p == 0 {
+                continue;
+            }
+            if reap && common::is_dead(p) {
+                // Free slots hold `JOINING`; only the producer frees a dead subscriber's
+                // slot (subscribers claim only free ones), so nobody else writes it now.
+                cursor.store(JOINING, Ordering::SeqCst);
+                if pid
+                    .compare_exchange(p, 0, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    self.inner
+                        .header
+                        .atomic_u32(H_SUBSCRIBERS)?
+                        .fetch_sub(1, Ordering::AcqRel);
+                }
+                continue;
+            }
+            let mut c = cursor.load(Ordering::SeqCst);
+            if c == JOINING {
+                // A subscriber between claiming the slot and storing its start: hold
+                // `read_pos` where it is (its start is `read_pos` or `write_pos`).
+                c = self.rpos()?.load(Ordering::Acquire);
+            }
+            self.check_span(w, c, "subscriber cursor")?;
+            min = Some(min.map_or(c, |m| m.min(c)));
+        }
+        Ok(min)
+    }
+
+    fn try_emit_inner(&self, v: T, reap: bool) -> Result<bool> {
+        if self.is_closed()? {
+            return Err(Error::Closed {
+                name: self.inner.name.clone(),
+            });
+        }
+        let wp = self.wpos()?;
+        let rp = self.rpos()?;
+        let w = wp.load(Ordering::Relaxed);
+        // `multicast` before the slots: a subscriber sets it after claiming its slot, so a
+        // producer that sees 1 also sees the slot (SeqCst).
+        let multicast = self.multicast()?;
+        let r = match self.slowest(w, reap)? {
+            Some(min) => {
+                let r = rp.load(Ordering::Acquire).max(min).min(w);
+                rp.store(r, Ordering::Release);
+                r
+            }
+            None if multicast => {
+                rp.store(w, Ordering::Release);
+                w
+            }
+            // Acquire: pairs with the Release store of `read_pos` by a competing consumer.
+            None => rp.load(Ordering::Acquire),
+        };
+        self.check_span(w, r, "read_pos")?;
+        if w - r + Self::ES > self.inner.cap {
+            return Ok(false);
+        }
+        self.inner.ring.write(self.buffer_offset(w), v)?;
+        // Release: publishes the element to the subscribers' / consumers' Acquire load of
+        // `write_pos`.
+        wp.store(w + Self::ES, Ordering::SeqCst);
+        self.inner
+            .header
+            .atomic_u64(H_SEQUENCE)?
+            .fetch_add(1, Ordering::AcqRel);
+        if let Some(waiting) = self.subs_u32(S_WAITING)?
+            && waiting.load(Ordering::SeqCst) > 0
+        {
+            common::wake_all(self.wlow()?);
+        }
+        Ok(true)
+    }
+
+    /// Emits `v` if there is room: `Ok(false)` when the slowest live subscriber (or, without
+    /// subscribers, the competing consumers) has not freed space.
+    ///
+    /// # Errors
+    /// [`Error::Closed`]; `Corrupt`.
+    pub fn try_emit(&self, v: T) -> Result<bool> {
+        self.try_emit_inner(v, false)
+    }
+
+    /// Emits `v`, blocking while the buffer is full (backpressure from the slowest live
+    /// subscriber; dead subscribers are dropped, see the module docs).
+    ///
+    /// # Errors
+    /// [`Error::Closed`]; `Corrupt`.
+    pub fn emit(&self, v: T) -> Result<()> {
+        self.emit_until(v, None)
+    }
+
+    /// As [`Stream::emit`], giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; [`Error::Closed`]; `Corrupt`.
+    pub fn emit_timeout(&self, v: T, timeout: Duration) -> Result<()> {
+        self.emit_until(v, common::deadline_after(timeout))
+    }
+
+    fn emit_until(&self, v: T, deadline: Option<Instant>) -> Result<()> {
+        for _ in 0..common::SPIN {
+            if self.try_emit_inner(v, false)? {
+                return Ok(());
+            }
+            std::hint::spin_loop();
+        }
+        let prod = self.subs_u32(S_PROD_WAITING)?;
+        let progress = self.subs_u32(S_PROGRESS)?;
+        if let Some(p) = prod {
+            p.fetch_add(1, Ordering::SeqCst);
+        }
+        let since = Instant::now();
+        let result = loop {
+            let seen = progress.map(|p| p.load(Ordering::SeqCst));
+            match self.try_emit_inner(v, true) {
+                Ok(true) => break Ok(()),
+                Ok(false) => {}
+                Err(e) => break Err(e),
+            }
+            let Some(slice) = common::next_slice(deadline, since) else {
+                break Err(Error::Timeout {
+                    what: "room in a stream",
+                });
+            };
+            match (progress, seen) {
+                (Some(p), Some(s)) => common::park(p, s, slice),
+                _ => std::thread::sleep(slice.min(zeroipc_sync::futex::SLICE)),
+            }
+        };
+        if let Some(p) = prod {
+            p.fetch_sub(1, Ordering::SeqCst);
+        }
+        result
+    }
+
+    /// Emits as many of `values` as fit without blocking; returns how many.
+    ///
+    /// # Errors
+    /// [`Error::Closed`]; `Corrupt`.
+    pub fn try_emit_slice(&self, values: &[T]) -> Result<usize> {
+        for (n, v) in values.iter().enumerate() {
+            if !self.try_emit(*v)? {
+                return Ok(n);
+            }
+        }
+        Ok(values.len())
+    }
+
+    /// Closes the stream: emits fail with [`Error::Closed`]; subscribers drain what is
+    /// buffered, then their iterators end.
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    pub fn close(&self) -> Result<()> {
+        self.inner
+            .header
+            .atomic_u8(H_CLOSED)?
+            .store(1, Ordering::SeqCst);
+        common::wake_all(self.wlow()?);
+        if let Some(p) = self.subs_u32(S_PROGRESS)? {
+            p.fetch_add(1, Ordering::SeqCst);
+            common::wake_all(p);
+        }
+        Ok(())
+    }
+
+    /// Takes the oldest unread element as an upstream-style **competing** consumer (advances
+    /// the ring's `read_pos`; one consumer at a time). Not for multicast streams with
+    /// subscribers, whose `read_pos` the producer manages.
+    ///
+    /// # Errors
+    /// `Corrupt`.
+    pub fn try_next(&self) -> Result<Option<T>> {
+        let rp = self.rpos()?;
+        let r = rp.load(Ordering::Relaxed);
+        let w = self.wpos()?.load(Ordering::Acquire);
+        self.check_span(w, r, "read_pos")?;
+        if r + Self::ES > w {
+            return Ok(None);
+        }
+        let v = self.inner.ring.read(self.buffer_offset(r))?;
+        rp.store(r + Self::ES, Ordering::Release);
+        Ok(Some(v))
+    }
+
+    /// Subscribes: the returned [`Subscription`] receives, in order, every element emitted
+    /// from now on (the first subscriber of a stream also gets what the stream retained
+    /// before it), and holds the producer back while it lags (multicast; see the module
+    /// docs).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the stream has no `name_subs` entry (created upstream)
+    /// or all [`SUB_SLOTS`] slots are taken (slots of dead subscribers are freed by a blocked
+    /// producer).
+    pub fn subscribe(&self) -> Result<Subscription<T>> {
+        let me = common::my_pid();
+        for i in 0..SUB_SLOTS {
+            let Some((cursor, pid)) = self.slot(i)? else {
+                break;
+            };
+            if pid
+                .compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            // The slot's cursor is `JOINING` (free slots hold it): the producer holds
+            // `read_pos` still until the start is stored.
+            let first = match self.subs_u32(S_MULTICAST)? {
+                Some(m) => m.swap(1, Ordering::SeqCst) == 0,
+                None => false,
+            };
+            let start = if first {
+                // The first subscriber inherits what the stream retained before it.
+                self.rpos()?.load(Ordering::SeqCst)
+            } else {
+                self.wpos()?.load(Ordering::SeqCst)
+            };
+            cursor.store(start, Ordering::SeqCst);
+            self.inner
+                .header
+                .atomic_u32(H_SUBSCRIBERS)?
+                .fetch_add(1, Ordering::AcqRel);
+            return Ok(Subscription {
+                stream: self.clone(),
+                slot: i,
+                done: false,
+            });
+        }
+        Err(Error::InvalidArgument(format!(
+            "{:?}: no free subscriber slot (or no name_subs entry)",
+            self.inner.name
+        )))
+    }
+}
+
+/// A multicast subscriber of a [`Stream`]: a blocking iterator of the elements emitted after
+/// it subscribed, ending when the stream is closed and drained. Frees its slot on drop.
+pub struct Subscription<T: Pod> {
+    stream: Stream<T>,
+    slot: usize,
+    done: bool,
+}
+
+impl<T: Pod> std::fmt::Debug for Subscription<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("stream", &self.stream.inner.name)
+            .field("slot", &self.slot)
+            .finish()
+    }
+}
+
+impl<T: Pod> Drop for Subscription<T> {
+    fn drop(&mut self) {
+        let s = &self.stream;
+        if let Ok(Some((cursor, pid))) = s.slot(self.slot)
+            && pid.load(Ordering::SeqCst) == common::my_pid()
+        {
+            cursor.store(JOINING, Ordering::SeqCst);
+        }
+        if let Ok(Some((_, pid))) = s.slot(self.slot)
+            && pid
+                .compare_exchange(common::my_pid(), 0, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            && let Ok(n) = s.inner.header.atomic_u32(H_SUBSCRIBERS)
+        {
+            n.fetch_sub(1, Ordering::AcqRel);
+            let _ = self.notify_producer();
+        }
+    }
+}
+
+impl<T: Pod> Subscription<T> {
+    /// The stream.
+    pub fn stream(&self) -> &Stream<T> {
+        &self.stream
+    }
+
+    fn notify_producer(&self) -> Result<()> {
+        fence(Ordering::SeqCst);
+        if let (Some(w), Some(p)) = (
+            self.stream.subs_u32(S_PROD_WAITING)?,
+            self.stream.subs_u32(S_PROGRESS)?,
+        ) && w.load(Ordering::SeqCst) > 0
+        {
+            p.fetch_add(1, Ordering::SeqCst);
+            common::wake_all(p);
+        }
+        Ok(())
+    }
+
+    /// The next element if one is available: `Ok(Some(Some(v)))`; `Ok(Some(None))` closed
+    /// and drained; `Ok(None)` nothing yet.
+    fn poll(&mut self) -> Result<Option<Option<T>>> {
+        if self.done {
+            return Ok(Some(None));
+        }
+        let s = &self.stream;
+        let Some((cursor, pid)) = s.slot(self.slot)? else {
+            return Err(Error::InvalidArgument("no subscriber slot".into()));
+        };
+        if pid.load(Ordering::SeqCst) != common::my_pid() {
+            return Err(corrupt(
+                &s.inner.name,
+                "subscriber slot owner",
+                self.slot as u64,
+            ));
+        }
+        let c = cursor.load(Ordering::Relaxed);
+        let closed = s.is_closed()?;
+        // Acquire: pairs with the producer's store of `write_pos` after writing the element.
+        let w = s.wpos()?.load(Ordering::Acquire);
+        s.check_span(w, c, "subscriber cursor")?;
+        if c + Stream::<T>::ES > w {
+            if closed {
+                self.done = true;
+                return Ok(Some(None));
+            }
+            return Ok(None);
+        }
+        let v = s.inner.ring.read(s.buffer_offset(c))?;
+        // Release: the producer's SeqCst load of the cursor sees the copy finished before it
+        // reuses the bytes.
+        cursor.store(c + Stream::<T>::ES, Ordering::SeqCst);
+        self.notify_producer()?;
+        Ok(Some(Some(v)))
+    }
+
+    /// The next element without blocking; `Ok(None)` if none is available yet.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] once the stream is closed and drained; `Corrupt`.
+    pub fn try_recv(&mut self) -> Result<Option<T>> {
+        match self.poll()? {
+            Some(Some(v)) => Ok(Some(v)),
+            Some(None) => Err(Error::Closed {
+                name: self.stream.inner.name.clone(),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The next element, blocking; `Ok(None)` once the stream is closed and drained.
+    ///
+    /// # Errors
+    /// `Corrupt`.
+    pub fn recv(&mut self) -> Result<Option<T>> {
+        self.recv_until(None)
+    }
+
+    /// As [`Subscription::recv`], giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; `Corrupt`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<T>> {
+        self.recv_until(common::deadline_after(timeout))
+    }
+
+    fn recv_until(&mut self, deadline: Option<Instant>) -> Result<Option<T>> {
+        for _ in 0..common::SPIN {
+            if let Some(r) = self.poll()? {
+                return Ok(r);
+            }
+            std::hint::spin_loop();
+        }
+        let s = self.stream.clone();
+        let word = s.wlow()?;
+        let waiting = s.subs_u32(S_WAITING)?;
+        if let Some(w) = waiting {
+            w.fetch_add(1, Ordering::SeqCst);
+        }
+        let since = Instant::now();
+        let result = loop {
+            let seen = word.load(Ordering::SeqCst);
+            match self.poll() {
+                Ok(Some(r)) => break Ok(r),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+            let Some(slice) = common::next_slice(deadline, since) else {
+                break Err(Error::Timeout {
+                    what: "an element of a stream",
+                });
+            };
+            common::park(word, seen, slice);
+        };
+        if let Some(w) = waiting {
+            w.fetch_sub(1, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
+impl<T: Pod> Iterator for Subscription<T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        self.recv().transpose()
+    }
+}

@@ -1,0 +1,142 @@
+//! Crash tests: a peer is killed with SIGKILL at a chosen point; the survivors neither hang
+//! nor lose acknowledged data.
+
+use std::time::{Duration, Instant};
+
+use zeroipc_codata::{Channel, Error, Future, Lazy, LazyState};
+use zeroipc_testkit::role;
+
+use crate::{child_segment, eventually, segment, spawn};
+
+const LONG: Duration = Duration::from_secs(60);
+
+#[test]
+fn lazy_computer_killed_another_process_takes_over() {
+    if role().is_some() {
+        let seg = child_segment();
+        let l = Lazy::<u64>::open(&seg, "l").unwrap();
+        l.get_or_compute(|| {
+            loop {
+                // Computes forever: the parent kills us mid-computation.
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+        .unwrap();
+        unreachable!("the computation never finishes");
+    }
+    let (seg, _g, name) = segment("cdlazyk", 1 << 16);
+    let l = Lazy::<u64>::create(&seg, "l").unwrap();
+    let kid = spawn(
+        "crash::lazy_computer_killed_another_process_takes_over",
+        &["computer"],
+        &name,
+    )
+    .remove(0);
+    assert!(eventually(LONG, || l.state().unwrap() == LazyState::Computing));
+    // Waiting while the computer lives: a timeout, not a takeover.
+    assert!(
+        l.get_or_compute_timeout(|| 1, Duration::from_millis(50))
+            .unwrap_err()
+            .is_timeout()
+    );
+    kid.kill();
+    let start = Instant::now();
+    assert_eq!(l.get_or_compute_timeout(|| 77, LONG).unwrap(), 77);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took over promptly"
+    );
+    assert_eq!(l.compute_count().unwrap(), 1);
+    assert_eq!(
+        Lazy::<u64>::open(&seg, "l").unwrap().try_get().unwrap(),
+        Some(77)
+    );
+}
+
+#[test]
+fn channel_receiver_killed_senders_get_an_error_not_a_hang() {
+    if role().is_some() {
+        let seg = child_segment();
+        let c = Channel::<u32>::open(&seg, "c").unwrap();
+        let rx = c.receiver().unwrap();
+        Future::<u8>::open(&seg, "ready")
+            .unwrap()
+            .set_value(1)
+            .unwrap();
+        // Takes one value, then blocks until killed.
+        assert_eq!(rx.recv_timeout(LONG).unwrap(), Some(1));
+        let _ = rx.recv_timeout(LONG);
+        unreachable!("killed while blocked");
+    }
+    let (seg, _g, name) = segment("cdrxk", 1 << 16);
+    let c = Channel::<u32>::create(&seg, "c", 2).unwrap();
+    let ready = Future::<u8>::create(&seg, "ready").unwrap();
+    let kid = spawn(
+        "crash::channel_receiver_killed_senders_get_an_error_not_a_hang",
+        &["receiver"],
+        &name,
+    )
+    .remove(0);
+    ready.get_timeout(LONG).unwrap();
+    let tx = c.sender().unwrap();
+    tx.send_timeout(1, LONG).unwrap();
+    assert!(eventually(LONG, || c.is_empty()), "the receiver took it");
+    kid.kill();
+    tx.send_timeout(2, LONG).unwrap();
+    tx.send_timeout(3, LONG).unwrap();
+    let start = Instant::now();
+    assert!(matches!(
+        tx.send_timeout(4, LONG),
+        Err(Error::Disconnected {
+            side: "receiver",
+            ..
+        })
+    ));
+    assert!(start.elapsed() < Duration::from_secs(10), "no hang");
+    // An unregistered sender gets its timeout.
+    assert!(
+        c.send_timeout(4, Duration::from_millis(20))
+            .unwrap_err()
+            .is_timeout()
+    );
+    assert_eq!(c.live_receivers().unwrap(), Some(0));
+}
+
+#[test]
+fn stream_subscriber_killed_producer_is_not_held_back() {
+    use zeroipc_codata::Stream;
+    if role().is_some() {
+        let seg = child_segment();
+        let st = Stream::<u32>::open(&seg, "st").unwrap();
+        let _sub = st.subscribe().unwrap();
+        // Never reads: holds the producer back until killed.
+        std::thread::sleep(LONG);
+        unreachable!("killed while subscribed");
+    }
+    let (seg, _g, name) = segment("cdsubk", 1 << 16);
+    let st = Stream::<u32>::create(&seg, "st", 8).unwrap();
+    let kid = spawn(
+        "crash::stream_subscriber_killed_producer_is_not_held_back",
+        &["subscriber"],
+        &name,
+    )
+    .remove(0);
+    assert!(eventually(LONG, || st.subscribers().unwrap() == 1));
+    for v in 0..8 {
+        st.emit_timeout(v, LONG).unwrap();
+    }
+    assert!(!st.try_emit(8).unwrap(), "held back by the live subscriber");
+    kid.kill();
+    let start = Instant::now();
+    st.emit_timeout(8, LONG).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "released within the liveness check, took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        st.subscribers().unwrap(),
+        0,
+        "the dead subscriber was dropped"
+    );
+}

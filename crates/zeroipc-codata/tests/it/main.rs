@@ -1,0 +1,46 @@
+//! Integration tests of `zeroipc-codata` (one binary; a module per area).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod basic;
+mod crash;
+mod golden;
+mod multiprocess;
+use zeroipc_format::Segment;
+use zeroipc_testkit::{Child, ShmGuard, unique_name};
+
+/// Generous bound for a child process to finish.
+pub(crate) const LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Creates a named segment for a test and returns it with its cleanup guard.
+pub(crate) fn segment(tag: &str, size: u64) -> (Segment, ShmGuard, String) {
+    let name = unique_name(tag);
+    let guard = ShmGuard::new(&name);
+    let seg = Segment::create(&name, size, 64).unwrap();
+    (seg, guard, name)
+}
+
+/// The child's view of the parent's segment (`SEG` in the environment).
+pub(crate) fn child_segment() -> Segment {
+    Segment::open(&std::env::var("SEG").unwrap()).unwrap()
+}
+
+/// Starts one child per role running `test`, with the segment name in `SEG`.
+pub(crate) fn spawn(test: &str, roles: &[&str], seg: &str) -> Vec<Child> {
+    roles
+        .iter()
+        .map(|r| Child::spawn(test, r, &[("SEG", seg)]))
+        .collect()
+}
+
+/// Polls `cond` every millisecond until it holds or `limit` passes (a liveness bound).
+pub(crate) fn eventually(limit: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    cond()
+}
