@@ -181,7 +181,8 @@ impl BoundedWait {
         }
         #[cfg(not(zeroipc_loom))]
         {
-            const YIELDS: u32 = 1_000;
+            // Fuzz builds: see `SLOT_WAIT`.
+            const YIELDS: u32 = if cfg!(fuzzing) { 10 } else { 1_000 };
             if self.tries <= YIELDS {
                 std::thread::yield_now();
                 return true;
