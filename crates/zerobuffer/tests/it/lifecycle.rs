@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use zerobuffer::{BufferConfig, Error, Reader, Writer};
+use zerobuffer::{BufferConfig, Error, LOCK_DIR, MAX_NAME_LEN, Reader, Writer};
 
 use crate::common::{Peer, assert_clean, cleanup_by_new_reader, pattern, resource_paths, unique};
 
@@ -323,4 +323,35 @@ fn live_reader_without_lock_file_is_not_hijacked() {
     child.kill_no_reap();
     child.reap();
     cleanup_by_new_reader(&name);
+}
+
+/// Protocol §2/§14: a bad name is `InvalidName` for the reader and the writer before any
+/// system call. The 246-byte name would be accepted by `shm_open` (NAME_MAX is 255), so an
+/// `InvalidName` for it shows the check ran first; no object or lock file appears for any.
+#[test]
+fn bad_names_are_rejected_before_any_system_call() {
+    let long = "n".repeat(MAX_NAME_LEN + 1);
+    let longer = "n".repeat(300);
+    for bad in [
+        "", "a/b", "/lead", "trail/", "..", ".", "x\0y", &long, &longer,
+    ] {
+        assert!(
+            matches!(
+                crate::common::create(bad, BufferConfig::new(0, 64)),
+                Err(Error::InvalidName { .. })
+            ),
+            "reader {bad:?}"
+        );
+        assert!(
+            matches!(Writer::connect(bad), Err(Error::InvalidName { .. })),
+            "writer {bad:?}"
+        );
+        if !bad.contains(['/', '\0']) && !bad.is_empty() && bad != "." && bad != ".." {
+            assert!(!Path::new(&format!("/dev/shm/{bad}")).exists(), "{bad:?}");
+            assert!(
+                !Path::new(&format!("{LOCK_DIR}/{bad}.lock")).exists(),
+                "{bad:?}"
+            );
+        }
+    }
 }
