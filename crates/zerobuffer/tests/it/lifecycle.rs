@@ -355,3 +355,43 @@ fn bad_names_are_rejected_before_any_system_call() {
         }
     }
 }
+
+/// Crash matrix: a writer SIGKILLed between reserving a frame and committing it. The reader
+/// gets every committed frame intact, never the half-written one, then `WriterDead` within
+/// the liveness bound (§12); a new writer can connect and its frames (sequence 1 again, R5)
+/// arrive, so the buffer stays usable.
+#[test]
+fn writer_killed_mid_frame_reader_keeps_committed_frames_and_buffer_stays_usable() {
+    let name = unique("lc-wmid");
+    let reader = crate::common::create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
+    let mut child = Peer::spawn(
+        "writer-hang-mid-frame",
+        &[("ZB_NAME", name.clone()), ("ZB_N", "4".into())],
+    );
+    child.expect_line("RESERVED", Duration::from_secs(10));
+    child.kill_no_reap();
+    let killed = Instant::now();
+    for i in 0..4 {
+        let f = reader.read_frame().expect("drain").expect("frame");
+        assert_eq!(f.sequence(), i + 1);
+        assert_eq!(f.data(), pattern(i, 1, 1024).as_slice());
+    }
+    let err = reader
+        .read_frame_timeout(Duration::from_secs(10))
+        .expect_err("writer is dead");
+    assert!(matches!(err, Error::WriterDead { .. }), "got {err:?}");
+    assert!(
+        killed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        killed.elapsed()
+    );
+    child.reap();
+    let mut w = Writer::connect(&name).expect("a new writer connects");
+    w.write_frame(b"after the crash").expect("write");
+    let f = reader.read_frame().expect("read").expect("frame");
+    assert_eq!((f.sequence(), f.data()), (1, &b"after the crash"[..]));
+    drop(f);
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
+}
