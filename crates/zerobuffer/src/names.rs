@@ -23,7 +23,7 @@ pub(crate) struct Names {
     pub lock: PathBuf,
 }
 
-/// Checks a buffer name: non-empty, at most 245 bytes, no `/`, no NUL.
+/// Checks a buffer name: non-empty, at most 245 bytes, no `/`, no NUL, not `.` or `..`.
 ///
 /// # Errors
 /// [`Error::InvalidName`] describing the violated rule.
@@ -36,6 +36,9 @@ pub fn validate_name(name: &str) -> Result<()> {
         "contains '/'"
     } else if name.contains('\0') {
         "contains NUL"
+    } else if name == "." || name == ".." {
+        // `/..` would name /dev/shm's parent directory.
+        "is '.' or '..'"
     } else {
         return Ok(());
     };
@@ -79,6 +82,9 @@ mod tests {
         assert!(validate_name("").is_err());
         assert!(validate_name("a/b").is_err());
         assert!(validate_name("a\0b").is_err());
+        assert!(validate_name(".").is_err());
+        assert!(validate_name("..").is_err());
+        assert!(validate_name("a..b").is_ok());
         assert!(validate_name(&"x".repeat(245)).is_ok());
         assert!(validate_name(&"x".repeat(246)).is_err());
         assert!(validate_name("550e8400-e29b-41d4-a716-446655440000").is_ok());

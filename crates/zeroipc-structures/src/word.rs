@@ -154,8 +154,13 @@ pub(crate) struct BoundedWait {
 }
 
 /// How long a slot claim held by another process is waited for.
-#[cfg(not(zeroipc_loom))]
+#[cfg(all(not(zeroipc_loom), not(fuzzing)))]
 pub(crate) const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Fuzz builds (`--cfg fuzzing`, set by cargo-fuzz) have no other process that could finish a
+/// claim: a short bound keeps hostile inputs with busy-looking slots from stalling the fuzzer.
+#[cfg(all(not(zeroipc_loom), fuzzing))]
+pub(crate) const SLOT_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl BoundedWait {
     pub(crate) fn new() -> Self {
@@ -176,7 +181,8 @@ impl BoundedWait {
         }
         #[cfg(not(zeroipc_loom))]
         {
-            const YIELDS: u32 = 1_000;
+            // Fuzz builds: see `SLOT_WAIT`.
+            const YIELDS: u32 = if cfg!(fuzzing) { 10 } else { 1_000 };
             if self.tries <= YIELDS {
                 std::thread::yield_now();
                 return true;

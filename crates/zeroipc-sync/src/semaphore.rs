@@ -157,6 +157,22 @@ impl RawSemaphore {
         Ok(try_take(self.count_word()?, Ordering::Acquire).is_ok())
     }
 
+    /// Takes every available unit at once (count to 0 if positive) and returns how many were
+    /// taken. One CAS loop that ends as soon as the count is seen non-positive, so a hostile
+    /// count near `i32::MAX` costs no more than a count of 1.
+    pub fn drain(&self) -> Result<u32> {
+        let count = self.count_word()?;
+        let mut c = count.load(Ordering::Relaxed);
+        while (c as i32) > 0 {
+            // Acquire: as in `try_take`, pairs with the releasers' SeqCst CAS.
+            match count.compare_exchange(c, 0, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return Ok(c),
+                Err(now) => c = now,
+            }
+        }
+        Ok(0)
+    }
+
     /// `false` on timeout.
     pub fn acquire(&self, deadline: Option<Instant>) -> Result<bool> {
         Ok(acquire(self.count_word()?, self.waiting_word()?, deadline))

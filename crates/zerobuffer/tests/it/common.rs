@@ -173,6 +173,20 @@ pub fn run_child_role(role: &str) -> i32 {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
+        // Writes n pattern frames, reserves a frame (zero-copy), half fills it, hangs
+        // until killed before committing it.
+        "writer-hang-mid-frame" => {
+            let mut w = Writer::connect(&name).expect("connect");
+            for i in 0..n {
+                w.write_frame(&pattern(i, min, max)).expect("write");
+            }
+            let buf = w.get_frame_buffer(512).expect("reserve");
+            buf[..256].fill(0xEE);
+            println!("ZB:RESERVED {n}");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
         // Tries to connect a writer and reports the outcome.
         "writer-connect-report" => {
             let outcome = match Writer::connect(&name) {

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use zerobuffer::{BufferConfig, Error, Reader, Writer};
+use zerobuffer::{BufferConfig, Error, LOCK_DIR, MAX_NAME_LEN, Reader, Writer};
 
 use crate::common::{Peer, assert_clean, cleanup_by_new_reader, pattern, resource_paths, unique};
 
@@ -323,4 +323,75 @@ fn live_reader_without_lock_file_is_not_hijacked() {
     child.kill_no_reap();
     child.reap();
     cleanup_by_new_reader(&name);
+}
+
+/// Protocol §2/§14: a bad name is `InvalidName` for the reader and the writer before any
+/// system call. The 246-byte name would be accepted by `shm_open` (NAME_MAX is 255), so an
+/// `InvalidName` for it shows the check ran first; no object or lock file appears for any.
+#[test]
+fn bad_names_are_rejected_before_any_system_call() {
+    let long = "n".repeat(MAX_NAME_LEN + 1);
+    let longer = "n".repeat(300);
+    for bad in [
+        "", "a/b", "/lead", "trail/", "..", ".", "x\0y", &long, &longer,
+    ] {
+        assert!(
+            matches!(
+                crate::common::create(bad, BufferConfig::new(0, 64)),
+                Err(Error::InvalidName { .. })
+            ),
+            "reader {bad:?}"
+        );
+        assert!(
+            matches!(Writer::connect(bad), Err(Error::InvalidName { .. })),
+            "writer {bad:?}"
+        );
+        if !bad.contains(['/', '\0']) && !bad.is_empty() && bad != "." && bad != ".." {
+            assert!(!Path::new(&format!("/dev/shm/{bad}")).exists(), "{bad:?}");
+            assert!(
+                !Path::new(&format!("{LOCK_DIR}/{bad}.lock")).exists(),
+                "{bad:?}"
+            );
+        }
+    }
+}
+
+/// Crash matrix: a writer SIGKILLed between reserving a frame and committing it. The reader
+/// gets every committed frame intact, never the half-written one, then `WriterDead` within
+/// the liveness bound (§12); a new writer can connect and its frames (sequence 1 again, R5)
+/// arrive, so the buffer stays usable.
+#[test]
+fn writer_killed_mid_frame_reader_keeps_committed_frames_and_buffer_stays_usable() {
+    let name = unique("lc-wmid");
+    let reader = crate::common::create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
+    let mut child = Peer::spawn(
+        "writer-hang-mid-frame",
+        &[("ZB_NAME", name.clone()), ("ZB_N", "4".into())],
+    );
+    child.expect_line("RESERVED", Duration::from_secs(10));
+    child.kill_no_reap();
+    let killed = Instant::now();
+    for i in 0..4 {
+        let f = reader.read_frame().expect("drain").expect("frame");
+        assert_eq!(f.sequence(), i + 1);
+        assert_eq!(f.data(), pattern(i, 1, 1024).as_slice());
+    }
+    let err = reader
+        .read_frame_timeout(Duration::from_secs(10))
+        .expect_err("writer is dead");
+    assert!(matches!(err, Error::WriterDead { .. }), "got {err:?}");
+    assert!(
+        killed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        killed.elapsed()
+    );
+    child.reap();
+    let mut w = Writer::connect(&name).expect("a new writer connects");
+    w.write_frame(b"after the crash").expect("write");
+    let f = reader.read_frame().expect("read").expect("frame");
+    assert_eq!((f.sequence(), f.data()), (1, &b"after the crash"[..]));
+    drop(f);
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
 }

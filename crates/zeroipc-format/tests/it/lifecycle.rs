@@ -178,3 +178,120 @@ fn populate_and_read_only_open() {
     assert_eq!(ro.region(&v).unwrap().read::<u64>(0).unwrap(), 10);
     assert!(matches!(ro.lock_table(), Err(Error::ReadOnly { .. })));
 }
+
+const PERM_TEST: &str = "lifecycle::other_users_are_denied_by_default_and_admitted_by_mode";
+const PERM_ROLE: &str = "perm-other-user";
+const NOBODY: u32 = 65534;
+
+/// D4: segments are created 0600, so another user cannot open them (`PermissionDenied`, for
+/// read-write and read-only opens); `SegmentOptions::mode` admits group/other explicitly.
+/// As root (CI), the other user is real: the test binary re-executes itself as uid/gid 65534
+/// (`nobody`), which also drops root's capabilities. Without root there is no other user to
+/// become, so the test falls back to mode 0o000, which denies the owner the same way.
+#[test]
+fn other_users_are_denied_by_default_and_admitted_by_mode() {
+    if zeroipc_testkit::role().as_deref() == Some(PERM_ROLE) {
+        return perm_child();
+    }
+    let names = [
+        unique_name("perm600"),
+        unique_name("perm644"),
+        unique_name("perm666"),
+    ];
+    let _g = names.iter().map(|n| ShmGuard::new(n)).collect::<Vec<_>>();
+    for (name, mode) in names.iter().zip([None, Some(0o644), Some(0o666)]) {
+        let opts = match mode {
+            Some(m) => SegmentOptions::new().mode(m),
+            None => SegmentOptions::new(),
+        };
+        let seg = opts.create(name, 4096, 8).unwrap();
+        seg.add("x", 8, |r| r.write::<u64>(0, 42)).unwrap();
+        assert_eq!(shm_mode(name), mode.unwrap_or(0o600));
+    }
+    if rustix::process::geteuid().is_root() {
+        use std::os::unix::process::CommandExt;
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([PERM_TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .env(zeroipc_testkit::ROLE_VAR, PERM_ROLE)
+            .env("PERM_NAMES", names.join(","))
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "child running as nobody: {status}");
+        // The other user could write only where the mode allowed it.
+        let c = Segment::open(&names[2]).unwrap();
+        assert_eq!(
+            c.region(&c.find("x").unwrap())
+                .unwrap()
+                .read::<u64>(0)
+                .unwrap(),
+            7
+        );
+        let a = Segment::open(&names[0]).unwrap();
+        assert_eq!(
+            a.region(&a.find("x").unwrap())
+                .unwrap()
+                .read::<u64>(0)
+                .unwrap(),
+            42
+        );
+    } else {
+        println!("not root: checking mode 0o000 against the owner instead of another user");
+        let name = unique_name("perm000");
+        let _g = ShmGuard::new(&name);
+        SegmentOptions::new()
+            .mode(0)
+            .create(&name, 4096, 8)
+            .unwrap();
+        assert!(matches!(
+            Segment::open(&name),
+            Err(Error::PermissionDenied { .. })
+        ));
+        assert!(matches!(
+            SegmentOptions::new().open_read_only(&name),
+            Err(Error::PermissionDenied { .. })
+        ));
+    }
+}
+
+/// The other-user side of [`other_users_are_denied_by_default_and_admitted_by_mode`].
+fn perm_child() {
+    assert_eq!(rustix::process::geteuid().as_raw(), NOBODY);
+    let names = std::env::var("PERM_NAMES").unwrap();
+    let [n600, n644, n666] = <[&str; 3]>::try_from(names.split(',').collect::<Vec<_>>()).unwrap();
+    let ro = SegmentOptions::new();
+    // 0600: nothing.
+    assert!(matches!(
+        Segment::open(n600),
+        Err(Error::PermissionDenied { .. })
+    ));
+    assert!(matches!(
+        ro.open_read_only(n600),
+        Err(Error::PermissionDenied { .. })
+    ));
+    assert!(matches!(
+        Segment::open_or_create(n600, 4096, 8),
+        Err(Error::PermissionDenied { .. })
+    ));
+    // 0644: read-only only.
+    assert!(matches!(
+        Segment::open(n644),
+        Err(Error::PermissionDenied { .. })
+    ));
+    let b = ro.open_read_only(n644).unwrap();
+    assert_eq!(
+        b.region(&b.find("x").unwrap())
+            .unwrap()
+            .read::<u64>(0)
+            .unwrap(),
+        42
+    );
+    // 0666: read-write.
+    let c = Segment::open(n666).unwrap();
+    c.region(&c.find("x").unwrap())
+        .unwrap()
+        .write::<u64>(0, 7)
+        .unwrap();
+}

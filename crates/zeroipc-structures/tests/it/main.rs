@@ -4,6 +4,7 @@
 
 mod array;
 mod crash;
+mod crash_matrix;
 mod golden;
 mod hostile;
 mod hostile_headers;

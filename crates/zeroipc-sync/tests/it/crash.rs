@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use zeroipc_format::atomic::Ordering;
-use zeroipc_sync::{Barrier, Error, Mutex};
+use zeroipc_sync::{Barrier, Error, Mutex, Once, OnceState};
 use zeroipc_testkit::{Child, role};
 
 use crate::multiprocess::{child_segment, data, segment};
@@ -91,4 +91,43 @@ fn barrier_participant_killed_others_time_out() {
     other.wait_success(Duration::from_secs(60));
     // The dead participant's arrival stays counted (the layout cannot tell who arrived).
     assert_eq!(b.arrived().unwrap(), 1);
+}
+
+/// Spec §4.14: an executor killed inside `call` leaves `EXECUTING` forever; waiters return
+/// `Timeout` from the timed form (never hang), `try_call` does not run `f` again, and only
+/// `reset_unsafe` (the documented recovery) makes the Once usable.
+#[test]
+fn once_executor_killed_inside_call_others_time_out() {
+    const TEST: &str = "crash::once_executor_killed_inside_call_others_time_out";
+    if role().is_some() {
+        let seg = child_segment();
+        let once = Once::open(&seg, "o").unwrap();
+        let flag = data(&seg, "flag", 8);
+        once.call(|| {
+            flag.atomic_u32(0).unwrap().store(1, Ordering::Release);
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+        .unwrap();
+        unreachable!("killed inside the initialiser");
+    }
+    let (seg, _g, name) = segment("crash_o");
+    let once = Once::create(&seg, "o").unwrap();
+    let flag = data(&seg, "flag", 8);
+    let kid = Child::spawn(TEST, "executor", &[("SEG", &name)]);
+    while flag.atomic_u32(0).unwrap().load(Ordering::Acquire) == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    kid.kill();
+    assert_eq!(once.state().unwrap(), OnceState::Executing);
+    let t = Instant::now();
+    let r = once.call_timeout(|| panic!("must not run"), Duration::from_millis(100));
+    assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(!once.try_call(|| panic!("must not run")).unwrap());
+    once.reset_unsafe().unwrap();
+    let mut ran = false;
+    assert!(once.call(|| ran = true).unwrap());
+    assert!(ran && once.is_done().unwrap());
 }

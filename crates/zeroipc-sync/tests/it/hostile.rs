@@ -143,3 +143,26 @@ fn auto_reset_pulse_releases_one_waiter_and_leaves_no_signal() {
     assert!(!ev.try_wait().unwrap(), "no signal left behind");
     assert!(!ev.is_signaled().unwrap());
 }
+
+/// Regression (fuzz target `hostile_ops`): `Event::reset` drained the auto-reset semaphore one
+/// unit at a time, so a peer that stored a count near `i32::MAX` made it spin for minutes.
+#[test]
+fn auto_reset_reset_with_hostile_sem_count_is_immediate() {
+    let seg = Segment::anonymous(1 << 16, 64).unwrap();
+    let ev = Event::create(&seg, "ev", EventMode::AutoReset).unwrap();
+    let sem_off = seg.find("ev_sem").unwrap().offset() as usize;
+    seg.raw().write::<i32>(sem_off, i32::MAX).unwrap();
+    let t = std::time::Instant::now();
+    ev.reset().unwrap();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(!ev.try_wait().unwrap());
+    assert_eq!(seg.raw().read::<i32>(sem_off).unwrap(), 0);
+    // A negative (corrupt) count is left alone: no permit either way.
+    seg.raw().write::<i32>(sem_off, -5).unwrap();
+    ev.reset().unwrap();
+    assert_eq!(seg.raw().read::<i32>(sem_off).unwrap(), -5);
+}
