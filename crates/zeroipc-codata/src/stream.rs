@@ -360,6 +360,12 @@ impl<T: Pod> Stream<T> {
         R_BUFFER + (pos % self.inner.cap) as usize
     }
 
+    /// `pos + es`, or `Corrupt` if a hostile position would overflow.
+    fn advance(&self, pos: u64, field: &'static str) -> Result<u64> {
+        pos.checked_add(Self::ES)
+            .ok_or_else(|| corrupt(&self.inner.name, field, pos))
+    }
+
     /// Checks `0 <= w - r <= capacity`.
     fn check_span(&self, w: u64, r: u64, field: &'static str) -> Result<()> {
         match w.checked_sub(r) {
@@ -445,7 +451,8 @@ impl<T: Pod> Stream<T> {
         self.inner.ring.write(self.buffer_offset(w), v)?;
         // Release: publishes the element to the subscribers' / consumers' Acquire load of
         // `write_pos`.
-        wp.store(w + Self::ES, Ordering::SeqCst);
+        let next = self.advance(w, "write_pos")?;
+        wp.store(next, Ordering::SeqCst);
         self.inner
             .header
             .atomic_u64(H_SEQUENCE)?
@@ -562,11 +569,11 @@ impl<T: Pod> Stream<T> {
         let r = rp.load(Ordering::Relaxed);
         let w = self.wpos()?.load(Ordering::Acquire);
         self.check_span(w, r, "read_pos")?;
-        if r + Self::ES > w {
+        if w - r < Self::ES {
             return Ok(None);
         }
         let v = self.inner.ring.read(self.buffer_offset(r))?;
-        rp.store(r + Self::ES, Ordering::Release);
+        rp.store(self.advance(r, "read_pos")?, Ordering::Release);
         Ok(Some(v))
     }
 
@@ -699,7 +706,7 @@ impl<T: Pod> Subscription<T> {
         // Acquire: pairs with the producer's store of `write_pos` after writing the element.
         let w = s.wpos()?.load(Ordering::Acquire);
         s.check_span(w, c, "subscriber cursor")?;
-        if c + Stream::<T>::ES > w {
+        if w - c < Stream::<T>::ES {
             if closed {
                 self.done = true;
                 return Ok(Some(None));
@@ -709,7 +716,7 @@ impl<T: Pod> Subscription<T> {
         let v = s.inner.ring.read(s.buffer_offset(c))?;
         // Release: the producer's SeqCst load of the cursor sees the copy finished before it
         // reuses the bytes.
-        cursor.store(c + Stream::<T>::ES, Ordering::SeqCst);
+        cursor.store(s.advance(c, "subscriber cursor")?, Ordering::SeqCst);
         self.notify_producer()?;
         Ok(Some(Some(v)))
     }
