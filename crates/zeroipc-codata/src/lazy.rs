@@ -135,6 +135,18 @@ const fn max(a: usize, b: usize) -> usize {
     if a > b { a } else { b }
 }
 
+// The spec's table (§4.18), pinned at compile time.
+const _: () = {
+    let l = Lazy::<f64>::layout();
+    assert!(l.op == 8 && l.data == 16 && l.cached == 32 && l.error == 40);
+    assert!(l.count == 296 && l.total == 304);
+    let l = Lazy::<i32>::layout();
+    assert!(l.op == 4 && l.data == 8 && l.cached == 16 && l.error == 20);
+    assert!(l.count == 276 && l.total == 280);
+    let l = Lazy::<u8>::layout();
+    assert!(l.cached == 16 && l.error == 17 && l.count == 276 && l.total == 280);
+};
+
 /// A lazily computed shared value.
 ///
 /// # Examples
