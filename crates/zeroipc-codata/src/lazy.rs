@@ -546,9 +546,13 @@ impl<T: Pod> Lazy<T> {
                 if takeover
                     && o.compare_exchange(pid, me, Ordering::SeqCst, Ordering::Relaxed)
                         .is_ok()
-                    && state.load(Ordering::Acquire) == COMPUTING
                 {
-                    return do_compute(self);
+                    if state.load(Ordering::Acquire) == COMPUTING {
+                        return do_compute(self);
+                    }
+                    // Finished meanwhile: give the owner word back, or the next computation
+                    // after a reset could not claim it.
+                    let _ = o.compare_exchange(me, 0, Ordering::SeqCst, Ordering::Relaxed);
                 }
             }
             let Some(slice) = common::next_slice(deadline, since) else {

@@ -731,3 +731,17 @@ fn hostile_channel_peer_table_is_rejected() {
     assert_eq!(c.live_senders().unwrap(), Some(1));
     drop(tx);
 }
+
+#[test]
+fn lazy_recovers_from_a_stale_dead_owner_after_reset() {
+    let s = seg();
+    let l = Lazy::<u32>::create(&s, "l").unwrap();
+    assert_eq!(l.get_or_compute(|| 1).unwrap(), 1);
+    // A computer that died after publishing but before clearing the owner word.
+    let owner = s.find("l_owner").unwrap().offset() as usize;
+    s.raw().write::<u32>(owner, 4_999_999).unwrap();
+    assert!(l.reset().unwrap());
+    assert_eq!(l.get_or_compute_timeout(|| 2, LONG).unwrap(), 2);
+    assert_eq!(l.compute_count().unwrap(), 2);
+    assert_eq!(s.raw().read::<u32>(owner).unwrap(), 0, "owner released");
+}
