@@ -40,12 +40,39 @@ use crate::common::{self, HwU32, HwU64, corrupt};
 use crate::error::{Error, Result};
 use crate::protocol::{self, SendStop};
 
-const HEADER_SIZE: u64 = 32;
-const CAPACITY: usize = 0;
-const CLOSED: usize = 12;
+/// `name_header` (spec §4.20), for the offset asserts; accessed through `Region`.
+#[repr(C)]
+struct ChannelHeader {
+    /// 0 = unbuffered; otherwise a power of two.
+    capacity: u32,
+    /// Senders currently waiting (waiter counter).
+    senders: u32,
+    /// Receivers currently waiting (waiter counter).
+    receivers: u32,
+    /// 0 open, 1 closed.
+    closed: u8,
+    _pad: [u8; 3],
+    /// Unused, 0.
+    send_seq: u64,
+    /// Unused, 0.
+    recv_seq: u64,
+}
+
+const HEADER_SIZE: u64 = size_of::<ChannelHeader>() as u64;
+const CAPACITY: usize = std::mem::offset_of!(ChannelHeader, capacity);
+const CLOSED: usize = std::mem::offset_of!(ChannelHeader, closed);
 /// Word indices in the header's first three words.
-const W_SENDERS: usize = 1;
-const W_RECEIVERS: usize = 2;
+const W_SENDERS: usize = std::mem::offset_of!(ChannelHeader, senders) / 4;
+const W_RECEIVERS: usize = std::mem::offset_of!(ChannelHeader, receivers) / 4;
+const _: () = assert!(
+    HEADER_SIZE == 32
+        && CAPACITY == 0
+        && W_SENDERS == 1
+        && W_RECEIVERS == 2
+        && CLOSED == 12
+        && std::mem::offset_of!(ChannelHeader, send_seq) == 16
+        && std::mem::offset_of!(ChannelHeader, recv_seq) == 24
+);
 
 /// Queue header offsets (spec §4.2).
 const Q_HEAD: usize = 0;
@@ -53,9 +80,24 @@ const Q_CAPACITY: usize = 8;
 const Q_ELEM_SIZE: usize = 12;
 const Q_DATA: usize = 16;
 
+/// `name_peers` header (project extension), for the offset asserts.
+#[repr(C)]
+struct PeersHeader {
+    /// Number of slots (32).
+    slots: u32,
+    /// Sender registrations ever made.
+    senders_ever: u32,
+    /// Receiver registrations ever made.
+    receivers_ever: u32,
+    _reserved: u32,
+}
+
 /// Peer registry geometry (project extension).
 const PEER_SLOTS: u32 = 32;
-const PEERS_HEADER: usize = 16;
+const PEERS_HEADER: usize = size_of::<PeersHeader>();
+const P_SENDERS_EVER: usize = std::mem::offset_of!(PeersHeader, senders_ever);
+const P_RECEIVERS_EVER: usize = std::mem::offset_of!(PeersHeader, receivers_ever);
+const _: () = assert!(PEERS_HEADER == 16 && P_SENDERS_EVER == 4 && P_RECEIVERS_EVER == 8);
 const PEERS_SIZE: u64 = PEERS_HEADER as u64 + 8 * PEER_SLOTS as u64;
 const KIND_SENDER: u64 = 1;
 const KIND_RECEIVER: u64 = 2;
@@ -781,8 +823,8 @@ impl<T: Pod> Channel<T> {
     fn peer_words(&self) -> Option<Result<(&HwU32, &HwU32, Vec<&HwU64>)>> {
         let r = self.inner.peers.as_ref()?;
         Some((|| {
-            let s = r.atomic_u32(4)?;
-            let rcv = r.atomic_u32(8)?;
+            let s = r.atomic_u32(P_SENDERS_EVER)?;
+            let rcv = r.atomic_u32(P_RECEIVERS_EVER)?;
             let mut slots = Vec::with_capacity(PEER_SLOTS as usize);
             for i in 0..PEER_SLOTS as usize {
                 slots.push(r.atomic_u64(PEERS_HEADER + 8 * i)?);

@@ -149,9 +149,13 @@ pub(crate) fn my_pid() -> u32 {
 }
 
 /// Whether process `pid` is definitely gone: no such process, or a zombie (a zombie still
-/// answers `kill(pid, 0)`). Pid 0 and unparsable pids count as alive (unknown).
+/// answers `kill(pid, 0)`). Pid 0 counts as alive (unknown); a pid above `i32::MAX` (as a
+/// corrupt word may hold) cannot exist and counts as dead.
 pub(crate) fn is_dead(pid: u32) -> bool {
-    let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+    let Ok(raw) = i32::try_from(pid) else {
+        return true;
+    };
+    let Some(p) = Pid::from_raw(raw) else {
         return false;
     };
     match test_kill_process(p) {
@@ -218,5 +222,6 @@ mod tests {
         assert!(!is_dead(my_pid()));
         assert!(is_dead(5_000_000));
         assert!(!is_dead(0));
+        assert!(is_dead(u32::MAX));
     }
 }

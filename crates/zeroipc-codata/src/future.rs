@@ -22,13 +22,27 @@ use zeroipc_format::{AtomicWords, Entry, Region, Segment};
 use crate::common::{self, HwU32, corrupt};
 use crate::error::{Error, Result};
 
-const STATE: usize = 0;
-const WAITERS: usize = 4;
-const COMPLETION: usize = 8;
-const VALUE: usize = 16;
+/// The fixed part of the C++ `Future<T>` header (spec §4.17), for the offset asserts; the
+/// shared words are accessed through `Region` at these offsets.
+#[repr(C)]
+struct FutureHeader {
+    /// PENDING 0, COMPUTING 1, READY 2, ERROR 3; the futex word.
+    state: u32,
+    /// Processes currently blocked in `get` (waiter counter).
+    waiters: u32,
+    /// `CLOCK_MONOTONIC` ns at completion; 0 while pending.
+    completion_time: u64,
+}
+
+const STATE: usize = std::mem::offset_of!(FutureHeader, state);
+const WAITERS: usize = std::mem::offset_of!(FutureHeader, waiters);
+const COMPLETION: usize = std::mem::offset_of!(FutureHeader, completion_time);
+/// `T value` follows the header.
+const VALUE: usize = size_of::<FutureHeader>();
 const MSG_LEN: usize = 256;
 // `state` and `waiters` are read as two consecutive words starting at `STATE`.
-const _: () = assert!(WAITERS == STATE + 4 && COMPLETION == 8 && VALUE == 16);
+// The spec's offsets; `state` and `waiters` are also read as two consecutive words.
+const _: () = assert!(STATE == 0 && WAITERS == 4 && COMPLETION == 8 && VALUE == 16);
 
 use crate::protocol::{self, COMPUTING, ERROR, PENDING, READY};
 

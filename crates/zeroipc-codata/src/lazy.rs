@@ -135,6 +135,18 @@ const fn max(a: usize, b: usize) -> usize {
     if a > b { a } else { b }
 }
 
+// The spec's table (§4.18), pinned at compile time.
+const _: () = {
+    let l = Lazy::<f64>::layout();
+    assert!(l.op == 8 && l.data == 16 && l.cached == 32 && l.error == 40);
+    assert!(l.count == 296 && l.total == 304);
+    let l = Lazy::<i32>::layout();
+    assert!(l.op == 4 && l.data == 8 && l.cached == 16 && l.error == 20);
+    assert!(l.count == 276 && l.total == 280);
+    let l = Lazy::<u8>::layout();
+    assert!(l.cached == 16 && l.error == 17 && l.count == 276 && l.total == 280);
+};
+
 /// A lazily computed shared value.
 ///
 /// # Examples
@@ -534,9 +546,13 @@ impl<T: Pod> Lazy<T> {
                 if takeover
                     && o.compare_exchange(pid, me, Ordering::SeqCst, Ordering::Relaxed)
                         .is_ok()
-                    && state.load(Ordering::Acquire) == COMPUTING
                 {
-                    return do_compute(self);
+                    if state.load(Ordering::Acquire) == COMPUTING {
+                        return do_compute(self);
+                    }
+                    // Finished meanwhile: give the owner word back, or the next computation
+                    // after a reset could not claim it.
+                    let _ = o.compare_exchange(me, 0, Ordering::SeqCst, Ordering::Relaxed);
                 }
             }
             let Some(slice) = common::next_slice(deadline, since) else {

@@ -52,12 +52,37 @@ use zeroipc_structures::Ring;
 use crate::common::{self, HwU32, HwU64, corrupt};
 use crate::error::{Error, Result};
 
-const HEADER_SIZE: u64 = 56;
-const H_SEQUENCE: usize = 0;
-const H_SUBSCRIBERS: usize = 8;
-const H_CLOSED: usize = 12;
-const H_CAPACITY: usize = 16;
-const H_TRANSFORM: usize = 20;
+/// `name_header` (spec §4.19), for the offset asserts; accessed through `Region`.
+#[repr(C)]
+struct StreamHeader {
+    /// Elements ever emitted.
+    sequence: u64,
+    /// Subscriber count.
+    subscribers: u32,
+    /// 0 open, 1 closed.
+    closed: u8,
+    _pad: [u8; 3],
+    /// Buffer capacity in elements.
+    buffer_capacity: u32,
+    /// Operator name of a derived stream, NUL-padded.
+    transform_name: [u8; 32],
+    _pad2: [u8; 4],
+}
+
+const HEADER_SIZE: u64 = size_of::<StreamHeader>() as u64;
+const H_SEQUENCE: usize = std::mem::offset_of!(StreamHeader, sequence);
+const H_SUBSCRIBERS: usize = std::mem::offset_of!(StreamHeader, subscribers);
+const H_CLOSED: usize = std::mem::offset_of!(StreamHeader, closed);
+const H_CAPACITY: usize = std::mem::offset_of!(StreamHeader, buffer_capacity);
+const H_TRANSFORM: usize = std::mem::offset_of!(StreamHeader, transform_name);
+const _: () = assert!(
+    HEADER_SIZE == 56
+        && H_SEQUENCE == 0
+        && H_SUBSCRIBERS == 8
+        && H_CLOSED == 12
+        && H_CAPACITY == 16
+        && H_TRANSFORM == 20
+);
 
 const R_WRITE: usize = 0;
 const R_READ: usize = 8;
@@ -65,14 +90,52 @@ const R_CAPACITY: usize = 16;
 const R_ELEM_SIZE: usize = 20;
 const R_BUFFER: usize = 24;
 
+/// `name_subs` header (project extension), for the offset asserts.
+#[repr(C)]
+struct SubsHeader {
+    /// Number of slots ([`SUB_SLOTS`]).
+    slots: u32,
+    /// Subscribers sleeping on the low half of `write_pos`.
+    sub_waiting: u32,
+    /// Producers sleeping on `progress`.
+    prod_waiting: u32,
+    /// Bumped by subscribers after advancing while a producer waits (futex word).
+    progress: u32,
+    /// 0 until the first subscription, then 1.
+    multicast: u32,
+    _reserved: [u8; 12],
+}
+
+/// One subscriber slot of `name_subs`.
+#[repr(C)]
+struct SubSlot {
+    /// Absolute ring byte position of the next element; `JOINING` when free or joining.
+    cursor: u64,
+    /// Subscriber pid, 0 = free.
+    pid: u32,
+    _reserved: u32,
+}
+
 /// Subscriber slots of `name_subs`.
 pub const SUB_SLOTS: usize = 16;
-const S_WAITING: usize = 4;
-const S_PROD_WAITING: usize = 8;
-const S_PROGRESS: usize = 12;
-const S_MULTICAST: usize = 16;
-const S_SLOTS: usize = 32;
-const SLOT_SIZE: usize = 16;
+const S_WAITING: usize = std::mem::offset_of!(SubsHeader, sub_waiting);
+const S_PROD_WAITING: usize = std::mem::offset_of!(SubsHeader, prod_waiting);
+const S_PROGRESS: usize = std::mem::offset_of!(SubsHeader, progress);
+const S_MULTICAST: usize = std::mem::offset_of!(SubsHeader, multicast);
+const S_SLOTS: usize = size_of::<SubsHeader>();
+const SLOT_SIZE: usize = size_of::<SubSlot>();
+const SLOT_PID: usize = std::mem::offset_of!(SubSlot, pid);
+const _: () = assert!(
+    std::mem::offset_of!(SubsHeader, slots) == 0
+        && S_WAITING == 4
+        && S_PROD_WAITING == 8
+        && S_PROGRESS == 12
+        && S_MULTICAST == 16
+        && S_SLOTS == 32
+        && SLOT_SIZE == 16
+        && std::mem::offset_of!(SubSlot, cursor) == 0
+        && SLOT_PID == 8
+);
 /// Cursor value of a free slot, and of a slot whose subscriber has not stored its start.
 const JOINING: u64 = u64::MAX;
 const SUBS_SIZE: u64 = (S_SLOTS + SLOT_SIZE * SUB_SLOTS) as u64;
@@ -350,7 +413,7 @@ impl<T: Pod> Stream<T> {
         match &self.inner.subs {
             Some(r) => {
                 let at = S_SLOTS + SLOT_SIZE * i;
-                Ok(Some((r.atomic_u64(at)?, r.atomic_u32(at + 8)?)))
+                Ok(Some((r.atomic_u64(at)?, r.atomic_u32(at + SLOT_PID)?)))
             }
             None => Ok(None),
         }
@@ -358,6 +421,12 @@ impl<T: Pod> Stream<T> {
 
     fn buffer_offset(&self, pos: u64) -> usize {
         R_BUFFER + (pos % self.inner.cap) as usize
+    }
+
+    /// `pos + es`, or `Corrupt` if a hostile position would overflow.
+    fn advance(&self, pos: u64, field: &'static str) -> Result<u64> {
+        pos.checked_add(Self::ES)
+            .ok_or_else(|| corrupt(&self.inner.name, field, pos))
     }
 
     /// Checks `0 <= w - r <= capacity`.
@@ -445,7 +514,8 @@ impl<T: Pod> Stream<T> {
         self.inner.ring.write(self.buffer_offset(w), v)?;
         // Release: publishes the element to the subscribers' / consumers' Acquire load of
         // `write_pos`.
-        wp.store(w + Self::ES, Ordering::SeqCst);
+        let next = self.advance(w, "write_pos")?;
+        wp.store(next, Ordering::SeqCst);
         self.inner
             .header
             .atomic_u64(H_SEQUENCE)?
@@ -562,11 +632,11 @@ impl<T: Pod> Stream<T> {
         let r = rp.load(Ordering::Relaxed);
         let w = self.wpos()?.load(Ordering::Acquire);
         self.check_span(w, r, "read_pos")?;
-        if r + Self::ES > w {
+        if w - r < Self::ES {
             return Ok(None);
         }
         let v = self.inner.ring.read(self.buffer_offset(r))?;
-        rp.store(r + Self::ES, Ordering::Release);
+        rp.store(self.advance(r, "read_pos")?, Ordering::Release);
         Ok(Some(v))
     }
 
@@ -699,7 +769,7 @@ impl<T: Pod> Subscription<T> {
         // Acquire: pairs with the producer's store of `write_pos` after writing the element.
         let w = s.wpos()?.load(Ordering::Acquire);
         s.check_span(w, c, "subscriber cursor")?;
-        if c + Stream::<T>::ES > w {
+        if w - c < Stream::<T>::ES {
             if closed {
                 self.done = true;
                 return Ok(Some(None));
@@ -709,7 +779,7 @@ impl<T: Pod> Subscription<T> {
         let v = s.inner.ring.read(s.buffer_offset(c))?;
         // Release: the producer's SeqCst load of the cursor sees the copy finished before it
         // reuses the bytes.
-        cursor.store(c + Stream::<T>::ES, Ordering::SeqCst);
+        cursor.store(s.advance(c, "subscriber cursor")?, Ordering::SeqCst);
         self.notify_producer()?;
         Ok(Some(Some(v)))
     }

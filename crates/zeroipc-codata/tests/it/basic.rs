@@ -680,3 +680,68 @@ fn merge_zip_unfold_for_each_fold() {
         "the first subscriber gets what was retained"
     );
 }
+
+#[test]
+fn hostile_stream_positions_and_slots_give_errors_not_panics() {
+    let s = seg();
+    let st = Stream::<u64>::create(&s, "st", 4).unwrap();
+    let mut sub = st.subscribe().unwrap();
+    let buf = s.find("st_buffer").unwrap().offset() as usize;
+    let subs = s.find("st_subs").unwrap().offset() as usize;
+    // Positions at the top of the u64 range: advancing would overflow.
+    s.raw().write::<u64>(buf, u64::MAX - 7).unwrap();
+    s.raw().write::<u64>(buf + 8, u64::MAX - 7).unwrap();
+    s.raw().write::<u64>(subs + 32, u64::MAX - 7).unwrap();
+    assert!(st.try_emit(1).is_err());
+    assert!(sub.try_recv().unwrap().is_none());
+    // A cursor ahead of write_pos is corruption.
+    s.raw().write::<u64>(buf, 64).unwrap();
+    s.raw().write::<u64>(buf + 8, 64).unwrap();
+    s.raw().write::<u64>(subs + 32, 72).unwrap();
+    assert!(sub.try_recv().is_err());
+    assert!(st.try_emit(1).is_err());
+    // A foreign pid in our slot is reported.
+    s.raw().write::<u64>(subs + 32, 64).unwrap();
+    s.raw().write::<u32>(subs + 40, 1).unwrap();
+    assert!(sub.try_recv().is_err());
+    // Bad slot count or multicast flag.
+    s.raw().write::<u32>(subs + 16, 9).unwrap();
+    assert!(st.try_emit(1).is_err());
+    s.raw().write::<u32>(subs, 3).unwrap();
+    assert!(Stream::<u64>::open(&s, "st").is_err());
+}
+
+#[test]
+fn hostile_channel_peer_table_is_rejected() {
+    let s = seg();
+    Channel::<u32>::create(&s, "c", 4).unwrap();
+    let peers = s.find("c_peers").unwrap().offset() as usize;
+    s.raw().write::<u32>(peers, 1000).unwrap();
+    assert!(Channel::<u32>::open(&s, "c").is_err());
+    s.raw().write::<u32>(peers, 32).unwrap();
+    let c = Channel::<u32>::open(&s, "c").unwrap();
+    // Garbage slot words: unknown kinds are ignored, a huge pid counts as dead.
+    s.raw().write::<u64>(peers + 16, u64::MAX).unwrap();
+    s.raw()
+        .write::<u64>(peers + 24, (1 << 32) | 0xFFFF_FFF0)
+        .unwrap();
+    assert_eq!(c.live_senders().unwrap(), Some(0));
+    assert_eq!(c.live_receivers().unwrap(), Some(0));
+    let tx = c.sender().unwrap();
+    assert_eq!(c.live_senders().unwrap(), Some(1));
+    drop(tx);
+}
+
+#[test]
+fn lazy_recovers_from_a_stale_dead_owner_after_reset() {
+    let s = seg();
+    let l = Lazy::<u32>::create(&s, "l").unwrap();
+    assert_eq!(l.get_or_compute(|| 1).unwrap(), 1);
+    // A computer that died after publishing but before clearing the owner word.
+    let owner = s.find("l_owner").unwrap().offset() as usize;
+    s.raw().write::<u32>(owner, 4_999_999).unwrap();
+    assert!(l.reset().unwrap());
+    assert_eq!(l.get_or_compute_timeout(|| 2, LONG).unwrap(), 2);
+    assert_eq!(l.compute_count().unwrap(), 2);
+    assert_eq!(s.raw().read::<u32>(owner).unwrap(), 0, "owner released");
+}

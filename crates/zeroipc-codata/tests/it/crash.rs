@@ -140,3 +140,47 @@ fn stream_subscriber_killed_producer_is_not_held_back() {
         "the dead subscriber was dropped"
     );
 }
+
+#[test]
+fn rendezvous_receiver_killed_sender_gets_disconnected() {
+    if role().is_some() {
+        let seg = child_segment();
+        let c = Channel::<u64>::open(&seg, "rv").unwrap();
+        let _rx = c.receiver().unwrap();
+        Future::<u8>::open(&seg, "ready")
+            .unwrap()
+            .set_value(1)
+            .unwrap();
+        // Registered but never receives: killed while "alive".
+        std::thread::sleep(LONG);
+        unreachable!("killed");
+    }
+    let (seg, _g, name) = segment("cdrvk", 1 << 16);
+    let c = Channel::<u64>::create_unbuffered(&seg, "rv").unwrap();
+    let ready = Future::<u8>::create(&seg, "ready").unwrap();
+    let kid = spawn(
+        "crash::rendezvous_receiver_killed_sender_gets_disconnected",
+        &["receiver"],
+        &name,
+    )
+    .remove(0);
+    ready.get_timeout(LONG).unwrap();
+    let tx = c.sender().unwrap();
+    // While the receiver lives, an offer nobody takes times out.
+    assert!(
+        tx.send_timeout(1, Duration::from_millis(30))
+            .unwrap_err()
+            .is_timeout()
+    );
+    kid.kill();
+    let start = Instant::now();
+    assert!(matches!(
+        tx.send_timeout(2, LONG),
+        Err(Error::Disconnected {
+            side: "receiver",
+            ..
+        })
+    ));
+    assert!(start.elapsed() < Duration::from_secs(10), "no hang");
+    assert_eq!(c.len(), 0, "the offer was withdrawn");
+}

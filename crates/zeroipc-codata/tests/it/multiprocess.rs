@@ -174,7 +174,7 @@ fn unbuffered_send_blocks_until_another_process_receives() {
     kid.wait_success(LIMIT);
 }
 
-const STREAM_N: u64 = 200_000;
+const STREAM_N: u64 = 1_000_000;
 
 #[test]
 fn stream_3_subscriber_processes_each_receive_all_elements_in_order() {
