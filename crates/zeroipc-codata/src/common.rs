@@ -6,8 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use rustix::io::Errno;
-use rustix::process::{Pid, test_kill_process};
 use zeroipc_format::atomic::shared::AtomicU32;
 use zeroipc_format::{Corruption, Entry, MAX_ENTRY_NAME, Segment, validate_entry_name};
 use zeroipc_sync::futex;
@@ -98,26 +96,7 @@ pub(crate) fn find_parts(seg: &Segment, base: &str, parts: &[&str]) -> Result<Ve
     }
 }
 
-/// `Instant::now() + timeout`, or no deadline if that overflows.
-pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
-}
-
-/// The next sleep slice of a wait that began at `since`: a quarter of the time waited,
-/// between [`futex::SLICE`] (1 ms) and [`futex::max_slice`], never past `deadline`; `None`
-/// once the deadline passed. (The same adaptive rule as `zeroipc-sync`'s waits.)
-pub(crate) fn next_slice(deadline: Option<Instant>, since: Instant) -> Option<Duration> {
-    let now = Instant::now();
-    let waited = now.saturating_duration_since(since);
-    let mut slice = (waited / 4).clamp(futex::SLICE, futex::max_slice().max(futex::SLICE));
-    if let Some(d) = deadline {
-        if now >= d {
-            return None;
-        }
-        slice = slice.min(d - now);
-    }
-    Some(slice)
-}
+pub(crate) use zeroipc_sync::futex::{deadline_after, next_slice};
 
 /// Sleeps on `word` while it holds `expected`, for at most `slice` (shared futex). Any
 /// outcome means "re-check"; a hard futex failure degrades to a plain sleep.
@@ -135,44 +114,7 @@ pub(crate) fn wake_all(word: &AtomicU32) {
 /// A short busy phase before sleeping.
 pub(crate) const SPIN: u32 = 100;
 
-/// Cached pid of this process.
-static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-
-/// This process's pid, as stored in owner and peer words.
-pub(crate) fn my_pid() -> u32 {
-    *PID.get_or_init(|| {
-        rustix::process::getpid()
-            .as_raw_nonzero()
-            .get()
-            .unsigned_abs()
-    })
-}
-
-/// Whether process `pid` is definitely gone: no such process, or a zombie (a zombie still
-/// answers `kill(pid, 0)`). Pid 0 counts as alive (unknown); a pid above `i32::MAX` (as a
-/// corrupt word may hold) cannot exist and counts as dead.
-pub(crate) fn is_dead(pid: u32) -> bool {
-    let Ok(raw) = i32::try_from(pid) else {
-        return true;
-    };
-    let Some(p) = Pid::from_raw(raw) else {
-        return false;
-    };
-    match test_kill_process(p) {
-        Err(Errno::SRCH) => true,
-        Ok(()) | Err(_) => is_zombie(pid),
-    }
-}
-
-fn is_zombie(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    stat.rfind(')')
-        .and_then(|i| stat.get(i + 1..))
-        .and_then(|rest| rest.split_whitespace().next())
-        .is_some_and(|state| state == "Z" || state == "X")
-}
+pub(crate) use zeroipc_sync::owner::{is_dead, my_pid};
 
 /// `CLOCK_MONOTONIC` in nanoseconds.
 pub(crate) fn monotonic_ns() -> u64 {

@@ -258,7 +258,7 @@ impl Word for ModelWord {
 /// The next slice of a wait that started sleeping at `since`: a quarter of the time waited,
 /// between [`SLICE`] and [`max_slice`], and never past `deadline`; `None` once that passed.
 #[inline]
-pub(crate) fn next_slice(deadline: Option<Instant>, since: Instant) -> Option<Duration> {
+pub fn next_slice(deadline: Option<Instant>, since: Instant) -> Option<Duration> {
     let now = Instant::now();
     let waited = now.saturating_duration_since(since);
     let mut slice = (waited / 4).clamp(SLICE, max_slice().max(SLICE));
@@ -272,7 +272,7 @@ pub(crate) fn next_slice(deadline: Option<Instant>, since: Instant) -> Option<Du
 }
 
 /// `Instant::now() + timeout`, or no deadline if that overflows.
-pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+pub fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 

@@ -42,7 +42,7 @@ pub mod model;
 mod monitor;
 mod mutex;
 mod once;
-mod owner;
+pub mod owner;
 mod rwlock;
 mod semaphore;
 mod signal;

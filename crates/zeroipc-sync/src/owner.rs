@@ -1,4 +1,4 @@
-//! Process liveness for dead-owner detection.
+//! Process liveness, for dead-owner detection here and in `zeroipc-codata`.
 
 use rustix::io::Errno;
 use rustix::process::{Pid, test_kill_process};
@@ -8,7 +8,7 @@ static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
 
 /// This process's pid as stored in owner words. Cached: a child created with a bare `fork`
 /// (without exec) that locks a mutex would record its parent's pid (see `Mutex`).
-pub(crate) fn my_pid() -> u32 {
+pub fn my_pid() -> u32 {
     *PID.get_or_init(|| {
         rustix::process::getpid()
             .as_raw_nonzero()
@@ -18,9 +18,14 @@ pub(crate) fn my_pid() -> u32 {
 }
 
 /// Whether process `pid` (in our pid namespace) is definitely gone: no such process, or a
-/// zombie waiting to be reaped (a zombie still answers `kill(pid, 0)`).
-pub(crate) fn is_dead(pid: u32) -> bool {
-    let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+/// zombie waiting to be reaped (a zombie still answers `kill(pid, 0)`). Pid 0 counts as
+/// alive (unknown); a pid above `i32::MAX`, which only a corrupt word can hold, cannot exist
+/// and counts as dead.
+pub fn is_dead(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return true;
+    };
+    let Some(p) = Pid::from_raw(raw) else {
         return false;
     };
     match test_kill_process(p) {
@@ -50,5 +55,6 @@ mod tests {
         // Above the kernel's pid_max limit (2^22): cannot exist.
         assert!(is_dead(5_000_000));
         assert!(!is_dead(0));
+        assert!(is_dead(u32::MAX), "no pid is above i32::MAX");
     }
 }
