@@ -96,7 +96,17 @@ fn bad_arguments_fail_before_any_system_call() {
         Err(Error::InvalidArgument(_))
     ));
     assert!(!std::path::Path::new(&format!("/dev/shm/{name}")).exists());
-    for bad in ["", "/", "a/b", "..", "x\0y"] {
+    for bad in [
+        "",
+        "/",
+        "a/b",
+        "..",
+        "/..",
+        ".",
+        "../etc/passwd",
+        "a/../b",
+        "x\0y",
+    ] {
         assert!(
             matches!(
                 Segment::create(bad, 4096, 8),
@@ -106,10 +116,16 @@ fn bad_arguments_fail_before_any_system_call() {
         );
         assert!(matches!(Segment::open(bad), Err(Error::InvalidName { .. })));
     }
-    assert!(matches!(
-        Segment::open(&"n".repeat(256)),
-        Err(Error::NameTooLong { .. })
-    ));
+    for len in [256, 300] {
+        assert!(matches!(
+            Segment::open(&"n".repeat(len)),
+            Err(Error::NameTooLong { .. })
+        ));
+        assert!(matches!(
+            Segment::create(&"n".repeat(len), 4096, 8),
+            Err(Error::NameTooLong { .. })
+        ));
+    }
 }
 
 #[test]

@@ -1,0 +1,245 @@
+//! Soak driver (run through `scripts/soak.sh`, not part of CI).
+//!
+//! `zeroipc-soak driver SECONDS` starts four peer processes (a Queue producer and consumer, a
+//! ZeroBuffer writer and reader), SIGKILLs a random one every 50..500 ms and restarts it, and
+//! at the end reports operations, kills, and lost or duplicated items, checked against what
+//! the crash windows allow:
+//!
+//! * Queue: the producer acknowledges an item (in shared memory) right after `push` returns;
+//!   the consumer counts an item right after `pop` returns. A producer killed between the two
+//!   re-sends one item after its restart (at most one duplicate per producer kill); a
+//!   consumer killed between them loses one (at most one loss per consumer kill).
+//! * ZeroBuffer: likewise for the writer (at most one duplicate per writer kill). A killed
+//!   reader takes its buffer with it (the next reader creates a fresh one, §13), so the frames
+//!   that were in the ring are lost; they are reported, bounded by the ring capacity per kill.
+#![allow(clippy::unwrap_used)] // a test driver: fail loudly
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use zerobuffer::{BufferConfig, Error as ZbError, Reader, Writer, WriterOptions};
+use zeroipc_structures::{Array, Queue, Segment};
+
+/// Most items per stream (the `seen` counters are one byte per item).
+const MAX_ITEMS: usize = 1 << 24;
+/// ZeroBuffer ring size; a frame is 16 + 8 bytes, so at most `RING / 24` frames are in flight.
+const RING: u64 = 64 * 1024;
+const ROLES: [&str; 4] = ["producer", "consumer", "writer", "reader"];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("driver") => driver(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60)),
+        Some(role) => {
+            let seg = Segment::open(&args[2]).unwrap();
+            match role {
+                "producer" => producer(&seg),
+                "consumer" => consumer(&seg),
+                "writer" => writer(&seg, &args[3]),
+                "reader" => reader(&seg, &args[3]),
+                _ => panic!("unknown role {role}"),
+            }
+        }
+        None => eprintln!("usage: zeroipc-soak driver SECONDS"),
+    }
+}
+
+fn producer(seg: &Segment) {
+    let q = Queue::<u64>::open(seg, "q").unwrap();
+    let acked = Array::<u64>::open(seg, "q_acked").unwrap();
+    let mut seq = acked.get(0).unwrap();
+    loop {
+        if seq as usize >= MAX_ITEMS {
+            idle();
+        }
+        throttle(seq);
+        match q.push(seq) {
+            Ok(()) => {
+                acked.set(0, seq + 1).unwrap();
+                seq += 1;
+            }
+            Err(e) if e.is_full() => std::thread::sleep(Duration::from_micros(50)),
+            Err(e) => panic!("push: {e:?}"),
+        }
+    }
+}
+
+fn consumer(seg: &Segment) {
+    let q = Queue::<u64>::open(seg, "q").unwrap();
+    let seen = Array::<u8>::open(seg, "q_seen").unwrap();
+    loop {
+        match q.pop().unwrap() {
+            Some(v) => bump(&seen, v),
+            None => std::thread::sleep(Duration::from_micros(50)),
+        }
+    }
+}
+
+/// At most about 20 000 items per second and stream, so `MAX_ITEMS` lasts over ten minutes.
+fn throttle(seq: u64) {
+    if seq.is_multiple_of(20) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A sender that reached `MAX_ITEMS` waits to be killed (exiting would look like a crash).
+fn idle() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn bump(seen: &Array<u8>, v: u64) {
+    let i = usize::try_from(v).unwrap();
+    let c = seen.get(i).expect("item out of range");
+    seen.set(i, c.saturating_add(1)).unwrap();
+}
+
+fn writer(seg: &Segment, name: &str) {
+    let acked = Array::<u64>::open(seg, "zb_acked").unwrap();
+    let opts = WriterOptions {
+        write_timeout: Duration::from_millis(500),
+        ..WriterOptions::default()
+    };
+    'connect: loop {
+        let mut w = match Writer::connect_with(name, opts) {
+            Ok(w) => w,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
+        };
+        loop {
+            let seq = acked.get(0).unwrap();
+            if seq as usize >= MAX_ITEMS {
+                idle();
+            }
+            throttle(seq);
+            match w.write_frame(&seq.to_le_bytes()) {
+                Ok(_) => acked.set(0, seq + 1).unwrap(),
+                Err(ZbError::BufferFull { .. }) => {}
+                Err(_) => continue 'connect, // ReaderDead: a new reader comes up
+            }
+        }
+    }
+}
+
+fn reader(seg: &Segment, name: &str) {
+    let seen = Array::<u8>::open(seg, "zb_seen").unwrap();
+    let r = loop {
+        match Reader::create(name, BufferConfig::new(0, RING)) {
+            Ok(r) => break r,
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    loop {
+        match r.read_frame_timeout(Duration::from_millis(100)) {
+            Ok(Some(f)) => {
+                let v = u64::from_le_bytes(f.data().try_into().expect("8-byte frame"));
+                bump(&seen, v);
+            }
+            Ok(None) | Err(ZbError::WriterDead { .. }) => {}
+            Err(e) => panic!("read: {e:?}"),
+        }
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn driver(seconds: u64) {
+    let pid = std::process::id();
+    let seg_name = format!("zt_soak_{pid}");
+    let zb_name = format!("zb_soak_{pid}");
+    let size = (2 * MAX_ITEMS + (1 << 20)) as u64;
+    let seg = Segment::create(&seg_name, size, 16).unwrap();
+    let q = Queue::<u64>::create(&seg, "q", 1024).unwrap();
+    let q_acked = Array::<u64>::create(&seg, "q_acked", 1).unwrap();
+    let q_seen = Array::<u8>::create(&seg, "q_seen", MAX_ITEMS).unwrap();
+    let zb_acked = Array::<u64>::create(&seg, "zb_acked", 1).unwrap();
+    let zb_seen = Array::<u8>::create(&seg, "zb_seen", MAX_ITEMS).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let spawn = |role: &str| -> Child {
+        Command::new(&exe)
+            .args([role, &seg_name, &zb_name])
+            .spawn()
+            .unwrap()
+    };
+    let mut kids: Vec<Child> = ROLES.iter().map(|r| spawn(r)).collect();
+    let mut kills = [0u64; 4];
+    let mut unexpected = 0u64;
+    let mut rng = Rng(u64::from(pid).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50 + rng.next(450)));
+        let i = rng.next(4) as usize;
+        if let Ok(Some(status)) = kids[i].try_wait() {
+            // A peer that exits on its own is a finding (panics print their message).
+            eprintln!("soak: {} exited by itself: {status}", ROLES[i]);
+            unexpected += 1;
+        }
+        kids[i].kill().unwrap(); // SIGKILL
+        kids[i].wait().unwrap();
+        kills[i] += 1;
+        kids[i] = spawn(ROLES[i]);
+    }
+    // Let the consumers catch up, then stop everything.
+    std::thread::sleep(Duration::from_millis(500));
+    for k in &mut kids {
+        let _ = k.kill();
+        let _ = k.wait();
+    }
+    while let Some(v) = q.pop().unwrap() {
+        bump(&q_seen, v);
+    }
+    let report = |what: &str, acked: u64, seen: &Array<u8>, dup_kills: u64| -> (u64, u64) {
+        let mut lost = 0;
+        let mut dup = 0;
+        for i in 0..acked as usize {
+            match seen.get(i).unwrap() {
+                0 => lost += 1,
+                1 => {}
+                c => dup += u64::from(c - 1),
+            }
+        }
+        println!(
+            "{what}: {acked} acknowledged, {} received, {lost} lost, {dup} duplicated \
+             ({dup_kills} kills of the sending side)",
+            acked - lost
+        );
+        (lost, dup)
+    };
+    println!(
+        "soak: {seconds} s, kills: producer {}, consumer {}, writer {}, reader {}",
+        kills[0], kills[1], kills[2], kills[3]
+    );
+    let (q_lost, q_dup) = report("queue", q_acked.get(0).unwrap(), &q_seen, kills[0]);
+    let (zb_lost, zb_dup) = report("zerobuffer", zb_acked.get(0).unwrap(), &zb_seen, kills[2]);
+    let zb_bound = (kills[3] + 1) * (RING / 24);
+    println!(
+        "zerobuffer: frames lost with killed readers: {zb_lost} (bound: {} reader kills x {} frames)",
+        kills[3],
+        RING / 24
+    );
+    drop((q, seg));
+    let _ = Segment::unlink(&seg_name);
+    // A reader killed last leaves its buffer behind; a fresh reader cleans it up (§13).
+    drop(Reader::create(&zb_name, BufferConfig::new(0, 64)));
+    println!("soak: peers that exited by themselves: {unexpected}");
+    let ok = unexpected == 0
+        && q_lost <= kills[1]
+        && q_dup <= kills[0]
+        && zb_dup <= kills[2]
+        && zb_lost <= zb_bound;
+    println!("soak: {}", if ok { "PASS" } else { "FAIL" });
+    if !ok {
+        std::process::exit(1);
+    }
+}
