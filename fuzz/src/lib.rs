@@ -422,6 +422,7 @@ pub fn zerobuffer_reader(data: &[u8]) {
         liveness_interval: Duration::from_millis(1),
         write_timeout: Duration::ZERO,
         connect_grace: Duration::ZERO,
+        ..WriterOptions::default()
     };
     let mut writer = Writer::connect_with(&name, opts).ok();
     let mut frames = Vec::new();
