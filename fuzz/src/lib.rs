@@ -425,6 +425,22 @@ pub fn zerobuffer_reader(data: &[u8]) {
         ..WriterOptions::default()
     };
     let mut writer = Writer::connect_with(&name, opts).ok();
+    // Image mode: a few real frames (for their "data available" tokens), then the whole
+    // buffer (OIEB, metadata, ring) is replaced by a ZeroBuffer image from the input, with
+    // both pids pointed at this live process so that neither side just reports a dead peer.
+    if cfg & 0x40 != 0 {
+        let tokens = inp.u8() % 8;
+        if let Some(w) = writer.as_mut() {
+            for _ in 0..tokens {
+                let _ = w.try_write_frame(&[0; 8]);
+            }
+        }
+        let image = inp.bytes(usize::try_from(total).unwrap_or(0));
+        let _ = shm.write_at(image, 0);
+        let pid = u64::from(std::process::id()).to_le_bytes();
+        let _ = shm.write_at(&pid, 80); // writer_pid
+        let _ = shm.write_at(&pid, 88); // reader_pid
+    }
     let mut frames = Vec::new();
     let mut steps = 0;
     while !inp.is_empty() && steps < 128 {

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use zeroipc_format::atomic::Ordering;
-use zeroipc_sync::{Barrier, Error, Mutex, Once, OnceState};
+use zeroipc_sync::{Barrier, Error, Mutex, Once, OnceState, Semaphore};
 use zeroipc_testkit::{Child, role};
 
 use crate::multiprocess::{child_segment, data, segment};
@@ -130,4 +130,43 @@ fn once_executor_killed_inside_call_others_time_out() {
     let mut ran = false;
     assert!(once.call(|| ran = true).unwrap());
     assert!(ran && once.is_done().unwrap());
+}
+
+/// A waiter SIGKILLed while blocked in `acquire` leaves its `waiting` registration behind
+/// (spec §4.8 has no way to withdraw it). The survivors are unaffected: the stale count only
+/// makes `release` issue a futex wake nobody needs; acquire and release keep working.
+#[test]
+fn semaphore_waiter_killed_while_waiting_survivors_unaffected() {
+    const TEST: &str = "crash::semaphore_waiter_killed_while_waiting_survivors_unaffected";
+    if role().is_some() {
+        let seg = child_segment();
+        let sem = Semaphore::open(&seg, "s").unwrap();
+        sem.acquire().unwrap(); // blocks: the count is 0
+        unreachable!("killed while waiting");
+    }
+    let (seg, _g, name) = segment("crash_s");
+    let sem = Semaphore::create(&seg, "s", 0, 1).unwrap();
+    let kid = Child::spawn(TEST, "waiter", &[("SEG", &name)]);
+    let t = Instant::now();
+    while sem.waiting().unwrap() == 0 {
+        assert!(t.elapsed() < Duration::from_secs(30), "child never waited");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    kid.kill();
+    assert_eq!(
+        sem.waiting().unwrap(),
+        1,
+        "the dead waiter stays registered"
+    );
+    assert_eq!(sem.count().unwrap(), 0);
+    sem.release().unwrap();
+    let t = Instant::now();
+    sem.acquire_timeout(Duration::from_secs(5)).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(1));
+    assert!(matches!(
+        sem.acquire_timeout(Duration::from_millis(20)),
+        Err(Error::Timeout { .. })
+    ));
+    sem.release().unwrap();
+    assert!(sem.try_acquire().unwrap());
 }
