@@ -256,27 +256,10 @@ pub(crate) fn find<B: Buckets, K: Pod>(b: &B, key: &K, wait: bool) -> Result<Opt
 
 /// Looks `key` up and copies its value.
 pub(crate) fn get<B: Buckets, K: Pod, V: Pod>(b: &B, key: &K) -> Result<Option<V>, Fault> {
-    let cap = b.capacity();
-    let hash = key_hash(key);
-    for i in 0..cap {
-        let idx = slot(hash, i, cap);
-        let state = b.state(idx)?;
-        let mut wait = BoundedWait::new();
-        loop {
-            match state_of(state)? {
-                EMPTY => return Ok(None),
-                OCCUPIED => {
-                    if key_eq(&b.load_key::<K>(idx)?, key) {
-                        return Ok(Some(b.load_value(idx)?));
-                    }
-                    break;
-                }
-                INSERTING if wait.wait() => {}
-                _ => break,
-            }
-        }
+    match find(b, key, true)? {
+        Some(idx) => Ok(Some(b.load_value(idx)?)),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// Removes `key`, returning its value. The entry is claimed (OCCUPIED → INSERTING) before
