@@ -111,7 +111,8 @@ fn part(base: &str, suffix: &str) -> String {
 
 enum Kind<T> {
     Buffered {
-        queue: Queue<T>,
+        /// Boxed: the handle keeps cache-line-aligned position hints.
+        queue: Box<Queue<T>>,
         /// The queue's `head` and `tail` words (futex words of blocked senders/receivers).
         qwords: AtomicWords,
     },
@@ -374,7 +375,10 @@ impl<T: Pod> Channel<T> {
                 });
             }
             let qwords = seg.region(queue.entry())?.atomic_words(Q_HEAD, 2)?;
-            Kind::Buffered { queue, qwords }
+            Kind::Buffered {
+                queue: Box::new(queue),
+                qwords,
+            }
         };
         let closed = header.atomic_u8(CLOSED)?.load(Ordering::Acquire);
         if closed > 1 {

@@ -47,6 +47,24 @@ impl QueueModel {
     pub fn pop(&self) -> Option<u64> {
         self.core().pop().ok().flatten()
     }
+    /// Pushes `v` starting from the position guess `guess`; the next guess if pushed.
+    pub fn push_guessed(&self, guess: u32, v: u64) -> Option<u32> {
+        self.core().push_from(guess, true, v).ok().flatten()
+    }
+    /// Pushes a run of a prefix of `src` from the guess; `(pushed, next guess)`.
+    pub fn push_run(&self, guess: u32, src: &[u64]) -> (usize, u32) {
+        self.core().push_run(guess, true, src).unwrap_or((0, guess))
+    }
+    /// Pops a run of up to `n` from the guess; `(items, next guess)`.
+    pub fn pop_run(&self, guess: u32, n: usize) -> (Vec<u64>, u32) {
+        let mut out = vec![0; n];
+        let (k, next) = self
+            .core()
+            .pop_run(guess, true, &mut out)
+            .unwrap_or((0, guess));
+        out.truncate(k);
+        (out, next)
+    }
 }
 
 /// Stack core over loom storage.

@@ -85,6 +85,51 @@ fn queue_full_and_empty_with_wrap() {
     });
 }
 
+/// A run push (one CAS for several slots) racing a single push with a stale position guess,
+/// and a run pop: every item exactly once, each producer's items in order.
+#[test]
+fn queue_runs_and_stale_guesses() {
+    model(|| {
+        let q = Arc::new(QueueModel::new(4));
+        let runner = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                let (n, next) = q.push_run(0, &[1, 2]);
+                let mut pushed = n;
+                if n < 2 {
+                    pushed += q.push_run(next, &[2]).0;
+                }
+                pushed
+            })
+        };
+        let single = {
+            let q = Arc::clone(&q);
+            // Guess 0 is stale as soon as the runner claims it.
+            thread::spawn(move || q.push_guessed(0, 10).is_some())
+        };
+        let consumer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.pop_run(0, 3))
+        };
+        let pushed = runner.join().unwrap();
+        assert!(single.join().unwrap(), "room for all three");
+        assert_eq!(pushed, 2);
+        let (mut got, mut guess) = consumer.join().unwrap();
+        loop {
+            let (more, next) = q.pop_run(guess, 3);
+            if more.is_empty() {
+                break;
+            }
+            got.extend(more);
+            guess = next;
+        }
+        let ones: Vec<u64> = got.iter().copied().filter(|&v| v < 10).collect();
+        assert_eq!(ones, [1, 2], "the run's items in order");
+        got.sort_unstable();
+        assert_eq!(got, [1, 2, 10], "every item exactly once");
+    });
+}
+
 #[test]
 fn stack_concurrent_push_and_pop() {
     model(|| {

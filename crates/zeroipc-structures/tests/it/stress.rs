@@ -29,6 +29,21 @@ const QUEUE_TEST: &str = "stress::queue_2p2c_10m_items_exactly_once";
 
 #[test]
 fn queue_2p2c_10m_items_exactly_once() {
+    queue_2p2c(QUEUE_TEST, QUEUE_ITEMS, false);
+}
+
+const QUEUE_BULK_TEST: &str = "stress::queue_2p2c_bulk_runs_exactly_once";
+
+/// The same accounting with every process mixing single operations and bulk runs
+/// (`push_slice`/`pop_into` of 1 to 64 items, one CAS per run).
+#[test]
+fn queue_2p2c_bulk_runs_exactly_once() {
+    queue_2p2c(QUEUE_BULK_TEST, 4_000_000, true);
+}
+
+/// Two producer and two consumer processes; every item exactly once, each producer's items
+/// in order as seen by each consumer.
+fn queue_2p2c(test: &str, items: u64, bulk: bool) {
     if let Some(r) = role() {
         let seg = Segment::open(&env("SEG")).unwrap();
         let q = Queue::<u64>::open(&seg, "q").unwrap();
@@ -36,7 +51,29 @@ fn queue_2p2c_10m_items_exactly_once() {
         let (kind, id) = r.split_once(':').unwrap();
         let id: u64 = id.parse().unwrap();
         let per = env_u64("PER");
-        if kind == "prod" {
+        if kind == "prod" && bulk {
+            let mut seq = 0;
+            let mut batch = Vec::with_capacity(64);
+            while seq < per {
+                let want = (seq % 64 + 1).min(per - seq);
+                if want.is_multiple_of(5) {
+                    // A single push now and then, between runs.
+                    match q.push(item(id, seq)) {
+                        Ok(()) => seq += 1,
+                        Err(PushError::Full(_)) => std::thread::yield_now(),
+                        Err(e) => panic!("push: {e}"),
+                    }
+                    continue;
+                }
+                batch.clear();
+                batch.extend((seq..seq + want).map(|s| item(id, s)));
+                let n = q.push_slice(&batch).unwrap();
+                seq += n as u64;
+                if n == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        } else if kind == "prod" {
             for seq in 0..per {
                 let mut v = item(id, seq);
                 loop {
@@ -53,21 +90,33 @@ fn queue_2p2c_10m_items_exactly_once() {
         } else {
             let mut stats = [[0u64; 4]; 2];
             let mut last = [None::<u64>; 2];
+            let mut buf = [0u64; 64];
+            let mut round = 0usize;
             loop {
-                match q.pop().unwrap() {
-                    Some(v) => {
-                        let (p, seq) = ((v >> 40) as usize, v & ((1 << 40) - 1));
-                        let s = &mut stats[p];
-                        s[0] += 1;
-                        s[1] = s[1].wrapping_add(seq);
-                        s[2] = s[2].wrapping_add(seq.wrapping_mul(seq));
-                        if last[p].is_some_and(|l| l >= seq) {
-                            s[3] += 1; // one consumer sees each producer's items in order
-                        }
-                        last[p] = Some(seq);
+                round += 1;
+                let got = if bulk && !round.is_multiple_of(4) {
+                    let n = q.pop_into(&mut buf[..round % 64 + 1]).unwrap();
+                    buf[..n].to_vec()
+                } else {
+                    q.pop().unwrap().into_iter().collect()
+                };
+                if got.is_empty() {
+                    if res.get(0) == Some(1) && q.is_empty() {
+                        break;
                     }
-                    None if res.get(0) == Some(1) && q.is_empty() => break,
-                    None => std::thread::yield_now(),
+                    std::thread::yield_now();
+                    continue;
+                }
+                for v in got {
+                    let (p, seq) = ((v >> 40) as usize, v & ((1 << 40) - 1));
+                    let s = &mut stats[p];
+                    s[0] += 1;
+                    s[1] = s[1].wrapping_add(seq);
+                    s[2] = s[2].wrapping_add(seq.wrapping_mul(seq));
+                    if last[p].is_some_and(|l| l >= seq) {
+                        s[3] += 1; // one consumer sees each producer's items in order
+                    }
+                    last[p] = Some(seq);
                 }
             }
             for (p, s) in stats.iter().enumerate() {
@@ -81,14 +130,14 @@ fn queue_2p2c_10m_items_exactly_once() {
     let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
     Queue::<u64>::create(&seg, "q", 1024).unwrap();
     let res = Array::<u64>::create(&seg, "res", results_len(2, 2)).unwrap();
-    let per = QUEUE_ITEMS / 2;
+    let per = items / 2;
     let per_s = per.to_string();
     let env = [("SEG", name.as_str()), ("PER", per_s.as_str())];
     let consumers: Vec<Child> = (0..2)
-        .map(|c| Child::spawn(QUEUE_TEST, &format!("cons:{c}"), &env))
+        .map(|c| Child::spawn(test, &format!("cons:{c}"), &env))
         .collect();
     let producers: Vec<Child> = (0..2)
-        .map(|p| Child::spawn(QUEUE_TEST, &format!("prod:{p}"), &env))
+        .map(|p| Child::spawn(test, &format!("prod:{p}"), &env))
         .collect();
     for p in producers {
         p.wait_success(Duration::from_secs(300));
