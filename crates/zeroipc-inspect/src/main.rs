@@ -18,6 +18,7 @@ mod dtype;
 mod error;
 mod fmt;
 mod infer;
+mod prim;
 mod source;
 
 use std::io::Write as _;
