@@ -301,7 +301,7 @@ fn monitor_reports_frames_and_megabytes_per_second_of_a_buffer() {
     let _serial = crate::common::zerobuffer_serial();
     let name = unique("monzb");
     let reader = Reader::create(&name, BufferConfig::new(64, 64 * 1024)).expect("reader");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = std::sync::Arc::new(zeroipc_format::atomic::AtomicU32::new(0));
     let mut child = spawn_child("zb_writer", &format!("{name} {FRAME_RATE} {FRAME_LEN}"));
     wait_ready(&mut child);
     // The test reads every frame as it comes, so the writer never waits for space.
@@ -309,7 +309,7 @@ fn monitor_reports_frames_and_megabytes_per_second_of_a_buffer() {
         let stop = stop.clone();
         std::thread::spawn(move || {
             let mut frames = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            while stop.load(zeroipc_format::atomic::Ordering::Relaxed) == 0 {
                 match reader.read_frame_timeout(Duration::from_millis(50)) {
                     Ok(Some(f)) => {
                         assert_eq!(f.len() as u64, FRAME_LEN);
@@ -323,7 +323,7 @@ fn monitor_reports_frames_and_megabytes_per_second_of_a_buffer() {
         })
     };
     let ticks = monitor_ticks(&[&name]);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(1, zeroipc_format::atomic::Ordering::Relaxed);
     let frames = reading.join().expect("reader thread");
     drop(child);
     assert!(frames > 0);
