@@ -165,7 +165,15 @@ fn unreachable_map() -> Result<()> {
     ))
 }
 
-fn value<T: Scalar>(x: T) -> Value {
+/// A scalar as JSON. An `f32` is written as the shortest decimal that reads back as the same
+/// `f32` (`21.1`, not its exact binary value `21.100000381469727`); non-finite floats are null.
+pub fn value<T: Scalar>(x: T) -> Value {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        && let Ok(f) = bytemuck::try_cast::<T, f32>(x)
+        && let Ok(d) = f.to_string().parse::<f64>()
+    {
+        return Value::from(d);
+    }
     x.into()
 }
 
@@ -314,6 +322,16 @@ fn gone() -> crate::error::CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn f32_values_are_their_shortest_decimal() {
+        assert_eq!(value(21.1f32).to_string(), "21.1");
+        assert_eq!(value(-0.5f32).to_string(), "-0.5");
+        assert_eq!(value(f32::NAN), Value::Null);
+        assert_eq!(value(f32::INFINITY), Value::Null);
+        assert_eq!(value(21.1f64).to_string(), "21.1");
+        assert_eq!(value(7u8).to_string(), "7");
+    }
 
     #[test]
     fn window_truncates_long_lists_only() {

@@ -16,7 +16,7 @@ use zeroipc_sync::owner::is_dead;
 use zeroipc_sync::{Barrier, Event, EventMode, Latch, Monitor, Mutex, Once, OnceState, RwLock};
 use zeroipc_sync::{Semaphore, Signal};
 
-use crate::decode::{Fields, Limit, Scalar, with_dtype};
+use crate::decode::{Fields, Limit, Scalar, value, with_dtype};
 use crate::dtype::{Dtype, Kind, Spec};
 use crate::error::{CliError, Result};
 
@@ -106,10 +106,6 @@ fn needs_dtype(spec: Spec) -> Result<Dtype> {
 
 fn put_dtype(f: &mut Fields, d: Option<Dtype>) {
     f.put("dtype", d.map_or(Value::Null, |d| Value::from(d.numpy())));
-}
-
-fn value<T: Scalar>(x: T) -> Value {
-    x.into()
 }
 
 fn entry(seg: &Segment, name: &str) -> Result<Entry> {

@@ -423,7 +423,7 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
             let mut notes = String::new();
             if let Some(e) = &extra {
                 if let Some(slots) = e["subscriber_slots"].as_array() {
-                    notes.push_str(&format!("  {} subscribers", slots.len()));
+                    notes.push_str(&format!("  subscribers {}", slots.len()));
                 }
                 if let Some(lag) = e["max_lag"].as_u64() {
                     notes.push_str(&format!(", max lag {lag}"));
