@@ -240,7 +240,7 @@ fn print_fields(f: &Fields, json: bool) -> Result<()> {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        out(&format!("{k:<w$}  {text}"))?;
+        out(format!("{k:<w$}  {text}").trim_end())?;
     }
     Ok(())
 }

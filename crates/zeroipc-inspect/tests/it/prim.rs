@@ -134,6 +134,27 @@ fn channels_with_registered_peers_and_rendezvous() {
     assert_eq!(got["size"], 0);
     assert_eq!(got["items"], json!([]));
     assert_eq!(got["live_senders"], 0);
+    // A sender offering a value on the rendezvous slot: shown until a receiver takes it.
+    std::thread::scope(|scope| {
+        let sender = sync.clone();
+        scope.spawn(move || sender.send_timeout(77, std::time::Duration::from_secs(10)));
+        let mut offered = Value::Null;
+        for _ in 0..500 {
+            offered = run_json(&["show", &name, "handoff", "--json"]);
+            if offered["size"] == 1 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(offered["size"], 1, "{offered}");
+        assert_eq!(offered["items"], json!([77]));
+        assert_eq!(offered["ready"], 1);
+        assert_eq!(
+            sync.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("recv"),
+            Some(77)
+        );
+    });
     drop(sync);
 }
 
