@@ -748,4 +748,51 @@ mod tests {
         assert_eq!(d, vec![Dtype::F32]);
         assert_eq!(kind_hint(&tokens("stk_u8")), Some(Kind::Stack));
     }
+
+    fn region_with(words: &[u8]) -> (Segment, Region) {
+        let seg = Segment::anonymous(1 << 14, 8).expect("segment");
+        let (_, r) = seg
+            .add("x", words.len() as u64, |r: &Region| {
+                r.write_slice(0, words)?;
+                Ok::<_, zeroipc_format::Error>(())
+            })
+            .expect("entry");
+        (seg, r)
+    }
+
+    fn words16(w: [i32; 4]) -> Vec<u8> {
+        w.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn sixteen_byte_kinds_by_their_invariants() {
+        let cases: [([i32; 4], &[Kind]); 7] = [
+            ([3, 0, 5, 0], &[Kind::Semaphore, Kind::Barrier]),
+            ([1, 0, 1, 0], &[Kind::Mutex, Kind::Barrier]),
+            ([0, 0, 3, 0], &[Kind::Semaphore, Kind::Barrier]),
+            ([3, 5, 0, 0], &[Kind::Semaphore, Kind::Latch]),
+            ([2, 0, 0, 0], &[Kind::Semaphore]),
+            ([-1, 0, 0, 0], &[]),
+            ([0, 0, 0, 7], &[]),
+        ];
+        for (w, want) in cases {
+            let (_seg, r) = region_with(&words16(w));
+            assert_eq!(fits16(&r).expect("words"), want, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn an_error_futures_message_gives_its_element_size() {
+        for es in [1usize, 2, 4, 8] {
+            let mut b = vec![0u8; 280];
+            b[16 + es..16 + es + 4].copy_from_slice(b"boom");
+            let (_seg, r) = region_with(&b);
+            assert_eq!(error_elem_size(&r), Some(es as u64));
+        }
+        let (_seg, r) = region_with(&[0u8; 280]);
+        assert_eq!(error_elem_size(&r), None, "empty message");
+        assert_eq!(future_sizes(280), vec![1, 2, 4, 8]);
+        assert_eq!(future_sizes(276), vec![4]);
+        assert_eq!(slot_elem_size(8), Some(4));
+    }
 }
