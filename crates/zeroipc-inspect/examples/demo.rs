@@ -6,14 +6,18 @@
 //! zeroipc-inspect list
 //! zeroipc-inspect show demo_sensors
 //! zeroipc-inspect show demo_sensors temps_f32
+//! zeroipc-inspect show demo_sensors readings_f32
+//! zeroipc-inspect monitor demo_sensors readings_f32
 //! zeroipc-inspect monitor demo_video
 //! ```
 
 use std::time::{Duration, Instant};
 
 use zerobuffer::{BufferConfig, Reader, Writer};
+use zeroipc_codata::{Channel, Future, Stream};
 use zeroipc_format::Segment;
 use zeroipc_structures::{Array, Map, Queue};
+use zeroipc_sync::{Latch, Mutex};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs: u64 = std::env::args()
@@ -30,6 +34,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| e.to_string())?;
     }
 
+    // Synchronisation and codata: a mutex held by this process, a latch, a completed future,
+    // a stream whose subscriber stays 3 readings behind, and a channel with a registered
+    // sender and receiver.
+    let lock = Mutex::create(&seg, "config_mtx")?;
+    let _held = lock.lock()?;
+    let ready = Latch::create(&seg, "ready_latch", 3)?;
+    ready.count_down(1)?;
+    Future::<f64>::create(&seg, "calib_fut_f64")?.set_value(0.125)?;
+    let readings = Stream::<f32>::create(&seg, "readings_f32", 64)?;
+    let mut sub = readings.subscribe()?;
+    for v in [20.0, 20.5, 21.0] {
+        readings.emit(v)?;
+    }
+    let jobs = Channel::<u32>::create(&seg, "jobs_u32", 16)?;
+    let (tx, rx) = (jobs.sender()?, jobs.receiver()?);
+
     let reader = Reader::create("demo_video", BufferConfig::new(256, 1 << 20))?;
     let mut writer = Writer::connect("demo_video")?;
     writer.set_metadata(b"format=yuv420 1280x720")?;
@@ -42,6 +62,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = events.push(n);
         if n.is_multiple_of(2) {
             let _ = events.pop();
+        }
+        // 100 readings/s, each read as the next arrives; 100 jobs/s, 5 left queued.
+        let _ = readings.try_emit(21.0 + (n % 10) as f32 / 10.0)?;
+        let _ = sub.try_recv()?;
+        let _ = tx.try_send(n)?;
+        if jobs.len() > 5 {
+            let _ = rx.try_recv()?;
         }
         if n.is_multiple_of(3) {
             writer.write_frame(&vec![0u8; 64 << 10])?;

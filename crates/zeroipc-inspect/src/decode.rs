@@ -120,41 +120,60 @@ macro_rules! with_dtype {
     };
 }
 
-/// Decodes the structure `entry` of `seg` as `spec`, appending its fields to `f` (after the
-/// `kind` and dtype fields).
+pub(crate) use with_dtype;
+
+/// Decodes the structure `name` of `seg` as `spec`, appending its fields to `f` (after the
+/// `kind` and dtype fields). `name` is a table entry, or the base name of a composite sync or
+/// codata structure.
 ///
 /// # Errors
 /// The structure's `open` errors (layout or type mismatch, corrupt header) and read errors.
-pub fn decode(seg: &Segment, entry: &Entry, spec: Spec, lim: &Limit, f: &mut Fields) -> Result<()> {
-    let name = entry.name();
+pub fn decode(seg: &Segment, name: &str, spec: Spec, lim: &Limit, f: &mut Fields) -> Result<()> {
     f.put("kind", spec.kind.name());
+    if !spec.kind.is_structure() {
+        return crate::prim::decode(seg, name, spec, lim, f);
+    }
+    let entry = &seg.find(name)?;
+    let dtype = spec
+        .dtype
+        .ok_or_else(|| crate::error::CliError::other(format!("a {} needs a type", spec.kind)))?;
     match (spec.kind, spec.value) {
         (Kind::Map, Some(v)) => {
-            f.put("key_dtype", spec.dtype.numpy());
+            f.put("key_dtype", dtype.numpy());
             f.put("value_dtype", v.numpy());
-            with_dtype!(spec.dtype, K => with_dtype!(v, V => map::<K, V>(seg, name, lim, f)))
+            with_dtype!(dtype, K => with_dtype!(v, V => map::<K, V>(seg, name, lim, f)))
         }
         (Kind::Map, None) => Err(crate::error::CliError::other("a map needs a value type")),
         (kind, _) => {
-            f.put("dtype", spec.dtype.numpy());
-            with_dtype!(spec.dtype, T => match kind {
+            f.put("dtype", dtype.numpy());
+            with_dtype!(dtype, T => match kind {
                 Kind::Array => array::<T>(seg, name, lim, f),
                 Kind::Queue => queue::<T>(seg, entry, lim, f),
                 Kind::Stack => stack::<T>(seg, entry, lim, f),
                 Kind::Ring => ring::<T>(seg, name, lim, f),
                 Kind::Set => set::<T>(seg, name, lim, f),
                 Kind::Pool => pool::<T>(seg, name, lim, f),
-                Kind::Map => unreachable_map(),
+                _ => unreachable_map(),
             })
         }
     }
 }
 
 fn unreachable_map() -> Result<()> {
-    Err(crate::error::CliError::other("a map needs a value type"))
+    Err(crate::error::CliError::other(
+        "a map needs a value type (internal: or an unexpected kind)",
+    ))
 }
 
-fn value<T: Scalar>(x: T) -> Value {
+/// A scalar as JSON. An `f32` is written as the shortest decimal that reads back as the same
+/// `f32` (`21.1`, not its exact binary value `21.100000381469727`); non-finite floats are null.
+pub fn value<T: Scalar>(x: T) -> Value {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        && let Ok(f) = bytemuck::try_cast::<T, f32>(x)
+        && let Ok(d) = f.to_string().parse::<f64>()
+    {
+        return Value::from(d);
+    }
     x.into()
 }
 
@@ -303,6 +322,16 @@ fn gone() -> crate::error::CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn f32_values_are_their_shortest_decimal() {
+        assert_eq!(value(21.1f32).to_string(), "21.1");
+        assert_eq!(value(-0.5f32).to_string(), "-0.5");
+        assert_eq!(value(f32::NAN), Value::Null);
+        assert_eq!(value(f32::INFINITY), Value::Null);
+        assert_eq!(value(21.1f64).to_string(), "21.1");
+        assert_eq!(value(7u8).to_string(), "7");
+    }
 
     #[test]
     fn window_truncates_long_lists_only() {

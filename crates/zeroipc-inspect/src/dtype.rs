@@ -140,11 +140,48 @@ pub enum Kind {
     Set,
     /// `Pool<T>`
     Pool,
+    /// `Semaphore` (zeroipc-sync)
+    Semaphore,
+    /// `Mutex` (a semaphore with `max_count == 1`, and the project's `NAME_owner`)
+    Mutex,
+    /// `RwLock` (`NAME_state`, `NAME_rmtx`, `NAME_wmtx`, marker `NAME`)
+    RwLock,
+    /// `Monitor` (`NAME_mtx`, `NAME_cond`, `NAME_count`, marker `NAME`)
+    Monitor,
+    /// `Barrier`
+    Barrier,
+    /// `Latch`
+    Latch,
+    /// `Once`
+    Once,
+    /// `Event` (`NAME`, marker `NAME_sem`)
+    Event,
+    /// `Signal<T>` (`NAME_state`, `NAME_mtx`, marker `NAME`)
+    Signal,
+    /// `Future<T>` (zeroipc-codata)
+    Future,
+    /// `Lazy<T>`
+    Lazy,
+    /// `Stream<T>` (`NAME_header`, `NAME_buffer`, optional `NAME_subs`)
+    Stream,
+    /// `Channel<T>` (`NAME_header`, `NAME_buffer` or `NAME_slot`, optional `NAME_peers`)
+    Channel,
+}
+
+/// How many element types a kind takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Typing {
+    /// None (synchronisation primitives).
+    Untyped,
+    /// One element type.
+    One,
+    /// Key and value types (maps).
+    Two,
 }
 
 impl Kind {
     /// Every decodable kind.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 20] = [
         Kind::Array,
         Kind::Queue,
         Kind::Stack,
@@ -152,6 +189,19 @@ impl Kind {
         Kind::Map,
         Kind::Set,
         Kind::Pool,
+        Kind::Semaphore,
+        Kind::Mutex,
+        Kind::RwLock,
+        Kind::Monitor,
+        Kind::Barrier,
+        Kind::Latch,
+        Kind::Once,
+        Kind::Event,
+        Kind::Signal,
+        Kind::Future,
+        Kind::Lazy,
+        Kind::Stream,
+        Kind::Channel,
     ];
 
     /// The lower-case name used in output and in `--as`.
@@ -164,7 +214,51 @@ impl Kind {
             Kind::Map => "map",
             Kind::Set => "set",
             Kind::Pool => "pool",
+            Kind::Semaphore => "semaphore",
+            Kind::Mutex => "mutex",
+            Kind::RwLock => "rwlock",
+            Kind::Monitor => "monitor",
+            Kind::Barrier => "barrier",
+            Kind::Latch => "latch",
+            Kind::Once => "once",
+            Kind::Event => "event",
+            Kind::Signal => "signal",
+            Kind::Future => "future",
+            Kind::Lazy => "lazy",
+            Kind::Stream => "stream",
+            Kind::Channel => "channel",
         }
+    }
+
+    /// How many element types the kind takes.
+    pub fn typing(self) -> Typing {
+        match self {
+            Kind::Map => Typing::Two,
+            Kind::Semaphore
+            | Kind::Mutex
+            | Kind::RwLock
+            | Kind::Monitor
+            | Kind::Barrier
+            | Kind::Latch
+            | Kind::Once
+            | Kind::Event => Typing::Untyped,
+            _ => Typing::One,
+        }
+    }
+
+    /// Whether the kind is one of the data structures of `zeroipc-structures` (whose element
+    /// type is always known, at least by size).
+    pub fn is_structure(self) -> bool {
+        matches!(
+            self,
+            Kind::Array
+                | Kind::Queue
+                | Kind::Stack
+                | Kind::Ring
+                | Kind::Map
+                | Kind::Set
+                | Kind::Pool
+        )
     }
 }
 
@@ -183,7 +277,11 @@ impl FromStr for Kind {
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| {
-                format!("unknown kind {s:?} (array, queue, stack, ring, map, set, pool)")
+                format!(
+                    "unknown kind {s:?} (array, queue, stack, ring, map, set, pool, semaphore, \
+                     mutex, rwlock, monitor, barrier, latch, once, event, signal, future, lazy, \
+                     stream, channel)"
+                )
             })
     }
 }
@@ -193,43 +291,63 @@ impl FromStr for Kind {
 pub struct Spec {
     /// The structure kind.
     pub kind: Kind,
-    /// Element type (the key type of a map).
-    pub dtype: Dtype,
+    /// Element type (the key type of a map); `None` for untyped kinds, and for typed codata
+    /// kinds whose element size the layout does not store.
+    pub dtype: Option<Dtype>,
     /// Value type of a map (`None` for the other kinds).
     pub value: Option<Dtype>,
 }
 
+impl Spec {
+    /// A spec for an untyped kind.
+    pub fn untyped(kind: Kind) -> Self {
+        Spec {
+            kind,
+            dtype: None,
+            value: None,
+        }
+    }
+}
+
 impl fmt::Display for Spec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.value {
-            Some(v) => write!(f, "{}:{}:{}", self.kind, self.dtype.short(), v.short()),
-            None => write!(f, "{}:{}", self.kind, self.dtype.short()),
+        write!(f, "{}", self.kind)?;
+        if let Some(d) = self.dtype {
+            write!(f, ":{}", d.short())?;
         }
+        if let Some(v) = self.value {
+            write!(f, ":{}", v.short())?;
+        }
+        Ok(())
     }
 }
 
 impl FromStr for Spec {
     type Err = String;
 
-    /// `KIND:TYPE`, or `map:KEY:VALUE`.
+    /// `KIND:TYPE`, `map:KEY:VALUE`, or a bare `KIND` for the synchronisation primitives.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.split(':').collect();
         let kind: Kind = parts.first().copied().unwrap_or_default().parse()?;
-        match (kind, parts.as_slice()) {
-            (Kind::Map, [_, k, v]) => Ok(Spec {
+        match (kind.typing(), parts.as_slice()) {
+            (Typing::Two, [_, k, v]) => Ok(Spec {
                 kind,
-                dtype: k.parse()?,
+                dtype: Some(k.parse()?),
                 value: Some(v.parse()?),
             }),
-            (Kind::Map, _) => Err(format!(
+            (Typing::Two, _) => Err(format!(
                 "{s:?}: a map needs map:KEY:VALUE, e.g. map:i32:f64"
             )),
-            (_, [_, t]) => Ok(Spec {
+            (Typing::One, [_, t]) => Ok(Spec {
                 kind,
-                dtype: t.parse()?,
+                dtype: Some(t.parse()?),
                 value: None,
             }),
-            _ => Err(format!("{s:?}: expected KIND:TYPE, e.g. queue:i32")),
+            (Typing::One, _) => Err(format!("{s:?}: expected {kind}:TYPE, e.g. {kind}:i32")),
+            (Typing::Untyped, [_]) => Ok(Spec::untyped(kind)),
+            (Typing::Untyped, _) => {
+                Err(format!("{s:?}: a {kind} has no element type (--as {kind})"))
+            }
         }
     }
 }
@@ -241,7 +359,10 @@ mod tests {
     #[test]
     fn parses_as_options() {
         let s: Spec = "queue:i32".parse().expect("queue");
-        assert_eq!((s.kind, s.dtype, s.value), (Kind::Queue, Dtype::I32, None));
+        assert_eq!(
+            (s.kind, s.dtype, s.value),
+            (Kind::Queue, Some(Dtype::I32), None)
+        );
         let s: Spec = "map:int32:float64".parse().expect("map");
         assert_eq!(s.value, Some(Dtype::F64));
         assert_eq!(s.to_string(), "map:i32:f64");
@@ -249,6 +370,15 @@ mod tests {
         assert!("queue".parse::<Spec>().is_err());
         assert!("heap:i32".parse::<Spec>().is_err());
         assert!("ring:i128".parse::<Spec>().is_err());
+        let s: Spec = "semaphore".parse().expect("semaphore");
+        assert_eq!(s, Spec::untyped(Kind::Semaphore));
+        assert!("mutex:i32".parse::<Spec>().is_err());
+        assert!("future".parse::<Spec>().is_err());
+        let s: Spec = "stream:i32".parse().expect("stream");
+        assert_eq!(s.to_string(), "stream:i32");
+        for k in Kind::ALL {
+            assert_eq!(k.name().parse::<Kind>(), Ok(k));
+        }
         for d in Dtype::ALL {
             assert_eq!(d.short().parse::<Dtype>(), Ok(d));
             assert_eq!(d.numpy().parse::<Dtype>(), Ok(d));

@@ -90,6 +90,25 @@ impl From<zeroipc_structures::Error> for CliError {
     }
 }
 
+impl From<zeroipc_sync::Error> for CliError {
+    fn from(e: zeroipc_sync::Error) -> Self {
+        match e {
+            zeroipc_sync::Error::Format(f) => f.into(),
+            other => Self::other(other.to_string()),
+        }
+    }
+}
+
+impl From<zeroipc_codata::Error> for CliError {
+    fn from(e: zeroipc_codata::Error) -> Self {
+        match e {
+            zeroipc_codata::Error::Format(f) => f.into(),
+            zeroipc_codata::Error::Structure(s) => s.into(),
+            other => Self::other(other.to_string()),
+        }
+    }
+}
+
 impl From<zerobuffer::Error> for CliError {
     fn from(e: zerobuffer::Error) -> Self {
         use zerobuffer::Error as E;

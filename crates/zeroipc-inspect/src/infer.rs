@@ -6,11 +6,17 @@
 //! The element *type* is not stored: only its size. A type token in the entry name (`_i32`,
 //! `float64`, ...) of the right size is used when present, otherwise the signed integer of
 //! that size (and the output says `dtype_source: "size"`). A kind token in the name (`q`,
-//! `queue`, `stk`, `map`, ...) breaks ties. Entries of the sync and codata kinds (rwlock,
-//! monitor, signal, stream, channel, ...) are labelled from their auxiliary entries but not
-//! decoded.
+//! `queue`, `stk`, `map`, `sem`, `mtx`, `fut`, ...) breaks ties.
+//!
+//! The composite sync and codata kinds (rwlock, monitor, signal, event, stream, channel) are
+//! recognised from their auxiliary entries (spec §3.8, §3.9) under their base name; the
+//! auxiliary entries themselves are labelled (`rwlock (state)`, `stream (header)`, ...). The
+//! single-entry kinds are recognised by size and header invariants: 16 bytes are a semaphore,
+//! mutex, barrier or latch, 4 bytes a once, 273–280 bytes a future or lazy, 304 bytes a lazy.
+//! Several of these layouts can hold the same words, so the name (or a project auxiliary entry
+//! such as `NAME_owner`) decides; otherwise the entry is reported as ambiguous.
 
-use zeroipc_format::{Entry, Region};
+use zeroipc_format::{Entry, Region, Segment};
 
 use crate::dtype::{Dtype, Kind, Spec};
 
@@ -23,6 +29,11 @@ pub enum DtypeSource {
     Name,
     /// Only the element size is known; the signed integer of that size is shown.
     Size,
+    /// The layout does not store the element size and the name has no type token: values are
+    /// shown as raw bytes.
+    Unknown,
+    /// The kind has no element type (synchronisation primitives).
+    Untyped,
 }
 
 impl DtypeSource {
@@ -32,6 +43,8 @@ impl DtypeSource {
             DtypeSource::Option => "option",
             DtypeSource::Name => "name",
             DtypeSource::Size => "size",
+            DtypeSource::Unknown => "unknown",
+            DtypeSource::Untyped => "untyped",
         }
     }
 }
@@ -58,9 +71,11 @@ impl Guess {
     /// Short label for tables: `queue<int32>`, `rwlock`, `?`.
     pub fn label(&self) -> String {
         match self {
-            Guess::Known { spec, .. } => match spec.value {
-                Some(v) => format!("{}<{},{}>", spec.kind, spec.dtype, v),
-                None => format!("{}<{}>", spec.kind, spec.dtype),
+            Guess::Known { spec, .. } => match (spec.kind.typing(), spec.dtype, spec.value) {
+                (_, Some(d), Some(v)) => format!("{}<{d},{v}>", spec.kind),
+                (_, Some(d), None) => format!("{}<{d}>", spec.kind),
+                (crate::dtype::Typing::Untyped, None, _) => spec.kind.to_string(),
+                (_, None, _) => format!("{}<?>", spec.kind),
             },
             Guess::Label(l) => l.clone(),
             Guess::Ambiguous(kinds) => {
@@ -330,43 +345,139 @@ fn spec_of(fit: Fit, name: &str) -> Option<Guess> {
     Some(Guess::Known {
         spec: Spec {
             kind: fit.kind,
-            dtype: *d.first()?,
+            dtype: Some(*d.first()?),
             value: d.get(1).copied(),
         },
         source,
     })
 }
 
-/// The sync/codata kind of the structure called `base`, recognised by the auxiliary entries
-/// its kind creates (spec §5); `size_of` gives an entry's size by name.
-fn composite_of(base: &str, size_of: &dyn Fn(&str) -> Option<u64>) -> Option<&'static str> {
-    let has = |suffix: &str| size_of(&format!("{base}{suffix}")).is_some();
-    if has("_rmtx") && has("_wmtx") {
-        Some("rwlock")
-    } else if has("_mtx") && has("_cond") {
-        Some("monitor")
-    } else if has("_state") && has("_mtx") {
-        Some("signal")
-    } else if has("_sem") && size_of(base) == Some(12) {
-        Some("event")
-    } else if has("_header") && (has("_buffer") || has("_slot")) {
-        match size_of(&format!("{base}_header")) {
-            Some(56) => Some("stream"),
-            Some(32) => Some("channel"),
-            _ => Some("stream/channel"),
+/// A typed codata/sync kind whose element size is one of `sizes`: the first type token of the
+/// name with such a size, else the signed integer if only one size is possible, else unknown.
+fn typed(kind: Kind, name: &str, sizes: &[u64]) -> Guess {
+    let from_name = dtype_tokens(&tokens(name))
+        .into_iter()
+        .find(|d| sizes.contains(&d.size()));
+    let (dtype, source) = match (from_name, sizes) {
+        (Some(d), _) => (Some(d), DtypeSource::Name),
+        (None, [one]) => (Dtype::signed_of_size(*one), DtypeSource::Size),
+        (None, _) => (None, DtypeSource::Unknown),
+    };
+    let source = if dtype.is_none() {
+        DtypeSource::Unknown
+    } else {
+        source
+    };
+    Guess::Known {
+        spec: Spec {
+            kind,
+            dtype,
+            value: None,
+        },
+        source,
+    }
+}
+
+fn untyped(kind: Kind) -> Guess {
+    Guess::Known {
+        spec: Spec::untyped(kind),
+        source: DtypeSource::Untyped,
+    }
+}
+
+/// Every element size a scalar can have.
+const ALL_SIZES: [u64; 4] = [1, 2, 4, 8];
+
+/// Element size of a rendezvous slot of `size` bytes (`{u8 ready; u8 consumed; T data}`).
+pub fn slot_elem_size(size: u64) -> Option<u64> {
+    match size {
+        3 => Some(1),
+        4 => Some(2),
+        8 => Some(4),
+        16 => Some(8),
+        _ => None,
+    }
+}
+
+/// Table lookups by name.
+struct Table<'a> {
+    seg: &'a Segment,
+    entries: &'a [Entry],
+}
+
+impl Table<'_> {
+    fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.name() == name)
+    }
+
+    fn size_of(&self, name: &str) -> Option<u64> {
+        self.get(name).map(Entry::size)
+    }
+
+    fn has(&self, base: &str, suffix: &str) -> bool {
+        self.get(&format!("{base}{suffix}")).is_some()
+    }
+
+    /// The u32 at `off` of entry `name`.
+    fn u32_of(&self, name: &str, off: usize) -> Option<u64> {
+        let r = self.seg.region(self.get(name)?).ok()?;
+        u32_at(&r, off)
+    }
+}
+
+/// The composite kind of the structure called `base`, recognised by the auxiliary entries its
+/// kind creates (spec §3.8, §3.9). `Err(label)` for a header/buffer pair of neither known size.
+fn composite_kind(base: &str, t: &Table<'_>) -> Option<Result<Kind, &'static str>> {
+    if t.has(base, "_rmtx") && t.has(base, "_wmtx") && t.has(base, "_state") {
+        Some(Ok(Kind::RwLock))
+    } else if t.has(base, "_mtx") && t.has(base, "_cond") {
+        Some(Ok(Kind::Monitor))
+    } else if t.has(base, "_state") && t.has(base, "_mtx") {
+        Some(Ok(Kind::Signal))
+    } else if t.has(base, "_sem") && t.size_of(base) == Some(12) {
+        Some(Ok(Kind::Event))
+    } else if t.has(base, "_header") && (t.has(base, "_buffer") || t.has(base, "_slot")) {
+        match t.size_of(&format!("{base}_header")) {
+            Some(56) => Some(Ok(Kind::Stream)),
+            Some(32) => Some(Ok(Kind::Channel)),
+            _ => Some(Err("stream/channel")),
         }
     } else {
         None
     }
 }
 
-/// Labels for entries of kinds this version does not decode: the base and auxiliary entries
-/// of sync/codata structures, and single entries whose size is that of a sync primitive.
-fn label(name: &str, size_of: &dyn Fn(&str) -> Option<u64>) -> Option<String> {
-    if let Some(kind) = composite_of(name, size_of) {
-        return Some(kind.to_owned());
+/// The guess for a composite structure `base` of kind `kind` (element size from its parts).
+fn composite_guess(base: &str, kind: Kind, t: &Table<'_>) -> Guess {
+    match kind {
+        Kind::Signal => {
+            // `align8(8 + es)` (C++, Rust) or `8 + es` (upstream Python).
+            let sizes: Vec<u64> = match t.size_of(&format!("{base}_state")) {
+                Some(16) => ALL_SIZES.to_vec(),
+                Some(s) if matches!(s, 9 | 10 | 12) => vec![s - 8],
+                _ => Vec::new(),
+            };
+            typed(kind, base, &sizes)
+        }
+        Kind::Stream => {
+            let es = t.u32_of(&format!("{base}_buffer"), 20);
+            typed(kind, base, &es.into_iter().collect::<Vec<_>>())
+        }
+        Kind::Channel => {
+            let es = match t.size_of(&format!("{base}_slot")) {
+                Some(size) => slot_elem_size(size),
+                None => t.u32_of(&format!("{base}_buffer"), 12),
+            };
+            typed(kind, base, &es.into_iter().collect::<Vec<_>>())
+        }
+        _ => untyped(kind),
     }
-    const PARTS: [(&str, &str); 10] = [
+}
+
+/// Labels for the auxiliary entries of composite structures (and the owner entries of
+/// mutexes and lazies).
+fn part_label(name: &str, t: &Table<'_>) -> Option<String> {
+    const PARTS: [(&str, &str); 13] = [
         ("_state", " (state)"),
         ("_rmtx", " (read mutex)"),
         ("_wmtx", " (write mutex)"),
@@ -377,44 +488,197 @@ fn label(name: &str, size_of: &dyn Fn(&str) -> Option<u64>) -> Option<String> {
         ("_header", " (header)"),
         ("_buffer", " (buffer)"),
         ("_slot", " (slot)"),
+        ("_subs", " (subscribers)"),
+        ("_peers", " (peers)"),
+        ("_owner", " (owner)"),
     ];
     for (suffix, part) in PARTS {
-        if let Some(base) = name.strip_suffix(suffix)
-            && let Some(kind) = composite_of(base, size_of)
-        {
-            return Some(format!("{kind}{part}"));
-        }
+        let Some(base) = name.strip_suffix(suffix) else {
+            continue;
+        };
+        let kind = match composite_kind(base, t) {
+            Some(Ok(k)) => k.name(),
+            Some(Err(label)) => label,
+            None if suffix == "_owner" && t.size_of(name) == Some(8) => match t.size_of(base) {
+                Some(16) => "mutex",
+                Some(273..=280 | 304) => "lazy",
+                _ => continue,
+            },
+            None => continue,
+        };
+        return Some(format!("{kind}{part}"));
     }
     None
 }
 
-/// A label by size alone, for an entry no decodable layout fits.
-fn size_label(size: u64) -> Option<&'static str> {
+fn i32_at(r: &Region, off: usize) -> Option<i64> {
+    r.read::<i32>(off).ok().map(i64::from)
+}
+
+/// Kinds whose 16-byte layout the words fit (spec §3.8), mutex before semaphore.
+fn fits16(r: &Region) -> Option<Vec<Kind>> {
+    let (a, b, c, d) = (i32_at(r, 0)?, i32_at(r, 4)?, i32_at(r, 8)?, i32_at(r, 12)?);
+    let mut out = Vec::new();
+    // Semaphore: count, waiting, max_count (0 = unbounded), pad.
+    if a >= 0 && b >= 0 && c >= 0 && d == 0 && (c == 0 || a <= c) {
+        out.push(if c == 1 { Kind::Mutex } else { Kind::Semaphore });
+    }
+    // Barrier: arrived, generation, num_participants > 0, pad.
+    if c > 0 && d == 0 && (0..=c).contains(&a) {
+        out.push(Kind::Barrier);
+    }
+    // Latch: count, initial_count, pad[2].
+    if b >= 0 && (0..=b).contains(&a) && c == 0 && d == 0 {
+        out.push(Kind::Latch);
+    }
+    Some(out)
+}
+
+/// The sync/codata kind token of a name.
+fn prim_hint(tokens: &[String]) -> Option<Kind> {
+    tokens.iter().find_map(|t| match t.as_str() {
+        "sem" | "semaphore" => Some(Kind::Semaphore),
+        "mtx" | "mutex" | "lock" => Some(Kind::Mutex),
+        "bar" | "barrier" => Some(Kind::Barrier),
+        "lat" | "latch" => Some(Kind::Latch),
+        "once" => Some(Kind::Once),
+        "fut" | "future" | "promise" => Some(Kind::Future),
+        "lazy" => Some(Kind::Lazy),
+        _ => None,
+    })
+}
+
+/// Element sizes of a future of `size` bytes: `align8(16 + es + 256)` (C++, Rust) or the
+/// unpadded `16 + es + 256` (upstream Python).
+fn future_sizes(size: u64) -> Vec<u64> {
     match size {
-        16 => Some("semaphore|mutex|barrier|latch?"),
-        4 => Some("once?"),
-        280 => Some("future|lazy?"),
-        304 => Some("lazy?"),
+        280 => ALL_SIZES.to_vec(),
+        273 | 274 | 276 => vec![size - 272],
+        _ => Vec::new(),
+    }
+}
+
+/// The element size of a future in the ERROR state, from where its message starts: the value
+/// slot (`es` bytes at 16) is never written by `set_error`, so it is zero, and the message
+/// follows it at `16 + es`. `None` for an empty message (then every candidate reads "").
+pub fn error_elem_size(r: &Region) -> Option<u64> {
+    let byte = |off: usize| r.read::<u8>(off).ok();
+    ALL_SIZES.into_iter().find(|&es| {
+        let es_us = es as usize;
+        (16..16 + es_us).all(|o| byte(o) == Some(0)) && byte(16 + es_us).is_some_and(|b| b != 0)
+    })
+}
+
+/// The single-entry sync/codata kinds that fit entry `name` of `size` bytes.
+fn prim_fits(name: &str, size: u64, r: &Region, t: &Table<'_>) -> Vec<Guess> {
+    let has_owner = t.size_of(&format!("{name}_owner")) == Some(8);
+    let mut out = Vec::new();
+    match size {
+        16 => {
+            for k in fits16(r).unwrap_or_default() {
+                out.push(untyped(k));
+            }
+        }
+        4 if u32_at(r, 0).is_some_and(|s| s <= 2) => out.push(untyped(Kind::Once)),
+        _ => {}
+    }
+    let state_ok = u32_at(r, 0).is_some_and(|s| s <= 3);
+    let mut sizes = future_sizes(size);
+    if sizes.len() > 1
+        && u32_at(r, 0) == Some(3)
+        && let Some(es) = error_elem_size(r)
+    {
+        sizes = vec![es];
+    }
+    if state_ok && !sizes.is_empty() && !has_owner {
+        out.push(typed(Kind::Future, name, &sizes));
+    }
+    // Lazy: 280 bytes for 1-, 2- and 4-byte T (op type @4), 304 for 8-byte T (op type @8).
+    let lazy = match size {
+        280 => u32_at(r, 4)
+            .is_some_and(|op| op <= 5)
+            .then(|| vec![1, 2, 4]),
+        304 => (u32_at(r, 4) == Some(0) && u32_at(r, 8).is_some_and(|op| op <= 5)).then(|| vec![8]),
+        _ => None,
+    };
+    if let Some(sizes) = lazy.filter(|_| state_ok) {
+        out.push(typed(Kind::Lazy, name, &sizes));
+    }
+    out
+}
+
+fn guess_kind(g: &Guess) -> Option<Kind> {
+    match g {
+        Guess::Known { spec, .. } => Some(spec.kind),
         _ => None,
     }
 }
 
-/// Infers the kind of `entry` (whose bytes are `region`) in a segment whose table is `table`.
-pub fn infer(entry: &Entry, region: &Region, table: &[Entry]) -> Guess {
-    let name = entry.name();
-    let size = entry.size();
-    let size_of = |n: &str| table.iter().find(|e| e.name() == n).map(Entry::size);
-    if let Some(l) = label(name, &size_of) {
+/// Infers the kind of the structure `name` in a segment whose table is `entries`. `name` is a
+/// table entry or the base name of a composite structure (a stream or channel has no entry of
+/// its own); `Guess::Unknown` if it is neither.
+pub fn infer(seg: &Segment, entries: &[Entry], name: &str) -> Guess {
+    let t = Table { seg, entries };
+    match composite_kind(name, &t) {
+        Some(Ok(kind)) => return composite_guess(name, kind, &t),
+        Some(Err(label)) => return Guess::Label(label.to_owned()),
+        None => {}
+    }
+    let Some(entry) = t.get(name) else {
+        return Guess::Unknown;
+    };
+    if let Some(l) = part_label(name, &t) {
         return Guess::Label(l);
     }
+    let Ok(region) = seg.region(entry) else {
+        return Guess::Unknown;
+    };
+    let size = entry.size();
     let fits: Vec<Fit> = [fit_queue, fit_stack, fit_ring, fit_map, fit_set, fit_pool]
         .iter()
-        .filter_map(|f| f(region, size))
+        .filter_map(|f| f(&region, size))
         .collect();
-    let hint = kind_hint(&tokens(name));
+    let toks = tokens(name);
+    let hint = kind_hint(&toks);
+    if fits.is_empty() && hint != Some(Kind::Array) {
+        let prims = prim_fits(name, size, &region, &t);
+        let phint = prim_hint(&toks);
+        // A mutex with the project's owner entry.
+        let owner = t.size_of(&format!("{name}_owner")) == Some(8);
+        let pick = |k: Kind| prims.iter().find(|g| guess_kind(g) == Some(k)).cloned();
+        let chosen = match prims.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            _ => phint
+                .and_then(|h| {
+                    // A "semaphore" hint also accepts a binary semaphore (max_count 1).
+                    pick(h).or_else(|| (h == Kind::Semaphore).then(|| pick(Kind::Mutex)).flatten())
+                })
+                .or_else(|| owner.then(|| pick(Kind::Mutex)).flatten()),
+        };
+        match (chosen, prims.is_empty()) {
+            (Some(Guess::Known { spec, source }), _) if spec.kind == Kind::Mutex => {
+                // Shown as a semaphore when the name says so (a binary semaphore).
+                let kind = if phint == Some(Kind::Semaphore) {
+                    Kind::Semaphore
+                } else {
+                    Kind::Mutex
+                };
+                return Guess::Known {
+                    spec: Spec { kind, ..spec },
+                    source,
+                };
+            }
+            (Some(g), _) => return g,
+            (None, false) => {
+                return Guess::Ambiguous(prims.iter().filter_map(guess_kind).collect());
+            }
+            (None, true) => {}
+        }
+    }
     let chosen = match fits.as_slice() {
         [one] => Some(*one),
-        [] if hint == Some(Kind::Array) || size_label(size).is_none() => fit_array(region, size),
+        [] if hint == Some(Kind::Array) || size_label(size).is_none() => fit_array(&region, size),
         [] => return size_label(size).map_or(Guess::Unknown, |l| Guess::Label(l.to_owned())),
         many => match hint.and_then(|h| many.iter().find(|f| f.kind == h)) {
             Some(f) => Some(*f),
@@ -424,13 +688,24 @@ pub fn infer(entry: &Entry, region: &Region, table: &[Entry]) -> Guess {
     // A name that says "array" wins over a coincidental header fit.
     let chosen = match (hint, chosen) {
         (Some(Kind::Array), Some(f)) if f.kind != Kind::Array => {
-            fit_array(region, size).or(Some(f))
+            fit_array(&region, size).or(Some(f))
         }
         (_, c) => c,
     };
     match chosen.and_then(|f| spec_of(f, name)) {
         Some(g) => g,
         None => Guess::Unknown,
+    }
+}
+
+/// A label by size alone, for an entry no layout fits.
+fn size_label(size: u64) -> Option<&'static str> {
+    match size {
+        16 => Some("semaphore|mutex|barrier|latch?"),
+        4 => Some("once?"),
+        273..=280 => Some("future|lazy?"),
+        304 => Some("lazy?"),
+        _ => None,
     }
 }
 
@@ -472,5 +747,52 @@ mod tests {
         let (d, _) = pick_dtypes("arr_float32", &[4]).expect("types");
         assert_eq!(d, vec![Dtype::F32]);
         assert_eq!(kind_hint(&tokens("stk_u8")), Some(Kind::Stack));
+    }
+
+    fn region_with(words: &[u8]) -> (Segment, Region) {
+        let seg = Segment::anonymous(1 << 14, 8).expect("segment");
+        let (_, r) = seg
+            .add("x", words.len() as u64, |r: &Region| {
+                r.write_slice(0, words)?;
+                Ok::<_, zeroipc_format::Error>(())
+            })
+            .expect("entry");
+        (seg, r)
+    }
+
+    fn words16(w: [i32; 4]) -> Vec<u8> {
+        w.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn sixteen_byte_kinds_by_their_invariants() {
+        let cases: [([i32; 4], &[Kind]); 7] = [
+            ([3, 0, 5, 0], &[Kind::Semaphore, Kind::Barrier]),
+            ([1, 0, 1, 0], &[Kind::Mutex, Kind::Barrier]),
+            ([0, 0, 3, 0], &[Kind::Semaphore, Kind::Barrier]),
+            ([3, 5, 0, 0], &[Kind::Semaphore, Kind::Latch]),
+            ([2, 0, 0, 0], &[Kind::Semaphore]),
+            ([-1, 0, 0, 0], &[]),
+            ([0, 0, 0, 7], &[]),
+        ];
+        for (w, want) in cases {
+            let (_seg, r) = region_with(&words16(w));
+            assert_eq!(fits16(&r).expect("words"), want, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn an_error_futures_message_gives_its_element_size() {
+        for es in [1usize, 2, 4, 8] {
+            let mut b = vec![0u8; 280];
+            b[16 + es..16 + es + 4].copy_from_slice(b"boom");
+            let (_seg, r) = region_with(&b);
+            assert_eq!(error_elem_size(&r), Some(es as u64));
+        }
+        let (_seg, r) = region_with(&[0u8; 280]);
+        assert_eq!(error_elem_size(&r), None, "empty message");
+        assert_eq!(future_sizes(280), vec![1, 2, 4, 8]);
+        assert_eq!(future_sizes(276), vec![4]);
+        assert_eq!(slot_elem_size(8), Some(4));
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! zeroipc-inspect list [--all] [--dir DIR]
-//! zeroipc-inspect show SEG [NAME] [--as KIND:TYPE[:TYPE]] [-n N | --all]
+//! zeroipc-inspect show SEG [NAME] [--as KIND[:TYPE[:TYPE]]] [-n N | --all]
 //! zeroipc-inspect monitor SEG [NAME] [--interval MS] [--count N]
 //! zeroipc-inspect dump SEG [NAME] [--offset N] [--size N]
 //! zeroipc-inspect gc [--dry-run] [BUFFER...]
@@ -18,6 +18,7 @@ mod dtype;
 mod error;
 mod fmt;
 mod infer;
+mod prim;
 mod source;
 
 use std::io::Write as _;
@@ -44,7 +45,7 @@ enum Command {
     List(cmd::list::Args),
     /// Show a segment's header and table, a structure's state, or a buffer's OIEB.
     Show(cmd::show::Args),
-    /// Watch a queue, ring or ZeroBuffer buffer: depth, utilisation and rates.
+    /// Watch a queue, ring, stream, channel or ZeroBuffer buffer: depth, utilisation, rates.
     Monitor(cmd::monitor::Args),
     /// Hex dump of a segment, a structure, or a buffer block.
     Dump(cmd::dump::Args),

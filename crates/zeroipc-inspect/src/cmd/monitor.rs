@@ -1,13 +1,14 @@
-//! `monitor`: a live view of a queue, ring or ZeroBuffer buffer.
+//! `monitor`: a live view of a queue, ring, stream, channel or ZeroBuffer buffer.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use zeroipc_codata::{Channel, Stream};
 use zeroipc_format::{Region, Segment};
 use zeroipc_structures::{Queue, Ring};
 
 use crate::cmd::{out, out_json};
-use crate::dtype::{Dtype, Kind, Spec};
+use crate::dtype::{Dtype, Kind, Spec, Typing};
 use crate::error::{CliError, Result};
 use crate::infer::{Guess, infer};
 use crate::source::{
@@ -22,9 +23,10 @@ const BUFFER_SUBSAMPLE: Duration = Duration::from_millis(5);
 pub struct Args {
     /// Shared-memory name (`NAME` or `/NAME`): a ZeroIPC segment or a ZeroBuffer buffer.
     seg: String,
-    /// The queue or ring to watch (not needed for a ZeroBuffer buffer).
+    /// The queue, ring, stream or channel to watch (not needed for a ZeroBuffer buffer).
     name: Option<String>,
-    /// Decode NAME as `queue:TYPE` or `ring:TYPE` instead of inferring it.
+    /// Decode NAME as `queue:TYPE`, `ring:TYPE`, `stream:TYPE` or `channel:TYPE` instead of
+    /// inferring it.
     #[arg(long = "as", value_name = "KIND:TYPE")]
     spec: Option<Spec>,
     /// Milliseconds between samples.
@@ -51,10 +53,22 @@ struct Sample {
 }
 
 enum Watch {
-    /// Header words of a queue: head @0, tail @4; elements of `es` bytes.
-    Queue { region: Region, cap: u64, es: u64 },
-    /// Positions of a ring: write_pos @0, read_pos @8 (bytes).
-    Ring { region: Region, cap: u64, es: u64 },
+    /// Header words of a queue: head @0, tail @4; elements of `es` bytes. For a buffered
+    /// channel, `chan` is its `NAME_header`.
+    Queue {
+        region: Region,
+        cap: u64,
+        es: u64,
+        chan: Option<Region>,
+    },
+    /// Positions of a ring: write_pos @0, read_pos @8 (bytes). For a stream, `stream` is its
+    /// `NAME_header` and its optional `NAME_subs`.
+    Ring {
+        region: Region,
+        cap: u64,
+        es: u64,
+        stream: Option<(Region, Option<Region>)>,
+    },
     /// A ZeroBuffer buffer, re-read every tick.
     Buffer(Source),
 }
@@ -88,15 +102,24 @@ impl Accumulator {
 impl Watch {
     fn kind(&self) -> &'static str {
         match self {
-            Watch::Queue { .. } => "queue",
-            Watch::Ring { .. } => "ring",
+            Watch::Queue { chan: None, .. } => "queue",
+            Watch::Queue { chan: Some(_), .. } => "channel",
+            Watch::Ring { stream: None, .. } => "ring",
+            Watch::Ring {
+                stream: Some(_), ..
+            } => "stream",
             Watch::Buffer(_) => "zerobuffer",
         }
     }
 
     fn sample(&self, acc: &mut Accumulator) -> Result<(Sample, Option<Value>)> {
         match self {
-            Watch::Queue { region, cap, es } => {
+            Watch::Queue {
+                region,
+                cap,
+                es,
+                chan,
+            } => {
                 let head = u64::from(region.read::<u32>(0)?);
                 let tail = u64::from(region.read::<u32>(4)?);
                 let depth = (tail.wrapping_sub(head) & 0xFFFF_FFFF).min(*cap);
@@ -108,9 +131,22 @@ impl Watch {
                     read: r,
                     bytes: w * es,
                 };
-                Ok((s, None))
+                let extra = match chan {
+                    Some(h) => Some(json!({
+                        "closed": h.read::<u8>(12)? == 1,
+                        "waiting_senders": h.read::<u32>(4)?,
+                        "waiting_receivers": h.read::<u32>(8)?,
+                    })),
+                    None => None,
+                };
+                Ok((s, extra))
             }
-            Watch::Ring { region, cap, es } => {
+            Watch::Ring {
+                region,
+                cap,
+                es,
+                stream,
+            } => {
                 let w = region.read::<u64>(0)?;
                 let r = region.read::<u64>(8)?;
                 let s = Sample {
@@ -120,7 +156,27 @@ impl Watch {
                     read: r / es,
                     bytes: w,
                 };
-                Ok((s, None))
+                let extra = match stream {
+                    Some((h, subs)) => {
+                        let (slots, max_lag) = match subs {
+                            Some(subs) => {
+                                let (_, slots) = crate::prim::subscribers(subs, w, *cap, *es)?;
+                                let max = slots.iter().filter_map(|s| s["lag"].as_u64()).max();
+                                (Value::Array(slots), max.map_or(Value::Null, Value::from))
+                            }
+                            None => (Value::Null, Value::Null),
+                        };
+                        Some(json!({
+                            "closed": h.read::<u8>(12)? == 1,
+                            "sequence": h.read::<u64>(0)?,
+                            "subscribers": h.read::<u32>(8)?,
+                            "max_lag": max_lag,
+                            "subscriber_slots": slots,
+                        }))
+                    }
+                    None => None,
+                };
+                Ok((s, extra))
             }
             Watch::Buffer(src) => {
                 let snap = buffer_snapshot(src)?;
@@ -155,29 +211,38 @@ impl Watch {
 }
 
 fn open_watch(seg: &Segment, name: &str, spec: Option<Spec>) -> Result<Watch> {
-    let entry = seg
-        .find(name)
-        .map_err(|e| CliError::from(e).context(seg.name()))?;
+    let entries = seg.entries()?;
     let spec = match spec {
         Some(s) => s,
-        None => {
-            let entries = seg.entries()?;
-            match infer(&entry, &seg.region(&entry)?, &entries) {
-                Guess::Known { spec, .. } => spec,
-                other => {
-                    return Err(CliError::other(format!(
-                        "{name:?}: cannot infer its kind ({}); pass --as queue:TYPE or --as ring:TYPE",
-                        other.label()
-                    )));
-                }
+        None => match infer(seg, &entries, name) {
+            Guess::Known { spec, .. } => spec,
+            Guess::Unknown if !entries.iter().any(|e| e.name() == name) => {
+                return Err(CliError::from(seg.find(name).err().unwrap_or(
+                    zeroipc_format::Error::NotFound {
+                        name: name.to_owned(),
+                    },
+                ))
+                .context(seg.name()));
             }
-        }
+            other => {
+                return Err(CliError::other(format!(
+                    "{name:?}: cannot infer its kind ({}); pass --as queue:TYPE, ring:TYPE, stream:TYPE or channel:TYPE",
+                    other.label()
+                )));
+            }
+        },
     };
-    let es = spec.dtype.size();
-    // Open through the typed API once: it validates the header against the entry.
+    let Some(dtype) = spec.dtype.filter(|_| spec.kind.typing() == Typing::One) else {
+        return Err(CliError::other(format!(
+            "{name:?} is a {}; monitor watches queues, rings, streams, buffered channels and ZeroBuffer buffers",
+            spec.kind
+        )));
+    };
+    let es = dtype.size();
+    // Open through the typed API once: it validates the layout (writing nothing).
     macro_rules! check {
         ($S:ident) => {
-            match spec.dtype {
+            match dtype {
                 Dtype::I8 | Dtype::U8 => $S::<u8>::open(seg, name).map(|_| ()),
                 Dtype::I16 | Dtype::U16 => $S::<u16>::open(seg, name).map(|_| ()),
                 Dtype::I32 | Dtype::U32 | Dtype::F32 => $S::<u32>::open(seg, name).map(|_| ()),
@@ -185,20 +250,65 @@ fn open_watch(seg: &Segment, name: &str, spec: Option<Spec>) -> Result<Watch> {
             }
         };
     }
-    let region = seg.region(&entry)?;
+    let region_of = |n: &str| -> Result<Region> { Ok(seg.region(&seg.find(n)?)?) };
     match spec.kind {
         Kind::Queue => {
             check!(Queue)?;
+            let region = region_of(name)?;
             let cap = u64::from(region.read::<u32>(8)?);
-            Ok(Watch::Queue { region, cap, es })
+            Ok(Watch::Queue {
+                region,
+                cap,
+                es,
+                chan: None,
+            })
         }
         Kind::Ring => {
             check!(Ring)?;
+            let region = region_of(name)?;
             let cap = u64::from(region.read::<u32>(16)?);
-            Ok(Watch::Ring { region, cap, es })
+            Ok(Watch::Ring {
+                region,
+                cap,
+                es,
+                stream: None,
+            })
+        }
+        Kind::Stream => {
+            check!(Stream)?;
+            let region = region_of(&format!("{name}_buffer"))?;
+            let cap = u64::from(region.read::<u32>(16)?);
+            let header = region_of(&format!("{name}_header"))?;
+            let subs = match seg.get(&format!("{name}_subs"))? {
+                Some(e) => Some(seg.region(&e)?),
+                None => None,
+            };
+            Ok(Watch::Ring {
+                region,
+                cap,
+                es,
+                stream: Some((header, subs)),
+            })
+        }
+        Kind::Channel => {
+            check!(Channel)?;
+            if seg.get(&format!("{name}_buffer"))?.is_none() {
+                return Err(CliError::other(format!(
+                    "{name:?} is an unbuffered channel: its layout has no counters to take rates from; `show` gives its state"
+                )));
+            }
+            let region = region_of(&format!("{name}_buffer"))?;
+            let cap = u64::from(region.read::<u32>(8)?);
+            let header = region_of(&format!("{name}_header"))?;
+            Ok(Watch::Queue {
+                region,
+                cap,
+                es,
+                chan: Some(header),
+            })
         }
         other => Err(CliError::other(format!(
-            "{name:?} is a {other}; monitor watches queues, rings and ZeroBuffer buffers"
+            "{name:?} is a {other}; monitor watches queues, rings, streams, buffered channels and ZeroBuffer buffers"
         ))),
     }
 }
@@ -224,7 +334,7 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
         }
         (Content::ZeroIpc, None) => {
             return Err(CliError::other(format!(
-                "{}: name the queue or ring to monitor",
+                "{}: name the queue, ring, stream or channel to monitor",
                 src.label()
             )));
         }
@@ -292,7 +402,7 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
                     m.insert("items_per_s".into(), json!(written));
                     m.insert("read_items_per_s".into(), json!(read));
                 }
-                if let Some(Value::Object(e)) = extra {
+                if let Some(Value::Object(e)) = extra.clone() {
                     m.extend(e);
                 }
             }
@@ -310,8 +420,20 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
                     bytes
                 )
             };
+            let mut notes = String::new();
+            if let Some(e) = &extra {
+                if let Some(slots) = e["subscriber_slots"].as_array() {
+                    notes.push_str(&format!("  subscribers {}", slots.len()));
+                }
+                if let Some(lag) = e["max_lag"].as_u64() {
+                    notes.push_str(&format!(", max lag {lag}"));
+                }
+                if e["closed"] == Value::Bool(true) {
+                    notes.push_str("  closed");
+                }
+            }
             out(&format!(
-                "{:>8.1}s {} {:>5.1}% {:>8}/{} {unit}  {rates}",
+                "{:>8.1}s {} {:>5.1}% {:>8}/{} {unit}  {rates}{notes}",
                 now.duration_since(start).as_secs_f64(),
                 crate::fmt::bar(util, 20),
                 util * 100.0,

@@ -21,8 +21,9 @@ pub struct Args {
     seg: String,
     /// A structure in the segment's table.
     name: Option<String>,
-    /// Decode NAME as KIND:TYPE (array|queue|stack|ring|set|pool) or map:KEY:VALUE, TYPE one
-    /// of i8 i16 i32 i64 u8 u16 u32 u64 f32 f64; default: inferred.
+    /// Decode NAME as KIND:TYPE (array|queue|stack|ring|set|pool|signal|future|lazy|stream|
+    /// channel), map:KEY:VALUE, or KIND (semaphore|mutex|rwlock|monitor|barrier|latch|once|
+    /// event); TYPE one of i8 i16 i32 i64 u8 u16 u32 u64 f32 f64; default: inferred.
     #[arg(long = "as", value_name = "KIND:TYPE")]
     spec: Option<Spec>,
     /// Elements shown at each end of a long list.
@@ -69,10 +70,7 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
 pub fn guesses(seg: &Segment, entries: &[Entry]) -> Vec<Guess> {
     entries
         .iter()
-        .map(|e| match seg.region(e) {
-            Ok(r) => infer(e, &r, entries),
-            Err(_) => Guess::Unknown,
-        })
+        .map(|e| infer(seg, entries, e.name()))
         .collect()
 }
 
@@ -80,7 +78,7 @@ fn guess_json(g: &Guess) -> Value {
     match g {
         Guess::Known { spec, source } => json!({
             "kind": spec.kind.name(),
-            "dtype": spec.dtype.numpy(),
+            "dtype": spec.dtype.map(|d| d.numpy()),
             "value_dtype": spec.value.map(|v| v.numpy()),
             "dtype_source": source.name(),
         }),
@@ -190,36 +188,45 @@ fn show_structure(
     lim: &Limit,
     json: bool,
 ) -> Result<()> {
-    let entry = seg
-        .find(name)
-        .map_err(|e| CliError::from(e).context(seg.name()))?;
+    let entries = seg.entries()?;
+    let entry = entries.iter().find(|e| e.name() == name);
+    let guess = infer(seg, &entries, name);
+    // A composite structure (stream, channel) may have no entry of its own name.
+    let composite = matches!(&guess, Guess::Known { spec, .. } if !spec.kind.is_structure());
+    if entry.is_none() && !composite {
+        let e = seg
+            .find(name)
+            .err()
+            .map_or_else(|| CliError::not_found(name.to_owned()), CliError::from);
+        return Err(e.context(seg.name()));
+    }
     let mut f = Fields::default();
-    f.put("name", entry.name());
-    f.put("offset", entry.offset());
-    f.put("bytes", entry.size());
-    let (spec, source) = match spec {
-        Some(s) => (s, DtypeSource::Option),
-        None => {
-            let entries = seg.entries()?;
-            match infer(&entry, &seg.region(&entry)?, &entries) {
-                Guess::Known { spec, source } => (spec, source),
-                Guess::Label(label) => {
-                    f.put("kind", label.as_str());
-                    f.put("decoded", false);
-                    return print_fields(&f, json);
-                }
-                other => {
-                    return Err(CliError::other(format!(
-                        "{name:?} ({} bytes): cannot infer its kind ({}); pass --as KIND:TYPE, e.g. --as queue:i32 or --as map:i32:f64",
-                        entry.size(),
-                        other.label()
-                    )));
-                }
-            }
+    f.put("name", name);
+    f.put("offset", entry.map(Entry::offset));
+    f.put("bytes", entry.map(Entry::size));
+    let (spec, source) = match (spec, guess) {
+        (Some(s), _) => (s, DtypeSource::Option),
+        (None, Guess::Known { spec, source }) => (spec, source),
+        (None, Guess::Label(label)) => {
+            f.put("kind", label.as_str());
+            f.put("decoded", false);
+            return print_fields(&f, json);
+        }
+        (None, other) => {
+            return Err(CliError::other(format!(
+                "{name:?} ({} bytes): cannot infer its kind ({}); pass --as KIND[:TYPE], e.g. --as queue:i32, --as map:i32:f64 or --as semaphore",
+                entry.map_or(0, Entry::size),
+                other.label()
+            )));
         }
     };
-    f.put("dtype_source", source.name());
-    decode(seg, &entry, spec, lim, &mut f).map_err(|e| e.context(format!("{name:?} as {spec}")))?;
+    if source != DtypeSource::Untyped && spec.kind.typing() != crate::dtype::Typing::Untyped {
+        f.put("dtype_source", source.name());
+    }
+    decode(seg, name, spec, lim, &mut f).map_err(|e| e.context(format!("{name:?} as {spec}")))?;
+    if !spec.kind.is_structure() && crate::prim::part_suffixes(spec.kind) != [""] {
+        f.put("parts", crate::prim::parts_json(seg, name, spec.kind)?);
+    }
     print_fields(&f, json)
 }
 
@@ -233,7 +240,7 @@ fn print_fields(f: &Fields, json: bool) -> Result<()> {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        out(&format!("{k:<w$}  {text}"))?;
+        out(format!("{k:<w$}  {text}").trim_end())?;
     }
     Ok(())
 }

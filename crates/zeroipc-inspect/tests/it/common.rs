@@ -151,6 +151,8 @@ pub fn run_child_role(role: &str) -> i32 {
     match role {
         "producer" => crate::monitor::producer(&args),
         "zb_reader" => crate::gc::reader(&args),
+        "emitter" => crate::monitor::emitter(&args),
+        "zb_writer" => crate::monitor::zb_writer(&args),
         other => {
             eprintln!("unknown role {other}");
             99

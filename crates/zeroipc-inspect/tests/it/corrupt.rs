@@ -116,3 +116,29 @@ fn dump_is_bounds_checked() {
     ]);
     assert_eq!(code, 3);
 }
+
+#[test]
+fn corrupt_sync_and_codata_words_are_exit_2() {
+    let mut b = golden_bytes();
+    let put = |b: &mut Vec<u8>, off: usize, v: u32| {
+        b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    };
+    put(&mut b, 3568, 7); // once_done.state
+    put(&mut b, 4256 + 4, 5); // evt.mode
+    put(&mut b, 4368, 9); // fut_f64.state
+    put(&mut b, 4928 + 8, 99); // lazy_f64.op.type
+    b[5232 + 12] = 7; // stream_i32_header.closed
+    put(&mut b, 5376, 3); // chan_i32_header.capacity (not a power of two)
+    let img = write_image(&b);
+    assert_exit2(&img.0, &["show", "once_done", "--as", "once"], "state");
+    assert_exit2(&img.0, &["show", "evt", "--json"], "mode");
+    assert_exit2(&img.0, &["show", "fut_f64", "--as", "future:f64"], "state");
+    assert_exit2(&img.0, &["show", "lazy_f64", "--as", "lazy:f64"], "op type");
+    assert_exit2(&img.0, &["show", "stream_i32"], "closed");
+    assert_exit2(&img.0, &["show", "chan_i32", "--json"], "capacity");
+    // Inference does not take the corrupt words for the kind: no exit 0 with garbage.
+    let p = img.0.display().to_string();
+    let out = run(&["show", &p, "once_done", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["decoded"], false, "{v}");
+}

@@ -9,6 +9,7 @@ mod gc;
 mod golden;
 mod live;
 mod monitor;
+mod prim;
 
 /// Entry point of the child processes of the multi-process tests. Without `ZI_ROLE` (a
 /// normal test run) it does nothing.

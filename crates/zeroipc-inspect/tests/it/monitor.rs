@@ -3,6 +3,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use zerobuffer::{BufferConfig, Reader, Writer};
+use zeroipc_codata::{Channel, Stream};
 use zeroipc_format::Segment;
 use zeroipc_structures::Queue;
 
@@ -106,4 +108,238 @@ fn monitor_human_output_and_refusals() {
     assert!(text.contains("items/s") && text.contains("1/16"), "{text}");
     let out = run(&["monitor", &name, "arr", "--count", "1"]);
     assert_eq!(out.status.code(), Some(3));
+}
+
+/// Calls `step(n)` for n = 0, 1, ... at `rate` calls per second on an absolute schedule (so
+/// scheduling delays are caught up); stops at the first error.
+fn paced(rate: u64, mut step: impl FnMut(u64) -> Result<(), String>) -> i32 {
+    let start = Instant::now();
+    let mut sent = 0u64;
+    loop {
+        let due = start.elapsed().as_micros() as u64 * rate / 1_000_000;
+        while sent < due {
+            if let Err(e) = step(sent) {
+                eprintln!("emitter: {e}");
+                return 97;
+            }
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Child role: `KIND SEG NAME RATE` with KIND `stream` or `channel` (u64 elements): sends
+/// `RATE` items per second until killed.
+pub fn emitter(args: &[&str]) -> i32 {
+    let [kind, seg, name, rate] = args else {
+        return 98;
+    };
+    let rate: u64 = rate.parse().unwrap_or(1);
+    let seg = Segment::open(seg).expect("open segment");
+    match *kind {
+        "stream" => {
+            let s = Stream::<u64>::open(&seg, name).expect("open stream");
+            println!("ZI_READY");
+            paced(rate, |n| match s.try_emit(n) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("stream full".into()),
+                Err(e) => Err(e.to_string()),
+            })
+        }
+        "channel" => {
+            let c = Channel::<u64>::open(&seg, name).expect("open channel");
+            println!("ZI_READY");
+            paced(rate, |n| match c.try_send(n) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("channel full".into()),
+                Err(e) => Err(e.to_string()),
+            })
+        }
+        _ => 96,
+    }
+}
+
+/// Child role: `NAME RATE LEN`: connects a ZeroBuffer writer to buffer NAME and writes
+/// `RATE` frames of `LEN` bytes per second until killed.
+pub fn zb_writer(args: &[&str]) -> i32 {
+    let [name, rate, len] = args else {
+        return 98;
+    };
+    let rate: u64 = rate.parse().unwrap_or(1);
+    let len: usize = len.parse().unwrap_or(1);
+    let mut w = Writer::connect(name).expect("connect writer");
+    println!("ZI_READY");
+    let frame = vec![0x5a_u8; len];
+    paced(rate, |_| {
+        w.write_frame_timeout(&frame, Duration::from_secs(5))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Runs `monitor --json --count 5 --interval 400` on `args` and parses the five ticks.
+fn monitor_ticks(args: &[&str]) -> Vec<Value> {
+    let mut full = vec!["monitor"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["--json", "--count", "5", "--interval", "400"]);
+    let out = run(&full);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ticks: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(ticks.len(), 5);
+    ticks
+}
+
+/// The mean of `key` over the ticks (robust to one late sample on a loaded machine).
+fn mean(ticks: &[Value], key: &str) -> f64 {
+    let v: Vec<f64> = ticks
+        .iter()
+        .map(|t| t[key].as_f64().unwrap_or_else(|| panic!("{key} in {t}")))
+        .collect();
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn assert_within_20(got: f64, want: f64, what: &str, ticks: &[Value]) {
+    assert!(
+        (got - want).abs() <= 0.2 * want,
+        "mean {what} {got:.3}, want {want} ± 20% (ticks {ticks:?})"
+    );
+}
+
+/// Items per second the stream and channel emitters send.
+const CODATA_RATE: u64 = 1000;
+
+#[test]
+fn monitor_reports_a_streams_rate_and_subscriber_lag() {
+    let name = unique("mons");
+    let _guard = SegGuard(name.clone());
+    let seg = Segment::create(&name, 1 << 20, 8).expect("segment");
+    let s = Stream::<u64>::create(&seg, "feed", 1 << 14).expect("stream");
+    // A subscriber that never reads: its lag is everything emitted.
+    let sub = s.subscribe().expect("subscribe");
+    let mut child = spawn_child("emitter", &format!("stream {name} feed {CODATA_RATE}"));
+    wait_ready(&mut child);
+    let ticks = monitor_ticks(&[&name, "feed"]);
+    drop(child);
+    for t in &ticks {
+        assert_eq!(t["kind"], "stream");
+        assert_eq!(t["capacity"], 1 << 14);
+        assert_eq!(t["subscribers"], 1);
+        let slots = t["subscriber_slots"].as_array().expect("slots");
+        assert_eq!(slots.len(), 1);
+        assert_eq!(slots[0]["pid"], std::process::id());
+        // Nothing read: the lag is the depth the producer holds for the subscriber.
+        assert_eq!(t["max_lag"], slots[0]["lag"]);
+    }
+    assert_within_20(
+        mean(&ticks, "items_per_s"),
+        CODATA_RATE as f64,
+        "items/s",
+        &ticks,
+    );
+    let lags: Vec<u64> = ticks
+        .iter()
+        .map(|t| t["max_lag"].as_u64().expect("lag"))
+        .collect();
+    assert!(
+        lags.windows(2).all(|w| w[0] <= w[1]) && lags[4] > lags[0],
+        "the lag of a subscriber that never reads grows: {lags:?}"
+    );
+    drop(sub);
+}
+
+#[test]
+fn monitor_reports_a_channels_depth_and_rate() {
+    let name = unique("monc");
+    let _guard = SegGuard(name.clone());
+    let seg = Segment::create(&name, 1 << 20, 8).expect("segment");
+    let ch = Channel::<u64>::create(&seg, "jobs", 1 << 14).expect("channel");
+    let mut child = spawn_child("emitter", &format!("channel {name} jobs {CODATA_RATE}"));
+    wait_ready(&mut child);
+    let ticks = monitor_ticks(&[&name, "jobs"]);
+    drop(child);
+    for t in &ticks {
+        assert_eq!(t["kind"], "channel");
+        assert_eq!(t["capacity"], 1 << 14);
+        assert_eq!(t["closed"], false);
+        assert_eq!(t["read_items_per_s"], 0.0);
+    }
+    assert_within_20(
+        mean(&ticks, "items_per_s"),
+        CODATA_RATE as f64,
+        "items/s",
+        &ticks,
+    );
+    // Nobody receives: the depth grows and never exceeds what was sent.
+    let depths: Vec<u64> = ticks
+        .iter()
+        .map(|t| t["depth"].as_u64().expect("depth"))
+        .collect();
+    assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{depths:?}");
+    assert!(depths[4] as usize <= ch.len(), "{depths:?}");
+    // A rendezvous channel has no counters to take rates from.
+    Channel::<u64>::create_unbuffered(&seg, "hand").expect("rendezvous");
+    let out = run(&["monitor", &name, "hand", "--count", "1"]);
+    assert_eq!(out.status.code(), Some(3));
+}
+
+/// Frames per second the ZeroBuffer writer sends.
+const FRAME_RATE: u64 = 250;
+/// Payload bytes per frame: with the 16-byte header a frame takes 1024 ring bytes, and the
+/// 64 KiB ring holds exactly 64 of them, so no wrap ever wastes bytes or writes a marker:
+/// the ring bytes written per second are exactly `FRAME_RATE * 1024`.
+const FRAME_LEN: u64 = 1008;
+
+#[test]
+fn monitor_reports_frames_and_megabytes_per_second_of_a_buffer() {
+    let _serial = crate::common::zerobuffer_serial();
+    let name = unique("monzb");
+    let reader = Reader::create(&name, BufferConfig::new(64, 64 * 1024)).expect("reader");
+    let stop = std::sync::Arc::new(zeroipc_format::atomic::AtomicU32::new(0));
+    let mut child = spawn_child("zb_writer", &format!("{name} {FRAME_RATE} {FRAME_LEN}"));
+    wait_ready(&mut child);
+    // The test reads every frame as it comes, so the writer never waits for space.
+    let reading = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut frames = 0u64;
+            while stop.load(zeroipc_format::atomic::Ordering::Relaxed) == 0 {
+                match reader.read_frame_timeout(Duration::from_millis(50)) {
+                    Ok(Some(f)) => {
+                        assert_eq!(f.len() as u64, FRAME_LEN);
+                        frames += 1;
+                    }
+                    Ok(None) => {}
+                    Err(e) => panic!("reader: {e}"),
+                }
+            }
+            frames
+        })
+    };
+    let ticks = monitor_ticks(&[&name]);
+    stop.store(1, zeroipc_format::atomic::Ordering::Relaxed);
+    let frames = reading.join().expect("reader thread");
+    drop(child);
+    assert!(frames > 0);
+    for t in &ticks {
+        assert_eq!(t["kind"], "zerobuffer");
+        assert_eq!(t["capacity"], 64 * 1024);
+    }
+    let want_fps = FRAME_RATE as f64;
+    let want_mbps = (FRAME_RATE * (FRAME_LEN + 16)) as f64 / 1e6;
+    assert_within_20(mean(&ticks, "frames_per_s"), want_fps, "frames/s", &ticks);
+    assert_within_20(mean(&ticks, "mb_per_s"), want_mbps, "MB/s", &ticks);
+    // The reader keeps up, so it reads at the same rate.
+    assert_within_20(
+        mean(&ticks, "read_frames_per_s"),
+        want_fps,
+        "read frames/s",
+        &ticks,
+    );
 }

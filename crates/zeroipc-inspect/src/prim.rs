@@ -1,0 +1,518 @@
+//! Decoding the synchronisation kinds (`zeroipc-sync`, spec §3.8) and the codata kinds
+//! (`zeroipc-codata`, spec §3.9), with the keys of the golden JSON (spec §8.2) first.
+//!
+//! Every structure is first opened with its crate's `open`, which validates the layout and
+//! writes nothing (the segment is also mapped copy-on-write). State is then read with the
+//! crates' read-only accessors, or, where they have none (header words, the project's
+//! auxiliary entries `NAME_owner`, `NAME_subs`, `NAME_peers`), from the layout of the spec
+//! through `zeroipc_format` regions. Nothing here takes a lock or registers a peer, so a
+//! value guarded by a lock (a `Signal`'s) is an unsynchronised snapshot.
+
+use serde_json::{Map as JsonMap, Value, json};
+use zeroipc_codata::{Channel, Future, FutureState, Lazy, LazyOp, LazyState, Stream};
+use zeroipc_format::{Entry, Region, Segment};
+use zeroipc_structures::{Queue, Ring};
+use zeroipc_sync::owner::is_dead;
+use zeroipc_sync::{Barrier, Event, EventMode, Latch, Monitor, Mutex, Once, OnceState, RwLock};
+use zeroipc_sync::{Semaphore, Signal};
+
+use crate::decode::{Fields, Limit, Scalar, value, with_dtype};
+use crate::dtype::{Dtype, Kind, Spec};
+use crate::error::{CliError, Result};
+
+/// Subscriber cursor of a free or joining slot (spec §3.9.1).
+const JOINING: u64 = u64::MAX;
+/// Subscriber slots of `NAME_subs`.
+const SUB_SLOTS: usize = 16;
+/// Peer slots of `NAME_peers`.
+const PEER_SLOTS: usize = 32;
+
+/// The parts a composite kind stores, by suffix, in creation order (`""` is the base entry).
+pub fn part_suffixes(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Mutex => &["", "_owner"],
+        Kind::RwLock => &["_state", "_rmtx", "_wmtx", ""],
+        Kind::Monitor => &["_mtx", "_cond", "_count", ""],
+        Kind::Event => &["", "_sem"],
+        Kind::Signal => &["_state", "_mtx", ""],
+        Kind::Lazy => &["", "_owner"],
+        Kind::Stream => &["_header", "_buffer", "_subs"],
+        Kind::Channel => &["_header", "_buffer", "_slot", "_peers"],
+        _ => &[""],
+    }
+}
+
+/// Decodes the sync/codata structure `name` as `spec` into `f` (after `kind`).
+///
+/// # Errors
+/// The crates' open errors (missing parts, sizes, corrupt words), read errors, and a typed
+/// kind without a type where the value cannot be shown without one.
+pub fn decode(seg: &Segment, name: &str, spec: Spec, lim: &Limit, f: &mut Fields) -> Result<()> {
+    match spec.kind {
+        Kind::Semaphore => semaphore(seg, name, f),
+        Kind::Mutex => mutex(seg, name, f),
+        Kind::RwLock => rwlock(seg, name, f),
+        Kind::Monitor => monitor(seg, name, f),
+        Kind::Barrier => barrier(seg, name, f),
+        Kind::Latch => latch(seg, name, f),
+        Kind::Once => once(seg, name, f),
+        Kind::Event => event(seg, name, f),
+        Kind::Signal => {
+            put_dtype(f, spec.dtype);
+            match spec.dtype {
+                Some(d) => with_dtype!(d, T => signal::<T>(seg, name, f)),
+                None => signal_raw(seg, name, f),
+            }
+        }
+        Kind::Future => {
+            put_dtype(f, spec.dtype);
+            match spec.dtype {
+                Some(d) => with_dtype!(d, T => future::<T>(seg, name, f, None)),
+                None => future::<u8>(seg, name, f, Some(())),
+            }
+        }
+        Kind::Lazy => {
+            put_dtype(f, spec.dtype);
+            match spec.dtype {
+                Some(d) => with_dtype!(d, T => lazy::<T>(seg, name, f, false)),
+                // 280 bytes: any of the 1-, 2- and 4-byte types; the header words are shared.
+                None => lazy::<u8>(seg, name, f, true),
+            }
+        }
+        Kind::Stream => {
+            let d = needs_dtype(spec)?;
+            put_dtype(f, Some(d));
+            with_dtype!(d, T => stream::<T>(seg, name, lim, f))
+        }
+        Kind::Channel => {
+            let d = needs_dtype(spec)?;
+            put_dtype(f, Some(d));
+            with_dtype!(d, T => channel::<T>(seg, name, lim, f))
+        }
+        other => Err(CliError::other(format!(
+            "internal: {other} is not a sync or codata kind"
+        ))),
+    }
+}
+
+fn needs_dtype(spec: Spec) -> Result<Dtype> {
+    spec.dtype.ok_or_else(|| {
+        CliError::other(format!(
+            "the element size of this {} is not stored; pass --as {}:TYPE",
+            spec.kind, spec.kind
+        ))
+    })
+}
+
+fn put_dtype(f: &mut Fields, d: Option<Dtype>) {
+    f.put("dtype", d.map_or(Value::Null, |d| Value::from(d.numpy())));
+}
+
+fn entry(seg: &Segment, name: &str) -> Result<Entry> {
+    Ok(seg.find(name)?)
+}
+
+fn region_of(seg: &Segment, name: &str) -> Result<Region> {
+    Ok(seg.region(&entry(seg, name)?)?)
+}
+
+/// The optional auxiliary entry `name` (a project extension).
+fn aux(seg: &Segment, name: &str) -> Result<Option<Region>> {
+    match seg.get(name)? {
+        Some(e) => Ok(Some(seg.region(&e)?)),
+        None => Ok(None),
+    }
+}
+
+/// `{pid, alive}` of a recorded pid (null for 0 = none).
+fn pid_json(pid: u32) -> (Value, Value) {
+    if pid == 0 {
+        (Value::Null, Value::Null)
+    } else {
+        (Value::from(pid), Value::Bool(!is_dead(pid)))
+    }
+}
+
+/// Whether the semaphore-as-mutex entry `name` is held (`count <= 0`).
+fn mutex_word_locked(seg: &Segment, name: &str) -> Result<bool> {
+    Ok(region_of(seg, name)?.read::<i32>(0)? <= 0)
+}
+
+fn semaphore(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+    let s = Semaphore::open(seg, name)?;
+    f.put("count", s.count()?);
+    f.put("waiting", s.waiting()?);
+    f.put("max_count", s.max_count());
+    Ok(())
+}
+
+fn mutex(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+    let m = Mutex::open(seg, name)?;
+    let r = region_of(seg, name)?;
+    f.put("count", r.read::<i32>(0)?);
+    f.put("waiting", r.read::<i32>(4)?);
+    f.put("max_count", r.read::<i32>(8)?);
+    f.put("locked", m.is_locked()?);
+    f.put("tracks_owner", m.tracks_owner());
+    let (pid, alive) = pid_json(m.owner_pid()?.unwrap_or(0));
+    f.put("owner_pid", pid);
+    f.put("owner_alive", alive);
+    Ok(())
+}
+
+fn rwlock(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+    let l = RwLock::open(seg, name)?;
+    f.put("readers", l.readers()?);
+    f.put("writer_active", u32::from(l.writer_active()?));
+    f.put(
+        "read_mutex_locked",
+        mutex_word_locked(seg, &format!("{name}_rmtx"))?,
+    );
+    f.put(
+        "write_mutex_locked",
+        mutex_word_locked(seg, &format!("{name}_wmtx"))?,
+    );
+    Ok(())
+}
+
+fn monitor(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+    let m = Monitor::open(seg, name)?;
+    f.put("waiting_count", m.waiters()?);
+    f.put("locked", mutex_word_locked(seg, &format!("{name}_mtx"))?);
+    Ok(())
+}
+
+fn barrier(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+    let b = Barrier::open(seg, name)?;
+    f.put("arrived", b.arrived()?);
+    f.put("generation", b.generation()?);
+    f.put("num_participants", b.participants());
+    Ok(())
+}
+
+fn latch(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+    let l = Latch::open(seg, name)?;
+    f.put("count", l.count()?);
+    f.put("initial_count", l.initial_count()?);
+    f.put("released", l.count()? <= 0);
+    Ok(())
+}
+
+fn once(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+    let o = Once::open(seg, name)?;
+    let (code, text) = match o.state()? {
+        OnceState::Pending => (0, "pending"),
+        OnceState::Executing => (1, "executing"),
+        OnceState::Done => (2, "done"),
+    };
+    f.put("state", code);
+    f.put("state_name", text);
+    Ok(())
+}
+
+fn event(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+    let e = Event::open(seg, name)?;
+    f.put("signaled", u32::from(e.is_signaled()?));
+    let (code, text) = match e.mode() {
+        EventMode::AutoReset => (0, "auto"),
+        EventMode::ManualReset => (1, "manual"),
+    };
+    f.put("mode", code);
+    f.put("waiting", e.waiting()?);
+    f.put("mode_name", text);
+    Ok(())
+}
+
+fn signal<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+    let s = Signal::<T>::open(seg, name)?;
+    f.put("version", s.version()?);
+    // Read without the signal's mutex (inspecting never locks): a snapshot.
+    let state = region_of(seg, &format!("{name}_state"))?;
+    f.put("value", value(state.read::<T>(8)?));
+    f.put("locked", mutex_word_locked(seg, &format!("{name}_mtx"))?);
+    Ok(())
+}
+
+/// A signal whose element type is unknown: the value's bytes in hex.
+fn signal_raw(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+    let s = Signal::<u8>::open(seg, name)?;
+    f.put("version", s.version()?);
+    let state = region_of(seg, &format!("{name}_state"))?;
+    f.put("value", Value::Null);
+    f.put("value_hex", hex_of(&state, 8, state.len().min(16))?);
+    f.put("locked", mutex_word_locked(seg, &format!("{name}_mtx"))?);
+    Ok(())
+}
+
+fn hex_of(r: &Region, from: usize, to: usize) -> Result<String> {
+    let bytes = r.to_vec();
+    let slice = bytes
+        .get(from..to)
+        .ok_or_else(|| CliError::other("internal: byte range outside the entry"))?;
+    Ok(crate::fmt::hex(slice))
+}
+
+/// Decodes a future; with `raw`, the element type is unknown and the value is shown as the
+/// bytes between the header and the end of the value slot (8 bytes for a 280-byte entry).
+fn future<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields, raw: Option<()>) -> Result<()> {
+    let fut = Future::<T>::open(seg, name)?;
+    let state = fut.state()?;
+    let (code, text) = match state {
+        FutureState::Pending => (0, "pending"),
+        FutureState::Computing => (1, "computing"),
+        FutureState::Ready => (2, "ready"),
+        FutureState::Error => (3, "error"),
+    };
+    f.put("state", code);
+    f.put("waiters", fut.waiters()?);
+    let ready = state == FutureState::Ready;
+    match raw {
+        None if ready => f.put("value", fut.try_get()?.map_or(Value::Null, value)),
+        _ => f.put("value", Value::Null),
+    }
+    let msg = match (state, raw) {
+        (FutureState::Error, None) => Value::from(fut.error_message()?),
+        // Unknown element size: the message starts after the (zero) value slot.
+        (FutureState::Error, Some(())) => {
+            let r = region_of(seg, name)?;
+            match crate::infer::error_elem_size(&r) {
+                Some(es) => {
+                    let raw: [u8; 256] = r.read(16 + es as usize)?;
+                    let end = raw.iter().position(|&b| b == 0).unwrap_or(255);
+                    Value::from(String::from_utf8_lossy(raw.get(..end).unwrap_or_default()))
+                }
+                None => Value::from(""),
+            }
+        }
+        _ => Value::Null,
+    };
+    f.put("error_msg", msg);
+    f.put("state_name", text);
+    f.put("completion_time_ns", fut.completion_time()?);
+    if raw.is_some() && ready {
+        let r = region_of(seg, name)?;
+        let end = usize::try_from(fut.entry().size())
+            .unwrap_or(usize::MAX)
+            .saturating_sub(256)
+            .clamp(17, 24);
+        f.put("value_hex", hex_of(&r, 16, end)?);
+    }
+    Ok(())
+}
+
+fn lazy<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields, raw: bool) -> Result<()> {
+    let l = Lazy::<T>::open(seg, name)?;
+    let state = l.state()?;
+    let (code, text) = match state {
+        LazyState::NotComputed => (0, "not_computed"),
+        LazyState::Computing => (1, "computing"),
+        LazyState::Computed => (2, "computed"),
+        LazyState::Error => (3, "error"),
+    };
+    f.put("state", code);
+    let v = match (state, raw) {
+        (LazyState::Computed, false) => l.try_get()?.map_or(Value::Null, value),
+        _ => Value::Null,
+    };
+    f.put("value", v);
+    f.put("state_name", text);
+    let op = l.op()?;
+    let t = |x: T| if raw { Value::Null } else { value(x) };
+    let op = match op {
+        LazyOp::Constant(c) => json!({"type": "constant", "value": t(c)}),
+        LazyOp::Add(a, b) => json!({"type": "add", "a": t(a), "b": t(b)}),
+        LazyOp::Multiply(a, b) => json!({"type": "multiply", "a": t(a), "b": t(b)}),
+        LazyOp::Negate(a) => json!({"type": "negate", "value": t(a)}),
+        LazyOp::Chain(first, second) => json!({"type": "chain", "first": first, "second": second}),
+        LazyOp::External(id) => json!({"type": "external", "id": id}),
+    };
+    f.put("op", op);
+    f.put("compute_count", l.compute_count()?);
+    let msg = if state == LazyState::Error {
+        Value::from(l.error_message()?)
+    } else {
+        Value::Null
+    };
+    f.put("error_msg", msg);
+    f.put("detects_dead_computer", l.detects_dead_computer());
+    let owner = match aux(seg, &format!("{name}_owner"))? {
+        Some(r) if l.detects_dead_computer() => r.read::<u32>(0)?,
+        _ => 0,
+    };
+    let (pid, alive) = pid_json(owner);
+    f.put("owner_pid", pid);
+    f.put("owner_alive", alive);
+    Ok(())
+}
+
+/// One occupied subscriber slot of `NAME_subs` (spec §3.9.1).
+fn subscriber_json(i: usize, cursor: u64, pid: u32, w: u64, cap: u64, es: u64) -> Value {
+    let (pid_v, alive) = pid_json(pid);
+    // A valid cursor is at most one ring behind the write position, on an element boundary.
+    let lag = (cursor != JOINING)
+        .then(|| w.checked_sub(cursor))
+        .flatten()
+        .filter(|d| *d <= cap && d.is_multiple_of(es) && cursor.is_multiple_of(es))
+        .map(|d| d / es.max(1));
+    json!({
+        "slot": i,
+        "pid": pid_v,
+        "alive": alive,
+        "joining": cursor == JOINING,
+        "cursor": (cursor != JOINING).then_some(cursor),
+        "lag": lag,
+    })
+}
+
+/// The subscriber slots of a stream's `NAME_subs` entry: `(multicast, occupied slots)`.
+pub fn subscribers(subs: &Region, w: u64, cap: u64, es: u64) -> Result<(u32, Vec<Value>)> {
+    let slots = subs.read::<u32>(0)?;
+    if slots as usize != SUB_SLOTS {
+        return Err(CliError::corrupt(format!(
+            "subscriber table holds {slots} slots, the layout has {SUB_SLOTS}"
+        )));
+    }
+    let multicast = subs.read::<u32>(16)?;
+    let mut out = Vec::new();
+    for i in 0..SUB_SLOTS {
+        let cursor = subs.read::<u64>(32 + 16 * i)?;
+        let pid = subs.read::<u32>(40 + 16 * i)?;
+        if pid != 0 {
+            out.push(subscriber_json(i, cursor, pid, w, cap, es));
+        }
+    }
+    Ok((multicast, out))
+}
+
+fn stream<T: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) -> Result<()> {
+    let s = Stream::<T>::open(seg, name)?;
+    let ring = Ring::<T>::open(seg, &format!("{name}_buffer"))?;
+    let (w, r) = ring.positions_snapshot()?;
+    let items = ring.peek_all()?;
+    let es = size_of::<T>() as u64;
+    f.put("sequence", s.sequence()?);
+    f.put("closed", s.is_closed()?);
+    f.put("buffer_capacity", s.capacity());
+    f.list("items", items.len(), lim, |i| {
+        Ok(items.get(i).copied().map_or(Value::Null, value))
+    })?;
+    f.put("size", items.len());
+    f.put("elem_size", es);
+    f.put("write_pos", w);
+    f.put("read_pos", r);
+    f.put("subscribers", s.subscribers()?);
+    f.put("transform", s.transform()?);
+    match aux(seg, &format!("{name}_subs"))? {
+        Some(subs) => {
+            let (multicast, slots) = subscribers(&subs, w, ring.capacity_bytes() as u64, es)
+                .map_err(|e| e.context(format!("{name}_subs")))?;
+            f.put("multicast", multicast == 1);
+            let max_lag = slots.iter().filter_map(|s| s["lag"].as_u64()).max();
+            f.put("max_lag", max_lag);
+            f.put("subscriber_slots", slots);
+        }
+        None => {
+            f.put("multicast", Value::Null);
+            f.put("max_lag", Value::Null);
+            f.put("subscriber_slots", Value::Null);
+        }
+    }
+    Ok(())
+}
+
+/// `(senders_ever, receivers_ever, registered peers)` of a channel's `NAME_peers` entry.
+pub fn peers(r: &Region) -> Result<(u32, u32, Vec<Value>)> {
+    let slots = r.read::<u32>(0)?;
+    if slots as usize != PEER_SLOTS {
+        return Err(CliError::corrupt(format!(
+            "peer table holds {slots} slots, the layout has {PEER_SLOTS}"
+        )));
+    }
+    let mut out = Vec::new();
+    for i in 0..PEER_SLOTS {
+        let word = r.read::<u64>(16 + 8 * i)?;
+        if word == 0 {
+            continue;
+        }
+        let kind = match word >> 32 {
+            1 => "sender",
+            2 => "receiver",
+            _ => "unknown",
+        };
+        let (pid, alive) = pid_json(word as u32);
+        out.push(json!({"slot": i, "role": kind, "pid": pid, "alive": alive}));
+    }
+    Ok((r.read::<u32>(4)?, r.read::<u32>(8)?, out))
+}
+
+fn channel<T: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) -> Result<()> {
+    let ch = Channel::<T>::open(seg, name)?;
+    let header = region_of(seg, &format!("{name}_header"))?;
+    f.put("closed", ch.is_closed()?);
+    f.put("capacity", ch.capacity());
+    if ch.is_buffered() {
+        let q = Queue::<T>::open(seg, &format!("{name}_buffer"))?;
+        let (head, tail) = q.counters()?;
+        let cap = q.capacity();
+        let size = (tail.wrapping_sub(head) as usize).min(cap);
+        let region = seg.region(q.entry())?;
+        let mask = cap.saturating_sub(1);
+        f.put("size", size);
+        f.list("items", size, lim, |i| {
+            let slot = (head as usize).wrapping_add(i) & mask;
+            Ok(value(region.read::<T>(16 + slot * size_of::<T>())?))
+        })?;
+        f.put("buffered", true);
+        f.put("head", head);
+        f.put("tail", tail);
+    } else {
+        let slot = region_of(seg, &format!("{name}_slot"))?;
+        let [ready, consumed] = slot.read::<[u8; 2]>(0)?;
+        let offered = ready == 1 && consumed == 0;
+        f.put("size", usize::from(offered));
+        let items: Vec<Value> = if offered {
+            vec![value(slot.read::<T>(Channel::<T>::slot_data_offset())?)]
+        } else {
+            Vec::new()
+        };
+        f.put("items", items);
+        f.put("buffered", false);
+        f.put("ready", ready);
+        f.put("consumed", consumed);
+    }
+    f.put("elem_size", size_of::<T>());
+    f.put("waiting_senders", header.read::<u32>(4)?);
+    f.put("waiting_receivers", header.read::<u32>(8)?);
+    f.put("live_senders", ch.live_senders()?);
+    f.put("live_receivers", ch.live_receivers()?);
+    match aux(seg, &format!("{name}_peers"))? {
+        Some(r) => {
+            let (s_ever, r_ever, list) =
+                peers(&r).map_err(|e| e.context(format!("{name}_peers")))?;
+            f.put("senders_ever", s_ever);
+            f.put("receivers_ever", r_ever);
+            f.put("peers", list);
+        }
+        None => {
+            f.put("senders_ever", Value::Null);
+            f.put("receivers_ever", Value::Null);
+            f.put("peers", Value::Null);
+        }
+    }
+    Ok(())
+}
+
+/// The JSON list of the parts of composite structure `name` of kind `kind` that exist.
+pub fn parts_json(seg: &Segment, name: &str, kind: Kind) -> Result<Value> {
+    let mut out = Vec::new();
+    for suffix in part_suffixes(kind) {
+        if let Some(e) = seg.get(&format!("{name}{suffix}"))? {
+            let mut m = JsonMap::new();
+            m.insert("name".into(), e.name().into());
+            m.insert("offset".into(), e.offset().into());
+            m.insert("size".into(), e.size().into());
+            out.push(Value::Object(m));
+        }
+    }
+    Ok(Value::Array(out))
+}
