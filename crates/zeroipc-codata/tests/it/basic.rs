@@ -337,6 +337,88 @@ fn buffered_channel_is_fifo_and_closes_after_draining() {
 }
 
 #[test]
+fn bulk_operations_fill_drain_time_out_and_close() {
+    let s = seg();
+    let c = Channel::<u32>::create(&s, "c", 4).unwrap();
+    assert_eq!(c.try_send_slice(&[]).unwrap(), 0);
+    assert_eq!(
+        c.try_send_slice(&[1, 2, 3, 4, 5, 6]).unwrap(),
+        4,
+        "up to full"
+    );
+    assert_eq!(c.try_send_slice(&[5]).unwrap(), 0, "full");
+    assert!(
+        c.send_slice_timeout(&[5], Duration::from_millis(10))
+            .unwrap_err()
+            .is_timeout()
+    );
+    let mut buf = [0u32; 3];
+    assert_eq!(c.recv_into(&mut buf).unwrap(), 3);
+    assert_eq!(buf, [1, 2, 3]);
+    assert_eq!(c.send_slice(&[5, 6, 7, 8]).unwrap(), 3, "room for three");
+    assert_eq!(
+        c.try_recv_into(&mut []).unwrap(),
+        0,
+        "empty buffer, nothing taken"
+    );
+    let mut big = [0u32; 10];
+    assert_eq!(c.try_recv_into(&mut big).unwrap(), 4);
+    assert_eq!(big[..4], [4, 5, 6, 7]);
+    assert_eq!(c.try_recv_into(&mut big).unwrap(), 0, "empty");
+    assert!(
+        c.recv_into_timeout(&mut big, Duration::from_millis(10))
+            .unwrap_err()
+            .is_timeout()
+    );
+    c.send(9).unwrap();
+    c.close().unwrap();
+    assert!(matches!(c.try_send_slice(&[1]), Err(Error::Closed { .. })));
+    assert!(matches!(c.send_slice(&[1]), Err(Error::Closed { .. })));
+    assert_eq!(
+        c.recv_into(&mut big).unwrap(),
+        1,
+        "buffered value after close"
+    );
+    assert_eq!(big[0], 9);
+    assert_eq!(c.recv_into(&mut big).unwrap(), 0, "closed and drained");
+    assert!(matches!(
+        c.try_recv_into(&mut big),
+        Err(Error::Closed { .. })
+    ));
+}
+
+#[test]
+fn bulk_receive_wakes_for_a_blocked_reader_and_unbuffered_moves_one() {
+    let s = seg();
+    let c = Channel::<u64>::create(&s, "c", 8).unwrap();
+    let c2 = c.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u64; 8];
+        let n = c2.recv_into_timeout(&mut buf, LONG).unwrap();
+        buf[..n].to_vec()
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(c.send_slice(&[10, 11, 12]).unwrap(), 3);
+    let got = reader.join().unwrap();
+    assert!(
+        !got.is_empty() && [10, 11, 12].starts_with(&got),
+        "got {got:?}"
+    );
+
+    let rv = Channel::<u64>::create_unbuffered(&s, "rv").unwrap();
+    let rv2 = rv.clone();
+    let sender = std::thread::spawn(move || rv2.send_slice_timeout(&[7, 8], LONG));
+    let mut buf = [0u64; 4];
+    assert_eq!(rv.recv_into_timeout(&mut buf, LONG).unwrap(), 1);
+    assert_eq!(buf[0], 7);
+    assert_eq!(
+        sender.join().unwrap().unwrap(),
+        1,
+        "a rendezvous moves one value"
+    );
+}
+
+#[test]
 fn buffered_send_blocks_until_a_receiver_makes_room() {
     let s = seg();
     let c = Channel::<u64>::create(&s, "c", 2).unwrap();

@@ -264,3 +264,58 @@ fn map_filter_window_pipeline_driven_by_another_process_matches_in_process() {
     assert_eq!(got.len(), 2500);
     assert_eq!(got, expect);
 }
+
+/// Bulk transfer between processes: two sender processes push 200k values each with
+/// `send_slice` in runs of 1..=97 values (through a 64-slot buffer, so runs are cut short and
+/// senders block), the parent receives with `recv_into` into buffers of varying length, and
+/// every value arrives exactly once, each sender's values in order.
+#[test]
+fn bulk_send_slice_recv_into_between_processes_exactly_once_in_order() {
+    const PER: u64 = 200_000;
+    if let Some(r) = role() {
+        let seg = child_segment();
+        let c = Channel::<u64>::open(&seg, "bulk").unwrap();
+        let id: u64 = r.trim_start_matches('s').parse().unwrap();
+        let mut next = 0;
+        let mut buf = Vec::with_capacity(97);
+        while next < PER {
+            let want = (next % 97 + 1).min(PER - next);
+            buf.clear();
+            buf.extend((next..next + want).map(|i| (id << 32) | i));
+            let mut off = 0;
+            while off < buf.len() {
+                off += c.send_slice_timeout(&buf[off..], LONG).unwrap();
+            }
+            next += want;
+        }
+        return;
+    }
+    let (seg, _g, name) = segment("cdbulk", 1 << 16);
+    let c = Channel::<u64>::create(&seg, "bulk", 64).unwrap();
+    let kids = spawn(
+        "multiprocess::bulk_send_slice_recv_into_between_processes_exactly_once_in_order",
+        &["s0", "s1"],
+        &name,
+    );
+    let mut next = [0u64; 2];
+    let mut buf = [0u64; 80];
+    let mut round = 0;
+    while next != [PER; 2] {
+        round += 1;
+        let len = round % 80 + 1;
+        let n = c.recv_into_timeout(&mut buf[..len], LONG).unwrap();
+        assert!((1..=len).contains(&n), "recv_into returned {n} of {len}");
+        for &v in &buf[..n] {
+            let (id, i) = ((v >> 32) as usize, v & 0xffff_ffff);
+            assert!(id < 2, "value {v:#x} from no sender");
+            assert_eq!(i, next[id], "sender {id}: next value in order");
+            next[id] += 1;
+        }
+    }
+    for k in kids {
+        k.wait_success(LIMIT);
+    }
+    assert_eq!(c.try_recv_into(&mut buf).unwrap(), 0, "nothing extra");
+    c.close().unwrap();
+    assert_eq!(c.recv_into(&mut buf).unwrap(), 0, "closed and drained");
+}
