@@ -12,6 +12,7 @@ use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{Region, Segment, SegmentOptions};
 use zeroipc_sync::{Semaphore, futex};
 
+const PIN: &str = "ZEROIPC_PINGPONG_PIN";
 const PEER: &str = "ZEROIPC_PINGPONG_PEER";
 const ROUNDS: u32 = 20_000;
 const WARMUP: u32 = 2_000;
@@ -58,7 +59,24 @@ fn raw_set(r: &Region, off: usize, v: u32, always_wake: bool) {
     }
 }
 
+/// Pins the calling thread to `cpu` (or lets it run anywhere for `None`).
+fn pin(cpu: Option<usize>) {
+    let mut set = rustix::thread::CpuSet::new();
+    match cpu {
+        Some(c) => set.set(c),
+        None => (0..available()).for_each(|c| set.set(c)),
+    }
+    rustix::thread::sched_setaffinity(None, &set).expect("sched_setaffinity");
+}
+
+fn available() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 fn peer(name: &str) {
+    if std::env::var_os(PIN).is_some() {
+        pin(Some(1));
+    }
     let seg = Segment::open(name).expect("open");
     let ping = Semaphore::open(&seg, "ping").expect("ping");
     let pong = Semaphore::open(&seg, "pong").expect("pong");
@@ -90,7 +108,20 @@ fn main() {
         peer(&name);
         return;
     }
-    let name = format!("zb_pingpong_{}", std::process::id());
+    measure(false);
+    if available() >= 2 {
+        measure(true);
+    } else {
+        println!("one CPU only: no pinned run");
+    }
+}
+
+/// One full run with a fresh peer; `pinned`: this process on CPU 0, the peer on CPU 1.
+fn measure(pinned: bool) {
+    if pinned {
+        pin(Some(0));
+    }
+    let name = format!("zb_pingpong_{}_{}", std::process::id(), u8::from(pinned));
     let seg = SegmentOptions::new()
         .unlink_on_drop(true)
         .create(&name, 1 << 16, 64)
@@ -101,10 +132,12 @@ fn main() {
         .add("raw", 16, |_| Ok::<_, zeroipc_format::Error>(()))
         .expect("raw")
         .1;
-    let mut child = Command::new(std::env::current_exe().expect("exe"))
-        .env(PEER, &name)
-        .spawn()
-        .expect("spawn peer");
+    let mut cmd = Command::new(std::env::current_exe().expect("exe"));
+    cmd.env(PEER, &name);
+    if pinned {
+        cmd.env(PIN, "1");
+    }
+    let mut child = cmd.spawn().expect("spawn peer");
 
     let (mut sem, mut fx, mut fx_flag) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..BATCHES {
@@ -135,9 +168,17 @@ fn main() {
     sem.sort_unstable();
     fx.sort_unstable();
     fx_flag.sort_unstable();
+    if pinned {
+        pin(None);
+    }
     println!(
-        "cross-process ping-pong round trip, {} rounds x {BATCHES} batches (us)",
-        ROUNDS
+        "\ncross-process ping-pong round trip, {} rounds x {BATCHES} batches (us), {}",
+        ROUNDS,
+        if pinned {
+            "pinned: this process on CPU 0, the peer on CPU 1"
+        } else {
+            "unpinned"
+        }
     );
     println!("| variant | p50 | p99 | p99.9 |");
     println!("|---|---|---|---|");
