@@ -40,7 +40,46 @@ GOLDEN = os.path.join(HERE, "..", "golden", "zeroipc")
 WIDE = os.path.join(HERE, "..", "scenarios", "wide-types.json")
 ITEMSIZE = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8,
             "float32": 4, "float64": 8}
-SUPPORTED = ("array", "queue", "stack", "ring", "map", "set", "pool")
+SUPPORTED = ("array", "queue", "stack", "ring", "map", "set", "pool", "semaphore", "mutex", "barrier", "latch",
+             "once", "rwlock", "monitor", "event", "signal", "future", "lazy", "stream", "channel")
+# The entries of each kind's canonical (upstream C++) layout, as suffixes of the base name.
+PARTS = {"rwlock": ["_state", "_rmtx", "_wmtx", ""], "monitor": ["_mtx", "_cond", "_count", ""],
+         "event": ["", "_sem"], "signal": ["_state", "_mtx", ""], "stream": ["_header", "_buffer"],
+         "channel": ["_header", "_buffer"]}
+# Bytes not compared with the C++ image, per entry kind (everything else is deterministic):
+# the Future's completion_time (CLOCK_MONOTONIC ns at set time), bytes 8..16.
+NONDETERMINISTIC = {"future": [(8, 16)]}
+JOINING = (1 << 64) - 1
+
+
+def parts(spec):
+    """The canonical entries of a scenario structure."""
+    return [spec["name"] + x for x in PARTS.get(spec["kind"], [""])]
+
+
+def aux_entries(spec):
+    """The project's auxiliary entries a zeroipc-rs (or zeroipc_py) writer adds for `spec`,
+    as (after which entry, name, expected bytes): docs/SPECIFICATION.md §3.8-§3.9.1. No pid
+    is recorded in them by the scenario (nothing is held or subscribed), so all are
+    deterministic."""
+    n, k = spec["name"], spec["kind"]
+    if k in ("mutex", "lazy") and len(n) + 6 <= 31:
+        pid = 0 if not spec.get("locked") else None  # a locked mutex records the writer's pid
+        return [(n, n + "_owner", None if pid is None else bytes(8))]
+    if k == "stream":
+        subs = (16).to_bytes(4, "little") + bytes(28) + (JOINING.to_bytes(8, "little") + bytes(8)) * 16
+        return [(n + "_buffer", n + "_subs", subs)]
+    if k == "channel":
+        return [(n + "_buffer", n + "_peers", (32).to_bytes(4, "little") + bytes(268))]
+    return []
+
+
+def masked(data, kind):
+    """`data` with the kind's non-deterministic byte ranges zeroed."""
+    b = bytearray(data)
+    for lo, hi in NONDETERMINISTIC.get(kind, []):
+        b[lo:hi] = bytes(hi - lo)
+    return bytes(b)
 
 
 def load(name):
@@ -82,6 +121,8 @@ class ZeroIPCMatrix:
         self.py = load("standard-py.json")
         self.supported = [s["name"] for s in self.scenario if s["kind"] in SUPPORTED]
         self.unsupported = [s["name"] for s in self.scenario if s["kind"] not in SUPPORTED]
+        self.kinds = {s["name"]: s["kind"] for s in self.scenario}
+        self.aux = [a for s in self.scenario for a in aux_entries(s)]
         self.names = []
 
     # -- plumbing --------------------------------------------------------------------------
@@ -121,12 +162,16 @@ class ZeroIPCMatrix:
                       + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
 
     def expected_table(self):
-        """Header and entries of a segment holding only the supported structures."""
+        """Header and entries of a segment written by a project writer: the C++ image's
+        entries, in its order and sizes, with the auxiliary entries after their parts."""
         sizes = {e["name"]: e["size"] for e in self.cpp["entries"]}
+        after = {a: (n, len(b) if b is not None else 8) for a, n, b in self.aux}
+        names = [p for sp in self.scenario if sp["kind"] in SUPPORTED for p in parts(sp)]
         entries, off = [], 3104
-        for n in self.supported:
-            entries.append({"name": n, "offset": off, "size": sizes[n]})
-            off = (off + sizes[n] + 7) & ~7
+        for n in names:
+            for name, size in [(n, sizes[n])] + ([after[n]] if n in after else []):
+                entries.append({"name": name, "offset": off, "size": size})
+                off = (off + size + 7) & ~7
         last = entries[-1]
         header = dict(self.cpp["header"], entry_count=len(entries), next_offset=last["offset"] + last["size"])
         return header, entries
@@ -177,7 +222,7 @@ class ZeroIPCMatrix:
                       for n in self.supported)
         self.record(f"zeroipc: golden C++ image -> {impl}", problems,
                     f"{len(self.supported)} structures == standard-cpp.json ({lookups} lookups), "
-                    f"{len(self.cpp['entries'])} entries, {len(self.unsupported)} kinds skipped")
+                    f"{len(self.cpp['entries'])} entries, {len(self.unsupported)} skipped")
 
     def golden_py(self, impl, extras_file):
         path = os.path.join(GOLDEN, "standard-py.seg")
@@ -189,9 +234,16 @@ class ZeroIPCMatrix:
             d = diff(got.get(k), self.py[k], k)
             if d:
                 problems.append(d)
-        same = [n for n in self.supported if n not in ("map_i32_f64", "map_i32_i32", "set_i32")]
+        odd = ("map_i32_f64", "map_i32_i32", "set_i32", "lazy_f64", "stream_i32", "chan_i32")
+        same = [n for n in self.supported if n not in odd]
         self.check_structures(got, self.py["structures"], same, problems)
         s = got.get("structures", {})
+        if got.get("skipped") != self.unsupported:
+            problems.append(f"skipped {got.get('skipped')}")
+        # Spec 8.3: Python's lazy layout is rejected; its stream and channel have no header.
+        for n, kind in (("lazy_f64", "LayoutMismatch"), ("stream_i32", "NotFound"), ("chan_i32", "NotFound")):
+            if s.get(n, {}).get("error") != kind:
+                problems.append(f"{n}: {s.get(n)} (want {kind})")
         # Same stride, Python hash: iteration works, canonical lookups miss (spec 8.3).
         m = dict(self.py["structures"]["map_i32_f64"], lookup={"1": None, "2": None, "3": None})
         d = diff(norm(s.get("map_i32_f64", {})), norm(m), "map_i32_f64")
@@ -211,8 +263,9 @@ class ZeroIPCMatrix:
         if d:
             problems.append(d)
         self.record(f"zeroipc: golden Python image -> {impl}", problems,
-                    f"{len(same)} structures == standard-py.json, map_i32_f64 lookups miss, "
-                    "map_i32_i32/set_i32 LayoutMismatch, stream/chan data as Ring/Queue")
+                    f"{len(same)} structures == standard-py.json (sig_i32 12-byte state, fut_err 276 bytes), "
+                    "map_i32_f64 lookups miss, map_i32_i32/set_i32/lazy_f64 LayoutMismatch, "
+                    "stream/chan NotFound, their data as Ring/Queue")
 
     def transfer(self, w, r):
         seg = self.name(f"{w[0]}{r[0]}")
@@ -221,6 +274,8 @@ class ZeroIPCMatrix:
         rc, wrote, err = self.peer(w, "write", seg)
         if rc != 0 or wrote.get("written") != self.supported or wrote.get("skipped") != self.unsupported:
             problems.append(f"write exit {rc}: {wrote or err}")
+        if wrote.get("aux") != [n for _, n, _ in self.aux]:
+            problems.append(f"aux entries {wrote.get('aux')}")
         rc, got, err = self.peer(r, "read", seg)
         if rc != 0:
             problems.append(f"read exit {rc}: {err}")
@@ -230,7 +285,8 @@ class ZeroIPCMatrix:
                 problems.append(d)
         self.check_structures(got, self.cpp["structures"], self.supported, problems)
         self.record(f"zeroipc: {w} -> {r} read", problems,
-                    f"{len(self.supported)} structures == standard-cpp.json, table as expected")
+                    f"{len(self.supported)} structures == standard-cpp.json, table as expected "
+                    f"(+{len(self.aux)} aux entries)")
         # Consume on the reader's side, then the writer must see the items gone.
         problems = []
         rc, got, err = self.peer(r, "read", seg, "--consume")
@@ -240,7 +296,8 @@ class ZeroIPCMatrix:
         rc, after, err = self.peer(w, "read", seg)
         self.check_structures(after, self.cpp["structures"], self.supported, problems, drained=True)
         self.record(f"zeroipc: {w} -> {r} --consume", problems,
-                    "consumed items as written; writer then sees queues/stacks/ring drained")
+                    "consumed as written; writer then sees queues/stacks/ring/stream/channel drained, "
+                    "semaphore and latch at 0, once done")
         self.peer(w, "unlink", seg)
         return seg
 
@@ -260,7 +317,7 @@ class ZeroIPCMatrix:
         data = b""
         if os.path.exists(f"/dev/shm/{seg}"):
             with open(f"/dev/shm/{seg}", "rb") as f:
-                data = f.read()
+                data = self.mask_segment(f.read(), got.get("entries", []))
         self.peer(w, "unlink", seg)
         return mutated.get("results"), got, data, problems
 
@@ -286,7 +343,7 @@ class ZeroIPCMatrix:
                 problems.append(f"segment bytes differ from the reference (first at {at})")
             self.record(f"zeroipc: {w} write, {mu} mutate -> {r}", problems,
                         f"{len(ref_results)} op results, {len(self.supported)} structures and "
-                        f"{len(ref_bytes)} bytes == all-rust reference")
+                        f"{len(ref_bytes)} bytes == all-rust reference (fut completion_time excepted)")
 
     def wide(self, w, r):
         """The wide-types scenario: written by `w`, read by `r`, every decoded value checked
@@ -326,7 +383,18 @@ class ZeroIPCMatrix:
                     f"{checked} fields == scenario oracle")
         return data
 
+    def mask_segment(self, data, entries):
+        """A segment image with the non-deterministic bytes of every entry zeroed."""
+        b = bytearray(data)
+        for e in entries:
+            for lo, hi in NONDETERMINISTIC.get(self.kinds.get(e["name"]), []):
+                b[e["offset"] + lo:e["offset"] + hi] = bytes(hi - lo)
+        return bytes(b)
+
     def bytes_vs_cpp(self, impl):
+        """Every canonical entry a peer writes has the C++ image's size and bytes (the
+        Future's completion_time excepted); every auxiliary entry has the bytes the spec
+        gives; the entries come in the C++ order with the auxiliary ones after their parts."""
         seg = self.name(f"b{impl[0]}")
         problems = []
         rc, _, err = self.peer(impl, "write", seg)
@@ -342,27 +410,43 @@ class ZeroIPCMatrix:
             cpp = f.read()
         golden = {e["name"]: e for e in self.cpp["entries"]}
         mine = {e["name"]: e for e in table.get("entries", [])}
-        nbytes = 0
-        for n in self.supported:
-            e, g = mine.get(n), golden[n]
-            if e is None or e["size"] != g["size"]:
-                problems.append(f"{n}: entry {e} vs C++ {g}")
+        nbytes = nparts = 0
+        for spec in self.scenario:
+            if spec["kind"] not in SUPPORTED:
                 continue
-            a, b = ours[e["offset"]:e["offset"] + e["size"]], cpp[g["offset"]:g["offset"] + g["size"]]
-            if a != b:
-                at = next(i for i in range(len(a)) if a[i] != b[i])
-                problems.append(f"{n}: byte {at} differs ({a[at]:#04x} vs {b[at]:#04x})")
-            nbytes += e["size"]
+            for n in parts(spec):
+                e, g = mine.get(n), golden[n]
+                if e is None or e["size"] != g["size"]:
+                    problems.append(f"{n}: entry {e} vs C++ {g}")
+                    continue
+                kind = spec["kind"] if n == spec["name"] else None
+                a = masked(ours[e["offset"]:e["offset"] + e["size"]], kind)
+                b = masked(cpp[g["offset"]:g["offset"] + g["size"]], kind)
+                if a != b:
+                    at = next(i for i in range(len(a)) if a[i] != b[i])
+                    problems.append(f"{n}: byte {at} differs ({a[at]:#04x} vs {b[at]:#04x})")
+                nbytes += e["size"]
+                nparts += 1
+        for _, n, want in self.aux:
+            e = mine.get(n)
+            got = ours[e["offset"]:e["offset"] + e["size"]] if e else None
+            if want is not None and got != want:
+                problems.append(f"aux {n}: {got[:40].hex() if got else None} != spec bytes")
+        _, entries = self.expected_table()
+        d = diff(table.get("entries"), entries, "entries")
+        if d:
+            problems.append(d)
         if ours[:8] != cpp[:8]:
             problems.append("magic/version bytes differ")
         self.record(f"zeroipc: {impl} write == C++ image bytes", problems,
-                    f"{len(self.supported)} structures, {nbytes} bytes and entry sizes identical at their entries")
-        return ours
+                    f"{len(self.supported)} structures ({nparts} entries, {nbytes} bytes) identical to the C++ "
+                    f"image at their entries (fut completion_time excepted); {len(self.aux)} aux entries as the spec")
+        return self.mask_segment(ours, table.get("entries", []))
 
     def same_file(self, rust_bytes, py_bytes):
         problems = [] if rust_bytes and rust_bytes == py_bytes else ["Rust- and Python-written segments differ"]
         self.record("zeroipc: rust write == python write (whole segment)", problems,
-                    f"{len(rust_bytes)} bytes identical")
+                    f"{len(rust_bytes)} bytes identical (fut completion_time excepted)")
 
     def pingpong(self, creator, other, rounds=40, batch=250):
         seg = self.name("pp")
@@ -423,6 +507,18 @@ class ZeroIPCMatrix:
             "map_i32_i32": (3912 + 16 + 12 * 3, u32(7), "Corrupt"),  # slot 3 state 7
             "set_i32": (4024 + 12, u32(1), "TypeMismatch"),       # reserved word 1
             "pool_i32": (4104, u64(9), "Corrupt"),                # free head index 9 of 4
+            "sem": (3504 + 8, u32(-1), "Corrupt"),                # max_count -1
+            "mtx": (3520 + 8, u32(2), "TypeMismatch"),            # a semaphore of 2, not a mutex
+            "bar": (3536 + 8, u32(0), "Corrupt"),                 # 0 participants
+            "once_pend": (3576, u32(7), "Corrupt"),               # state 7
+            "rw": (4184 + 8, u32(5), "TypeMismatch"),             # rw_wmtx max_count 5
+            "mon": (4224 + 8, u32(-3), "Corrupt"),                # mon_cond max_count -3
+            "evt": (4256 + 4, u32(2), "Corrupt"),                 # mode 2
+            "sig_i32": (32 + 48 * 32 + 6, b"X", "Incomplete"),    # marker renamed sig_i3X
+            "fut_f64": (4368, u32(9), "Corrupt"),                 # state 9
+            "lazy_f64": (4928 + 8, u32(9), "Corrupt"),            # op type 9
+            "stream_i32": (5232 + 16, u32(15), "LayoutMismatch"),  # buffer_capacity 15 for a 64-byte ring
+            "chan_i32": (5376 + 12, b"\x02", "Corrupt"),          # closed 2
         }
         images = {"structures": patched([(off, b) for off, b, _ in per_structure.values()])}
         whole = {
@@ -573,7 +669,8 @@ def by_value(d):
 
 
 def drained_form(w):
-    """What a structure looks like after a reader consumed it (queue/stack/ring)."""
+    """What a structure looks like after a reader consumed it (`--consume`; interop/README.md
+    says what is consumed of each kind)."""
     w = dict(w)
     if w["kind"] == "queue":
         w.update(head=w["tail"], size=0, items=[])
@@ -581,4 +678,12 @@ def drained_form(w):
         w.update(top=-1, size=0, items=[], slot_states=[0] * w["capacity"])
     elif w["kind"] == "ring":
         w.update(read_pos=w["write_pos"], items=[])
+    elif w["kind"] in ("semaphore", "latch"):
+        w.update(count=0)  # every permit acquired / counted down to 0
+    elif w["kind"] == "once":
+        w.update(state=2)  # a pending once was called
+    elif w["kind"] == "stream":
+        w.update(items=[])  # sequence counts emits, reading leaves it
+    elif w["kind"] == "channel":
+        w.update(size=0, items=[])
     return w
