@@ -198,7 +198,8 @@ class ZeroIPCMatrix:
         ran = next((line for line in p.stderr.splitlines() if line.startswith("Ran ")), "no tests ran")
         problems = [] if p.returncode == 0 else [p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed"]
         self.record("zeroipc: zeroipc_py unit tests", problems,
-                    f"{ran.split(' in ')[0][4:]} (hash vectors of spec 4.5, entry/node layouts, mutation, lifecycle)")
+                    f"{ran.split(' in ')[0][4:]} (hash vectors of spec 4.5, entry/node layouts, sync and codata at rest, "
+                    "composite publication, mutation, lifecycle)")
 
     def golden_cpp(self, impl):
         path = os.path.join(GOLDEN, "standard-cpp.seg")

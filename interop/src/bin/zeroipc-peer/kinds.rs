@@ -396,3 +396,137 @@ fn channel<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, P
         ("items", vec_to_json(&items)),
     ]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(v: &Value) -> Spec<'_> {
+        Spec {
+            json: v,
+            name: v["name"].as_str().unwrap(),
+            kind: v["kind"].as_str().unwrap(),
+        }
+    }
+
+    fn roundtrip(seg: &Segment, v: &Value) -> Value {
+        assert!(write(seg, &spec(v)).unwrap(), "{v}");
+        decode(seg, &spec(v), false).unwrap().unwrap()
+    }
+
+    #[test]
+    fn sync_kinds_decode_as_written_and_consume_what_they_say() {
+        let seg = Segment::anonymous(65536, 64).unwrap();
+        let sem = json!({"name": "s", "kind": "semaphore", "initial": 2, "max": 0});
+        assert_eq!(
+            roundtrip(&seg, &sem),
+            json!({"kind": "semaphore", "count": 2, "waiting": 0, "max_count": 0})
+        );
+        let held = json!({"name": "m", "kind": "mutex", "locked": true});
+        let got = roundtrip(&seg, &held);
+        assert_eq!(
+            (got["count"].clone(), got["locked"].clone()),
+            (json!(0), json!(true))
+        );
+        assert_eq!(
+            Mutex::open(&seg, "m").unwrap().owner_pid().unwrap(),
+            Some(std::process::id()),
+            "a mutex held on exit records the writer"
+        );
+        let lat = json!({"name": "l", "kind": "latch", "count": 4, "count_down": 1});
+        assert_eq!(
+            roundtrip(&seg, &lat),
+            json!({"kind": "latch", "count": 3, "initial_count": 4})
+        );
+        let once = json!({"name": "o", "kind": "once", "call": false});
+        assert_eq!(roundtrip(&seg, &once)["state"], 0);
+        let auto = json!({"name": "e", "kind": "event", "mode": "auto", "signal": true});
+        assert_eq!(
+            roundtrip(&seg, &auto),
+            json!({"kind": "event", "signaled": 1, "mode": 0, "waiting": 0})
+        );
+        let sig = json!({"name": "g", "kind": "signal", "dtype": "int64", "initial": -1,
+                         "set": [5, 1_099_511_627_776_i64]});
+        assert_eq!(
+            roundtrip(&seg, &sig),
+            json!({"kind": "signal", "dtype": "int64", "version": 2, "value": 1_099_511_627_776_i64})
+        );
+
+        // --consume reports the state before and leaves the consumed state behind.
+        for v in [&sem, &lat, &once, &held] {
+            let before = decode(&seg, &spec(v), false).unwrap();
+            assert_eq!(decode(&seg, &spec(v), true).unwrap(), before, "{v}");
+        }
+        let after = |v: &Value| decode(&seg, &spec(v), false).unwrap().unwrap();
+        assert_eq!(after(&sem)["count"], 0);
+        assert_eq!(after(&lat)["count"], 0);
+        assert_eq!(after(&once)["state"], 2);
+        assert_eq!(after(&held)["locked"], true, "a mutex is only read");
+
+        let bad = json!({"name": "b", "kind": "event", "mode": "sometimes"});
+        assert_eq!(write(&seg, &spec(&bad)).unwrap_err().kind, "Scenario");
+    }
+
+    #[test]
+    fn codata_kinds_decode_as_written() {
+        let seg = Segment::anonymous(65536, 64).unwrap();
+        let pending = json!({"name": "p", "kind": "future", "dtype": "uint8"});
+        assert_eq!(
+            roundtrip(&seg, &pending),
+            json!({"kind": "future", "dtype": "uint8", "state": 0, "waiters": 0,
+                   "value": null, "error_msg": null})
+        );
+        let lazy = json!({"name": "z", "kind": "lazy", "dtype": "int16", "value": -7});
+        assert_eq!(
+            roundtrip(&seg, &lazy),
+            json!({"kind": "lazy", "dtype": "int16", "state": 2, "value": -7})
+        );
+        let st = json!({"name": "st", "kind": "stream", "dtype": "float32", "capacity": 2,
+                        "emit": [0.5, -1.0]});
+        assert_eq!(
+            roundtrip(&seg, &st),
+            json!({"kind": "stream", "dtype": "float32", "sequence": 2, "closed": false,
+                   "buffer_capacity": 2, "items": [0.5, -1.0]})
+        );
+        let ch = json!({"name": "ch", "kind": "channel", "dtype": "uint64", "capacity": 3,
+                        "send": [1, 2, 3]});
+        assert_eq!(
+            roundtrip(&seg, &ch),
+            json!({"kind": "channel", "dtype": "uint64", "closed": false, "capacity": 4,
+                   "size": 3, "items": [1, 2, 3]})
+        );
+        // Peeking left them alone; consuming takes the elements.
+        for v in [&st, &ch] {
+            let peeked = decode(&seg, &spec(v), false).unwrap();
+            assert_eq!(decode(&seg, &spec(v), true).unwrap(), peeked);
+            assert_eq!(
+                decode(&seg, &spec(v), false).unwrap().unwrap()["items"],
+                json!([])
+            );
+        }
+        let full = json!({"name": "f", "kind": "stream", "dtype": "int8", "capacity": 1,
+                          "emit": [1, 2]});
+        assert_eq!(write(&seg, &spec(&full)).unwrap_err().kind, "Full");
+        let wrong = json!({"name": "ch", "kind": "channel", "dtype": "uint32"});
+        assert_eq!(
+            decode(&seg, &spec(&wrong), false).unwrap_err().kind,
+            "TypeMismatch"
+        );
+        let missing = json!({"name": "zz", "kind": "lazy", "dtype": "int16"});
+        assert_eq!(
+            decode(&seg, &spec(&missing), false).unwrap_err().kind,
+            "NotFound"
+        );
+    }
+
+    #[test]
+    fn canonical_parts_are_the_cpp_entries() {
+        assert_eq!(
+            canonical_parts("rwlock", "rw"),
+            ["rw_state", "rw_rmtx", "rw_wmtx", "rw"]
+        );
+        assert_eq!(canonical_parts("channel", "c"), ["c_header", "c_buffer"]);
+        assert_eq!(canonical_parts("mutex", "m"), ["m"]);
+    }
+}
