@@ -1,30 +1,39 @@
 """ZeroIPC half of the interop matrix: Rust `zeroipc-peer` and the pure-Python
 `zeroipc_peer.py` (package `zeroipc_py`) against each other and against the upstream golden
 images. Called by `run_matrix.py`; every cell verifies every value on the receiving side.
+Every kind of the standard scenario (the 7 lock-free structures, the 9 synchronisation
+primitives and the 4 codata kinds) takes part in every cell; only kinds no implementation
+knows are skipped (the wide-types scenario keeps one).
 
 Cells:
 * `zeroipc_py` unit tests (`test_zeroipc_py.py`): the hash vectors of spec §4.5, entry and
-  node layouts, mutation paths on a private copy of the C++ image, segment lifecycle;
-* golden C++ image read by each peer: header, entries and every supported structure equal
-  `standard-cpp.json` (map lookups included); the unimplemented kinds listed as skipped;
-* golden Python image read by each peer, per spec §8.3: byte-identical structures decode as
-  `standard-py.json`, `map_i32_f64` iterates but canonical lookups miss, `map_i32_i32` and
-  `set_i32` are rejected with LayoutMismatch, Python's Stream/Channel data open as Ring/Queue;
-* hostile images: corrupted copies of the C++ image (a bad header field in 9 structures; bad
+  node layouts, sync and codata state and mutation on a private copy of the C++ image,
+  composite publication with the auxiliary entries, segment lifecycle;
+* golden C++ image read by each peer: header, entries and all 27 structures equal
+  `standard-cpp.json` (map lookups included), nothing skipped;
+* golden Python image read by each peer, per spec §8.3: byte-identical and minimum-size
+  structures decode as `standard-py.json`, `map_i32_f64` iterates but canonical lookups miss,
+  `map_i32_i32`, `set_i32` and `lazy_f64` are rejected with LayoutMismatch, Python's
+  Stream/Channel are NotFound and their data open as Ring/Queue;
+* hostile images: corrupted copies of the C++ image (a bad field in 21 structures; bad
   magic, version, entry count, entry offsets, a truncated file) are rejected by both peers
   with the same error kinds, while intact structures still decode;
-* writer × reader for {rust, python}²: the reader's decoded JSON equals `standard-cpp.json`
-  for every written structure, header and entries equal the expected table; then the reader
-  consumes (`--consume`) and the writer sees the queues, stacks and ring drained;
+* writer x reader for {rust, python}^2: the reader's decoded JSON equals `standard-cpp.json`
+  for all 27 structures, the table is the C++ one plus the 4 auxiliary entries, which the
+  writer lists; then the reader consumes (`--consume`) and the writer sees the consumed state
+  (`drained_form`);
 * wide types (`../scenarios/wide-types.json`: every element width, float and 64-bit map/set
-  keys, full and empty structures) written by one peer and read by the other, every value
-  checked against an oracle derived from the scenario alone; both writers' bytes identical;
+  keys, full and empty structures, every sync/codata kind with other parameters) written by
+  one peer and read by the other, every value checked against an oracle derived from the
+  scenario alone; both writers' bytes identical;
 * mutation: a fixed script (queue/ring wrap-around, stack pop/push, map update/remove and
   tombstone reuse, set collisions, pool free-list reuse, array writes) applied by one
   implementation to a segment the other wrote gives the all-Rust reference's operation
   results, decoded JSON and bytes;
-* bytes: each structure a peer writes equals the C++ image's bytes at that entry, with the
-  same entry size; the Rust- and Python-written segments are identical as whole files;
+* bytes: each canonical entry a peer writes equals the C++ image's bytes at that entry, with
+  the same entry size (only a Future's completion_time, bytes 8..16, is excluded:
+  `NONDETERMINISTIC`); each auxiliary entry has the spec's bytes; the Rust- and
+  Python-written segments are identical as whole files (completion_time excepted);
 * live alternation on one Queue between a Rust and a Python process (both attached), in both
   creation orders; a live Ring stream (single producer, single consumer, both running at
   once) in both directions.
