@@ -131,6 +131,7 @@ class ZeroIPCMatrix:
         self.supported = [s["name"] for s in self.scenario if s["kind"] in SUPPORTED]
         self.unsupported = [s["name"] for s in self.scenario if s["kind"] not in SUPPORTED]
         self.kinds = {s["name"]: s["kind"] for s in self.scenario}
+        self.nkinds = len({s["kind"] for s in self.scenario if s["kind"] in SUPPORTED})
         self.aux = [a for s in self.scenario for a in aux_entries(s)]
         self.names = []
 
@@ -231,7 +232,7 @@ class ZeroIPCMatrix:
         lookups = sum(len(self.cpp["structures"][n].get("lookup", {})) + len(self.cpp["structures"][n].get("contains", {}))
                       for n in self.supported)
         self.record(f"zeroipc: golden C++ image -> {impl}", problems,
-                    f"{len(self.supported)} structures == standard-cpp.json ({lookups} lookups), "
+                    f"{len(self.supported)} structures of {self.nkinds} kinds == standard-cpp.json ({lookups} lookups), "
                     f"{len(self.cpp['entries'])} entries, {len(self.unsupported)} skipped")
 
     def golden_py(self, impl, extras_file):
@@ -295,7 +296,7 @@ class ZeroIPCMatrix:
                 problems.append(d)
         self.check_structures(got, self.cpp["structures"], self.supported, problems)
         self.record(f"zeroipc: {w} -> {r} read", problems,
-                    f"{len(self.supported)} structures == standard-cpp.json, table as expected "
+                    f"{len(self.supported)} structures of {self.nkinds} kinds == standard-cpp.json, table as expected "
                     f"(+{len(self.aux)} aux entries)")
         # Consume on the reader's side, then the writer must see the items gone.
         problems = []
@@ -455,7 +456,7 @@ class ZeroIPCMatrix:
         if ours[:8] != cpp[:8]:
             problems.append("magic/version bytes differ")
         self.record(f"zeroipc: {impl} write == C++ image bytes", problems,
-                    f"{len(self.supported)} structures ({nparts} entries, {nbytes} bytes) identical to the C++ "
+                    f"{len(self.supported)} structures of {self.nkinds} kinds ({nparts} entries, {nbytes} bytes) == C++ "
                     f"image at their entries (fut completion_time excepted); {len(self.aux)} aux entries as the spec")
         return self.mask_segment(ours, table.get("entries", []))
 

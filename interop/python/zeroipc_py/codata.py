@@ -27,7 +27,7 @@ from .common import elem_dtype, scalar
 from .queue import Queue, stored_capacity
 from .ring import Ring
 from .segment import align8, align_up
-from .sync import OWNER_SIZE, Mutex, find_parts
+from .sync import OWNER_SIZE, find_parts
 
 MSG_LEN = 256
 PENDING, COMPUTING, READY, ERROR = 0, 1, 2, 3

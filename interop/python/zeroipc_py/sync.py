@@ -27,8 +27,7 @@ from this package: they sleep in bounded slices (1-10 ms) and re-check the words
 """
 
 import os
-
-import numpy as np
+import time
 
 from . import errors
 from .common import elem_dtype, scalar
@@ -60,7 +59,6 @@ def _init_sem(seg, off, initial, max_count):
 def find_parts(seg, base, names):
     """Every part of a composite structure: none present is NotFound; some present is
     Incomplete (after a 100 ms grace period on a live segment, spec §3.8)."""
-    import time
     deadline = time.monotonic() + (0.1 if seg.fd is not None else 0.0)
     while True:
         found = [seg.get(n) for n in names]
