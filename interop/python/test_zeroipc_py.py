@@ -190,6 +190,7 @@ class SyncOnTheCppImage(unittest.TestCase):
         self.assertFalse(lat.count_down(2))
         self.assertTrue(lat.count_down(5))
         self.assertEqual(lat.count(), 0, "never below 0")
+        self.assertFalse(lat.count_down(1), "already released: not by this call")
         with self.assertRaises(errors.InvalidArgument):
             lat.count_down(0)
         ran = []
@@ -311,6 +312,8 @@ class Writing(unittest.TestCase):
                                  ("c_buffer", 16 + 32 + 16), ("c_peers", 272), ("m" * 26, 16)])
         e = Event.open(seg, "e")
         self.assertEqual((e.is_signaled(), e.sem.count()), (True, 1), "auto-reset: a permit accumulates")
+        e.reset()
+        self.assertEqual((e.is_signaled(), e.sem.count()), (False, 0), "reset discards the permits")
         self.assertEqual(Channel.open(seg, "c", "float64").capacity, 4)
         subs = seg.find("s_subs")
         self.assertEqual((seg.u32(subs.offset), seg.u64(subs.offset + 32)), (16, (1 << 64) - 1))

@@ -27,7 +27,8 @@ Cells:
   one peer and read by the other, every value checked against an oracle derived from the
   scenario alone; both writers' bytes identical;
 * mutation: a fixed script (queue/ring wrap-around, stack pop/push, map update/remove and
-  tombstone reuse, set collisions, pool free-list reuse, array writes) applied by one
+  tombstone reuse, set collisions, pool free-list reuse, array writes, and the non-blocking
+  operations of the sync and codata kinds) applied by one
   implementation to a segment the other wrote gives the all-Rust reference's operation
   results, decoded JSON and bytes;
 * bytes: each canonical entry a peer writes equals the C++ image's bytes at that entry, with

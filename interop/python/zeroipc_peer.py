@@ -410,6 +410,35 @@ def cmd_mutate(a):
 
     Array.open(seg, "arr_i64", "int64")[2] = -7
     Array.open(seg, "arr_f32", "float32")[9] = -9.25
+
+    sem = Semaphore.open(seg, "sem")
+    out.append(sem.try_acquire())
+    sem.release()
+    sem.release()
+    out.append(sem.count())
+    mtx = Mutex.open(seg, "mtx")
+    locked = mtx.try_lock()
+    if locked:
+        mtx.unlock()
+    out.append(locked)
+    out.append(Latch.open(seg, "lat").count_down(1))
+    out.append(Once.open(seg, "once_pend").call())
+    Event.open(seg, "evt").reset()
+    sig = Signal.open(seg, "sig_i32", "int32")
+    sig.set(8)
+    out.append(sig.version())
+    st = Stream.open(seg, "stream_i32", "int32")
+    out.append(st.next())
+    out += [st.emit(v) for v in (4, 5)]
+    ch = Channel.open(seg, "chan_i32", "int32")
+    out.append(ch.recv())
+    out += [ch.send(v) for v in (300, 400, 500, 600)]
+    try:
+        Future.open(seg, "fut_f64", "float64").set_value(1.0)
+        out.append(False)
+    except errors.AlreadySet:
+        out.append(True)
+    out.append(Lazy.open(seg, "lazy_f64", "float64").force())
     seg.close()
     return {"ok": True, "driver": "python", "results": out}
 

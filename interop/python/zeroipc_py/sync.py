@@ -230,13 +230,14 @@ class Latch:
         return int(self.words[1])
 
     def count_down(self, n=1):
-        """Lowers the count by `n`, not below 0; True if it reached 0."""
+        """Lowers the count by `n`, not below 0; True if this call released the latch."""
         if n <= 0:
             raise errors.InvalidArgument(f"count_down({n})")
         c = self.count()
-        if c > 0:
-            self.words[0] = max(c - n, 0)
-        return self.count() <= 0
+        if c <= 0:
+            return False
+        self.words[0] = max(c - n, 0)
+        return c <= n
 
     def to_json(self):
         return {"kind": "latch", "count": self.count(), "initial_count": self.initial_count()}
@@ -324,7 +325,10 @@ class Event:
             self.sem.release()  # permits accumulate while nobody waits
 
     def reset(self):
+        """Clears `signaled`; auto-reset also discards the pending permits."""
         self.words[0] = 0
+        if self.mode == self.AUTO and self.sem.count() > 0:
+            self.sem.words[0] = 0
 
     def to_json(self):
         return {"kind": "event", "signaled": int(self.words[0]), "mode": self.mode, "waiting": int(self.words[2])}
