@@ -305,24 +305,26 @@ class Segment:
         """Allocates entry `name` of `size` bytes under the creation lock, zeroes it, runs
         `init(offset)` and publishes the entry (spec §2.3). With `exist_ok`, an existing
         entry of that name is returned instead (open-or-create)."""
-        if exist_ok:
-            with self._lock():
-                existing = self.get(name)
-            if existing is not None:
-                return existing
-        return self.add_parts([(name, size)], None if init is None else lambda offs: init(offs[0]))[0]
+        return self.add_parts([(name, size)], None if init is None else lambda offs: init(offs[0]),
+                              exist_ok)[0]
 
-    def add_parts(self, parts, init=None):
+    def add_parts(self, parts, init=None, exist_ok=False):
         """Adds the entries `parts` = [(name, size), ...] as one unit (spec §2.3): under the
         creation lock, each part at `align8(previous end)`, all zeroed, `init([offsets])`,
         then the entries written and `entry_count` published once, so readers see all the
-        parts of a composite structure at once. A failed add changes nothing."""
+        parts of a composite structure at once. A failed add changes nothing. With
+        `exist_ok`, parts that all exist already are returned instead (decided under the
+        lock)."""
         raws = [validate_entry_name(n) for n, _ in parts]
         if len({n for n, _ in parts}) != len(parts):
             raise errors.AlreadyExists(f"duplicate part names in {[n for n, _ in parts]}")
         with self._lock():
             h = self.header()
             n = h["entry_count"]
+            if exist_ok:
+                existing = [self.get(name) for name, _ in parts]
+                if all(e is not None for e in existing):
+                    return existing
             for name, _ in parts:
                 if self.get(name) is not None:
                     raise errors.AlreadyExists(f"{name!r} already exists")
