@@ -37,7 +37,8 @@ Cells:
   Python-written segments are identical as whole files (completion_time excepted);
 * live alternation on one Queue between a Rust and a Python process (both attached), in both
   creation orders; a live Ring stream (single producer, single consumer, both running at
-  once) in both directions.
+  once) in both directions; a live buffered Channel (one sender, one receiver, the Rust side
+  blocking in the crate's send/recv) in both directions.
 """
 
 import json
@@ -613,6 +614,37 @@ class ZeroIPCMatrix:
                     f"{count} values streamed through a {capacity}-element Ring with both attached, every value "
                     f"verified in order; positions {c.get('write_pos')}/{c.get('read_pos')}")
 
+    def channel(self, sender, receiver, count=2000, capacity=4):
+        """A live buffered channel: the sender (creating it) and the receiver run at once; the
+        zeroipc-rs side uses its blocking send/recv, which only its bounded sleep slices wake
+        when the other side is the Python peer (no futex wake-ups)."""
+        seg = self.name("ch")
+        procs = []
+        for impl, role, extra in ((sender, "sender", ["--create"]), (receiver, "receiver", [])):
+            procs.append((impl, subprocess.Popen(
+                self.peers[impl] + ["channel", seg, "--role", role, "--count", str(count), "--capacity",
+                                    str(capacity)] + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+        problems, outs = [], {}
+        for impl, p in procs:
+            try:
+                out, err = p.communicate(timeout=90)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            try:
+                outs[impl] = json.loads(out)
+            except ValueError:
+                outs[impl] = {}
+            o = outs[impl]
+            if p.returncode != 0 or o.get("ok") is not True or o.get("done") != count or o.get("bad") != 0 \
+                    or o.get("closed_seen") is not True:
+                problems.append(f"{impl}: exit {p.returncode} {o or err[-200:]}")
+        self.peer(sender, "unlink", seg)
+        self.record(f"zeroipc: live channel {sender} -> {receiver}", problems,
+                    f"{count} values through a {capacity}-slot Channel with both attached, every value verified in "
+                    f"order, then the close seen; blocked sends/receives {outs.get(sender, {}).get('blocked')}/"
+                    f"{outs.get(receiver, {}).get('blocked')}")
+
     def run(self, tmpdir):
         self.py_unit()
         for impl in ("rust", "python"):
@@ -642,6 +674,8 @@ class ZeroIPCMatrix:
         self.pingpong("rust", "python")
         self.stream("python", "rust")
         self.stream("rust", "python")
+        self.channel("python", "rust")
+        self.channel("rust", "python")
         left = self.cleanup()
         if left:
             self.m.record("zeroipc: /dev/shm clean", False, f"left behind: {left}")

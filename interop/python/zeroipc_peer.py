@@ -9,6 +9,7 @@
     zeroipc_peer.py mutate SEG
     zeroipc_peer.py pingpong SEG --role first|second [--rounds R] [--batch K] [--capacity C] [--create]
     zeroipc_peer.py stream SEG --role producer|consumer [--count N] [--capacity C] [--create]
+    zeroipc_peer.py channel SEG --role sender|receiver [--count N] [--capacity C] [--create]
 
 SEG is a shared-memory name, or for read/table an image file (--path, or a '/' after the
 first character). Every command prints one JSON document; exit status 1 on an error.
@@ -595,6 +596,72 @@ def cmd_stream(a):
     return out
 
 
+# -- channel: see interop/src/bin/zeroipc-peer/chanlive.rs for the protocol -----------------
+
+CH_LIVE = "ch_live"
+
+
+def cmd_channel(a):
+    """One side of a live buffered channel. Python never blocks in the kernel nor wakes
+    anyone: it retries with a short back-off, and a blocked zeroipc-rs peer re-checks after
+    each of its bounded sleep slices."""
+    sender = a.role == "sender"
+    out = {"impl": "python", "role": a.role, "count": a.count, "done": 0, "bad": 0, "blocked": 0,
+           "closed_seen": False, "ok": False, "error": None}
+    deadline = time.monotonic() + a.timeout
+    if a.create:
+        seg = Segment.create_or_replace(a.seg, 65536, 64)
+        ch = Channel.create(seg, CH_LIVE, "uint32", a.capacity)
+    else:
+        while True:
+            try:
+                seg = Segment.open(a.seg)
+                ch = Channel.open(seg, CH_LIVE, "uint32")
+                break
+            except errors.NotFound:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+    done = bad = blocked = 0
+    first_bad = None
+    closed_seen = False
+    if sender:
+        while done < a.count:
+            b = Backoff()
+            if not ch.send(st_value(done)):
+                blocked += 1
+                while not ch.send(st_value(done)):
+                    if time.monotonic() > deadline:
+                        raise PeerError("Timeout", f"channel stayed full at {done}")
+                    b.snooze()
+            done += 1
+        ch.close()
+        closed_seen = True
+    else:
+        while True:
+            b = Backoff()
+            try:
+                got = ch.recv()
+                if got is None:
+                    blocked += 1
+                    while (got := ch.recv()) is None:
+                        if time.monotonic() > deadline:
+                            raise PeerError("Timeout", f"channel stayed empty at {done}")
+                        b.snooze()
+            except errors.Closed:
+                closed_seen = True
+                break
+            if done >= a.count or got != st_value(done):
+                bad += 1
+                first_bad = first_bad or f"item {done}: got {got}"
+            done += 1
+    out.update(done=done, bad=bad, first_bad=first_bad, blocked=blocked, closed_seen=closed_seen)
+    out["ok"] = bad == 0 and done == a.count and closed_seen
+    if not out["ok"]:
+        raise PeerError("Channel", json.dumps(out))
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description="ZeroIPC interop peer (Python, zeroipc_py)")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -620,6 +687,13 @@ def main():
     st.add_argument("--capacity", type=int, default=61)
     st.add_argument("--create", action="store_true")
     st.add_argument("--timeout", type=float, default=30.0)
+    ch = sub.add_parser("channel")
+    ch.add_argument("seg")
+    ch.add_argument("--role", choices=["sender", "receiver"], required=True)
+    ch.add_argument("--count", type=int, default=2000)
+    ch.add_argument("--capacity", type=int, default=4)
+    ch.add_argument("--create", action="store_true")
+    ch.add_argument("--timeout", type=float, default=30.0)
     mu = sub.add_parser("mutate")
     mu.add_argument("seg")
     pp = sub.add_parser("pingpong")
@@ -632,6 +706,7 @@ def main():
     pp.add_argument("--timeout", type=float, default=20.0)
     a = p.parse_args()
     handlers = {"write": cmd_write, "read": cmd_read, "table": cmd_table, "unlink": cmd_unlink, "mutate": cmd_mutate, "stream": cmd_stream,
+                "channel": cmd_channel,
                 "pingpong": cmd_pingpong}
     try:
         out = handlers[a.cmd](a)

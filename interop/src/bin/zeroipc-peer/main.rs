@@ -8,6 +8,7 @@
 //! zeroipc-peer mutate SEG
 //! zeroipc-peer pingpong SEG --role first|second [--rounds R] [--batch K] [--capacity C] [--create]
 //! zeroipc-peer stream SEG --role producer|consumer [--count N] [--capacity C] [--create]
+//! zeroipc-peer channel SEG --role sender|receiver [--count N] [--capacity C] [--create]
 //! ```
 //!
 //! `SEG` is a shared-memory name (`name` or `/name`), or for `read`/`table` a file holding a
@@ -18,6 +19,7 @@
 //! `write` lists the project's auxiliary entries it created under `"aux"`. `interop/python/zeroipc_peer.py` has the same command line
 //! and output. Exit status 0 on success, 1 on an error (printed as JSON and on stderr).
 
+mod chanlive;
 mod decode;
 mod elem;
 mod error;
@@ -136,6 +138,33 @@ enum Cmd {
         #[arg(long, default_value_t = 30.0)]
         timeout: f64,
     },
+    /// Send values through a buffered channel to/from another attached peer (see
+    /// `chanlive.rs`).
+    Channel {
+        /// Shared-memory name.
+        seg: String,
+        /// Which side.
+        #[arg(long, value_enum)]
+        role: ChannelRole,
+        /// Number of values.
+        #[arg(long, default_value_t = 2_000)]
+        count: u64,
+        /// Channel capacity (with --create).
+        #[arg(long, default_value_t = 4)]
+        capacity: usize,
+        /// Create the segment and the channel (the other side waits for them).
+        #[arg(long)]
+        create: bool,
+        /// Seconds the whole run may take.
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ChannelRole {
+    Sender,
+    Receiver,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -327,6 +356,24 @@ fn run(cli: Cli) -> Result<Value, PeerError> {
                 timeout: Duration::from_secs_f64(timeout.max(0.001)),
             }),
             "Stream",
+        ),
+        Cmd::Channel {
+            seg,
+            role,
+            count,
+            capacity,
+            create,
+            timeout,
+        } => summary(
+            chanlive::run(&chanlive::Params {
+                segment: seg,
+                sender: matches!(role, ChannelRole::Sender),
+                count,
+                capacity,
+                create,
+                timeout: Duration::from_secs_f64(timeout.max(0.001)),
+            }),
+            "Channel",
         ),
     }
 }
