@@ -10,6 +10,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from zeroipc_py import Array, Map, Pool, Queue, Ring, Segment, Set, Stack, errors, key_hash, murmur64a  # noqa: E402
+from zeroipc_py import (Barrier, Channel, Event, Future, Latch, Lazy, Monitor, Mutex, Once, RWLock,  # noqa: E402
+                        Semaphore, Signal, Stream)
+from zeroipc_py.codata import decode_message, encode_message, lazy_layout  # noqa: E402
 from zeroipc_py.hashmap import map_entry_layout, set_entry_layout  # noqa: E402
 from zeroipc_py.common import elem_dtype  # noqa: E402
 from zeroipc_py.pool import node_layout  # noqa: E402
@@ -151,6 +154,197 @@ class OnTheCppImage(unittest.TestCase):
             Queue.open(self.seg, "q_i32", "int64")
         with self.assertRaises(errors.NotFound):
             Ring.open(self.seg, "nope", "int32")
+
+
+class SyncOnTheCppImage(unittest.TestCase):
+    """Spec §3.8 on a private copy of the C++ image: decoded state and at-rest mutation."""
+
+    def setUp(self):
+        self.seg = image("standard-cpp.seg")
+
+    def test_semaphore_and_mutex(self):
+        sem = Semaphore.open(self.seg, "sem")
+        self.assertEqual((sem.count(), sem.waiting(), sem.max_count), (3, 0, 5))
+        self.assertTrue(sem.try_acquire())
+        sem.release()
+        sem.release()
+        sem.release()
+        with self.assertRaises(errors.Overflow):
+            sem.release()  # 5 of 5
+        m = Mutex.open(self.seg, "mtx")
+        self.assertIsNone(m.owner, "upstream mutexes have no owner entry")
+        self.assertFalse(m.is_locked())
+        self.assertTrue(m.try_lock())
+        self.assertFalse(m.try_lock())
+        m.unlock()
+        with self.assertRaises(errors.Overflow):
+            m.unlock()
+        with self.assertRaises(errors.TypeMismatch):
+            Mutex.open(self.seg, "sem")  # max_count 5 is not a mutex
+
+    def test_barrier_latch_once(self):
+        self.assertEqual(Barrier.open(self.seg, "bar").to_json(),
+                         {"kind": "barrier", "arrived": 0, "generation": 0, "num_participants": 3})
+        lat = Latch.open(self.seg, "lat")
+        self.assertEqual((lat.count(), lat.initial_count()), (3, 5))
+        self.assertFalse(lat.count_down(2))
+        self.assertTrue(lat.count_down(5))
+        self.assertEqual(lat.count(), 0, "never below 0")
+        self.assertFalse(lat.count_down(1), "already released: not by this call")
+        with self.assertRaises(errors.InvalidArgument):
+            lat.count_down(0)
+        ran = []
+        self.assertFalse(Once.open(self.seg, "once_done").call(lambda: ran.append(1)))
+        pend = Once.open(self.seg, "once_pend")
+        self.assertTrue(pend.call(lambda: ran.append(2)))
+        self.assertEqual((ran, pend.state()), ([2], Once.DONE))
+
+    def test_composites(self):
+        self.assertEqual(RWLock.open(self.seg, "rw").to_json(), {"kind": "rwlock", "readers": 0, "writer_active": 0})
+        self.assertEqual(Monitor.open(self.seg, "mon").to_json(), {"kind": "monitor", "waiting_count": 0})
+        evt = Event.open(self.seg, "evt")
+        self.assertEqual((evt.is_signaled(), evt.mode), (True, Event.MANUAL))
+        evt.reset()
+        self.assertFalse(evt.is_signaled())
+        sig = Signal.open(self.seg, "sig_f64", "float64")
+        self.assertEqual((sig.version(), sig.get()), (1, 2.5))
+        sig.set(-4.0)
+        self.assertEqual((sig.version(), sig.get()), (2, -4.0))
+        self.assertEqual(Signal.open(self.seg, "sig_i32", "int32").to_json(),
+                         {"kind": "signal", "dtype": "int32", "version": 0, "value": 7})
+        sig.mtx.try_lock()
+        with self.assertRaises(errors.Timeout):
+            sig.get()  # a held mutex is not waited for
+        with self.assertRaises(errors.NotFound):
+            RWLock.open(self.seg, "nope")
+
+    def test_python_image_signal_minimum_size(self):
+        seg = image("standard-py.seg")
+        self.assertEqual(seg.find("sig_i32_state").size, 12)
+        self.assertEqual(Signal.open(seg, "sig_i32", "int32").get(), 7)
+        with self.assertRaises(errors.TypeMismatch):
+            Signal.open(seg, "sig_i32", "int64")
+
+
+class CodataOnTheCppImage(unittest.TestCase):
+    """Spec §3.9 on a private copy of the C++ image."""
+
+    def setUp(self):
+        self.seg = image("standard-cpp.seg")
+
+    def test_futures(self):
+        f = Future.open(self.seg, "fut_f64", "float64")
+        self.assertEqual((f.state(), f.try_get()), (2, 3.25))
+        self.assertNotEqual(int(f.time[0]), 0)
+        with self.assertRaises(errors.AlreadySet):
+            f.set_value(1.0)
+        e = Future.open(self.seg, "fut_err", "int32")
+        with self.assertRaises(errors.Failed) as cm:
+            e.try_get()
+        self.assertEqual(str(cm.exception), "boom")
+
+    def test_lazy(self):
+        self.assertEqual(lazy_layout(elem_dtype("float64")),
+                         {"op": 8, "data": 16, "cached": 32, "error": 40, "count": 296, "total": 304})
+        self.assertEqual(lazy_layout(elem_dtype("int32")),
+                         {"op": 4, "data": 8, "cached": 16, "error": 20, "count": 276, "total": 280})
+        self.assertEqual(lazy_layout(elem_dtype("uint8"))["error"], 17)
+        lz = Lazy.open(self.seg, "lazy_f64", "float64")
+        self.assertEqual((lz.state(), lz.op(), lz.try_get(), lz.force()), (2, Lazy.CONSTANT, 6.5, 6.5))
+        with self.assertRaises(errors.LayoutMismatch):
+            Lazy.open(self.seg, "lazy_f64", "float32")
+
+    def test_stream_and_channel(self):
+        st = Stream.open(self.seg, "stream_i32", "int32")
+        self.assertIsNone(st.subs, "upstream streams have no subscriber slots")
+        self.assertEqual((st.sequence(), st.buffer_capacity, st.closed()), (3, 16, False))
+        self.assertEqual([st.next() for _ in range(4)], [1, 2, 3, None])
+        self.assertTrue(st.emit(4))
+        self.assertEqual((st.sequence(), st.next()), (4, 4))
+        st.close()
+        with self.assertRaises(errors.Closed):
+            st.emit(5)
+        ch = Channel.open(self.seg, "chan_i32", "int32")
+        self.assertEqual((ch.capacity, len(ch)), (4, 2))
+        self.assertTrue(ch.send(300) and ch.send(400))
+        self.assertFalse(ch.send(500), "full at 4")
+        self.assertEqual([ch.recv() for _ in range(5)], [100, 200, 300, 400, None])
+        ch.close()
+        with self.assertRaises(errors.Closed):
+            ch.recv()
+
+    def test_python_image(self):
+        seg = image("standard-py.seg")
+        self.assertEqual(seg.find("fut_err").size, 276)
+        with self.assertRaises(errors.Failed):
+            Future.open(seg, "fut_err", "int32").try_get()
+        with self.assertRaises(errors.LayoutMismatch):
+            Lazy.open(seg, "lazy_f64", "float64")
+        with self.assertRaises(errors.NotFound):
+            Stream.open(seg, "stream_i32", "int32")
+        with self.assertRaises(errors.NotFound):
+            Channel.open(seg, "chan_i32", "int32")
+
+    def test_messages(self):
+        self.assertEqual(len(encode_message("x" * 300)), 256)
+        self.assertEqual(encode_message("x" * 300)[255], 0, "at most 255 bytes of text")
+        cut = encode_message("é" * 200)  # 2-byte characters: 254 bytes fit, not 256
+        self.assertEqual(decode_message(cut), "é" * 127)
+        self.assertEqual(decode_message(b"y" * 256), "y" * 255, "no NUL: the first 255 bytes")
+
+
+class Writing(unittest.TestCase):
+    """Created structures: one table update per composite, with the project's aux entries."""
+
+    def test_parts_and_aux_entries(self):
+        seg = Segment.from_bytes(blank())
+        Mutex.create(seg, "m")
+        RWLock.create(seg, "rw")
+        Event.create(seg, "e", "auto").signal()
+        Lazy.create_constant(seg, "lz", "int32", 9)
+        Stream.create(seg, "s", "uint8", 5)
+        Channel.create(seg, "c", "float64", 3)
+        Mutex.create(seg, "m" * 26)  # no room for "_owner"
+        names = [(e.name, e.size) for e in seg.entries()]
+        self.assertEqual(names, [("m", 16), ("m_owner", 8), ("rw_state", 8), ("rw_rmtx", 16), ("rw_wmtx", 16),
+                                 ("rw", 1), ("e", 12), ("e_sem", 16), ("lz", 280), ("lz_owner", 8),
+                                 ("s_header", 56), ("s_buffer", 29), ("s_subs", 288), ("c_header", 32),
+                                 ("c_buffer", 16 + 32 + 16), ("c_peers", 272), ("m" * 26, 16)])
+        e = Event.open(seg, "e")
+        self.assertEqual((e.is_signaled(), e.sem.count()), (True, 1), "auto-reset: a permit accumulates")
+        e.reset()
+        self.assertEqual((e.is_signaled(), e.sem.count()), (False, 0), "reset discards the permits")
+        self.assertEqual(Channel.open(seg, "c", "float64").capacity, 4)
+        subs = seg.find("s_subs")
+        self.assertEqual((seg.u32(subs.offset), seg.u64(subs.offset + 32)), (16, (1 << 64) - 1))
+        m = Mutex.open(seg, "m")
+        self.assertTrue(m.try_lock())
+        self.assertEqual(m.owner_pid(), os.getpid())
+        m.unlock()
+        self.assertIsNone(m.owner_pid())
+
+    def test_failed_composite_changes_nothing(self):
+        seg = Segment.from_bytes(blank(size=32 + 48 * 64 + 300))
+        before = seg.header()
+        with self.assertRaises(errors.OutOfSpace):
+            Stream.create(seg, "s", "int32", 4)  # 56 + 40 fit, the 288-byte subs do not
+        self.assertEqual(seg.header(), before)
+        with self.assertRaises(errors.InvalidArgument):
+            Semaphore.create(seg, "x", 3, 2)
+        with self.assertRaises(errors.Unsupported):
+            Channel.create(seg, "u", "int32", 0)
+
+    def test_incomplete(self):
+        seg = Segment.from_bytes(blank())
+        Semaphore.create(seg, "x_sem", 0, 0)
+        with self.assertRaises(errors.Incomplete):
+            Event.open(seg, "x")  # "x_sem" present, "x" missing
+        with self.assertRaises(errors.NotFound):
+            Event.open(seg, "y")  # no part at all
+        seg2 = Segment.from_bytes(blank())
+        Once.create(seg2, "sig_state")
+        with self.assertRaises(errors.Incomplete):
+            Signal.open(seg2, "sig", "int32")
 
 
 class OnThePythonImage(unittest.TestCase):

@@ -1,33 +1,44 @@
 """ZeroIPC half of the interop matrix: Rust `zeroipc-peer` and the pure-Python
 `zeroipc_peer.py` (package `zeroipc_py`) against each other and against the upstream golden
 images. Called by `run_matrix.py`; every cell verifies every value on the receiving side.
+Every kind of the standard scenario (the 7 lock-free structures, the 9 synchronisation
+primitives and the 4 codata kinds) takes part in every cell; only kinds no implementation
+knows are skipped (the wide-types scenario keeps one).
 
 Cells:
 * `zeroipc_py` unit tests (`test_zeroipc_py.py`): the hash vectors of spec §4.5, entry and
-  node layouts, mutation paths on a private copy of the C++ image, segment lifecycle;
-* golden C++ image read by each peer: header, entries and every supported structure equal
-  `standard-cpp.json` (map lookups included); the unimplemented kinds listed as skipped;
-* golden Python image read by each peer, per spec §8.3: byte-identical structures decode as
-  `standard-py.json`, `map_i32_f64` iterates but canonical lookups miss, `map_i32_i32` and
-  `set_i32` are rejected with LayoutMismatch, Python's Stream/Channel data open as Ring/Queue;
-* hostile images: corrupted copies of the C++ image (a bad header field in 9 structures; bad
+  node layouts, sync and codata state and mutation on a private copy of the C++ image,
+  composite publication with the auxiliary entries, segment lifecycle;
+* golden C++ image read by each peer: header, entries and all 27 structures equal
+  `standard-cpp.json` (map lookups included), nothing skipped;
+* golden Python image read by each peer, per spec §8.3: byte-identical and minimum-size
+  structures decode as `standard-py.json`, `map_i32_f64` iterates but canonical lookups miss,
+  `map_i32_i32`, `set_i32` and `lazy_f64` are rejected with LayoutMismatch, Python's
+  Stream/Channel are NotFound and their data open as Ring/Queue;
+* hostile images: corrupted copies of the C++ image (a bad field in 21 structures; bad
   magic, version, entry count, entry offsets, a truncated file) are rejected by both peers
   with the same error kinds, while intact structures still decode;
-* writer × reader for {rust, python}²: the reader's decoded JSON equals `standard-cpp.json`
-  for every written structure, header and entries equal the expected table; then the reader
-  consumes (`--consume`) and the writer sees the queues, stacks and ring drained;
+* writer x reader for {rust, python}^2: the reader's decoded JSON equals `standard-cpp.json`
+  for all 27 structures, the table is the C++ one plus the 4 auxiliary entries, which the
+  writer lists; then the reader consumes (`--consume`) and the writer sees the consumed state
+  (`drained_form`);
 * wide types (`../scenarios/wide-types.json`: every element width, float and 64-bit map/set
-  keys, full and empty structures) written by one peer and read by the other, every value
-  checked against an oracle derived from the scenario alone; both writers' bytes identical;
+  keys, full and empty structures, every sync/codata kind with other parameters) written by
+  one peer and read by the other, every value checked against an oracle derived from the
+  scenario alone; both writers' bytes identical;
 * mutation: a fixed script (queue/ring wrap-around, stack pop/push, map update/remove and
-  tombstone reuse, set collisions, pool free-list reuse, array writes) applied by one
+  tombstone reuse, set collisions, pool free-list reuse, array writes, and the non-blocking
+  operations of the sync and codata kinds) applied by one
   implementation to a segment the other wrote gives the all-Rust reference's operation
   results, decoded JSON and bytes;
-* bytes: each structure a peer writes equals the C++ image's bytes at that entry, with the
-  same entry size; the Rust- and Python-written segments are identical as whole files;
+* bytes: each canonical entry a peer writes equals the C++ image's bytes at that entry, with
+  the same entry size (only a Future's completion_time, bytes 8..16, is excluded:
+  `NONDETERMINISTIC`); each auxiliary entry has the spec's bytes; the Rust- and
+  Python-written segments are identical as whole files (completion_time excepted);
 * live alternation on one Queue between a Rust and a Python process (both attached), in both
   creation orders; a live Ring stream (single producer, single consumer, both running at
-  once) in both directions.
+  once) in both directions; a live buffered Channel (one sender, one receiver, the Rust side
+  blocking in the crate's send/recv) in both directions.
 """
 
 import json
@@ -40,7 +51,46 @@ GOLDEN = os.path.join(HERE, "..", "golden", "zeroipc")
 WIDE = os.path.join(HERE, "..", "scenarios", "wide-types.json")
 ITEMSIZE = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8,
             "float32": 4, "float64": 8}
-SUPPORTED = ("array", "queue", "stack", "ring", "map", "set", "pool")
+SUPPORTED = ("array", "queue", "stack", "ring", "map", "set", "pool", "semaphore", "mutex", "barrier", "latch",
+             "once", "rwlock", "monitor", "event", "signal", "future", "lazy", "stream", "channel")
+# The entries of each kind's canonical (upstream C++) layout, as suffixes of the base name.
+PARTS = {"rwlock": ["_state", "_rmtx", "_wmtx", ""], "monitor": ["_mtx", "_cond", "_count", ""],
+         "event": ["", "_sem"], "signal": ["_state", "_mtx", ""], "stream": ["_header", "_buffer"],
+         "channel": ["_header", "_buffer"]}
+# Bytes not compared with the C++ image, per entry kind (everything else is deterministic):
+# the Future's completion_time (CLOCK_MONOTONIC ns at set time), bytes 8..16.
+NONDETERMINISTIC = {"future": [(8, 16)]}
+JOINING = (1 << 64) - 1
+
+
+def parts(spec):
+    """The canonical entries of a scenario structure."""
+    return [spec["name"] + x for x in PARTS.get(spec["kind"], [""])]
+
+
+def aux_entries(spec):
+    """The project's auxiliary entries a zeroipc-rs (or zeroipc_py) writer adds for `spec`,
+    as (after which entry, name, expected bytes): docs/SPECIFICATION.md §3.8-§3.9.1. No pid
+    is recorded in them by the scenario (nothing is held or subscribed), so all are
+    deterministic."""
+    n, k = spec["name"], spec["kind"]
+    if k in ("mutex", "lazy") and len(n) + 6 <= 31:
+        pid = 0 if not spec.get("locked") else None  # a locked mutex records the writer's pid
+        return [(n, n + "_owner", None if pid is None else bytes(8))]
+    if k == "stream":
+        subs = (16).to_bytes(4, "little") + bytes(28) + (JOINING.to_bytes(8, "little") + bytes(8)) * 16
+        return [(n + "_buffer", n + "_subs", subs)]
+    if k == "channel":
+        return [(n + "_buffer", n + "_peers", (32).to_bytes(4, "little") + bytes(268))]
+    return []
+
+
+def masked(data, kind):
+    """`data` with the kind's non-deterministic byte ranges zeroed."""
+    b = bytearray(data)
+    for lo, hi in NONDETERMINISTIC.get(kind, []):
+        b[lo:hi] = bytes(hi - lo)
+    return bytes(b)
 
 
 def load(name):
@@ -82,6 +132,9 @@ class ZeroIPCMatrix:
         self.py = load("standard-py.json")
         self.supported = [s["name"] for s in self.scenario if s["kind"] in SUPPORTED]
         self.unsupported = [s["name"] for s in self.scenario if s["kind"] not in SUPPORTED]
+        self.kinds = {s["name"]: s["kind"] for s in self.scenario}
+        self.nkinds = len({s["kind"] for s in self.scenario if s["kind"] in SUPPORTED})
+        self.aux = [a for s in self.scenario for a in aux_entries(s)]
         self.names = []
 
     # -- plumbing --------------------------------------------------------------------------
@@ -121,12 +174,16 @@ class ZeroIPCMatrix:
                       + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
 
     def expected_table(self):
-        """Header and entries of a segment holding only the supported structures."""
+        """Header and entries of a segment written by a project writer: the C++ image's
+        entries, in its order and sizes, with the auxiliary entries after their parts."""
         sizes = {e["name"]: e["size"] for e in self.cpp["entries"]}
+        after = {a: (n, len(b) if b is not None else 8) for a, n, b in self.aux}
+        names = [p for sp in self.scenario if sp["kind"] in SUPPORTED for p in parts(sp)]
         entries, off = [], 3104
-        for n in self.supported:
-            entries.append({"name": n, "offset": off, "size": sizes[n]})
-            off = (off + sizes[n] + 7) & ~7
+        for n in names:
+            for name, size in [(n, sizes[n])] + ([after[n]] if n in after else []):
+                entries.append({"name": name, "offset": off, "size": size})
+                off = (off + size + 7) & ~7
         last = entries[-1]
         header = dict(self.cpp["header"], entry_count=len(entries), next_offset=last["offset"] + last["size"])
         return header, entries
@@ -153,7 +210,8 @@ class ZeroIPCMatrix:
         ran = next((line for line in p.stderr.splitlines() if line.startswith("Ran ")), "no tests ran")
         problems = [] if p.returncode == 0 else [p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed"]
         self.record("zeroipc: zeroipc_py unit tests", problems,
-                    f"{ran.split(' in ')[0][4:]} (hash vectors of spec 4.5, entry/node layouts, mutation, lifecycle)")
+                    f"{ran.split(' in ')[0][4:]} (hash vectors of spec 4.5, entry/node layouts, sync and codata at rest, "
+                    "composite publication, mutation, lifecycle)")
 
     def golden_cpp(self, impl):
         path = os.path.join(GOLDEN, "standard-cpp.seg")
@@ -176,8 +234,8 @@ class ZeroIPCMatrix:
         lookups = sum(len(self.cpp["structures"][n].get("lookup", {})) + len(self.cpp["structures"][n].get("contains", {}))
                       for n in self.supported)
         self.record(f"zeroipc: golden C++ image -> {impl}", problems,
-                    f"{len(self.supported)} structures == standard-cpp.json ({lookups} lookups), "
-                    f"{len(self.cpp['entries'])} entries, {len(self.unsupported)} kinds skipped")
+                    f"{len(self.supported)} structures of {self.nkinds} kinds == standard-cpp.json ({lookups} lookups), "
+                    f"{len(self.cpp['entries'])} entries, {len(self.unsupported)} skipped")
 
     def golden_py(self, impl, extras_file):
         path = os.path.join(GOLDEN, "standard-py.seg")
@@ -189,9 +247,16 @@ class ZeroIPCMatrix:
             d = diff(got.get(k), self.py[k], k)
             if d:
                 problems.append(d)
-        same = [n for n in self.supported if n not in ("map_i32_f64", "map_i32_i32", "set_i32")]
+        odd = ("map_i32_f64", "map_i32_i32", "set_i32", "lazy_f64", "stream_i32", "chan_i32")
+        same = [n for n in self.supported if n not in odd]
         self.check_structures(got, self.py["structures"], same, problems)
         s = got.get("structures", {})
+        if got.get("skipped") != self.unsupported:
+            problems.append(f"skipped {got.get('skipped')}")
+        # Spec 8.3: Python's lazy layout is rejected; its stream and channel have no header.
+        for n, kind in (("lazy_f64", "LayoutMismatch"), ("stream_i32", "NotFound"), ("chan_i32", "NotFound")):
+            if s.get(n, {}).get("error") != kind:
+                problems.append(f"{n}: {s.get(n)} (want {kind})")
         # Same stride, Python hash: iteration works, canonical lookups miss (spec 8.3).
         m = dict(self.py["structures"]["map_i32_f64"], lookup={"1": None, "2": None, "3": None})
         d = diff(norm(s.get("map_i32_f64", {})), norm(m), "map_i32_f64")
@@ -211,8 +276,9 @@ class ZeroIPCMatrix:
         if d:
             problems.append(d)
         self.record(f"zeroipc: golden Python image -> {impl}", problems,
-                    f"{len(same)} structures == standard-py.json, map_i32_f64 lookups miss, "
-                    "map_i32_i32/set_i32 LayoutMismatch, stream/chan data as Ring/Queue")
+                    f"{len(same)} structures == standard-py.json (sig_i32 12-byte state, fut_err 276 bytes), "
+                    "map_i32_f64 lookups miss, map_i32_i32/set_i32/lazy_f64 LayoutMismatch, "
+                    "stream/chan NotFound, their data as Ring/Queue")
 
     def transfer(self, w, r):
         seg = self.name(f"{w[0]}{r[0]}")
@@ -221,6 +287,8 @@ class ZeroIPCMatrix:
         rc, wrote, err = self.peer(w, "write", seg)
         if rc != 0 or wrote.get("written") != self.supported or wrote.get("skipped") != self.unsupported:
             problems.append(f"write exit {rc}: {wrote or err}")
+        if wrote.get("aux") != [n for _, n, _ in self.aux]:
+            problems.append(f"aux entries {wrote.get('aux')}")
         rc, got, err = self.peer(r, "read", seg)
         if rc != 0:
             problems.append(f"read exit {rc}: {err}")
@@ -230,7 +298,8 @@ class ZeroIPCMatrix:
                 problems.append(d)
         self.check_structures(got, self.cpp["structures"], self.supported, problems)
         self.record(f"zeroipc: {w} -> {r} read", problems,
-                    f"{len(self.supported)} structures == standard-cpp.json, table as expected")
+                    f"{len(self.supported)} structures of {self.nkinds} kinds == standard-cpp.json, table as expected "
+                    f"(+{len(self.aux)} aux entries)")
         # Consume on the reader's side, then the writer must see the items gone.
         problems = []
         rc, got, err = self.peer(r, "read", seg, "--consume")
@@ -240,7 +309,8 @@ class ZeroIPCMatrix:
         rc, after, err = self.peer(w, "read", seg)
         self.check_structures(after, self.cpp["structures"], self.supported, problems, drained=True)
         self.record(f"zeroipc: {w} -> {r} --consume", problems,
-                    "consumed items as written; writer then sees queues/stacks/ring drained")
+                    "consumed as written; writer then sees queues/stacks/ring/stream/channel drained, "
+                    "semaphore and latch at 0, once done")
         self.peer(w, "unlink", seg)
         return seg
 
@@ -260,7 +330,7 @@ class ZeroIPCMatrix:
         data = b""
         if os.path.exists(f"/dev/shm/{seg}"):
             with open(f"/dev/shm/{seg}", "rb") as f:
-                data = f.read()
+                data = self.mask_segment(f.read(), got.get("entries", []))
         self.peer(w, "unlink", seg)
         return mutated.get("results"), got, data, problems
 
@@ -286,7 +356,7 @@ class ZeroIPCMatrix:
                 problems.append(f"segment bytes differ from the reference (first at {at})")
             self.record(f"zeroipc: {w} write, {mu} mutate -> {r}", problems,
                         f"{len(ref_results)} op results, {len(self.supported)} structures and "
-                        f"{len(ref_bytes)} bytes == all-rust reference")
+                        f"{len(ref_bytes)} bytes == all-rust reference (fut completion_time excepted)")
 
     def wide(self, w, r):
         """The wide-types scenario: written by `w`, read by `r`, every decoded value checked
@@ -304,8 +374,11 @@ class ZeroIPCMatrix:
         data = b""
         if os.path.exists(f"/dev/shm/{seg}"):
             with open(f"/dev/shm/{seg}", "rb") as f:
-                data = f.read()
+                data = self.mask_segment(f.read(), got.get("entries", []),
+                                         {sp["name"]: sp["kind"] for sp in specs})
         self.peer(w, "unlink", seg)
+        if wrote.get("aux") != [n for sp in specs if sp["kind"] in SUPPORTED for _, n, _ in aux_entries(sp)]:
+            problems.append(f"aux entries {wrote.get('aux')}")
         checked = 0
         for spec in specs:
             want = oracle(spec)
@@ -321,12 +394,26 @@ class ZeroIPCMatrix:
                 if have != v:
                     problems.append(f"{spec['name']}.{field}: got {json.dumps(have)[:100]}, want {json.dumps(v)[:100]}")
                 checked += 1
+        known = [sp for sp in specs if sp["kind"] in SUPPORTED]
         self.record(f"zeroipc: wide types {w} -> {r}", problems,
-                    f"{len(specs) - 1} structures (all widths, float/u64 keys, full and empty), "
-                    f"{checked} fields == scenario oracle")
+                    f"{len(known)} structures of {len({sp['kind'] for sp in known})} kinds (all widths, float/u64 "
+                    f"keys, full and empty), {checked} fields == scenario oracle, 1 unknown kind skipped")
         return data
 
+    def mask_segment(self, data, entries, kinds=None):
+        """A segment image with the non-deterministic bytes of every entry zeroed (`kinds`:
+        entry name -> kind, the standard scenario's by default)."""
+        kinds = self.kinds if kinds is None else kinds
+        b = bytearray(data)
+        for e in entries:
+            for lo, hi in NONDETERMINISTIC.get(kinds.get(e["name"]), []):
+                b[e["offset"] + lo:e["offset"] + hi] = bytes(hi - lo)
+        return bytes(b)
+
     def bytes_vs_cpp(self, impl):
+        """Every canonical entry a peer writes has the C++ image's size and bytes (the
+        Future's completion_time excepted); every auxiliary entry has the bytes the spec
+        gives; the entries come in the C++ order with the auxiliary ones after their parts."""
         seg = self.name(f"b{impl[0]}")
         problems = []
         rc, _, err = self.peer(impl, "write", seg)
@@ -342,27 +429,43 @@ class ZeroIPCMatrix:
             cpp = f.read()
         golden = {e["name"]: e for e in self.cpp["entries"]}
         mine = {e["name"]: e for e in table.get("entries", [])}
-        nbytes = 0
-        for n in self.supported:
-            e, g = mine.get(n), golden[n]
-            if e is None or e["size"] != g["size"]:
-                problems.append(f"{n}: entry {e} vs C++ {g}")
+        nbytes = nparts = 0
+        for spec in self.scenario:
+            if spec["kind"] not in SUPPORTED:
                 continue
-            a, b = ours[e["offset"]:e["offset"] + e["size"]], cpp[g["offset"]:g["offset"] + g["size"]]
-            if a != b:
-                at = next(i for i in range(len(a)) if a[i] != b[i])
-                problems.append(f"{n}: byte {at} differs ({a[at]:#04x} vs {b[at]:#04x})")
-            nbytes += e["size"]
+            for n in parts(spec):
+                e, g = mine.get(n), golden[n]
+                if e is None or e["size"] != g["size"]:
+                    problems.append(f"{n}: entry {e} vs C++ {g}")
+                    continue
+                kind = spec["kind"] if n == spec["name"] else None
+                a = masked(ours[e["offset"]:e["offset"] + e["size"]], kind)
+                b = masked(cpp[g["offset"]:g["offset"] + g["size"]], kind)
+                if a != b:
+                    at = next(i for i in range(len(a)) if a[i] != b[i])
+                    problems.append(f"{n}: byte {at} differs ({a[at]:#04x} vs {b[at]:#04x})")
+                nbytes += e["size"]
+                nparts += 1
+        for _, n, want in self.aux:
+            e = mine.get(n)
+            got = ours[e["offset"]:e["offset"] + e["size"]] if e else None
+            if want is not None and got != want:
+                problems.append(f"aux {n}: {got[:40].hex() if got else None} != spec bytes")
+        _, entries = self.expected_table()
+        d = diff(table.get("entries"), entries, "entries")
+        if d:
+            problems.append(d)
         if ours[:8] != cpp[:8]:
             problems.append("magic/version bytes differ")
         self.record(f"zeroipc: {impl} write == C++ image bytes", problems,
-                    f"{len(self.supported)} structures, {nbytes} bytes and entry sizes identical at their entries")
-        return ours
+                    f"{len(self.supported)} structures of {self.nkinds} kinds ({nparts} entries, {nbytes} bytes) == C++ "
+                    f"image at their entries (fut completion_time excepted); {len(self.aux)} aux entries as the spec")
+        return self.mask_segment(ours, table.get("entries", []))
 
     def same_file(self, rust_bytes, py_bytes):
         problems = [] if rust_bytes and rust_bytes == py_bytes else ["Rust- and Python-written segments differ"]
         self.record("zeroipc: rust write == python write (whole segment)", problems,
-                    f"{len(rust_bytes)} bytes identical")
+                    f"{len(rust_bytes)} bytes identical (fut completion_time excepted)")
 
     def pingpong(self, creator, other, rounds=40, batch=250):
         seg = self.name("pp")
@@ -423,6 +526,18 @@ class ZeroIPCMatrix:
             "map_i32_i32": (3912 + 16 + 12 * 3, u32(7), "Corrupt"),  # slot 3 state 7
             "set_i32": (4024 + 12, u32(1), "TypeMismatch"),       # reserved word 1
             "pool_i32": (4104, u64(9), "Corrupt"),                # free head index 9 of 4
+            "sem": (3504 + 8, u32(-1), "Corrupt"),                # max_count -1
+            "mtx": (3520 + 8, u32(2), "TypeMismatch"),            # a semaphore of 2, not a mutex
+            "bar": (3536 + 8, u32(0), "Corrupt"),                 # 0 participants
+            "once_pend": (3576, u32(7), "Corrupt"),               # state 7
+            "rw": (4184 + 8, u32(5), "TypeMismatch"),             # rw_wmtx max_count 5
+            "mon": (4224 + 8, u32(-3), "Corrupt"),                # mon_cond max_count -3
+            "evt": (4256 + 4, u32(2), "Corrupt"),                 # mode 2
+            "sig_i32": (32 + 48 * 32 + 6, b"X", "Incomplete"),    # marker renamed sig_i3X
+            "fut_f64": (4368, u32(9), "Corrupt"),                 # state 9
+            "lazy_f64": (4928 + 8, u32(9), "Corrupt"),            # op type 9
+            "stream_i32": (5232 + 16, u32(15), "LayoutMismatch"),  # buffer_capacity 15 for a 64-byte ring
+            "chan_i32": (5376 + 12, b"\x02", "Corrupt"),          # closed 2
         }
         images = {"structures": patched([(off, b) for off, b, _ in per_structure.values()])}
         whole = {
@@ -499,6 +614,37 @@ class ZeroIPCMatrix:
                     f"{count} values streamed through a {capacity}-element Ring with both attached, every value "
                     f"verified in order; positions {c.get('write_pos')}/{c.get('read_pos')}")
 
+    def channel(self, sender, receiver, count=2000, capacity=4):
+        """A live buffered channel: the sender (creating it) and the receiver run at once; the
+        zeroipc-rs side uses its blocking send/recv, which only its bounded sleep slices wake
+        when the other side is the Python peer (no futex wake-ups)."""
+        seg = self.name("ch")
+        procs = []
+        for impl, role, extra in ((sender, "sender", ["--create"]), (receiver, "receiver", [])):
+            procs.append((impl, subprocess.Popen(
+                self.peers[impl] + ["channel", seg, "--role", role, "--count", str(count), "--capacity",
+                                    str(capacity)] + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+        problems, outs = [], {}
+        for impl, p in procs:
+            try:
+                out, err = p.communicate(timeout=90)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            try:
+                outs[impl] = json.loads(out)
+            except ValueError:
+                outs[impl] = {}
+            o = outs[impl]
+            if p.returncode != 0 or o.get("ok") is not True or o.get("done") != count or o.get("bad") != 0 \
+                    or o.get("closed_seen") is not True:
+                problems.append(f"{impl}: exit {p.returncode} {o or err[-200:]}")
+        self.peer(sender, "unlink", seg)
+        self.record(f"zeroipc: live channel {sender} -> {receiver}", problems,
+                    f"{count} values through a {capacity}-slot Channel with both attached, every value verified in "
+                    f"order, then the close seen; blocked sends/receives {outs.get(sender, {}).get('blocked')}/"
+                    f"{outs.get(receiver, {}).get('blocked')}")
+
     def run(self, tmpdir):
         self.py_unit()
         for impl in ("rust", "python"):
@@ -519,7 +665,7 @@ class ZeroIPCMatrix:
         wide_py = self.wide("python", "rust")
         problems = [] if wide_rust and wide_rust == wide_py else ["wide-types segments differ"]
         self.record("zeroipc: wide types rust write == python write", problems,
-                    f"{len(wide_rust)} bytes identical")
+                    f"{len(wide_rust)} bytes identical (fut completion_time excepted)")
         self.mutate((("rust", "python", "rust"), ("python", "rust", "python"), ("python", "python", "rust")))
         rust_bytes = self.bytes_vs_cpp("rust")
         py_bytes = self.bytes_vs_cpp("python")
@@ -528,6 +674,8 @@ class ZeroIPCMatrix:
         self.pingpong("rust", "python")
         self.stream("python", "rust")
         self.stream("rust", "python")
+        self.channel("python", "rust")
+        self.channel("rust", "python")
         left = self.cleanup()
         if left:
             self.m.record("zeroipc: /dev/shm clean", False, f"left behind: {left}")
@@ -564,7 +712,49 @@ def oracle(s):
         return {"capacity": cap, "allocated": n, "free_head_index": n if n < cap else 0xFFFFFFFF,
                 "free_head_generation": n, "free_list": list(range(n, cap)),
                 "allocated_values": {str(i): v for i, v in enumerate(s["alloc"])}}
+    if k == "semaphore":
+        return {"count": s["initial"], "waiting": 0, "max_count": s["max"]}
+    if k == "mutex":
+        return {"count": 0 if s.get("locked") else 1, "waiting": 0, "max_count": 1, "locked": bool(s.get("locked"))}
+    if k == "barrier":
+        return {"arrived": 0, "generation": 0, "num_participants": s["participants"]}
+    if k == "latch":
+        return {"count": max(s["count"] - s.get("count_down", 0), 0), "initial_count": s["count"]}
+    if k == "once":
+        return {"state": 2 if s.get("call") else 0}
+    if k == "rwlock":
+        return {"readers": 0, "writer_active": 0}
+    if k == "monitor":
+        return {"waiting_count": 0}
+    if k == "event":
+        return {"signaled": int(bool(s.get("signal"))), "mode": int(s["mode"] == "manual"), "waiting": 0}
+    if k == "signal":
+        return {"version": len(s.get("set", [])), "value": (s.get("set") or [s["initial"]])[-1]}
+    if k == "future":
+        if "value" in s:
+            return {"state": 2, "waiters": 0, "value": s["value"], "error_msg": None}
+        if "error" in s:
+            return {"state": 3, "waiters": 0, "value": None, "error_msg": cut_message(s["error"])}
+        return {"state": 0, "waiters": 0, "value": None, "error_msg": None}
+    if k == "lazy":
+        return {"state": 2, "value": s["value"]}
+    if k == "stream":
+        return {"sequence": len(s["emit"]), "closed": False, "buffer_capacity": s["capacity"], "items": s["emit"]}
+    if k == "channel":
+        cap = max(2, 1 << (s["capacity"] - 1).bit_length())
+        return {"closed": False, "capacity": cap, "size": len(s["send"]), "items": s["send"]}
     return None
+
+
+def cut_message(text):
+    """An error message as stored: at most 255 bytes of UTF-8, cut at a character boundary."""
+    raw = text.encode("utf-8")[:255]
+    while raw:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raw = raw[:-1]
+    return ""
 
 
 def by_value(d):
@@ -573,7 +763,8 @@ def by_value(d):
 
 
 def drained_form(w):
-    """What a structure looks like after a reader consumed it (queue/stack/ring)."""
+    """What a structure looks like after a reader consumed it (`--consume`; interop/README.md
+    says what is consumed of each kind)."""
     w = dict(w)
     if w["kind"] == "queue":
         w.update(head=w["tail"], size=0, items=[])
@@ -581,4 +772,12 @@ def drained_form(w):
         w.update(top=-1, size=0, items=[], slot_states=[0] * w["capacity"])
     elif w["kind"] == "ring":
         w.update(read_pos=w["write_pos"], items=[])
+    elif w["kind"] in ("semaphore", "latch"):
+        w.update(count=0)  # every permit acquired / counted down to 0
+    elif w["kind"] == "once":
+        w.update(state=2)  # a pending once was called
+    elif w["kind"] == "stream":
+        w.update(items=[])  # sequence counts emits, reading leaves it
+    elif w["kind"] == "channel":
+        w.update(size=0, items=[])
     return w

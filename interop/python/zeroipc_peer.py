@@ -9,6 +9,7 @@
     zeroipc_peer.py mutate SEG
     zeroipc_peer.py pingpong SEG --role first|second [--rounds R] [--batch K] [--capacity C] [--create]
     zeroipc_peer.py stream SEG --role producer|consumer [--count N] [--capacity C] [--create]
+    zeroipc_peer.py channel SEG --role sender|receiver [--count N] [--capacity C] [--create]
 
 SEG is a shared-memory name, or for read/table an image file (--path, or a '/' after the
 first character). Every command prints one JSON document; exit status 1 on an error.
@@ -22,11 +23,22 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from zeroipc_py import Array, Map, Pool, Queue, Ring, Segment, Set, Stack, errors  # noqa: E402
+from zeroipc_py import (Array, Barrier, Channel, Event, Future, Latch, Lazy, Map, Monitor, Mutex, Once,  # noqa: E402
+                        Pool, Queue, Ring, RWLock, Segment, Semaphore, Set, Signal, Stack, Stream, errors)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SCENARIO = os.path.join(HERE, "..", "golden", "zeroipc", "standard-scenario.json")
-SUPPORTED = ("array", "queue", "stack", "ring", "map", "set", "pool")
+SUPPORTED = ("array", "queue", "stack", "ring", "map", "set", "pool", "semaphore", "mutex", "barrier", "latch",
+             "once", "rwlock", "monitor", "event", "signal", "future", "lazy", "stream", "channel")
+
+
+def canonical_parts(kind, name):
+    """The entries of a kind's canonical (upstream C++) layout; anything else a writer creates
+    for the structure is a project auxiliary entry."""
+    suffixes = {"rwlock": ["_state", "_rmtx", "_wmtx", ""], "monitor": ["_mtx", "_cond", "_count", ""],
+                "event": ["", "_sem"], "signal": ["_state", "_mtx", ""], "stream": ["_header", "_buffer"],
+                "channel": ["_header", "_buffer"]}.get(kind, [""])
+    return [name + x for x in suffixes]
 
 
 class PeerError(Exception):
@@ -95,6 +107,54 @@ def write_structure(seg, s):
             if i is None:
                 raise PeerError("Full", f"{name}: pool exhausted")
             p.set(i, v)
+    elif kind == "semaphore":
+        Semaphore.create(seg, name, s["initial"], s["max"])
+    elif kind == "mutex":
+        m = Mutex.create(seg, name)
+        if s.get("locked"):
+            must(m.try_lock(), f"{name} lock")  # held on exit, owner = this pid
+    elif kind == "barrier":
+        Barrier.create(seg, name, s["participants"])
+    elif kind == "latch":
+        lat = Latch.create(seg, name, s["count"])
+        if s.get("count_down", 0) > 0:
+            lat.count_down(s["count_down"])
+    elif kind == "once":
+        o = Once.create(seg, name)
+        if s.get("call"):
+            o.call()
+    elif kind == "rwlock":
+        RWLock.create(seg, name)
+    elif kind == "monitor":
+        Monitor.create(seg, name)
+    elif kind == "event":
+        if s["mode"] not in ("manual", "auto"):
+            raise PeerError("Scenario", f"{name}: event mode {s['mode']!r} (manual or auto)")
+        e = Event.create(seg, name, s["mode"])
+        if s.get("signal"):
+            e.signal()
+    elif kind == "signal":
+        sig = Signal.create(seg, name, s["dtype"], s["initial"])
+        for v in s.get("set", []):
+            sig.set(v)
+    elif kind == "future":
+        f = Future.create(seg, name, s["dtype"])
+        if "value" in s and "error" in s:
+            raise PeerError("Scenario", f"{name}: a future has a value or an error, not both")
+        if "value" in s:
+            f.set_value(s["value"])
+        elif "error" in s:
+            f.set_error(s["error"])
+    elif kind == "lazy":
+        Lazy.create_constant(seg, name, s["dtype"], s["value"])
+    elif kind == "stream":
+        st = Stream.create(seg, name, s["dtype"], s["capacity"])
+        for v in s["emit"]:
+            must(st.emit(v), f"{name} emit (buffer full)")
+    elif kind == "channel":
+        c = Channel.create(seg, name, s["dtype"], s["capacity"])
+        for v in s["send"]:
+            must(c.send(v), f"{name} send (buffer full)")
     else:
         return False
     return True
@@ -163,6 +223,57 @@ def decode_structure(seg, s, consume):
                 "allocated": p.allocated(), "free_head_index": idx, "free_head_generation": gen,
                 "node_size": p.node_size, "free_list": free,
                 "allocated_values": {str(i): p.get(i) for i in range(p.capacity) if i not in free}}
+    # Synchronisation kinds. --consume: a semaphore gives up every permit, a latch is counted
+    # down to 0, a pending once is called; the others are only read (see interop/README.md).
+    if kind == "semaphore":
+        sem = Semaphore.open(seg, name)
+        v = sem.to_json()
+        while consume and sem.try_acquire():
+            pass
+        return v
+    if kind == "latch":
+        lat = Latch.open(seg, name)
+        v = lat.to_json()
+        if consume and lat.count() > 0:
+            lat.count_down(lat.count())
+        return v
+    if kind == "once":
+        o = Once.open(seg, name)
+        v = o.to_json()
+        if consume and o.state() == Once.PENDING:
+            o.call()
+        return v
+    simple = {"mutex": Mutex, "barrier": Barrier, "rwlock": RWLock, "monitor": Monitor, "event": Event}
+    if kind in simple:
+        return simple[kind].open(seg, name).to_json()
+    if kind in ("signal", "future", "lazy"):
+        return {"signal": Signal, "future": Future, "lazy": Lazy}[kind].open(seg, name, s["dtype"]).to_json()
+    # Codata with elements. --consume reads every stream element (competing consumer) and
+    # receives every channel element; otherwise they are peeked.
+    if kind == "stream":
+        st = Stream.open(seg, name, s["dtype"])
+        if consume:
+            items = []
+            while (v := st.next()) is not None:
+                items.append(v)
+        else:
+            items = st.ring.peek_all()
+        return st.to_json(items)
+    if kind == "channel":
+        c = Channel.open(seg, name, s["dtype"])
+        size = len(c)
+        if not consume:
+            c = Channel.open(Segment.from_bytes(seg.to_bytes()), name, s["dtype"])
+        items = []
+        while True:
+            try:
+                v = c.recv()
+            except errors.Closed:
+                break  # closed and drained
+            if v is None:
+                break
+            items.append(v)
+        return c.to_json(items, size)
     return None
 
 
@@ -188,22 +299,25 @@ def load_scenario(path):
 def cmd_write(a):
     specs = load_scenario(a.scenario)
     seg = Segment.create_or_replace(a.seg, a.size, a.max_entries)
-    written, skipped = [], []
+    written, skipped, aux = [], [], []
     try:
         for s in specs:
             if s["kind"] in SUPPORTED:
+                before = len(seg.entries())
                 try:
                     write_structure(seg, s)
                 except errors.ZeroIPCError as e:
                     raise PeerError(e.kind, f"{s['name']}: {e}") from None
                 written.append(s["name"])
+                canonical = canonical_parts(s["kind"], s["name"])
+                aux += [e.name for e in seg.entries()[before:] if e.name not in canonical]
             else:
                 skipped.append(s["name"])
         header = seg.header()
     finally:
         seg.close()
     return {"ok": True, "driver": "python", "segment": label_of(a.seg), "written": written,
-            "skipped": skipped, "header": header}
+            "skipped": skipped, "aux": aux, "header": header}
 
 
 def cmd_read(a):
@@ -297,6 +411,35 @@ def cmd_mutate(a):
 
     Array.open(seg, "arr_i64", "int64")[2] = -7
     Array.open(seg, "arr_f32", "float32")[9] = -9.25
+
+    sem = Semaphore.open(seg, "sem")
+    out.append(sem.try_acquire())
+    sem.release()
+    sem.release()
+    out.append(sem.count())
+    mtx = Mutex.open(seg, "mtx")
+    locked = mtx.try_lock()
+    if locked:
+        mtx.unlock()
+    out.append(locked)
+    out.append(Latch.open(seg, "lat").count_down(1))
+    out.append(Once.open(seg, "once_pend").call())
+    Event.open(seg, "evt").reset()
+    sig = Signal.open(seg, "sig_i32", "int32")
+    sig.set(8)
+    out.append(sig.version())
+    st = Stream.open(seg, "stream_i32", "int32")
+    out.append(st.next())
+    out += [st.emit(v) for v in (4, 5)]
+    ch = Channel.open(seg, "chan_i32", "int32")
+    out.append(ch.recv())
+    out += [ch.send(v) for v in (300, 400, 500, 600)]
+    try:
+        Future.open(seg, "fut_f64", "float64").set_value(1.0)
+        out.append(False)
+    except errors.AlreadySet:
+        out.append(True)
+    out.append(Lazy.open(seg, "lazy_f64", "float64").force())
     seg.close()
     return {"ok": True, "driver": "python", "results": out}
 
@@ -453,6 +596,72 @@ def cmd_stream(a):
     return out
 
 
+# -- channel: see interop/src/bin/zeroipc-peer/chanlive.rs for the protocol -----------------
+
+CH_LIVE = "ch_live"
+
+
+def cmd_channel(a):
+    """One side of a live buffered channel. Python never blocks in the kernel nor wakes
+    anyone: it retries with a short back-off, and a blocked zeroipc-rs peer re-checks after
+    each of its bounded sleep slices."""
+    sender = a.role == "sender"
+    out = {"impl": "python", "role": a.role, "count": a.count, "done": 0, "bad": 0, "blocked": 0,
+           "closed_seen": False, "ok": False, "error": None}
+    deadline = time.monotonic() + a.timeout
+    if a.create:
+        seg = Segment.create_or_replace(a.seg, 65536, 64)
+        ch = Channel.create(seg, CH_LIVE, "uint32", a.capacity)
+    else:
+        while True:
+            try:
+                seg = Segment.open(a.seg)
+                ch = Channel.open(seg, CH_LIVE, "uint32")
+                break
+            except errors.NotFound:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+    done = bad = blocked = 0
+    first_bad = None
+    closed_seen = False
+    if sender:
+        while done < a.count:
+            b = Backoff()
+            if not ch.send(st_value(done)):
+                blocked += 1
+                while not ch.send(st_value(done)):
+                    if time.monotonic() > deadline:
+                        raise PeerError("Timeout", f"channel stayed full at {done}")
+                    b.snooze()
+            done += 1
+        ch.close()
+        closed_seen = True
+    else:
+        while True:
+            b = Backoff()
+            try:
+                got = ch.recv()
+                if got is None:
+                    blocked += 1
+                    while (got := ch.recv()) is None:
+                        if time.monotonic() > deadline:
+                            raise PeerError("Timeout", f"channel stayed empty at {done}")
+                        b.snooze()
+            except errors.Closed:
+                closed_seen = True
+                break
+            if done >= a.count or got != st_value(done):
+                bad += 1
+                first_bad = first_bad or f"item {done}: got {got}"
+            done += 1
+    out.update(done=done, bad=bad, first_bad=first_bad, blocked=blocked, closed_seen=closed_seen)
+    out["ok"] = bad == 0 and done == a.count and closed_seen
+    if not out["ok"]:
+        raise PeerError("Channel", json.dumps(out))
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description="ZeroIPC interop peer (Python, zeroipc_py)")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -478,6 +687,13 @@ def main():
     st.add_argument("--capacity", type=int, default=61)
     st.add_argument("--create", action="store_true")
     st.add_argument("--timeout", type=float, default=30.0)
+    ch = sub.add_parser("channel")
+    ch.add_argument("seg")
+    ch.add_argument("--role", choices=["sender", "receiver"], required=True)
+    ch.add_argument("--count", type=int, default=2000)
+    ch.add_argument("--capacity", type=int, default=4)
+    ch.add_argument("--create", action="store_true")
+    ch.add_argument("--timeout", type=float, default=30.0)
     mu = sub.add_parser("mutate")
     mu.add_argument("seg")
     pp = sub.add_parser("pingpong")
@@ -490,6 +706,7 @@ def main():
     pp.add_argument("--timeout", type=float, default=20.0)
     a = p.parse_args()
     handlers = {"write": cmd_write, "read": cmd_read, "table": cmd_table, "unlink": cmd_unlink, "mutate": cmd_mutate, "stream": cmd_stream,
+                "channel": cmd_channel,
                 "pingpong": cmd_pingpong}
     try:
         out = handlers[a.cmd](a)

@@ -303,35 +303,54 @@ class Segment:
 
     def add(self, name, size, init=None, exist_ok=False):
         """Allocates entry `name` of `size` bytes under the creation lock, zeroes it, runs
-        `init(offset)` and publishes the entry (spec §3.7). With `exist_ok`, an existing
+        `init(offset)` and publishes the entry (spec §2.3). With `exist_ok`, an existing
         entry of that name is returned instead (open-or-create)."""
-        raw = validate_entry_name(name)
+        return self.add_parts([(name, size)], None if init is None else lambda offs: init(offs[0]),
+                              exist_ok)[0]
+
+    def add_parts(self, parts, init=None, exist_ok=False):
+        """Adds the entries `parts` = [(name, size), ...] as one unit (spec §2.3): under the
+        creation lock, each part at `align8(previous end)`, all zeroed, `init([offsets])`,
+        then the entries written and `entry_count` published once, so readers see all the
+        parts of a composite structure at once. A failed add changes nothing. With
+        `exist_ok`, parts that all exist already are returned instead (decided under the
+        lock)."""
+        raws = [validate_entry_name(n) for n, _ in parts]
+        if len({n for n, _ in parts}) != len(parts):
+            raise errors.AlreadyExists(f"duplicate part names in {[n for n, _ in parts]}")
         with self._lock():
             h = self.header()
             n = h["entry_count"]
-            existing = self.get(name)
-            if existing is not None:
-                if exist_ok:
+            if exist_ok:
+                existing = [self.get(name) for name, _ in parts]
+                if all(e is not None for e in existing):
                     return existing
-                raise errors.AlreadyExists(f"{name!r} already exists")
-            if n >= self.max_entries:
-                raise errors.TableFull(f"all {self.max_entries} entries in use")
-            offset = align8(h["next_offset"])
-            end = offset + size
-            if end > self.memory_size:
-                raise errors.OutOfSpace(f"{name!r}: {size} bytes do not fit")
+            for name, _ in parts:
+                if self.get(name) is not None:
+                    raise errors.AlreadyExists(f"{name!r} already exists")
+            if n + len(parts) > self.max_entries:
+                raise errors.TableFull(f"{len(parts)} entries do not fit in {self.max_entries}")
+            offsets, end = [], h["next_offset"]
+            for name, size in parts:
+                off = align8(end)
+                end = off + size
+                if end > self.memory_size:
+                    raise errors.OutOfSpace(f"{name!r}: {size} bytes do not fit")
+                offsets.append(off)
             next_offset = np.frombuffer(self.buf, "<u8", 1, _NEXT_OFFSET)
             next_offset[0] = end
-            self.buf[offset:end] = bytes(size)
+            for off, (_, size) in zip(offsets, parts):
+                self.buf[off:off + size] = bytes(size)
             if init is not None:
                 try:
-                    init(offset)
+                    init(offsets)
                 except BaseException:
                     next_offset[0] = h["next_offset"]  # a failed add changes nothing
                     raise
-            base = HEADER_SIZE + ENTRY_SIZE * n
-            self.buf[base:base + NAME_SIZE] = raw.ljust(NAME_SIZE, b"\0")
-            np.frombuffer(self.buf, "<u8", 2, base + 32)[:] = (offset, size)
-            # Published last (a plain store; x86-64 keeps store order).
-            np.frombuffer(self.buf, "<u4", 1, _ENTRY_COUNT)[0] = n + 1
-        return Entry(n, name, offset, size)
+            for i, (raw, off, (_, size)) in enumerate(zip(raws, offsets, parts)):
+                base = HEADER_SIZE + ENTRY_SIZE * (n + i)
+                self.buf[base:base + NAME_SIZE] = raw.ljust(NAME_SIZE, b"\0")
+                np.frombuffer(self.buf, "<u8", 2, base + 32)[:] = (off, size)
+            # Published last, all parts at once (a plain store; x86-64 keeps store order).
+            np.frombuffer(self.buf, "<u4", 1, _ENTRY_COUNT)[0] = n + len(parts)
+        return [Entry(n + i, name, off, size) for i, ((name, size), off) in enumerate(zip(parts, offsets))]

@@ -26,9 +26,10 @@ pub fn table(seg: &Segment) -> Result<(Value, Value), PeerError> {
     Ok((header, Value::Array(entries)))
 }
 
-/// Decodes one supported structure; `Ok(None)` for a kind this project does not implement.
-/// With `consume`, queue, stack and ring items are taken out (popped/read) instead of
-/// peeked; the counters reported are those before consuming.
+/// Decodes one structure (the synchronisation and codata kinds in `kinds.rs`); `Ok(None)`
+/// for a kind this peer does not know. With `consume`, queue, stack and ring items are taken
+/// out (popped/read) instead of peeked, and `kinds.rs` says what is consumed of the other
+/// kinds; the counters reported are those before consuming.
 ///
 /// # Errors
 /// The open errors (`NotFound`, `LayoutMismatch`, `TypeMismatch`, `Corrupt`, ...).
@@ -45,7 +46,7 @@ pub fn structure(seg: &Segment, s: &Spec<'_>, consume: bool) -> Result<Option<Va
             K,
             with_map_elem!(s.str("value_dtype")?, V, map::<K, V>(seg, s.name))
         )?,
-        _ => return Ok(None),
+        _ => return crate::kinds::decode(seg, s, consume),
     };
     Ok(Some(v))
 }
@@ -232,13 +233,13 @@ mod tests {
         let p = json!({"name": "p", "kind": "pool", "dtype": "int32", "capacity": 3, "alloc": [7]});
         let st =
             json!({"name": "s", "kind": "stack", "dtype": "uint8", "capacity": 3, "push": [1, 2]});
-        let lat = json!({"name": "l", "kind": "latch", "count": 1});
+        let lat = json!({"name": "l", "kind": "hologram", "count": 1});
         for v in [&q, &m, &p, &st] {
             assert!(scenario::write(&seg, &spec(v)).unwrap());
         }
         assert!(
             !scenario::write(&seg, &spec(&lat)).unwrap(),
-            "latch is skipped"
+            "an unknown kind is skipped"
         );
         assert_eq!(structure(&seg, &spec(&lat), false).unwrap(), None);
 

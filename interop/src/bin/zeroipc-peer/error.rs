@@ -75,6 +75,30 @@ impl From<zeroipc_structures::Error> for PeerError {
     }
 }
 
+impl From<zeroipc_sync::Error> for PeerError {
+    fn from(e: zeroipc_sync::Error) -> Self {
+        use zeroipc_sync::Error as S;
+        let kind = match &e {
+            S::Format(f) => format_kind(f),
+            S::SizeMismatch { .. } => "LayoutMismatch".into(),
+            other => variant(other),
+        };
+        Self::new(&kind, e.to_string())
+    }
+}
+
+impl From<zeroipc_codata::Error> for PeerError {
+    fn from(e: zeroipc_codata::Error) -> Self {
+        use zeroipc_codata::Error as C;
+        match e {
+            C::Structure(s) => s.into(),
+            C::Format(f) => f.into(),
+            C::SizeMismatch { .. } => Self::new("LayoutMismatch", e.to_string()),
+            other => Self::new(&variant(&other), other.to_string()),
+        }
+    }
+}
+
 impl<T> From<zeroipc_structures::PushError<T>> for PeerError {
     fn from(e: zeroipc_structures::PushError<T>) -> Self {
         zeroipc_structures::Error::from(e).into()

@@ -4,11 +4,15 @@
 //!
 //! The script exercises what a plain write/read does not: queue and ring wrap-around, stack
 //! pop/push, map update, remove and tombstone reuse, set removal and collisions, pool
-//! free-list reuse, array element writes.
+//! free-list reuse, array element writes; semaphore acquire/release, mutex lock/unlock,
+//! latch count-down, once call, event reset, signal set, stream read and emit, channel
+//! receive and send (to full), a second future completion (refused), lazy force.
 
 use serde_json::{Value, json};
+use zeroipc_codata::{Channel, Future, Lazy, Stream};
 use zeroipc_format::Segment;
 use zeroipc_structures::{Array, Map, Pool, Queue, Ring, Set, Stack};
+use zeroipc_sync::{Event, Latch, Mutex, Once, Semaphore, Signal};
 
 use crate::error::PeerError;
 
@@ -77,6 +81,37 @@ pub fn run(seg: &Segment) -> Result<Vec<Value>, PeerError> {
 
     Array::<i64>::open(seg, "arr_i64")?.set(2, -7)?;
     Array::<f32>::open(seg, "arr_f32")?.set(9, -9.25)?;
+
+    // Synchronisation primitives and codata, through their non-blocking operations.
+    let sem = Semaphore::open(seg, "sem")?;
+    out.push(json!(sem.try_acquire()?));
+    sem.release()?;
+    sem.release()?;
+    out.push(json!(sem.count()?));
+    // Locked and unlocked again (the guard drops at the end of the statement).
+    out.push(json!(Mutex::open(seg, "mtx")?.try_lock()?.is_some()));
+    out.push(json!(Latch::open(seg, "lat")?.count_down(1)?));
+    out.push(json!(Once::open(seg, "once_pend")?.call(|| {})?));
+    Event::open(seg, "evt")?.reset()?;
+    let sig = Signal::<i32>::open(seg, "sig_i32")?;
+    sig.set(8)?;
+    out.push(json!(sig.version()?));
+    let st = Stream::<i32>::open(seg, "stream_i32")?;
+    out.push(json!(st.try_next()?));
+    for v in [4, 5] {
+        out.push(json!(st.try_emit(v)?));
+    }
+    let ch = Channel::<i32>::open(seg, "chan_i32")?;
+    out.push(json!(ch.try_recv()?));
+    for v in [300, 400, 500, 600] {
+        out.push(json!(ch.try_send(v)?));
+    }
+    let f = Future::<f64>::open(seg, "fut_f64")?;
+    out.push(json!(matches!(
+        f.set_value(1.0),
+        Err(zeroipc_codata::Error::AlreadySet { .. })
+    )));
+    out.push(json!(Lazy::<f64>::open(seg, "lazy_f64")?.force()?));
     Ok(out)
 }
 
@@ -98,7 +133,8 @@ mod tests {
             Value::Array(results),
             json!([
                 30, 1.5, 9, 3, 2, 3, true, true, true, false, true, true, true, true, true, true,
-                true, true, false, 2, 0
+                true, true, false, 2, 0, true, 4, true, false, true, 1, 1, true, true, 100, true,
+                true, true, false, true, 6.5
             ])
         );
         let q = Queue::<i32>::open(&seg, "q_i32").unwrap();

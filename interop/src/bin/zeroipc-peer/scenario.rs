@@ -65,8 +65,8 @@ pub fn parse(doc: &Value) -> Result<Vec<Spec<'_>>, PeerError> {
         .collect()
 }
 
-/// Writes one supported structure as the scenario describes; `Ok(false)` for a kind this
-/// project does not implement yet (nothing is created).
+/// Writes one structure as the scenario describes (the synchronisation and codata kinds in
+/// `kinds.rs`); `Ok(false)` for a kind this peer does not know (nothing is created).
 ///
 /// # Errors
 /// Segment and structure errors; a value that does not fit (the scenario overfills a
@@ -84,7 +84,7 @@ pub fn write(seg: &Segment, s: &Spec<'_>) -> Result<bool, PeerError> {
             K,
             with_map_elem!(s.str("value_dtype")?, V, write_map::<K, V>(seg, s))
         )?,
-        _ => return Ok(false),
+        _ => return crate::kinds::write(seg, s),
     }
     Ok(true)
 }

@@ -1,0 +1,168 @@
+//! A live buffered channel between two attached processes (any two implementations), both
+//! running at once: one sender, one receiver.
+//!
+//! The segment holds `ch_live`, a `Channel<u32>` of a few slots (default 4), so the sender
+//! keeps finding it full and the receiver keeps finding it empty. The sender sends
+//! `stream::value(i)` for `i` in `0..count`, then closes the channel; the receiver checks
+//! every value in order and must then see the channel closed and drained. This peer uses the
+//! crate's **blocking** `send_timeout`/`recv_timeout`: against the pure-Python peer, which
+//! never issues a futex wake-up, that shows a blocked zeroipc-rs party still sees the other
+//! side's progress (it re-checks after every bounded sleep slice, spec §3.8).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use zeroipc_codata::{Channel, Error as CodataError};
+use zeroipc_format::Segment;
+
+use crate::error::PeerError;
+use crate::stream::value;
+
+/// Channel name.
+pub const CHANNEL: &str = "ch_live";
+
+/// Parameters of a run.
+pub struct Params {
+    /// Segment name.
+    pub segment: String,
+    /// Sender (else receiver).
+    pub sender: bool,
+    /// Number of values.
+    pub count: u64,
+    /// Channel capacity (when creating).
+    pub capacity: usize,
+    /// Create the segment (else wait for it).
+    pub create: bool,
+    /// Bound on the whole run.
+    pub timeout: Duration,
+}
+
+fn attach(p: &Params) -> Result<(Segment, Channel<u32>), PeerError> {
+    if p.create {
+        let seg = Segment::create_or_replace(&p.segment, 65536, 64)?;
+        let ch = Channel::<u32>::create(&seg, CHANNEL, p.capacity)?;
+        return Ok((seg, ch));
+    }
+    let deadline = Instant::now() + p.timeout;
+    loop {
+        let attempt = Segment::open(&p.segment)
+            .map_err(PeerError::from)
+            .and_then(|seg| Ok((Channel::<u32>::open(&seg, CHANNEL)?, seg)));
+        match attempt {
+            Ok((ch, seg)) => return Ok((seg, ch)),
+            Err(e) if e.kind == "NotFound" && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs one side; returns its JSON summary (`ok` only if every value matched).
+pub fn run(p: &Params) -> Value {
+    let mut out = json!({
+        "impl": "rust", "role": if p.sender { "sender" } else { "receiver" },
+        "count": p.count, "done": 0, "bad": 0, "blocked": 0, "closed_seen": false, "ok": false,
+        "error": null,
+    });
+    if let Err(e) = side(p, &mut out) {
+        out["error"] = json!(e.kind);
+        out["message"] = json!(e.message);
+    }
+    out
+}
+
+fn side(p: &Params, out: &mut Value) -> Result<(), PeerError> {
+    let (_seg, ch) = attach(p)?;
+    let deadline = Instant::now() + p.timeout;
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let (mut done, mut bad, mut blocked) = (0u64, 0u64, 0u64);
+    let mut first_bad = None;
+    let closed_seen = if p.sender {
+        while done < p.count {
+            let v = value(done);
+            if !ch.try_send(v)? {
+                blocked += 1; // full: block until the receiver makes room
+                ch.send_timeout(v, left())?;
+            }
+            done += 1;
+        }
+        ch.close()?;
+        true
+    } else {
+        loop {
+            let got = match ch.try_recv() {
+                Ok(Some(v)) => Some(v),
+                Ok(None) => {
+                    blocked += 1; // empty: block until the sender sends (or closes)
+                    ch.recv_timeout(left())?
+                }
+                Err(CodataError::Closed { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            // `None`: closed and drained.
+            let Some(got) = got else { break true };
+            if done >= p.count || got != value(done) {
+                bad += 1;
+                first_bad.get_or_insert_with(|| format!("item {done}: got {got}"));
+            }
+            done += 1;
+        }
+    };
+    out["done"] = json!(done);
+    out["bad"] = json!(bad);
+    out["first_bad"] = json!(first_bad);
+    out["blocked"] = json!(blocked);
+    out["closed_seen"] = json!(closed_seen);
+    out["ok"] = json!(bad == 0 && done == p.count && closed_seen);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zeroipc_testkit::{ShmGuard, unique_name};
+
+    fn params(name: &str, sender: bool, create: bool, count: u64) -> Params {
+        Params {
+            segment: name.to_owned(),
+            sender,
+            count,
+            capacity: 2,
+            create,
+            timeout: Duration::from_secs(20),
+        }
+    }
+
+    #[test]
+    fn a_sender_and_a_receiver_pass_every_value_through_two_slots() {
+        let name = unique_name("chanlive");
+        let _guard = ShmGuard::new(&name);
+        let (tx, rx) = std::thread::scope(|s| {
+            let r = s.spawn(|| run(&params(&name, false, false, 500)));
+            (run(&params(&name, true, true, 500)), r.join().unwrap())
+        });
+        assert_eq!(tx["ok"], true, "{tx}");
+        assert_eq!(rx["ok"], true, "{rx}");
+        assert_eq!(
+            (rx["done"].clone(), rx["bad"].clone()),
+            (json!(500), json!(0))
+        );
+    }
+
+    #[test]
+    fn a_receiver_expecting_more_than_was_sent_fails() {
+        let name = unique_name("chanlive");
+        let _guard = ShmGuard::new(&name);
+        let (tx, rx) = std::thread::scope(|s| {
+            let r = s.spawn(|| run(&params(&name, false, false, 30)));
+            (run(&params(&name, true, true, 20)), r.join().unwrap())
+        });
+        assert_eq!(tx["ok"], true, "{tx}");
+        assert_eq!(rx["ok"], false, "{rx}");
+        assert_eq!(
+            (rx["done"].clone(), rx["closed_seen"].clone()),
+            (json!(20), json!(true))
+        );
+    }
+}
