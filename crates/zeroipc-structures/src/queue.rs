@@ -88,29 +88,52 @@ impl<W: Word32, S> Core<'_, W, S> {
     /// `tail`), and one behind it (possible only if the guess is ahead of `tail`) is checked
     /// against a fresh `tail` before the queue is called full.
     #[inline]
-    fn find_push(&self, mut t: u32, mut guessed: bool) -> Result<Option<u32>, Fault> {
+    fn find_push(&self, t: u32, guessed: bool) -> Result<Option<u32>, Fault> {
+        self.find(self.tail, t, guessed, 0)
+    }
+
+    /// Finds the dequeue position to claim, starting from `h` (the `head` just loaded, or a
+    /// guess when `guessed`, as in [`Core::find_push`]). `Ok(Some(h))` when position `h` is
+    /// published, `Ok(None)` when the queue is empty.
+    #[inline]
+    fn find_pop(&self, h: u32, guessed: bool) -> Result<Option<u32>, Fault> {
+        self.find(self.head, h, guessed, 1)
+    }
+
+    /// The search both sides share: position `p` is ready when its slot's sequence is
+    /// `p + ready` (0: free for a producer, 1: published for a consumer); `counter` is the
+    /// side's own counter (`tail` or `head`).
+    #[inline]
+    fn find(
+        &self,
+        counter: &W,
+        mut p: u32,
+        mut guessed: bool,
+        ready: u32,
+    ) -> Result<Option<u32>, Fault> {
         let mask = self.capacity - 1;
         let mut stalls = 0;
         loop {
-            let seq = self.seq((t & mask) as usize)?;
-            // Acquire: pairs with the Release store of `seq` in `pop` (the slot was emptied,
-            // its old value read) and in `push` (another producer's claim).
+            let seq = self.seq((p & mask) as usize)?;
+            // Acquire: pairs with the Release stores of `seq` in the other side's commit
+            // (an element published, or a slot emptied after its copy-out) and in this side's
+            // (another producer's or consumer's claim completed).
             let s = seq.load(Ordering::Acquire);
-            let diff = (s as i32).wrapping_sub(t as i32);
+            let diff = (s as i32).wrapping_sub(p.wrapping_add(ready) as i32);
             if diff == 0 {
-                return Ok(Some(t));
+                return Ok(Some(p));
             }
-            let current = self.tail.load(Ordering::Relaxed);
+            let current = counter.load(Ordering::Relaxed);
             if diff < 0 {
-                if guessed && current != t {
+                if guessed && current != p {
                     guessed = false;
-                    t = current;
+                    p = current;
                     continue;
                 }
                 return Ok(None);
             }
             guessed = false;
-            if current == t {
+            if current == p {
                 stalls += 1;
                 if stalls >= STALL_LIMIT {
                     return Err(Fault::field("seq", u64::from(s)));
@@ -119,8 +142,25 @@ impl<W: Word32, S> Core<'_, W, S> {
             } else {
                 stalls = 0;
             }
-            t = current;
+            p = current;
         }
+    }
+
+    /// How many consecutive positions from `p` (which is ready) are ready, up to `want`:
+    /// slot sequence `pos + ready` for each.
+    #[inline]
+    fn run_len(&self, p: u32, want: u32, ready: u32) -> Result<u32, Fault> {
+        let mask = self.capacity - 1;
+        let mut run = 1;
+        while run < want {
+            let pos = p.wrapping_add(run);
+            // Acquire: as in `find`.
+            if self.seq((pos & mask) as usize)?.load(Ordering::Acquire) != pos.wrapping_add(ready) {
+                break;
+            }
+            run += 1;
+        }
+        Ok(run)
     }
 
     /// Vyukov enqueue from position `t` (see [`Core::find_push`]). `Ok(Some(next))` with
@@ -172,15 +212,7 @@ impl<W: Word32, S> Core<'_, W, S> {
         }
         let mut found = self.find_push(t, guessed)?;
         while let Some(t) = found {
-            let mut run = 1;
-            while run < want {
-                let pos = t.wrapping_add(run);
-                // Acquire: as in `find_push`.
-                if self.seq((pos & mask) as usize)?.load(Ordering::Acquire) != pos {
-                    break;
-                }
-                run += 1;
-            }
+            let run = self.run_len(t, want, 0)?;
             match self.tail.compare_exchange_weak(
                 t,
                 t.wrapping_add(run),
@@ -203,45 +235,6 @@ impl<W: Word32, S> Core<'_, W, S> {
             }
         }
         Ok((0, t))
-    }
-
-    /// Finds the dequeue position to claim, starting from `h` (the `head` just loaded, or a
-    /// guess when `guessed`, as in [`Core::find_push`]). `Ok(Some(h))` when position `h` is
-    /// published, `Ok(None)` when the queue is empty.
-    #[inline]
-    fn find_pop(&self, mut h: u32, mut guessed: bool) -> Result<Option<u32>, Fault> {
-        let mask = self.capacity - 1;
-        let mut stalls = 0;
-        loop {
-            let seq = self.seq((h & mask) as usize)?;
-            // Acquire: pairs with the Release store of `seq` in `push`, so the element is
-            // visible before it is copied out.
-            let s = seq.load(Ordering::Acquire);
-            let diff = (s as i32).wrapping_sub(h.wrapping_add(1) as i32);
-            if diff == 0 {
-                return Ok(Some(h));
-            }
-            let current = self.head.load(Ordering::Relaxed);
-            if diff < 0 {
-                if guessed && current != h {
-                    guessed = false;
-                    h = current;
-                    continue;
-                }
-                return Ok(None);
-            }
-            guessed = false;
-            if current == h {
-                stalls += 1;
-                if stalls >= STALL_LIMIT {
-                    return Err(Fault::field("seq", u64::from(s)));
-                }
-                spin_hint();
-            } else {
-                stalls = 0;
-            }
-            h = current;
-        }
     }
 
     /// Vyukov dequeue from position `h` (see [`Core::find_pop`]). `Ok(Some((value, next)))`
@@ -290,15 +283,7 @@ impl<W: Word32, S> Core<'_, W, S> {
         }
         let mut found = self.find_pop(h, guessed)?;
         while let Some(h) = found {
-            let mut run = 1;
-            while run < want {
-                let pos = h.wrapping_add(run);
-                // Acquire: as in `find_pop`.
-                if self.seq((pos & mask) as usize)?.load(Ordering::Acquire) != pos.wrapping_add(1) {
-                    break;
-                }
-                run += 1;
-            }
+            let run = self.run_len(h, want, 1)?;
             match self.head.compare_exchange_weak(
                 h,
                 h.wrapping_add(run),
