@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use loom::sync::atomic::{AtomicU32, AtomicU64};
 use loom::sync::{Condvar, Mutex};
-use zeroipc_format::atomic::Ordering;
+use zeroipc_format::atomic::{Ordering, Word32};
 
 use crate::protocol::{self, Slot, Word};
 
@@ -43,7 +43,7 @@ impl ModelWord {
     }
 }
 
-impl Word for ModelWord {
+impl Word32 for ModelWord {
     fn load(&self, order: Ordering) -> u32 {
         self.value.load(order)
     }
@@ -59,12 +59,25 @@ impl Word for ModelWord {
     ) -> Result<u32, u32> {
         self.value.compare_exchange(current, new, success, failure)
     }
+    fn compare_exchange_weak(
+        &self,
+        current: u32,
+        new: u32,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u32, u32> {
+        self.value
+            .compare_exchange_weak(current, new, success, failure)
+    }
     fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
         self.value.fetch_add(value, order)
     }
     fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
         self.value.fetch_sub(value, order)
     }
+}
+
+impl Word for ModelWord {
     fn park(&self, expected: u32, _slice: Duration) {
         let guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         if self.value.load(Ordering::SeqCst) == expected {

@@ -5,55 +5,18 @@
 
 use std::time::{Duration, Instant};
 
-use zeroipc_format::atomic::{Ordering, fence};
+use zeroipc_format::atomic::{Ordering, Word32, fence};
 
 use crate::common;
 
 /// A 32-bit word of a layout: the atomic operations the protocols need, plus sleeping on it
 /// (while it holds an expected value, at most a slice) and waking every sleeper.
-pub(crate) trait Word {
-    fn load(&self, order: Ordering) -> u32;
-    fn store(&self, value: u32, order: Ordering);
-    fn compare_exchange(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32>;
-    fn fetch_add(&self, value: u32, order: Ordering) -> u32;
-    fn fetch_sub(&self, value: u32, order: Ordering) -> u32;
+pub(crate) trait Word: Word32 {
     fn park(&self, expected: u32, slice: Duration);
     fn wake_all(&self);
 }
 
 impl Word for common::HwU32 {
-    #[inline]
-    fn load(&self, order: Ordering) -> u32 {
-        common::HwU32::load(self, order)
-    }
-    #[inline]
-    fn store(&self, value: u32, order: Ordering) {
-        common::HwU32::store(self, value, order);
-    }
-    #[inline]
-    fn compare_exchange(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32> {
-        common::HwU32::compare_exchange(self, current, new, success, failure)
-    }
-    #[inline]
-    fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
-        common::HwU32::fetch_add(self, value, order)
-    }
-    #[inline]
-    fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
-        common::HwU32::fetch_sub(self, value, order)
-    }
     fn park(&self, expected: u32, slice: Duration) {
         common::park(self, expected, slice);
     }

@@ -4,111 +4,9 @@
 //! over the hardware atomics of a mapped segment and, under `cfg(zeroipc_loom)`, over loom's
 //! model-checked atomics.
 
-use zeroipc_format::atomic::Ordering;
 use zeroipc_format::atomic::shared;
 
-/// A 32-bit atomic word.
-pub(crate) trait Word32: Sync {
-    fn load(&self, order: Ordering) -> u32;
-    fn store(&self, value: u32, order: Ordering);
-    fn compare_exchange(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32>;
-    fn compare_exchange_weak(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32>;
-    fn fetch_add(&self, value: u32, order: Ordering) -> u32;
-    fn fetch_sub(&self, value: u32, order: Ordering) -> u32;
-}
-
-/// A 64-bit atomic word.
-pub(crate) trait Word64: Sync {
-    fn load(&self, order: Ordering) -> u64;
-    fn store(&self, value: u64, order: Ordering);
-    fn compare_exchange_weak(
-        &self,
-        current: u64,
-        new: u64,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u64, u64>;
-}
-
-macro_rules! impl_word32 {
-    ($ty:ty) => {
-        impl Word32 for $ty {
-            #[inline]
-            fn load(&self, order: Ordering) -> u32 {
-                <$ty>::load(self, order)
-            }
-            #[inline]
-            fn store(&self, value: u32, order: Ordering) {
-                <$ty>::store(self, value, order)
-            }
-            #[inline]
-            fn compare_exchange(
-                &self,
-                current: u32,
-                new: u32,
-                success: Ordering,
-                failure: Ordering,
-            ) -> Result<u32, u32> {
-                <$ty>::compare_exchange(self, current, new, success, failure)
-            }
-            #[inline]
-            fn compare_exchange_weak(
-                &self,
-                current: u32,
-                new: u32,
-                success: Ordering,
-                failure: Ordering,
-            ) -> Result<u32, u32> {
-                <$ty>::compare_exchange_weak(self, current, new, success, failure)
-            }
-            #[inline]
-            fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
-                <$ty>::fetch_add(self, value, order)
-            }
-            #[inline]
-            fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
-                <$ty>::fetch_sub(self, value, order)
-            }
-        }
-    };
-}
-
-macro_rules! impl_word64 {
-    ($ty:ty) => {
-        impl Word64 for $ty {
-            #[inline]
-            fn load(&self, order: Ordering) -> u64 {
-                <$ty>::load(self, order)
-            }
-            #[inline]
-            fn store(&self, value: u64, order: Ordering) {
-                <$ty>::store(self, value, order)
-            }
-            #[inline]
-            fn compare_exchange_weak(
-                &self,
-                current: u64,
-                new: u64,
-                success: Ordering,
-                failure: Ordering,
-            ) -> Result<u64, u64> {
-                <$ty>::compare_exchange_weak(self, current, new, success, failure)
-            }
-        }
-    };
-}
+pub(crate) use zeroipc_format::atomic::{Word32, Word64};
 
 /// The hardware 32-bit word of a mapped segment.
 #[allow(clippy::disallowed_types)]
@@ -117,22 +15,6 @@ pub(crate) type HwWord32 = shared::AtomicU32;
 /// The hardware 64-bit word of a mapped segment.
 #[allow(clippy::disallowed_types)]
 pub(crate) type HwWord64 = shared::AtomicU64;
-
-// The hardware atomics overlaid on shared memory.
-#[allow(clippy::disallowed_types)]
-mod hw {
-    use super::*;
-    impl_word32!(shared::AtomicU32);
-    impl_word64!(shared::AtomicU64);
-}
-
-// The facade's types: loom's model-checked atomics under the cfg.
-#[cfg(zeroipc_loom)]
-mod model {
-    use super::*;
-    impl_word32!(zeroipc_format::atomic::AtomicU32);
-    impl_word64!(zeroipc_format::atomic::AtomicU64);
-}
 
 /// A spin-loop hint between quick retries (loom's yield in models, so they terminate).
 #[inline]

@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::thread::futex;
+#[cfg(zeroipc_loom)]
 use zeroipc_format::atomic::Ordering;
+use zeroipc_format::atomic::Word32;
 use zeroipc_format::atomic::shared::AtomicU32;
 
 /// The hardware 32-bit atomic that `Region::atomic_u32` hands out (a futex word).
@@ -130,18 +132,7 @@ pub fn wake_all(word: &AtomicU32) -> usize {
 /// A 32-bit word of a layout: the operations the algorithms need, plus sleeping on it and
 /// waking its sleepers. Implemented by the hardware atomic (futex) and, under
 /// `cfg(zeroipc_loom)`, by loom's atomic (yield).
-pub(crate) trait Word {
-    fn load(&self, order: Ordering) -> u32;
-    fn store(&self, value: u32, order: Ordering);
-    fn compare_exchange(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32>;
-    fn fetch_add(&self, value: u32, order: Ordering) -> u32;
-    fn fetch_sub(&self, value: u32, order: Ordering) -> u32;
+pub(crate) trait Word: Word32 {
     /// Sleeps while the word holds `expected`, at most `slice`; may return early.
     fn park(&self, expected: u32, slice: Duration);
     /// Wakes one (`all == false`) or every sleeper.
@@ -149,32 +140,6 @@ pub(crate) trait Word {
 }
 
 impl Word for AtomicU32 {
-    #[inline]
-    fn load(&self, order: Ordering) -> u32 {
-        AtomicU32::load(self, order)
-    }
-    #[inline]
-    fn store(&self, value: u32, order: Ordering) {
-        AtomicU32::store(self, value, order);
-    }
-    #[inline]
-    fn compare_exchange(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32> {
-        AtomicU32::compare_exchange(self, current, new, success, failure)
-    }
-    #[inline]
-    fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
-        AtomicU32::fetch_add(self, value, order)
-    }
-    #[inline]
-    fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
-        AtomicU32::fetch_sub(self, value, order)
-    }
     fn park(&self, expected: u32, slice: Duration) {
         // Any outcome means "re-check"; a hard futex failure (never seen on Linux for a valid
         // mapped word) degrades to a sleep of one slice, which is still correct polling.
@@ -223,7 +188,7 @@ impl ModelWord {
 }
 
 #[cfg(zeroipc_loom)]
-impl Word for ModelWord {
+impl Word32 for ModelWord {
     fn load(&self, order: Ordering) -> u32 {
         self.value.load(order)
     }
@@ -239,12 +204,26 @@ impl Word for ModelWord {
     ) -> Result<u32, u32> {
         self.value.compare_exchange(current, new, success, failure)
     }
+    fn compare_exchange_weak(
+        &self,
+        current: u32,
+        new: u32,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u32, u32> {
+        self.value
+            .compare_exchange_weak(current, new, success, failure)
+    }
     fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
         self.value.fetch_add(value, order)
     }
     fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
         self.value.fetch_sub(value, order)
     }
+}
+
+#[cfg(zeroipc_loom)]
+impl Word for ModelWord {
     fn park(&self, expected: u32, _slice: Duration) {
         if self.value.load(Ordering::SeqCst) == expected {
             self.notify.wait();
