@@ -4,10 +4,10 @@
 // out and the futex call accepts; it names that type, nothing else does.
 #![allow(clippy::disallowed_types)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zeroipc_format::atomic::shared::AtomicU32;
-use zeroipc_format::{Corruption, Entry, MAX_ENTRY_NAME, Segment, validate_entry_name};
+use zeroipc_format::{Corruption, Entry, Parts, Segment};
 use zeroipc_sync::futex;
 
 use crate::error::{Error, Result};
@@ -46,53 +46,23 @@ pub(crate) fn size_check(entry: &Entry, ok: bool, expected: u64) -> Result<()> {
 
 /// Checks a base name that will carry suffixes up to `longest_suffix` bytes (spec D6).
 pub(crate) fn check_base(name: &str, longest_suffix: usize) -> Result<()> {
-    validate_entry_name(name)?;
-    let max = MAX_ENTRY_NAME - longest_suffix;
-    if name.len() > max {
-        return Err(zeroipc_format::Error::NameTooLong {
-            name: name.to_owned(),
-            len: name.len(),
-            max,
-        }
-        .into());
-    }
-    Ok(())
+    Ok(zeroipc_format::validate_base_name(name, longest_suffix)?)
 }
 
-/// Finds every part of a composite structure (`parts` are full names; the marker is among
+/// Finds every part of a composite structure (`parts` are full names, the marker among
 /// them). None present → `NotFound` (for `base`); some present → waits up to [`GRACE`] for
 /// the rest, then `Incomplete`.
 pub(crate) fn find_parts(seg: &Segment, base: &str, parts: &[&str]) -> Result<Vec<Entry>> {
-    let deadline = Instant::now() + GRACE;
-    loop {
-        let mut found = Vec::with_capacity(parts.len());
-        let mut missing = None;
-        for p in parts {
-            match seg.get(p)? {
-                Some(e) => found.push(e),
-                None => {
-                    if missing.is_none() {
-                        missing = Some((*p).to_owned());
-                    }
-                }
-            }
+    match seg.find_parts(parts, GRACE)? {
+        Parts::All(found) => Ok(found),
+        Parts::None => Err(zeroipc_format::Error::NotFound {
+            name: base.to_owned(),
         }
-        let Some(missing) = missing else {
-            return Ok(found);
-        };
-        if found.is_empty() {
-            return Err(zeroipc_format::Error::NotFound {
-                name: base.to_owned(),
-            }
-            .into());
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::Incomplete {
-                name: base.to_owned(),
-                missing,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(1));
+        .into()),
+        Parts::Incomplete { missing } => Err(Error::Incomplete {
+            name: base.to_owned(),
+            missing,
+        }),
     }
 }
 

@@ -44,7 +44,10 @@ pub use layout::{
     ALIGN, DEFAULT_MAX_ENTRIES, ENTRY_SIZE, HEADER_SIZE, MAGIC, TableEntry, TableHeader, VERSION,
     align8, table_size,
 };
-pub use name::{MAX_ENTRY_NAME, MAX_SEGMENT_NAME, canonical_segment_name, validate_entry_name};
-pub use segment::{Segment, SegmentOptions, TableLock};
+pub use name::{
+    MAX_ENTRY_NAME, MAX_SEGMENT_NAME, canonical_segment_name, validate_base_name,
+    validate_entry_name,
+};
+pub use segment::{Parts, Segment, SegmentOptions, TableLock};
 pub use table::{Entry, Header};
 pub use view::{AtomicWords, Elements, Region};

@@ -44,6 +44,32 @@ pub fn validate_entry_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks the base name of a composite structure whose parts append suffixes of up to
+/// `longest_suffix` bytes (`NAME_header`, `NAME_owner`, ...): a valid entry name short enough
+/// that every part name fits in [`MAX_ENTRY_NAME`] bytes.
+///
+/// # Errors
+/// As [`validate_entry_name`]; [`Error::NameTooLong`] with the shortened maximum.
+///
+/// # Examples
+/// ```
+/// use zeroipc_format::validate_base_name;
+/// assert!(validate_base_name("jobs", 7).is_ok());
+/// assert!(validate_base_name(&"x".repeat(25), 7).is_err()); // "xxx…_header" would be 32
+/// ```
+pub fn validate_base_name(name: &str, longest_suffix: usize) -> Result<()> {
+    validate_entry_name(name)?;
+    let max = MAX_ENTRY_NAME.saturating_sub(longest_suffix);
+    if name.len() > max {
+        return Err(Error::NameTooLong {
+            name: name.to_owned(),
+            len: name.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
 /// Checks a segment name and returns it in the canonical `/name` form passed to `shm_open`.
 ///
 /// The part after an optional leading `/` must be 1..=255 bytes, contain no `/` and no NUL,

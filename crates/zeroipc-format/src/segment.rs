@@ -650,6 +650,58 @@ impl Segment {
         table::find(&self.inner.root, &self.inner.geometry, name)
     }
 
+    /// Looks up every part of a composite structure (a structure stored as several entries,
+    /// such as a channel's `NAME_header` and `NAME_buffer`). Its creator adds the parts one
+    /// after another, so a process opening it at that moment may see only some: while some
+    /// but not all are present, this re-reads the table every millisecond for up to `grace`.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if the table was corrupted since open.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use zeroipc_format::{Parts, Segment};
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 16)?;
+    /// seg.add("ch_header", 32, |_| Ok::<_, zeroipc_format::Error>(()))?;
+    /// let grace = Duration::from_millis(5);
+    /// match seg.find_parts(&["ch_header", "ch_buffer"], grace)? {
+    ///     Parts::Incomplete { missing } => assert_eq!(missing, "ch_buffer"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// assert!(matches!(seg.find_parts(&["x_header"], grace)?, Parts::None));
+    /// assert!(matches!(seg.find_parts(&["ch_header"], grace)?, Parts::All(e) if e.len() == 1));
+    /// # Ok::<(), zeroipc_format::Error>(())
+    /// ```
+    pub fn find_parts<S: AsRef<str>>(&self, parts: &[S], grace: Duration) -> Result<Parts> {
+        let deadline = Instant::now().checked_add(grace);
+        loop {
+            let mut found = Vec::with_capacity(parts.len());
+            let mut missing = None;
+            for p in parts {
+                match self.get(p.as_ref())? {
+                    Some(e) => found.push(e),
+                    None => {
+                        if missing.is_none() {
+                            missing = Some(p.as_ref().to_owned());
+                        }
+                    }
+                }
+            }
+            let Some(missing) = missing else {
+                return Ok(Parts::All(found));
+            };
+            if found.is_empty() {
+                return Ok(Parts::None);
+            }
+            if deadline.is_none_or(|d| Instant::now() >= d) {
+                return Ok(Parts::Incomplete { missing });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// The bytes of an entry as a bounds-checked region.
     ///
     /// # Errors
@@ -866,4 +918,18 @@ impl TableLock<'_> {
             .store(count + needed, Ordering::Release);
         Ok((entries, regions))
     }
+}
+
+/// What [`Segment::find_parts`] found of a composite structure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parts {
+    /// Every part, in the order asked for.
+    All(Vec<Entry>),
+    /// No part at all: the structure does not exist.
+    None,
+    /// Some parts but not all, still after the grace period; `missing` is the first absent.
+    Incomplete {
+        /// The first missing part's name.
+        missing: String,
+    },
 }

@@ -1,8 +1,8 @@
 //! Helpers shared by the primitives: open checks, composite lookup, name rules.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use zeroipc_format::{Corruption, Entry, MAX_ENTRY_NAME, Region, Segment, validate_entry_name};
+use zeroipc_format::{Corruption, Entry, Parts, Region, Segment};
 
 use crate::error::{Error, Result};
 
@@ -36,53 +36,23 @@ pub(crate) fn exact_size(entry: &Entry, expected: u64) -> Result<()> {
 
 /// Checks a base name that will carry suffixes up to `longest_suffix` bytes (spec D6).
 pub(crate) fn check_base(name: &str, longest_suffix: usize) -> Result<()> {
-    validate_entry_name(name)?;
-    let max = MAX_ENTRY_NAME - longest_suffix;
-    if name.len() > max {
-        return Err(zeroipc_format::Error::NameTooLong {
-            name: name.to_owned(),
-            len: name.len(),
-            max,
-        }
-        .into());
-    }
-    Ok(())
+    Ok(zeroipc_format::validate_base_name(name, longest_suffix)?)
 }
 
-/// Finds every part of a composite structure (`parts` are full names, in creation order; the
-/// last one is the marker). None present → `NotFound` (for `base`); some present → waits up
-/// to [`GRACE`] for the rest, then `Incomplete`.
+/// Finds every part of a composite structure (`parts` are full names, the marker among
+/// them). None present → `NotFound` (for `base`); some present → waits up to [`GRACE`] for
+/// the rest, then `Incomplete`.
 pub(crate) fn find_parts(seg: &Segment, base: &str, parts: &[String]) -> Result<Vec<Entry>> {
-    let deadline = Instant::now() + GRACE;
-    loop {
-        let mut found = Vec::with_capacity(parts.len());
-        let mut missing = None;
-        for p in parts {
-            match seg.get(p)? {
-                Some(e) => found.push(e),
-                None => {
-                    if missing.is_none() {
-                        missing = Some(p.clone());
-                    }
-                }
-            }
+    match seg.find_parts(parts, GRACE)? {
+        Parts::All(found) => Ok(found),
+        Parts::None => Err(zeroipc_format::Error::NotFound {
+            name: base.to_owned(),
         }
-        let Some(missing) = missing else {
-            return Ok(found);
-        };
-        if found.is_empty() {
-            return Err(zeroipc_format::Error::NotFound {
-                name: base.to_owned(),
-            }
-            .into());
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::Incomplete {
-                name: base.to_owned(),
-                missing,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(1));
+        .into()),
+        Parts::Incomplete { missing } => Err(Error::Incomplete {
+            name: base.to_owned(),
+            missing,
+        }),
     }
 }
 
