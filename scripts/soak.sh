@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Soak test (not in CI): a Queue producer and consumer and a ZeroBuffer writer and reader run
-# as four processes for SECONDS (default 600); every 50..500 ms one of them, at random, is
-# SIGKILLed and restarted. Reports operations, kills, and lost/duplicated items against the
+# Soak test (not in CI): a producer (Queue push + Channel send, one thread each), a consumer
+# (Queue pop + Channel recv), a ZeroBuffer writer and a ZeroBuffer reader run as four
+# processes for SECONDS (default 600); every 50..500 ms one of them, at random, is SIGKILLed
+# and restarted. Reports operations, kills, and lost/duplicated items against the
 # bounds the crash windows allow (see tools/soak/src/main.rs); exits non-zero on FAIL.
 #
 #   bash scripts/soak.sh [SECONDS]

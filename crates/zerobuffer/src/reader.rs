@@ -481,9 +481,13 @@ impl Reader {
         o.payload_read_pos.store(st.read_pos, Ordering::Release);
         bump(&o.payload_read_count);
         st.expected = d.seq.wrapping_add(1);
-        // Remember the last writer actually seen: a writer that already closed (pid 0) must
-        // not make the next connection's sequence 1 look like a gap.
-        if d.writer_pid != 0 {
+        // R5 needs the pid of the writer whose frames are being read. The OIEB names only the
+        // *current* writer, which is already the next connection when a new writer connected
+        // while the dead one's frames were still in the ring; taking it from every frame
+        // would then make the new writer's sequence 1 look like a gap (found by the soak).
+        // So it is taken when a connection's first frame (sequence 1) is read. A writer that
+        // already closed (pid 0) must not make the next connection's 1 look like a gap either.
+        if d.seq == 1 && d.writer_pid != 0 {
             st.last_writer_pid = d.writer_pid;
         }
         st.writer_seen = true;

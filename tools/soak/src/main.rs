@@ -1,14 +1,19 @@
 //! Soak driver (run through `scripts/soak.sh`, not part of CI).
 //!
-//! `zeroipc-soak driver SECONDS` starts four peer processes (a Queue producer and consumer, a
-//! ZeroBuffer writer and reader), SIGKILLs a random one every 50..500 ms and restarts it, and
-//! at the end reports operations, kills, and lost or duplicated items, checked against what
-//! the crash windows allow:
+//! `zeroipc-soak driver SECONDS` starts four peer processes: a producer (a Queue producer
+//! and a Channel sender, one thread each), a consumer (a Queue consumer and a Channel
+//! receiver, one thread each), a ZeroBuffer writer and a ZeroBuffer reader. Every 50..500 ms
+//! it SIGKILLs a random one and restarts it, and at the end reports operations, kills, and
+//! lost or duplicated items, checked against what the crash windows allow:
 //!
 //! * Queue: the producer acknowledges an item (in shared memory) right after `push` returns;
 //!   the consumer counts an item right after `pop` returns. A producer killed between the two
 //!   re-sends one item after its restart (at most one duplicate per producer kill); a
 //!   consumer killed between them loses one (at most one loss per consumer kill).
+//! * Channel (buffered, through registered `Sender`/`Receiver` handles): the same
+//!   accounting, with `send_timeout`/`recv_timeout`; a sender that finds every receiver dead
+//!   (`Disconnected`) retries the same item, a receiver that finds every sender dead (the end
+//!   of the channel) waits for the restarted sender.
 //! * ZeroBuffer: likewise for the writer (at most one duplicate per writer kill). A killed
 //!   reader takes its buffer with it (the next reader creates a fresh one, §13), so the frames
 //!   that were in the ring are lost; they are reported, bounded by the ring capacity per kill.
@@ -18,6 +23,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use zerobuffer::{BufferConfig, Error as ZbError, Reader, Writer, WriterOptions};
+use zeroipc_codata::{Channel, Error as ChError};
 use zeroipc_structures::{Array, Queue, Segment};
 
 /// Most items per stream (the `seen` counters are one byte per item).
@@ -45,6 +51,58 @@ fn main() {
 }
 
 fn producer(seg: &Segment) {
+    std::thread::scope(|s| {
+        s.spawn(|| queue_producer(seg));
+        s.spawn(|| channel_sender(seg));
+    });
+}
+
+fn consumer(seg: &Segment) {
+    std::thread::scope(|s| {
+        s.spawn(|| queue_consumer(seg));
+        s.spawn(|| channel_receiver(seg));
+    });
+}
+
+fn channel_sender(seg: &Segment) {
+    let ch = Channel::<u64>::open(seg, "ch").unwrap();
+    let tx = ch.sender().unwrap();
+    let acked = Array::<u64>::open(seg, "ch_acked").unwrap();
+    let mut seq = acked.get(0).unwrap();
+    loop {
+        if seq as usize >= MAX_ITEMS {
+            idle();
+        }
+        throttle(seq);
+        match tx.send_timeout(seq, Duration::from_millis(100)) {
+            Ok(()) => {
+                acked.set(0, seq + 1).unwrap();
+                seq += 1;
+            }
+            // Full for 100 ms, or every receiver dead: retry the same item.
+            Err(ChError::Timeout { .. }) => {}
+            Err(ChError::Disconnected { .. }) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => panic!("send: {e:?}"),
+        }
+    }
+}
+
+fn channel_receiver(seg: &Segment) {
+    let ch = Channel::<u64>::open(seg, "ch").unwrap();
+    let rx = ch.receiver().unwrap();
+    let seen = Array::<u8>::open(seg, "ch_seen").unwrap();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(v)) => bump(&seen, v),
+            // Drained with every sender dead: a restarted sender comes back.
+            Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+            Err(ChError::Timeout { .. }) => {}
+            Err(e) => panic!("recv: {e:?}"),
+        }
+    }
+}
+
+fn queue_producer(seg: &Segment) {
     let q = Queue::<u64>::open(seg, "q").unwrap();
     let acked = Array::<u64>::open(seg, "q_acked").unwrap();
     let mut seq = acked.get(0).unwrap();
@@ -64,7 +122,7 @@ fn producer(seg: &Segment) {
     }
 }
 
-fn consumer(seg: &Segment) {
+fn queue_consumer(seg: &Segment) {
     let q = Queue::<u64>::open(seg, "q").unwrap();
     let seen = Array::<u8>::open(seg, "q_seen").unwrap();
     loop {
@@ -158,11 +216,14 @@ fn driver(seconds: u64) {
     let pid = std::process::id();
     let seg_name = format!("zt_soak_{pid}");
     let zb_name = format!("zb_soak_{pid}");
-    let size = (2 * MAX_ITEMS + (1 << 20)) as u64;
+    let size = (3 * MAX_ITEMS + (1 << 20)) as u64;
     let seg = Segment::create(&seg_name, size, 16).unwrap();
     let q = Queue::<u64>::create(&seg, "q", 1024).unwrap();
     let q_acked = Array::<u64>::create(&seg, "q_acked", 1).unwrap();
     let q_seen = Array::<u8>::create(&seg, "q_seen", MAX_ITEMS).unwrap();
+    let ch = Channel::<u64>::create(&seg, "ch", 1024).unwrap();
+    let ch_acked = Array::<u64>::create(&seg, "ch_acked", 1).unwrap();
+    let ch_seen = Array::<u8>::create(&seg, "ch_seen", MAX_ITEMS).unwrap();
     let zb_acked = Array::<u64>::create(&seg, "zb_acked", 1).unwrap();
     let zb_seen = Array::<u8>::create(&seg, "zb_seen", MAX_ITEMS).unwrap();
     let exe = std::env::current_exe().unwrap();
@@ -199,6 +260,14 @@ fn driver(seconds: u64) {
     while let Some(v) = q.pop().unwrap() {
         bump(&q_seen, v);
     }
+    // The peers are gone: drain what the channel still holds (dead senders end it).
+    loop {
+        match ch.try_recv() {
+            Ok(Some(v)) => bump(&ch_seen, v),
+            Ok(None) => break,
+            Err(e) => panic!("channel drain: {e:?}"),
+        }
+    }
     let report = |what: &str, acked: u64, seen: &Array<u8>, dup_kills: u64| -> (u64, u64) {
         let mut lost = 0;
         let mut dup = 0;
@@ -221,6 +290,7 @@ fn driver(seconds: u64) {
         kills[0], kills[1], kills[2], kills[3]
     );
     let (q_lost, q_dup) = report("queue", q_acked.get(0).unwrap(), &q_seen, kills[0]);
+    let (ch_lost, ch_dup) = report("channel", ch_acked.get(0).unwrap(), &ch_seen, kills[0]);
     let (zb_lost, zb_dup) = report("zerobuffer", zb_acked.get(0).unwrap(), &zb_seen, kills[2]);
     let zb_bound = (kills[3] + 1) * (RING / 24);
     println!(
@@ -228,7 +298,7 @@ fn driver(seconds: u64) {
         kills[3],
         RING / 24
     );
-    drop((q, seg));
+    drop((q, ch, seg));
     let _ = Segment::unlink(&seg_name);
     // A reader killed last leaves its buffer behind; a fresh reader cleans it up (§13).
     drop(Reader::create(&zb_name, BufferConfig::new(0, 64)));
@@ -236,6 +306,8 @@ fn driver(seconds: u64) {
     let ok = unexpected == 0
         && q_lost <= kills[1]
         && q_dup <= kills[0]
+        && ch_lost <= kills[1]
+        && ch_dup <= kills[0]
         && zb_dup <= kills[2]
         && zb_lost <= zb_bound;
     println!("soak: {}", if ok { "PASS" } else { "FAIL" });

@@ -208,6 +208,44 @@ fn writer_reconnect_from_new_process_resets_sequence() {
     assert_clean(&name);
 }
 
+/// R5 with the dead writer's frames still unread when the next writer connects: the OIEB
+/// already names the new writer while the reader drains the old frames, and the new writer's
+/// sequence 1 must still be accepted (found by the soak: `SequenceError { expected: 7481,
+/// got: 1 }`; the reader took the "previous writer" from the OIEB at every frame).
+#[test]
+fn new_writer_connecting_before_the_dead_ones_frames_are_drained_restarts_sequence() {
+    let name = unique("lc-recon-undrained");
+    let reader = crate::common::create(&name, BufferConfig::new(0, 16 * 1024)).expect("create");
+    let env = [("ZB_NAME", name.clone()), ("ZB_N", "3".into())];
+    let mut first = Peer::spawn("writer-hang", &env);
+    first.expect_line("WROTE", Duration::from_secs(10));
+    let f = reader.read_frame().expect("read").expect("frame");
+    assert_eq!(f.sequence(), 1);
+    drop(f);
+    // Killed with frames 2 and 3 unread; the next writer process connects at once.
+    first.kill_no_reap();
+    first.reap();
+    let mut second = Peer::spawn("writer-hang", &env);
+    second.expect_line("WROTE", Duration::from_secs(10));
+    let second_pid = u64::from(second.child.id());
+    for want in [2, 3, 1, 2, 3] {
+        let f = reader
+            .read_frame_timeout(Duration::from_secs(5))
+            .expect("no SequenceError at the new connection")
+            .expect("frame");
+        assert_eq!(f.sequence(), want);
+        assert_eq!(f.writer_pid(), second_pid, "the OIEB names the new writer");
+    }
+    second.kill_no_reap();
+    second.reap();
+    assert!(matches!(
+        reader.read_frame_timeout(Duration::from_secs(5)),
+        Err(Error::WriterDead { .. })
+    ));
+    drop(reader);
+    assert_clean(&name);
+}
+
 #[test]
 fn graceful_reader_close_reported_to_writer() {
     let name = unique("lc-rclose");

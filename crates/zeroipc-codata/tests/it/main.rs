@@ -4,6 +4,7 @@
 
 mod basic;
 mod crash;
+mod crash_matrix;
 mod golden;
 mod multiprocess;
 use zeroipc_format::Segment;

@@ -7,14 +7,16 @@ use std::time::{Duration, Instant};
 
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
-use zeroipc_structures::{Array, Error, PushError, Queue, Stack};
+use zeroipc_structures::{Array, Error, Map, Pool, PushError, Queue, Ring, Set, Stack, key_hash};
 use zeroipc_testkit::{Child, ShmGuard, role, unique_name};
 
 /// Capacity of the structures under test.
 const CAP: usize = 8;
 /// Items the peer pushes (and acknowledges) before it claims a slot and dies.
 const ACKED: u32 = 3;
-/// The stack's bounded wait for a held slot is 2 s; allow for a loaded machine.
+/// The key (set value) whose insert the map and set peers die in.
+const DEAD: u32 = 99;
+/// The stack, map and set bounded wait for a held slot is 2 s; allow for a loaded machine.
 const BOUND: Duration = Duration::from_secs(5);
 
 fn raw(seg: &Segment, name: &str) -> Region {
@@ -75,6 +77,77 @@ fn peer(what: &str) -> ! {
                 let st = words.atomic_u32(states + 4 * cur as usize).unwrap();
                 st.compare_exchange(2, 3, Ordering::AcqRel, Ordering::Relaxed)
                     .unwrap();
+            }
+        }
+        "ring-write" => {
+            let r = Ring::<u32>::open(&seg, "x").unwrap();
+            for i in 1..=ACKED {
+                r.write(i * 10).unwrap();
+            }
+            // §4.4 write: copy the element's bytes at write_pos, then publish write_pos;
+            // killed after the copy, before the publication.
+            let w = words.atomic_u64(0).unwrap().load(Ordering::Relaxed);
+            let at = 24 + (w % (CAP as u64 * 4)) as usize;
+            words.write::<u32>(at, 0xdead_beef).unwrap();
+        }
+        "map-insert" | "set-insert" => {
+            // Map<u32, u32> entries are {state, key, value} (12 bytes), Set<u32> entries
+            // {state, value} (8 bytes), both after a 16-byte header (spec §4.5, §4.6).
+            let entry = if what == "map-insert" {
+                let m = Map::<u32, u32>::open(&seg, "x").unwrap();
+                for i in 1..=ACKED {
+                    m.insert(i, i * 10).unwrap();
+                }
+                12
+            } else {
+                let s = Set::<u32>::open(&seg, "x").unwrap();
+                for i in 1..=ACKED {
+                    s.insert(i).unwrap();
+                }
+                8
+            };
+            // §4.5 insert of DEAD: probe from hash % capacity to the first EMPTY slot, CAS it
+            // EMPTY -> INSERTING, store the key; killed before the value and OCCUPIED.
+            let h = key_hash(&DEAD);
+            let idx = (0..CAP as u64)
+                .map(|i| (h.wrapping_add(i) % CAP as u64) as usize)
+                .find(|&i| {
+                    words
+                        .atomic_u32(16 + i * entry)
+                        .unwrap()
+                        .load(Ordering::Acquire)
+                        == 0
+                })
+                .unwrap();
+            words
+                .atomic_u32(16 + idx * entry)
+                .unwrap()
+                .compare_exchange(0, 3, Ordering::Acquire, Ordering::Relaxed)
+                .unwrap();
+            words.write::<u32>(16 + idx * entry + 4, DEAD).unwrap();
+        }
+        "pool-alloc" | "pool-free" => {
+            let p = Pool::<u32>::open(&seg, "x").unwrap();
+            for i in 1..=ACKED {
+                let n = p.alloc().unwrap().unwrap();
+                p.set(n, i * 10).unwrap();
+            }
+            // Nodes are {u32 data; u32 next} (8 bytes) after a 24-byte header (§4.7).
+            let head = words.atomic_u64(0).unwrap();
+            let old = head.load(Ordering::Acquire);
+            let generation = old >> 32;
+            if what == "pool-alloc" {
+                // §4.7 allocate: new head = (gen + 1, next of the head node), CAS; killed
+                // after the CAS, before `allocated` is incremented and the index returned.
+                let idx = old as u32 as usize;
+                let next = words.read::<u32>(24 + idx * 8 + 4).unwrap();
+                let new = ((generation + 1) << 32) | u64::from(next);
+                head.compare_exchange(old, new, Ordering::Release, Ordering::Acquire)
+                    .unwrap();
+            } else {
+                // §4.7 deallocate of node 0 (value 10): `next` := the head index; killed
+                // before the CAS that would publish it.
+                words.write::<u32>(24 + 4, old as u32).unwrap();
             }
         }
         other => panic!("unknown role {other}"),
@@ -224,4 +297,143 @@ fn stack_popper_killed_after_claiming_a_slot() {
         ACKED as usize - 1,
         "a failed push gives its claim back"
     );
+}
+
+#[test]
+fn ring_writer_killed_mid_write_reader_sees_only_committed_elements() {
+    const TEST: &str =
+        "crash_matrix::ring_writer_killed_mid_write_reader_sees_only_committed_elements";
+    if role().is_some() {
+        peer("ring-write");
+    }
+    let (seg, _g) = run_peer(TEST, |s| drop(Ring::<u32>::create(s, "x", CAP).unwrap()));
+    let r = Ring::<u32>::open(&seg, "x").unwrap();
+    assert_eq!(r.available().unwrap(), ACKED as usize);
+    for i in 1..=ACKED {
+        assert_eq!(bounded("read", || r.read().unwrap()), Some(i * 10));
+    }
+    // The copied but unpublished element is invisible.
+    assert_eq!(bounded("read", || r.read().unwrap()), None);
+    // A new writer (SPSC: one at a time) takes over where the committed stream ends and
+    // overwrites the dead writer's bytes.
+    let w = Ring::<u32>::open(&seg, "x").unwrap();
+    for v in 0..CAP as u32 {
+        assert!(bounded("write", || w.write(v)).is_ok());
+    }
+    assert!(matches!(w.write(1), Err(PushError::Full(1))));
+    for v in 0..CAP as u32 {
+        assert_eq!(bounded("read", || r.read().unwrap()), Some(v));
+    }
+    assert_eq!(r.read().unwrap(), None);
+}
+
+#[test]
+fn map_inserter_killed_after_claiming_a_slot() {
+    const TEST: &str = "crash_matrix::map_inserter_killed_after_claiming_a_slot";
+    if role().is_some() {
+        peer("map-insert");
+    }
+    let (seg, _g) = run_peer(TEST, |s| {
+        drop(Map::<u32, u32>::create(s, "x", CAP).unwrap())
+    });
+    let m = Map::<u32, u32>::open(&seg, "x").unwrap();
+    // Acknowledged entries are intact and found at once: the dead slot was EMPTY when they
+    // were inserted, so it lies on none of their probe paths.
+    for i in 1..=ACKED {
+        assert_eq!(bounded("get", || m.get(&i).unwrap()), Some(i * 10));
+    }
+    assert_eq!(m.len(), ACKED as usize, "the dead claim was never counted");
+    // An insert whose probe path crosses the dead slot waits the 2 s slot bound, then skips
+    // it (spec §4.5: a crashed writer costs a skipped slot, never a hang).
+    assert_eq!(bounded("insert", || m.insert(DEAD, 7)).unwrap(), None);
+    let mut items = m.items().unwrap();
+    items.sort_unstable();
+    assert_eq!(items, vec![(1, 10), (2, 20), (3, 30), (DEAD, 7)]);
+    // Operations away from the dead slot work as usual.
+    assert_eq!(bounded("remove", || m.remove(&1).unwrap()), Some(10));
+    assert_eq!(m.len(), ACKED as usize);
+}
+
+#[test]
+fn set_inserter_killed_after_claiming_a_slot() {
+    const TEST: &str = "crash_matrix::set_inserter_killed_after_claiming_a_slot";
+    if role().is_some() {
+        peer("set-insert");
+    }
+    let (seg, _g) = run_peer(TEST, |s| drop(Set::<u32>::create(s, "x", CAP).unwrap()));
+    let s = Set::<u32>::open(&seg, "x").unwrap();
+    for i in 1..=ACKED {
+        assert!(bounded("contains", || s.contains(&i).unwrap()));
+    }
+    // `contains` skips slots being written without waiting (spec §4.6, as upstream).
+    assert!(!bounded("contains", || s.contains(&DEAD).unwrap()));
+    assert_eq!(s.len(), ACKED as usize);
+    assert!(
+        bounded("insert", || s.insert(DEAD)).unwrap(),
+        "inserted past the dead slot"
+    );
+    assert!(bounded("contains", || s.contains(&DEAD).unwrap()));
+    let mut items = s.items().unwrap();
+    items.sort_unstable();
+    assert_eq!(items, vec![1, 2, 3, DEAD]);
+    assert!(bounded("remove", || s.remove(&2).unwrap()));
+}
+
+#[test]
+fn pool_allocator_killed_after_claiming_a_node() {
+    const TEST: &str = "crash_matrix::pool_allocator_killed_after_claiming_a_node";
+    if role().is_some() {
+        peer("pool-alloc");
+    }
+    let (seg, _g) = run_peer(TEST, |s| drop(Pool::<u32>::create(s, "x", CAP).unwrap()));
+    let p = Pool::<u32>::open(&seg, "x").unwrap();
+    // Nodes 0..ACKED were handed out in order from the fresh free list; their data is intact.
+    for i in 0..ACKED {
+        assert_eq!(p.get(i).unwrap(), (i + 1) * 10);
+        assert!(!p.free_list().unwrap().contains(&i));
+    }
+    // The dead allocation took node ACKED off the free list but never counted it: the node
+    // is leaked (no owner, not free), the list itself is consistent.
+    assert_eq!(p.allocated().unwrap(), ACKED as usize);
+    let free = p.free_list().unwrap();
+    assert_eq!(free, ((ACKED + 1)..CAP as u32).collect::<Vec<_>>());
+    // Survivors allocate every remaining node at once, then see an empty pool; frees work.
+    let mut got = Vec::new();
+    while let Some(n) = bounded("alloc", || p.alloc().unwrap()) {
+        got.push(n);
+        assert!(got.len() <= CAP);
+    }
+    assert_eq!(got, free);
+    bounded("free", || p.free(0).unwrap());
+    assert_eq!(bounded("alloc", || p.alloc().unwrap()), Some(0));
+}
+
+#[test]
+fn pool_freer_killed_before_publishing_the_node() {
+    const TEST: &str = "crash_matrix::pool_freer_killed_before_publishing_the_node";
+    if role().is_some() {
+        peer("pool-free");
+    }
+    let (seg, _g) = run_peer(TEST, |s| drop(Pool::<u32>::create(s, "x", CAP).unwrap()));
+    let p = Pool::<u32>::open(&seg, "x").unwrap();
+    // The dead free never published node 0: it is still allocated, with its data, and the
+    // free list is untouched (the node's own `next` word is not part of the list).
+    assert_eq!(p.allocated().unwrap(), ACKED as usize);
+    assert_eq!(
+        p.free_list().unwrap(),
+        (ACKED..CAP as u32).collect::<Vec<_>>()
+    );
+    for i in 0..ACKED {
+        assert_eq!(p.get(i).unwrap(), (i + 1) * 10);
+    }
+    // A survivor can complete the free (the node is not on the list, so no DoubleFree).
+    bounded("free", || p.free(0).unwrap());
+    assert!(matches!(p.free(0), Err(Error::DoubleFree { index: 0, .. })));
+    assert_eq!(p.allocated().unwrap(), ACKED as usize - 1);
+    let mut n = 0;
+    while bounded("alloc", || p.alloc().unwrap()).is_some() {
+        n += 1;
+        assert!(n <= CAP);
+    }
+    assert_eq!(n, CAP - ACKED as usize + 1);
 }

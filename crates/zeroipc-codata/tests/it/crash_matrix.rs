@@ -1,0 +1,263 @@
+//! Crash matrix (docs/RELIABILITY.md), the cells not in `crash`: a peer blocked in a channel
+//! operation, a stream producer between writing an element and publishing it, a future
+//! setter between claiming and publishing. The peer is SIGKILLed once its state is visible
+//! in shared memory; the survivors must return within `BOUND` with acknowledged data intact.
+
+use std::time::{Duration, Instant};
+
+use zeroipc_codata::{Channel, Error, Future, FutureState, Stream};
+use zeroipc_format::atomic::Ordering;
+use zeroipc_format::{Region, Segment};
+use zeroipc_testkit::role;
+
+use crate::{child_segment, eventually, segment, spawn};
+
+/// How long a peer may take to start and reach its point.
+const START: Duration = Duration::from_secs(30);
+/// Bound for a survivor's operation (peer liveness is checked once per slice of at most
+/// 10 ms; allow for a loaded 2-core machine).
+const BOUND: Duration = Duration::from_secs(5);
+/// Values the peer sends or emits (and has acknowledged) before it is killed.
+const ACKED: u32 = 2;
+
+fn raw(seg: &Segment, name: &str) -> Region {
+    seg.region(&seg.find(name).unwrap()).unwrap()
+}
+
+/// Runs `op` and asserts it returns within `BOUND`.
+fn bounded<R>(what: &str, op: impl FnOnce() -> R) -> R {
+    let t = Instant::now();
+    let r = op();
+    assert!(t.elapsed() < BOUND, "{what} took {:?}", t.elapsed());
+    r
+}
+
+fn park_forever() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn channel_sender_killed_while_blocked_on_full_receiver_drains_then_ends() {
+    const TEST: &str =
+        "crash_matrix::channel_sender_killed_while_blocked_on_full_receiver_drains_then_ends";
+    if role().is_some() {
+        let seg = child_segment();
+        let c = Channel::<u32>::open(&seg, "c").unwrap();
+        let tx = c.sender().unwrap();
+        for v in 1..=ACKED {
+            tx.send(v).unwrap(); // acknowledged: `send` returned
+        }
+        tx.send(99).unwrap(); // blocks: the channel is full
+        unreachable!("killed while blocked");
+    }
+    let (seg, _g, name) = segment("cmcs", 1 << 16);
+    let c = Channel::<u32>::create(&seg, "c", ACKED as usize).unwrap();
+    let rx = c.receiver().unwrap();
+    let kid = spawn(TEST, &["sender"], &name).remove(0);
+    // The header's `senders` word counts senders blocked on a full buffer (spec §4.20).
+    let waiting = raw(&seg, "c_header");
+    assert!(
+        eventually(START, || waiting
+            .atomic_u32(4)
+            .unwrap()
+            .load(Ordering::SeqCst)
+            == 1),
+        "sender never blocked"
+    );
+    kid.kill();
+    for v in 1..=ACKED {
+        assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), Some(v));
+    }
+    // The only registered sender is dead: the end of the channel, not a hang; the value it
+    // was blocked on was never sent.
+    assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), None);
+    assert_eq!(c.live_senders().unwrap(), Some(0));
+    // Still usable: a new sender revives it.
+    let tx = c.sender().unwrap();
+    tx.send_timeout(7, BOUND).unwrap();
+    assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), Some(7));
+    drop(tx);
+    assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), None);
+}
+
+#[test]
+fn rendezvous_sender_killed_while_offering_receiver_gets_the_offer_then_the_end() {
+    const TEST: &str = "crash_matrix::rendezvous_sender_killed_while_offering_receiver_gets_the_offer_then_the_end";
+    if role().is_some() {
+        let seg = child_segment();
+        let c = Channel::<u64>::open(&seg, "rv").unwrap();
+        let tx = c.sender().unwrap();
+        tx.send(42).unwrap(); // offers, then waits for a receiver that never comes
+        unreachable!("killed while offering");
+    }
+    let (seg, _g, name) = segment("cmrs", 1 << 16);
+    let c = Channel::<u64>::create_unbuffered(&seg, "rv").unwrap();
+    let kid = spawn(TEST, &["sender"], &name).remove(0);
+    // `ready` (byte 0 of the slot) is set once the value is offered (spec §4.20).
+    let slot = raw(&seg, "rv_slot");
+    assert!(
+        eventually(START, || slot.read::<u8>(0).unwrap() == 1),
+        "sender never offered"
+    );
+    kid.kill();
+    let rx = c.receiver().unwrap();
+    // The layout has no claim field: the dead sender's offer is still in the slot and is
+    // delivered once (it was never acknowledged to the sender, so a restarted sender that
+    // resends it makes a duplicate, not a loss).
+    assert_eq!(
+        bounded("recv", || rx.recv_timeout(BOUND).unwrap()),
+        Some(42)
+    );
+    assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), None);
+    // Still usable: the slot is free again for a new sender.
+    let tx = c.sender().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(move || tx.send_timeout(8, BOUND).unwrap());
+        assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), Some(8));
+    });
+}
+
+#[test]
+fn rendezvous_receiver_killed_while_blocked_in_recv_sender_gets_disconnected() {
+    const TEST: &str =
+        "crash_matrix::rendezvous_receiver_killed_while_blocked_in_recv_sender_gets_disconnected";
+    if role().is_some() {
+        let seg = child_segment();
+        let c = Channel::<u64>::open(&seg, "rv").unwrap();
+        let rx = c.receiver().unwrap();
+        let _ = rx.recv(); // blocks: nobody sends
+        unreachable!("killed while blocked");
+    }
+    let (seg, _g, name) = segment("cmrr", 1 << 16);
+    let c = Channel::<u64>::create_unbuffered(&seg, "rv").unwrap();
+    let kid = spawn(TEST, &["receiver"], &name).remove(0);
+    // The header's `receivers` word counts receivers blocked in `recv`.
+    let header = raw(&seg, "rv_header");
+    assert!(
+        eventually(START, || header
+            .atomic_u32(8)
+            .unwrap()
+            .load(Ordering::SeqCst)
+            == 1),
+        "receiver never blocked"
+    );
+    kid.kill();
+    let tx = c.sender().unwrap();
+    let r = bounded("send", || tx.send_timeout(5, Duration::from_secs(3)));
+    assert!(
+        matches!(
+            r,
+            Err(Error::Disconnected {
+                side: "receiver",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(c.len(), 0, "the offer was withdrawn");
+    // Still usable with a live receiver.
+    let rx = c.receiver().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| tx.send_timeout(6, BOUND).unwrap());
+        assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), Some(6));
+    });
+}
+
+#[test]
+fn stream_producer_killed_mid_emit_subscriber_keeps_committed_and_times_out() {
+    const TEST: &str =
+        "crash_matrix::stream_producer_killed_mid_emit_subscriber_keeps_committed_and_times_out";
+    if role().is_some() {
+        let seg = child_segment();
+        let st = Stream::<u32>::open(&seg, "st").unwrap();
+        for v in 1..=ACKED {
+            st.emit(v * 10).unwrap();
+        }
+        // Mid-emit: the element's bytes are copied into the ring at `write_pos` (spec §4.19,
+        // §4.4), then killed before `write_pos` is published.
+        let ring = raw(&seg, "st_buffer");
+        let w = ring.atomic_u64(0).unwrap().load(Ordering::Relaxed);
+        let cap = u64::from(ring.read::<u32>(16).unwrap());
+        ring.write::<u32>(24 + (w % cap) as usize, 0xdead_beef)
+            .unwrap();
+        Future::<u8>::open(&seg, "ready")
+            .unwrap()
+            .set_value(1)
+            .unwrap();
+        park_forever();
+    }
+    let (seg, _g, name) = segment("cmsp", 1 << 16);
+    let st = Stream::<u32>::create(&seg, "st", 8).unwrap();
+    let ready = Future::<u8>::create(&seg, "ready").unwrap();
+    let mut sub = st.subscribe().unwrap();
+    let kid = spawn(TEST, &["producer"], &name).remove(0);
+    ready.get_timeout(START).unwrap();
+    kid.kill();
+    for v in 1..=ACKED {
+        assert_eq!(
+            bounded("recv", || sub.recv_timeout(BOUND).unwrap()),
+            Some(v * 10)
+        );
+    }
+    // The unpublished element is invisible; with no producer the subscriber times out (the
+    // stream records no producer, so there is nothing to detect the death by).
+    let r = bounded("recv", || sub.recv_timeout(Duration::from_millis(200)));
+    assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+    assert_eq!(st.sequence().unwrap(), u64::from(ACKED));
+    // Still usable: a new producer overwrites the dead one's bytes, and closing ends the
+    // subscription after the drain.
+    st.emit_timeout(30, BOUND).unwrap();
+    st.close().unwrap();
+    assert_eq!(
+        bounded("recv", || sub.recv_timeout(BOUND).unwrap()),
+        Some(30)
+    );
+    assert_eq!(bounded("recv", || sub.recv_timeout(BOUND).unwrap()), None);
+}
+
+#[test]
+fn future_setter_killed_after_claiming_getters_time_out() {
+    const TEST: &str = "crash_matrix::future_setter_killed_after_claiming_getters_time_out";
+    if let Some(r) = role() {
+        let seg = child_segment();
+        if r == "getter" {
+            let f = Future::<u64>::open(&seg, "f").unwrap();
+            let t = Instant::now();
+            let r = f.get_timeout(Duration::from_millis(300));
+            assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+            assert!(t.elapsed() < BOUND);
+            return;
+        }
+        // §4.17 set_value: claim (state PENDING -> COMPUTING), write the value, publish;
+        // killed after the claim and half the value.
+        let f = raw(&seg, "f");
+        f.atomic_u32(0)
+            .unwrap()
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .unwrap();
+        f.write::<u32>(16, 0xdead).unwrap();
+        Future::<u8>::open(&seg, "ready")
+            .unwrap()
+            .set_value(1)
+            .unwrap();
+        park_forever();
+    }
+    let (seg, _g, name) = segment("cmfs", 1 << 16);
+    let f = Future::<u64>::create(&seg, "f").unwrap();
+    let ready = Future::<u8>::create(&seg, "ready").unwrap();
+    let setter = spawn(TEST, &["setter"], &name).remove(0);
+    ready.get_timeout(START).unwrap();
+    let getter = spawn(TEST, &["getter"], &name).remove(0);
+    setter.kill();
+    let r = bounded("get", || f.get_timeout(Duration::from_millis(300)));
+    assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+    getter.wait_success(START);
+    // The half-written value is never exposed, and the claim cannot be taken over (the
+    // layout records no setter; spec §4.17: completed once).
+    assert_eq!(f.state().unwrap(), FutureState::Computing);
+    assert_eq!(f.try_get().unwrap(), None);
+    assert!(matches!(f.set_value(1), Err(Error::AlreadySet { .. })));
+    assert_eq!(f.waiters().unwrap(), 0, "timed-out getters unregistered");
+}
