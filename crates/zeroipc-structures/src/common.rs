@@ -16,6 +16,53 @@ pub(crate) fn corrupt(entry: &str, field: &'static str, value: u64) -> Error {
     })
 }
 
+/// How a single-entry structure is sized, initialised and opened: what its `create`, `open`
+/// and `open_or_create` have in common (see [`create_shape`], [`open_shape`],
+/// [`open_or_create_shape`]).
+pub(crate) trait Shape: Sized {
+    /// What the layout computes from a requested capacity besides the total size, and
+    /// initialisation and wrapping need (the stored capacity, a data offset...).
+    type Geometry: Copy;
+    /// `(geometry, total bytes)` for a requested capacity, or `InvalidArgument`.
+    fn layout_for(capacity: usize) -> Result<(Self::Geometry, u64)>;
+    /// Writes the header of a fresh entry, before it is published.
+    fn init(region: &Region, geometry: Self::Geometry) -> Result<()>;
+    /// Validates an existing entry and wraps it.
+    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self>;
+    /// Wraps an entry just created with `geometry`.
+    fn wrap(region: Region, entry: Entry, geometry: Self::Geometry) -> Result<Self>;
+}
+
+/// `S::create`: adds and initialises the entry, then wraps it.
+pub(crate) fn create_shape<S: Shape>(seg: &Segment, name: &str, capacity: usize) -> Result<S> {
+    let (geo, total) = S::layout_for(capacity)?;
+    let (entry, region) = create(seg, name, total, |r| S::init(r, geo))?;
+    S::wrap(region, entry, geo)
+}
+
+/// `S::open`: finds the entry and validates it.
+pub(crate) fn open_shape<S: Shape>(seg: &Segment, name: &str) -> Result<S> {
+    let entry = seg.find(name)?;
+    S::open_entry(seg, entry)
+}
+
+/// `S::open_or_create`, decided under the creation lock.
+pub(crate) fn open_or_create_shape<S: Shape>(
+    seg: &Segment,
+    name: &str,
+    capacity: usize,
+) -> Result<S> {
+    let (geo, total) = S::layout_for(capacity)?;
+    open_or_create(
+        seg,
+        name,
+        total,
+        |r| S::init(r, geo),
+        |entry| S::open_entry(seg, entry),
+        |entry, region| S::wrap(region, entry, geo),
+    )
+}
+
 /// Adds entry `name` of `size` bytes, initialised by `init` before it is published.
 pub(crate) fn create(
     seg: &Segment,

@@ -67,6 +67,54 @@ impl<K, V> std::fmt::Debug for Map<K, V> {
     }
 }
 
+impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
+    type Geometry = u32;
+
+    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
+        let total = Self::memory_size(capacity).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "map capacity must be in 1..=u32::MAX, got {capacity}"
+            ))
+        })?;
+        Ok((capacity as u32, total))
+    }
+
+    fn init(region: &Region, cap: u32) -> Result<()> {
+        region.write::<u32>(CAPACITY, cap)?;
+        region.write::<u32>(KEY_SIZE, size_of::<K>() as u32)?;
+        region.write::<u32>(VALUE_SIZE, size_of::<V>() as u32)?;
+        Ok(())
+    }
+
+    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
+        for (field, off, want) in [
+            ("key_size", KEY_SIZE, size_of::<K>()),
+            ("value_size", VALUE_SIZE, size_of::<V>()),
+        ] {
+            let stored = region.read::<u32>(off)?;
+            if stored as usize != want {
+                return Err(Error::TypeMismatch {
+                    name: entry.name().to_owned(),
+                    what: field,
+                    expected: want as u64,
+                    found: u64::from(stored),
+                });
+            }
+        }
+        let cap = region.read::<u32>(CAPACITY)?;
+        if cap == 0 {
+            return Err(common::corrupt(entry.name(), "capacity", 0));
+        }
+        common::check_total(&entry, Self::memory_size(cap as usize))?;
+        Ok(Self::from_parts(region, entry, cap))
+    }
+
+    fn wrap(region: Region, entry: Entry, geometry: u32) -> Result<Self> {
+        Ok(Self::from_parts(region, entry, geometry))
+    }
+}
+
 impl<K: Pod, V: Pod> Map<K, V> {
     /// The entry layout (`key_off`, `val_off`, `entry_size`) for `K` and `V`.
     const LAYOUT: EntryLayout = EntryLayout::new(
@@ -97,30 +145,12 @@ impl<K: Pod, V: Pod> Map<K, V> {
         }
     }
 
-    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
-        let total = Self::memory_size(capacity).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "map capacity must be in 1..=u32::MAX, got {capacity}"
-            ))
-        })?;
-        Ok((capacity as u32, total))
-    }
-
-    fn init(region: &Region, cap: u32) -> Result<()> {
-        region.write::<u32>(CAPACITY, cap)?;
-        region.write::<u32>(KEY_SIZE, size_of::<K>() as u32)?;
-        region.write::<u32>(VALUE_SIZE, size_of::<V>() as u32)?;
-        Ok(())
-    }
-
     /// Creates the map `name` with `capacity` entries.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for capacity 0; the segment's errors.
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (cap, total) = Self::layout_for(capacity)?;
-        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, cap))?;
-        Ok(Self::from_parts(region, entry, cap))
+        common::create_shape(seg, name, capacity)
     }
 
     /// Opens the existing map `name`.
@@ -131,8 +161,7 @@ impl<K: Pod, V: Pod> Map<K, V> {
     /// `16 + capacity * ENTRY_SIZE` (this rejects upstream Python maps, whose packed entries
     /// and different hash are not interoperable).
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        let entry = seg.find(name)?;
-        Self::open_entry(seg, entry)
+        common::open_shape(seg, name)
     }
 
     /// Opens `name` if it exists, else creates it (decided under the creation lock).
@@ -140,39 +169,7 @@ impl<K: Pod, V: Pod> Map<K, V> {
     /// # Errors
     /// As [`Map::create`] and [`Map::open`].
     pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (cap, total) = Self::layout_for(capacity)?;
-        common::open_or_create(
-            seg,
-            name,
-            total,
-            |r| Self::init(r, cap),
-            |entry| Self::open_entry(seg, entry),
-            |entry, region| Ok(Self::from_parts(region, entry, cap)),
-        )
-    }
-
-    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
-        for (field, off, want) in [
-            ("key_size", KEY_SIZE, size_of::<K>()),
-            ("value_size", VALUE_SIZE, size_of::<V>()),
-        ] {
-            let stored = region.read::<u32>(off)?;
-            if stored as usize != want {
-                return Err(Error::TypeMismatch {
-                    name: entry.name().to_owned(),
-                    what: field,
-                    expected: want as u64,
-                    found: u64::from(stored),
-                });
-            }
-        }
-        let cap = region.read::<u32>(CAPACITY)?;
-        if cap == 0 {
-            return Err(common::corrupt(entry.name(), "capacity", 0));
-        }
-        common::check_total(&entry, Self::memory_size(cap as usize))?;
-        Ok(Self::from_parts(region, entry, cap))
+        common::open_or_create_shape(seg, name, capacity)
     }
 
     fn from_parts(region: Region, entry: Entry, capacity: u32) -> Self {

@@ -226,23 +226,8 @@ impl<T> std::fmt::Debug for Pool<T> {
     }
 }
 
-impl<T: Pod> Pool<T> {
-    const NEXT_OFF: usize = node_layout(size_of::<T>(), align_of::<T>()).0;
-    /// Bytes per node: `T` then the `next` word, padded to the node alignment.
-    pub const NODE_SIZE: usize = node_layout(size_of::<T>(), align_of::<T>()).1;
-
-    /// Bytes a pool of `capacity` nodes occupies (`24 + capacity * NODE_SIZE`), or `None` if
-    /// the capacity is 0 or `>= 0xFFFFFFFF`.
-    pub const fn memory_size(capacity: usize) -> Option<u64> {
-        assert_element::<T>();
-        if capacity == 0 || capacity >= NULL as usize {
-            return None;
-        }
-        match (capacity as u64).checked_mul(Self::NODE_SIZE as u64) {
-            Some(n) => n.checked_add(NODES as u64),
-            None => None,
-        }
-    }
+impl<T: Pod> common::Shape for Pool<T> {
+    type Geometry = u32;
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
         let total = Self::memory_size(capacity).ok_or_else(|| {
@@ -263,48 +248,6 @@ impl<T: Pod> Pool<T> {
         Ok(())
     }
 
-    fn next_offset(i: u32) -> usize {
-        NODES + i as usize * Self::NODE_SIZE + Self::NEXT_OFF
-    }
-
-    /// Creates the pool `name` with `capacity` free nodes.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] for a capacity of 0 or `>= 0xFFFFFFFF`; the segment's
-    /// errors.
-    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (cap, total) = Self::layout_for(capacity)?;
-        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, cap))?;
-        Ok(Self::from_parts(region, entry, cap))
-    }
-
-    /// Opens the existing pool `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`Error::TypeMismatch`] for another element size; `Corrupt` for a
-    /// capacity of 0 or `0xFFFFFFFF`; [`Error::SizeMismatch`] if the entry size is not
-    /// `24 + capacity * NODE_SIZE`.
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        let entry = seg.find(name)?;
-        Self::open_entry(seg, entry)
-    }
-
-    /// Opens `name` if it exists, else creates it (decided under the creation lock).
-    ///
-    /// # Errors
-    /// As [`Pool::create`] and [`Pool::open`].
-    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (cap, total) = Self::layout_for(capacity)?;
-        common::open_or_create(
-            seg,
-            name,
-            total,
-            |r| Self::init(r, cap),
-            |entry| Self::open_entry(seg, entry),
-            |entry, region| Ok(Self::from_parts(region, entry, cap)),
-        )
-    }
-
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
         let region = common::region_with_header(seg, &entry, NODES as u64)?;
         let elem_size = region.read::<u32>(ELEM_SIZE)?;
@@ -315,6 +258,60 @@ impl<T: Pod> Pool<T> {
         }
         common::check_total(&entry, Self::memory_size(cap as usize))?;
         Ok(Self::from_parts(region, entry, cap))
+    }
+
+    fn wrap(region: Region, entry: Entry, geometry: u32) -> Result<Self> {
+        Ok(Self::from_parts(region, entry, geometry))
+    }
+}
+
+impl<T: Pod> Pool<T> {
+    const NEXT_OFF: usize = node_layout(size_of::<T>(), align_of::<T>()).0;
+    /// Bytes per node: `T` then the `next` word, padded to the node alignment.
+    pub const NODE_SIZE: usize = node_layout(size_of::<T>(), align_of::<T>()).1;
+
+    /// Bytes a pool of `capacity` nodes occupies (`24 + capacity * NODE_SIZE`), or `None` if
+    /// the capacity is 0 or `>= 0xFFFFFFFF`.
+    pub const fn memory_size(capacity: usize) -> Option<u64> {
+        assert_element::<T>();
+        if capacity == 0 || capacity >= NULL as usize {
+            return None;
+        }
+        match (capacity as u64).checked_mul(Self::NODE_SIZE as u64) {
+            Some(n) => n.checked_add(NODES as u64),
+            None => None,
+        }
+    }
+
+    fn next_offset(i: u32) -> usize {
+        NODES + i as usize * Self::NODE_SIZE + Self::NEXT_OFF
+    }
+
+    /// Creates the pool `name` with `capacity` free nodes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a capacity of 0 or `>= 0xFFFFFFFF`; the segment's
+    /// errors.
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        common::create_shape(seg, name, capacity)
+    }
+
+    /// Opens the existing pool `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; [`Error::TypeMismatch`] for another element size; `Corrupt` for a
+    /// capacity of 0 or `0xFFFFFFFF`; [`Error::SizeMismatch`] if the entry size is not
+    /// `24 + capacity * NODE_SIZE`.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        common::open_shape(seg, name)
+    }
+
+    /// Opens `name` if it exists, else creates it (decided under the creation lock).
+    ///
+    /// # Errors
+    /// As [`Pool::create`] and [`Pool::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        common::open_or_create_shape(seg, name, capacity)
     }
 
     fn from_parts(region: Region, entry: Entry, capacity: u32) -> Self {

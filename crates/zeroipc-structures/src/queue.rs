@@ -388,6 +388,49 @@ const fn geometry(capacity: u32, es: usize) -> Option<(u64, u64)> {
     }
 }
 
+impl<T: Pod> common::Shape for Queue<T> {
+    type Geometry = (u32, u64);
+
+    fn layout_for(capacity: usize) -> Result<((u32, u64), u64)> {
+        let cap = Self::stored_capacity(capacity).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "queue capacity must be in 1..=2^31, got {capacity}"
+            ))
+        })?;
+        let (data, total) = geometry(cap, size_of::<T>())
+            .ok_or_else(|| Error::InvalidArgument(format!("queue of {cap} slots is too large")))?;
+        Ok(((cap, data), total))
+    }
+
+    fn init(region: &Region, (cap, data): (u32, u64)) -> Result<()> {
+        region.write::<u32>(CAPACITY, cap)?;
+        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
+        let seq = region.atomic_u32_slice(DATA + data as usize, cap as usize)?;
+        for (i, s) in seq.iter().enumerate() {
+            s.store(i as u32, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        let region = common::region_with_header(seg, &entry, DATA as u64)?;
+        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        let cap = region.read::<u32>(CAPACITY)?;
+        if cap < 2 || !cap.is_power_of_two() || cap > MAX_CAPACITY {
+            return Err(common::corrupt(entry.name(), "capacity", u64::from(cap)));
+        }
+        let geo = geometry(cap, size_of::<T>());
+        common::check_total(&entry, geo.map(|(_, total)| total))?;
+        let data = geo.map_or(0, |(data, _)| data);
+        Self::from_parts(region, entry, cap, data)
+    }
+
+    fn wrap(region: Region, entry: Entry, (cap, data): (u32, u64)) -> Result<Self> {
+        Self::from_parts(region, entry, cap, data)
+    }
+}
+
 impl<T: Pod> Queue<T> {
     /// The stored capacity for a requested one: the next power of two, at least 2, or `None`
     /// if the request is 0 or above 2^31.
@@ -420,27 +463,6 @@ impl<T: Pod> Queue<T> {
         }
     }
 
-    fn layout_for(capacity: usize) -> Result<(u32, u64, u64)> {
-        let cap = Self::stored_capacity(capacity).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "queue capacity must be in 1..=2^31, got {capacity}"
-            ))
-        })?;
-        let (data, total) = geometry(cap, size_of::<T>())
-            .ok_or_else(|| Error::InvalidArgument(format!("queue of {cap} slots is too large")))?;
-        Ok((cap, data, total))
-    }
-
-    fn init(region: &Region, cap: u32, data: u64) -> Result<()> {
-        region.write::<u32>(CAPACITY, cap)?;
-        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
-        let seq = region.atomic_u32_slice(DATA + data as usize, cap as usize)?;
-        for (i, s) in seq.iter().enumerate() {
-            s.store(i as u32, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
     /// Creates the queue `name` with room for `capacity` elements, rounded up to a power of
     /// two.
     ///
@@ -448,9 +470,7 @@ impl<T: Pod> Queue<T> {
     /// [`Error::InvalidArgument`] for a capacity of 0 or above 2^31; the segment's errors
     /// (name, duplicate, table full, out of space).
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (cap, data, total) = Self::layout_for(capacity)?;
-        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, cap, data))?;
-        Self::from_parts(region, entry, cap, data)
+        common::create_shape(seg, name, capacity)
     }
 
     /// Opens the existing queue `name`.
@@ -461,8 +481,7 @@ impl<T: Pod> Queue<T> {
     /// full from empty);
     /// [`Error::SizeMismatch`] if the entry size is not the layout's total.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        let entry = seg.find(name)?;
-        Self::open_entry(seg, entry)
+        common::open_shape(seg, name)
     }
 
     /// Opens `name` if it exists, else creates it with `capacity` (decided under the
@@ -471,29 +490,7 @@ impl<T: Pod> Queue<T> {
     /// # Errors
     /// As [`Queue::create`] and [`Queue::open`].
     pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (cap, data, total) = Self::layout_for(capacity)?;
-        common::open_or_create(
-            seg,
-            name,
-            total,
-            |r| Self::init(r, cap, data),
-            |entry| Self::open_entry(seg, entry),
-            |entry, region| Self::from_parts(region, entry, cap, data),
-        )
-    }
-
-    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        let region = common::region_with_header(seg, &entry, DATA as u64)?;
-        let elem_size = region.read::<u32>(ELEM_SIZE)?;
-        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let cap = region.read::<u32>(CAPACITY)?;
-        if cap < 2 || !cap.is_power_of_two() || cap > MAX_CAPACITY {
-            return Err(common::corrupt(entry.name(), "capacity", u64::from(cap)));
-        }
-        let geo = geometry(cap, size_of::<T>());
-        common::check_total(&entry, geo.map(|(_, total)| total))?;
-        let data = geo.map_or(0, |(data, _)| data);
-        Self::from_parts(region, entry, cap, data)
+        common::open_or_create_shape(seg, name, capacity)
     }
 
     fn from_parts(region: Region, entry: Entry, capacity: u32, data: u64) -> Result<Self> {

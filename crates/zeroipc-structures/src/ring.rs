@@ -75,6 +75,41 @@ impl<T> std::fmt::Debug for Ring<T> {
     }
 }
 
+impl<T: Pod> common::Shape for Ring<T> {
+    type Geometry = u32;
+
+    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
+        let bytes = Self::bytes_for(capacity).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "ring capacity must be 1.. elements within 4 GiB, got {capacity}"
+            ))
+        })?;
+        Ok((bytes, BUFFER as u64 + u64::from(bytes)))
+    }
+
+    fn init(region: &Region, bytes: u32) -> Result<()> {
+        region.write::<u32>(CAPACITY, bytes)?;
+        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
+        Ok(())
+    }
+
+    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        let region = common::region_with_header(seg, &entry, BUFFER as u64)?;
+        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        let bytes = region.read::<u32>(CAPACITY)?;
+        if bytes == 0 || !(bytes as usize).is_multiple_of(size_of::<T>()) {
+            return Err(common::corrupt(entry.name(), "capacity", u64::from(bytes)));
+        }
+        common::check_total(&entry, Some(BUFFER as u64 + u64::from(bytes)))?;
+        Ok(Self::from_parts(region, entry, bytes))
+    }
+
+    fn wrap(region: Region, entry: Entry, geometry: u32) -> Result<Self> {
+        Ok(Self::from_parts(region, entry, geometry))
+    }
+}
+
 impl<T: Pod> Ring<T> {
     /// Bytes a ring of `capacity` **elements** occupies (`24 + capacity * es`), or `None` if
     /// the capacity is 0 or its byte size does not fit a `u32`.
@@ -96,30 +131,13 @@ impl<T: Pod> Ring<T> {
         }
     }
 
-    fn init(region: &Region, bytes: u32) -> Result<()> {
-        region.write::<u32>(CAPACITY, bytes)?;
-        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
-        Ok(())
-    }
-
-    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
-        let bytes = Self::bytes_for(capacity).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "ring capacity must be 1.. elements within 4 GiB, got {capacity}"
-            ))
-        })?;
-        Ok((bytes, BUFFER as u64 + u64::from(bytes)))
-    }
-
     /// Creates the ring `name` holding up to `capacity` elements.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for capacity 0 or more than 4 GiB of buffer; the segment's
     /// errors.
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (bytes, total) = Self::layout_for(capacity)?;
-        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, bytes))?;
-        Ok(Self::from_parts(region, entry, bytes))
+        common::create_shape(seg, name, capacity)
     }
 
     /// Opens the existing ring `name`.
@@ -129,8 +147,7 @@ impl<T: Pod> Ring<T> {
     /// capacity is 0 or not a multiple of the element size; [`Error::SizeMismatch`] if the
     /// entry size is not `24 + capacity`.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        let entry = seg.find(name)?;
-        Self::open_entry(seg, entry)
+        common::open_shape(seg, name)
     }
 
     /// Opens `name` if it exists, else creates it (decided under the creation lock).
@@ -138,27 +155,7 @@ impl<T: Pod> Ring<T> {
     /// # Errors
     /// As [`Ring::create`] and [`Ring::open`].
     pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (bytes, total) = Self::layout_for(capacity)?;
-        common::open_or_create(
-            seg,
-            name,
-            total,
-            |r| Self::init(r, bytes),
-            |entry| Self::open_entry(seg, entry),
-            |entry, region| Ok(Self::from_parts(region, entry, bytes)),
-        )
-    }
-
-    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        let region = common::region_with_header(seg, &entry, BUFFER as u64)?;
-        let elem_size = region.read::<u32>(ELEM_SIZE)?;
-        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let bytes = region.read::<u32>(CAPACITY)?;
-        if bytes == 0 || !(bytes as usize).is_multiple_of(size_of::<T>()) {
-            return Err(common::corrupt(entry.name(), "capacity", u64::from(bytes)));
-        }
-        common::check_total(&entry, Some(BUFFER as u64 + u64::from(bytes)))?;
-        Ok(Self::from_parts(region, entry, bytes))
+        common::open_or_create_shape(seg, name, capacity)
     }
 
     fn from_parts(region: Region, entry: Entry, bytes: u32) -> Self {

@@ -60,24 +60,8 @@ impl<T> std::fmt::Debug for Set<T> {
     }
 }
 
-impl<T: Pod> Set<T> {
-    const LAYOUT: EntryLayout = EntryLayout::new(size_of::<T>(), align_of::<T>(), 0, 1);
-
-    /// Bytes per entry: `{ u32 state; T value }` with C alignment.
-    pub const ENTRY_SIZE: usize = Self::LAYOUT.entry_size;
-
-    /// Bytes a set of `capacity` entries occupies (`16 + capacity * ENTRY_SIZE`), or `None`
-    /// if the capacity is 0 or too large.
-    pub const fn memory_size(capacity: usize) -> Option<u64> {
-        assert_element::<T>();
-        if capacity == 0 || capacity > u32::MAX as usize {
-            return None;
-        }
-        match (capacity as u64).checked_mul(Self::ENTRY_SIZE as u64) {
-            Some(n) => n.checked_add(ENTRIES as u64),
-            None => None,
-        }
-    }
+impl<T: Pod> common::Shape for Set<T> {
+    type Geometry = u32;
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
         let total = Self::memory_size(capacity).ok_or_else(|| {
@@ -92,44 +76,6 @@ impl<T: Pod> Set<T> {
         region.write::<u32>(CAPACITY, cap)?;
         region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
         Ok(())
-    }
-
-    /// Creates the set `name` with `capacity` entries.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] for capacity 0; the segment's errors.
-    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (cap, total) = Self::layout_for(capacity)?;
-        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, cap))?;
-        Ok(Self::from_parts(region, entry, cap))
-    }
-
-    /// Opens the existing set `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`Error::TypeMismatch`] for another element size or a non-zero
-    /// `reserved` word; `Corrupt` for capacity 0; [`Error::SizeMismatch`] if the entry size
-    /// is not `16 + capacity * ENTRY_SIZE` (this rejects the upstream Python "set", a packed
-    /// `Map<T, u8>`).
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        let entry = seg.find(name)?;
-        Self::open_entry(seg, entry)
-    }
-
-    /// Opens `name` if it exists, else creates it (decided under the creation lock).
-    ///
-    /// # Errors
-    /// As [`Set::create`] and [`Set::open`].
-    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (cap, total) = Self::layout_for(capacity)?;
-        common::open_or_create(
-            seg,
-            name,
-            total,
-            |r| Self::init(r, cap),
-            |entry| Self::open_entry(seg, entry),
-            |entry, region| Ok(Self::from_parts(region, entry, cap)),
-        )
     }
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
@@ -151,6 +97,57 @@ impl<T: Pod> Set<T> {
             });
         }
         Ok(Self::from_parts(region, entry, cap))
+    }
+
+    fn wrap(region: Region, entry: Entry, geometry: u32) -> Result<Self> {
+        Ok(Self::from_parts(region, entry, geometry))
+    }
+}
+
+impl<T: Pod> Set<T> {
+    const LAYOUT: EntryLayout = EntryLayout::new(size_of::<T>(), align_of::<T>(), 0, 1);
+
+    /// Bytes per entry: `{ u32 state; T value }` with C alignment.
+    pub const ENTRY_SIZE: usize = Self::LAYOUT.entry_size;
+
+    /// Bytes a set of `capacity` entries occupies (`16 + capacity * ENTRY_SIZE`), or `None`
+    /// if the capacity is 0 or too large.
+    pub const fn memory_size(capacity: usize) -> Option<u64> {
+        assert_element::<T>();
+        if capacity == 0 || capacity > u32::MAX as usize {
+            return None;
+        }
+        match (capacity as u64).checked_mul(Self::ENTRY_SIZE as u64) {
+            Some(n) => n.checked_add(ENTRIES as u64),
+            None => None,
+        }
+    }
+
+    /// Creates the set `name` with `capacity` entries.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for capacity 0; the segment's errors.
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        common::create_shape(seg, name, capacity)
+    }
+
+    /// Opens the existing set `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; [`Error::TypeMismatch`] for another element size or a non-zero
+    /// `reserved` word; `Corrupt` for capacity 0; [`Error::SizeMismatch`] if the entry size
+    /// is not `16 + capacity * ENTRY_SIZE` (this rejects the upstream Python "set", a packed
+    /// `Map<T, u8>`).
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        common::open_shape(seg, name)
+    }
+
+    /// Opens `name` if it exists, else creates it (decided under the creation lock).
+    ///
+    /// # Errors
+    /// As [`Set::create`] and [`Set::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        common::open_or_create_shape(seg, name, capacity)
     }
 
     fn from_parts(region: Region, entry: Entry, capacity: u32) -> Self {

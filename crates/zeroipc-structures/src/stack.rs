@@ -251,21 +251,10 @@ const fn geometry(capacity: u32, es: usize) -> Option<(u64, u64)> {
     }
 }
 
-impl<T: Pod> Stack<T> {
-    /// Bytes a stack of `capacity` elements occupies, or `None` if the capacity is 0 or
-    /// above `i32::MAX`.
-    pub const fn memory_size(capacity: usize) -> Option<u64> {
-        assert_element::<T>();
-        if capacity == 0 || capacity > i32::MAX as usize {
-            return None;
-        }
-        match geometry(capacity as u32, size_of::<T>()) {
-            Some((_, total)) => Some(total),
-            None => None,
-        }
-    }
+impl<T: Pod> common::Shape for Stack<T> {
+    type Geometry = (u32, u64);
 
-    fn layout_for(capacity: usize) -> Result<(u32, u64, u64)> {
+    fn layout_for(capacity: usize) -> Result<((u32, u64), u64)> {
         if capacity == 0 || capacity > i32::MAX as usize {
             return Err(Error::InvalidArgument(format!(
                 "stack capacity must be in 1..=i32::MAX, got {capacity}"
@@ -274,53 +263,15 @@ impl<T: Pod> Stack<T> {
         let cap = capacity as u32;
         let (data, total) = geometry(cap, size_of::<T>())
             .ok_or_else(|| Error::InvalidArgument(format!("stack of {cap} is too large")))?;
-        Ok((cap, data, total))
+        Ok(((cap, data), total))
     }
 
-    fn init(region: &Region, cap: u32) -> Result<()> {
+    fn init(region: &Region, (cap, _): (u32, u64)) -> Result<()> {
         region.atomic_u32(TOP)?.store(u32::MAX, Ordering::Relaxed); // -1
         region.write::<u32>(CAPACITY, cap)?;
         region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
         // States are already EMPTY (zeroed); the publish of the entry is the Release fence.
         Ok(())
-    }
-
-    /// Creates the stack `name` with room for `capacity` elements.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] for a capacity of 0 or above `i32::MAX`; the segment's
-    /// errors.
-    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (cap, data, total) = Self::layout_for(capacity)?;
-        let (entry, region) = common::create(seg, name, total, |r| Self::init(r, cap))?;
-        Ok(Self::from_parts(region, entry, cap, data))
-    }
-
-    /// Opens the existing stack `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`Error::TypeMismatch`] for another element size; `Corrupt` for a
-    /// capacity of 0 or above `i32::MAX`; [`Error::SizeMismatch`] if the entry size is not the
-    /// layout's total.
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        let entry = seg.find(name)?;
-        Self::open_entry(seg, entry)
-    }
-
-    /// Opens `name` if it exists, else creates it (decided under the creation lock).
-    ///
-    /// # Errors
-    /// As [`Stack::create`] and [`Stack::open`].
-    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        let (cap, data, total) = Self::layout_for(capacity)?;
-        common::open_or_create(
-            seg,
-            name,
-            total,
-            |r| Self::init(r, cap),
-            |entry| Self::open_entry(seg, entry),
-            |entry, region| Ok(Self::from_parts(region, entry, cap, data)),
-        )
     }
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
@@ -335,6 +286,52 @@ impl<T: Pod> Stack<T> {
         common::check_total(&entry, geo.map(|(_, total)| total))?;
         let data = geo.map_or(0, |(data, _)| data);
         Ok(Self::from_parts(region, entry, cap, data))
+    }
+
+    fn wrap(region: Region, entry: Entry, (cap, data): (u32, u64)) -> Result<Self> {
+        Ok(Self::from_parts(region, entry, cap, data))
+    }
+}
+
+impl<T: Pod> Stack<T> {
+    /// Bytes a stack of `capacity` elements occupies, or `None` if the capacity is 0 or
+    /// above `i32::MAX`.
+    pub const fn memory_size(capacity: usize) -> Option<u64> {
+        assert_element::<T>();
+        if capacity == 0 || capacity > i32::MAX as usize {
+            return None;
+        }
+        match geometry(capacity as u32, size_of::<T>()) {
+            Some((_, total)) => Some(total),
+            None => None,
+        }
+    }
+
+    /// Creates the stack `name` with room for `capacity` elements.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a capacity of 0 or above `i32::MAX`; the segment's
+    /// errors.
+    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        common::create_shape(seg, name, capacity)
+    }
+
+    /// Opens the existing stack `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; [`Error::TypeMismatch`] for another element size; `Corrupt` for a
+    /// capacity of 0 or above `i32::MAX`; [`Error::SizeMismatch`] if the entry size is not the
+    /// layout's total.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
+        common::open_shape(seg, name)
+    }
+
+    /// Opens `name` if it exists, else creates it (decided under the creation lock).
+    ///
+    /// # Errors
+    /// As [`Stack::create`] and [`Stack::open`].
+    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
+        common::open_or_create_shape(seg, name, capacity)
     }
 
     fn from_parts(region: Region, entry: Entry, capacity: u32, data: u64) -> Self {
