@@ -506,13 +506,9 @@ impl<T: Pod> Channel<T> {
         if self.is_closed()? {
             return Err(self.closed_err());
         }
-        match queue.push(v) {
-            Ok(()) => {
-                // Store-load handshake with a receiver's SeqCst registration (spec D5).
-                fence(Ordering::SeqCst);
-                if self.word(W_RECEIVERS)?.load(Ordering::SeqCst) > 0 {
-                    common::wake_all(Self::q_word(qwords, 1, &self.inner.name)?);
-                }
+        match queue.push_with_position(v) {
+            Ok(position) => {
+                self.wake_receivers(queue, qwords, position)?;
                 Ok(true)
             }
             Err(PushError::Full(_)) => Ok(false),
@@ -542,15 +538,34 @@ impl<T: Pod> Channel<T> {
         if self.is_closed()? {
             return Err(self.closed_err());
         }
-        let n = queue.push_slice(src)?;
+        let (n, first) = queue.push_slice_with_position(src)?;
         if n > 0 {
-            // Store-load handshake with a receiver's SeqCst registration (spec D5).
-            fence(Ordering::SeqCst);
-            if self.word(W_RECEIVERS)?.load(Ordering::SeqCst) > 0 {
+            self.wake_receivers(queue, qwords, first)?;
+        }
+        Ok(n)
+    }
+
+    /// After publishing the element(s) from queue position `position` on: wakes sleeping
+    /// receivers if there are any and nothing was still queued ahead of `position`.
+    ///
+    /// A receiver sleeps only after a poll found the slot at `head` (say position `H`)
+    /// unpublished. Whoever publishes `H` checks after publishing, when `head` is still `H`
+    /// (or past it, if another receiver already took it), so it always wakes; a producer
+    /// whose element sits behind an unconsumed one (`head < position`) leaves the wake to
+    /// that element's producer. So a burst into a channel with a sleeping receiver costs one
+    /// `FUTEX_WAKE`, not one per message. Upstream producers never wake; receivers notice
+    /// them through their sleep slices, as before.
+    fn wake_receivers(&self, queue: &Queue<T>, qwords: &AtomicWords, position: u32) -> Result<()> {
+        // Store-load handshake with a receiver's SeqCst registration (spec D5): either we see
+        // the registration or its poll sees our element.
+        fence(Ordering::SeqCst);
+        if self.word(W_RECEIVERS)?.load(Ordering::SeqCst) > 0 {
+            let (head, _) = queue.counters()?;
+            if (head.wrapping_sub(position) as i32) >= 0 {
                 common::wake_all(Self::q_word(qwords, 1, &self.inner.name)?);
             }
         }
-        Ok(n)
+        Ok(())
     }
 
     fn buffered_try_recv_into(

@@ -547,11 +547,24 @@ impl<T: Pod> Queue<T> {
     /// [`PushError::Failed`] if the shared state is inconsistent.
     #[inline]
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        self.push_with_position(value).map(|_| ())
+    }
+
+    /// As [`Queue::push`], returning the position the element took: the value of the
+    /// enqueue counter it claimed. Positions grow by one per element, wrapping at 2^32, and
+    /// are what [`Queue::counters`] reports, so a caller can tell whether anything was still
+    /// queued ahead of its element (a channel uses this to wake sleeping receivers only when
+    /// needed).
+    ///
+    /// # Errors
+    /// As [`Queue::push`].
+    #[inline]
+    pub fn push_with_position(&self, value: T) -> Result<u32, PushError<T>> {
         let guess = self.push_hint.0.load(Ordering::Relaxed);
         match self.with_core(|c| c.push_from(guess, true, value)) {
             Ok(Some(next)) => {
                 self.push_hint.0.store(next, Ordering::Relaxed);
-                Ok(())
+                Ok(next.wrapping_sub(1))
             }
             Ok(None) => Err(PushError::Full(value)),
             Err(e) => Err(PushError::Failed(e)),
@@ -596,18 +609,34 @@ impl<T: Pod> Queue<T> {
     /// # Ok::<(), zeroipc_structures::Error>(())
     /// ```
     pub fn push_slice(&self, src: &[T]) -> Result<usize> {
+        self.push_slice_with_position(src).map(|(n, _)| n)
+    }
+
+    /// As [`Queue::push_slice`], also returning the position of the first element pushed
+    /// (see [`Queue::push_with_position`]). The elements of one claimed run take consecutive
+    /// positions; when other producers push concurrently, a later run of the same slice
+    /// takes later positions after theirs. The position is meaningless when nothing was
+    /// pushed.
+    ///
+    /// # Errors
+    /// As [`Queue::push_slice`].
+    pub fn push_slice_with_position(&self, src: &[T]) -> Result<(usize, u32)> {
         let mut guess = self.push_hint.0.load(Ordering::Relaxed);
         let mut done = 0;
+        let mut first = guess;
         let result = self.with_core(|c| {
             while let Some(rest) = src.get(done..).filter(|r| !r.is_empty()) {
                 let (n, next) = c.push_run(guess, true, rest)?;
                 if n == 0 {
                     break;
                 }
+                if done == 0 {
+                    first = next.wrapping_sub(n as u32);
+                }
                 done += n;
                 guess = next;
             }
-            Ok(done)
+            Ok((done, first))
         });
         self.push_hint.0.store(guess, Ordering::Relaxed);
         result
