@@ -31,22 +31,16 @@ fn color(i: usize) -> RGBColor {
 }
 
 fn si(v: f64) -> String {
+    let t = |x: f64| {
+        let s = format!("{x:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
     if v >= 1e6 {
-        format!("{}M", v / 1e6)
+        format!("{}M", t(v / 1e6))
     } else if v >= 1e3 {
-        format!("{}k", v / 1e3)
+        format!("{}k", t(v / 1e3))
     } else {
-        format!("{v}")
-    }
-}
-
-fn bytes(v: f64) -> String {
-    if v >= 1048576.0 {
-        format!("{}M", v / 1048576.0)
-    } else if v >= 1024.0 {
-        format!("{}K", v / 1024.0)
-    } else {
-        format!("{v}")
+        t(v)
     }
 }
 
@@ -190,7 +184,7 @@ fn lines_inner(
     match (log_x, log_y) {
         (true, true) => draw!(
             b.build_cartesian_2d((x0 * 0.7..x1 * 1.4).log_scale(), (yl..yh).log_scale())?,
-            |v: &f64| bytes(*v)
+            |v: &f64| si(*v)
         ),
         (false, true) => draw!(
             b.build_cartesian_2d(x0 - 0.5..x1 + 0.5, (yl..yh).log_scale())?,
@@ -198,7 +192,7 @@ fn lines_inner(
         ),
         (true, false) => draw!(
             b.build_cartesian_2d((x0 * 0.7..x1 * 1.4).log_scale(), yl..yh)?,
-            |v: &f64| bytes(*v)
+            |v: &f64| si(*v)
         ),
         (false, false) => draw!(
             b.build_cartesian_2d(x0 - 0.5..x1 + 0.5, yl..yh)?,
