@@ -109,7 +109,7 @@ fn fresh(n: usize) -> (Segment, Region, Region) {
 
 /// Runs the group.
 pub fn run(cfg: &Config) -> GroupRecord {
-    let n = cfg.pick(400, 100);
+    let n = cfg.pick(1000, 100);
     let (mut fut, mut base, mut stream) = (Vec::new(), Vec::new(), Vec::new());
     for r in 0..cfg.rounds {
         eprintln!("   round {} future / raw futex / stream", r + 1);

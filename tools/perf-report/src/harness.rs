@@ -401,3 +401,43 @@ impl Machine {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_sum_matches_the_checksums_of_the_messages_sent() {
+        for size in [8usize, 64, 1024] {
+            let mut msg = template(size);
+            let mut sum = 0u64;
+            for i in 0..100u64 {
+                msg[..8].copy_from_slice(&i.to_le_bytes());
+                sum = sum.wrapping_add(checksum(&msg));
+            }
+            assert_eq!(sum, expected_sum(size, 100), "size {size}");
+        }
+    }
+
+    #[test]
+    fn spread_is_median_min_max() {
+        let s = Spread::of(&[3.0, 1.0, 2.0]);
+        assert_eq!((s.med, s.min, s.max), (2.0, 1.0, 3.0));
+        assert_eq!(Spread::of(&[1.0, 4.0]).med, 2.5);
+    }
+
+    #[test]
+    fn percentiles_of_sorted_samples() {
+        let l = Lat::new((1..=100).rev().collect());
+        assert_eq!(l.p(0.0), 1.0);
+        assert_eq!(l.p(0.5), 51.0);
+        assert_eq!(l.p(1.0), 100.0);
+    }
+
+    #[test]
+    fn utc_now_has_the_documented_shape() {
+        let s = utc_now();
+        assert_eq!(s.len(), "2026-11-23 16:19 UTC".len(), "{s}");
+        assert!(s.ends_with(" UTC") && s.as_bytes()[4] == b'-', "{s}");
+    }
+}

@@ -527,7 +527,10 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
         Goal::new("#7 codata", "Channel round trip vs pipe")
             .result(lat2(ch))
             .baseline(format!("pipe: {}", lat2(get(Subject::Pipe))))
-            .ratio(format!("pipe is {} slower at p50", ratio(pipe / ch.p(0.5))))
+            .ratio(format!(
+                "pipe p50 / Channel p50: {}",
+                ratio(pipe / ch.p(0.5))
+            ))
             .goal("> 20× faster than a pipe", Some(pipe / ch.p(0.5) > 20.0)),
     );
     goals.push(
@@ -535,7 +538,7 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
             .result(lat2(zbl))
             .baseline(format!("pipe: {}", lat2(get(Subject::Pipe))))
             .ratio(format!(
-                "pipe is {} slower at p50",
+                "pipe p50 / ZeroBuffer p50: {}",
                 ratio(pipe / zbl.p(0.5))
             ))
             .goal("–", None),

@@ -114,6 +114,7 @@ fn main() {
             repo_root()
         }
     });
+    let out = out.canonicalize().unwrap_or(out);
     let docs = out.join("docs");
     let img = docs.join("img");
     let perf = docs.join("perf");

@@ -227,3 +227,58 @@ pub fn render(template: &str, results: &Results) -> Result<String, String> {
     out.push_str(rest);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn results_with(group: &str, markdown: &str) -> Results {
+        let mut r = Results::default();
+        r.groups.insert(
+            group.to_string(),
+            GroupRecord::new(
+                markdown.to_string(),
+                vec![
+                    Goal::new("#1 x", "a figure")
+                        .result("3 ns")
+                        .goal("< 5 ns", Some(true)),
+                ],
+            ),
+        );
+        r
+    }
+
+    #[test]
+    fn render_replaces_only_regions_with_results_and_keeps_the_prose() {
+        let template = "intro prose\n<!-- generated:micro -->\nold table\n<!-- end:micro -->\n\
+                        analysis\n<!-- generated:latency -->\nkept\n<!-- end:latency -->\ntail\n";
+        let out = render(template, &results_with("micro", "NEW TABLE")).expect("render");
+        assert!(out.starts_with("intro prose\n<!-- generated:micro -->\nNEW TABLE"));
+        assert!(!out.contains("old table"));
+        assert!(out.contains("<!-- end:micro -->\nanalysis\n"));
+        // No results for `latency`: its old body stays.
+        assert!(out.contains("<!-- generated:latency -->\nkept\n<!-- end:latency -->\ntail\n"));
+    }
+
+    #[test]
+    fn rendering_twice_is_stable() {
+        let template = "a\n<!-- generated:micro -->\n<!-- end:micro -->\nb\n";
+        let r = results_with("micro", "T");
+        let once = render(template, &r).expect("render");
+        assert_eq!(render(&once, &r).expect("render"), once);
+    }
+
+    #[test]
+    fn summary_lists_goals_with_met_flags() {
+        let template = "<!-- generated:summary -->\n<!-- end:summary -->";
+        let out = render(template, &results_with("micro", "T")).expect("render");
+        assert!(out.contains("| #1 x | a figure | 3 ns |"));
+        assert!(out.contains("< 5 ns | **met** |"));
+    }
+
+    #[test]
+    fn a_missing_end_marker_is_an_error() {
+        let err = render("<!-- generated:micro -->\nno end", &Results::default());
+        assert!(err.is_err());
+    }
+}

@@ -242,7 +242,7 @@ fn one(s: usize, k: usize, total: u64) -> f64 {
 
 /// Runs the group.
 pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
-    let total = cfg.pick(1_000_000u64, 100_000);
+    let total = cfg.pick(2_000_000u64, 100_000);
     let mut rates = vec![vec![Vec::new(); KS.len()]; SUBJECTS.len()];
     for r in 0..cfg.rounds {
         for (j, &k) in KS.iter().enumerate() {

@@ -29,8 +29,8 @@ fn slots(size: usize) -> usize {
 }
 
 fn count(cfg: &Config, size: usize) -> u64 {
-    let budget = cfg.pick(128u64 << 20, 16 << 20);
-    let max = cfg.pick(100_000u64, 20_000);
+    let budget = cfg.pick(256u64 << 20, 16 << 20);
+    let max = cfg.pick(200_000u64, 20_000);
     (budget / size as u64).clamp(64, max)
 }
 
