@@ -60,7 +60,7 @@ struct Cli {
     #[arg(long, value_name = "GROUP")]
     only: Vec<String>,
     /// Directory holding docs/PERFORMANCE.md, docs/img and docs/perf (default: the repository
-    /// for a full run, <target>/perf-quick for --quick).
+    /// for a full run, `<target>/perf-quick` for --quick).
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
     /// Rounds per figure (default 3, 1 with --quick).
