@@ -287,6 +287,13 @@ pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The first two CPUs this process may run on (for pinning two peers apart).
+pub fn two_cpus() -> Option<(usize, usize)> {
+    let set = rustix::thread::sched_getaffinity(None).ok()?;
+    let mut it = (0..rustix::thread::CpuSet::MAX_CPU).filter(|&c| set.is_set(c));
+    Some((it.next()?, it.next()?))
+}
+
 /// Pins the calling thread to `cpu`; returns the previous mask.
 pub fn pin_to(cpu: usize) -> std::io::Result<rustix::thread::CpuSet> {
     let prev = rustix::thread::sched_getaffinity(None)?;

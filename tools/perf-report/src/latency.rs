@@ -17,8 +17,8 @@ use zeroipc_sync::Semaphore;
 use crate::Config;
 use crate::baselines::{echo, futex_set, futex_wait_until};
 use crate::harness::{
-    Lat, cpus, dur, open, pin_to, ratio, raw, region, segment, spawn, spawn_with, unique, unpin,
-    wait_ok,
+    Lat, dur, open, pin_to, ratio, raw, region, segment, spawn, spawn_with, two_cpus, unique,
+    unpin, wait_ok,
 };
 use crate::report::{Goal, GroupRecord, table};
 
@@ -113,9 +113,10 @@ struct Plan {
     cap: Duration,
 }
 
-fn run_one(s: Subject, p: &Plan, pin: bool) -> Vec<u64> {
-    let child_pin = pin.then_some(1);
-    let prev = if pin { pin_to(0).ok() } else { None };
+/// One run of subject `s`; `pin` = (CPU of this process, CPU of the peer).
+fn run_one(s: Subject, p: &Plan, pin: Option<(usize, usize)>) -> Vec<u64> {
+    let child_pin = pin.map(|(_, c)| c);
+    let prev = pin.and_then(|(me, _)| pin_to(me).ok());
     let out = match s {
         Subject::RawSpin
         | Subject::RawFutex
@@ -391,18 +392,18 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
         warm: cfg.pick(1_000, 200),
         cap: Duration::from_millis(cfg.pick(1_500, 250)),
     };
-    let pinned_ok = cpus() >= 2;
+    let pinned = two_cpus();
     let mut un: Vec<Vec<u64>> = vec![Vec::new(); Subject::ALL.len()];
     let mut pi: Vec<Vec<u64>> = vec![Vec::new(); Subject::PINNED.len()];
     for r in 0..cfg.rounds {
         for (k, s) in Subject::ALL.iter().enumerate() {
             eprintln!("   round {} {}", r + 1, s.short());
-            un[k].extend(run_one(*s, &plan, false));
+            un[k].extend(run_one(*s, &plan, None));
         }
-        if pinned_ok {
+        if pinned.is_some() {
             for (k, s) in Subject::PINNED.iter().enumerate() {
                 eprintln!("   round {} {} pinned", r + 1, s.short());
-                pi[k].extend(run_one(*s, &plan, true));
+                pi[k].extend(run_one(*s, &plan, pinned));
             }
         }
     }
@@ -443,7 +444,12 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
     for s in Subject::PINNED {
         if let Some(l) = getp(s) {
             push_row(
-                format!("{}, **pinned** to CPUs 0 and 1", s.label()),
+                format!(
+                    "{}, **pinned** to CPUs {} and {}",
+                    s.label(),
+                    pinned.map_or(0, |p| p.0),
+                    pinned.map_or(1, |p| p.1)
+                ),
                 l,
                 pspin,
                 pfx,
