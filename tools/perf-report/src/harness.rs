@@ -230,11 +230,16 @@ impl Spread {
     }
     /// "med (min–max)" with each value scaled by `scale` and printed by `fmt`.
     pub fn show(&self, scale: f64, unit: &str) -> String {
+        let unit = if unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {unit}")
+        };
         if self.min == self.max {
-            format!("{} {unit}", num(self.med * scale))
+            format!("{}{unit}", num(self.med * scale))
         } else {
             format!(
-                "{} {unit} ({}–{})",
+                "{}{unit} ({}–{})",
                 num(self.med * scale),
                 num(self.min * scale),
                 num(self.max * scale)
@@ -262,7 +267,9 @@ pub fn num(v: f64) -> String {
 
 /// A ratio as "1.23×".
 pub fn ratio(v: f64) -> String {
-    if v.is_finite() {
+    if v.is_finite() && v.abs() < 0.1 {
+        format!("{v:.3}×")
+    } else if v.is_finite() {
         format!("{v:.2}×")
     } else {
         "–".into()

@@ -2,7 +2,7 @@
 //! in the same run, and regenerates `docs/PERFORMANCE.md` and the SVG plots in `docs/img/`.
 //!
 //! ```sh
-//! cargo run --release -p zeroipc-perf-report                 # full run (about 10 minutes)
+//! cargo run --release -p zeroipc-perf-report                 # full run (3–4 minutes)
 //! cargo run --release -p zeroipc-perf-report -- --quick      # smoke subset, writes under target/
 //! cargo run --release -p zeroipc-perf-report -- --only latency --only idle
 //! ```

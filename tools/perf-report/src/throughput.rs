@@ -344,31 +344,30 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
         .collect();
     let mut header = vec!["message size".to_string(), "messages".to_string()];
     header.extend(SUBJECTS.iter().map(|s| s.to_string()));
-    let mut rows = Vec::new();
+    let h: Vec<&str> = header.iter().map(String::as_str).collect();
+    let (mut abs, mut rel, mut msgs) = (Vec::new(), Vec::new(), Vec::new());
     for (j, &size) in sizes.iter().enumerate() {
         let memcpy = spreads[0][j].med;
-        let mut row = vec![size_label(size), count(cfg, size).to_string()];
-        for (k, sp) in spreads.iter().enumerate() {
-            let mut cell = sp[j].show(1e-9, "GB/s");
-            if k > 0 {
-                cell.push_str(&format!("; {} memcpy", ratio(sp[j].med / memcpy)));
-            }
-            if size <= 1024 {
-                cell.push_str(&format!(
-                    "; {} M msgs/s",
-                    crate::harness::num(sp[j].med / size as f64 / 1e6)
-                ));
-            }
-            row.push(cell);
+        let head = vec![size_label(size), count(cfg, size).to_string()];
+        let (mut a, mut r, mut m) = (head.clone(), head.clone(), head);
+        for sp in &spreads {
+            a.push(sp[j].show(1e-9, ""));
+            r.push(ratio(sp[j].med / memcpy));
+            m.push(crate::harness::num(sp[j].med / size as f64 / 1e6));
         }
-        rows.push(row);
+        abs.push(a);
+        rel.push(r);
+        if size <= 1024 {
+            msgs.push(m);
+        }
     }
-    let h: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut md = format!(
-        "Median (min–max) over {} rounds, in GB/s, with the ratio to `memcpy` of the same size in \
-         the same round set; for small messages also millions of messages per second.\n\n{}",
+        "GB/s, median (min–max) over {} rounds:\n\n{}\nRatio of the medians to `memcpy` of the \
+         same size:\n\n{}\nSmall messages in millions of messages per second (median):\n\n{}",
         cfg.rounds,
-        table(&h, &rows)
+        table(&h, &abs),
+        table(&h, &rel),
+        table(&h, &msgs)
     );
     let series: Vec<(String, Vec<(f64, f64)>)> = SUBJECTS
         .iter()
