@@ -143,6 +143,36 @@ pub fn spin_yield(mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// How a spinning side waits for its peer in the throughput groups: PAUSE for the first 64
+/// failed attempts, then `sched_yield` between attempts, so that on an oversubscribed
+/// machine a waiting process hands its CPU to the peer it waits for instead of burning its
+/// time slice. `ZEROIPC_PERF_PURE_SPIN=1` makes it PAUSE only.
+#[derive(Debug, Default)]
+pub struct Backoff(u32);
+
+impl Backoff {
+    /// One failed attempt.
+    #[inline]
+    pub fn snooze(&mut self) {
+        self.0 += 1;
+        if self.0 < 64 || pure_spin() {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    /// A successful attempt.
+    #[inline]
+    pub fn reset(&mut self) {
+        self.0 = 0;
+    }
+}
+
+fn pure_spin() -> bool {
+    static PURE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PURE.get_or_init(|| std::env::var_os("ZEROIPC_PERF_PURE_SPIN").is_some_and(|v| v == "1"))
+}
+
 /// Wrapping sum of the little-endian 8-byte words of `data` (reads every byte).
 #[inline]
 pub fn checksum(data: &[u8]) -> u64 {

@@ -13,7 +13,7 @@ use zeroipc_format::{Region, Segment};
 use zeroipc_structures::{PushError, Queue, Ring};
 
 use crate::Config;
-use crate::harness::{Spread, open, ratio, raw, region, segment, with_peer};
+use crate::harness::{Backoff, Spread, open, ratio, raw, region, segment, with_peer};
 use crate::report::{Goal, GroupRecord, table};
 
 const CAP: usize = 1024;
@@ -34,13 +34,15 @@ fn consume(n: u64, mut pop: impl FnMut() -> Option<u64>) -> f64 {
     let mut sum = 0u64;
     let mut start = None;
     let mut got = 0;
+    let mut bk = Backoff::default();
     while got < n {
         if let Some(v) = pop() {
             start.get_or_insert_with(Instant::now);
             sum = sum.wrapping_add(v);
             got += 1;
+            bk.reset();
         } else {
-            std::hint::spin_loop();
+            bk.snooze();
         }
     }
     assert_eq!(sum, expected(n), "items lost or duplicated");
@@ -49,12 +51,13 @@ fn consume(n: u64, mut pop: impl FnMut() -> Option<u64>) -> f64 {
 
 fn queue_push(q: &Queue<u64>, v: u64) {
     let mut v = v;
+    let mut bk = Backoff::default();
     loop {
         match q.push(v) {
             Ok(()) => return,
             Err(PushError::Full(b)) => {
                 v = b;
-                std::hint::spin_loop();
+                bk.snooze();
             }
             Err(e) => panic!("{e}"),
         }
@@ -78,8 +81,9 @@ pub fn child(role: &str, arg: &str) -> bool {
         "spsc.ring1" => {
             let r = Ring::<u64>::open(&seg, "r").expect("ring");
             for i in 0..n {
+                let mut bk = Backoff::default();
                 while r.write(i).is_err() {
-                    std::hint::spin_loop();
+                    bk.snooze();
                 }
             }
         }
@@ -93,8 +97,15 @@ pub fn child(role: &str, arg: &str) -> bool {
                     *b = next + j as u64;
                 }
                 let mut sent = 0;
+                let mut bk = Backoff::default();
                 while sent < k {
-                    sent += r.write_slice(&batch[sent..k]).expect("write");
+                    match r.write_slice(&batch[sent..k]).expect("write") {
+                        0 => bk.snooze(),
+                        w => {
+                            sent += w;
+                            bk.reset();
+                        }
+                    }
                 }
                 next += k as u64;
             }
@@ -114,11 +125,13 @@ pub fn child(role: &str, arg: &str) -> bool {
 fn raw_produce(w: &Region, n: u64) {
     let (head, tail) = (w.atomic_u64(128).expect("w"), w.atomic_u64(192).expect("w"));
     let mut cached_head = head.load(Ordering::Acquire);
+    let mut bk = Backoff::default();
     for i in 0..n {
         while i - cached_head >= RAW_SLOTS {
             cached_head = head.load(Ordering::Acquire);
-            std::hint::spin_loop();
+            bk.snooze();
         }
+        bk.reset();
         w.write::<u64>(RAW_BASE + 8 * (i % RAW_SLOTS) as usize, i)
             .expect("write");
         tail.store(i + 1, Ordering::Release);
@@ -229,10 +242,12 @@ fn one(k: usize, n: u64) -> f64 {
             let q = Arc::new(ArrayQueue::<u64>::new(CAP));
             let p = Arc::clone(&q);
             let t = std::thread::spawn(move || {
+                let mut bk = Backoff::default();
                 for i in 0..n {
                     while p.push(i).is_err() {
-                        std::hint::spin_loop();
+                        bk.snooze();
                     }
+                    bk.reset();
                 }
             });
             let r = consume(n, || q.pop());

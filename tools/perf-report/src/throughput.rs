@@ -15,8 +15,8 @@ use zeroipc_structures::{Queue, Ring};
 use crate::Config;
 use crate::baselines::{memcpy_rate, pipe_produce};
 use crate::harness::{
-    Spread, checksum, expected_sum, open, ratio, segment, spawn, spawn_with, template, unique,
-    wait_ok,
+    Backoff, Spread, checksum, expected_sum, open, ratio, segment, spawn, spawn_with, template,
+    unique, wait_ok,
 };
 use crate::report::{Goal, GroupRecord, table};
 
@@ -110,8 +110,9 @@ fn queue_produce<const N: usize>(name: String, count: u64) {
     for i in 0..count {
         msg[..8].copy_from_slice(&i.to_le_bytes());
         let one: &[[u8; N]] = bytemuck::cast_slice(&msg);
+        let mut bk = Backoff::default();
         while q.push_slice(one).expect("push") == 0 {
-            std::hint::spin_loop();
+            bk.snooze();
         }
     }
 }
@@ -121,13 +122,15 @@ fn queue_consume<const N: usize>(seg: &Segment, count: u64) -> f64 {
     let mut buf = vec![0u8; N];
     let mut t = Timer::new();
     let mut got = 0;
+    let mut bk = Backoff::default();
     while got < count {
         let dst: &mut [[u8; N]] = bytemuck::cast_slice_mut(&mut buf);
         if q.pop_into(dst).expect("pop") == 1 {
             t.got(&buf);
             got += 1;
+            bk.reset();
         } else {
-            std::hint::spin_loop();
+            bk.snooze();
         }
     }
     t.rate(N, count)
@@ -189,10 +192,13 @@ fn child_inner(role: &str, arg: &str) -> bool {
             for i in 0..count {
                 msg[..8].copy_from_slice(&i.to_le_bytes());
                 let mut off = 0;
+                let mut bk = Backoff::default();
                 while off < size {
                     let n = r.write_slice(&msg[off..]).expect("write");
                     if n == 0 {
-                        std::hint::spin_loop();
+                        bk.snooze();
+                    } else {
+                        bk.reset();
                     }
                     off += n;
                 }
@@ -270,13 +276,15 @@ fn one_inner(k: usize, size: usize, count: u64) -> f64 {
             let child = spawn("tp.ring", &arg(seg.name()), None);
             let total = size as u64 * count;
             let mut t = Timer::new();
+            let mut bk = Backoff::default();
             while t.bytes < total {
                 let view = r.read_slices().expect("view");
                 let n = view.len();
                 if n == 0 {
-                    std::hint::spin_loop();
+                    bk.snooze();
                     continue;
                 }
+                bk.reset();
                 let (a, b) = view.bytes();
                 // Positions stay multiples of 8 (every write and read is), so the two parts
                 // split on word boundaries.
