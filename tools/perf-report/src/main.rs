@@ -114,13 +114,16 @@ fn main() {
             repo_root()
         }
     });
-    let out = out.canonicalize().unwrap_or(out);
     let docs = out.join("docs");
     let img = docs.join("img");
     let perf = docs.join("perf");
     for d in [&img, &perf] {
         std::fs::create_dir_all(d).expect("create output directories");
     }
+    let out = out.canonicalize().unwrap_or(out);
+    let docs = out.join("docs");
+    let img = docs.join("img");
+    let perf = docs.join("perf");
     let doc_path = docs.join("PERFORMANCE.md");
     let template = std::fs::read_to_string(&doc_path)
         .or_else(|_| std::fs::read_to_string(repo_root().join("docs/PERFORMANCE.md")))
