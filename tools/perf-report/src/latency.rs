@@ -539,6 +539,28 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
             ))
             .goal("> 20× faster than a pipe", Some(pipe / ch.p(0.5) > 20.0)),
     );
+    if let (Some(pc), Some(pf)) = (getp(Subject::Channel), getp(Subject::RawFutex)) {
+        goals.push(
+            Goal::new(
+                "#7 codata",
+                "Channel round trip, blocking, pinned to 2 CPUs",
+            )
+            .result(lat2(pc))
+            .baseline(format!("raw spin-then-futex, pinned: {}", lat2(pf)))
+            .ratio(format!("p50 {}", ratio(pc.p(0.5) / pf.p(0.5))))
+            .goal("p50 ≤ 1.5×", Some(pc.p(0.5) / pf.p(0.5) <= 1.5)),
+        );
+        goals.push(
+            Goal::new("#7 codata", "Channel round trip pinned vs pipe")
+                .result(lat2(pc))
+                .baseline(format!("pipe (unpinned): {}", lat2(get(Subject::Pipe))))
+                .ratio(format!(
+                    "pipe p50 / Channel p50: {}",
+                    ratio(pipe / pc.p(0.5))
+                ))
+                .goal("> 20× faster than a pipe", Some(pipe / pc.p(0.5) > 20.0)),
+        );
+    }
     goals.push(
         Goal::new("#10 report", "ZeroBuffer duplex round trip, 8-byte frames")
             .result(lat2(zbl))
