@@ -1,0 +1,211 @@
+//! Codata latencies between two processes: `Future` set → get wake-up of a sleeping getter
+//! (against a raw shared futex wake measured the same way) and `Stream` emit → subscriber.
+
+use std::time::Duration;
+use zeroipc_format::atomic::Ordering;
+
+use zeroipc_codata::{Future, Stream};
+use zeroipc_format::{Region, Segment};
+
+use crate::Config;
+use crate::baselines::{futex_block_sliced, futex_wake_all};
+use crate::harness::{Lat, dur, now_ns, open, ratio, raw, region, segment, with_peer};
+use crate::report::{Goal, GroupRecord, table};
+
+fn parse(arg: &str) -> (String, usize) {
+    let (a, b) = arg.split_once(':').expect("name:n");
+    (a.to_string(), b.parse().expect("n"))
+}
+
+/// Waits until the peer announced it is about to sleep on round `i`, then gives it 300 µs
+/// to get past any spinning into the futex.
+fn await_sleeper(raw: &Region, i: usize) {
+    let ready = raw.atomic_u64(0).expect("ready");
+    while ready.load(Ordering::Acquire) != i as u64 + 1 {
+        std::hint::spin_loop();
+    }
+    std::thread::sleep(Duration::from_micros(300));
+}
+
+fn read_lat(lat: &Region, n: usize) -> Vec<u64> {
+    (0..n)
+        .map(|i| lat.read::<u64>(8 * i).expect("lat"))
+        .collect()
+}
+
+/// Peer roles of this group.
+pub fn child(role: &str, arg: &str) -> bool {
+    if !role.starts_with("cd.") {
+        return false;
+    }
+    let (name, n) = parse(arg);
+    let seg = open(&name);
+    match role {
+        "cd.future_wait" => {
+            let raw = region(&seg, "raw");
+            let lat = region(&seg, "lat");
+            let ready = raw.atomic_u64(0).expect("ready");
+            for i in 0..n {
+                let f = Future::<u64>::open(&seg, &format!("f{i}")).expect("future");
+                ready.store(i as u64 + 1, Ordering::Release);
+                assert_eq!(f.get().expect("get"), i as u64);
+                let t = now_ns();
+                lat.write::<u64>(8 * i, t - f.completion_time().expect("time"))
+                    .expect("lat");
+            }
+        }
+        "cd.raw_wait" => {
+            let raw = region(&seg, "raw");
+            let lat = region(&seg, "lat");
+            let ready = raw.atomic_u64(0).expect("ready");
+            for i in 0..n {
+                let word = raw.atomic_u32(64 + 16 * i).expect("word");
+                ready.store(i as u64 + 1, Ordering::Release);
+                futex_block_sliced(
+                    word,
+                    0,
+                    Duration::from_millis(1),
+                    std::time::Instant::now() + Duration::from_secs(10),
+                );
+                let t = now_ns();
+                let stamp = raw
+                    .atomic_u64(64 + 16 * i + 8)
+                    .expect("stamp")
+                    .load(Ordering::Relaxed);
+                lat.write::<u64>(8 * i, t - stamp).expect("lat");
+            }
+        }
+        "cd.stream_emit" => {
+            let s = Stream::<u64>::open(&seg, "s").expect("stream");
+            let raw = region(&seg, "raw");
+            // Wait for the subscriber to be attached.
+            while raw.atomic_u64(0).expect("ready").load(Ordering::Acquire) == 0 {
+                std::hint::spin_loop();
+            }
+            for _ in 0..n {
+                let due = now_ns() + 100_000;
+                while now_ns() < due {
+                    std::hint::spin_loop();
+                }
+                s.emit(now_ns()).expect("emit");
+            }
+            s.close().expect("close");
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn fresh(n: usize) -> (Segment, Region, Region) {
+    let seg = segment("cd", 4 << 20, 32 + n as u32);
+    for i in 0..n {
+        Future::<u64>::create(&seg, &format!("f{i}")).expect("future");
+    }
+    Stream::<u64>::create(&seg, "s", 64).expect("stream");
+    let r = raw(&seg, "raw", 64 + 16 * n as u64);
+    let l = raw(&seg, "lat", 8 * n as u64);
+    (seg, r, l)
+}
+
+/// Runs the group.
+pub fn run(cfg: &Config) -> GroupRecord {
+    let n = cfg.pick(1000, 100);
+    let (mut fut, mut base, mut stream) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..cfg.rounds {
+        eprintln!("   round {} future / raw futex / stream", r + 1);
+        {
+            let (seg, raw, lat) = fresh(n);
+            let arg = format!("{}:{n}", seg.name());
+            with_peer("cd.future_wait", &arg, None, || {
+                for i in 0..n {
+                    let f = Future::<u64>::open(&seg, &format!("f{i}")).expect("future");
+                    await_sleeper(&raw, i);
+                    f.set_value(i as u64).expect("set");
+                }
+            });
+            fut.extend(read_lat(&lat, n));
+        }
+        {
+            let (seg, raw, lat) = fresh(n);
+            let arg = format!("{}:{n}", seg.name());
+            with_peer("cd.raw_wait", &arg, None, || {
+                for i in 0..n {
+                    await_sleeper(&raw, i);
+                    let word = raw.atomic_u32(64 + 16 * i).expect("word");
+                    raw.atomic_u64(64 + 16 * i + 8)
+                        .expect("stamp")
+                        .store(now_ns(), Ordering::Relaxed);
+                    word.store(1, Ordering::SeqCst);
+                    futex_wake_all(word);
+                }
+            });
+            base.extend(read_lat(&lat, n));
+        }
+        {
+            let (seg, raw, _) = fresh(1);
+            let m = n * 5;
+            let s = Stream::<u64>::open(&seg, "s").expect("stream");
+            let mut sub = s.subscribe().expect("subscribe");
+            let arg = format!("{}:{m}", seg.name());
+            with_peer("cd.stream_emit", &arg, None, || {
+                raw.atomic_u64(0)
+                    .expect("ready")
+                    .store(1, Ordering::Release);
+                while let Some(stamp) = sub.recv().expect("recv") {
+                    stream.push(now_ns() - stamp);
+                }
+            });
+        }
+    }
+    let (fut, base, stream) = (Lat::new(fut), Lat::new(base), Lat::new(stream));
+    let row = |l: &str, x: &Lat| {
+        vec![
+            l.to_string(),
+            x.len().to_string(),
+            dur(x.p(0.5)),
+            dur(x.p(0.9)),
+            dur(x.p(0.99)),
+            ratio(x.p(0.5) / base.p(0.5)),
+        ]
+    };
+    let md = format!(
+        "Future: the getter announces itself, the setter waits 300 µs (so the getter has left \
+         its spin phase and sleeps in `FUTEX_WAIT`), then sets; latency = the getter's \
+         `CLOCK_MONOTONIC` after `get` returned − the future's `completion_time`. Baseline: a raw \
+         shared futex word stamped, stored and woken the same way, the waiter sleeping in 1 ms \
+         slices (the spec's D5 policy). Stream: the producer emits its `CLOCK_MONOTONIC` every \
+         100 µs; the subscriber (another process, blocking `recv`) records arrival − stamp.\n\n{}",
+        table(
+            &[
+                "latency, 2 processes",
+                "samples",
+                "p50",
+                "p90",
+                "p99",
+                "p50 / raw futex wake"
+            ],
+            &[
+                row(
+                    "raw shared futex wake of a sleeping waiter (baseline)",
+                    &base
+                ),
+                row("`Future<u64>` set → get, getter asleep", &fut),
+                row("`Stream<u64>` emit → subscriber, 100 µs apart", &stream),
+            ]
+        )
+    );
+    let lat2 = |l: &Lat| format!("p50 {}, p99 {}", dur(l.p(0.5)), dur(l.p(0.99)));
+    let goals = vec![
+        Goal::new("#7 codata", "Future set → get wake-up, 2 processes")
+            .result(lat2(&fut))
+            .baseline(format!("raw futex wake: {}", lat2(&base)))
+            .ratio(format!("p50 {}", ratio(fut.p(0.5) / base.p(0.5))))
+            .goal("report p50/p99", None),
+        Goal::new("#7 codata", "Stream emit → subscriber, 2 processes")
+            .result(lat2(&stream))
+            .baseline(format!("raw futex wake: {}", lat2(&base)))
+            .ratio(format!("p50 {}", ratio(stream.p(0.5) / base.p(0.5))))
+            .goal("report p50/p99", None),
+    ];
+    GroupRecord::new(md, goals)
+}

@@ -1,0 +1,148 @@
+//! CPU used by an idle waiter: futex waiting (the project's way) against upstream-style
+//! sleep backoff, each waiter on its own thread for the same wall time, all at once.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zeroipc_format::atomic::Ordering;
+
+use zerobuffer::{BufferConfig, Reader};
+use zeroipc_format::Segment;
+use zeroipc_sync::Semaphore;
+
+use crate::Config;
+use crate::baselines::{futex_block, futex_block_sliced, futex_wake_all, sleep_backoff_until};
+use crate::harness::{Spread, num, ratio, thread_cpu_ns, unique};
+use crate::report::{Goal, GroupRecord, table};
+
+const LABELS: [&str; 5] = [
+    "raw `FUTEX_WAIT` without timeout (floor)",
+    "`Semaphore::acquire_timeout` (zeroipc-sync: futex, slices 1 ms growing to 10 ms)",
+    "raw futex in fixed 1 ms slices (the spec's D5 minimum)",
+    "ZeroBuffer `Reader::read_frame_timeout`, no writer (`sem_timedwait`, 100 ms liveness slices)",
+    "upstream-style sleep backoff, 1 µs doubling to 1 ms (C++/Go waiters; baseline)",
+];
+
+/// Runs the five waiters at once for `wall`; returns each one's CPU time / wall time.
+fn once(wall: Duration) -> Vec<f64> {
+    let seg = Arc::new(Segment::anonymous(1 << 16, 8).expect("segment"));
+    Semaphore::create(&seg, "s", 0, 1).expect("semaphore");
+    // The word the futex and backoff waiters watch: a word of the (process-private) segment.
+    let (_, wreg) = seg
+        .add("w", 64, |_| Ok::<_, zeroipc_format::Error>(()))
+        .expect("word");
+    let wreg = Arc::new(wreg);
+    let zname = unique("zbidle");
+    let reader = Reader::create(&zname, BufferConfig::new(0, 4096)).expect("reader");
+    let until = Instant::now() + wall;
+    let mut hs = Vec::new();
+    for k in 0..4 {
+        let (seg, wreg) = (Arc::clone(&seg), Arc::clone(&wreg));
+        hs.push(std::thread::spawn(move || {
+            let word = wreg.atomic_u32(0).expect("word");
+            let (c0, t0) = (thread_cpu_ns(), Instant::now());
+            match k {
+                0 => futex_block(word, 0),
+                1 => {
+                    let s = Semaphore::open(&seg, "s").expect("semaphore");
+                    let left = until.saturating_duration_since(Instant::now());
+                    assert!(s.acquire_timeout(left).is_err(), "nobody releases");
+                }
+                2 => futex_block_sliced(word, 0, Duration::from_millis(1), until),
+                _ => sleep_backoff_until(word, 0, until),
+            }
+            (thread_cpu_ns() - c0) as f64 / t0.elapsed().as_nanos() as f64
+        }));
+    }
+    // The ZeroBuffer reader on this thread.
+    let (c0, t0) = (thread_cpu_ns(), Instant::now());
+    let left = until.saturating_duration_since(Instant::now());
+    assert!(reader.read_frame_timeout(left).expect("read").is_none());
+    let zb = (thread_cpu_ns() - c0) as f64 / t0.elapsed().as_nanos() as f64;
+    // Release the unbounded futex waiter.
+    std::thread::sleep(until.saturating_duration_since(Instant::now()));
+    let word = wreg.atomic_u32(0).expect("word");
+    word.store(1, Ordering::SeqCst);
+    futex_wake_all(word);
+    let mut v: Vec<f64> = hs.into_iter().map(|h| h.join().expect("waiter")).collect();
+    v.insert(3, zb);
+    v
+}
+
+/// Runs the group.
+pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
+    let wall = Duration::from_millis(cfg.pick(1000, 250));
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); LABELS.len()];
+    for r in 0..cfg.rounds {
+        eprintln!("   round {} idle waiters", r + 1);
+        for (k, v) in once(wall).into_iter().enumerate() {
+            per[k].push(v);
+        }
+    }
+    let s: Vec<Spread> = per.iter().map(|v| Spread::of(v)).collect();
+    let backoff = s[4].med;
+    let rows: Vec<Vec<String>> = LABELS
+        .iter()
+        .zip(&s)
+        .map(|(l, sp)| {
+            vec![
+                l.to_string(),
+                sp.show(1e3, "ms/s"),
+                format!("{} %", num(sp.med * 100.0)),
+                ratio(sp.med / backoff),
+            ]
+        })
+        .collect();
+    let mut md = format!(
+        "Each waiter waits {} ms for something that never comes, on its own thread, all five \
+         at once; CPU time from `CLOCK_THREAD_CPUTIME_ID` (the accounting of \
+         `getrusage(RUSAGE_THREAD)`, in ns). Median (min–max) over {} rounds.\n\n{}",
+        wall.as_millis(),
+        cfg.rounds,
+        table(
+            &[
+                "idle waiter",
+                "CPU per second waited",
+                "CPU share",
+                "/ sleep backoff"
+            ],
+            &rows
+        )
+    );
+    let bars: Vec<(String, f64)> = [
+        "futex, no timeout",
+        "Semaphore (adaptive)",
+        "futex, 1 ms slices",
+        "ZeroBuffer reader",
+        "sleep backoff 1 µs→1 ms",
+    ]
+    .iter()
+    .zip(&s)
+    .map(|(l, sp)| (l.to_string(), sp.med * 100.0))
+    .collect();
+    crate::plot::bars(
+        &img.join("idle.svg"),
+        "CPU used by one idle waiter (% of one CPU, log scale)",
+        &bars,
+    );
+    md.push_str("\n![idle waiter CPU](img/idle.svg)\n");
+    let goals = vec![
+        Goal::new("#4 sync", "idle `Semaphore` waiter, CPU share")
+            .result(format!("{} %", num(s[1].med * 100.0)))
+            .baseline(format!(
+                "sleep backoff 1 µs → 1 ms: {} %",
+                num(backoff * 100.0)
+            ))
+            .ratio(ratio(s[1].med / backoff))
+            .goal("below sleep backoff", Some(s[1].med < backoff)),
+        Goal::new("#3 zerobuffer", "idle ZeroBuffer reader, CPU share")
+            .result(format!("{} %", num(s[3].med * 100.0)))
+            .baseline(format!(
+                "sleep backoff 1 µs → 1 ms: {} %",
+                num(backoff * 100.0)
+            ))
+            .ratio(ratio(s[3].med / backoff))
+            .goal("–", None),
+    ];
+    GroupRecord::new(md, goals)
+}

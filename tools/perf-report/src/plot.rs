@@ -1,0 +1,244 @@
+//! SVG plots (plotters, SVG backend only).
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::harness::Lat;
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+fn warn(path: &Path, r: Res) {
+    if let Err(e) = r {
+        eprintln!("plot {}: {e}", path.display());
+    }
+}
+
+fn color(i: usize) -> RGBColor {
+    const C: [RGBColor; 10] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
+    ];
+    C[i % C.len()]
+}
+
+fn si(v: f64) -> String {
+    let t = |x: f64| {
+        let s = format!("{x:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    if v >= 1e6 {
+        format!("{}M", t(v / 1e6))
+    } else if v >= 1e3 {
+        format!("{}k", t(v / 1e3))
+    } else {
+        t(v)
+    }
+}
+
+/// Round-trip CDFs (x: µs, log scale).
+pub fn cdf(path: &Path, title: &str, series: &[(String, &Lat)]) {
+    warn(path, cdf_inner(path, title, series));
+}
+
+fn cdf_inner(path: &Path, title: &str, series: &[(String, &Lat)]) -> Res {
+    let all: Vec<f64> = series
+        .iter()
+        .filter(|(_, l)| l.len() > 0)
+        .flat_map(|(_, l)| [l.p(0.0) / 1e3, l.p(0.999) / 1e3])
+        .collect();
+    let lo = all.iter().copied().fold(f64::INFINITY, f64::min).max(0.01) * 0.8;
+    let hi = all.iter().copied().fold(0.0, f64::max).max(lo * 10.0) * 1.2;
+    let root = SVGBackend::new(path, (960, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1f64)?;
+    chart
+        .configure_mesh()
+        .x_desc("round trip (µs, log scale)")
+        .y_desc("fraction of round trips ≤ x")
+        .x_label_formatter(&|v| si(*v))
+        .draw()?;
+    for (i, (name, l)) in series.iter().enumerate() {
+        if l.len() == 0 {
+            continue;
+        }
+        let n = l.0.len();
+        let step = (n / 400).max(1);
+        let pts: Vec<(f64, f64)> = (0..n)
+            .step_by(step)
+            .chain(std::iter::once(n - 1))
+            .filter(|&k| k * 1000 <= n * 999)
+            .map(|k| ((l.0[k] as f64 / 1e3).max(lo), (k + 1) as f64 / n as f64))
+            .collect();
+        let c = color(i);
+        chart
+            .draw_series(LineSeries::new(pts, c.stroke_width(2)))?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Line plot of (x, y) series, optionally log-scaled on either axis.
+pub fn lines(
+    path: &Path,
+    title: &str,
+    xdesc: &str,
+    ydesc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    log_x: bool,
+    log_y: bool,
+) {
+    warn(
+        path,
+        lines_inner(path, title, xdesc, ydesc, series, log_x, log_y),
+    );
+}
+
+fn bounds(v: impl Iterator<Item = f64>) -> (f64, f64) {
+    let v: Vec<f64> = v.filter(|x| x.is_finite() && *x > 0.0).collect();
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(0.0, f64::max);
+    if lo.is_finite() {
+        (lo, hi)
+    } else {
+        (1.0, 10.0)
+    }
+}
+
+fn lines_inner(
+    path: &Path,
+    title: &str,
+    xdesc: &str,
+    ydesc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    log_x: bool,
+    log_y: bool,
+) -> Res {
+    let (x0, x1) = bounds(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
+    let (y0, y1) = bounds(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
+    let root = SVGBackend::new(path, (960, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut b = ChartBuilder::on(&root);
+    b.caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60);
+    macro_rules! draw {
+        ($chart:expr, $xfmt:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(xdesc)
+                .y_desc(ydesc)
+                .x_label_formatter(&$xfmt)
+                .draw()?;
+            for (i, (name, pts)) in series.iter().enumerate() {
+                let c = color(i);
+                let pts: Vec<(f64, f64)> = pts
+                    .iter()
+                    .copied()
+                    .filter(|p| p.1.is_finite() && p.1 > 0.0)
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
+                chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::LowerRight)
+                .draw()?;
+        }};
+    }
+    let (yl, yh) = if log_y {
+        (y0 * 0.5, y1 * 2.0)
+    } else {
+        (0.0, y1 * 1.15)
+    };
+    match (log_x, log_y) {
+        (true, true) => draw!(
+            b.build_cartesian_2d((x0 * 0.7..x1 * 1.4).log_scale(), (yl..yh).log_scale())?,
+            |v: &f64| si(*v)
+        ),
+        (false, true) => draw!(
+            b.build_cartesian_2d(x0 - 0.5..x1 + 0.5, (yl..yh).log_scale())?,
+            |v: &f64| format!("{v}")
+        ),
+        (true, false) => draw!(
+            b.build_cartesian_2d((x0 * 0.7..x1 * 1.4).log_scale(), yl..yh)?,
+            |v: &f64| si(*v)
+        ),
+        (false, false) => draw!(
+            b.build_cartesian_2d(x0 - 0.5..x1 + 0.5, yl..yh)?,
+            |v: &f64| format!("{v}")
+        ),
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Horizontal bars on a log scale (values > 0).
+pub fn bars(path: &Path, title: &str, bars: &[(String, f64)]) {
+    warn(path, bars_inner(path, title, bars));
+}
+
+fn bars_inner(path: &Path, title: &str, bars: &[(String, f64)]) -> Res {
+    let (lo, hi) = bounds(bars.iter().map(|b| b.1));
+    let (lo, hi) = (lo / 4.0, hi * 4.0);
+    let n = bars.len();
+    let root = SVGBackend::new(path, (960, 80 + 60 * n as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(10)
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..n as f64)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .x_desc("% of one CPU")
+        .draw()?;
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        let v = v.max(lo);
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(lo, y + 0.15), (v, y + 0.85)],
+            color(i).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            format!("{label}: {:.3} %", v),
+            (lo * 1.1, y + 0.5),
+            ("sans-serif", 15).into_font().color(&BLACK),
+        )))?;
+    }
+    root.present()?;
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Throughput of 8-byte items from one producer to one consumer: Queue, Ring, Channel and a
+//! raw shared-memory SPSC ring between two processes, against crossbeam `ArrayQueue` and
+//! `crossbeam-channel` between two threads of one process.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+use zeroipc_format::atomic::Ordering;
+
+use crossbeam_queue::ArrayQueue;
+use zeroipc_codata::Channel;
+use zeroipc_format::{Region, Segment};
+use zeroipc_structures::{PushError, Queue, Ring};
+
+use crate::Config;
+use crate::harness::{Backoff, Spread, open, ratio, raw, region, segment, with_peer};
+use crate::report::{Goal, GroupRecord, table};
+
+const CAP: usize = 1024;
+const RAW_SLOTS: u64 = 1024;
+const RAW_BASE: usize = 4096;
+
+fn items_of(arg: &str) -> (String, u64) {
+    let (name, n) = arg.split_once(':').expect("name:items");
+    (name.to_string(), n.parse().expect("items"))
+}
+
+fn expected(n: u64) -> u64 {
+    n * (n - 1) / 2
+}
+
+/// Times the consumer from its first item (so peer start-up is excluded).
+fn consume(n: u64, mut pop: impl FnMut() -> Option<u64>) -> f64 {
+    let mut sum = 0u64;
+    let mut start = None;
+    let mut got = 0;
+    let mut bk = Backoff::default();
+    while got < n {
+        if let Some(v) = pop() {
+            start.get_or_insert_with(Instant::now);
+            sum = sum.wrapping_add(v);
+            got += 1;
+            bk.reset();
+        } else {
+            bk.snooze();
+        }
+    }
+    assert_eq!(sum, expected(n), "items lost or duplicated");
+    (n - 1) as f64 / start.expect("started").elapsed().as_secs_f64()
+}
+
+fn queue_push(q: &Queue<u64>, v: u64) {
+    let mut v = v;
+    let mut bk = Backoff::default();
+    loop {
+        match q.push(v) {
+            Ok(()) => return,
+            Err(PushError::Full(b)) => {
+                v = b;
+                bk.snooze();
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// Peer roles of this group.
+pub fn child(role: &str, arg: &str) -> bool {
+    if !role.starts_with("spsc.") {
+        return false;
+    }
+    let (name, n) = items_of(arg);
+    let seg = open(&name);
+    match role {
+        "spsc.queue" => {
+            let q = Queue::<u64>::open(&seg, "q").expect("q");
+            for i in 0..n {
+                queue_push(&q, i);
+            }
+        }
+        "spsc.ring1" => {
+            let r = Ring::<u64>::open(&seg, "r").expect("ring");
+            for i in 0..n {
+                let mut bk = Backoff::default();
+                while r.write(i).is_err() {
+                    bk.snooze();
+                }
+            }
+        }
+        "spsc.ringbatch" => {
+            let r = Ring::<u64>::open(&seg, "r").expect("ring");
+            let mut next = 0u64;
+            let mut batch = [0u64; 256];
+            while next < n {
+                let k = ((n - next) as usize).min(batch.len());
+                for (j, b) in batch[..k].iter_mut().enumerate() {
+                    *b = next + j as u64;
+                }
+                let mut sent = 0;
+                let mut bk = Backoff::default();
+                while sent < k {
+                    match r.write_slice(&batch[sent..k]).expect("write") {
+                        0 => bk.snooze(),
+                        w => {
+                            sent += w;
+                            bk.reset();
+                        }
+                    }
+                }
+                next += k as u64;
+            }
+        }
+        "spsc.raw" => raw_produce(&region(&seg, "w"), n),
+        "spsc.channel" => {
+            let c = Channel::<u64>::open(&seg, "c").expect("channel");
+            for i in 0..n {
+                c.send(i).expect("send");
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn raw_produce(w: &Region, n: u64) {
+    let (head, tail) = (w.atomic_u64(128).expect("w"), w.atomic_u64(192).expect("w"));
+    let mut cached_head = head.load(Ordering::Acquire);
+    let mut bk = Backoff::default();
+    for i in 0..n {
+        while i - cached_head >= RAW_SLOTS {
+            cached_head = head.load(Ordering::Acquire);
+            bk.snooze();
+        }
+        bk.reset();
+        w.write::<u64>(RAW_BASE + 8 * (i % RAW_SLOTS) as usize, i)
+            .expect("write");
+        tail.store(i + 1, Ordering::Release);
+    }
+}
+
+fn raw_consume(w: &Region, n: u64) -> f64 {
+    let (head, tail) = (w.atomic_u64(128).expect("w"), w.atomic_u64(192).expect("w"));
+    let mut cached_tail = 0;
+    let mut i = 0;
+    consume(n, || {
+        if cached_tail <= i {
+            cached_tail = tail.load(Ordering::Acquire);
+            if cached_tail <= i {
+                return None;
+            }
+        }
+        let v = w
+            .read::<u64>(RAW_BASE + 8 * (i % RAW_SLOTS) as usize)
+            .expect("read");
+        i += 1;
+        head.store(i, Ordering::Release);
+        Some(v)
+    })
+}
+
+/// The subjects, in table order.
+const SUBJECTS: [&str; 8] = [
+    "Queue<u64>, one item at a time, 2 processes",
+    "Ring<u64>, one item at a time, 2 processes",
+    "Ring<u64>, batches of up to 256 (`write_slice`/`read_into`), 2 processes",
+    "raw SPSC ring in shared memory, cached indices on separate lines, 2 processes (ceiling)",
+    "Channel<u64> (codata, capacity 1024), blocking send/recv, 2 processes",
+    "Queue<u64>, 2 threads of one process",
+    "crossbeam ArrayQueue, 2 threads of one process (baseline)",
+    "crossbeam-channel bounded(1024), 2 threads of one process (baseline)",
+];
+
+fn fresh() -> Segment {
+    let seg = segment("spsc", 1 << 20, 16);
+    Queue::<u64>::create(&seg, "q", CAP).expect("queue");
+    Ring::<u64>::create(&seg, "r", CAP).expect("ring");
+    Channel::<u64>::create(&seg, "c", CAP).expect("channel");
+    raw(&seg, "w", RAW_BASE as u64 + 8 * RAW_SLOTS);
+    seg
+}
+
+fn one(k: usize, n: u64) -> f64 {
+    let seg = fresh();
+    let arg = format!("{}:{n}", seg.name());
+    match k {
+        0 => {
+            let q = Queue::<u64>::open(&seg, "q").expect("q");
+            with_peer("spsc.queue", &arg, None, || {
+                consume(n, || q.pop().expect("pop"))
+            })
+        }
+        1 => {
+            let r = Ring::<u64>::open(&seg, "r").expect("r");
+            with_peer("spsc.ring1", &arg, None, || {
+                consume(n, || r.read().expect("read"))
+            })
+        }
+        2 => {
+            let r = Ring::<u64>::open(&seg, "r").expect("r");
+            with_peer("spsc.ringbatch", &arg, None, || {
+                let mut buf = [0u64; 256];
+                let (mut have, mut at) = (0usize, 0usize);
+                consume(n, || {
+                    if at == have {
+                        have = r.read_into(&mut buf).expect("read");
+                        at = 0;
+                        if have == 0 {
+                            return None;
+                        }
+                    }
+                    at += 1;
+                    Some(buf[at - 1])
+                })
+            })
+        }
+        3 => {
+            let w = region(&seg, "w");
+            with_peer("spsc.raw", &arg, None, || raw_consume(&w, n))
+        }
+        4 => {
+            let c = Channel::<u64>::open(&seg, "c").expect("c");
+            with_peer("spsc.channel", &arg, None, || {
+                consume(n, || Some(c.recv().expect("recv").expect("open")))
+            })
+        }
+        5 => {
+            let anon = Arc::new(Segment::anonymous(1 << 20, 8).expect("segment"));
+            Queue::<u64>::create(&anon, "q", CAP).expect("queue");
+            let s2 = Arc::clone(&anon);
+            let t = std::thread::spawn(move || {
+                let q = Queue::<u64>::open(&s2, "q").expect("q");
+                for i in 0..n {
+                    queue_push(&q, i);
+                }
+            });
+            let q = Queue::<u64>::open(&anon, "q").expect("q");
+            let r = consume(n, || q.pop().expect("pop"));
+            t.join().expect("producer");
+            r
+        }
+        6 => {
+            let q = Arc::new(ArrayQueue::<u64>::new(CAP));
+            let p = Arc::clone(&q);
+            let t = std::thread::spawn(move || {
+                let mut bk = Backoff::default();
+                for i in 0..n {
+                    while p.push(i).is_err() {
+                        bk.snooze();
+                    }
+                    bk.reset();
+                }
+            });
+            let r = consume(n, || q.pop());
+            t.join().expect("producer");
+            r
+        }
+        _ => {
+            let (tx, rx) = crossbeam_channel::bounded::<u64>(CAP);
+            let t = std::thread::spawn(move || {
+                for i in 0..n {
+                    tx.send(i).expect("send");
+                }
+            });
+            let r = consume(n, || Some(rx.recv().expect("recv")));
+            t.join().expect("producer");
+            black_box(r)
+        }
+    }
+}
+
+/// Runs the group.
+pub fn run(cfg: &Config) -> GroupRecord {
+    let n = cfg.pick(2_000_000u64, 200_000);
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); SUBJECTS.len()];
+    for r in 0..cfg.rounds {
+        for (k, rate) in rates.iter_mut().enumerate() {
+            eprintln!("   round {} spsc {k}", r + 1);
+            rate.push(one(k, n));
+        }
+    }
+    let s: Vec<Spread> = rates.iter().map(|v| Spread::of(v)).collect();
+    let cb = s[6].med;
+    let rows: Vec<Vec<String>> = SUBJECTS
+        .iter()
+        .zip(&s)
+        .map(|(label, sp)| {
+            vec![
+                label.to_string(),
+                sp.show(1e-6, "M/s"),
+                ratio(sp.med / cb),
+                ratio(sp.med / s[7].med),
+            ]
+        })
+        .collect();
+    let md = format!(
+        "{n} items per round, {} rounds: median (min–max) in millions of items per second.\n\n{}",
+        cfg.rounds,
+        table(
+            &[
+                "8-byte items, 1 producer → 1 consumer",
+                "throughput",
+                "/ ArrayQueue",
+                "/ crossbeam-channel",
+            ],
+            &rows
+        )
+    );
+    let m = |i: usize| s[i].show(1e-6, "M items/s");
+    let goals = vec![
+        Goal::new("#5 structures", "Queue 1P/1C, two threads")
+            .result(m(5))
+            .baseline(format!("crossbeam ArrayQueue 1P/1C: {}", m(6)))
+            .ratio(ratio(s[5].med / cb))
+            .goal("≥ 1.0×", Some(s[5].med / cb >= 1.0)),
+        Goal::new("#5 structures", "SPSC 8-byte items, Queue, 2 processes")
+            .result(m(0))
+            .baseline(format!("crossbeam ArrayQueue 1P/1C in-process: {}", m(6)))
+            .ratio(ratio(s[0].med / cb))
+            .goal("≥ 0.5×", Some(s[0].med / cb >= 0.5)),
+        Goal::new(
+            "#5 structures",
+            "SPSC 8-byte items, Ring one at a time, 2 processes",
+        )
+        .result(m(1))
+        .baseline(format!("ArrayQueue 1P/1C: {}", m(6)))
+        .ratio(ratio(s[1].med / cb))
+        .goal("(≥ 0.5×, as the Queue)", Some(s[1].med / cb >= 0.5)),
+        Goal::new(
+            "#5 structures",
+            "SPSC 8-byte items, Ring in batches, 2 processes",
+        )
+        .result(m(2))
+        .baseline(format!("ArrayQueue 1P/1C: {}", m(6)))
+        .ratio(ratio(s[2].med / cb))
+        .goal("(≥ 0.5×, as the Queue)", Some(s[2].med / cb >= 0.5)),
+        Goal::new("#5 structures", "raw SPSC ring ceiling, 2 processes")
+            .result(m(3))
+            .baseline(format!("ArrayQueue 1P/1C: {}", m(6)))
+            .ratio(ratio(s[3].med / cb))
+            .goal("–", None),
+        Goal::new(
+            "#7 codata",
+            "buffered Channel<u64>, 8-byte messages, 2 processes",
+        )
+        .result(m(4))
+        .baseline(format!("crossbeam-channel 1P/1C in-process: {}", m(7)))
+        .ratio(ratio(s[4].med / s[7].med))
+        .goal("≥ 20 M msgs/s", Some(s[4].med >= 20e6)),
+    ];
+    GroupRecord::new(md, goals)
+}
