@@ -89,26 +89,15 @@ pub fn child(role: &str, arg: &str) -> bool {
         }
         "spsc.ringbatch" => {
             let r = Ring::<u64>::open(&seg, "r").expect("ring");
-            let mut next = 0u64;
-            let mut batch = [0u64; 256];
-            while next < n {
-                let k = ((n - next) as usize).min(batch.len());
-                for (j, b) in batch[..k].iter_mut().enumerate() {
-                    *b = next + j as u64;
-                }
-                let mut sent = 0;
+            produce_batches(n, |b| {
                 let mut bk = Backoff::default();
-                while sent < k {
-                    match r.write_slice(&batch[sent..k]).expect("write") {
+                loop {
+                    match r.write_slice(b).expect("write") {
                         0 => bk.snooze(),
-                        w => {
-                            sent += w;
-                            bk.reset();
-                        }
+                        w => return w,
                     }
                 }
-                next += k as u64;
-            }
+            });
         }
         "spsc.raw" => raw_produce(&region(&seg, "w"), n),
         "spsc.channel" => {
@@ -117,9 +106,60 @@ pub fn child(role: &str, arg: &str) -> bool {
                 c.send(i).expect("send");
             }
         }
+        "spsc.queuebatch" => {
+            let q = Queue::<u64>::open(&seg, "q").expect("q");
+            produce_batches(n, |b| {
+                let mut bk = Backoff::default();
+                loop {
+                    match q.push_slice(b).expect("push_slice") {
+                        0 => bk.snooze(),
+                        w => return w,
+                    }
+                }
+            });
+        }
+        "spsc.channelbatch" => {
+            let c = Channel::<u64>::open(&seg, "c").expect("channel");
+            produce_batches(n, |b| c.send_slice(b).expect("send_slice"));
+        }
         _ => return false,
     }
     true
+}
+
+/// Sends `0..n` in batches of up to 256 through `send`, which moves a prefix of its argument
+/// and returns how many (at least one).
+fn produce_batches(n: u64, mut send: impl FnMut(&[u64]) -> usize) {
+    let mut next = 0u64;
+    let mut batch = [0u64; 256];
+    while next < n {
+        let k = ((n - next) as usize).min(batch.len());
+        for (j, b) in batch[..k].iter_mut().enumerate() {
+            *b = next + j as u64;
+        }
+        let mut sent = 0;
+        while sent < k {
+            sent += send(&batch[sent..k]);
+        }
+        next += k as u64;
+    }
+}
+
+/// Consumes `n` items received in batches of up to 256 through `recv` (0: nothing yet).
+fn consume_batches(n: u64, mut recv: impl FnMut(&mut [u64]) -> usize) -> f64 {
+    let mut buf = [0u64; 256];
+    let (mut have, mut at) = (0usize, 0usize);
+    consume(n, || {
+        if at == have {
+            have = recv(&mut buf);
+            at = 0;
+            if have == 0 {
+                return None;
+            }
+        }
+        at += 1;
+        Some(buf[at - 1])
+    })
 }
 
 fn raw_produce(w: &Region, n: u64) {
@@ -159,7 +199,7 @@ fn raw_consume(w: &Region, n: u64) -> f64 {
 }
 
 /// The subjects, in table order.
-const SUBJECTS: [&str; 8] = [
+const SUBJECTS: [&str; 10] = [
     "Queue<u64>, one item at a time, 2 processes",
     "Ring<u64>, one item at a time, 2 processes",
     "Ring<u64>, batches of up to 256 (`write_slice`/`read_into`), 2 processes",
@@ -168,6 +208,8 @@ const SUBJECTS: [&str; 8] = [
     "Queue<u64>, 2 threads of one process",
     "crossbeam ArrayQueue, 2 threads of one process (baseline)",
     "crossbeam-channel bounded(1024), 2 threads of one process (baseline)",
+    "Queue<u64>, batches of up to 256 (`push_slice`/`pop_into`, one CAS per run), 2 processes",
+    "Channel<u64>, batches of up to 256 (`send_slice`/`recv_into`), 2 processes",
 ];
 
 fn fresh() -> Segment {
@@ -198,19 +240,7 @@ fn one(k: usize, n: u64) -> f64 {
         2 => {
             let r = Ring::<u64>::open(&seg, "r").expect("r");
             with_peer("spsc.ringbatch", &arg, None, || {
-                let mut buf = [0u64; 256];
-                let (mut have, mut at) = (0usize, 0usize);
-                consume(n, || {
-                    if at == have {
-                        have = r.read_into(&mut buf).expect("read");
-                        at = 0;
-                        if have == 0 {
-                            return None;
-                        }
-                    }
-                    at += 1;
-                    Some(buf[at - 1])
-                })
+                consume_batches(n, |b| r.read_into(b).expect("read"))
             })
         }
         3 => {
@@ -253,6 +283,18 @@ fn one(k: usize, n: u64) -> f64 {
             let r = consume(n, || q.pop());
             t.join().expect("producer");
             r
+        }
+        8 => {
+            let q = Queue::<u64>::open(&seg, "q").expect("q");
+            with_peer("spsc.queuebatch", &arg, None, || {
+                consume_batches(n, |b| q.pop_into(b).expect("pop_into"))
+            })
+        }
+        9 => {
+            let c = Channel::<u64>::open(&seg, "c").expect("c");
+            with_peer("spsc.channelbatch", &arg, None, || {
+                consume_batches(n, |b| c.recv_into(b).expect("recv_into"))
+            })
         }
         _ => {
             let (tx, rx) = crossbeam_channel::bounded::<u64>(CAP);
@@ -346,6 +388,22 @@ pub fn run(cfg: &Config) -> GroupRecord {
         .baseline(format!("crossbeam-channel 1P/1C in-process: {}", m(7)))
         .ratio(ratio(s[4].med / s[7].med))
         .goal("≥ 20 M msgs/s", Some(s[4].med >= 20e6)),
+        Goal::new(
+            "#5 structures",
+            "SPSC 8-byte items, Queue in batches (`push_slice`/`pop_into`), 2 processes",
+        )
+        .result(m(8))
+        .baseline(format!("ArrayQueue 1P/1C: {}", m(6)))
+        .ratio(ratio(s[8].med / cb))
+        .goal("(≥ 0.5×, in bulk)", Some(s[8].med / cb >= 0.5)),
+        Goal::new(
+            "#7 codata",
+            "buffered Channel<u64>, 8-byte messages in batches (`send_slice`/`recv_into`), 2 processes",
+        )
+        .result(m(9))
+        .baseline(format!("crossbeam-channel 1P/1C in-process: {}", m(7)))
+        .ratio(ratio(s[9].med / s[7].med))
+        .goal("≥ 20 M msgs/s (in bulk)", Some(s[9].med >= 20e6)),
     ];
     GroupRecord::new(md, goals)
 }
