@@ -91,9 +91,10 @@ fn channel_receiver(seg: &Segment) {
     let ch = Channel::<u64>::open(seg, "ch").unwrap();
     let rx = ch.receiver().unwrap();
     let seen = Array::<u8>::open(seg, "ch_seen").unwrap();
+    let last = Array::<u64>::open(seg, "ch_last").unwrap();
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(v)) => bump(&seen, v),
+            Ok(Some(v)) => count(&seen, &last, v),
             // Drained with every sender dead: a restarted sender comes back.
             Ok(None) => std::thread::sleep(Duration::from_millis(1)),
             Err(ChError::Timeout { .. }) => {}
@@ -125,9 +126,10 @@ fn queue_producer(seg: &Segment) {
 fn queue_consumer(seg: &Segment) {
     let q = Queue::<u64>::open(seg, "q").unwrap();
     let seen = Array::<u8>::open(seg, "q_seen").unwrap();
+    let last = Array::<u64>::open(seg, "q_last").unwrap();
     loop {
         match q.pop().unwrap() {
-            Some(v) => bump(&seen, v),
+            Some(v) => count(&seen, &last, v),
             None => std::thread::sleep(Duration::from_micros(50)),
         }
     }
@@ -145,6 +147,14 @@ fn idle() -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// Counts `v`, then records `v + 1` as the next item expected: with one sender and one
+/// receiver per FIFO stream, an item lost because the receiver was killed between taking it
+/// and counting it is exactly the `last` the driver reads right after that kill.
+fn count(seen: &Array<u8>, last: &Array<u64>, v: u64) {
+    bump(seen, v);
+    last.set(0, v + 1).unwrap();
 }
 
 fn bump(seen: &Array<u8>, v: u64) {
@@ -221,9 +231,14 @@ fn driver(seconds: u64) {
     let q = Queue::<u64>::create(&seg, "q", 1024).unwrap();
     let q_acked = Array::<u64>::create(&seg, "q_acked", 1).unwrap();
     let q_seen = Array::<u8>::create(&seg, "q_seen", MAX_ITEMS).unwrap();
+    let q_last = Array::<u64>::create(&seg, "q_last", 1).unwrap();
     let ch = Channel::<u64>::create(&seg, "ch", 1024).unwrap();
     let ch_acked = Array::<u64>::create(&seg, "ch_acked", 1).unwrap();
     let ch_seen = Array::<u8>::create(&seg, "ch_seen", MAX_ITEMS).unwrap();
+    let ch_last = Array::<u64>::create(&seg, "ch_last", 1).unwrap();
+    // Items that a consumer kill may have lost (see `count`), per stream.
+    let mut q_window = std::collections::HashSet::new();
+    let mut ch_window = std::collections::HashSet::new();
     let zb_acked = Array::<u64>::create(&seg, "zb_acked", 1).unwrap();
     let zb_seen = Array::<u8>::create(&seg, "zb_seen", MAX_ITEMS).unwrap();
     let exe = std::env::current_exe().unwrap();
@@ -249,6 +264,10 @@ fn driver(seconds: u64) {
         kids[i].kill().unwrap(); // SIGKILL
         kids[i].wait().unwrap();
         kills[i] += 1;
+        if i == 1 {
+            q_window.insert(q_last.get(0).unwrap());
+            ch_window.insert(ch_last.get(0).unwrap());
+        }
         kids[i] = spawn(ROLES[i]);
     }
     // Let the consumers catch up, then stop everything.
@@ -257,6 +276,8 @@ fn driver(seconds: u64) {
         let _ = k.kill();
         let _ = k.wait();
     }
+    q_window.insert(q_last.get(0).unwrap());
+    ch_window.insert(ch_last.get(0).unwrap());
     while let Some(v) = q.pop().unwrap() {
         bump(&q_seen, v);
     }
@@ -268,30 +289,66 @@ fn driver(seconds: u64) {
             Err(e) => panic!("channel drain: {e:?}"),
         }
     }
-    let report = |what: &str, acked: u64, seen: &Array<u8>, dup_kills: u64| -> (u64, u64) {
+    // Lost items outside the consumer-kill windows (`window`), if given, are unexplained.
+    let report = |what: &str,
+                  acked: u64,
+                  seen: &Array<u8>,
+                  dup_kills: u64,
+                  window: Option<&std::collections::HashSet<u64>>|
+     -> (u64, u64, u64) {
         let mut lost = 0;
         let mut dup = 0;
+        let mut unexplained = 0;
         for i in 0..acked as usize {
             match seen.get(i).unwrap() {
-                0 => lost += 1,
+                0 => {
+                    lost += 1;
+                    if window.is_some_and(|w| !w.contains(&(i as u64))) {
+                        unexplained += 1;
+                        eprintln!("{what}: item {i} lost outside a consumer-kill window");
+                    }
+                }
                 1 => {}
                 c => dup += u64::from(c - 1),
             }
         }
+        let explained = if window.is_some() {
+            format!(", {} of them in a consumer-kill window", lost - unexplained)
+        } else {
+            String::new()
+        };
         println!(
-            "{what}: {acked} acknowledged, {} received, {lost} lost, {dup} duplicated \
-             ({dup_kills} kills of the sending side)",
+            "{what}: {acked} acknowledged, {} received, {lost} lost{explained}, {dup} \
+             duplicated ({dup_kills} kills of the sending side)",
             acked - lost
         );
-        (lost, dup)
+        (lost, dup, unexplained)
     };
     println!(
         "soak: {seconds} s, kills: producer {}, consumer {}, writer {}, reader {}",
         kills[0], kills[1], kills[2], kills[3]
     );
-    let (q_lost, q_dup) = report("queue", q_acked.get(0).unwrap(), &q_seen, kills[0]);
-    let (ch_lost, ch_dup) = report("channel", ch_acked.get(0).unwrap(), &ch_seen, kills[0]);
-    let (zb_lost, zb_dup) = report("zerobuffer", zb_acked.get(0).unwrap(), &zb_seen, kills[2]);
+    let (q_lost, q_dup, q_odd) = report(
+        "queue",
+        q_acked.get(0).unwrap(),
+        &q_seen,
+        kills[0],
+        Some(&q_window),
+    );
+    let (ch_lost, ch_dup, ch_odd) = report(
+        "channel",
+        ch_acked.get(0).unwrap(),
+        &ch_seen,
+        kills[0],
+        Some(&ch_window),
+    );
+    let (zb_lost, zb_dup, _) = report(
+        "zerobuffer",
+        zb_acked.get(0).unwrap(),
+        &zb_seen,
+        kills[2],
+        None,
+    );
     let zb_bound = (kills[3] + 1) * (RING / 24);
     println!(
         "zerobuffer: frames lost with killed readers: {zb_lost} (bound: {} reader kills x {} frames)",
@@ -304,6 +361,8 @@ fn driver(seconds: u64) {
     drop(Reader::create(&zb_name, BufferConfig::new(0, 64)));
     println!("soak: peers that exited by themselves: {unexpected}");
     let ok = unexpected == 0
+        && q_odd == 0
+        && ch_odd == 0
         && q_lost <= kills[1]
         && q_dup <= kills[0]
         && ch_lost <= kills[1]
