@@ -112,137 +112,78 @@ facade!(
     AtomicUsize, usize
 );
 
-/// A 32-bit atomic word as lock-free algorithms see it.
-///
-/// The workspace's algorithms (queue, stack, pool, map, the synchronisation primitives and
-/// the codata protocols) are written once, generic over this trait, so the same code runs
-/// over the hardware atomics of a mapped segment ([`shared::AtomicU32`]) and, under
-/// `cfg(zeroipc_loom)`, over the facade's model-checked [`AtomicU32`]. The methods are those
-/// of the atomic types, with the same semantics.
-pub trait Word32: Sync {
-    /// Loads the value.
-    fn load(&self, order: Ordering) -> u32;
-    /// Stores `value`.
-    fn store(&self, value: u32, order: Ordering);
-    /// Stores `new` if the value is `current`.
-    ///
-    /// # Errors
-    /// The value found, if it was not `current`.
-    fn compare_exchange(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32>;
-    /// Like [`Word32::compare_exchange`], but may fail spuriously.
-    ///
-    /// # Errors
-    /// The value found (which may equal `current` on a spurious failure).
-    fn compare_exchange_weak(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32>;
-    /// Adds `value` (wrapping), returning the previous value.
-    fn fetch_add(&self, value: u32, order: Ordering) -> u32;
-    /// Subtracts `value` (wrapping), returning the previous value.
-    fn fetch_sub(&self, value: u32, order: Ordering) -> u32;
-}
-
-/// A 64-bit atomic word as lock-free algorithms see it (see [`Word32`]).
-pub trait Word64: Sync {
-    /// Loads the value.
-    fn load(&self, order: Ordering) -> u64;
-    /// Stores `value`.
-    fn store(&self, value: u64, order: Ordering);
-    /// Like `compare_exchange`, but may fail spuriously.
-    ///
-    /// # Errors
-    /// The value found (which may equal `current` on a spurious failure).
-    fn compare_exchange_weak(
-        &self,
-        current: u64,
-        new: u64,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u64, u64>;
-}
-
-macro_rules! impl_word32 {
-    ($ty:ty) => {
-        impl Word32 for $ty {
-            #[inline]
-            fn load(&self, order: Ordering) -> u32 {
-                <$ty>::load(self, order)
-            }
-            #[inline]
-            fn store(&self, value: u32, order: Ordering) {
-                <$ty>::store(self, value, order)
-            }
-            #[inline]
-            fn compare_exchange(
-                &self,
-                current: u32,
-                new: u32,
-                success: Ordering,
-                failure: Ordering,
-            ) -> Result<u32, u32> {
-                <$ty>::compare_exchange(self, current, new, success, failure)
-            }
-            #[inline]
-            fn compare_exchange_weak(
-                &self,
-                current: u32,
-                new: u32,
-                success: Ordering,
-                failure: Ordering,
-            ) -> Result<u32, u32> {
-                <$ty>::compare_exchange_weak(self, current, new, success, failure)
-            }
-            #[inline]
-            fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
-                <$ty>::fetch_add(self, value, order)
-            }
-            #[inline]
-            fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
-                <$ty>::fetch_sub(self, value, order)
-            }
+/// Defines an atomic-word trait (`$trait` over `$int`) with the methods of the atomic types,
+/// and implements it for the given types by calling their inherent methods.
+macro_rules! word_trait {
+    ($(#[$doc:meta])* $trait:ident, $int:ty, [$($ty:ty),*]) => {
+        $(#[$doc])*
+        pub trait $trait: Sync {
+            /// Loads the value.
+            fn load(&self, order: Ordering) -> $int;
+            /// Stores `value`.
+            fn store(&self, value: $int, order: Ordering);
+            /// Stores `new` if the value is `current`.
+            ///
+            /// # Errors
+            /// The value found, if it was not `current`.
+            fn compare_exchange(&self, current: $int, new: $int, success: Ordering, failure: Ordering) -> Result<$int, $int>;
+            /// Like `compare_exchange`, but may fail spuriously.
+            ///
+            /// # Errors
+            /// The value found (which may equal `current` on a spurious failure).
+            fn compare_exchange_weak(&self, current: $int, new: $int, success: Ordering, failure: Ordering) -> Result<$int, $int>;
+            /// Adds `value` (wrapping), returning the previous value.
+            fn fetch_add(&self, value: $int, order: Ordering) -> $int;
+            /// Subtracts `value` (wrapping), returning the previous value.
+            fn fetch_sub(&self, value: $int, order: Ordering) -> $int;
         }
+
+        $(
+            impl $trait for $ty {
+                #[inline]
+                fn load(&self, order: Ordering) -> $int {
+                    <$ty>::load(self, order)
+                }
+                #[inline]
+                fn store(&self, value: $int, order: Ordering) {
+                    <$ty>::store(self, value, order)
+                }
+                #[inline]
+                fn compare_exchange(&self, current: $int, new: $int, success: Ordering, failure: Ordering) -> Result<$int, $int> {
+                    <$ty>::compare_exchange(self, current, new, success, failure)
+                }
+                #[inline]
+                fn compare_exchange_weak(&self, current: $int, new: $int, success: Ordering, failure: Ordering) -> Result<$int, $int> {
+                    <$ty>::compare_exchange_weak(self, current, new, success, failure)
+                }
+                #[inline]
+                fn fetch_add(&self, value: $int, order: Ordering) -> $int {
+                    <$ty>::fetch_add(self, value, order)
+                }
+                #[inline]
+                fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
+                    <$ty>::fetch_sub(self, value, order)
+                }
+            }
+        )*
     };
 }
 
-macro_rules! impl_word64 {
-    ($ty:ty) => {
-        impl Word64 for $ty {
-            #[inline]
-            fn load(&self, order: Ordering) -> u64 {
-                <$ty>::load(self, order)
-            }
-            #[inline]
-            fn store(&self, value: u64, order: Ordering) {
-                <$ty>::store(self, value, order)
-            }
-            #[inline]
-            fn compare_exchange_weak(
-                &self,
-                current: u64,
-                new: u64,
-                success: Ordering,
-                failure: Ordering,
-            ) -> Result<u64, u64> {
-                <$ty>::compare_exchange_weak(self, current, new, success, failure)
-            }
-        }
-    };
-}
+word_trait!(
+    /// A 32-bit atomic word as lock-free algorithms see it.
+    ///
+    /// The workspace's algorithms (queue, stack, pool, map, the synchronisation primitives
+    /// and the codata protocols) are written once, generic over this trait, so the same code
+    /// runs over the hardware atomics of a mapped segment ([`shared::AtomicU32`]) and, under
+    /// `cfg(zeroipc_loom)`, over the facade's model-checked [`AtomicU32`]. The methods are
+    /// those of the atomic types, with the same semantics.
+    Word32, u32, [shared::AtomicU32, AtomicU32]
+);
 
-impl_word32!(shared::AtomicU32);
-impl_word64!(shared::AtomicU64);
-impl_word32!(AtomicU32);
-impl_word64!(AtomicU64);
+word_trait!(
+    /// A 64-bit atomic word as lock-free algorithms see it (see [`Word32`]).
+    Word64, u64, [shared::AtomicU64, AtomicU64]
+);
 
 /// Hardware atomics, as overlaid on shared memory.
 ///
