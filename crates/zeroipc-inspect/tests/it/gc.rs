@@ -28,6 +28,24 @@ fn leftovers(name: &str) -> [bool; 4] {
     ]
 }
 
+/// Removes whatever a killed reader left of buffer `name` when dropped, so a failed or
+/// retried scenario leaves nothing behind (after a passing one, `gc` has removed it all).
+struct RemoveLeftovers(String);
+
+impl Drop for RemoveLeftovers {
+    fn drop(&mut self) {
+        let n = &self.0;
+        for path in [
+            format!("/dev/shm/{n}"),
+            format!("/dev/shm/sem.sem-w-{n}"),
+            format!("/dev/shm/sem.sem-r-{n}"),
+            format!("/tmp/zerobuffer/{n}.lock"),
+        ] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 fn names(report: &Value) -> Vec<&str> {
     report["stale"]
         .as_array()
@@ -54,6 +72,7 @@ fn hold_lock(name: &str) -> Option<std::fs::File> {
 /// the moment between releasing our hold on the lock and `gc` finding them.
 fn killed_reader_scenario(live: &str) -> Result<(), String> {
     let dead = unique("gcdead");
+    let _cleanup = RemoveLeftovers(dead.clone());
     let mut child = spawn_child("zb_reader", &dead);
     wait_ready(&mut child);
     child.0.kill().expect("SIGKILL");
