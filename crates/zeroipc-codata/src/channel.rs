@@ -519,10 +519,7 @@ impl<T: Pod> Channel<T> {
     fn buffered_try_recv(&self, queue: &Queue<T>, qwords: &AtomicWords) -> Result<Option<T>> {
         match queue.pop()? {
             Some(v) => {
-                fence(Ordering::SeqCst);
-                if self.word(W_SENDERS)?.load(Ordering::SeqCst) > 0 {
-                    common::wake_all(Self::q_word(qwords, 0, &self.inner.name)?);
-                }
+                self.wake_senders(qwords)?;
                 Ok(Some(v))
             }
             None => Ok(None),
@@ -543,6 +540,16 @@ impl<T: Pod> Channel<T> {
             self.wake_receivers(queue, qwords, first)?;
         }
         Ok(n)
+    }
+
+    /// After a pop freed slots: wakes senders sleeping on a full buffer, if any registered.
+    fn wake_senders(&self, qwords: &AtomicWords) -> Result<()> {
+        // Store-load handshake with a sender's SeqCst registration (spec D5).
+        fence(Ordering::SeqCst);
+        if self.word(W_SENDERS)?.load(Ordering::SeqCst) > 0 {
+            common::wake_all(Self::q_word(qwords, 0, &self.inner.name)?);
+        }
+        Ok(())
     }
 
     /// After publishing the element(s) from queue position `position` on: wakes sleeping
@@ -576,10 +583,7 @@ impl<T: Pod> Channel<T> {
     ) -> Result<usize> {
         let n = queue.pop_into(dst)?;
         if n > 0 {
-            fence(Ordering::SeqCst);
-            if self.word(W_SENDERS)?.load(Ordering::SeqCst) > 0 {
-                common::wake_all(Self::q_word(qwords, 0, &self.inner.name)?);
-            }
+            self.wake_senders(qwords)?;
         }
         Ok(n)
     }
