@@ -58,5 +58,5 @@ pub use zeroipc_format::{Segment, SegmentOptions};
 
 /// The guide `docs/CODATA.md`, compiled and run as doctests.
 #[cfg(doctest)]
-#[doc = include_str!("../../../docs/CODATA.md")]
+#[doc = include_str!("../../docs/CODATA.md")]
 pub struct CodataGuide;

@@ -55,7 +55,7 @@ pub fn unique(tag: &str) -> String {
 
 /// The golden images directory.
 pub fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/golden/zeroipc")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/golden/zeroipc")
 }
 
 /// Unlinks a ZeroIPC segment on drop.
