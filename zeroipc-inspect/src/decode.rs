@@ -1,5 +1,7 @@
 //! Decoding a structure into ordered fields, with the keys of the golden JSON (spec §8.2).
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use std::collections::BTreeSet;
 use std::ops::Range;
 
@@ -387,6 +389,7 @@ fn gone() -> crate::error::CliError {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

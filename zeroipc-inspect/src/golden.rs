@@ -2,6 +2,8 @@
 //! golden files `interop/golden/zeroipc/*.json` hold it. It is [`decode`](crate::decode())
 //! in the [`View::GOLDEN`] form, keeping the keys the golden schema has (the CLI shows more).
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use serde_json::{Value, json};
 use zeroipc_format::Segment;
 
@@ -148,6 +150,7 @@ pub fn table_json(seg: &Segment) -> Result<(Value, Value)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use std::path::PathBuf;
 

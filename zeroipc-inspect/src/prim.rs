@@ -8,6 +8,8 @@
 //! through `zeroipc_format` regions. Nothing here takes a lock or registers a peer, so a
 //! value guarded by a lock (a `Signal`'s) is an unsynchronised snapshot.
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use serde_json::{Map as JsonMap, Value, json};
 use zeroipc_codata::{Channel, Future, FutureState, Lazy, LazyOp, LazyState, Stream};
 use zeroipc_format::{Entry, Region, Segment};
@@ -309,7 +311,9 @@ fn future<T: Scalar>(
             let r = region_of(seg, name)?;
             match crate::infer::error_elem_size(&r) {
                 Some(es) => {
-                    let raw: [u8; 256] = r.read(16 + es as usize)?;
+                    let at = usize::try_from(es).ok().and_then(|es| es.checked_add(16));
+                    let at = at.ok_or_else(|| CliError::corrupt("error message offset"))?;
+                    let raw: [u8; 256] = r.read(at)?;
                     let end = raw.iter().position(|&b| b == 0).unwrap_or(255);
                     Value::from(String::from_utf8_lossy(raw.get(..end).unwrap_or_default()))
                 }
@@ -383,6 +387,16 @@ fn lazy<T: Scalar>(
     Ok(())
 }
 
+/// `base + stride * i`: the offset of slot `i` of a table.
+fn table_offset(base: usize, stride: usize, i: usize) -> Result<usize> {
+    stride
+        .checked_mul(i)
+        .and_then(|o| o.checked_add(base))
+        .ok_or_else(|| {
+            CliError::corrupt(format!("slot {i} of a table lies beyond the address space"))
+        })
+}
+
 /// One occupied subscriber slot of `NAME_subs` (spec §3.9.1).
 fn subscriber_json(i: usize, cursor: u64, pid: u32, w: u64, cap: u64, es: u64) -> Value {
     let (pid_v, alive) = pid_json(pid);
@@ -391,7 +405,7 @@ fn subscriber_json(i: usize, cursor: u64, pid: u32, w: u64, cap: u64, es: u64) -
         .then(|| w.checked_sub(cursor))
         .flatten()
         .filter(|d| *d <= cap && d.is_multiple_of(es) && cursor.is_multiple_of(es))
-        .map(|d| d / es.max(1));
+        .and_then(|d| d.checked_div(es.max(1)));
     json!({
         "slot": i,
         "pid": pid_v,
@@ -413,8 +427,8 @@ pub fn subscribers(subs: &Region, w: u64, cap: u64, es: u64) -> Result<(u32, Vec
     let multicast = subs.read::<u32>(16)?;
     let mut out = Vec::new();
     for i in 0..SUB_SLOTS {
-        let cursor = subs.read::<u64>(32 + 16 * i)?;
-        let pid = subs.read::<u32>(40 + 16 * i)?;
+        let cursor = subs.read::<u64>(table_offset(32, 16, i)?)?;
+        let pid = subs.read::<u32>(table_offset(40, 16, i)?)?;
         if pid != 0 {
             out.push(subscriber_json(i, cursor, pid, w, cap, es));
         }
@@ -468,7 +482,7 @@ pub fn peers(r: &Region) -> Result<(u32, u32, Vec<Value>)> {
     }
     let mut out = Vec::new();
     for i in 0..PEER_SLOTS {
-        let word = r.read::<u64>(16 + 8 * i)?;
+        let word = r.read::<u64>(table_offset(16, 8, i)?)?;
         if word == 0 {
             continue;
         }
@@ -549,6 +563,7 @@ pub fn parts_json(seg: &Segment, name: &str, kind: Kind) -> Result<Value> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
