@@ -283,27 +283,29 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
         cfg.rounds,
         table(&["", "1P/1C", "2P/2C", "4P/4C"], &rows)
     );
-    let series: Vec<(String, Vec<(f64, f64)>)> = SUBJECTS
+    let series: Vec<crate::plot::SpreadSeries> = SUBJECTS
         .iter()
         .enumerate()
         .map(|(s, l)| {
-            (
-                l.to_string(),
-                KS.iter()
-                    .enumerate()
-                    .map(|(j, &k)| (k as f64, sp[s][j].med / 1e6))
-                    .collect(),
-            )
+            let v = sp[s]
+                .iter()
+                .map(|x| Spread {
+                    med: x.med / 1e6,
+                    min: x.min / 1e6,
+                    max: x.max / 1e6,
+                })
+                .collect();
+            (l.to_string(), v)
         })
         .collect();
-    crate::plot::lines(
+    let cats: Vec<String> = KS.iter().map(|k| format!("{k}P/{k}C")).collect();
+    crate::plot::categories(
         &img.join("scaling.svg"),
-        &format!("k producers → k consumers, {n}-CPU machine (M items/s)"),
+        &format!("k producers → k consumers, {n}-CPU machine"),
         "k (producers = consumers)",
-        "M items/s",
+        "M items/s (log)",
+        &cats,
         &series,
-        false,
-        true,
     );
     md.push_str("\n![scaling](img/scaling.svg)\n");
     let m = |s: usize, j: usize| sp[s][j].show(1e-6, "M items/s");
