@@ -249,8 +249,18 @@ pub type SpreadSeries = (String, Vec<crate::harness::Spread>);
 
 /// Medians with min–max whiskers over discrete categories (e.g. k = 1, 2, 4), on a log y axis
 /// labelled at 1-2-5 steps, with the legend beside the plot so it never covers a point.
-pub fn categories(path: &Path, title: &str, xdesc: &str, ydesc: &str, cats: &[String], series: &[SpreadSeries]) {
-    warn(path, categories_inner(path, title, xdesc, ydesc, cats, series));
+pub fn categories(
+    path: &Path,
+    title: &str,
+    xdesc: &str,
+    ydesc: &str,
+    cats: &[String],
+    series: &[SpreadSeries],
+) {
+    warn(
+        path,
+        categories_inner(path, title, xdesc, ydesc, cats, series),
+    );
 }
 
 /// 1-2-5 steps from below `lo` to above `hi`: the log axis gets a label in every decade.
@@ -322,13 +332,12 @@ fn categories_inner(
         chart.draw_series(std::iter::once(Text::new(
             si(t),
             (-0.5, t),
-            ("sans-serif", 13)
-                .into_font()
-                .color(&BLACK)
-                .pos(plotters::style::text_anchor::Pos::new(
+            ("sans-serif", 13).into_font().color(&BLACK).pos(
+                plotters::style::text_anchor::Pos::new(
                     plotters::style::text_anchor::HPos::Right,
                     plotters::style::text_anchor::VPos::Center,
-                )),
+                ),
+            ),
         )))?;
     }
     let width = 0.5 / series.len().max(1) as f64;
