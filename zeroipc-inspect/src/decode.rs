@@ -116,7 +116,7 @@ impl Fields {
     }
 }
 
-/// Runs `$body` with the type alias `$T` bound to the Rust type of the [`Dtype`] `$d` (every
+/// Runs `$body` with the type alias `$T` bound to the Rust type of the [`Dtype`](crate::dtype::Dtype) `$d` (every
 /// integer width and both float widths): the one table from element type to Rust type.
 ///
 /// # Examples

@@ -45,3 +45,8 @@ pub use error::{CliError, Result};
 pub use golden::{golden_json, golden_keys, table_json};
 pub use infer::{DtypeSource, Guess, infer};
 pub use prim::{Origin, parts, upstream_parts};
+
+/// The crate README's example, compiled and run as a doctest so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
