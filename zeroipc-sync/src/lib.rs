@@ -56,6 +56,7 @@ pub mod owner;
 pub mod reactor;
 mod rwlock;
 mod semaphore;
+mod semaphore_guard;
 mod signal;
 
 pub use barrier::Barrier;
@@ -67,6 +68,7 @@ pub use mutex::{Mutex, MutexGuard, OWNER_SIZE, OWNER_SUFFIX};
 pub use once::{Once, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::Semaphore;
+pub use semaphore_guard::SemaphoreGuard;
 pub use signal::Signal;
 pub use zeroipc_format::{Segment, SegmentOptions};
 
