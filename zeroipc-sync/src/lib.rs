@@ -57,4 +57,4 @@ pub use once::{Once, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::Semaphore;
 pub use signal::Signal;
-pub use zeroipc_format::{Segment, SegmentOptions};
+pub use zeroipc_format::{Error as FormatError, Segment, SegmentOptions};
