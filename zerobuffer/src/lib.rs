@@ -51,3 +51,8 @@ pub use reader::{
     ReaderStats,
 };
 pub use writer::{DEFAULT_WRITE_TIMEOUT, Writer, WriterOptions};
+
+/// The crate README's example, compiled and run as a doctest so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

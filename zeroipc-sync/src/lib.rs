@@ -58,3 +58,8 @@ pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::Semaphore;
 pub use signal::Signal;
 pub use zeroipc_format::{Error as FormatError, Segment, SegmentOptions};
+
+/// The crate README's example, compiled and run as a doctest so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
