@@ -49,7 +49,7 @@ const VALUE_SIZE: usize = 12;
 /// assert_eq!(prices.insert(7, 2.5)?, Some(1.5)); // update returns the old value
 /// assert_eq!(prices.get(&7)?, Some(2.5));
 /// assert_eq!(prices.remove(&7)?, Some(2.5));
-/// assert!(prices.is_empty());
+/// assert!(prices.is_empty()?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Map<K, V> {

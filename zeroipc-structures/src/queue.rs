@@ -340,7 +340,7 @@ impl<W: Word32, S> Core<'_, W, S> {
 /// let other = Queue::<u64>::open(&seg, "jobs")?; // as another process would
 /// assert_eq!(other.pop()?, Some(1));
 /// assert_eq!(other.len()?, 3);
-/// # Ok::<(), zeroipc_structures::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Queue<T> {
     region: Region,

@@ -219,7 +219,7 @@ impl<W: Word32, S> Core<'_, W, S> {
 /// assert_eq!(s.peek()?, Some(2));
 /// assert_eq!(s.pop()?, Some(2));
 /// assert_eq!(s.len()?, 1);
-/// # Ok::<(), zeroipc_structures::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Stack<T> {
     region: Region,
