@@ -22,7 +22,7 @@ pub(crate) struct LatchLayout {
     pub padding: [i32; 2],
 }
 
-const COUNT: usize = offset_of!(LatchLayout, count);
+pub(crate) const COUNT: usize = offset_of!(LatchLayout, count);
 const INITIAL: usize = offset_of!(LatchLayout, initial_count);
 const SIZE: u64 = size_of::<LatchLayout>() as u64;
 
@@ -83,7 +83,7 @@ pub(crate) fn wait<W: Word + ?Sized>(count: &W, deadline: Option<Instant>) -> bo
 /// ```
 #[derive(Clone, Debug)]
 pub struct Latch {
-    region: Region,
+    pub(crate) region: Region,
     entry: Entry,
 }
 
