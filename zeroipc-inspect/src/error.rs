@@ -106,6 +106,8 @@ impl From<zeroipc_format::Error> for CliError {
         };
         let kind = match &e {
             E::NameTooLong { .. } => "InvalidName".to_owned(),
+            // The format's SizeMismatch is the spec's LayoutMismatch.
+            E::SizeMismatch { .. } => "LayoutMismatch".to_owned(),
             E::NotInitialized { .. } => "NotInitialised".to_owned(),
             other => variant(other),
         };
@@ -113,15 +115,9 @@ impl From<zeroipc_format::Error> for CliError {
     }
 }
 
-/// An error of a structure crate: its format errors as such, `SizeMismatch` as the spec's
-/// `LayoutMismatch`, the other variants by name (exit 3).
-fn of_crate<E: fmt::Debug + fmt::Display>(e: &E, size_mismatch: bool) -> CliError {
-    let kind = if size_mismatch {
-        "LayoutMismatch".to_owned()
-    } else {
-        variant(e)
-    };
-    CliError::new(EXIT_OTHER, kind, e.to_string())
+/// An error of a structure crate that is not a format error: by its variant name (exit 3).
+fn of_crate<E: fmt::Debug + fmt::Display>(e: &E) -> CliError {
+    CliError::new(EXIT_OTHER, variant(e), e.to_string())
 }
 
 impl From<zeroipc_structures::Error> for CliError {
@@ -129,7 +125,7 @@ impl From<zeroipc_structures::Error> for CliError {
         use zeroipc_structures::Error as S;
         match e {
             S::Format(f) => f.into(),
-            other => of_crate(&other, matches!(other, S::SizeMismatch { .. })),
+            other => of_crate(&other),
         }
     }
 }
@@ -139,7 +135,7 @@ impl From<zeroipc_sync::Error> for CliError {
         use zeroipc_sync::Error as S;
         match e {
             S::Format(f) => f.into(),
-            other => of_crate(&other, matches!(other, S::SizeMismatch { .. })),
+            other => of_crate(&other),
         }
     }
 }
@@ -150,7 +146,7 @@ impl From<zeroipc_codata::Error> for CliError {
         match e {
             C::Format(f) => f.into(),
             C::Structure(s) => s.into(),
-            other => of_crate(&other, matches!(other, C::SizeMismatch { .. })),
+            other => of_crate(&other),
         }
     }
 }

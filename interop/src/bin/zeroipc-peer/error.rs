@@ -70,9 +70,23 @@ impl From<zeroipc_codata::Error> for PeerError {
     }
 }
 
-impl<T> From<zeroipc_structures::PushError<T>> for PeerError {
-    fn from(e: zeroipc_structures::PushError<T>) -> Self {
-        zeroipc_structures::Error::from(e).into()
+impl<T, E: Into<PeerError>> From<zeroipc_structures::PushError<T, E>> for PeerError {
+    /// A full structure becomes the error kind `Full` (the value is not needed: the peer
+    /// reports and stops).
+    fn from(e: zeroipc_structures::PushError<T, E>) -> Self {
+        match e {
+            zeroipc_structures::PushError::Full(_) => Self::new("Full", "structure is full"),
+            zeroipc_structures::PushError::Failed(e) => e.into(),
+        }
+    }
+}
+
+/// A `try_send`/`try_emit` outcome as "was it sent": `Ok(false)` when full.
+pub fn sent<T, E>(r: Result<(), zeroipc_structures::PushError<T, E>>) -> Result<bool, E> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(zeroipc_structures::PushError::Full(_)) => Ok(false),
+        Err(zeroipc_structures::PushError::Failed(e)) => Err(e),
     }
 }
 
@@ -94,11 +108,11 @@ mod tests {
 
     #[test]
     fn kinds_follow_the_spec_names() {
-        let e: PeerError = zeroipc_structures::Error::SizeMismatch {
+        let e: PeerError = zeroipc_structures::Error::from(zeroipc_format::Error::SizeMismatch {
             name: "m".into(),
             expected: 112,
             found: 144,
-        }
+        })
         .into();
         assert_eq!(e.kind, "LayoutMismatch");
         let e: PeerError = zeroipc_format::Error::NotFound { name: "x".into() }.into();

@@ -10,7 +10,7 @@ use zeroipc_sync::{
 };
 
 use crate::elem::{Elem, vec_from_json};
-use crate::error::PeerError;
+use crate::error::{PeerError, sent};
 use crate::scenario::Spec;
 
 fn int(s: &Spec<'_>, key: &str) -> Result<i32, PeerError> {
@@ -141,7 +141,7 @@ fn write_lazy<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
 fn write_stream<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     let st = Stream::<T>::create(seg, s.name, s.usize("capacity")?)?;
     for v in vec_from_json::<T>(s.field("emit")?)? {
-        check(st.try_emit(v)?, s, "stream buffer full")?;
+        check(sent(st.try_emit(v))?, s, "stream buffer full")?;
     }
     Ok(())
 }
@@ -149,7 +149,7 @@ fn write_stream<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
 fn write_channel<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     let c = Channel::<T>::create(seg, s.name, s.usize("capacity")?)?;
     for v in vec_from_json::<T>(s.field("send")?)? {
-        check(c.try_send(v)?, s, "channel buffer full")?;
+        check(sent(c.try_send(v))?, s, "channel buffer full")?;
     }
     Ok(())
 }
