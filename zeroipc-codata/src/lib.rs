@@ -40,6 +40,7 @@ mod channel;
 mod common;
 mod error;
 mod future;
+mod future_derived;
 mod lazy;
 #[cfg(zeroipc_loom)]
 #[doc(hidden)]
@@ -51,6 +52,7 @@ mod stream;
 pub use channel::{Channel, Receiver, Sender};
 pub use error::{Error, Result};
 pub use future::{Future, FutureState};
+pub use future_derived::{DerivedFuture, WhenAll};
 pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
 pub use operators::Derived;
 pub use stream::{DEFAULT_CAPACITY, SUB_SLOTS, Stream, Subscription};

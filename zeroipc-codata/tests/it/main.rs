@@ -5,6 +5,7 @@
 mod basic;
 mod crash;
 mod crash_matrix;
+mod derived;
 mod golden;
 mod multiprocess;
 use zeroipc_format::Segment;
