@@ -52,7 +52,7 @@ mod protocol;
 mod stream;
 
 pub use channel::{Channel, Receiver, Sender};
-pub use error::{Error, Result};
+pub use error::{Error, Result, TrySendError};
 pub use future::{Future, FutureState};
 pub use future_derived::{DerivedFuture, WhenAll};
 pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
@@ -60,7 +60,7 @@ pub use lazy_subscription::OnSubscribe;
 pub use operators::Derived;
 pub use operators_extra::Batches;
 pub use stream::{DEFAULT_CAPACITY, SUB_SLOTS, Stream, Subscription};
-pub use zeroipc_format::{Segment, SegmentOptions};
+pub use zeroipc_format::{Error as FormatError, Segment, SegmentOptions};
 
 /// The guide `docs/CODATA.md`, compiled and run as doctests.
 #[cfg(doctest)]

@@ -231,7 +231,7 @@ fn stack<T: Scalar>(seg: &Segment, entry: &Entry, lim: &Limit, f: &mut Fields) -
 fn ring<T: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) -> Result<()> {
     let r = Ring::<T>::open(seg, name)?;
     let (w, rd) = r.positions_snapshot()?;
-    let items = r.peek_all()?;
+    let items = r.snapshot()?;
     f.put("capacity_bytes", r.capacity_bytes());
     f.put("elem_size", size_of::<T>());
     f.put("write_pos", w);
@@ -244,9 +244,9 @@ fn ring<T: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) -> Re
 
 fn map<K: Scalar, V: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) -> Result<()> {
     let m = Map::<K, V>::open(seg, name)?;
-    let items = m.items()?;
+    let items = m.snapshot()?;
     f.put("capacity", m.capacity());
-    f.put("size", m.len());
+    f.put("size", m.len()?);
     f.put("key_size", size_of::<K>());
     f.put("value_size", size_of::<V>());
     f.put("entry_size", Map::<K, V>::ENTRY_SIZE);
@@ -267,9 +267,9 @@ fn map<K: Scalar, V: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fie
 
 fn set<T: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) -> Result<()> {
     let s = Set::<T>::open(seg, name)?;
-    let items = s.items()?;
+    let items = s.snapshot()?;
     f.put("capacity", s.capacity());
-    f.put("size", s.len());
+    f.put("size", s.len()?);
     f.put("entry_size", Set::<T>::ENTRY_SIZE);
     let mut shown = Vec::new();
     f.list("items", items.len(), lim, |i| {
@@ -291,7 +291,7 @@ fn pool<T: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) -> Re
     let free = p.free_list()?;
     f.put("capacity", p.capacity());
     f.put("elem_size", size_of::<T>());
-    f.put("allocated", p.allocated()?);
+    f.put("allocated", p.len()?);
     f.put("free_head_index", idx);
     f.put("free_head_generation", generation);
     f.put("node_size", Pool::<T>::NODE_SIZE);

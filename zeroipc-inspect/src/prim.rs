@@ -388,7 +388,7 @@ fn stream<T: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) -> 
     let s = Stream::<T>::open(seg, name)?;
     let ring = Ring::<T>::open(seg, &format!("{name}_buffer"))?;
     let (w, r) = ring.positions_snapshot()?;
-    let items = ring.peek_all()?;
+    let items = ring.snapshot()?;
     let es = size_of::<T>() as u64;
     f.put("sequence", s.sequence()?);
     f.put("closed", s.is_closed()?);

@@ -70,7 +70,7 @@ fn array<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
 fn queue<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
     let live = Queue::<T>::open(seg, name)?;
     let (head, tail) = live.counters()?;
-    let size = live.len();
+    let size = live.len()?;
     // The crate has no non-destructive iteration of a queue: peek by popping from a private
     // copy of the segment, through the same (validating) algorithm.
     let copy;
@@ -133,7 +133,7 @@ fn ring<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, Peer
         }
         read
     } else {
-        r.peek_all()?
+        r.snapshot()?
     };
     Ok(obj([
         ("kind", "ring".into()),
@@ -148,7 +148,7 @@ fn ring<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, Peer
 
 fn map<K: Elem, V: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
     let m = Map::<K, V>::open(seg, name)?;
-    let items = m.items()?;
+    let items = m.snapshot()?;
     let mut lookup = JsonMap::new();
     let mut pairs = Vec::with_capacity(items.len());
     for (k, v) in &items {
@@ -160,7 +160,7 @@ fn map<K: Elem, V: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> 
         ("key_dtype", K::DTYPE.into()),
         ("value_dtype", V::DTYPE.into()),
         ("capacity", m.capacity().into()),
-        ("size", m.len().into()),
+        ("size", m.len()?.into()),
         ("key_size", size_of::<K>().into()),
         ("value_size", size_of::<V>().into()),
         ("entry_size", Map::<K, V>::ENTRY_SIZE.into()),
@@ -171,7 +171,7 @@ fn map<K: Elem, V: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> 
 
 fn set<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
     let s = Set::<T>::open(seg, name)?;
-    let items = s.items()?;
+    let items = s.snapshot()?;
     let mut contains = JsonMap::new();
     for v in &items {
         contains.insert(key_text(*v), s.contains(v)?.into());
@@ -180,7 +180,7 @@ fn set<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
         ("kind", "set".into()),
         ("dtype", T::DTYPE.into()),
         ("capacity", s.capacity().into()),
-        ("size", s.len().into()),
+        ("size", s.len()?.into()),
         ("items", vec_to_json(&items)),
         ("contains", contains.into()),
     ]))
@@ -201,7 +201,7 @@ fn pool<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
         ("dtype", T::DTYPE.into()),
         ("capacity", p.capacity().into()),
         ("elem_size", size_of::<T>().into()),
-        ("allocated", p.allocated()?.into()),
+        ("allocated", p.len()?.into()),
         ("free_head_index", head_index.into()),
         ("free_head_generation", head_generation.into()),
         ("node_size", Pool::<T>::NODE_SIZE.into()),

@@ -23,7 +23,7 @@ use zeroipc_sync::{
 };
 
 use crate::elem::{Elem, vec_from_json, vec_to_json, with_elem};
-use crate::error::PeerError;
+use crate::error::{PeerError, sent};
 use crate::scenario::Spec;
 
 /// The entries a kind's canonical (upstream C++) layout has for base name `name`, in creation
@@ -168,7 +168,7 @@ fn write_lazy<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
 fn write_stream<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     let st = Stream::<T>::create(seg, s.name, s.usize("capacity")?)?;
     for v in vec_from_json::<T>(s.field("emit")?)? {
-        check(st.try_emit(v)?, s, "stream buffer full")?;
+        check(sent(st.try_emit(v))?, s, "stream buffer full")?;
     }
     Ok(())
 }
@@ -176,7 +176,7 @@ fn write_stream<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
 fn write_channel<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     let c = Channel::<T>::create(seg, s.name, s.usize("capacity")?)?;
     for v in vec_from_json::<T>(s.field("send")?)? {
-        check(c.try_send(v)?, s, "channel buffer full")?;
+        check(sent(c.try_send(v))?, s, "channel buffer full")?;
     }
     Ok(())
 }
@@ -356,7 +356,7 @@ fn stream<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, Pe
         got
     } else {
         // The buffer is a Ring (spec §3.4): its unread elements, in place.
-        Ring::<T>::open(seg, &format!("{name}_buffer"))?.peek_all()?
+        Ring::<T>::open(seg, &format!("{name}_buffer"))?.snapshot()?
     };
     Ok(obj([
         ("kind", "stream".into()),
@@ -370,7 +370,7 @@ fn stream<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, Pe
 
 fn channel<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
     let live = Channel::<T>::open(seg, name)?;
-    let size = live.len();
+    let size = live.len()?;
     // Peek by receiving from a private copy, through the same (validating) algorithm.
     let copy;
     let c = if consume {

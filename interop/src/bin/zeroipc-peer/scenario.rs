@@ -167,7 +167,7 @@ fn write_pool<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     let p = Pool::<T>::create(seg, s.name, s.usize("capacity")?)?;
     for v in vec_from_json::<T>(s.field("alloc")?)? {
         let i = p
-            .alloc()?
+            .allocate()?
             .ok_or_else(|| PeerError::new("Full", format!("{}: pool exhausted", s.name)))?;
         p.set(i, v)?;
     }
