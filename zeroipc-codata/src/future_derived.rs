@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread::JoinHandle;
 
 use bytemuck::Pod;
-use zeroipc_format::Segment;
+use zeroipc_format::{Error as FormatError, Segment};
 
 use crate::error::{Error, Result};
 use crate::future::Future;
@@ -37,13 +37,13 @@ impl<U: Pod> DerivedFuture<U> {
     ///
     /// # Errors
     /// The error of completing the derived future (e.g. [`Error::AlreadySet`] if someone
-    /// else completed it first); [`Error::InvalidArgument`] if the worker panicked.
+    /// else completed it first); [`FormatError::InvalidArgument`] if the worker panicked.
     pub fn join(mut self) -> Result<()> {
         match self.worker.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
-            Some(Err(_)) => Err(Error::InvalidArgument(
-                "derived future worker panicked".into(),
-            )),
+            Some(Err(_)) => {
+                Err(FormatError::InvalidArgument("derived future worker panicked".into()).into())
+            }
             None => Ok(()),
         }
     }

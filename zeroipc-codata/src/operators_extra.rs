@@ -9,9 +9,9 @@
 use std::collections::VecDeque;
 
 use bytemuck::Pod;
-use zeroipc_format::Segment;
+use zeroipc_format::{Error as FormatError, Segment};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::operators::{Derived, put, spawn_driver};
 use crate::stream::{Stream, Subscription};
 
@@ -108,9 +108,7 @@ pub(crate) fn rolling_body<T: Pod, U: Pod>(
 
 pub(crate) fn check_window(window: usize) -> Result<()> {
     if window == 0 {
-        return Err(Error::InvalidArgument(
-            "rolling window of 0 elements".into(),
-        ));
+        return Err(FormatError::InvalidArgument("rolling window of 0 elements".into()).into());
     }
     Ok(())
 }
@@ -199,7 +197,7 @@ impl<T: Pod + Send> Stream<T> {
     /// overflow in debug builds).
     ///
     /// # Errors
-    /// As [`Stream::map`]; [`Error::InvalidArgument`] for a window of 0.
+    /// As [`Stream::map`]; [`FormatError::InvalidArgument`] for a window of 0.
     ///
     /// # Examples
     /// ```

@@ -76,7 +76,7 @@ fn rolling_statistics_match_a_sliding_window_model() {
     assert_eq!(got_mean, want_mean);
     assert!(matches!(
         raw.rolling_sum(&seg, "zero", 0),
-        Err(Error::InvalidArgument(_))
+        Err(Error::Format(zeroipc_format::Error::InvalidArgument(_)))
     ));
 }
 
