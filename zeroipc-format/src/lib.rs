@@ -32,6 +32,7 @@
 
 pub mod atomic;
 mod error;
+mod file;
 mod layout;
 mod map;
 mod name;
@@ -40,6 +41,7 @@ mod table;
 mod view;
 
 pub use error::{Corruption, Error, Result};
+pub use file::{SHM_DIR, STAGING_PREFIX};
 pub use layout::{
     ALIGN, DEFAULT_MAX_ENTRIES, ENTRY_SIZE, HEADER_SIZE, MAGIC, TableEntry, TableHeader, VERSION,
     align8, table_size,
