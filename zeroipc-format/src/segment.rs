@@ -19,6 +19,9 @@ use crate::name::{canonical_segment_name, encode_entry_name};
 use crate::table::{self, Entry, Geometry, Header};
 use crate::view::Region;
 
+#[path = "snapshot.rs"]
+mod snapshot;
+
 /// How a segment is created or opened. Start from [`SegmentOptions::new`], change what you
 /// need, then call one of the constructors.
 ///
