@@ -60,3 +60,8 @@ pub use zeroipc_format::{Segment, SegmentOptions};
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/CODATA.md")]
 pub struct CodataGuide;
+
+/// The crate README's example, compiled and run as a doctest so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

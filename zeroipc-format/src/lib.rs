@@ -53,3 +53,8 @@ pub use name::{
 pub use segment::{Parts, Segment, SegmentOptions, TableLock};
 pub use table::{Entry, Header};
 pub use view::{AtomicWords, Elements, Region};
+
+/// The crate README's example, compiled and run as a doctest so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -62,3 +62,8 @@ pub use ring::{ReadView, Ring};
 pub use set::Set;
 pub use stack::Stack;
 pub use zeroipc_format::{Segment, SegmentOptions};
+
+/// The crate README's example, compiled and run as a doctest so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

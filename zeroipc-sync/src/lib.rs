@@ -45,6 +45,7 @@ mod once;
 pub mod owner;
 mod rwlock;
 mod semaphore;
+mod semaphore_guard;
 mod signal;
 
 pub use barrier::Barrier;
@@ -56,5 +57,11 @@ pub use mutex::{Mutex, MutexGuard, OWNER_SIZE, OWNER_SUFFIX};
 pub use once::{Once, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::Semaphore;
+pub use semaphore_guard::SemaphoreGuard;
 pub use signal::Signal;
 pub use zeroipc_format::{Segment, SegmentOptions};
+
+/// The crate README's example, compiled and run as a doctest so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

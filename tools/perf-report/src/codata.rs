@@ -111,8 +111,12 @@ fn fresh(n: usize) -> (Segment, Region, Region) {
 pub fn run(cfg: &Config) -> GroupRecord {
     let n = cfg.pick(1000, 100);
     let (mut fut, mut base, mut stream) = (Vec::new(), Vec::new(), Vec::new());
+    // Per-round p50 of the stream hand-off over the raw futex wake (#19).
+    let mut stream_ratio = Vec::new();
     for r in 0..cfg.rounds {
+        crate::harness::noise_probe();
         eprintln!("   round {} future / raw futex / stream", r + 1);
+        let round_base: f64;
         {
             let (seg, raw, lat) = fresh(n);
             let arg = format!("{}:{n}", seg.name());
@@ -139,7 +143,9 @@ pub fn run(cfg: &Config) -> GroupRecord {
                     futex_wake_all(word);
                 }
             });
-            base.extend(read_lat(&lat, n));
+            let b = read_lat(&lat, n);
+            round_base = Lat::new(b.clone()).p(0.5);
+            base.extend(b);
         }
         {
             let (seg, raw, _) = fresh(1);
@@ -151,9 +157,12 @@ pub fn run(cfg: &Config) -> GroupRecord {
                 raw.atomic_u64(0)
                     .expect("ready")
                     .store(1, Ordering::Release);
+                let mut this_round = Vec::new();
                 while let Some(stamp) = sub.recv().expect("recv") {
-                    stream.push(now_ns() - stamp);
+                    this_round.push(now_ns() - stamp);
                 }
+                stream_ratio.push(Lat::new(this_round.clone()).p(0.5) / round_base);
+                stream.extend(this_round);
             });
         }
     }
@@ -207,5 +216,14 @@ pub fn run(cfg: &Config) -> GroupRecord {
             .ratio(format!("p50 {}", ratio(stream.p(0.5) / base.p(0.5))))
             .goal("report p50/p99", None),
     ];
+    let mut goals = goals;
+    let sr = crate::harness::Spread::of(&stream_ratio);
+    goals.push(
+        Goal::new("#19 perf", "Stream emit → subscriber wake-up")
+            .result(lat2(&stream))
+            .baseline(format!("raw futex wake: {}", lat2(&base)))
+            .ratio(crate::report::median_worst(&sr, cfg.rounds, true))
+            .goal("p50 ≤ 1.2×", Some(sr.med <= 1.2)),
+    );
     GroupRecord::new(md, goals)
 }

@@ -446,6 +446,34 @@ impl Machine {
     }
 }
 
+/// Host-noise probes taken during the current group, one per round (see [`noise_probe`]).
+static NOISE: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
+
+/// The host-noise probe: spins for 20 ms of wall time and returns the share of that time the
+/// thread did *not* get the CPU (0.0 on an idle machine, 0.5 when another process took half
+/// of it). Each group calls it once per round, so a reader can tell a noisy round from a slow
+/// one; the values are kept for the group's record ([`take_noise`]).
+pub fn noise_probe() -> f64 {
+    let wall0 = now_ns();
+    let cpu0 = thread_cpu_ns();
+    let mut x = 0u64;
+    while now_ns() - wall0 < 20_000_000 {
+        for _ in 0..1000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    let wall = (now_ns() - wall0) as f64;
+    let cpu = (thread_cpu_ns() - cpu0) as f64;
+    let lost = (1.0 - cpu / wall).clamp(0.0, 1.0);
+    NOISE.lock().unwrap_or_else(|e| e.into_inner()).push(lost);
+    lost
+}
+
+/// The probes of the group that just ran, emptied for the next group.
+pub fn take_noise() -> Vec<f64> {
+    std::mem::take(&mut *NOISE.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -193,6 +193,7 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
     let wall = Duration::from_millis(cfg.pick(1000, 250));
     let mut per: Vec<Vec<f64>> = vec![Vec::new(); LABELS.len()];
     for r in 0..cfg.rounds {
+        crate::harness::noise_probe();
         eprintln!("   round {} idle waiters", r + 1);
         for (k, v) in once(wall).into_iter().enumerate() {
             per[k].push(v);

@@ -395,10 +395,15 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
     let pinned = two_cpus();
     let mut un: Vec<Vec<u64>> = vec![Vec::new(); Subject::ALL.len()];
     let mut pi: Vec<Vec<u64>> = vec![Vec::new(); Subject::PINNED.len()];
+    // Per-round p50 of every unpinned subject, for the #19 "in every round" goals.
+    let mut round_p50: Vec<Vec<f64>> = vec![Vec::new(); Subject::ALL.len()];
     for r in 0..cfg.rounds {
+        crate::harness::noise_probe();
         for (k, s) in Subject::ALL.iter().enumerate() {
             eprintln!("   round {} {}", r + 1, s.short());
-            un[k].extend(run_one(*s, &plan, None));
+            let samples = run_one(*s, &plan, None);
+            round_p50[k].push(Lat::new(samples.clone()).p(0.5));
+            un[k].extend(samples);
         }
         if pinned.is_some() {
             for (k, s) in Subject::PINNED.iter().enumerate() {
@@ -571,5 +576,31 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
             ))
             .goal("–", None),
     );
+    // Issue #19: the blocking round trips against the raw spin-then-futex of the same round.
+    let idx = |s: Subject| Subject::ALL.iter().position(|x| *x == s).expect("subject");
+    for (subject, figure) in [
+        (Subject::Channel, "Channel blocking round trip, unpinned"),
+        (
+            Subject::Semaphore,
+            "Semaphore blocking round trip, unpinned",
+        ),
+    ] {
+        let per: Vec<f64> = round_p50[idx(subject)]
+            .iter()
+            .zip(&round_p50[idx(Subject::RawFutex)])
+            .map(|(a, b)| a / b)
+            .collect();
+        let sp = crate::harness::Spread::of(&per);
+        goals.push(
+            Goal::new("#19 perf", figure)
+                .result(lat2(get(subject)))
+                .baseline(format!(
+                    "raw spin-then-futex: {}",
+                    lat2(get(Subject::RawFutex))
+                ))
+                .ratio(crate::report::median_worst(&sp, cfg.rounds, true))
+                .goal("p50 ≤ 1.5× in every round", Some(sp.max <= 1.5)),
+        );
+    }
     GroupRecord::new(md, goals)
 }

@@ -172,6 +172,18 @@ fn main() {
         rec.load = format!("{load0} → {}", harness::loadavg());
         rec.quick = cfg.quick;
         rec.seconds = t.elapsed().as_secs_f64();
+        rec.noise = harness::take_noise();
+        if !rec.noise.is_empty() {
+            let shown: Vec<String> = rec
+                .noise
+                .iter()
+                .map(|n| format!("{:.0} %", n * 100.0))
+                .collect();
+            rec.markdown.push_str(&format!(
+                "\nHost noise per round (share of a 20 ms busy loop this process did not get the CPU): {}.\n",
+                shown.join(", ")
+            ));
+        }
         eprintln!("   {g}: {:.1} s", rec.seconds);
         results.groups.insert((*g).to_string(), rec);
     }

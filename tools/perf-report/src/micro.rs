@@ -87,6 +87,7 @@ pub fn run(cfg: &Config) -> GroupRecord {
 
     let mut v: Vec<Vec<f64>> = vec![Vec::new(); 12];
     for _ in 0..rounds {
+        crate::harness::noise_probe();
         v[0].push(per_op(it, || drop(black_box(&std_mutex).lock())));
         v[1].push(per_op(it, || drop(black_box(&tracked).lock())));
         v[2].push(per_op(it, || drop(black_box(&untracked).lock())));

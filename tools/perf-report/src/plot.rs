@@ -242,3 +242,148 @@ fn bars_inner(path: &Path, title: &str, bars: &[(String, f64)]) -> Res {
     root.present()?;
     Ok(())
 }
+
+/// One series of a category plot: a label and, per category, the median and the measured
+/// spread (min–max over the rounds).
+pub type SpreadSeries = (String, Vec<crate::harness::Spread>);
+
+/// Medians with min–max whiskers over discrete categories (e.g. k = 1, 2, 4), on a log y axis
+/// labelled at 1-2-5 steps, with the legend beside the plot so it never covers a point.
+pub fn categories(
+    path: &Path,
+    title: &str,
+    xdesc: &str,
+    ydesc: &str,
+    cats: &[String],
+    series: &[SpreadSeries],
+) {
+    warn(
+        path,
+        categories_inner(path, title, xdesc, ydesc, cats, series),
+    );
+}
+
+/// 1-2-5 steps from below `lo` to above `hi`: the log axis gets a label in every decade.
+fn steps125(lo: f64, hi: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut decade = 10f64.powf(lo.log10().floor());
+    while decade <= hi * 10.0 && out.len() < 64 {
+        for m in [1.0, 2.0, 5.0] {
+            let v = decade * m;
+            if v >= lo && v <= hi {
+                out.push(v);
+            }
+        }
+        decade *= 10.0;
+    }
+    out
+}
+
+fn categories_inner(
+    path: &Path,
+    title: &str,
+    xdesc: &str,
+    ydesc: &str,
+    cats: &[String],
+    series: &[SpreadSeries],
+) -> Res {
+    let (lo, hi) = bounds(
+        series
+            .iter()
+            .flat_map(|(_, v)| v.iter().flat_map(|s| [s.min, s.med, s.max])),
+    );
+    let (yl, yh) = (lo / 1.6, hi * 1.6);
+    let root = SVGBackend::new(path, (1120, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (plot_area, legend_area) = root.split_horizontally(760);
+    let n = cats.len().max(1);
+    let mut chart = ChartBuilder::on(&plot_area)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (yl..yh).log_scale())?;
+    let ticks = steps125(yl, yh);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .disable_y_mesh()
+        .x_labels(n)
+        .x_desc(xdesc)
+        .y_desc(ydesc)
+        .x_label_formatter(&|v| {
+            let i = v.round();
+            if (v - i).abs() < 1e-6 && i >= 0.0 {
+                cats.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_labels(0)
+        .y_label_formatter(&|_| String::new())
+        .draw()?;
+    // The 1-2-5 labels and grid lines, drawn by hand: plotters labels a log axis only at
+    // powers of ten, which leaves a line at 2-3 M without a label.
+    for &t in &ticks {
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(-0.5, t), (n as f64 - 0.5, t)],
+            BLACK.mix(0.1),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            si(t),
+            (-0.5, t),
+            ("sans-serif", 13).into_font().color(&BLACK).pos(
+                plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Right,
+                    plotters::style::text_anchor::VPos::Center,
+                ),
+            ),
+        )))?;
+    }
+    let width = 0.5 / series.len().max(1) as f64;
+    for (i, (_, v)) in series.iter().enumerate() {
+        let c = color(i);
+        // Offset each series a little inside its category so whiskers do not overlap.
+        let dx = (i as f64 - (series.len() as f64 - 1.0) / 2.0) * width * 0.5;
+        let pts: Vec<(f64, f64)> = v
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.med.is_finite() && s.med > 0.0)
+            .map(|(j, s)| (j as f64 + dx, s.med))
+            .collect();
+        chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?;
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, c.filled())))?;
+        for (j, s) in v.iter().enumerate() {
+            if !(s.min.is_finite() && s.max.is_finite() && s.min > 0.0) {
+                continue;
+            }
+            let x = j as f64 + dx;
+            let cap = width * 0.15;
+            for seg in [
+                vec![(x, s.min), (x, s.max)],
+                vec![(x - cap, s.min), (x + cap, s.min)],
+                vec![(x - cap, s.max), (x + cap, s.max)],
+            ] {
+                chart.draw_series(std::iter::once(PathElement::new(seg, c.stroke_width(1))))?;
+            }
+        }
+    }
+    // The legend, beside the plot.
+    for (i, (name, _)) in series.iter().enumerate() {
+        let y = 60 + 26 * i as i32;
+        let c = color(i);
+        legend_area.draw(&PathElement::new(vec![(8, y), (36, y)], c.stroke_width(3)))?;
+        legend_area.draw(&Text::new(
+            name.clone(),
+            (44, y - 8),
+            ("sans-serif", 14).into_font().color(&BLACK),
+        ))?;
+    }
+    legend_area.draw(&Text::new(
+        "dot: median; whiskers: min–max",
+        (8, 70 + 26 * series.len() as i32),
+        ("sans-serif", 12).into_font().color(&BLACK.mix(0.7)),
+    ))?;
+    root.present()?;
+    Ok(())
+}

@@ -72,6 +72,10 @@ pub struct GroupRecord {
     pub quick: bool,
     /// Wall time of the group.
     pub seconds: f64,
+    /// Host-noise probe per round: the share of 20 ms of spinning the probe thread did not
+    /// get the CPU (`harness::noise_probe`).
+    #[serde(default)]
+    pub noise: Vec<f64>,
 }
 
 impl GroupRecord {
@@ -100,6 +104,17 @@ pub struct Results {
     pub ran: Vec<String>,
     /// Every group's last results.
     pub groups: BTreeMap<String, GroupRecord>,
+}
+
+/// "median 1.2× · worst 0.6× (5 rounds)" for per-round ratios; `lower_is_better` picks
+/// which end of the spread is the worst round.
+pub fn median_worst(s: &crate::harness::Spread, rounds: usize, lower_is_better: bool) -> String {
+    let worst = if lower_is_better { s.max } else { s.min };
+    format!(
+        "median {} · worst {} ({rounds} rounds)",
+        crate::harness::ratio(s.med),
+        crate::harness::ratio(worst)
+    )
 }
 
 /// A Markdown table.

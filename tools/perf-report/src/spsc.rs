@@ -315,6 +315,7 @@ pub fn run(cfg: &Config) -> GroupRecord {
     let n = cfg.pick(2_000_000u64, 200_000);
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); SUBJECTS.len()];
     for r in 0..cfg.rounds {
+        crate::harness::noise_probe();
         for (k, rate) in rates.iter_mut().enumerate() {
             eprintln!("   round {} spsc {k}", r + 1);
             rate.push(one(k, n));

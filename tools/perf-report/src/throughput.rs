@@ -338,6 +338,7 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
     // rates[subject][size] = per-round bytes/s
     let mut rates = vec![vec![Vec::new(); sizes.len()]; SUBJECTS.len()];
     for r in 0..cfg.rounds {
+        crate::harness::noise_probe();
         for (j, &size) in sizes.iter().enumerate() {
             let c = count(cfg, size);
             for (k, sub) in rates.iter_mut().enumerate() {

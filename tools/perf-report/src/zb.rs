@@ -135,6 +135,7 @@ pub fn run(cfg: &Config) -> GroupRecord {
     let (warm, n) = (cfg.pick(50, 20), cfg.pick(1000, 150));
     let (mut zb, mut raw) = (Vec::new(), Vec::new());
     for r in 0..cfg.rounds {
+        crate::harness::noise_probe();
         eprintln!("   round {} relay floor / ZeroBuffer", r + 1);
         raw.extend(raw_relay(warm, n));
         zb.extend(zerobuffer_relay(warm, n));
