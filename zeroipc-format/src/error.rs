@@ -280,6 +280,15 @@ pub enum Error {
         /// Bytes free on the filesystem when it was asked.
         available: u64,
     },
+    /// A structure is valid as stored but uses a feature this implementation refuses on
+    /// purpose (for example a capacity-1 queue created by upstream C++).
+    #[error("structure {name:?} is unsupported: {reason}")]
+    Unsupported {
+        /// The structure (table entry) name.
+        name: String,
+        /// What is unsupported, why, and what to do instead.
+        reason: String,
+    },
     /// The path names something other than a regular file (a FIFO, directory, device...).
     #[error("{name:?} is a {kind}, not a regular file holding a segment")]
     NotRegularFile {

@@ -208,3 +208,32 @@ fn a_file_shrinking_under_the_inspector_never_crashes_it() {
         "measured: {runs} inspector runs under {toggles} shrinks: exits 0/1/2/3 = {by_code:?}"
     );
 }
+
+/// Issue 18: a capacity-1 queue (as upstream C++ creates it) is shown as unsupported, with
+/// the library's reason, not as corrupt.
+#[test]
+fn a_capacity_1_queue_is_shown_as_unsupported() {
+    let name = unique("cap1");
+    let _g = zeroipc_testkit::ShmGuard::new(&name);
+    let seg = zeroipc_format::Segment::create(&name, 1 << 16, 8).expect("create");
+    seg.add("q1", 16 + 8 + 4, |r| {
+        r.write::<u32>(8, 1)?;
+        r.write::<u32>(12, 4)
+    })
+    .expect("add");
+    for args in [
+        vec!["show", name.as_str(), "q1"],
+        vec!["show", name.as_str(), "q1", "--as", "queue:u32"],
+    ] {
+        let out = std::process::Command::new(BIN)
+            .args(&args)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(
+            err.contains("unsupported") && err.contains("capacity 1") && !err.contains("corrupt"),
+            "{args:?}: {err}"
+        );
+    }
+}
