@@ -13,6 +13,13 @@
 //! blocking call has a `_timeout` form, so a crashed peer cannot hang the others forever;
 //! [`Mutex`] additionally detects a dead holder (see [`MutexGuard::owner_died`]).
 //!
+//! Feature `async` (on by default): every blocking wait has an `*_async` form
+//! ([`Semaphore::acquire_async`], [`Mutex::lock_async`], [`RwLock::read_async`],
+//! [`RwLock::write_async`], [`Event::wait_async`], [`Latch::wait_async`],
+//! [`Barrier::wait_async`], [`Signal::wait_for_change_async`]) that works on any runtime:
+//! a few helper threads per process sleep on the futex words of all pending waits at once
+//! (see [`reactor`]).
+//!
 //! The crate contains no `unsafe` code: futexes go through `rustix::thread::futex`, memory
 //! through `zeroipc_format::Region`.
 //!
@@ -30,6 +37,8 @@
 //! # Ok::<(), zeroipc_sync::Error>(())
 //! ```
 
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+mod async_api;
 mod barrier;
 mod common;
 mod error;
@@ -43,6 +52,8 @@ mod monitor;
 mod mutex;
 mod once;
 pub mod owner;
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+pub mod reactor;
 mod rwlock;
 mod semaphore;
 mod semaphore_guard;

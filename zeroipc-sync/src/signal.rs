@@ -22,7 +22,7 @@ pub(crate) struct SignalHeader {
     pub version: u64,
 }
 
-const VERSION: usize = offset_of!(SignalHeader, version);
+pub(crate) const VERSION: usize = offset_of!(SignalHeader, version);
 const VALUE: usize = size_of::<SignalHeader>();
 
 #[cfg(not(zeroipc_loom))]
@@ -99,7 +99,7 @@ const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// ```
 #[derive(Debug)]
 pub struct Signal<T> {
-    state: Region,
+    pub(crate) state: Region,
     mtx: RawSemaphore,
     _value: PhantomData<fn() -> T>,
 }
