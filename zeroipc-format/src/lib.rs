@@ -31,6 +31,7 @@
 //! ```
 
 pub mod atomic;
+mod composite;
 mod error;
 mod file;
 mod layout;
@@ -40,6 +41,7 @@ mod segment;
 mod table;
 mod view;
 
+pub use composite::GRACE;
 pub use error::{Corruption, Error, Result};
 pub use file::{SHM_DIR, STAGING_PREFIX};
 pub use layout::{

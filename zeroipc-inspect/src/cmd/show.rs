@@ -6,7 +6,7 @@ use zeroipc_format::{Entry, Segment};
 
 use crate::cmd::list::buffer_state;
 use crate::cmd::{out, out_json};
-use crate::decode::{Fields, Limit, decode};
+use crate::decode::{F32Form, Fields, View, decode};
 use crate::dtype::Spec;
 use crate::error::{CliError, Result};
 use crate::infer::{DtypeSource, Guess, infer};
@@ -42,9 +42,10 @@ pub struct Args {
 pub fn run(args: &Args, json: bool) -> Result<()> {
     let src = resolve(&args.seg)?;
     let (content, len) = classify(&src.path)?;
-    let lim = Limit {
+    let view = View {
         edge: args.edge,
         all: args.all,
+        f32: F32Form::Shortest,
     };
     match content {
         Content::ZeroIpc => {
@@ -56,7 +57,7 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
                 }
                 Some(name) => {
                     load_structure(&seg, name)?;
-                    show_structure(&seg, name, args.spec, &lim, json)
+                    show_structure(&seg, name, args.spec, &view, json)
                 }
             }
         }
@@ -192,7 +193,7 @@ fn show_structure(
     seg: &Segment,
     name: &str,
     spec: Option<Spec>,
-    lim: &Limit,
+    view: &View,
     json: bool,
 ) -> Result<()> {
     let entries = seg.entries()?;
@@ -230,8 +231,8 @@ fn show_structure(
     if source != DtypeSource::Untyped && spec.kind.typing() != crate::dtype::Typing::Untyped {
         f.put("dtype_source", source.name());
     }
-    decode(seg, name, spec, lim, &mut f).map_err(|e| e.context(format!("{name:?} as {spec}")))?;
-    if !spec.kind.is_structure() && crate::prim::part_suffixes(spec.kind) != [""] {
+    decode(seg, name, spec, view, &mut f).map_err(|e| e.context(format!("{name:?} as {spec}")))?;
+    if !spec.kind.is_structure() && crate::prim::parts(spec.kind).len() > 1 {
         f.put("parts", crate::prim::parts_json(seg, name, spec.kind)?);
     }
     print_fields(&f, json)
