@@ -5,6 +5,7 @@ use std::process::{Child, Command, Output, Stdio};
 use zeroipc_format::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
+use zeroipc_format::Segment;
 
 /// The binary under test.
 pub fn bin() -> Command {
@@ -65,6 +66,15 @@ impl Drop for SegGuard {
     fn drop(&mut self) {
         let _ = zeroipc_format::Segment::unlink(&self.0);
     }
+}
+
+/// A new shared-memory segment `SIZE` bytes with `entries` table entries under a unique name
+/// for `tag`: `(name, guard that unlinks it, segment)`.
+pub fn live_segment(tag: &str, size: u64, entries: u32) -> (String, SegGuard, Segment) {
+    let name = unique(tag);
+    let guard = SegGuard(name.clone());
+    let seg = Segment::create(&name, size, entries).expect("create segment");
+    (name, guard, seg)
 }
 
 /// Removes a file on drop.

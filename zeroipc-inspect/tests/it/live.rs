@@ -2,10 +2,9 @@
 
 use serde_json::{Value, json};
 use zerobuffer::{BufferConfig, Reader, Writer};
-use zeroipc_format::Segment;
 use zeroipc_structures::{Map, Queue, Ring, Stack};
 
-use crate::common::{SegGuard, TempDir, golden_dir, run, run_json, unique};
+use crate::common::{TempDir, golden_dir, live_segment, run, run_json, unique};
 
 fn find<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
     list["objects"]
@@ -17,9 +16,7 @@ fn find<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
 
 #[test]
 fn live_segment_is_listed_and_shown() {
-    let name = unique("seg");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 20, 64).expect("create segment");
+    let (name, _guard, seg) = live_segment("seg", 1 << 20, 64);
     let q = Queue::<u64>::create(&seg, "jobs", 128).expect("queue");
     for i in 0..100u64 {
         q.push(i).expect("push");

@@ -8,7 +8,7 @@ use zeroipc_codata::{Channel, Stream};
 use zeroipc_format::Segment;
 use zeroipc_structures::Queue;
 
-use crate::common::{SegGuard, run, spawn_child, unique, wait_ready};
+use crate::common::{live_segment, run, spawn_child, unique, wait_ready};
 
 /// Items per second the producer pushes.
 const RATE: u64 = 2000;
@@ -40,9 +40,7 @@ pub fn producer(args: &[&str]) -> i32 {
 
 #[test]
 fn monitor_reports_the_fill_rate_of_a_queue() {
-    let name = unique("mon");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 20, 8).expect("segment");
+    let (name, _guard, seg) = live_segment("mon", 1 << 20, 8);
     let q = Queue::<u64>::create(&seg, "work", 1 << 15).expect("queue");
     let mut child = spawn_child("producer", &format!("{name} work {RATE}"));
     wait_ready(&mut child);
@@ -98,9 +96,7 @@ fn monitor_reports_the_fill_rate_of_a_queue() {
 
 #[test]
 fn monitor_human_output_and_refusals() {
-    let name = unique("monh");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 16, 8).expect("segment");
+    let (name, _guard, seg) = live_segment("monh", 1 << 16, 8);
     let q = Queue::<u32>::create(&seg, "q", 16).expect("queue");
     q.push(1).expect("push");
     zeroipc_structures::Array::<u32>::create(&seg, "arr", 4).expect("array");
@@ -220,9 +216,7 @@ const CODATA_RATE: u64 = 1000;
 
 #[test]
 fn monitor_reports_a_streams_rate_and_subscriber_lag() {
-    let name = unique("mons");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 20, 8).expect("segment");
+    let (name, _guard, seg) = live_segment("mons", 1 << 20, 8);
     let s = Stream::<u64>::create(&seg, "feed", 1 << 14).expect("stream");
     // A subscriber that never reads: its lag is everything emitted.
     let sub = s.subscribe().expect("subscribe");
@@ -259,9 +253,7 @@ fn monitor_reports_a_streams_rate_and_subscriber_lag() {
 
 #[test]
 fn monitor_reports_a_channels_depth_and_rate() {
-    let name = unique("monc");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 20, 8).expect("segment");
+    let (name, _guard, seg) = live_segment("monc", 1 << 20, 8);
     let ch = Channel::<u64>::create(&seg, "jobs", 1 << 14).expect("channel");
     let mut child = spawn_child("emitter", &format!("channel {name} jobs {CODATA_RATE}"));
     wait_ready(&mut child);

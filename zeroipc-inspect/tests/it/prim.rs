@@ -3,10 +3,9 @@
 
 use serde_json::{Value, json};
 use zeroipc_codata::{Channel, Future, Lazy, Stream};
-use zeroipc_format::Segment;
 use zeroipc_sync::{Event, EventMode, Latch, Mutex, Semaphore, Signal};
 
-use crate::common::{SegGuard, run, run_fail, run_json, unique};
+use crate::common::{live_segment, run, run_fail, run_json};
 
 /// A pid that belonged to a process that has exited and been reaped.
 fn dead_pid() -> u32 {
@@ -20,9 +19,7 @@ fn dead_pid() -> u32 {
 
 #[test]
 fn mutex_owner_pid_and_liveness() {
-    let name = unique("mtx");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 16, 16).expect("segment");
+    let (name, _guard, seg) = live_segment("mtx", 1 << 16, 16);
     let m = Mutex::create(&seg, "lock_a").expect("mutex");
     let free = run_json(&["show", &name, "lock_a", "--json"]);
     assert_eq!(free["kind"], "mutex");
@@ -60,9 +57,7 @@ fn mutex_owner_pid_and_liveness() {
 
 #[test]
 fn stream_subscriber_cursors_and_lag() {
-    let name = unique("stream");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 16, 16).expect("segment");
+    let (name, _guard, seg) = live_segment("stream", 1 << 16, 16);
     let s = Stream::<i32>::create(&seg, "ticks", 8).expect("stream");
     let mut first = s.subscribe().expect("subscribe");
     for v in 1..=3 {
@@ -99,9 +94,7 @@ fn stream_subscriber_cursors_and_lag() {
 
 #[test]
 fn channels_with_registered_peers_and_rendezvous() {
-    let name = unique("chan");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 16, 16).expect("segment");
+    let (name, _guard, seg) = live_segment("chan", 1 << 16, 16);
     let ch = Channel::<u32>::create(&seg, "jobs", 4).expect("channel");
     let tx = ch.sender().expect("sender");
     let rx = ch.receiver().expect("receiver");
@@ -160,9 +153,7 @@ fn channels_with_registered_peers_and_rendezvous() {
 
 #[test]
 fn futures_lazies_signals_and_primitives() {
-    let name = unique("prim");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 16, 64).expect("segment");
+    let (name, _guard, seg) = live_segment("prim", 1 << 16, 64);
     // A pending future's zero words are also those of a fresh Lazy: the name decides.
     Future::<i32>::create(&seg, "answer").expect("future");
     let (code, err) = run_fail(&["show", &name, "answer"]);
@@ -237,9 +228,7 @@ fn futures_lazies_signals_and_primitives() {
 
 #[test]
 fn inspecting_never_writes_to_the_segment() {
-    let name = unique("ro");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 16, 32).expect("segment");
+    let (name, _guard, seg) = live_segment("ro", 1 << 16, 32);
     let m = Mutex::create(&seg, "mtx_a").expect("mutex");
     let s = Stream::<u16>::create(&seg, "feed", 4).expect("stream");
     let sub = s.subscribe().expect("subscribe");
@@ -269,9 +258,7 @@ fn inspecting_never_writes_to_the_segment() {
 
 #[test]
 fn a_derived_lazy_lists_its_chain_entry() {
-    let name = unique("chain");
-    let _guard = SegGuard(name.clone());
-    let seg = Segment::create(&name, 1 << 16, 16).expect("segment");
+    let (name, _guard, seg) = live_segment("chain", 1 << 16, 16);
     let a = Lazy::<i32>::create_constant(&seg, "a_i32", 20).expect("a");
     let b = Lazy::<i32>::create_constant(&seg, "b_i32", 22).expect("b");
     Lazy::add(&seg, "sum_i32", &a, &b).expect("derived");
