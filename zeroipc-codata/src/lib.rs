@@ -40,6 +40,7 @@ mod channel;
 mod common;
 mod error;
 mod future;
+pub mod layout;
 mod lazy;
 #[cfg(zeroipc_loom)]
 #[doc(hidden)]
