@@ -38,62 +38,35 @@ impl std::fmt::Display for PeerError {
     }
 }
 
-/// The variant name of an error's `Debug` form (`NotFound { .. }` → `NotFound`).
-fn variant<E: std::fmt::Debug>(e: &E) -> String {
-    format!("{e:?}")
-        .split([' ', '{', '('])
-        .next()
-        .unwrap_or("Error")
-        .to_owned()
-}
-
-fn format_kind(e: &zeroipc_format::Error) -> String {
-    use zeroipc_format::Error as F;
-    match e {
-        F::NameTooLong { .. } => "InvalidName".into(),
-        // The format's SizeMismatch is the spec's LayoutMismatch.
-        F::SizeMismatch { .. } => "LayoutMismatch".into(),
-        F::NotInitialized { .. } => "NotInitialised".into(),
-        other => variant(other),
+/// The library's errors carry the spec's kind names already (`zeroipc_inspect::CliError::kind`):
+/// one mapping from the crates' errors to the spec's table, used by the decoder and here.
+impl From<zeroipc_inspect::CliError> for PeerError {
+    fn from(e: zeroipc_inspect::CliError) -> Self {
+        Self::new(e.kind(), e.message())
     }
 }
 
 impl From<zeroipc_format::Error> for PeerError {
     fn from(e: zeroipc_format::Error) -> Self {
-        Self::new(&format_kind(&e), e.to_string())
+        zeroipc_inspect::CliError::from(e).into()
     }
 }
 
 impl From<zeroipc_structures::Error> for PeerError {
     fn from(e: zeroipc_structures::Error) -> Self {
-        use zeroipc_structures::Error as S;
-        let kind = match &e {
-            S::Format(f) => format_kind(f),
-            other => variant(other),
-        };
-        Self::new(&kind, e.to_string())
+        zeroipc_inspect::CliError::from(e).into()
     }
 }
 
 impl From<zeroipc_sync::Error> for PeerError {
     fn from(e: zeroipc_sync::Error) -> Self {
-        use zeroipc_sync::Error as S;
-        let kind = match &e {
-            S::Format(f) => format_kind(f),
-            other => variant(other),
-        };
-        Self::new(&kind, e.to_string())
+        zeroipc_inspect::CliError::from(e).into()
     }
 }
 
 impl From<zeroipc_codata::Error> for PeerError {
     fn from(e: zeroipc_codata::Error) -> Self {
-        use zeroipc_codata::Error as C;
-        match e {
-            C::Structure(s) => s.into(),
-            C::Format(f) => f.into(),
-            other => Self::new(&variant(&other), other.to_string()),
-        }
+        zeroipc_inspect::CliError::from(e).into()
     }
 }
 
