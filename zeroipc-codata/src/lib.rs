@@ -50,6 +50,7 @@ pub mod model;
 mod operators;
 mod operators_extra;
 mod protocol;
+mod select_builder;
 mod stream;
 
 pub use channel::{Channel, Receiver, Sender};
@@ -60,6 +61,7 @@ pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
 pub use lazy_subscription::OnSubscribe;
 pub use operators::Derived;
 pub use operators_extra::Batches;
+pub use select_builder::Select;
 pub use stream::{DEFAULT_CAPACITY, SUB_SLOTS, Stream, Subscription};
 pub use zeroipc_format::{Error as FormatError, Segment, SegmentOptions};
 
