@@ -957,7 +957,7 @@ impl<T: Pod> Channel<T> {
     /// For [`crate::Select`]: the word a receive arm sleeps on and the receivers' waiter
     /// counter it registers on (senders wake only registered receivers).
     pub(crate) fn select_recv_words(&self) -> Result<(&HwU32, &HwU32)> {
-        Ok((self.recv_word()?, self.word(W_RECEIVERS)?))
+        Ok((self.recv_word()?, self.word(ChannelHeader::W_RECEIVERS)?))
     }
 
     /// For [`crate::Select`]: the word a send arm sleeps on (bumped when room frees up or a
@@ -967,7 +967,7 @@ impl<T: Pod> Channel<T> {
             Kind::Buffered { qwords, .. } => Self::q_word(qwords, 0, &self.inner.name)?,
             Kind::Unbuffered { word, .. } => Self::q_word(word, 0, &self.inner.name)?,
         };
-        Ok((word, self.word(W_SENDERS)?))
+        Ok((word, self.word(ChannelHeader::W_SENDERS)?))
     }
 
     /// The futex word a blocked receiver sleeps on, and the value to sleep on.
