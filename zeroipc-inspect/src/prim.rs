@@ -4,16 +4,22 @@
 //! Every structure is first opened with its crate's `open`, which validates the layout and
 //! writes nothing (the segment is also mapped copy-on-write). State is then read with the
 //! crates' read-only accessors, or, where they have none (header words, the project's
-//! auxiliary entries `NAME_owner`, `NAME_subs`, `NAME_peers`), from the layout of the spec
-//! through `zeroipc_format` regions. Nothing here takes a lock or registers a peer, so a
-//! value guarded by a lock (a `Signal`'s) is an unsynchronised snapshot.
+//! auxiliary entries `NAME_owner`, `NAME_subs`, `NAME_peers`), through the crates' `layout`
+//! types (`SignalHeader`, `OwnerLayout`, `ChannelHeader`, `SlotFlags`, `SubsHeader`,
+//! `PeersHeader`, `FutureHeader`): no offset is restated here. Nothing here takes a lock or
+//! registers a peer, so a value guarded by a lock (a `Signal`'s) is an unsynchronised
+//! snapshot.
 
 #![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use serde_json::{Map as JsonMap, Value, json};
+use zeroipc_codata::layout::{
+    ChannelHeader, FutureHeader, PeersHeader, SlotFlags, SubSlot, SubsHeader,
+};
 use zeroipc_codata::{Channel, Future, FutureState, Lazy, LazyOp, LazyState, Stream};
 use zeroipc_format::{Entry, Region, Segment};
 use zeroipc_structures::{Queue, Ring};
+use zeroipc_sync::layout::{OwnerLayout, SignalHeader};
 use zeroipc_sync::owner::is_dead;
 use zeroipc_sync::{Barrier, Event, EventMode, Latch, Monitor, Mutex, Once, OnceState, RwLock};
 use zeroipc_sync::{Semaphore, Signal};
@@ -23,12 +29,8 @@ use crate::dtype::{Dtype, Kind, Spec};
 use crate::error::{CliError, Result};
 use crate::with_dtype;
 
-/// Subscriber cursor of a free or joining slot (spec §3.9.1).
-const JOINING: u64 = u64::MAX;
-/// Subscriber slots of `NAME_subs`.
-const SUB_SLOTS: usize = 16;
-/// Peer slots of `NAME_peers`.
-const PEER_SLOTS: usize = 32;
+/// Where a signal's value starts in `NAME_state`.
+const SIGNAL_VALUE: usize = size_of::<SignalHeader>();
 
 /// Who defines an entry of a composite structure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,7 +256,7 @@ fn signal<T: Scalar>(seg: &Segment, name: &str, view: &View, f: &mut Fields) -> 
     f.put("version", s.version()?);
     // Read without the signal's mutex (inspecting never locks): a snapshot.
     let state = region_of(seg, &format!("{name}_state"))?;
-    f.put("value", view.value(state.read::<T>(8)?));
+    f.put("value", view.value(state.read::<T>(SIGNAL_VALUE)?));
     f.put("locked", mutex_word_locked(seg, &format!("{name}_mtx"))?);
     Ok(())
 }
@@ -265,7 +267,10 @@ fn signal_raw(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
     f.put("version", s.version()?);
     let state = region_of(seg, &format!("{name}_state"))?;
     f.put("value", Value::Null);
-    f.put("value_hex", hex_of(&state, 8, state.len().min(16))?);
+    let end = state
+        .len()
+        .min(SIGNAL_VALUE.saturating_add(size_of::<u64>()));
+    f.put("value_hex", hex_of(&state, SIGNAL_VALUE, end)?);
     f.put("locked", mutex_word_locked(seg, &format!("{name}_mtx"))?);
     Ok(())
 }
@@ -312,10 +317,13 @@ fn future<T: Scalar>(
             let r = region_of(seg, name)?;
             match crate::infer::error_elem_size(&r) {
                 Some(es) => {
-                    let at = usize::try_from(es).ok().and_then(|es| es.checked_add(16));
+                    let at = usize::try_from(es)
+                        .ok()
+                        .and_then(|es| es.checked_add(FutureHeader::VALUE));
                     let at = at.ok_or_else(|| CliError::corrupt("error message offset"))?;
-                    let raw: [u8; 256] = r.read(at)?;
-                    let end = raw.iter().position(|&b| b == 0).unwrap_or(255);
+                    let raw: [u8; FutureHeader::MESSAGE_LEN] = r.read(at)?;
+                    let last = FutureHeader::MESSAGE_LEN.saturating_sub(1);
+                    let end = raw.iter().position(|&b| b == 0).unwrap_or(last);
                     Value::from(String::from_utf8_lossy(raw.get(..end).unwrap_or_default()))
                 }
                 None => Value::from(""),
@@ -328,11 +336,13 @@ fn future<T: Scalar>(
     f.put("completion_time_ns", fut.completion_time()?);
     if raw.is_some() && ready {
         let r = region_of(seg, name)?;
+        // The value slot: from the header to the message (at most 8 bytes).
+        let (first, widest) = (FutureHeader::VALUE, size_of::<u64>());
         let end = usize::try_from(fut.entry().size())
             .unwrap_or(usize::MAX)
-            .saturating_sub(256)
-            .clamp(17, 24);
-        f.put("value_hex", hex_of(&r, 16, end)?);
+            .saturating_sub(FutureHeader::MESSAGE_LEN)
+            .clamp(first.saturating_add(1), first.saturating_add(widest));
+        f.put("value_hex", hex_of(&r, first, end)?);
     }
     Ok(())
 }
@@ -379,7 +389,7 @@ fn lazy<T: Scalar>(
     f.put("error_msg", msg);
     f.put("detects_dead_computer", l.detects_dead_computer());
     let owner = match aux(seg, &format!("{name}_owner"))? {
-        Some(r) if l.detects_dead_computer() => r.read::<u32>(0)?,
+        Some(r) if l.detects_dead_computer() => r.read::<OwnerLayout>(0)?.pid,
         _ => 0,
     };
     let (pid, alive) = pid_json(owner);
@@ -402,7 +412,7 @@ fn table_offset(base: usize, stride: usize, i: usize) -> Result<usize> {
 fn subscriber_json(i: usize, cursor: u64, pid: u32, w: u64, cap: u64, es: u64) -> Value {
     let (pid_v, alive) = pid_json(pid);
     // A valid cursor is at most one ring behind the write position, on an element boundary.
-    let lag = (cursor != JOINING)
+    let lag = (cursor != SubSlot::JOINING)
         .then(|| w.checked_sub(cursor))
         .flatten()
         .filter(|d| *d <= cap && d.is_multiple_of(es) && cursor.is_multiple_of(es))
@@ -411,30 +421,30 @@ fn subscriber_json(i: usize, cursor: u64, pid: u32, w: u64, cap: u64, es: u64) -
         "slot": i,
         "pid": pid_v,
         "alive": alive,
-        "joining": cursor == JOINING,
-        "cursor": (cursor != JOINING).then_some(cursor),
+        "joining": cursor == SubSlot::JOINING,
+        "cursor": (cursor != SubSlot::JOINING).then_some(cursor),
         "lag": lag,
     })
 }
 
 /// The subscriber slots of a stream's `NAME_subs` entry: `(multicast, occupied slots)`.
 pub fn subscribers(subs: &Region, w: u64, cap: u64, es: u64) -> Result<(u32, Vec<Value>)> {
-    let slots = subs.read::<u32>(0)?;
-    if slots as usize != SUB_SLOTS {
+    let h: SubsHeader = subs.read(0)?;
+    if usize::try_from(h.slots).ok() != Some(SubsHeader::SLOT_COUNT) {
         return Err(CliError::corrupt(format!(
-            "subscriber table holds {slots} slots, the layout has {SUB_SLOTS}"
+            "subscriber table holds {} slots, the layout has {}",
+            h.slots,
+            SubsHeader::SLOT_COUNT
         )));
     }
-    let multicast = subs.read::<u32>(16)?;
     let mut out = Vec::new();
-    for i in 0..SUB_SLOTS {
-        let cursor = subs.read::<u64>(table_offset(32, 16, i)?)?;
-        let pid = subs.read::<u32>(table_offset(40, 16, i)?)?;
-        if pid != 0 {
-            out.push(subscriber_json(i, cursor, pid, w, cap, es));
+    for i in 0..SubsHeader::SLOT_COUNT {
+        let slot: SubSlot = subs.read(SubsHeader::slot(i))?;
+        if slot.pid != 0 {
+            out.push(subscriber_json(i, slot.cursor, slot.pid, w, cap, es));
         }
     }
-    Ok((multicast, out))
+    Ok((h.multicast, out))
 }
 
 fn stream<T: Scalar>(seg: &Segment, name: &str, view: &View, f: &mut Fields) -> Result<()> {
@@ -475,27 +485,29 @@ fn stream<T: Scalar>(seg: &Segment, name: &str, view: &View, f: &mut Fields) -> 
 
 /// `(senders_ever, receivers_ever, registered peers)` of a channel's `NAME_peers` entry.
 pub fn peers(r: &Region) -> Result<(u32, u32, Vec<Value>)> {
-    let slots = r.read::<u32>(0)?;
-    if slots as usize != PEER_SLOTS {
+    let h: PeersHeader = r.read(0)?;
+    if h.slots != PeersHeader::SLOT_COUNT {
         return Err(CliError::corrupt(format!(
-            "peer table holds {slots} slots, the layout has {PEER_SLOTS}"
+            "peer table holds {} slots, the layout has {}",
+            h.slots,
+            PeersHeader::SLOT_COUNT
         )));
     }
     let mut out = Vec::new();
-    for i in 0..PEER_SLOTS {
-        let word = r.read::<u64>(table_offset(16, 8, i)?)?;
+    for i in 0..usize::try_from(PeersHeader::SLOT_COUNT).unwrap_or(0) {
+        let word = r.read::<u64>(table_offset(PeersHeader::SLOTS, size_of::<u64>(), i)?)?;
         if word == 0 {
             continue;
         }
         let kind = match word >> 32 {
-            1 => "sender",
-            2 => "receiver",
+            PeersHeader::KIND_SENDER => "sender",
+            PeersHeader::KIND_RECEIVER => "receiver",
             _ => "unknown",
         };
         let (pid, alive) = pid_json(word as u32);
         out.push(json!({"slot": i, "role": kind, "pid": pid, "alive": alive}));
     }
-    Ok((r.read::<u32>(4)?, r.read::<u32>(8)?, out))
+    Ok((h.senders_ever, h.receivers_ever, out))
 }
 
 fn channel<T: Scalar>(seg: &Segment, name: &str, view: &View, f: &mut Fields) -> Result<()> {
@@ -513,7 +525,7 @@ fn channel<T: Scalar>(seg: &Segment, name: &str, view: &View, f: &mut Fields) ->
         f.put("tail", s.tail);
     } else {
         let slot = region_of(seg, &format!("{name}_slot"))?;
-        let [ready, consumed] = slot.read::<[u8; 2]>(0)?;
+        let SlotFlags { ready, consumed } = slot.read(0)?;
         let offered = ready == 1 && consumed == 0;
         f.put("size", usize::from(offered));
         let items: Vec<Value> = if offered {
@@ -527,8 +539,9 @@ fn channel<T: Scalar>(seg: &Segment, name: &str, view: &View, f: &mut Fields) ->
         f.put("consumed", consumed);
     }
     f.put("elem_size", size_of::<T>());
-    f.put("waiting_senders", header.read::<u32>(4)?);
-    f.put("waiting_receivers", header.read::<u32>(8)?);
+    let h: ChannelHeader = header.read(0)?;
+    f.put("waiting_senders", h.senders);
+    f.put("waiting_receivers", h.receivers);
     f.put("live_senders", ch.live_senders()?);
     f.put("live_receivers", ch.live_receivers()?);
     match aux(seg, &format!("{name}_peers"))? {

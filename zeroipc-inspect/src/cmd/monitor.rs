@@ -3,8 +3,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use zeroipc_codata::layout::{ChannelHeader, StreamHeader};
 use zeroipc_codata::{Channel, Stream};
 use zeroipc_format::{Region, Segment};
+use zeroipc_structures::layout::{QueueHeader, RingHeader};
 use zeroipc_structures::{Queue, Ring};
 
 use crate::cmd::{out, out_json};
@@ -53,16 +55,16 @@ struct Sample {
 }
 
 enum Watch {
-    /// Header words of a queue: head @0, tail @4; elements of `es` bytes. For a buffered
-    /// channel, `chan` is its `NAME_header`.
+    /// A queue, read through its `QueueHeader`; elements of `es` bytes. For a buffered
+    /// channel, `chan` is its `NAME_header` (a `ChannelHeader`).
     Queue {
         region: Region,
         cap: u64,
         es: u64,
         chan: Option<Region>,
     },
-    /// Positions of a ring: write_pos @0, read_pos @8 (bytes). For a stream, `stream` is its
-    /// `NAME_header` and its optional `NAME_subs`.
+    /// A ring, read through its `RingHeader` (positions in bytes). For a stream, `stream` is
+    /// its `NAME_header` (a `StreamHeader`) and its optional `NAME_subs`.
     Ring {
         region: Region,
         cap: u64,
@@ -120,8 +122,8 @@ impl Watch {
                 es,
                 chan,
             } => {
-                let head = u64::from(region.read::<u32>(0)?);
-                let tail = u64::from(region.read::<u32>(4)?);
+                let q: QueueHeader = region.read(0)?;
+                let (head, tail) = (u64::from(q.head), u64::from(q.tail));
                 let depth = (tail.wrapping_sub(head) & 0xFFFF_FFFF).min(*cap);
                 let (w, r, _) = acc.add((tail, head, 0), (1 << 32, 1 << 32, 0));
                 let s = Sample {
@@ -132,11 +134,14 @@ impl Watch {
                     bytes: w * es,
                 };
                 let extra = match chan {
-                    Some(h) => Some(json!({
-                        "closed": h.read::<u8>(12)? == 1,
-                        "waiting_senders": h.read::<u32>(4)?,
-                        "waiting_receivers": h.read::<u32>(8)?,
-                    })),
+                    Some(h) => {
+                        let h: ChannelHeader = h.read(0)?;
+                        Some(json!({
+                            "closed": h.closed == 1,
+                            "waiting_senders": h.senders,
+                            "waiting_receivers": h.receivers,
+                        }))
+                    }
                     None => None,
                 };
                 Ok((s, extra))
@@ -147,8 +152,8 @@ impl Watch {
                 es,
                 stream,
             } => {
-                let w = region.read::<u64>(0)?;
-                let r = region.read::<u64>(8)?;
+                let ring: RingHeader = region.read(0)?;
+                let (w, r) = (ring.write_pos, ring.read_pos);
                 let s = Sample {
                     depth: w.saturating_sub(r).min(*cap) / es,
                     capacity: cap / es,
@@ -166,10 +171,11 @@ impl Watch {
                             }
                             None => (Value::Null, Value::Null),
                         };
+                        let h: StreamHeader = h.read(0)?;
                         Some(json!({
-                            "closed": h.read::<u8>(12)? == 1,
-                            "sequence": h.read::<u64>(0)?,
-                            "subscribers": h.read::<u32>(8)?,
+                            "closed": h.closed == 1,
+                            "sequence": h.sequence,
+                            "subscribers": h.subscribers,
                             "max_lag": max_lag,
                             "subscriber_slots": slots,
                         }))
@@ -255,7 +261,7 @@ fn open_watch(seg: &Segment, name: &str, spec: Option<Spec>) -> Result<Watch> {
         Kind::Queue => {
             check!(Queue)?;
             let region = region_of(name)?;
-            let cap = u64::from(region.read::<u32>(8)?);
+            let cap = u64::from(region.read::<QueueHeader>(0)?.capacity);
             Ok(Watch::Queue {
                 region,
                 cap,
@@ -266,7 +272,7 @@ fn open_watch(seg: &Segment, name: &str, spec: Option<Spec>) -> Result<Watch> {
         Kind::Ring => {
             check!(Ring)?;
             let region = region_of(name)?;
-            let cap = u64::from(region.read::<u32>(16)?);
+            let cap = u64::from(region.read::<RingHeader>(0)?.capacity);
             Ok(Watch::Ring {
                 region,
                 cap,
@@ -277,7 +283,7 @@ fn open_watch(seg: &Segment, name: &str, spec: Option<Spec>) -> Result<Watch> {
         Kind::Stream => {
             check!(Stream)?;
             let region = region_of(&format!("{name}_buffer"))?;
-            let cap = u64::from(region.read::<u32>(16)?);
+            let cap = u64::from(region.read::<RingHeader>(0)?.capacity);
             let header = region_of(&format!("{name}_header"))?;
             let subs = match seg.get(&format!("{name}_subs"))? {
                 Some(e) => Some(seg.region(&e)?),
@@ -298,7 +304,7 @@ fn open_watch(seg: &Segment, name: &str, spec: Option<Spec>) -> Result<Watch> {
                 )));
             }
             let region = region_of(&format!("{name}_buffer"))?;
-            let cap = u64::from(region.read::<u32>(8)?);
+            let cap = u64::from(region.read::<QueueHeader>(0)?.capacity);
             let header = region_of(&format!("{name}_header"))?;
             Ok(Watch::Queue {
                 region,

@@ -4,7 +4,12 @@
 
 use zeroipc_format::{Entry, Segment};
 
-use super::fit::{ALL_SIZES, slot_elem_size, u32_at};
+use zeroipc_codata::layout::{ChannelHeader, StreamHeader};
+use zeroipc_structures::layout::{QueueHeader, RingHeader};
+use zeroipc_sync::Signal;
+use zeroipc_sync::layout::{EventLayout, OwnerLayout, SemaphoreLayout, SignalHeader};
+
+use super::fit::{ALL_SIZES, lazy_sized, slot_elem_size, u32_at};
 use super::names::{typed, untyped};
 use super::{Guess, Kind};
 
@@ -47,12 +52,12 @@ pub(super) fn composite_kind(base: &str, t: &Table<'_>) -> Option<Result<Kind, &
         Some(Ok(Kind::Monitor))
     } else if t.has(base, "_state") && t.has(base, "_mtx") {
         Some(Ok(Kind::Signal))
-    } else if t.has(base, "_sem") && t.size_of(base) == Some(12) {
+    } else if t.has(base, "_sem") && t.size_of(base) == Some(EventLayout::SIZE) {
         Some(Ok(Kind::Event))
     } else if t.has(base, "_header") && (t.has(base, "_buffer") || t.has(base, "_slot")) {
         match t.size_of(&format!("{base}_header")) {
-            Some(56) => Some(Ok(Kind::Stream)),
-            Some(32) => Some(Ok(Kind::Channel)),
+            Some(StreamHeader::SIZE) => Some(Ok(Kind::Stream)),
+            Some(ChannelHeader::SIZE) => Some(Ok(Kind::Channel)),
             _ => Some(Err("stream/channel")),
         }
     } else {
@@ -64,22 +69,27 @@ pub(super) fn composite_kind(base: &str, t: &Table<'_>) -> Option<Result<Kind, &
 pub(super) fn composite_guess(base: &str, kind: Kind, t: &Table<'_>) -> Guess {
     match kind {
         Kind::Signal => {
-            // `align8(8 + es)` (C++, Rust) or `8 + es` (upstream Python).
+            // `align8(8 + es)` (C++, Rust: the same for every size) or `8 + es` (upstream
+            // Python).
             let sizes: Vec<u64> = match t.size_of(&format!("{base}_state")) {
-                Some(16) => ALL_SIZES.to_vec(),
-                Some(s @ (9 | 10 | 12)) => s.checked_sub(8).into_iter().collect(),
-                _ => Vec::new(),
+                Some(s) if s == Signal::<i8>::state_size() => ALL_SIZES.to_vec(),
+                Some(s) => s
+                    .checked_sub(SignalHeader::SIZE)
+                    .filter(|es| matches!(es, 1 | 2 | 4))
+                    .into_iter()
+                    .collect(),
+                None => Vec::new(),
             };
             typed(kind, base, &sizes)
         }
         Kind::Stream => {
-            let es = t.u32_of(&format!("{base}_buffer"), 20);
+            let es = t.u32_of(&format!("{base}_buffer"), RingHeader::ELEM_SIZE);
             typed(kind, base, &es.into_iter().collect::<Vec<_>>())
         }
         Kind::Channel => {
             let es = match t.size_of(&format!("{base}_slot")) {
                 Some(size) => slot_elem_size(size),
-                None => t.u32_of(&format!("{base}_buffer"), 12),
+                None => t.u32_of(&format!("{base}_buffer"), QueueHeader::ELEM_SIZE),
             };
             typed(kind, base, &es.into_iter().collect::<Vec<_>>())
         }
@@ -113,15 +123,15 @@ pub(super) fn part_label(name: &str, t: &Table<'_>) -> Option<String> {
         let kind = match composite_kind(base, t) {
             Some(Ok(k)) => k.name(),
             Some(Err(label)) => label,
-            None if suffix == "_owner" && t.size_of(name) == Some(8) => match t.size_of(base) {
-                Some(16) => "mutex",
-                Some(273..=280 | 304) => "lazy",
-                _ => continue,
-            },
-            // A derived lazy's inputs (spec §3.9.2).
-            None if suffix == "_chain" && matches!(t.size_of(base), Some(273..=280 | 304)) => {
-                "lazy"
+            None if suffix == "_owner" && t.size_of(name) == Some(OwnerLayout::SIZE) => {
+                match t.size_of(base) {
+                    Some(SemaphoreLayout::SIZE) => "mutex",
+                    Some(s) if lazy_sized(s) => "lazy",
+                    _ => continue,
+                }
             }
+            // A derived lazy's inputs (spec §3.9.2).
+            None if suffix == "_chain" && t.size_of(base).is_some_and(lazy_sized) => "lazy",
             None => continue,
         };
         return Some(format!("{kind}{part}"));

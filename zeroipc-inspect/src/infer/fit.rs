@@ -4,8 +4,14 @@
 //! Every number here comes from shared memory or the table, so all arithmetic is checked
 //! (a header that would overflow fits nothing).
 
+use zeroipc_codata::layout::{FutureHeader, SlotFlags};
+use zeroipc_codata::{Future, Lazy, LazyLayout};
 use zeroipc_format::Region;
+use zeroipc_structures::layout::{
+    ArrayHeader, MapHeader, PoolHeader, QueueHeader, RingHeader, SetHeader, StackHeader,
+};
 use zeroipc_structures::{Map, Pool, Set};
+use zeroipc_sync::layout::{BarrierLayout, LatchLayout, OnceLayout, OwnerLayout, SemaphoreLayout};
 
 use super::composite::Table;
 use super::names::{typed, untyped};
@@ -32,33 +38,12 @@ impl Fit {
     }
 }
 
-fn align_up(x: u64, a: u64) -> Option<u64> {
-    let a = a.max(1);
-    x.checked_add(a.checked_sub(1)?)?
-        .checked_div(a)?
-        .checked_mul(a)
-}
-
 fn scalar_size(s: u64) -> bool {
     ALL_SIZES.contains(&s)
 }
 
 pub(super) fn u32_at(r: &Region, off: usize) -> Option<u64> {
     r.read::<u32>(off).ok().map(u64::from)
-}
-
-fn u64_at(r: &Region, off: usize) -> Option<u64> {
-    r.read::<u64>(off).ok()
-}
-
-fn i32_at(r: &Region, off: usize) -> Option<i64> {
-    r.read::<i32>(off).ok().map(i64::from)
-}
-
-/// `16 + align8(cap*es) + 4*cap` (queue, stack).
-fn slotted_size(cap: u64, es: u64) -> Option<u64> {
-    let data = align_up(cap.checked_mul(es)?, 8)?;
-    16u64.checked_add(data)?.checked_add(cap.checked_mul(4)?)
 }
 
 /// `header + cap * stride`, `None` on overflow.
@@ -114,49 +99,61 @@ fn near(a: u64, b: u64) -> bool {
     a.abs_diff(b) <= 1
 }
 
+/// The header `H` at the start of an entry.
+fn header<H: bytemuck::Pod>(r: &Region) -> Option<H> {
+    r.read::<H>(0).ok()
+}
+
+/// A layout's offset as a byte count.
+fn at(off: usize) -> Option<u64> {
+    u64::try_from(off).ok()
+}
+
 pub(super) fn fit_array(r: &Region, size: u64) -> Option<Fit> {
-    let cap = u64_at(r, 0)?;
-    let data = size.checked_sub(8)?;
+    let cap = header::<ArrayHeader>(r)?.capacity;
+    let data = size.checked_sub(at(ArrayHeader::DATA)?)?;
     let es = data.checked_div(cap)?;
     (data.checked_rem(cap)? == 0 && scalar_size(es)).then_some(Fit::one(Kind::Array, es))
 }
 
 fn fit_queue(r: &Region, size: u64) -> Option<Fit> {
-    let (head, tail) = (r.read::<u32>(0).ok()?, r.read::<u32>(4).ok()?);
-    let (cap, es) = (u32_at(r, 8)?, u32_at(r, 12)?);
+    let h: QueueHeader = header(r)?;
+    let (cap, es) = (u64::from(h.capacity), u64::from(h.elem_size));
     let ok = cap.is_power_of_two()
         && cap <= 1 << 31
         && scalar_size(es)
-        && slotted_size(cap, es)? == size
-        && u64::from(tail.wrapping_sub(head)) <= cap;
+        && QueueHeader::geometry(h.capacity, usize::try_from(es).ok()?)?.1 == size
+        && u64::from(h.tail.wrapping_sub(h.head)) <= cap;
     ok.then_some(Fit::one(Kind::Queue, es))
 }
 
 fn fit_stack(r: &Region, size: u64) -> Option<Fit> {
-    let top = i32_at(r, 0)?;
-    let (cap, es, reserved) = (u32_at(r, 4)?, u32_at(r, 8)?, u32_at(r, 12)?);
-    if cap == 0
-        || reserved != 0
-        || !scalar_size(es)
-        || slotted_size(cap, es)? != size
-        || top < -1
-        || top >= i64::try_from(cap).ok()?
-    {
+    let h: StackHeader = header(r)?;
+    let (top, cap, es) = (
+        i64::from(h.top),
+        u64::from(h.capacity),
+        u64::from(h.elem_size),
+    );
+    if cap == 0 || h.reserved != 0 || !scalar_size(es) {
         return None;
     }
-    let first = 16u64.checked_add(align_up(cap.checked_mul(es)?, 8)?)?;
-    let st = states(r, first, 4, cap)?;
+    let (states_at, total) = StackHeader::geometry(h.capacity, usize::try_from(es).ok()?)?;
+    if total != size || top < -1 || top >= i64::try_from(cap).ok()? {
+        return None;
+    }
+    let st = states(r, states_at, 4, cap)?;
     let busy = count_of(&st, &[1, 2, 3]);
     near(busy, u64::try_from(top.checked_add(1)?).ok()?).then_some(Fit::one(Kind::Stack, es))
 }
 
 fn fit_ring(r: &Region, size: u64) -> Option<Fit> {
-    let (w, rd) = (u64_at(r, 0)?, u64_at(r, 8)?);
-    let (cap, es) = (u32_at(r, 16)?, u32_at(r, 20)?);
+    let h: RingHeader = header(r)?;
+    let (w, rd) = (h.write_pos, h.read_pos);
+    let (cap, es) = (u64::from(h.capacity), u64::from(h.elem_size));
     let ok = cap > 0
         && scalar_size(es)
         && cap.checked_rem(es)? == 0
-        && size == 24u64.checked_add(cap)?
+        && size == at(RingHeader::BUFFER)?.checked_add(cap)?
         && w.checked_sub(rd)? <= cap
         && w.checked_rem(es)? == 0
         && rd.checked_rem(es)? == 0;
@@ -164,15 +161,18 @@ fn fit_ring(r: &Region, size: u64) -> Option<Fit> {
 }
 
 fn fit_map(r: &Region, size: u64) -> Option<Fit> {
-    let (count, cap, ks, vs) = (u32_at(r, 0)?, u32_at(r, 4)?, u32_at(r, 8)?, u32_at(r, 12)?);
+    let h: MapHeader = header(r)?;
+    let (count, cap) = (u64::from(h.size), u64::from(h.capacity));
+    let (ks, vs) = (u64::from(h.key_size), u64::from(h.value_size));
     if cap == 0 || !scalar_size(ks) || !scalar_size(vs) {
         return None;
     }
     let stride = map_entry_size(ks, vs)?;
-    if table_size(16, cap, stride)? != size || count > cap {
+    let entries = at(MapHeader::ENTRIES)?;
+    if table_size(entries, cap, stride)? != size || count > cap {
         return None;
     }
-    let used = count_of(&states(r, 16, stride, cap)?, &[1, 3]);
+    let used = count_of(&states(r, entries, stride, cap)?, &[1, 3]);
     near(used, count).then_some(Fit {
         kind: Kind::Map,
         es: ks,
@@ -181,33 +181,35 @@ fn fit_map(r: &Region, size: u64) -> Option<Fit> {
 }
 
 fn fit_set(r: &Region, size: u64) -> Option<Fit> {
-    let (count, cap, es, reserved) = (u32_at(r, 0)?, u32_at(r, 4)?, u32_at(r, 8)?, u32_at(r, 12)?);
-    if cap == 0 || reserved != 0 || !scalar_size(es) || count > cap {
+    let h: SetHeader = header(r)?;
+    let (count, cap, es) = (
+        u64::from(h.size),
+        u64::from(h.capacity),
+        u64::from(h.elem_size),
+    );
+    if cap == 0 || h.reserved != 0 || !scalar_size(es) || count > cap {
         return None;
     }
     let stride = set_entry_size(es)?;
-    if table_size(16, cap, stride)? != size {
+    let entries = at(SetHeader::ENTRIES)?;
+    if table_size(entries, cap, stride)? != size {
         return None;
     }
-    let used = count_of(&states(r, 16, stride, cap)?, &[1, 3]);
+    let used = count_of(&states(r, entries, stride, cap)?, &[1, 3]);
     near(used, count).then_some(Fit::one(Kind::Set, es))
 }
 
 fn fit_pool(r: &Region, size: u64) -> Option<Fit> {
-    let head = u64_at(r, 0)?;
-    let (allocated, pad, cap, es) = (
-        u32_at(r, 8)?,
-        u32_at(r, 12)?,
-        u32_at(r, 16)?,
-        u32_at(r, 20)?,
-    );
-    let idx = head & 0xFFFF_FFFF;
+    let h: PoolHeader = header(r)?;
+    let (allocated, cap, es) = (h.allocated, u64::from(h.capacity), u64::from(h.elem_size));
+    let idx = h.free_head & 0xFFFF_FFFF;
     let ok = cap > 0
-        && pad == 0
+        && h.padding == 0
         && scalar_size(es)
-        && table_size(24, cap, pool_node_size(es)?)? == size
-        && allocated <= cap
-        && (idx == 0xFFFF_FFFF || idx < cap);
+        && table_size(at(PoolHeader::NODES)?, cap, pool_node_size(es)?)? == size
+        && u64::from(allocated) <= cap
+        // `PoolHeader::free_head`'s index of "no free node" is all ones (pool's NULL).
+        && (idx == u64::from(u32::MAX) || idx < cap);
     ok.then_some(Fit::one(Kind::Pool, es))
 }
 
@@ -222,29 +224,43 @@ pub(super) fn structure_fits(r: &Region, size: u64) -> Vec<Fit> {
 
 /// Kinds whose 16-byte layout the words fit (spec §3.8), mutex before semaphore.
 pub(super) fn fits16(r: &Region) -> Option<Vec<Kind>> {
-    let (a, b, c, d) = (i32_at(r, 0)?, i32_at(r, 4)?, i32_at(r, 8)?, i32_at(r, 12)?);
+    let sem: SemaphoreLayout = header(r)?;
+    let bar: BarrierLayout = header(r)?;
+    let lat: LatchLayout = header(r)?;
     let mut out = Vec::new();
     // Semaphore: count, waiting, max_count (0 = unbounded), pad.
-    if a >= 0 && b >= 0 && c >= 0 && d == 0 && (c == 0 || a <= c) {
-        out.push(if c == 1 { Kind::Mutex } else { Kind::Semaphore });
+    let (count, max) = (sem.count, sem.max_count);
+    if count >= 0 && sem.waiting >= 0 && max >= 0 && sem.padding == 0 && (max == 0 || count <= max)
+    {
+        out.push(if max == 1 {
+            Kind::Mutex
+        } else {
+            Kind::Semaphore
+        });
     }
     // Barrier: arrived, generation, num_participants > 0, pad.
-    if c > 0 && d == 0 && (0..=c).contains(&a) {
+    let n = bar.num_participants;
+    if n > 0 && bar.padding == 0 && (0..=n).contains(&bar.arrived) {
         out.push(Kind::Barrier);
     }
     // Latch: count, initial_count, pad[2].
-    if b >= 0 && (0..=b).contains(&a) && c == 0 && d == 0 {
+    let initial = lat.initial_count;
+    if initial >= 0 && (0..=initial).contains(&lat.count) && lat.padding == [0, 0] {
         out.push(Kind::Latch);
     }
     Some(out)
 }
 
-/// Element sizes of a future of `size` bytes: `align8(16 + es + 256)` (C++, Rust) or the
-/// unpadded `16 + es + 256` (upstream Python).
+/// Element sizes of a future of `size` bytes: `align8(16 + es + 256)` (C++, Rust: 280 for
+/// every size) or the unpadded `16 + es + 256` (upstream Python).
 pub(super) fn future_sizes(size: u64) -> Vec<u64> {
-    match size {
-        280 => ALL_SIZES.to_vec(),
-        273 | 274 | 276 => size.checked_sub(272).into_iter().collect(),
+    let fixed = FutureHeader::VALUE
+        .checked_add(FutureHeader::MESSAGE_LEN)
+        .and_then(at);
+    let padded = Future::<i8>::memory_size();
+    match fixed.and_then(|f| size.checked_sub(f)) {
+        _ if size == padded => ALL_SIZES.to_vec(),
+        Some(es @ (1 | 2 | 4)) => vec![es],
         _ => Vec::new(),
     }
 }
@@ -254,42 +270,50 @@ pub(super) fn future_sizes(size: u64) -> Vec<u64> {
 /// follows it at `16 + es`. `None` for an empty message (then every candidate reads "").
 pub fn error_elem_size(r: &Region) -> Option<u64> {
     let byte = |off: usize| r.read::<u8>(off).ok();
+    let value = FutureHeader::VALUE;
     ALL_SIZES.into_iter().find(|&es| {
-        let Some(msg) = usize::try_from(es).ok().and_then(|es| es.checked_add(16)) else {
+        let Some(msg) = usize::try_from(es)
+            .ok()
+            .and_then(|es| es.checked_add(value))
+        else {
             return false;
         };
-        (16..msg).all(|o| byte(o) == Some(0)) && byte(msg).is_some_and(|b| b != 0)
+        (value..msg).all(|o| byte(o) == Some(0)) && byte(msg).is_some_and(|b| b != 0)
     })
 }
 
-/// Element size of a rendezvous slot of `size` bytes (`{u8 ready; u8 consumed; T data}`).
+/// Element size of a rendezvous slot of `size` bytes (`{u8 ready; u8 consumed; T data}`,
+/// [`SlotFlags::slot_size`] for a scalar aligned to its size).
 pub fn slot_elem_size(size: u64) -> Option<u64> {
-    match size {
-        3 => Some(1),
-        4 => Some(2),
-        8 => Some(4),
-        16 => Some(8),
-        _ => None,
-    }
+    ALL_SIZES
+        .into_iter()
+        .find(|&es| usize::try_from(es).is_ok_and(|es| SlotFlags::slot_size(es, es) == size))
+}
+
+/// Whether an entry of `size` bytes can be a lazy: the C++/Rust sizes of
+/// [`Lazy::memory_size`] for 1-, 2-, 4- and 8-byte `T`, or upstream Python's unpadded ones
+/// (from 273 bytes for a 1-byte `T`).
+pub(super) fn lazy_sized(size: u64) -> bool {
+    (273..=Lazy::<i32>::memory_size()).contains(&size) || size == Lazy::<i64>::memory_size()
 }
 
 /// The single-entry sync/codata kinds that fit entry `name` of `size` bytes.
 pub(super) fn prim_fits(name: &str, size: u64, r: &Region, t: &Table<'_>) -> Vec<Guess> {
-    let has_owner = t.size_of(&format!("{name}_owner")) == Some(8);
+    let has_owner = t.size_of(&format!("{name}_owner")) == Some(OwnerLayout::SIZE);
+    // The state word every future and lazy starts with (spec §3.9).
+    let state = u32_at(r, FutureHeader::STATE);
     let mut out = Vec::new();
-    match size {
-        16 => {
-            for k in fits16(r).unwrap_or_default() {
-                out.push(untyped(k));
-            }
+    if size == SemaphoreLayout::SIZE {
+        for k in fits16(r).unwrap_or_default() {
+            out.push(untyped(k));
         }
-        4 if u32_at(r, 0).is_some_and(|s| s <= 2) => out.push(untyped(Kind::Once)),
-        _ => {}
+    } else if size == OnceLayout::SIZE && header::<OnceLayout>(r).is_some_and(|o| o.state <= 2) {
+        out.push(untyped(Kind::Once));
     }
-    let state_ok = u32_at(r, 0).is_some_and(|s| s <= 3);
+    let state_ok = state.is_some_and(|s| s <= 3);
     let mut sizes = future_sizes(size);
     if sizes.len() > 1
-        && u32_at(r, 0) == Some(3)
+        && state == Some(3)
         && let Some(es) = error_elem_size(r)
     {
         sizes = vec![es];
@@ -297,15 +321,24 @@ pub(super) fn prim_fits(name: &str, size: u64, r: &Region, t: &Table<'_>) -> Vec
     if state_ok && !sizes.is_empty() && !has_owner {
         out.push(typed(Kind::Future, name, &sizes));
     }
-    // Lazy: 280 bytes for 1-, 2- and 4-byte T (op type @4), 304 for 8-byte T (op type @8).
-    let lazy = match size {
-        280 => u32_at(r, 4)
-            .is_some_and(|op| op <= 5)
-            .then(|| vec![1, 2, 4]),
-        304 => (u32_at(r, 4) == Some(0) && u32_at(r, 8).is_some_and(|op| op <= 5)).then(|| vec![8]),
-        _ => None,
-    };
-    if let Some(sizes) = lazy.filter(|_| state_ok) {
+    // Lazy: one layout for 1-, 2- and 4-byte T (op type after the state word), another for
+    // 8-byte T (op type after 4 zero bytes of padding).
+    let state_end = LazyLayout::STATE.checked_add(size_of::<u32>());
+    let lazy = [
+        (
+            Lazy::<i32>::memory_size(),
+            Lazy::<i32>::layout(),
+            vec![1, 2, 4],
+        ),
+        (Lazy::<i64>::memory_size(), Lazy::<i64>::layout(), vec![8]),
+    ]
+    .into_iter()
+    .find(|(total, _, _)| *total == size)
+    .filter(|(_, l, _)| {
+        let padded = Some(l.op) == state_end || state_end.and_then(|e| u32_at(r, e)) == Some(0);
+        padded && u32_at(r, l.op).is_some_and(|op| op <= 5)
+    });
+    if let Some((_, _, sizes)) = lazy.filter(|_| state_ok) {
         out.push(typed(Kind::Lazy, name, &sizes));
     }
     out
@@ -339,10 +372,6 @@ mod tests {
         assert_eq!(pool_node_size(4), Some(8));
         assert_eq!(pool_node_size(8), Some(16));
         assert_eq!(pool_node_size(1), Some(8));
-        assert_eq!(slotted_size(8, 4), Some(80));
-        assert_eq!(slotted_size(5, 1), Some(44));
-        assert_eq!(slotted_size(u64::MAX, 8), None, "overflow fits nothing");
-        assert_eq!(align_up(u64::MAX, 8), None);
     }
 
     fn region_with(words: &[u8]) -> (Segment, Region) {
