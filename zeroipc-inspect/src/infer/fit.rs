@@ -141,7 +141,7 @@ fn fit_stack(r: &Region, size: u64) -> Option<Fit> {
     if total != size || top < -1 || top >= i64::try_from(cap).ok()? {
         return None;
     }
-    let st = states(r, states_at, 4, cap)?;
+    let st = states(r, states_at, at(size_of::<u32>())?, cap)?;
     let busy = count_of(&st, &[1, 2, 3]);
     near(busy, u64::try_from(top.checked_add(1)?).ok()?).then_some(Fit::one(Kind::Stack, es))
 }
