@@ -145,14 +145,6 @@ mod tests {
     use super::*;
     use crate::scenario;
 
-    fn spec(v: &Value) -> Spec<'_> {
-        Spec {
-            json: v,
-            name: v["name"].as_str().unwrap(),
-            kind: v["kind"].as_str().unwrap(),
-        }
-    }
-
     #[test]
     fn written_structures_decode_in_the_golden_schema() {
         let seg = Segment::anonymous(65536, 64).unwrap();
@@ -165,36 +157,36 @@ mod tests {
             json!({"name": "s", "kind": "stack", "dtype": "uint8", "capacity": 3, "push": [1, 2]});
         let lat = json!({"name": "l", "kind": "hologram", "count": 1});
         for v in [&q, &m, &p, &st] {
-            assert!(scenario::write(&seg, &spec(v)).unwrap());
+            assert!(scenario::write(&seg, &Spec::of(v)).unwrap());
         }
         assert!(
-            !scenario::write(&seg, &spec(&lat)).unwrap(),
+            !scenario::write(&seg, &Spec::of(&lat)).unwrap(),
             "an unknown kind is skipped"
         );
-        assert_eq!(structure(&seg, &spec(&lat), false).unwrap(), None);
+        assert_eq!(structure(&seg, &Spec::of(&lat), false).unwrap(), None);
 
-        let got = structure(&seg, &spec(&q), false).unwrap().unwrap();
+        let got = structure(&seg, &Spec::of(&q), false).unwrap().unwrap();
         assert_eq!(
             got,
             json!({"kind": "queue", "dtype": "int32", "capacity": 4, "elem_size": 4, "head": 1,
                    "tail": 3, "size": 2, "items": [20, 30]})
         );
         // Peeking left the queue alone; consuming empties it but reports the counters before.
-        let got = structure(&seg, &spec(&q), true).unwrap().unwrap();
+        let got = structure(&seg, &Spec::of(&q), true).unwrap().unwrap();
         assert_eq!(got["items"], json!([20, 30]));
         assert_eq!(got["head"], 1);
-        let got = structure(&seg, &spec(&q), false).unwrap().unwrap();
+        let got = structure(&seg, &Spec::of(&q), false).unwrap().unwrap();
         assert_eq!(
             (got["head"].clone(), got["items"].clone()),
             (json!(3), json!([]))
         );
 
-        let got = structure(&seg, &spec(&m), false).unwrap().unwrap();
+        let got = structure(&seg, &Spec::of(&m), false).unwrap().unwrap();
         assert_eq!(got["entry_size"], 16);
         assert_eq!(got["lookup"], json!({"1": 1.5, "-1": 2.0}));
         assert_eq!(got["size"], 2);
 
-        let got = structure(&seg, &spec(&p), false).unwrap().unwrap();
+        let got = structure(&seg, &Spec::of(&p), false).unwrap().unwrap();
         assert_eq!(got["free_list"], json!([1, 2]));
         assert_eq!(got["allocated_values"], json!({"0": 7}));
         assert_eq!(
@@ -205,13 +197,13 @@ mod tests {
             (json!(1), json!(1))
         );
 
-        let got = structure(&seg, &spec(&st), true).unwrap().unwrap();
+        let got = structure(&seg, &Spec::of(&st), true).unwrap().unwrap();
         assert_eq!(
             (got["top"].clone(), got["items"].clone()),
             (json!(1), json!([1, 2]))
         );
         assert_eq!(got["slot_states"], json!([2, 2, 0]));
-        let got = structure(&seg, &spec(&st), false).unwrap().unwrap();
+        let got = structure(&seg, &Spec::of(&st), false).unwrap().unwrap();
         assert_eq!(
             (got["top"].clone(), got["size"].clone()),
             (json!(-1), json!(0))
@@ -223,15 +215,17 @@ mod tests {
         let seg = Segment::anonymous(65536, 64).unwrap();
         let a =
             json!({"name": "a", "kind": "array", "dtype": "int32", "capacity": 4, "values": []});
-        scenario::write(&seg, &spec(&a)).unwrap();
+        scenario::write(&seg, &Spec::of(&a)).unwrap();
         let as_i64 = json!({"name": "a", "kind": "array", "dtype": "int64"});
         assert_eq!(
-            structure(&seg, &spec(&as_i64), false).unwrap_err().kind,
+            structure(&seg, &Spec::of(&as_i64), false).unwrap_err().kind,
             "LayoutMismatch"
         );
         let missing = json!({"name": "nope", "kind": "ring", "dtype": "int32"});
         assert_eq!(
-            structure(&seg, &spec(&missing), false).unwrap_err().kind,
+            structure(&seg, &Spec::of(&missing), false)
+                .unwrap_err()
+                .kind,
             "NotFound"
         );
     }

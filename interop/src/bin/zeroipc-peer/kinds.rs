@@ -161,17 +161,9 @@ mod tests {
     use super::*;
     use crate::decode::structure;
 
-    fn spec(v: &Value) -> Spec<'_> {
-        Spec {
-            json: v,
-            name: v["name"].as_str().unwrap(),
-            kind: v["kind"].as_str().unwrap(),
-        }
-    }
-
     fn roundtrip(seg: &Segment, v: &Value) -> Value {
-        assert!(write(seg, &spec(v)).unwrap(), "{v}");
-        structure(seg, &spec(v), false).unwrap().unwrap()
+        assert!(write(seg, &Spec::of(v)).unwrap(), "{v}");
+        structure(seg, &Spec::of(v), false).unwrap().unwrap()
     }
 
     #[test]
@@ -214,17 +206,17 @@ mod tests {
 
         // --consume reports the state before and leaves the consumed state behind.
         for v in [&sem, &lat, &once, &held] {
-            let before = structure(&seg, &spec(v), false).unwrap();
-            assert_eq!(structure(&seg, &spec(v), true).unwrap(), before, "{v}");
+            let before = structure(&seg, &Spec::of(v), false).unwrap();
+            assert_eq!(structure(&seg, &Spec::of(v), true).unwrap(), before, "{v}");
         }
-        let after = |v: &Value| structure(&seg, &spec(v), false).unwrap().unwrap();
+        let after = |v: &Value| structure(&seg, &Spec::of(v), false).unwrap().unwrap();
         assert_eq!(after(&sem)["count"], 0);
         assert_eq!(after(&lat)["count"], 0);
         assert_eq!(after(&once)["state"], 2);
         assert_eq!(after(&held)["locked"], true, "a mutex is only read");
 
         let bad = json!({"name": "b", "kind": "event", "mode": "sometimes"});
-        assert_eq!(write(&seg, &spec(&bad)).unwrap_err().kind, "Scenario");
+        assert_eq!(write(&seg, &Spec::of(&bad)).unwrap_err().kind, "Scenario");
     }
 
     #[test]
@@ -257,24 +249,26 @@ mod tests {
         );
         // Peeking left them alone; consuming takes the elements.
         for v in [&st, &ch] {
-            let peeked = structure(&seg, &spec(v), false).unwrap();
-            assert_eq!(structure(&seg, &spec(v), true).unwrap(), peeked);
+            let peeked = structure(&seg, &Spec::of(v), false).unwrap();
+            assert_eq!(structure(&seg, &Spec::of(v), true).unwrap(), peeked);
             assert_eq!(
-                structure(&seg, &spec(v), false).unwrap().unwrap()["items"],
+                structure(&seg, &Spec::of(v), false).unwrap().unwrap()["items"],
                 json!([])
             );
         }
         let full = json!({"name": "f", "kind": "stream", "dtype": "int8", "capacity": 1,
                           "emit": [1, 2]});
-        assert_eq!(write(&seg, &spec(&full)).unwrap_err().kind, "Full");
+        assert_eq!(write(&seg, &Spec::of(&full)).unwrap_err().kind, "Full");
         let wrong = json!({"name": "ch", "kind": "channel", "dtype": "uint32"});
         assert_eq!(
-            structure(&seg, &spec(&wrong), false).unwrap_err().kind,
+            structure(&seg, &Spec::of(&wrong), false).unwrap_err().kind,
             "TypeMismatch"
         );
         let missing = json!({"name": "zz", "kind": "lazy", "dtype": "int16"});
         assert_eq!(
-            structure(&seg, &spec(&missing), false).unwrap_err().kind,
+            structure(&seg, &Spec::of(&missing), false)
+                .unwrap_err()
+                .kind,
             "NotFound"
         );
     }

@@ -20,6 +20,17 @@ pub struct Spec<'a> {
 }
 
 impl<'a> Spec<'a> {
+    /// The structure described by the JSON object `v` (tests: `name` and `kind` must be
+    /// strings).
+    #[cfg(test)]
+    pub fn of(v: &'a Value) -> Self {
+        Spec {
+            json: v,
+            name: v["name"].as_str().expect("a name"),
+            kind: v["kind"].as_str().expect("a kind"),
+        }
+    }
+
     /// Field `key` as a string.
     pub fn str(&self, key: &str) -> Result<&'a str, PeerError> {
         self.json[key].as_str().ok_or_else(|| self.missing(key))
