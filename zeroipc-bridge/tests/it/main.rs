@@ -70,7 +70,6 @@ impl Bridge {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-
 }
 
 impl Drop for Bridge {
