@@ -79,6 +79,9 @@ pub struct DuplexServer {
     responses: Option<Writer>,
     stats: ServerStats,
     connect_timeout: Duration,
+    /// How long one `serve_one` waits for a request (1 s; shorter for a started server, so
+    /// `stop` is prompt).
+    pub(crate) read_slice: Duration,
 }
 
 impl std::fmt::Debug for DuplexServer {
@@ -104,6 +107,7 @@ impl DuplexServer {
             responses: None,
             stats: ServerStats::default(),
             connect_timeout: Duration::from_secs(5),
+            read_slice: SERVER_READ_TIMEOUT,
         })
     }
 
@@ -129,7 +133,7 @@ impl DuplexServer {
     /// Errors of the request buffer other than `WriterDead` (corruption, sequence errors),
     /// and failure to connect the response writer.
     pub fn serve_one(&mut self, handler: &mut Handler<'_>) -> Result<bool> {
-        let frame = match self.requests.read_frame_timeout(SERVER_READ_TIMEOUT) {
+        let frame = match self.requests.read_frame_timeout(self.read_slice) {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(false),
             Err(Error::WriterDead { .. }) => {

@@ -25,17 +25,21 @@
 //! See `docs/ZEROBUFFER.md` for the user guide (capacity planning, health monitoring).
 
 mod atomic;
+mod attach;
 pub mod duplex;
 mod error;
 mod health;
 mod inspect;
 mod layout;
 mod liveness;
+mod metadata;
 mod names;
 mod os;
 mod reader;
 mod resources;
 pub mod ring;
+#[cfg(not(zeroipc_loom))]
+mod server;
 mod wait;
 mod writer;
 
@@ -50,6 +54,8 @@ pub use reader::{
     BufferConfig, DEFAULT_LIVENESS_INTERVAL, DEFAULT_READ_TIMEOUT, Frame, Reader, ReaderOptions,
     ReaderStats,
 };
+#[cfg(not(zeroipc_loom))]
+pub use server::ServerHandle;
 pub use writer::{DEFAULT_WRITE_TIMEOUT, Writer, WriterOptions};
 
 /// The crate README's example, compiled and run as a doctest so the README stays true.

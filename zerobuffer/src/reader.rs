@@ -351,35 +351,12 @@ impl Reader {
     /// # Errors
     /// [`Error::InvalidMetadata`] if the stored length disagrees with the OIEB.
     pub fn metadata(&self) -> Result<Option<Vec<u8>>> {
-        // Acquire: pairs with the writer's Release store in `Writer::set_metadata`.
-        let wb = self.oieb().metadata_written_bytes.load(Ordering::Acquire);
-        if wb == 0 {
-            return Ok(None);
-        }
-        if wb < 8 || wb > self.geo.m {
-            return Err(Error::InvalidMetadata {
-                what: format!("metadata_written_bytes {wb} outside 8..={}", self.geo.m),
-            });
-        }
-        let len = self
-            .map
-            .read_u64(OIEB_SIZE)
-            .ok_or_else(|| Error::InvalidMetadata {
-                what: "metadata prefix out of bounds".into(),
-            })?;
-        if Some(len) != wb.checked_sub(8) {
-            return Err(Error::InvalidMetadata {
-                what: format!("stored length {len} but metadata_written_bytes {wb}"),
-            });
-        }
-        let n = usize::try_from(len).map_err(|_| Error::corrupt("metadata length"))?;
-        let mut out = vec![0u8; n];
-        if !self.map.read_into(OIEB_SIZE + 8, &mut out) {
-            return Err(Error::InvalidMetadata {
-                what: "metadata out of bounds".into(),
-            });
-        }
-        Ok(Some(out))
+        Ok(self.metadata_ref()?.map(<[u8]>::to_vec))
+    }
+
+    /// The mapping and geometry, for the reader's extension modules (`attach`, `metadata`).
+    pub(crate) fn parts(&self) -> (&Mapping, &Geometry) {
+        (&self.map, &self.geo)
     }
 
     /// `true` if a writer is attached and its process is alive.

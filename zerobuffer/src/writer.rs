@@ -83,6 +83,10 @@ pub struct Writer {
     last_check: Duration,
     pending: Option<Reservation>,
     pending_metadata: Option<u64>,
+    /// Payload bytes of the frames committed by this handle.
+    bytes_written: u64,
+    /// Frames committed by this handle.
+    frames_written: u64,
 }
 
 impl std::fmt::Debug for Writer {
@@ -214,6 +218,8 @@ impl Writer {
             last_check: coarse_now(),
             pending: None,
             pending_metadata: None,
+            bytes_written: 0,
+            frames_written: 0,
         })
     }
 
@@ -246,6 +252,8 @@ impl Writer {
             last_check: coarse_now(),
             pending: None,
             pending_metadata: None,
+            bytes_written: 0,
+            frames_written: 0,
         })
     }
 
@@ -277,6 +285,53 @@ impl Writer {
     /// Changes the overall write deadline used by [`Writer::write_frame`].
     pub fn set_write_timeout(&mut self, timeout: Duration) {
         self.opts.write_timeout = timeout;
+    }
+
+    /// The overall write deadline used by [`Writer::write_frame`] and
+    /// [`Writer::get_frame_buffer`] ([`DEFAULT_WRITE_TIMEOUT`] unless changed).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use zerobuffer::{BufferConfig, Reader, Writer, DEFAULT_WRITE_TIMEOUT};
+    /// # fn main() -> Result<(), zerobuffer::Error> {
+    /// let name = format!("doc-wtimeout-{}", std::process::id());
+    /// let _reader = Reader::create(&name, BufferConfig::new(0, 4096))?;
+    /// let mut writer = Writer::connect(&name)?;
+    /// assert_eq!(writer.write_timeout(), DEFAULT_WRITE_TIMEOUT);
+    /// writer.set_write_timeout(Duration::from_millis(250));
+    /// assert_eq!(writer.write_timeout(), Duration::from_millis(250));
+    /// # Ok(()) }
+    /// ```
+    pub fn write_timeout(&self) -> Duration {
+        self.opts.write_timeout
+    }
+
+    /// Payload bytes of the frames this handle committed (frame headers and wrap padding not
+    /// counted).
+    ///
+    /// # Examples
+    /// ```
+    /// use zerobuffer::{BufferConfig, Reader, Writer};
+    /// # fn main() -> Result<(), zerobuffer::Error> {
+    /// let name = format!("doc-wcount-{}", std::process::id());
+    /// let _reader = Reader::create(&name, BufferConfig::new(0, 4096))?;
+    /// let mut writer = Writer::connect(&name)?;
+    /// writer.write_frame(b"abc")?;
+    /// writer.write_frame(b"de")?;
+    /// assert_eq!((writer.frames_written(), writer.bytes_written()), (2, 5));
+    /// # Ok(()) }
+    /// ```
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
+    }
+
+    /// Frames this handle committed (a reservation abandoned without commit is not counted).
+    ///
+    /// # Examples
+    /// See [`Writer::bytes_written`].
+    pub fn frames_written(&self) -> u64 {
+        self.frames_written
     }
 
     /// A snapshot of the buffer's fill level and counters, as the writer sees them.
@@ -548,6 +603,8 @@ impl Writer {
         fence(Ordering::Release);
         let _ = self.sem_w.post();
         self.seq = self.seq.wrapping_add(1);
+        self.bytes_written = self.bytes_written.wrapping_add(res.len);
+        self.frames_written = self.frames_written.wrapping_add(1);
         seq
     }
 }

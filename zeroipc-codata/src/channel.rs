@@ -444,6 +444,28 @@ impl<T: Pod> Channel<T> {
         self.len() == 0
     }
 
+    /// Whether a send would have to wait now (a snapshot): the buffer holds `capacity`
+    /// elements, or, for an unbuffered channel, a value is already offered.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_codata::Channel;
+    /// use zeroipc_format::Segment;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let ch = Channel::<u32>::create(&seg, "jobs", 2)?;
+    /// assert!(!ch.is_full());
+    /// ch.send(1)?;
+    /// ch.send(2)?;
+    /// assert!(ch.is_full());
+    /// ch.recv()?;
+    /// assert!(!ch.is_full());
+    /// # Ok::<(), zeroipc_codata::Error>(())
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.len() >= self.capacity().max(1)
+    }
+
     fn word(&self, i: usize) -> Result<&HwU32> {
         self.inner
             .words

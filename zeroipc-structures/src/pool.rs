@@ -417,6 +417,93 @@ impl<T: Pod> Pool<T> {
         Ok(n.min(self.capacity) as usize)
     }
 
+    /// `true` when no node is allocated (every node is free; a snapshot).
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_structures::Pool;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let pool = Pool::<u64>::create(&seg, "nodes", 2)?;
+    /// assert!(pool.is_empty()?);
+    /// let i = pool.alloc()?.expect("a free node");
+    /// assert!(!pool.is_empty()?);
+    /// pool.free(i)?;
+    /// assert!(pool.is_empty()?);
+    /// # Ok::<(), zeroipc_structures::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.allocated()? == 0)
+    }
+
+    /// `true` when every node is allocated, so [`Pool::alloc`] would return `None` (a
+    /// snapshot).
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_structures::Pool;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let pool = Pool::<u32>::create(&seg, "nodes", 1)?;
+    /// assert!(!pool.is_full()?);
+    /// pool.alloc()?;
+    /// assert!(pool.is_full()?);
+    /// # Ok::<(), zeroipc_structures::Error>(())
+    /// ```
+    pub fn is_full(&self) -> Result<bool> {
+        Ok(self.allocated()? == self.capacity())
+    }
+
+    /// Returns every node to the free list at once (free list `0, 1, .., capacity - 1`,
+    /// allocated count 0), as the pool was after `create`. Node values are kept. The free-list
+    /// head's generation is bumped, so a concurrent `alloc`/`free` that raced the reset fails
+    /// its compare-and-swap instead of corrupting the list; still, call it only when no
+    /// process holds or is handing out nodes (indices held before the reset become free).
+    ///
+    /// # Errors
+    /// Never for a validated handle.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_structures::Pool;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let pool = Pool::<u32>::create(&seg, "nodes", 3)?;
+    /// while pool.alloc()?.is_some() {}
+    /// pool.reset()?;
+    /// assert!(pool.is_empty()?);
+    /// assert_eq!(pool.free_list()?, vec![0, 1, 2]);
+    /// # Ok::<(), zeroipc_structures::Error>(())
+    /// ```
+    pub fn reset(&self) -> Result<()> {
+        for i in 0..self.capacity {
+            let next = if i + 1 == self.capacity { NULL } else { i + 1 };
+            Word32::store(
+                self.region.atomic_u32(Self::next_offset(i))?,
+                next,
+                Ordering::Relaxed,
+            );
+        }
+        self.region
+            .atomic_u32(ALLOCATED)?
+            .store(0, Ordering::Relaxed);
+        let head = self.region.atomic_u64(FREE_HEAD)?;
+        let generation = ((Word64::load(head, Ordering::Relaxed) >> 32) as u32).wrapping_add(1);
+        // Release: publishes the rewritten `next` words; pairs with the Acquire load of the
+        // head in `Core::allocate` (and `free_head`).
+        Word64::store(head, u64::from(generation) << 32, Ordering::Release);
+        Ok(())
+    }
+
     /// Number of nodes.
     pub fn capacity(&self) -> usize {
         self.capacity as usize

@@ -366,6 +366,80 @@ impl<T: Pod> Ring<T> {
         Ok(((self.capacity - w.wrapping_sub(r)) / size_of::<T>() as u64) as usize)
     }
 
+    /// `true` when no whole element is waiting to be read (a snapshot).
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_structures::Ring;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let ring = Ring::<u16>::create(&seg, "r", 2)?;
+    /// assert!(ring.is_empty()?);
+    /// ring.write_slice(&[1, 2])?;
+    /// assert!(!ring.is_empty()? && ring.is_full()?);
+    /// # Ok::<(), zeroipc_structures::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.available()? == 0)
+    }
+
+    /// `true` when not one more whole element fits (a snapshot).
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_structures::Ring;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let ring = Ring::<u32>::create(&seg, "r", 1)?;
+    /// assert!(!ring.is_full()?);
+    /// ring.write(7).expect("room for one");
+    /// assert!(ring.is_full()?);
+    /// # Ok::<(), zeroipc_structures::Error>(())
+    /// ```
+    pub fn is_full(&self) -> Result<bool> {
+        Ok(self.free()? == 0)
+    }
+
+    /// Discards every unread whole element with one `read_pos` update and returns how many
+    /// were discarded (**consumer side**: only the one reader may call it, as for
+    /// [`Ring::read`]; elements the producer writes concurrently are either discarded or
+    /// kept whole).
+    ///
+    /// # Errors
+    /// `Corrupt` for inconsistent positions.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_structures::Ring;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let ring = Ring::<u8>::create(&seg, "r", 8)?;
+    /// ring.write_slice(b"stale")?;
+    /// assert_eq!(ring.clear()?, 5);
+    /// assert!(ring.is_empty()?);
+    /// ring.write(b'x').expect("room");
+    /// assert_eq!(ring.read()?, Some(b'x'));
+    /// # Ok::<(), zeroipc_structures::Error>(())
+    /// ```
+    pub fn clear(&self) -> Result<usize> {
+        let es = size_of::<T>() as u64;
+        let (w, r) = self.positions(false)?;
+        let n = w.wrapping_sub(r) / es;
+        if n > 0 {
+            self.consume_bytes(r, n * es)?;
+        }
+        Ok(n as usize)
+    }
+
     /// Capacity in elements.
     pub fn capacity(&self) -> usize {
         (self.capacity / size_of::<T>() as u64) as usize

@@ -23,8 +23,8 @@ pub(crate) struct BarrierLayout {
     pub padding: i32,
 }
 
-const ARRIVED: usize = offset_of!(BarrierLayout, arrived);
-const GENERATION: usize = offset_of!(BarrierLayout, generation);
+pub(crate) const ARRIVED: usize = offset_of!(BarrierLayout, arrived);
+pub(crate) const GENERATION: usize = offset_of!(BarrierLayout, generation);
 const PARTICIPANTS: usize = offset_of!(BarrierLayout, num_participants);
 const SIZE: u64 = size_of::<BarrierLayout>() as u64;
 
@@ -34,6 +34,27 @@ const _: () = {
     assert!(offset_of!(BarrierLayout, padding) == 12);
 };
 
+/// The arrival of `wait`: `Ok(())` if it completed the phase (and woke everyone), else
+/// `Err(g)` with the generation to wait past.
+pub(crate) fn arrive<W: Word + ?Sized>(
+    arrived: &W,
+    generation: &W,
+    participants: i32,
+) -> Result<(), u32> {
+    let g = generation.load(Ordering::Acquire);
+    // AcqRel: the last arriver's Acquire half sees every earlier arriver's writes.
+    let a = (arrived.fetch_add(1, Ordering::AcqRel) as i32).wrapping_add(1);
+    if a >= participants {
+        arrived.store(0, Ordering::Relaxed);
+        // Release: publishes the phase (and `arrived = 0`) to the waiters' Acquire load of
+        // `generation` in `wait` (and the async wait).
+        generation.fetch_add(1, Ordering::Release);
+        generation.wake(true);
+        return Ok(());
+    }
+    Err(g)
+}
+
 /// `wait(timeout)` of spec §4.12: `Some(true)` for the last arriver (the one that completed
 /// the phase), `Some(false)` for the others, `None` on timeout (its arrival rolled back).
 pub(crate) fn wait<W: Word + ?Sized>(
@@ -42,17 +63,9 @@ pub(crate) fn wait<W: Word + ?Sized>(
     participants: i32,
     deadline: Option<Instant>,
 ) -> Option<bool> {
-    let g = generation.load(Ordering::Acquire);
-    // AcqRel: the last arriver's Acquire half sees every earlier arriver's writes.
-    let a = (arrived.fetch_add(1, Ordering::AcqRel) as i32).wrapping_add(1);
-    if a >= participants {
-        arrived.store(0, Ordering::Relaxed);
-        // Release: publishes the phase (and `arrived = 0`) to the waiters' Acquire load of
-        // `generation` below.
-        generation.fetch_add(1, Ordering::Release);
-        generation.wake(true);
+    let Err(g) = arrive(arrived, generation, participants) else {
         return Some(true);
-    }
+    };
     let passed = || {
         let now = generation.load(Ordering::Acquire);
         if now == g { Err(now) } else { Ok(()) }
@@ -94,10 +107,10 @@ pub(crate) fn wait<W: Word + ?Sized>(
 /// ```
 #[derive(Clone, Debug)]
 pub struct Barrier {
-    region: Region,
+    pub(crate) region: Region,
     entry: Entry,
     /// `num_participants`, read once at open, `> 0`.
-    participants: i32,
+    pub(crate) participants: i32,
 }
 
 fn init(r: &Region, participants: i32) -> Result<()> {

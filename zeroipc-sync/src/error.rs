@@ -57,6 +57,11 @@ pub enum Error {
         /// The stored `max_count`.
         max: i32,
     },
+    /// An `*_async` wait could not start its helper thread (feature `async`).
+    #[error(
+        "could not start the async helper thread ({0}); the process may have hit its thread limit (ulimit -u, /proc/sys/kernel/threads-max)"
+    )]
+    Reactor(#[from] std::io::Error),
     /// An unlock of a lock that is not held (RWLock).
     #[error("{name:?}: {what} is not held")]
     NotHeld {

@@ -22,9 +22,9 @@ pub(crate) struct EventLayout {
     pub waiting: u32,
 }
 
-const SIGNALED: usize = offset_of!(EventLayout, signaled);
+pub(crate) const SIGNALED: usize = offset_of!(EventLayout, signaled);
 const MODE: usize = offset_of!(EventLayout, mode);
-const WAITING: usize = offset_of!(EventLayout, waiting);
+pub(crate) const WAITING: usize = offset_of!(EventLayout, waiting);
 const SIZE: u64 = size_of::<EventLayout>() as u64;
 
 #[cfg(not(zeroipc_loom))]
@@ -101,10 +101,10 @@ pub(crate) fn manual_wait<W: Word + ?Sized>(
 /// ```
 #[derive(Clone, Debug)]
 pub struct Event {
-    region: Region,
+    pub(crate) region: Region,
     entry: Entry,
-    sem: RawSemaphore,
-    mode: EventMode,
+    pub(crate) sem: RawSemaphore,
+    pub(crate) mode: EventMode,
 }
 
 impl Event {

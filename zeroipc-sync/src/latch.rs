@@ -21,7 +21,7 @@ pub(crate) struct LatchLayout {
     pub padding: [i32; 2],
 }
 
-const COUNT: usize = offset_of!(LatchLayout, count);
+pub(crate) const COUNT: usize = offset_of!(LatchLayout, count);
 const INITIAL: usize = offset_of!(LatchLayout, initial_count);
 const SIZE: u64 = size_of::<LatchLayout>() as u64;
 
@@ -82,7 +82,7 @@ pub(crate) fn wait<W: Word + ?Sized>(count: &W, deadline: Option<Instant>) -> bo
 /// ```
 #[derive(Clone, Debug)]
 pub struct Latch {
-    region: Region,
+    pub(crate) region: Region,
     entry: Entry,
 }
 

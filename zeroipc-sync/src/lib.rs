@@ -13,6 +13,13 @@
 //! blocking call has a `_timeout` form, so a crashed peer cannot hang the others forever;
 //! [`Mutex`] additionally detects a dead holder (see [`MutexGuard::owner_died`]).
 //!
+//! Feature `async` (on by default): every blocking wait has an `*_async` form
+//! ([`Semaphore::acquire_async`], [`Mutex::lock_async`], [`RwLock::read_async`],
+//! [`RwLock::write_async`], [`Event::wait_async`], [`Latch::wait_async`],
+//! [`Barrier::wait_async`], [`Signal::wait_for_change_async`]) that works on any runtime:
+//! a few helper threads per process sleep on the futex words of all pending waits at once
+//! (see [`reactor`]).
+//!
 //! The crate contains no `unsafe` code: futexes go through `rustix::thread::futex`, memory
 //! through `zeroipc_format::Region`.
 //!
@@ -30,6 +37,8 @@
 //! # Ok::<(), zeroipc_sync::Error>(())
 //! ```
 
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+mod async_api;
 mod barrier;
 mod common;
 mod error;
@@ -43,8 +52,11 @@ mod monitor;
 mod mutex;
 mod once;
 pub mod owner;
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+pub mod reactor;
 mod rwlock;
 mod semaphore;
+mod semaphore_guard;
 mod signal;
 
 pub use barrier::Barrier;
@@ -56,6 +68,7 @@ pub use mutex::{Mutex, MutexGuard, OWNER_SIZE, OWNER_SUFFIX};
 pub use once::{Once, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::Semaphore;
+pub use semaphore_guard::SemaphoreGuard;
 pub use signal::Signal;
 pub use zeroipc_format::{Segment, SegmentOptions};
 

@@ -35,7 +35,7 @@ const _: () = assert!(OWNER_SIZE == 8 && PID == 0 && offset_of!(OwnerLayout, res
 
 /// How soon a blocked locker first checks whether the recorded holder is still alive; later
 /// checks come after a quarter of the time waited, at most [`OWNER_CHECK_MAX`] apart.
-const OWNER_CHECK: Duration = Duration::from_millis(10);
+pub(crate) const OWNER_CHECK: Duration = Duration::from_millis(10);
 const OWNER_CHECK_MAX: Duration = Duration::from_millis(250);
 
 /// A cross-process mutex.
@@ -74,7 +74,7 @@ const OWNER_CHECK_MAX: Duration = Duration::from_millis(250);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Mutex {
-    raw: RawSemaphore,
+    pub(crate) raw: RawSemaphore,
     owner: Option<Region>,
 }
 
@@ -219,7 +219,7 @@ impl Mutex {
         }
     }
 
-    fn record_owner(&self) -> Result<()> {
+    pub(crate) fn record_owner(&self) -> Result<()> {
         if let Some(r) = &self.owner {
             r.atomic_u32(PID)?.store(owner::my_pid(), Ordering::Relaxed);
         }
@@ -235,7 +235,7 @@ impl Mutex {
 
     /// If the recorded holder is dead, claims the lock for this process (CAS on the owner
     /// word, so exactly one locker wins).
-    fn take_over_dead(&self) -> Result<bool> {
+    pub(crate) fn take_over_dead(&self) -> Result<bool> {
         let Some(r) = &self.owner else {
             return Ok(false);
         };
@@ -251,7 +251,7 @@ impl Mutex {
             .is_ok())
     }
 
-    fn guard(&self, owner_died: bool) -> MutexGuard<'_> {
+    pub(crate) fn guard(&self, owner_died: bool) -> MutexGuard<'_> {
         MutexGuard {
             mutex: self,
             owner_died,

@@ -21,8 +21,8 @@ pub(crate) struct RwStateLayout {
     pub writer_active: i32,
 }
 
-const READERS: usize = offset_of!(RwStateLayout, readers);
-const WRITER: usize = offset_of!(RwStateLayout, writer_active);
+pub(crate) const READERS: usize = offset_of!(RwStateLayout, readers);
+pub(crate) const WRITER: usize = offset_of!(RwStateLayout, writer_active);
 const STATE_SIZE: u64 = size_of::<RwStateLayout>() as u64;
 
 #[cfg(not(zeroipc_loom))]
@@ -130,7 +130,7 @@ impl<W: Word + ?Sized> RwWords<'_, W> {
         false
     }
 
-    fn roll_back(&self) {
+    pub(crate) fn roll_back(&self) {
         // Release: pairs with readers' Acquire load of `writer_active`.
         self.writer_active.store(0, Ordering::Release);
         self.writer_active.wake(true);
@@ -197,16 +197,16 @@ impl<W: Word + ?Sized> RwWords<'_, W> {
 #[derive(Clone, Debug)]
 pub struct RwLock {
     name: String,
-    state: Region,
-    rmtx: RawSemaphore,
-    wmtx: RawSemaphore,
+    pub(crate) state: Region,
+    pub(crate) rmtx: RawSemaphore,
+    pub(crate) wmtx: RawSemaphore,
 }
 
 /// Shared access to an [`RwLock`]; released on drop.
 #[must_use = "the read lock is released as soon as the guard is dropped"]
 #[derive(Debug)]
 pub struct RwLockReadGuard<'a> {
-    lock: &'a RwLock,
+    pub(crate) lock: &'a RwLock,
 }
 
 impl Drop for RwLockReadGuard<'_> {
@@ -219,7 +219,7 @@ impl Drop for RwLockReadGuard<'_> {
 #[must_use = "the write lock is released as soon as the guard is dropped"]
 #[derive(Debug)]
 pub struct RwLockWriteGuard<'a> {
-    lock: &'a RwLock,
+    pub(crate) lock: &'a RwLock,
 }
 
 impl Drop for RwLockWriteGuard<'_> {
@@ -323,7 +323,10 @@ impl RwLock {
         Self::create_locked(&mut lock, name)
     }
 
-    fn with_words<R>(&self, f: impl FnOnce(&RwWords<'_, crate::futex::HwU32>) -> R) -> Result<R> {
+    pub(crate) fn with_words<R>(
+        &self,
+        f: impl FnOnce(&RwWords<'_, crate::futex::HwU32>) -> R,
+    ) -> Result<R> {
         let words = RwWords {
             readers: self.state.atomic_u32(READERS)?,
             writer_active: self.state.atomic_u32(WRITER)?,

@@ -218,7 +218,7 @@ impl RawSemaphore {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Semaphore {
-    raw: RawSemaphore,
+    pub(crate) raw: RawSemaphore,
 }
 
 impl Semaphore {

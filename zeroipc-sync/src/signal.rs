@@ -22,7 +22,7 @@ pub(crate) struct SignalHeader {
     pub version: u64,
 }
 
-const VERSION: usize = offset_of!(SignalHeader, version);
+pub(crate) const VERSION: usize = offset_of!(SignalHeader, version);
 const VALUE: usize = size_of::<SignalHeader>();
 
 #[cfg(not(zeroipc_loom))]
@@ -39,6 +39,48 @@ const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// (`align8(8 + size_of::<T>())` bytes), `NAME_mtx` (mutex), marker `NAME` (1 byte).
 /// Writers change the value under the mutex and bump `version`; [`Signal::wait_for_change`]
 /// sleeps on the low half of `version` in bounded futex slices.
+///
+/// # Reacting to changes: a loop, not a callback
+///
+/// Upstream offers a change callback; this crate deliberately does not. A callback needs a
+/// thread to run it, and which thread, how it is stopped, and what happens to its errors are
+/// the caller's decisions: a hidden thread per signal would hold the mapping alive, swallow
+/// errors and run user code concurrently with the caller. The Rust way is the explicit
+/// loop below on [`Signal::wait_for_change_timeout`], on a thread (or task) the caller owns:
+/// the version returned is the one to wait past next, so no change is missed between two
+/// waits (several quick changes may be seen as one, as with any level-triggered watch), the
+/// timeout is where a stop flag is checked, and errors surface where they can be handled.
+///
+/// ```
+/// use std::time::Duration;
+/// use zeroipc_format::Segment;
+/// use zeroipc_sync::Signal;
+///
+/// let seg = Segment::anonymous(1 << 16, 64)?;
+/// let level = Signal::<u32>::create(&seg, "level", 0)?;
+/// let watched = level.clone();
+/// let watcher = std::thread::spawn(move || -> zeroipc_sync::Result<Vec<u32>> {
+///     let mut seen = 0; // version 0 = the initial value
+///     let mut values = Vec::new();
+///     while values.last() != Some(&3) {
+///         match watched.wait_for_change_timeout(seen, Duration::from_millis(100)) {
+///             Ok(v) => {
+///                 seen = v;
+///                 values.push(watched.get()?); // the "callback"
+///             }
+///             Err(zeroipc_sync::Error::Timeout { .. }) => {} // check a stop flag here
+///             Err(e) => return Err(e),
+///         }
+///     }
+///     Ok(values)
+/// });
+/// for v in 1..=3 {
+///     level.set(v)?;
+/// }
+/// let seen = watcher.join().expect("watcher")?;
+/// assert_eq!(seen.last(), Some(&3));
+/// # Ok::<(), zeroipc_sync::Error>(())
+/// ```
 ///
 /// # Examples
 /// ```
@@ -57,7 +99,7 @@ const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// ```
 #[derive(Debug)]
 pub struct Signal<T> {
-    state: Region,
+    pub(crate) state: Region,
     mtx: RawSemaphore,
     _value: PhantomData<fn() -> T>,
 }

@@ -206,3 +206,131 @@ fn rwlock_two_writers_do_not_lose_updates() {
         assert_eq!(data.load(SeqCst), 2);
     });
 }
+
+/// A model of the reactor's register → re-check → sleep hand-off (`reactor/helper.rs`):
+/// the kernel's `futex_waitv` is modelled as "compare every word and enqueue, atomically
+/// under the bucket lock", `FUTEX_WAKE` as "under the same lock, wake a queued waiter of
+/// this word". No timeouts: a lost wake-up leaves the helper asleep and the future
+/// neither completed nor fired, which the final assertion catches.
+mod reactor_handoff {
+    use loom::sync::atomic::{AtomicBool, AtomicU32};
+    use loom::sync::{Arc, Condvar, Mutex};
+    use loom::thread;
+    use zeroipc_format::atomic::Ordering::SeqCst;
+
+    const DATA: usize = 0;
+    const SEQ: usize = 1;
+
+    #[derive(Default)]
+    struct Queue {
+        /// The words the helper sleeps on, while it sleeps.
+        asleep_on: Option<Vec<usize>>,
+        woken: bool,
+    }
+
+    struct World {
+        words: [AtomicU32; 2],
+        kernel: Mutex<Queue>,
+        cv: Condvar,
+        /// The helper's registrations (expected values of DATA).
+        entries: Mutex<Vec<u32>>,
+        fired: AtomicBool,
+        stop: AtomicBool,
+    }
+
+    impl World {
+        fn waitv(&self, waits: &[(usize, u32)]) {
+            let mut q = self.kernel.lock().unwrap();
+            if waits.iter().any(|&(w, v)| self.words[w].load(SeqCst) != v) {
+                return; // EAGAIN
+            }
+            q.asleep_on = Some(waits.iter().map(|&(w, _)| w).collect());
+            q.woken = false;
+            while !q.woken {
+                q = self.cv.wait(q).unwrap();
+            }
+            q.asleep_on = None;
+        }
+
+        fn wake(&self, word: usize) {
+            let mut q = self.kernel.lock().unwrap();
+            if q.asleep_on.as_ref().is_some_and(|ws| ws.contains(&word)) {
+                q.woken = true;
+                self.cv.notify_all();
+            }
+        }
+
+        /// `helper::register` + `Helper::poke`.
+        fn register(&self, seen: u32) {
+            self.entries.lock().unwrap().push(seen);
+            self.words[SEQ].fetch_add(1, SeqCst);
+            self.wake(SEQ);
+        }
+
+        /// `helper::run`: sequence before snapshot, sleep on all, fire changed entries.
+        fn helper(&self) {
+            loop {
+                let seq = self.words[SEQ].load(SeqCst);
+                if self.stop.load(SeqCst) {
+                    return;
+                }
+                let snap = self.entries.lock().unwrap().clone();
+                let mut waits: Vec<(usize, u32)> = snap.iter().map(|&e| (DATA, e)).collect();
+                waits.push((SEQ, seq));
+                self.waitv(&waits);
+                let data = self.words[DATA].load(SeqCst);
+                let mut entries = self.entries.lock().unwrap();
+                if snap.iter().any(|&e| e != data) {
+                    self.fired.store(true, SeqCst);
+                    entries.retain(|&e| e == data);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_wake_between_register_and_sleep_is_never_lost() {
+        super::bounded(|| {
+            let w = Arc::new(World {
+                words: [AtomicU32::new(1), AtomicU32::new(0)],
+                kernel: Mutex::new(Queue::default()),
+                cv: Condvar::new(),
+                entries: Mutex::new(Vec::new()),
+                fired: AtomicBool::new(false),
+                stop: AtomicBool::new(false),
+            });
+            let helper = {
+                let w = Arc::clone(&w);
+                thread::spawn(move || w.helper())
+            };
+            let peer = {
+                let w = Arc::clone(&w);
+                thread::spawn(move || {
+                    w.words[DATA].store(0, SeqCst); // the event
+                    w.wake(DATA);
+                })
+            };
+            // The future's poll: load, attempt, register, re-check.
+            let ready = {
+                let seen = w.words[DATA].load(SeqCst);
+                if seen == 0 {
+                    true
+                } else {
+                    w.register(seen);
+                    w.words[DATA].load(SeqCst) == 0
+                }
+            };
+            peer.join().unwrap();
+            // Pending: only the helper can complete us. Wait for it to fire.
+            if !ready {
+                while !w.fired.load(SeqCst) {
+                    thread::yield_now();
+                }
+            }
+            w.stop.store(true, SeqCst);
+            w.words[SEQ].fetch_add(1, SeqCst);
+            w.wake(SEQ);
+            helper.join().unwrap();
+        });
+    }
+}

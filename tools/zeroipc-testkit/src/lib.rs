@@ -4,10 +4,14 @@
 //! * [`ShmGuard`]: unlinks `/dev/shm` objects when dropped, so failing tests clean up too.
 //! * [`Child`]: re-executes the current test binary to run one test function as a child
 //!   process with a role, the way multi-process tests are written here (never `fork`).
+//! * [`Runtime`]: runs an async test on tokio (current-thread and multi-thread) and smol.
+//! * [`threads`]: this process's thread count (`/proc/self/status`).
 
 // A process-local counter, never in shared memory: the atomic facade is not needed here.
 #![allow(clippy::disallowed_types)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -132,4 +136,76 @@ impl Child {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An async runtime the async tests run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// tokio, current-thread scheduler.
+    TokioCurrent,
+    /// tokio, multi-thread scheduler (2 workers).
+    TokioMulti,
+    /// smol (its global executor for spawned tasks).
+    Smol,
+}
+
+/// A spawned task's result as a future.
+pub type Task<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl Runtime {
+    /// Every runtime, in a fixed order.
+    pub const ALL: [Runtime; 3] = [Runtime::TokioCurrent, Runtime::TokioMulti, Runtime::Smol];
+
+    /// Runs `fut` to completion on a fresh runtime of this kind.
+    ///
+    /// # Panics
+    /// If the runtime cannot be built (tests only).
+    pub fn block_on<F: Future>(self, fut: F) -> F::Output {
+        match self {
+            Runtime::TokioCurrent => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime")
+                .block_on(fut),
+            Runtime::TokioMulti => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime")
+                .block_on(fut),
+            Runtime::Smol => smol::block_on(fut),
+        }
+    }
+
+    /// Spawns `fut` as a task (call from inside [`Runtime::block_on`]); the returned future
+    /// resolves to its output.
+    ///
+    /// # Panics
+    /// The returned future panics if the task panicked (tests only).
+    pub fn spawn<F>(self, fut: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self {
+            Runtime::TokioCurrent | Runtime::TokioMulti => {
+                let h = tokio::spawn(fut);
+                Box::pin(async move { h.await.expect("task panicked") })
+            }
+            Runtime::Smol => Box::pin(smol::spawn(fut)),
+        }
+    }
+}
+
+/// This process's number of threads (`Threads:` of `/proc/self/status`).
+///
+/// # Panics
+/// If the file cannot be read (tests only).
+pub fn threads() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Threads: line")
 }

@@ -248,6 +248,37 @@ pub fn run_child_role(role: &str) -> i32 {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
+        // Announces it is waiting, then connects with `connect_timeout` (the reader is created
+        // by the parent afterwards) and writes n pattern frames.
+        "writer-connect-wait" => {
+            println!("\nZB:WAITING");
+            let mut w = Writer::connect_timeout(&name, Duration::from_secs(60)).expect("connect");
+            for i in 0..n {
+                w.write_frame(&pattern(i, min, max)).expect("write");
+            }
+            println!("\nZB:WROTE {} {}", w.frames_written(), w.bytes_written());
+            0
+        }
+        // Duplex client: sends n pattern requests and checks each response is the request
+        // reversed (the server in the parent was started with `DuplexServer::start`).
+        "duplex-client-reverse" => {
+            let mut c =
+                zerobuffer::DuplexClient::connect_with(&name, BufferConfig::new(4096, 1024 * 1024))
+                    .expect("client");
+            for i in 0..n {
+                let req = pattern(i, min, max);
+                c.send_request(&req).expect("send");
+                let resp = c
+                    .receive_response(Duration::from_secs(60))
+                    .expect("receive")
+                    .expect("a response within 60 s");
+                let mut want = req.clone();
+                want.reverse();
+                assert_eq!(resp.data(), &want[..], "response {i}");
+            }
+            println!("\nZB:CHECKED {n}");
+            0
+        }
         other => {
             eprintln!("unknown role {other}");
             2

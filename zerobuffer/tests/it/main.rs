@@ -3,6 +3,7 @@
 //! Multi-process tests re-execute this binary with `ZB_ROLE` set; the child runs the role in
 //! [`child_process_entry_point`] instead of a test.
 
+mod api;
 mod common;
 mod corruption;
 mod duplex;

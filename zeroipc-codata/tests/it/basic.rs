@@ -827,3 +827,19 @@ fn lazy_recovers_from_a_stale_dead_owner_after_reset() {
     assert_eq!(l.compute_count().unwrap(), 2);
     assert_eq!(s.raw().read::<u32>(owner).unwrap(), 0, "owner released");
 }
+
+#[test]
+fn channel_is_full_for_buffered_and_unbuffered() {
+    let s = seg();
+    let ch = Channel::<u32>::create(&s, "full", 2).unwrap();
+    assert!(!ch.is_full());
+    ch.send(1).unwrap();
+    assert!(!ch.is_full());
+    ch.send(2).unwrap();
+    assert!(ch.is_full());
+    assert!(!ch.try_send(3).unwrap(), "full means a send would wait");
+    assert_eq!(ch.recv().unwrap(), Some(1));
+    assert!(!ch.is_full());
+    let rv = Channel::<u32>::create_unbuffered(&s, "rv").unwrap();
+    assert!(!rv.is_full(), "no value offered yet");
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod array;
+mod convenience;
 mod crash;
 mod crash_matrix;
 mod golden;

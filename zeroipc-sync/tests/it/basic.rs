@@ -318,3 +318,51 @@ fn signal_versions_and_waits() {
         Err(Error::TypeMismatch { .. })
     ));
 }
+
+#[test]
+fn semaphore_guard_releases_on_drop_and_on_release() {
+    let s = seg();
+    let sem = Semaphore::create(&s, "guarded", 2, 2).unwrap();
+    let g1 = sem.acquire_guard().unwrap();
+    let g2 = sem
+        .acquire_guard_timeout(Duration::from_millis(100))
+        .unwrap();
+    assert_eq!(sem.count().unwrap(), 0);
+    assert!(sem.try_acquire_guard().unwrap().is_none());
+    assert!(is_timeout(
+        sem.acquire_guard_timeout(Duration::from_millis(5))
+            .map(|_| ())
+    ));
+    drop(g1);
+    assert_eq!(sem.count().unwrap(), 1, "drop returns the permit");
+    g2.release().unwrap();
+    assert_eq!(sem.count().unwrap(), 2, "release returns the permit once");
+    // A guard held across a panic is still released (unwinding drops it).
+    let s2 = Arc::new(s);
+    let sem2 = Semaphore::open(&s2, "guarded").unwrap();
+    let r = thread::spawn(move || {
+        let _g = sem2.acquire_guard().unwrap();
+        panic!("holder panics");
+    })
+    .join();
+    assert!(r.is_err());
+    assert_eq!(sem.count().unwrap(), 2);
+}
+
+#[test]
+fn semaphore_guard_wakes_a_waiting_thread_when_dropped() {
+    let s = Arc::new(seg());
+    let sem = Semaphore::create(&s, "one", 1, 1).unwrap();
+    let g = sem.acquire_guard().unwrap();
+    let s2 = Arc::clone(&s);
+    let waiter = thread::spawn(move || {
+        let sem = Semaphore::open(&s2, "one").unwrap();
+        let _g = sem.acquire_guard_timeout(Duration::from_secs(30)).unwrap();
+    });
+    while sem.waiting().unwrap() == 0 && !waiter.is_finished() {
+        thread::yield_now();
+    }
+    drop(g);
+    waiter.join().unwrap();
+    assert_eq!(sem.count().unwrap(), 1);
+}

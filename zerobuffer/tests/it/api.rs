@@ -1,0 +1,195 @@
+//! The lifecycle and convenience API: `DuplexServer::start`, `Writer::connect_timeout`,
+//! `Reader::wait_for_writer`, zero-copy metadata, writer counters.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Writer};
+
+use crate::common::{Peer, assert_clean, create, pattern, unique};
+
+const LONG: Duration = Duration::from_secs(60);
+
+#[test]
+fn writer_counters_count_committed_frames_and_payload_bytes() {
+    let name = unique("api-count");
+    let reader = create(&name, BufferConfig::new(0, 4096)).unwrap();
+    let mut w = Writer::connect(&name).unwrap();
+    assert_eq!((w.frames_written(), w.bytes_written()), (0, 0));
+    assert_eq!(w.write_timeout(), zerobuffer::DEFAULT_WRITE_TIMEOUT);
+    w.set_write_timeout(Duration::from_millis(123));
+    assert_eq!(w.write_timeout(), Duration::from_millis(123));
+    let mut total = 0;
+    for i in 0..50 {
+        let data = pattern(i, 1, 200);
+        total += data.len() as u64;
+        w.write_frame(&data).unwrap();
+        let f = reader.read_frame_timeout(LONG).unwrap().unwrap();
+        assert_eq!(f.data(), &data[..]);
+    }
+    // A zero-copy frame counts once committed, an abandoned reservation never.
+    w.get_frame_buffer(10).unwrap().fill(1);
+    assert_eq!(w.frames_written(), 50);
+    w.get_frame_buffer(7).unwrap().fill(2);
+    w.commit_frame().unwrap();
+    assert_eq!((w.frames_written(), w.bytes_written()), (51, total + 7));
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+struct Header {
+    width: u32,
+    height: u32,
+    stamp: u64,
+}
+
+#[test]
+fn metadata_ref_borrows_in_place_and_metadata_as_checks_the_size() {
+    let name = unique("api-meta");
+    let reader = create(&name, BufferConfig::new(256, 4096)).unwrap();
+    assert_eq!(reader.metadata_ref().unwrap(), None);
+    assert_eq!(reader.metadata_as::<Header>().unwrap(), None);
+    let mut w = Writer::connect(&name).unwrap();
+    let h = Header {
+        width: 640,
+        height: 480,
+        stamp: 0xDEAD_BEEF_0000_0001,
+    };
+    let mut bytes = bytemuck::bytes_of(&h).to_vec();
+    bytes.extend_from_slice(b"trailer");
+    w.set_metadata(&bytes).unwrap();
+    let borrowed = reader.metadata_ref().unwrap().unwrap();
+    assert_eq!(borrowed, &bytes[..]);
+    assert_eq!(reader.metadata().unwrap().unwrap(), bytes, "copy agrees");
+    assert_eq!(reader.metadata_as::<Header>().unwrap(), Some(&h));
+    let too_big = reader.metadata_as::<[u64; 8]>();
+    match too_big {
+        Err(Error::InvalidMetadata { what }) => {
+            assert!(
+                what.contains("23 bytes") && what.contains("64-byte"),
+                "{what}"
+            )
+        }
+        other => panic!("expected InvalidMetadata, got {other:?}"),
+    }
+    drop(w);
+    drop(reader);
+    assert_clean(&name);
+}
+
+#[test]
+fn wait_for_writer_times_out_then_sees_a_writer_of_another_thread() {
+    let name = unique("api-waitw");
+    let reader = create(&name, BufferConfig::new(0, 4096)).unwrap();
+    assert!(!reader.wait_for_writer(Duration::from_millis(20)));
+    let n = name.clone();
+    let (tx, rx) = mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        let _w = Writer::connect(&n).unwrap();
+        rx.recv().unwrap(); // hold the writer until the reader saw it
+    });
+    assert!(reader.wait_for_writer(LONG));
+    tx.send(()).unwrap();
+    t.join().unwrap();
+    drop(reader);
+    assert_clean(&name);
+}
+
+#[test]
+fn connect_timeout_gives_up_with_buffer_not_found() {
+    let name = unique("api-ctnone");
+    let r = Writer::connect_timeout(&name, Duration::from_millis(30));
+    assert!(matches!(r, Err(Error::BufferNotFound { .. })), "{r:?}");
+}
+
+#[test]
+fn connect_timeout_in_another_process_waits_for_the_reader_created_later() {
+    let name = unique("api-ctproc");
+    let mut child = Peer::spawn(
+        "writer-connect-wait",
+        &[("ZB_NAME", name.clone()), ("ZB_N", "20".into())],
+    );
+    child.expect_line("WAITING", LONG);
+    // The writer process is already waiting; only now does the buffer come to exist.
+    let reader = create(&name, BufferConfig::new(0, 64 * 1024)).unwrap();
+    let mut bytes = 0;
+    for i in 0..20 {
+        let f = reader.read_frame_timeout(LONG).unwrap().expect("frame");
+        assert_eq!(f.data(), &pattern(i, 1, 1024)[..]);
+        bytes += f.len();
+    }
+    assert_eq!(
+        child.expect_line("WROTE", LONG),
+        format!("20 {bytes}"),
+        "the child's counters"
+    );
+    assert_eq!(child.reap(), Some(0));
+    drop(reader);
+    assert_clean(&name);
+}
+
+#[test]
+fn started_server_answers_a_client_process_and_stops_gracefully() {
+    let name = unique("api-start");
+    let server = DuplexServer::create(&name, BufferConfig::new(4096, 1024 * 1024)).unwrap();
+    let handle = server.start(|req, out| {
+        let mut r = req.data().to_vec();
+        r.reverse();
+        out.write_frame(&r).map(|_| ())
+    });
+    assert!(handle.is_running());
+    let mut child = Peer::spawn(
+        "duplex-client-reverse",
+        &[("ZB_NAME", name.clone()), ("ZB_N", "100".into())],
+    );
+    assert_eq!(child.expect_line("CHECKED", LONG), "100");
+    assert_eq!(child.reap(), Some(0));
+    assert_eq!(handle.stats().requests, 100);
+    let stats = handle.stop().unwrap();
+    assert_eq!(stats.requests, 100);
+    assert_eq!(stats.handler_errors, 0);
+    for suffix in ["_request", "_response"] {
+        assert_clean(&format!("{name}{suffix}"));
+    }
+}
+
+#[test]
+fn stop_finishes_the_request_in_hand_and_errors_reach_the_callback() {
+    let name = unique("api-stop");
+    let server = DuplexServer::create(&name, BufferConfig::new(0, 64 * 1024)).unwrap();
+    let (in_hand_tx, in_hand_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let errors = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&errors);
+    let handle = server.start_with_error_handler(
+        move |req, out| {
+            if req.data() == b"fail" {
+                return Err(Error::InvalidArgument("handler refused"));
+            }
+            in_hand_tx.send(()).unwrap();
+            go_rx.lock().unwrap().recv().unwrap(); // hold the request until told
+            out.write_frame(req.data()).map(|_| ())
+        },
+        move |e| seen.lock().unwrap().push(e.to_string()),
+    );
+    let mut client = DuplexClient::connect_with(&name, BufferConfig::new(0, 64 * 1024)).unwrap();
+    client.send_request(b"fail").unwrap();
+    client.send_request(b"slow").unwrap();
+    in_hand_rx.recv_timeout(LONG).unwrap();
+    handle.request_stop();
+    assert!(handle.is_running(), "a request is in hand");
+    go_tx.send(()).unwrap();
+    let r = client.receive_response(LONG).unwrap().expect("answered");
+    assert_eq!(r.data(), b"slow");
+    drop(r);
+    let stats = handle.join().unwrap();
+    assert_eq!((stats.requests, stats.handler_errors), (2, 1));
+    let errors = errors.lock().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("handler refused"), "{errors:?}");
+}
