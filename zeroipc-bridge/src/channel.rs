@@ -92,8 +92,9 @@ impl<T: Pod> Sink<T> for zeroipc_codata::Sender<T> {
 
     fn room(&self) -> Option<u64> {
         let c = self.channel();
+        // An unreadable length announces no room (the link waits rather than overfill).
         c.is_buffered()
-            .then(|| c.capacity().saturating_sub(c.len()) as u64)
+            .then(|| c.len().map_or(0, |l| c.capacity().saturating_sub(l)) as u64)
     }
 
     fn capacity(&self) -> u64 {

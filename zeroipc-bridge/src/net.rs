@@ -52,8 +52,8 @@ impl NetConfig {
         set(&mut c, "scouting/multicast/enabled", "false")?;
         set(&mut c, "listen/endpoints", &json(&self.listen))?;
         set(&mut c, "connect/endpoints", &json(&self.connect))?;
-        // Do not block the start on an absent peer; retry it quickly in the background.
-        set(&mut c, "connect/timeout_ms", "0")?;
+        // Do not fail on an absent peer: keep retrying it in the background (also after it
+        // went away), quickly.
         set(&mut c, "connect/exit_on_failure", "false")?;
         set(
             &mut c,

@@ -26,12 +26,13 @@
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{self, HwU32, corrupt};
+use crate::common::{self, HwU32};
 use crate::error::{Error, Result};
 
 const NOT_COMPUTED: u32 = 0;
@@ -232,12 +233,12 @@ impl<T: Pod> Lazy<T> {
         let mut lock = seg.lock_table()?;
         let (entries, mut regions) = lock.add(&parts, |r: &[Region]| match r.first() {
             Some(r) => init(r, &l),
-            None => Err(Error::InvalidArgument("region expected".into())),
+            None => Err(FormatError::InvalidArgument("region expected".into()).into()),
         })?;
         drop(lock);
         let owner = if with_owner { regions.pop() } else { None };
         let (Some(region), Some(entry)) = (regions.pop(), entries.into_iter().next()) else {
-            return Err(Error::InvalidArgument("entry expected".into()));
+            return Err(FormatError::InvalidArgument("entry expected".into()).into());
         };
         Ok(Self {
             name: name.to_owned(),
@@ -312,18 +313,18 @@ impl<T: Pod> Lazy<T> {
     /// Opens the existing lazy value `name` (and its `name_owner` entry if present).
     ///
     /// # Errors
-    /// `NotFound`; [`Error::SizeMismatch`] if the entry is not exactly the C++ size (this
+    /// `NotFound`; [`FormatError::SizeMismatch`] if the entry is not exactly the C++ size (this
     /// rejects upstream Python's layout); `Corrupt` for a state above 3 or an op above 5.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
         let l = Self::layout();
-        common::size_check(&entry, entry.size() == l.total as u64, l.total as u64)?;
+        entry.expect_size(l.total as u64)?;
         let region = seg.region(&entry)?;
         let owner_name = format!("{name}{OWNER_SUFFIX}");
         let owner = if owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME {
             match seg.get(&owner_name)? {
                 Some(e) => {
-                    common::size_check(&e, e.size() == 8, 8)?;
+                    e.expect_size(8)?;
                     Some(seg.region(&e)?)
                 }
                 None => None,
@@ -363,7 +364,11 @@ impl<T: Pod> Lazy<T> {
             COMPUTING => Ok(LazyState::Computing),
             COMPUTED => Ok(LazyState::Computed),
             ERROR => Ok(LazyState::Error),
-            other => Err(corrupt(&self.name, "state", u64::from(other))),
+            other => Err(Error::from(FormatError::corrupt_field(
+                &self.name,
+                "state",
+                u64::from(other),
+            ))),
         }
     }
 
@@ -391,7 +396,13 @@ impl<T: Pod> Lazy<T> {
             OP_NEGATE => LazyOp::Negate(r.read(l.data)?),
             OP_CHAIN => LazyOp::Chain(r.read(l.data)?, r.read(l.data + 4)?),
             OP_EXTERNAL => LazyOp::External(r.read(l.data)?),
-            other => return Err(corrupt(&self.name, "op type", u64::from(other))),
+            other => {
+                return Err(Error::from(FormatError::corrupt_field(
+                    &self.name,
+                    "op type",
+                    u64::from(other),
+                )));
+            }
         })
     }
 
@@ -498,7 +509,7 @@ impl<T: Pod> Lazy<T> {
             let op = this.op()?;
             match compute.take() {
                 Some(f) => this.finish(f(op)),
-                None => Err(Error::InvalidArgument("computation already used".into())),
+                None => Err(FormatError::InvalidArgument("computation already used".into()).into()),
             }
         };
         let since = Instant::now();

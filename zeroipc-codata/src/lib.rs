@@ -49,12 +49,12 @@ mod protocol;
 mod stream;
 
 pub use channel::{Channel, Receiver, Sender};
-pub use error::{Error, Result};
+pub use error::{Error, Result, TrySendError};
 pub use future::{Future, FutureState};
 pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
 pub use operators::Derived;
 pub use stream::{DEFAULT_CAPACITY, SUB_SLOTS, Stream, Subscription};
-pub use zeroipc_format::{Segment, SegmentOptions};
+pub use zeroipc_format::{Error as FormatError, Segment, SegmentOptions};
 
 /// The guide `docs/CODATA.md`, compiled and run as doctests.
 #[cfg(doctest)]

@@ -31,6 +31,7 @@
 //! ```
 
 pub mod atomic;
+mod composite;
 mod error;
 mod layout;
 mod map;
@@ -39,6 +40,7 @@ mod segment;
 mod table;
 mod view;
 
+pub use composite::GRACE;
 pub use error::{Corruption, Error, Result};
 pub use layout::{
     ALIGN, DEFAULT_MAX_ENTRIES, ENTRY_SIZE, HEADER_SIZE, MAGIC, TableEntry, TableHeader, VERSION,

@@ -51,13 +51,15 @@ fn channel_slow_remote_consumer_blocks_the_sender_and_loses_nothing() {
     for i in 0..fill {
         local.send_timeout(i, LIMIT).unwrap();
     }
-    eventually("the remote channel to fill", || remote.len() == CAP_B);
-    assert_eq!(local.len(), CAP_A);
+    eventually("the remote channel to fill", || {
+        remote.len().unwrap() == CAP_B
+    });
+    assert_eq!(local.len().unwrap(), CAP_A);
     let e = local
         .send_timeout(fill, Duration::from_millis(300))
         .unwrap_err();
     assert!(e.is_timeout(), "the sender must block, got {e}");
-    assert_eq!(remote.len(), CAP_B, "nothing more crossed");
+    assert_eq!(remote.len().unwrap(), CAP_B, "nothing more crossed");
 
     // A slow consumer drains the remote side while the sender sends the rest.
     let sender = std::thread::spawn(move || {

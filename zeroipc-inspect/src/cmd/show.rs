@@ -6,7 +6,7 @@ use zeroipc_format::{Entry, Segment};
 
 use crate::cmd::list::buffer_state;
 use crate::cmd::{out, out_json};
-use crate::decode::{Fields, Limit, decode};
+use crate::decode::{F32Form, Fields, View, decode};
 use crate::dtype::Spec;
 use crate::error::{CliError, Result};
 use crate::infer::{DtypeSource, Guess, infer};
@@ -41,16 +41,17 @@ pub struct Args {
 pub fn run(args: &Args, json: bool) -> Result<()> {
     let src = resolve(&args.seg)?;
     let (content, len) = classify(&src.path)?;
-    let lim = Limit {
+    let view = View {
         edge: args.edge,
         all: args.all,
+        f32: F32Form::Shortest,
     };
     match content {
         Content::ZeroIpc => {
             let seg = open_segment(&src)?;
             match &args.name {
                 None => show_segment(&src, &seg, len, json),
-                Some(name) => show_structure(&seg, name, args.spec, &lim, json),
+                Some(name) => show_structure(&seg, name, args.spec, &view, json),
             }
         }
         Content::ZeroBuffer => {
@@ -185,7 +186,7 @@ fn show_structure(
     seg: &Segment,
     name: &str,
     spec: Option<Spec>,
-    lim: &Limit,
+    view: &View,
     json: bool,
 ) -> Result<()> {
     let entries = seg.entries()?;
@@ -223,8 +224,8 @@ fn show_structure(
     if source != DtypeSource::Untyped && spec.kind.typing() != crate::dtype::Typing::Untyped {
         f.put("dtype_source", source.name());
     }
-    decode(seg, name, spec, lim, &mut f).map_err(|e| e.context(format!("{name:?} as {spec}")))?;
-    if !spec.kind.is_structure() && crate::prim::part_suffixes(spec.kind) != [""] {
+    decode(seg, name, spec, view, &mut f).map_err(|e| e.context(format!("{name:?} as {spec}")))?;
+    if !spec.kind.is_structure() && crate::prim::parts(spec.kind).len() > 1 {
         f.put("parts", crate::prim::parts_json(seg, name, spec.kind)?);
     }
     print_fields(&f, json)
