@@ -133,21 +133,30 @@ pub fn inspect(name: &str) -> Result<BufferSnapshot> {
 /// # Errors
 /// As [`inspect`]; a missing file is [`Error::BufferNotFound`].
 pub fn inspect_file(path: &Path) -> Result<BufferSnapshot> {
-    let fd =
-        rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
-            if e == Errno::NOENT {
-                Error::BufferNotFound {
-                    name: path.display().to_string(),
-                }
-            } else {
-                map_open_err(e, &path.display().to_string(), "open")
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        if e == Errno::NOENT {
+            Error::BufferNotFound {
+                name: path.display().to_string(),
             }
-        })?;
+        } else {
+            map_open_err(e, &path.display().to_string(), "open")
+        }
+    })?;
     snapshot_fd(&fd)
 }
 
 fn snapshot_fd(fd: &OwnedFd) -> Result<BufferSnapshot> {
     let st = rustix::fs::fstat(fd).map_err(|e| Error::io("fstat", e))?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(Error::InvalidOieb {
+            what: "not a regular file (a FIFO, directory or device holds no buffer)".into(),
+        });
+    }
     let file_size = u64::try_from(st.st_size).unwrap_or(0);
     let mut head = [0u8; OIEB_SIZE as usize];
     let n = pread_full(fd, &mut head, 0)?;
@@ -344,7 +353,12 @@ pub fn scan_stale(only: Option<&str>, dry_run: bool) -> Vec<StaleBuffer> {
 }
 
 fn probe_one(names: &Names, path: &Path, dry_run: bool) -> Option<StaleBuffer> {
-    let fd = rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .ok()?;
     // Held by a live reader: not stale.
     rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).ok()?;
     let mut stale = StaleBuffer {

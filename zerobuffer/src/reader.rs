@@ -12,8 +12,8 @@ use crate::liveness::is_process_alive;
 use crate::names::Names;
 use crate::os::{Mapping, NamedSemaphore};
 use crate::resources::{
-    LockFile, cleanup_stale, map_open_err, peek_oieb, shm_create_exclusive, shm_open_existing,
-    unlink_all,
+    LockFile, cleanup_stale, fchmod_semaphore, map_open_err, peek_oieb, reserve,
+    shm_create_exclusive, shm_open_existing, unlink_all,
 };
 use crate::wait::{deadline_after, slice_until, spin_try};
 
@@ -53,12 +53,13 @@ impl Default for BufferConfig {
 pub struct ReaderOptions {
     /// Length of one wait slice; writer liveness is checked after each empty slice.
     pub liveness_interval: Duration,
-    /// Mode requested for the shared memory, semaphores and lock file (umask applies unless
-    /// `exact_mode` is set).
+    /// Permission bits of the shared memory, semaphores and lock file (masked to `0o777`).
+    /// The default, `0o600`, admits only processes of the same user. For a writer running
+    /// as another user, use `0o660` (same group) or `0o666` (anyone) — see the README's
+    /// "Cross-user buffers".
     pub mode: u32,
-    /// Apply `mode` exactly, regardless of the process umask (`fchmod`/`chmod` after
-    /// creation). The duplex client uses this for its response buffer, so that a server
-    /// running as another user can attach.
+    /// Apply `mode` exactly, regardless of the process umask (`fchmod` on each object's
+    /// open descriptor after creation). Default `true`; `false` lets the umask reduce it.
     pub exact_mode: bool,
     /// Pre-fault every page of the buffer when mapping it (`MAP_POPULATE`), so the first lap
     /// of frames does not pay page faults in the hot path (default `true`; see the
@@ -70,8 +71,8 @@ impl Default for ReaderOptions {
     fn default() -> Self {
         ReaderOptions {
             liveness_interval: DEFAULT_LIVENESS_INTERVAL,
-            mode: 0o666,
-            exact_mode: false,
+            mode: 0o600,
+            exact_mode: true,
             prefault: true,
         }
     }
@@ -200,8 +201,8 @@ impl Reader {
         let pid = u64::from(std::process::id());
 
         cleanup_stale();
-        let lock = LockFile::acquire(&names, options.mode)?;
-        let fd = match create_segment(&names, options.mode, pid) {
+        let lock = LockFile::acquire(&names, options.mode & 0o777, options.exact_mode)?;
+        let fd = match create_segment(&names, options.mode & 0o777, pid) {
             Ok(fd) => fd,
             Err(e) => {
                 lock.release();
@@ -243,13 +244,14 @@ impl Reader {
         options: ReaderOptions,
         pid: u64,
     ) -> Result<(Mapping, NamedSemaphore, NamedSemaphore)> {
-        let mode = options.mode;
-        rustix::fs::ftruncate(fd, geo.total).map_err(|e| Error::io("ftruncate", e))?;
+        let mode = options.mode & 0o777;
         if options.exact_mode {
             let m = rustix::fs::Mode::from_raw_mode(mode);
             rustix::fs::fchmod(fd, m).map_err(|e| Error::io("fchmod", e))?;
-            let _ = rustix::fs::chmod(&names.lock, m);
         }
+        // Reserved before mapping: a full /dev/shm is an error here, never a SIGBUS later.
+        reserve(fd, geo.total, &names.shm)?;
+        rustix::fs::ftruncate(fd, geo.total).map_err(|e| Error::io("ftruncate", e))?;
         // A fresh object extended by ftruncate reads as zeros; MAP_POPULATE pre-faults it.
         let map =
             Mapping::map(fd, geo.total, options.prefault).map_err(|e| Error::io("mmap", e))?;
@@ -265,9 +267,7 @@ impl Reader {
             })?;
             if options.exact_mode {
                 // glibc keeps named semaphores in /dev/shm/sem.<name without '/'>.
-                let path = format!("/dev/shm/sem.{}", sem.trim_start_matches('/'));
-                rustix::fs::chmod(path.as_str(), rustix::fs::Mode::from_raw_mode(mode))
-                    .map_err(|e| Error::io("chmod semaphore", e))?;
+                fchmod_semaphore(sem, mode)?;
             }
             sems.push(s);
         }

@@ -183,10 +183,10 @@ impl<T> std::fmt::Debug for Channel<T> {
 }
 
 /// Decrements a waiter counter on drop.
-struct Waiting<'a>(&'a HwU32);
+pub(crate) struct Waiting<'a>(&'a HwU32);
 
 impl<'a> Waiting<'a> {
-    fn register(w: &'a HwU32) -> Self {
+    pub(crate) fn register(w: &'a HwU32) -> Self {
         w.fetch_add(1, Ordering::SeqCst);
         // Store-load handshake with the waker's push/pop, fence, counter load (spec D5).
         fence(Ordering::SeqCst);
@@ -1007,6 +1007,22 @@ impl<T: Pod> Channel<T> {
         self.recv_until(common::deadline_after(timeout), &no_abort)
     }
 
+    /// For [`crate::Select`]: the word a receive arm sleeps on and the receivers' waiter
+    /// counter it registers on (senders wake only registered receivers).
+    pub(crate) fn select_recv_words(&self) -> Result<(&HwU32, &HwU32)> {
+        Ok((self.recv_word()?, self.word(W_RECEIVERS)?))
+    }
+
+    /// For [`crate::Select`]: the word a send arm sleeps on (bumped when room frees up or a
+    /// rendezvous changes hands) and the senders' waiter counter it registers on.
+    pub(crate) fn select_send_words(&self) -> Result<(&HwU32, &HwU32)> {
+        let word = match &self.inner.kind {
+            Kind::Buffered { qwords, .. } => Self::q_word(qwords, 0, &self.inner.name)?,
+            Kind::Unbuffered { word, .. } => Self::q_word(word, 0, &self.inner.name)?,
+        };
+        Ok((word, self.word(W_SENDERS)?))
+    }
+
     /// The futex word a blocked receiver sleeps on, and the value to sleep on.
     fn recv_word(&self) -> Result<&HwU32> {
         match &self.inner.kind {
@@ -1017,7 +1033,7 @@ impl<T: Pod> Channel<T> {
 
     /// One receive attempt: `Ok(Some(Some(v)))` got a value, `Ok(Some(None))` closed and
     /// drained, `Ok(None)` nothing yet.
-    fn poll_recv(&self) -> Result<Option<Option<T>>> {
+    pub(crate) fn poll_recv(&self) -> Result<Option<Option<T>>> {
         match self.try_recv() {
             Ok(Some(v)) => Ok(Some(Some(v))),
             Ok(None) => Ok(None),

@@ -184,6 +184,11 @@ impl<T: Pod> Future<T> {
         })
     }
 
+    /// A second handle to the same future, for a thread of this process.
+    pub(crate) fn reopen(&self) -> Result<Self> {
+        Self::from_parts(self.entry.clone(), self.region.clone())
+    }
+
     /// The future's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -57,7 +57,7 @@ impl<U> std::ops::Deref for Derived<U> {
 }
 
 /// Emits into `out`; `Ok(false)` when `out` was closed (the driver stops quietly).
-fn put<U: Pod>(out: &Stream<U>, v: U) -> Result<bool> {
+pub(crate) fn put<U: Pod>(out: &Stream<U>, v: U) -> Result<bool> {
     match out.emit(v) {
         Ok(()) => Ok(true),
         Err(Error::Closed { .. }) => Ok(false),
@@ -65,7 +65,7 @@ fn put<U: Pod>(out: &Stream<U>, v: U) -> Result<bool> {
     }
 }
 
-fn spawn_driver<U: Pod>(
+pub(crate) fn spawn_driver<U: Pod>(
     out: Stream<U>,
     body: impl FnOnce(&Stream<U>) -> Result<()> + Send + 'static,
 ) -> Derived<U> {

@@ -83,6 +83,14 @@ pub enum Corruption {
         /// The bound it must stay within.
         memory_size: u64,
     },
+    /// `entry_count` counts entries whose bytes are a hole of a sparse file: they were never
+    /// written, so the count cannot be real (reading them would allocate memory for nothing).
+    SparseTable {
+        /// The stored `entry_count`.
+        entry_count: u32,
+        /// Offset of the first hole in the entry array.
+        hole: u64,
+    },
     /// A structure's stored header field has a value its layout forbids.
     Field {
         /// Name of the structure (table entry).
@@ -156,6 +164,11 @@ impl fmt::Display for Corruption {
             } => write!(
                 f,
                 "entry {index}: offset {offset} + size {size} ends past memory_size {memory_size}"
+            ),
+            Self::SparseTable { entry_count, hole } => write!(
+                f,
+                "entry_count {entry_count} counts entries that were never written (the file has \
+                 a hole at byte {hole} of its entry array): not a real table"
             ),
             Self::Field {
                 entry,
@@ -288,6 +301,36 @@ pub enum Error {
         requested: u64,
         /// Bytes still free.
         available: u64,
+    },
+    /// The filesystem holding the segment (`/dev/shm`) has too little space free to reserve it.
+    #[error(
+        "not enough space for {what}: {requested} bytes asked, {available} free in /dev/shm; \
+         free space there (remove unused segments) or enlarge it (Docker: --shm-size)"
+    )]
+    NoSpace {
+        /// What was being created (the segment name).
+        what: String,
+        /// Bytes asked for.
+        requested: u64,
+        /// Bytes free on the filesystem when it was asked.
+        available: u64,
+    },
+    /// A structure is valid as stored but uses a feature this implementation refuses on
+    /// purpose (for example a capacity-1 queue created by upstream C++).
+    #[error("structure {name:?} is unsupported: {reason}")]
+    Unsupported {
+        /// The structure (table entry) name.
+        name: String,
+        /// What is unsupported, why, and what to do instead.
+        reason: String,
+    },
+    /// The path names something other than a regular file (a FIFO, directory, device...).
+    #[error("{name:?} is a {kind}, not a regular file holding a segment")]
+    NotRegularFile {
+        /// The name or path.
+        name: String,
+        /// What it is.
+        kind: &'static str,
     },
     /// A timed operation (e.g. taking the creation lock) expired.
     #[error("timed out waiting for {what}")]

@@ -33,6 +33,7 @@
 pub mod atomic;
 mod composite;
 mod error;
+mod file;
 mod layout;
 mod map;
 mod name;
@@ -42,6 +43,7 @@ mod view;
 
 pub use composite::GRACE;
 pub use error::{Corruption, Error, Result};
+pub use file::{SHM_DIR, STAGING_PREFIX};
 pub use layout::{
     ALIGN, DEFAULT_MAX_ENTRIES, ENTRY_SIZE, HEADER_SIZE, MAGIC, TableEntry, TableHeader, VERSION,
     align8, table_size,

@@ -419,6 +419,17 @@ impl<T: Pod> common::Shape for Queue<T> {
         let elem_size = region.read::<u32>(ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
         let cap = region.read::<u32>(CAPACITY)?;
+        if cap == 1 {
+            return Err(zeroipc_format::Error::Unsupported {
+                name: entry.name().to_owned(),
+                reason: "capacity 1: upstream C++ creates such a queue (or channel buffer), but \
+                         its single slot is overwritten by the next push even between C++ \
+                         processes, so no implementation can share it safely; recreate it with \
+                         capacity 2 or more"
+                    .into(),
+            }
+            .into());
+        }
         if cap < 2 || !cap.is_power_of_two() || cap > MAX_CAPACITY {
             return Err(Error::from(FormatError::corrupt_field(
                 entry.name(),

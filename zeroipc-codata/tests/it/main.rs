@@ -5,8 +5,11 @@
 mod basic;
 mod crash;
 mod crash_matrix;
+mod derived;
 mod golden;
 mod multiprocess;
+mod select;
+mod stream_ops;
 use zeroipc_format::Segment;
 use zeroipc_testkit::{Child, ShmGuard, unique_name};
 

@@ -11,7 +11,8 @@ use crate::dtype::Spec;
 use crate::error::{CliError, Result};
 use crate::infer::{DtypeSource, Guess, infer};
 use crate::source::{
-    Content, Source, buffer_snapshot, classify, open_segment, resolve, unrecognised,
+    Content, Source, buffer_snapshot, classify, load_prefixes, load_structure, open_segment,
+    resolve, unrecognised,
 };
 
 /// Arguments of `show`.
@@ -50,8 +51,14 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
         Content::ZeroIpc => {
             let seg = open_segment(&src)?;
             match &args.name {
-                None => show_segment(&src, &seg, len, json),
-                Some(name) => show_structure(&seg, name, args.spec, &view, json),
+                None => {
+                    load_prefixes(&seg, &seg.entries()?)?;
+                    show_segment(&src, &seg, len, json)
+                }
+                Some(name) => {
+                    load_structure(&seg, name)?;
+                    show_structure(&seg, name, args.spec, &view, json)
+                }
             }
         }
         Content::ZeroBuffer => {

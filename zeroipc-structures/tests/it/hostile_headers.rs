@@ -31,7 +31,7 @@ fn at(s: &Segment, name: &str) -> usize {
 
 #[test]
 fn queue_capacity_zero_max_and_not_a_power_of_two() {
-    for bad in [0u32, 1, 3, u32::MAX, 1 << 31 | 1] {
+    for bad in [0u32, 3, u32::MAX, 1 << 31 | 1] {
         let s = fixture();
         s.raw().write::<u32>(at(&s, "q") + 8, bad).unwrap();
         assert_eq!(
@@ -263,5 +263,28 @@ proptest! {
             }
             let _ = (p.free_list(), p.len(), p.deallocate_unverified(1));
         }
+    }
+}
+
+/// Issue 18: a capacity-1 queue as upstream C++ creates it (16-byte header, one slot, one
+/// sequence word: 28 bytes for u32) is refused as *unsupported*, saying why, not as corrupt.
+#[test]
+fn an_upstream_capacity_1_queue_is_unsupported_not_corrupt() {
+    let s = Segment::anonymous(1 << 16, 8).unwrap();
+    s.add("q1", 16 + 8 + 4, |r| {
+        r.write::<u32>(8, 1)?;
+        r.write::<u32>(12, 4)
+    })
+    .unwrap();
+    match Queue::<u32>::open(&s, "q1") {
+        Err(Error::Format(e @ zeroipc_format::Error::Unsupported { .. })) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("unsupported") && msg.contains("capacity 1"),
+                "{msg}"
+            );
+            assert!(msg.contains("overwritten"), "{msg}");
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
     }
 }
