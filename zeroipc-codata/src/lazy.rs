@@ -44,7 +44,7 @@ const OP_CONSTANT: u32 = 0;
 const OP_ADD: u32 = 1;
 const OP_MULTIPLY: u32 = 2;
 const OP_NEGATE: u32 = 3;
-const OP_CHAIN: u32 = 4;
+pub(crate) const OP_CHAIN: u32 = 4;
 const OP_EXTERNAL: u32 = 5;
 
 const OWNER_SUFFIX: &str = "_owner";
@@ -170,6 +170,8 @@ pub struct Lazy<T> {
     entry: Entry,
     region: Region,
     owner: Option<Region>,
+    /// The segment, for a CHAIN value's inputs (`crate::lazy_chain`).
+    pub(crate) seg: Segment,
     _elem: PhantomData<fn() -> T>,
 }
 
@@ -217,7 +219,7 @@ impl<T: Pod> Lazy<T> {
         Self::layout().total as u64
     }
 
-    fn create_with(
+    pub(crate) fn create_with(
         seg: &Segment,
         name: &str,
         init: impl FnOnce(&Region, &LazyLayout) -> Result<()>,
@@ -245,6 +247,7 @@ impl<T: Pod> Lazy<T> {
             entry,
             region,
             owner,
+            seg: seg.clone(),
             _elem: PhantomData,
         })
     }
@@ -337,6 +340,7 @@ impl<T: Pod> Lazy<T> {
             entry,
             region,
             owner,
+            seg: seg.clone(),
             _elem: PhantomData,
         };
         lazy.state()?;
@@ -354,7 +358,7 @@ impl<T: Pod> Lazy<T> {
         self.owner.is_some()
     }
 
-    fn state_word(&self) -> Result<&HwU32> {
+    pub(crate) fn state_word(&self) -> Result<&HwU32> {
         Ok(self.region.atomic_u32(0)?)
     }
 
@@ -497,7 +501,7 @@ impl<T: Pod> Lazy<T> {
 
     /// The shared driver: `compute` runs in this process if it wins the race (or takes over
     /// from a dead computer).
-    fn run(
+    pub(crate) fn run(
         &self,
         deadline: Option<Instant>,
         compute: impl FnOnce(LazyOp<T>) -> std::result::Result<T, String>,
@@ -619,13 +623,15 @@ impl<T: LazyValue> Lazy<T> {
         }
     }
 
-    /// Forces a value defined by its stored op (CONSTANT, ADD, MULTIPLY, NEGATE), computing
-    /// it here if nobody has.
+    /// Forces a value defined by its stored op (CONSTANT, ADD, MULTIPLY, NEGATE, and the
+    /// project's derived CHAIN values of [`Lazy::add`], [`Lazy::mul`] and [`Lazy::map`]),
+    /// computing it here if nobody has.
     ///
     /// # Errors
-    /// [`Error::Failed`] for CHAIN/EXTERNAL ops (as upstream); `Corrupt`.
+    /// [`Error::Failed`] for EXTERNAL ops and for CHAIN ops without a `NAME_chain` entry
+    /// (created upstream; as upstream), or when an input failed; `Corrupt`.
     pub fn force(&self) -> Result<T> {
-        self.run(None, Self::eval)
+        self.force_until(None)
     }
 
     /// As [`Lazy::force`] with a timeout for waiting on another computer.
@@ -633,6 +639,15 @@ impl<T: LazyValue> Lazy<T> {
     /// # Errors
     /// As [`Lazy::force`], plus [`Error::Timeout`].
     pub fn force_timeout(&self, timeout: Duration) -> Result<T> {
-        self.run(common::deadline_after(timeout), Self::eval)
+        self.force_until(common::deadline_after(timeout))
+    }
+
+    pub(crate) fn force_until(&self, deadline: Option<Instant>) -> Result<T> {
+        if let LazyOp::Chain(..) = self.op()?
+            && let Some(chain) = crate::lazy_chain::Chain::find(&self.seg, &self.name)?
+        {
+            return chain.force(self, deadline);
+        }
+        self.run(deadline, Self::eval)
     }
 }

@@ -42,6 +42,7 @@ mod error;
 mod future;
 mod future_derived;
 mod lazy;
+mod lazy_chain;
 mod lazy_subscription;
 #[cfg(zeroipc_loom)]
 #[doc(hidden)]
@@ -57,6 +58,7 @@ pub use error::{Error, Result, TrySendError};
 pub use future::{Future, FutureState};
 pub use future_derived::{DerivedFuture, WhenAll};
 pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
+pub use lazy_chain::LazyMap;
 pub use lazy_subscription::OnSubscribe;
 pub use operators::Derived;
 pub use operators_extra::Batches;
