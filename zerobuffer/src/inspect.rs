@@ -5,6 +5,8 @@
 //! are copied with `pread`, then validated like a peer would (§4). The copy is not an atomic
 //! snapshot of a live buffer; each field is one 8-byte read, which is enough for monitoring.
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -273,7 +275,7 @@ fn snapshot(
     file_size: u64,
     metadata: Option<Vec<u8>>,
 ) -> BufferSnapshot {
-    let used = g.p - oieb.payload_free_bytes; // free <= P checked by validate()
+    let used = g.p.saturating_sub(oieb.payload_free_bytes);
     #[allow(clippy::cast_precision_loss)]
     let utilisation = used as f64 / g.p as f64;
     let health = Health {
@@ -401,6 +403,7 @@ fn probe_one(names: &Names, path: &Path, dry_run: bool) -> Option<StaleBuffer> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -44,7 +44,7 @@ const OP_CONSTANT: u32 = 0;
 const OP_ADD: u32 = 1;
 const OP_MULTIPLY: u32 = 2;
 const OP_NEGATE: u32 = 3;
-const OP_CHAIN: u32 = 4;
+pub(crate) const OP_CHAIN: u32 = 4;
 const OP_EXTERNAL: u32 = 5;
 
 const OWNER_SUFFIX: &str = "_owner";
@@ -128,6 +128,11 @@ pub struct LazyLayout {
     pub total: usize,
 }
 
+impl LazyLayout {
+    /// Offset of `state` (the C struct's first field, the same for every `T`).
+    pub const STATE: usize = 0;
+}
+
 const fn align_up(n: usize, a: usize) -> usize {
     (n + a - 1) & !(a - 1)
 }
@@ -170,6 +175,8 @@ pub struct Lazy<T> {
     entry: Entry,
     region: Region,
     owner: Option<Region>,
+    /// The segment, for a CHAIN value's inputs (`crate::lazy_chain`).
+    pub(crate) seg: Segment,
     _elem: PhantomData<fn() -> T>,
 }
 
@@ -217,7 +224,7 @@ impl<T: Pod> Lazy<T> {
         Self::layout().total as u64
     }
 
-    fn create_with(
+    pub(crate) fn create_with(
         seg: &Segment,
         name: &str,
         init: impl FnOnce(&Region, &LazyLayout) -> Result<()>,
@@ -228,7 +235,7 @@ impl<T: Pod> Lazy<T> {
         let with_owner = owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME;
         let mut parts = vec![(name, l.total as u64)];
         if with_owner {
-            parts.push((owner_name.as_str(), 8));
+            parts.push((owner_name.as_str(), zeroipc_sync::OWNER_SIZE));
         }
         let mut lock = seg.lock_table()?;
         let (entries, mut regions) = lock.add(&parts, |r: &[Region]| match r.first() {
@@ -245,6 +252,7 @@ impl<T: Pod> Lazy<T> {
             entry,
             region,
             owner,
+            seg: seg.clone(),
             _elem: PhantomData,
         })
     }
@@ -279,7 +287,8 @@ impl<T: Pod> Lazy<T> {
         Self::create_with(seg, name, |r, l| {
             Self::write_op(r, l, OP_CONSTANT, value, None)?;
             r.write(l.cached, value)?;
-            r.atomic_u32(0)?.store(COMPUTED, Ordering::Release);
+            r.atomic_u32(LazyLayout::STATE)?
+                .store(COMPUTED, Ordering::Release);
             Ok(())
         })
     }
@@ -324,7 +333,7 @@ impl<T: Pod> Lazy<T> {
         let owner = if owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME {
             match seg.get(&owner_name)? {
                 Some(e) => {
-                    e.expect_size(8)?;
+                    e.expect_size(zeroipc_sync::OWNER_SIZE)?;
                     Some(seg.region(&e)?)
                 }
                 None => None,
@@ -337,6 +346,7 @@ impl<T: Pod> Lazy<T> {
             entry,
             region,
             owner,
+            seg: seg.clone(),
             _elem: PhantomData,
         };
         lazy.state()?;
@@ -354,8 +364,8 @@ impl<T: Pod> Lazy<T> {
         self.owner.is_some()
     }
 
-    fn state_word(&self) -> Result<&HwU32> {
-        Ok(self.region.atomic_u32(0)?)
+    pub(crate) fn state_word(&self) -> Result<&HwU32> {
+        Ok(self.region.atomic_u32(LazyLayout::STATE)?)
     }
 
     fn decode(&self, code: u32) -> Result<LazyState> {
@@ -460,7 +470,7 @@ impl<T: Pod> Lazy<T> {
 
     fn owner_word(&self) -> Result<Option<&HwU32>> {
         match &self.owner {
-            Some(r) => Ok(Some(r.atomic_u32(0)?)),
+            Some(r) => Ok(Some(r.atomic_u32(zeroipc_sync::layout::OwnerLayout::PID)?)),
             None => Ok(None),
         }
     }
@@ -497,7 +507,7 @@ impl<T: Pod> Lazy<T> {
 
     /// The shared driver: `compute` runs in this process if it wins the race (or takes over
     /// from a dead computer).
-    fn run(
+    pub(crate) fn run(
         &self,
         deadline: Option<Instant>,
         compute: impl FnOnce(LazyOp<T>) -> std::result::Result<T, String>,
@@ -619,13 +629,15 @@ impl<T: LazyValue> Lazy<T> {
         }
     }
 
-    /// Forces a value defined by its stored op (CONSTANT, ADD, MULTIPLY, NEGATE), computing
-    /// it here if nobody has.
+    /// Forces a value defined by its stored op (CONSTANT, ADD, MULTIPLY, NEGATE, and the
+    /// project's derived CHAIN values of [`Lazy::add`], [`Lazy::mul`] and [`Lazy::map`]),
+    /// computing it here if nobody has.
     ///
     /// # Errors
-    /// [`Error::Failed`] for CHAIN/EXTERNAL ops (as upstream); `Corrupt`.
+    /// [`Error::Failed`] for EXTERNAL ops and for CHAIN ops without a `NAME_chain` entry
+    /// (created upstream; as upstream), or when an input failed; `Corrupt`.
     pub fn force(&self) -> Result<T> {
-        self.run(None, Self::eval)
+        self.force_until(None)
     }
 
     /// As [`Lazy::force`] with a timeout for waiting on another computer.
@@ -633,6 +645,15 @@ impl<T: LazyValue> Lazy<T> {
     /// # Errors
     /// As [`Lazy::force`], plus [`Error::Timeout`].
     pub fn force_timeout(&self, timeout: Duration) -> Result<T> {
-        self.run(common::deadline_after(timeout), Self::eval)
+        self.force_until(common::deadline_after(timeout))
+    }
+
+    pub(crate) fn force_until(&self, deadline: Option<Instant>) -> Result<T> {
+        if let LazyOp::Chain(..) = self.op()?
+            && let Some(chain) = crate::lazy_chain::Chain::find(&self.seg, &self.name)?
+        {
+            return chain.force(self, deadline);
+        }
+        self.run(deadline, Self::eval)
     }
 }

@@ -41,7 +41,9 @@ mod common;
 mod error;
 mod future;
 mod future_derived;
+pub mod layout;
 mod lazy;
+mod lazy_chain;
 mod lazy_subscription;
 #[cfg(zeroipc_loom)]
 #[doc(hidden)]
@@ -57,6 +59,7 @@ pub use error::{Error, Result, TrySendError};
 pub use future::{Future, FutureState};
 pub use future_derived::{DerivedFuture, WhenAll};
 pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
+pub use lazy_chain::LazyMap;
 pub use lazy_subscription::OnSubscribe;
 pub use operators::Derived;
 pub use operators_extra::Batches;

@@ -5,7 +5,7 @@
 #![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use serde_json::{Value, json};
-use zeroipc_format::Segment;
+use zeroipc_format::{Header, Segment};
 
 use crate::decode::{Fields, View, decode};
 use crate::dtype::{Kind, Spec};
@@ -101,7 +101,7 @@ pub fn golden_keys(kind: Kind) -> &'static [&'static str] {
 ///
 /// # Examples
 /// ```
-/// use zeroipc_format::Segment;
+/// use zeroipc_format::{Header, Segment};
 /// use zeroipc_inspect::{Spec, golden_json};
 /// use zeroipc_structures::Queue;
 ///
@@ -127,20 +127,24 @@ pub fn golden_json(seg: &Segment, name: &str, spec: Spec) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
-/// The golden JSON's `header` and `entries` of a segment's table.
-///
-/// # Errors
-/// A corrupt table.
-pub fn table_json(seg: &Segment) -> Result<(Value, Value)> {
-    let h = seg.header()?;
-    let header = json!({
+/// The golden JSON's `header` object of a segment's table header.
+pub fn header_json(h: &Header) -> Value {
+    json!({
         "magic": h.magic,
         "version": h.version,
         "entry_count": h.entry_count,
         "max_entries": h.max_entries,
         "memory_size": h.memory_size,
         "next_offset": h.next_offset,
-    });
+    })
+}
+
+/// The golden JSON's `header` and `entries` of a segment's table.
+///
+/// # Errors
+/// A corrupt table.
+pub fn table_json(seg: &Segment) -> Result<(Value, Value)> {
+    let header = header_json(&seg.header()?);
     let entries = seg
         .entries()?
         .iter()

@@ -42,7 +42,7 @@ mod source;
 pub use decode::{F32Form, Fields, Scalar, View, decode};
 pub use dtype::{Dtype, Kind, Spec, Typing};
 pub use error::{CliError, Result};
-pub use golden::{golden_json, golden_keys, table_json};
+pub use golden::{golden_json, golden_keys, header_json, table_json};
 pub use infer::{DtypeSource, Guess, infer};
 pub use prim::{Origin, parts, upstream_parts};
 

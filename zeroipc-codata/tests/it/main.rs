@@ -7,6 +7,7 @@ mod crash;
 mod crash_matrix;
 mod derived;
 mod golden;
+mod lazy_chain;
 mod multiprocess;
 mod select;
 mod stream_ops;
