@@ -174,7 +174,7 @@ pub(crate) fn import<T: Pod>(
         };
         let bytes = sample.payload().to_bytes();
         let (msg, skip) = match imp.accept(&bytes, es)? {
-            Step::Skip => continue,
+            Step::Skip | Step::Metadata(_) => continue,
             Step::Close => {
                 sink.close()?;
                 imp.closed()?;

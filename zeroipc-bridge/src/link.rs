@@ -26,6 +26,8 @@ pub(crate) enum Step<'a> {
     },
     /// The source closed; close the local object.
     Close,
+    /// ZeroBuffer metadata (payload of the message).
+    Metadata(Msg<'a>),
 }
 
 /// Import-side state of one link.
@@ -101,7 +103,7 @@ impl Importer {
                 return Ok(Step::Skip);
             }
         };
-        if m.kind == Kind::Data && m.elem_size as usize != es {
+        if m.kind == Kind::Data && es != 0 && m.elem_size as usize != es {
             self.stats.lock().malformed += 1;
             eprintln!(
                 "zeroipc-bridge: the exporter sends {}-byte items, this side's type is {es} \
@@ -110,7 +112,19 @@ impl Importer {
             );
             return Ok(Step::Skip);
         }
-        if !matches!(m.kind, Kind::Data | Kind::Close) {
+        let foreign = match m.kind {
+            Kind::Credit => return Ok(Step::Skip),
+            Kind::Data => es == 0,
+            Kind::Frame | Kind::Metadata => es != 0,
+            Kind::Close => false,
+        };
+        if foreign {
+            self.stats.lock().malformed += 1;
+            eprintln!(
+                "zeroipc-bridge: a {:?} message on a link of the other kind: give both ends \
+                 the same --kind",
+                m.kind
+            );
             return Ok(Step::Skip);
         }
         if m.epoch != self.epoch {
@@ -130,6 +144,9 @@ impl Importer {
             let mut s = self.stats.lock();
             s.epoch = m.epoch;
             s.state = "running".into();
+        }
+        if m.kind == Kind::Metadata {
+            return Ok(Step::Metadata(m));
         }
         if m.seq > self.next {
             let gap = m.seq - self.next;

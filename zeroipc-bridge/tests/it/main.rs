@@ -5,6 +5,7 @@
 
 mod channel;
 mod stream;
+mod zbuf;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
