@@ -42,6 +42,9 @@ pub(crate) struct Importer {
     next: u64,
     /// The limit last announced.
     announced: std::cell::Cell<u64>,
+    /// The local object's own count of items ever put in (a Stream's `sequence`), sent with
+    /// each credit so the exporter can count exactly what a killed importer delivered.
+    position: std::cell::Cell<Option<u64>>,
     closed: bool,
 }
 
@@ -66,6 +69,7 @@ impl Importer {
             epoch: 0,
             next: 0,
             announced: std::cell::Cell::new(0),
+            position: std::cell::Cell::new(None),
             closed: false,
         })
     }
@@ -77,11 +81,18 @@ impl Importer {
         self.next.saturating_add(window) > self.announced.get()
     }
 
+    /// Sets the local object's position sent with the next credits.
+    pub(crate) fn set_position(&self, position: Option<u64>) {
+        self.position.set(position);
+    }
+
     /// Tells the exporter where we are and how much more we can take.
     pub(crate) fn send_credit(&self) -> Result<()> {
         self.announced.set(self.next.saturating_add(self.window));
+        let pos = self.position.get().map(u64::to_le_bytes);
         let m = Msg {
             flags: if self.closed { FLAG_CLOSED } else { 0 },
+            payload: pos.as_ref().map_or(&[][..], |b| &b[..]),
             ..Msg::new(
                 Kind::Credit,
                 self.epoch,

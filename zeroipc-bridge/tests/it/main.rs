@@ -59,6 +59,12 @@ impl Bridge {
         Self { child, pid }
     }
 
+    /// SIGKILL and reap.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits up to [`LIMIT`] for a successful exit.
     pub(crate) fn wait_success(mut self) {
         let end = Instant::now() + LIMIT;
