@@ -92,6 +92,15 @@ pub struct LinkConfig {
     #[arg(long)]
     #[serde(default)]
     pub importer_id: Option<u64>,
+    /// ZeroBuffer export: payload ring size of the buffer the bridge creates as its reader
+    /// (bytes, default 4 MiB, rounded up to 64).
+    #[arg(long)]
+    #[serde(default)]
+    pub payload_size: Option<u64>,
+    /// ZeroBuffer export: metadata block size of that buffer (bytes, default 1024).
+    #[arg(long)]
+    #[serde(default)]
+    pub metadata_size: Option<u64>,
     /// Export side: how long an importer may stay silent before it stops holding the link
     /// back (milliseconds, default 5000).
     #[arg(long)]

@@ -23,6 +23,10 @@ struct Peer {
     last: Instant,
     /// It acknowledged the close.
     closed: bool,
+    /// `next - position` at its last acknowledgement (see `on_message`).
+    offset: Option<u64>,
+    /// After a restart: (sequence number delivered up to before, its position then).
+    restart: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -32,6 +36,8 @@ struct Board {
     sent: u64,
     /// Importers refused on an exclusive link (logged once).
     refused: Vec<u64>,
+    /// Importers dropped for silence, kept to count their loss if they come back.
+    departed: HashMap<u64, Peer>,
 }
 
 /// The exporter's view of its importers' credit.
@@ -77,6 +83,8 @@ impl Credits {
         };
         let mut b = self.lock();
         let sent = b.sent;
+        // The importer's local object's own count of items put in (Streams send it).
+        let position = <[u8; 8]>::try_from(m.payload).ok().map(u64::from_le_bytes);
         let known = b.peers.contains_key(&m.id);
         if !known && self.exclusive && !b.peers.is_empty() {
             // Point to point: a second importer would deliver every item twice.
@@ -91,10 +99,39 @@ impl Credits {
             }
             return;
         }
+        let old = b
+            .peers
+            .get(&m.id)
+            .copied()
+            .or_else(|| b.departed.remove(&m.id));
+        let mut restart = old.and_then(|p| p.restart);
+        let mut offset = old.and_then(|p| p.offset);
         let (next, limit) = if m.epoch == self.epoch {
+            if let (Some((delivered, before)), Some(pos)) = (restart, position) {
+                // Its first acknowledgement since it restarted: it started at `first`; what
+                // lies between is what it never put into its local object.
+                let first = m.seq.wrapping_sub(pos.wrapping_sub(before));
+                let lost = first.saturating_sub(delivered);
+                eprintln!(
+                    "zeroipc-bridge: importer {:016x} restarted: {lost} items lost in flight \
+                     (seq {delivered}..{first})",
+                    m.id
+                );
+                let mut s = self.stats.lock();
+                s.gap_items += lost;
+                s.gap_events += u64::from(lost > 0);
+                restart = None;
+            }
+            offset = position.map(|p| m.seq.wrapping_sub(p));
             (m.seq, m.count)
         } else {
-            // It has not seen an item of ours: it joins at the current position.
+            // It has not seen an item of ours (new, or restarted): it joins at the current
+            // position. A restarted one that reported its position before tells us, with
+            // its position now, how far it really got.
+            if let (Some(o), Some(pos)) = (offset, position) {
+                restart = Some((pos.wrapping_add(o), pos));
+                offset = None;
+            }
             (
                 sent,
                 sent.saturating_add(m.count.saturating_sub(m.seq).max(1)),
@@ -114,6 +151,8 @@ impl Credits {
                 limit,
                 last: Instant::now(),
                 closed: m.flags & FLAG_CLOSED != 0 && m.epoch == self.epoch,
+                offset,
+                restart,
             },
         );
         drop(b);
@@ -125,22 +164,23 @@ impl Credits {
         let now = Instant::now();
         let sent = b.sent;
         let timeout = self.timeout;
-        let mut lost = 0;
+        let mut gone = Vec::new();
         b.peers.retain(|id, p| {
             let keep = now.duration_since(p.last) <= timeout;
             if !keep {
-                let n = sent.saturating_sub(p.next);
-                lost += n;
                 eprintln!(
                     "zeroipc-bridge: importer {id:016x} silent for {timeout:?}: dropped; \
-                     {n} items sent to it were not acknowledged (seq {}..{sent})",
+                     {} items sent to it were not acknowledged (seq {}..{sent}); if it comes \
+                     back, what it lost is counted",
+                    sent.saturating_sub(p.next),
                     p.next
                 );
+                gone.push((*id, *p));
             }
             keep
         });
+        b.departed.extend(gone);
         let mut s = self.stats.lock();
-        s.gap_items += lost;
         s.importers = b.peers.len() as u64;
         s.lag = b
             .peers

@@ -50,6 +50,10 @@ pub(crate) trait Sink<T> {
     fn room(&self) -> Option<u64>;
     /// The window when [`Sink::room`] is `None`.
     fn capacity(&self) -> u64;
+    /// The local object's count of items ever put in, if it keeps one (a Stream does).
+    fn position(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Runs an export link: until the source is closed and every live importer acknowledged
@@ -150,6 +154,7 @@ pub(crate) fn import<T: Pod>(
         .with(FifoChannel::new(fixed as usize + 64))
         .wait()
         .map_err(Error::zenoh)?;
+    imp.set_position(sink.position());
     imp.send_credit()?;
     stats.set_state("waiting for the exporter");
     let heartbeat = Duration::from_millis(100);
@@ -174,9 +179,10 @@ pub(crate) fn import<T: Pod>(
         };
         let bytes = sample.payload().to_bytes();
         let (msg, skip) = match imp.accept(&bytes, es)? {
-            Step::Skip => continue,
+            Step::Skip | Step::Metadata(_) => continue,
             Step::Close => {
                 sink.close()?;
+                imp.set_position(sink.position());
                 imp.closed()?;
                 return Ok(());
             }
@@ -192,6 +198,7 @@ pub(crate) fn import<T: Pod>(
             delivered += 1;
         }
         imp.set_window(window());
+        imp.set_position(sink.position());
         imp.delivered(delivered, (delivered as usize * es) as u64)?;
         last_credit = std::time::Instant::now();
     }

@@ -1,6 +1,6 @@
 //! # zeroipc-bridge
 //!
-//! Carries ZeroIPC `Stream<T>`s (and, see docs/BRIDGE.md, channels and ZeroBuffer frames)
+//! Carries ZeroIPC `Stream<T>`s, `Channel<T>`s and ZeroBuffer frames
 //! between machines over [zenoh](https://zenoh.io). Local processes keep using shared
 //! memory; only the bridge speaks the network. A bridge process maps local objects to zenoh
 //! key expressions:
@@ -42,6 +42,7 @@ pub mod net;
 pub mod status;
 pub mod stream;
 pub mod wire;
+pub mod zbuf;
 
 pub use config::{BridgeConfig, LinkConfig, ObjectKind};
 pub use error::{Error, Result};
@@ -110,9 +111,8 @@ fn run_link(session: &zenoh::Session, role: &str, l: &LinkConfig, st: &Stats) ->
         ("import", ObjectKind::Stream) => stream::import(session, l, st),
         ("export", ObjectKind::Channel) => channel::export(session, l, st),
         ("import", ObjectKind::Channel) => channel::import(session, l, st),
-        (_, kind) => Err(Error::Config(format!(
-            "{} links are not implemented yet",
-            kind.as_str()
-        ))),
+        ("export", ObjectKind::Zerobuffer) => zbuf::export(session, l, st),
+        ("import", ObjectKind::Zerobuffer) => zbuf::import(session, l, st),
+        (role, _) => Err(Error::Config(format!("unknown role {role}"))),
     }
 }

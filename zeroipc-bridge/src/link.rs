@@ -26,6 +26,8 @@ pub(crate) enum Step<'a> {
     },
     /// The source closed; close the local object.
     Close,
+    /// ZeroBuffer metadata (payload of the message).
+    Metadata(Msg<'a>),
 }
 
 /// Import-side state of one link.
@@ -40,6 +42,9 @@ pub(crate) struct Importer {
     next: u64,
     /// The limit last announced.
     announced: std::cell::Cell<u64>,
+    /// The local object's own count of items ever put in (a Stream's `sequence`), sent with
+    /// each credit so the exporter can count exactly what a killed importer delivered.
+    position: std::cell::Cell<Option<u64>>,
     closed: bool,
 }
 
@@ -64,6 +69,7 @@ impl Importer {
             epoch: 0,
             next: 0,
             announced: std::cell::Cell::new(0),
+            position: std::cell::Cell::new(None),
             closed: false,
         })
     }
@@ -75,11 +81,18 @@ impl Importer {
         self.next.saturating_add(window) > self.announced.get()
     }
 
+    /// Sets the local object's position sent with the next credits.
+    pub(crate) fn set_position(&self, position: Option<u64>) {
+        self.position.set(position);
+    }
+
     /// Tells the exporter where we are and how much more we can take.
     pub(crate) fn send_credit(&self) -> Result<()> {
         self.announced.set(self.next.saturating_add(self.window));
+        let pos = self.position.get().map(u64::to_le_bytes);
         let m = Msg {
             flags: if self.closed { FLAG_CLOSED } else { 0 },
+            payload: pos.as_ref().map_or(&[][..], |b| &b[..]),
             ..Msg::new(
                 Kind::Credit,
                 self.epoch,
@@ -101,7 +114,7 @@ impl Importer {
                 return Ok(Step::Skip);
             }
         };
-        if m.kind == Kind::Data && m.elem_size as usize != es {
+        if m.kind == Kind::Data && es != 0 && m.elem_size as usize != es {
             self.stats.lock().malformed += 1;
             eprintln!(
                 "zeroipc-bridge: the exporter sends {}-byte items, this side's type is {es} \
@@ -110,7 +123,19 @@ impl Importer {
             );
             return Ok(Step::Skip);
         }
-        if !matches!(m.kind, Kind::Data | Kind::Close) {
+        let foreign = match m.kind {
+            Kind::Credit => return Ok(Step::Skip),
+            Kind::Data => es == 0,
+            Kind::Frame | Kind::Metadata => es != 0,
+            Kind::Close => false,
+        };
+        if foreign {
+            self.stats.lock().malformed += 1;
+            eprintln!(
+                "zeroipc-bridge: a {:?} message on a link of the other kind: give both ends \
+                 the same --kind",
+                m.kind
+            );
             return Ok(Step::Skip);
         }
         if m.epoch != self.epoch {
@@ -130,6 +155,9 @@ impl Importer {
             let mut s = self.stats.lock();
             s.epoch = m.epoch;
             s.state = "running".into();
+        }
+        if m.kind == Kind::Metadata {
+            return Ok(Step::Metadata(m));
         }
         if m.seq > self.next {
             let gap = m.seq - self.next;

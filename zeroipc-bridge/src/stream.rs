@@ -113,4 +113,10 @@ impl<T: Pod> Sink<T> for Stream<T> {
     fn capacity(&self) -> u64 {
         (Stream::capacity(self) as u64).max(64)
     }
+
+    fn position(&self) -> Option<u64> {
+        // The importer is the stream's one producer: its `sequence` counts exactly what it
+        // emitted, also across a kill of the importer.
+        self.sequence().ok()
+    }
 }

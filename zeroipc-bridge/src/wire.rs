@@ -144,6 +144,14 @@ impl<'a> Msg<'a> {
             id: u64_at(32),
             payload,
         };
+        if kind == Kind::Frame && (m.count != 1 || payload.is_empty()) {
+            return Err(Error::Wire(format!(
+                "frame message with count {} and {} payload bytes (one non-empty frame \
+                 expected)",
+                m.count,
+                payload.len()
+            )));
+        }
         if kind == Kind::Data {
             let want = m.count.checked_mul(u64::from(elem_size));
             if want != Some(payload.len() as u64) || elem_size == 0 {

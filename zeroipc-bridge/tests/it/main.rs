@@ -5,6 +5,7 @@
 
 mod channel;
 mod stream;
+mod zbuf;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -56,6 +57,12 @@ impl Bridge {
             .unwrap();
         let pid = child.id();
         Self { child, pid }
+    }
+
+    /// SIGKILL and reap.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits up to [`LIMIT`] for a successful exit.
