@@ -31,6 +31,7 @@
 //! # Ok::<(), zeroipc_bridge::Error>(())
 //! ```
 
+pub mod bench;
 pub mod channel;
 pub mod config;
 pub mod elem;

@@ -48,6 +48,19 @@ enum Cmd {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Quick measurement: Stream items/s through two bridges (threads of this process) vs
+    /// zenoh's own pub/sub between the same sessions, over 127.0.0.1.
+    Bench {
+        /// Items per measurement.
+        #[arg(long, default_value_t = 100_000)]
+        items: u64,
+        /// Item sizes in bytes (each a supported element size).
+        #[arg(long, value_delimiter = ',', default_value = "8,1024")]
+        sizes: Vec<usize>,
+        /// Local TCP port on 127.0.0.1.
+        #[arg(long, default_value_t = 17447)]
+        port: u16,
+    },
     /// Show the bridges' links: rates, lag, gaps.
     Status {
         /// Print JSON instead of a table.
@@ -79,6 +92,14 @@ fn main() -> ExitCode {
         Cmd::Run { config } => {
             BridgeConfig::from_file(&config).and_then(|c| zeroipc_bridge::run(&c))
         }
+        Cmd::Bench { items, sizes, port } => sizes.iter().enumerate().try_for_each(|(i, &size)| {
+            let r = zeroipc_bridge::bench::run(items, size, port + i as u16)?;
+            println!(
+                "{}",
+                serde_json::to_string(&r).unwrap_or_else(|e| e.to_string())
+            );
+            Ok(())
+        }),
         Cmd::Status { json, status_dir } => {
             let dir = status_dir.unwrap_or_else(status::default_dir);
             status::read_all(&dir).map(|all| {

@@ -1,0 +1,201 @@
+//! `zeroipc-bridge bench`: a quick same-run comparison of Stream items/s through an
+//! export/import pair with zenoh's own pub/sub between the same two sessions (127.0.0.1).
+//! Both bridges run as threads of this process; two segments stand in for two machines.
+//! The lead's full report belongs in tools/perf-report; this is the quick option.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use bytemuck::Pod;
+use zenoh::Wait;
+use zenoh::qos::CongestionControl;
+use zeroipc_codata::Stream;
+use zeroipc_format::Segment;
+
+use crate::config::{LinkConfig, ObjectKind};
+use crate::elem::with_elem;
+use crate::error::{Error, Result};
+use crate::net::NetConfig;
+use crate::status::Stats;
+
+/// One measurement.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchResult {
+    /// Item size in bytes.
+    pub size: usize,
+    /// Items moved.
+    pub items: u64,
+    /// Items per second through the two bridges (producer start to last item received).
+    pub bridge_items_per_s: f64,
+    /// Items per second of zenoh's own pub/sub between the same sessions.
+    pub zenoh_items_per_s: f64,
+    /// `bridge / zenoh`.
+    pub ratio: f64,
+}
+
+fn link(seg: &str, key: &str, size: usize) -> LinkConfig {
+    LinkConfig {
+        kind: ObjectKind::Stream,
+        name: "bench".into(),
+        segment: Some(seg.into()),
+        segment_size: Some(((1024 * size as u64) + (1 << 20)).next_power_of_two()),
+        elem: Some(format!("bytes:{size}")),
+        capacity: Some(1024),
+        key: Some(key.into()),
+        window: None,
+        importer_id: None,
+        payload_size: None,
+        metadata_size: None,
+        peer_timeout_ms: None,
+    }
+}
+
+/// Measures `items` items of `size` bytes (a supported element size) over 127.0.0.1:`port`.
+///
+/// # Errors
+/// Segment, stream and zenoh errors.
+pub fn run(items: u64, size: usize, port: u16) -> Result<BenchResult> {
+    let ep = format!("tcp/127.0.0.1:{port}");
+    let a = NetConfig {
+        listen: vec![ep.clone()],
+        connect: vec![],
+    }
+    .open()?;
+    let b = NetConfig {
+        listen: vec![],
+        connect: vec![ep],
+    }
+    .open()?;
+    let pid = std::process::id();
+    let (sa, sb) = (format!("zbb_{pid}_{size}_a"), format!("zbb_{pid}_{size}_b"));
+    let r = with_elem!(size, bridged(&a, &b, &sa, &sb, items));
+    let _ = Segment::unlink(&sa);
+    let _ = Segment::unlink(&sb);
+    let bridge = r?;
+    let zenoh = raw(&a, &b, items, size)?;
+    let _ = a.close().wait();
+    let _ = b.close().wait();
+    Ok(BenchResult {
+        size,
+        items,
+        bridge_items_per_s: bridge,
+        zenoh_items_per_s: zenoh,
+        ratio: bridge / zenoh,
+    })
+}
+
+fn bridged<T: Pod>(
+    a: &zenoh::Session,
+    b: &zenoh::Session,
+    sa: &str,
+    sb: &str,
+    items: u64,
+) -> Result<f64> {
+    let size = std::mem::size_of::<T>();
+    let key = format!("zeroipc/bench/{}/{size}", std::process::id());
+    let (la, lb) = (link(sa, &key, size), link(sb, &key, size));
+    let seg = la.open_segment()?;
+    let src = Stream::<T>::create(&seg, "bench", 1024)?;
+    let far_seg = lb.open_segment()?;
+    let far = Stream::<T>::create(&far_seg, "bench", 1024)?;
+    let mut sub = far.subscribe()?;
+    let (st_a, st_b) = (Stats::default(), Stats::default());
+    std::thread::scope(|s| {
+        let ex = s.spawn(|| crate::stream::export(a, &la, &st_a));
+        let im = s.spawn(|| crate::stream::import(b, &lb, &st_b));
+        // Wait until the link carries an item, so connection set-up is not measured.
+        src.emit(T::zeroed())?;
+        sub.recv_timeout(Duration::from_secs(60))?;
+        let start = Instant::now();
+        let producer = s.spawn(|| -> Result<()> {
+            for _ in 0..items {
+                src.emit(T::zeroed())?;
+            }
+            Ok(())
+        });
+        for _ in 0..items {
+            sub.recv_timeout(Duration::from_secs(60))?;
+        }
+        let rate = items as f64 / start.elapsed().as_secs_f64();
+        producer
+            .join()
+            .map_err(|_| Error::Config("bench producer panicked".into()))??;
+        src.close()?;
+        for h in [ex, im] {
+            h.join()
+                .map_err(|_| Error::Config("bench link panicked".into()))??;
+        }
+        Ok(rate)
+    })
+}
+
+fn raw(a: &zenoh::Session, b: &zenoh::Session, items: u64, size: usize) -> Result<f64> {
+    let key = format!("zeroipc/bench-raw/{}/{size}", std::process::id());
+    let done = Arc::new((Mutex::new(0u64), Condvar::new()));
+    let d2 = Arc::clone(&done);
+    let _sub = b
+        .declare_subscriber(&key)
+        .callback(move |sample| {
+            // Warm-up messages start with 0, measured ones with 1.
+            let measured = sample.payload().to_bytes().first() == Some(&1);
+            let (m, cv) = &*d2;
+            let mut n = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *n += if measured { 1_000_000_000 } else { 1 };
+            cv.notify_all();
+        })
+        .wait()
+        .map_err(Error::zenoh)?;
+    let publisher = a
+        .declare_publisher(key)
+        .congestion_control(CongestionControl::Block)
+        .wait()
+        .map_err(Error::zenoh)?;
+    let warm_payload = vec![0u8; size];
+    let mut payload = vec![0u8; size];
+    payload[0] = 1;
+    let wait_for = |target: u64, limit: Duration| -> bool {
+        let (m, cv) = &*done;
+        let mut n = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let end = Instant::now() + limit;
+        while *n < target {
+            let now = Instant::now();
+            if now >= end {
+                return false;
+            }
+            n = cv
+                .wait_timeout(n, end - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        true
+    };
+    // Until the subscriber is known to the publisher's side, puts go nowhere: warm up.
+    let mut warm = 0u64;
+    loop {
+        publisher
+            .put(warm_payload.clone())
+            .wait()
+            .map_err(Error::zenoh)?;
+        warm += 1;
+        if wait_for(1, Duration::from_millis(10)) {
+            break;
+        }
+        if warm > 6000 {
+            return Err(Error::Zenoh(
+                "the raw subscriber never received anything".into(),
+            ));
+        }
+    }
+    let start = Instant::now();
+    for _ in 0..items {
+        publisher
+            .put(payload.clone())
+            .wait()
+            .map_err(Error::zenoh)?;
+    }
+    // Measured messages count 10^9 each, warm-up ones (fewer than 10^9) 1.
+    if !wait_for(items * 1_000_000_000, Duration::from_secs(60)) {
+        return Err(Error::Zenoh("raw pub/sub lost messages".into()));
+    }
+    Ok(items as f64 / start.elapsed().as_secs_f64())
+}

@@ -1,0 +1,169 @@
+//! [`Subscription`]: a multicast subscriber's cursor in `N_subs` (spec §3.9.1).
+
+use super::*;
+
+/// A multicast subscriber of a [`Stream`]: a blocking iterator of the elements emitted after
+/// it subscribed, ending when the stream is closed and drained. Frees its slot on drop.
+pub struct Subscription<T: Pod> {
+    pub(super) stream: Stream<T>,
+    pub(super) slot: usize,
+    pub(super) done: bool,
+}
+
+impl<T: Pod> std::fmt::Debug for Subscription<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("stream", &self.stream.inner.name)
+            .field("slot", &self.slot)
+            .finish()
+    }
+}
+
+impl<T: Pod> Drop for Subscription<T> {
+    fn drop(&mut self) {
+        let s = &self.stream;
+        if let Ok(Some((cursor, pid))) = s.slot(self.slot)
+            && pid.load(Ordering::SeqCst) == common::my_pid()
+        {
+            cursor.store(SubSlot::JOINING, Ordering::SeqCst);
+        }
+        if let Ok(Some((_, pid))) = s.slot(self.slot)
+            && pid
+                .compare_exchange(common::my_pid(), 0, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            && let Ok(n) = s.inner.header.atomic_u32(StreamHeader::SUBSCRIBERS)
+        {
+            n.fetch_sub(1, Ordering::AcqRel);
+            let _ = self.notify_producer();
+        }
+    }
+}
+
+impl<T: Pod> Subscription<T> {
+    /// The stream.
+    pub fn stream(&self) -> &Stream<T> {
+        &self.stream
+    }
+
+    fn notify_producer(&self) -> Result<()> {
+        fence(Ordering::SeqCst);
+        if let (Some(w), Some(p)) = (
+            self.stream.subs_u32(SubsHeader::PROD_WAITING)?,
+            self.stream.subs_u32(SubsHeader::PROGRESS)?,
+        ) && w.load(Ordering::SeqCst) > 0
+        {
+            p.fetch_add(1, Ordering::SeqCst);
+            common::wake_all(p);
+        }
+        Ok(())
+    }
+
+    /// The next element if one is available: `Ok(Some(Some(v)))`; `Ok(Some(None))` closed
+    /// and drained; `Ok(None)` nothing yet.
+    fn poll(&mut self) -> Result<Option<Option<T>>> {
+        if self.done {
+            return Ok(Some(None));
+        }
+        let s = &self.stream;
+        let Some((cursor, pid)) = s.slot(self.slot)? else {
+            return Err(FormatError::InvalidArgument("no subscriber slot".into()).into());
+        };
+        if pid.load(Ordering::SeqCst) != common::my_pid() {
+            return Err(Error::from(FormatError::corrupt_field(
+                &s.inner.name,
+                "subscriber slot owner",
+                self.slot as u64,
+            )));
+        }
+        let c = cursor.load(Ordering::Relaxed);
+        let closed = s.is_closed()?;
+        // Acquire: pairs with the producer's store of `write_pos` after writing the element.
+        let w = s.wpos()?.load(Ordering::Acquire);
+        s.check_span(w, c, "subscriber cursor")?;
+        if w - c < Stream::<T>::ES {
+            if closed {
+                self.done = true;
+                return Ok(Some(None));
+            }
+            return Ok(None);
+        }
+        let v = s.inner.ring.read(s.buffer_offset(c))?;
+        // Release: the producer's SeqCst load of the cursor sees the copy finished before it
+        // reuses the bytes.
+        cursor.store(s.advance(c, "subscriber cursor")?, Ordering::SeqCst);
+        self.notify_producer()?;
+        Ok(Some(Some(v)))
+    }
+
+    /// The next element without blocking; `Ok(None)` if none is available yet.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] once the stream is closed and drained; `Corrupt`.
+    pub fn try_recv(&mut self) -> Result<Option<T>> {
+        match self.poll()? {
+            Some(Some(v)) => Ok(Some(v)),
+            Some(None) => Err(Error::Closed {
+                name: self.stream.inner.name.clone(),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The next element, blocking; `Ok(None)` once the stream is closed and drained.
+    ///
+    /// # Errors
+    /// `Corrupt`.
+    pub fn recv(&mut self) -> Result<Option<T>> {
+        self.recv_until(None)
+    }
+
+    /// As [`Subscription::recv`], giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; `Corrupt`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<T>> {
+        self.recv_until(common::deadline_after(timeout))
+    }
+
+    fn recv_until(&mut self, deadline: Option<Instant>) -> Result<Option<T>> {
+        for _ in 0..common::SPIN {
+            if let Some(r) = self.poll()? {
+                return Ok(r);
+            }
+            std::hint::spin_loop();
+        }
+        let s = self.stream.clone();
+        let word = s.wlow()?;
+        let waiting = s.subs_u32(SubsHeader::SUB_WAITING)?;
+        if let Some(w) = waiting {
+            w.fetch_add(1, Ordering::SeqCst);
+        }
+        let since = Instant::now();
+        let result = loop {
+            let seen = word.load(Ordering::SeqCst);
+            match self.poll() {
+                Ok(Some(r)) => break Ok(r),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+            let Some(slice) = common::next_slice(deadline, since) else {
+                break Err(Error::Timeout {
+                    what: "an element of a stream",
+                });
+            };
+            common::park(word, seen, slice);
+        };
+        if let Some(w) = waiting {
+            w.fetch_sub(1, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
+impl<T: Pod> Iterator for Subscription<T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        self.recv().transpose()
+    }
+}
