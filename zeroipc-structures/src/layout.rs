@@ -37,7 +37,7 @@ impl ArrayHeader {
 }
 
 /// Queue header (spec §3.2): `T[capacity]` at [`QueueHeader::DATA`], then the `seq` words
-/// at [`QueueHeader::seq_offset`].
+/// at the offset [`QueueHeader::geometry`] gives.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Pod, Zeroable)]
 pub struct QueueHeader {
