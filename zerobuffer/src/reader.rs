@@ -19,66 +19,14 @@ use crate::resources::{
 };
 use crate::wait::{deadline_after, slice_until, spin_try};
 
-/// Default time a read waits for a frame.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default liveness interval: peer death is detected within about this long while waiting.
-pub const DEFAULT_LIVENESS_INTERVAL: Duration = Duration::from_millis(100);
+mod config;
+mod frame;
 
-/// Requested block sizes of a buffer; both are rounded up to multiples of 64 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BufferConfig {
-    /// Metadata block size in bytes (may be 0: then no metadata can be written).
-    pub metadata_size: u64,
-    /// Payload ring size in bytes (must be > 0). The largest frame is `ring - 16` bytes.
-    pub payload_size: u64,
-}
+pub use frame::Frame;
 
-impl BufferConfig {
-    /// A configuration with the given metadata block and payload ring sizes.
-    pub const fn new(metadata_size: u64, payload_size: u64) -> Self {
-        BufferConfig {
-            metadata_size,
-            payload_size,
-        }
-    }
-}
-
-impl Default for BufferConfig {
-    /// Upstream's default: metadata 1024 bytes, payload 10240 bytes.
-    fn default() -> Self {
-        BufferConfig::new(1024, 10240)
-    }
-}
-
-/// Reader tuning knobs.
-#[derive(Clone, Copy, Debug)]
-pub struct ReaderOptions {
-    /// Length of one wait slice; writer liveness is checked after each empty slice.
-    pub liveness_interval: Duration,
-    /// Permission bits of the shared memory, semaphores and lock file (masked to `0o777`).
-    /// The default, `0o600`, admits only processes of the same user. For a writer running
-    /// as another user, use `0o660` (same group) or `0o666` (anyone) — see the README's
-    /// "Cross-user buffers".
-    pub mode: u32,
-    /// Apply `mode` exactly, regardless of the process umask (`fchmod` on each object's
-    /// open descriptor after creation). Default `true`; `false` lets the umask reduce it.
-    pub exact_mode: bool,
-    /// Pre-fault every page of the buffer when mapping it (`MAP_POPULATE`), so the first lap
-    /// of frames does not pay page faults in the hot path (default `true`; see the
-    /// `prefault` bench for the measured effect).
-    pub prefault: bool,
-}
-
-impl Default for ReaderOptions {
-    fn default() -> Self {
-        ReaderOptions {
-            liveness_interval: DEFAULT_LIVENESS_INTERVAL,
-            mode: 0o600,
-            exact_mode: true,
-            prefault: true,
-        }
-    }
-}
+pub use config::{
+    BufferConfig, DEFAULT_LIVENESS_INTERVAL, DEFAULT_READ_TIMEOUT, ReaderOptions, ReaderStats,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum WrapKind {
@@ -107,19 +55,6 @@ struct Entry {
     /// `Some(sequence)` for a frame, `None` for wrap waste (always releasable).
     sequence: Option<u64>,
     released: bool,
-}
-
-/// Counters kept by this reader (local, not shared).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReaderStats {
-    /// Frames read.
-    pub frames: u64,
-    /// Payload bytes read.
-    pub bytes: u64,
-    /// Wrap markers crossed.
-    pub explicit_wraps: u64,
-    /// 1..15-byte tails crossed without a marker (left by upstream writers, R1).
-    pub implicit_wraps: u64,
 }
 
 struct ReadState {
@@ -734,79 +669,4 @@ fn create_segment(names: &Names, mode: u32, pid: u64) -> Result<std::os::fd::Own
     }
     unlink_all(names);
     shm_create_exclusive(&names.shm, mode).map_err(|e| map_open_err(e, &names.shm, "shm_open"))
-}
-
-/// A frame read from the ring: a zero-copy view that returns its space to the writer when
-/// dropped (or released) — in read order, so dropping a newer frame while an older one is
-/// held defers the return until the older one goes.
-pub struct Frame<'a> {
-    reader: &'a Reader,
-    id: u64,
-    sequence: u64,
-    writer_pid: u64,
-    data: &'a [u8],
-    released: bool,
-}
-
-impl std::fmt::Debug for Frame<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Frame")
-            .field("sequence", &self.sequence)
-            .field("len", &self.data.len())
-            .finish()
-    }
-}
-
-impl Frame<'_> {
-    /// The payload bytes, straight from the ring.
-    pub fn data(&self) -> &[u8] {
-        self.data
-    }
-
-    /// The writer's sequence number of this frame (1, 2, ... per writer connection).
-    pub fn sequence(&self) -> u64 {
-        self.sequence
-    }
-
-    /// `writer_pid` as seen in the OIEB when the frame was read (0 if the writer had already
-    /// closed).
-    pub fn writer_pid(&self) -> u64 {
-        self.writer_pid
-    }
-
-    /// Payload length in bytes.
-    pub fn len(&self) -> usize {
-        self.data.len()
-    }
-
-    /// `true` for an empty payload (never the case for frames on the wire).
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
-    /// Releases the frame explicitly.
-    ///
-    /// # Errors
-    /// [`Error::OutOfOrderRelease`] if an older frame is still held; the frame then stays
-    /// held (and is released later, when dropped after the older ones).
-    pub fn release(mut self) -> Result<()> {
-        self.reader.release_id(self.id, true)?;
-        self.released = true;
-        Ok(())
-    }
-}
-
-impl std::ops::Deref for Frame<'_> {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        self.data
-    }
-}
-
-impl Drop for Frame<'_> {
-    fn drop(&mut self) {
-        if !self.released {
-            let _ = self.reader.release_id(self.id, false);
-        }
-    }
 }
