@@ -1,5 +1,9 @@
 //! The creation lock of a segment and the table operations that run under it: find an entry,
 //! add entries (allocation and publication, spec D3/D4).
+//!
+//! The offsets computed here come from shared-memory words (`entry_count`, `next_offset`):
+//! `arithmetic_side_effects` and `indexing_slicing` are denied, as in `table.rs`.
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use std::sync::MutexGuard;
 
@@ -92,13 +96,16 @@ impl TableLock<'_> {
         }
         let count = table::entry_count(root, &g)?;
         let needed = u32::try_from(N).unwrap_or(u32::MAX);
-        if count.checked_add(needed).is_none_or(|n| n > g.max_entries) {
+        let Some(total) = count
+            .checked_add(needed)
+            .filter(|total| *total <= g.max_entries)
+        else {
             return Err(Error::TableFull {
                 needed,
                 max_entries: g.max_entries,
             }
             .into());
-        }
+        };
         let start = seg.next_offset()?;
         let mut cursor = start;
         let mut spans = [(0u64, 0u64); N];
@@ -115,7 +122,8 @@ impl TableLock<'_> {
                     });
                     return Err(Error::OutOfSpace {
                         requested,
-                        available: g.memory_size - start,
+                        // `start` (next_offset) was checked to be at most memory_size.
+                        available: g.memory_size.saturating_sub(start),
                     }
                     .into());
                 }
@@ -129,7 +137,7 @@ impl TableLock<'_> {
         };
         let mut entries = Vec::with_capacity(N);
         let mut regions = Vec::with_capacity(N);
-        for (((name, _), (offset, size)), index) in parts.iter().zip(&spans).zip(count..) {
+        for (((name, _), (offset, size)), index) in parts.iter().zip(&spans).zip(count..total) {
             let entry = Entry {
                 index,
                 name: (*name).to_owned(),
@@ -149,15 +157,15 @@ impl TableLock<'_> {
         };
         init(&regions).map_err(rollback)?;
         for (entry, name) in entries.iter().zip(&names) {
-            let pos = table::entry_position(entry.index);
-            root.write(pos + layout::entry::NAME, *name)?;
-            root.write(pos + layout::entry::OFFSET, entry.offset)?;
-            root.write(pos + layout::entry::SIZE, entry.size)?;
+            let at = |field| table::entry_field(entry.index, field);
+            root.write(at(layout::entry::NAME)?, *name)?;
+            root.write(at(layout::entry::OFFSET)?, entry.offset)?;
+            root.write(at(layout::entry::SIZE)?, entry.size)?;
         }
         // Release: publishes the entries and the structures' initialised bytes; pairs with the
         // Acquire load in `table::entry_count` (every lookup and listing goes through it).
         root.atomic_u32(layout::header::ENTRY_COUNT)?
-            .store(count + needed, Ordering::Release);
+            .store(total, Ordering::Release);
         Ok((entries, regions))
     }
 }
