@@ -112,6 +112,61 @@ facade!(
     AtomicUsize, usize
 );
 
+/// Implements [`Word32`] or [`Word64`] for `$ty` by calling the same-named methods of
+/// `$target` (an expression of `$w`, the `&self`). The facade and shared atomics implement
+/// the traits through it (`|w| w`: their inherent methods), and so do the loom models'
+/// futex words in `zeroipc-sync` and `zeroipc-codata` (`|w| w.value`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! impl_word {
+    ($trait:ident, $int:ty, $ty:ty, |$w:ident| $target:expr) => {
+        impl $crate::atomic::$trait for $ty {
+            #[inline]
+            fn load(&self, order: $crate::atomic::Ordering) -> $int {
+                let $w = self;
+                $target.load(order)
+            }
+            #[inline]
+            fn store(&self, value: $int, order: $crate::atomic::Ordering) {
+                let $w = self;
+                $target.store(value, order)
+            }
+            #[inline]
+            fn compare_exchange(
+                &self,
+                current: $int,
+                new: $int,
+                success: $crate::atomic::Ordering,
+                failure: $crate::atomic::Ordering,
+            ) -> Result<$int, $int> {
+                let $w = self;
+                $target.compare_exchange(current, new, success, failure)
+            }
+            #[inline]
+            fn compare_exchange_weak(
+                &self,
+                current: $int,
+                new: $int,
+                success: $crate::atomic::Ordering,
+                failure: $crate::atomic::Ordering,
+            ) -> Result<$int, $int> {
+                let $w = self;
+                $target.compare_exchange_weak(current, new, success, failure)
+            }
+            #[inline]
+            fn fetch_add(&self, value: $int, order: $crate::atomic::Ordering) -> $int {
+                let $w = self;
+                $target.fetch_add(value, order)
+            }
+            #[inline]
+            fn fetch_sub(&self, value: $int, order: $crate::atomic::Ordering) -> $int {
+                let $w = self;
+                $target.fetch_sub(value, order)
+            }
+        }
+    };
+}
+
 /// Defines an atomic-word trait (`$trait` over `$int`) with the methods of the atomic types,
 /// and implements it for the given types by calling their inherent methods.
 macro_rules! word_trait {
@@ -138,34 +193,7 @@ macro_rules! word_trait {
             fn fetch_sub(&self, value: $int, order: Ordering) -> $int;
         }
 
-        $(
-            impl $trait for $ty {
-                #[inline]
-                fn load(&self, order: Ordering) -> $int {
-                    <$ty>::load(self, order)
-                }
-                #[inline]
-                fn store(&self, value: $int, order: Ordering) {
-                    <$ty>::store(self, value, order)
-                }
-                #[inline]
-                fn compare_exchange(&self, current: $int, new: $int, success: Ordering, failure: Ordering) -> Result<$int, $int> {
-                    <$ty>::compare_exchange(self, current, new, success, failure)
-                }
-                #[inline]
-                fn compare_exchange_weak(&self, current: $int, new: $int, success: Ordering, failure: Ordering) -> Result<$int, $int> {
-                    <$ty>::compare_exchange_weak(self, current, new, success, failure)
-                }
-                #[inline]
-                fn fetch_add(&self, value: $int, order: Ordering) -> $int {
-                    <$ty>::fetch_add(self, value, order)
-                }
-                #[inline]
-                fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
-                    <$ty>::fetch_sub(self, value, order)
-                }
-            }
-        )*
+        $( $crate::impl_word!($trait, $int, $ty, |w| w); )*
     };
 }
 
