@@ -68,6 +68,21 @@ struct ReadState {
     front_id: u64,
 }
 
+impl ReadState {
+    /// Nothing read yet: the first frame expected is sequence 1.
+    fn new() -> Self {
+        Self {
+            stats: ReaderStats::default(),
+            read_pos: 0,
+            expected: 1,
+            last_writer_pid: 0,
+            writer_seen: false,
+            queue: VecDeque::new(),
+            front_id: 0,
+        }
+    }
+}
+
 /// The reading side of a buffer. It creates and owns every shared resource and removes them
 /// all when dropped.
 ///
@@ -161,15 +176,7 @@ impl Reader {
                 lock: Some(lock),
                 pid,
                 liveness: options.liveness_interval,
-                state: RefCell::new(ReadState {
-                    stats: ReaderStats::default(),
-                    read_pos: 0,
-                    expected: 1,
-                    last_writer_pid: 0,
-                    writer_seen: false,
-                    queue: VecDeque::new(),
-                    front_id: 0,
-                }),
+                state: RefCell::new(ReadState::new()),
             }),
             Err(e) => {
                 unlink_all(&names);
@@ -256,15 +263,7 @@ impl Reader {
             lock: None,
             pid,
             liveness: DEFAULT_LIVENESS_INTERVAL,
-            state: RefCell::new(ReadState {
-                stats: ReaderStats::default(),
-                read_pos: 0,
-                expected: 1,
-                last_writer_pid: 0,
-                writer_seen: false,
-                queue: VecDeque::new(),
-                front_id: 0,
-            }),
+            state: RefCell::new(ReadState::new()),
         };
         Ok((reader, writer))
     }

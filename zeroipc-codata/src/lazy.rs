@@ -47,8 +47,6 @@ const OP_NEGATE: u32 = 3;
 pub(crate) const OP_CHAIN: u32 = 4;
 const OP_EXTERNAL: u32 = 5;
 
-const OWNER_SUFFIX: &str = "_owner";
-
 /// Where a lazy value stands (decoded; unknown codes are `Corrupt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LazyState {
@@ -231,20 +229,9 @@ impl<T: Pod> Lazy<T> {
     ) -> Result<Self> {
         zeroipc_format::validate_entry_name(name)?;
         let l = Self::layout();
-        let owner_name = format!("{name}{OWNER_SUFFIX}");
-        let with_owner = owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME;
-        let size = l.total as u64;
         let mut lock = seg.lock_table()?;
-        let (entry, region, owner) = if with_owner {
-            let ([entry, _], [region, owner]) = lock.add(
-                &[(name, size), (&owner_name, zeroipc_sync::OWNER_SIZE)],
-                |[r, _]: &[Region; 2]| init(r, &l),
-            )?;
-            (entry, region, Some(owner))
-        } else {
-            let ([entry], [region]) = lock.add(&[(name, size)], |[r]: &[Region; 1]| init(r, &l))?;
-            (entry, region, None)
-        };
+        let (entry, region, owner) =
+            zeroipc_sync::add_with_owner(&mut lock, name, l.total as u64, |r| init(r, &l))?;
         drop(lock);
         Ok(Self {
             name: name.to_owned(),
@@ -328,23 +315,11 @@ impl<T: Pod> Lazy<T> {
         let l = Self::layout();
         entry.expect_size(l.total as u64)?;
         let region = seg.region(&entry)?;
-        let owner_name = format!("{name}{OWNER_SUFFIX}");
-        let owner = if owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME {
-            match seg.get(&owner_name)? {
-                Some(e) => {
-                    e.expect_size(zeroipc_sync::OWNER_SIZE)?;
-                    Some(seg.region(&e)?)
-                }
-                None => None,
-            }
-        } else {
-            None
-        };
         let lazy = Self {
+            owner: zeroipc_sync::find_owner(seg, name)?,
             name: name.to_owned(),
             entry,
             region,
-            owner,
             seg: seg.clone(),
             _elem: PhantomData,
         };

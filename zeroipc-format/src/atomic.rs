@@ -131,39 +131,33 @@ macro_rules! impl_word {
                 let $w = self;
                 $target.store(value, order)
             }
-            #[inline]
-            fn compare_exchange(
-                &self,
-                current: $int,
-                new: $int,
-                success: $crate::atomic::Ordering,
-                failure: $crate::atomic::Ordering,
-            ) -> Result<$int, $int> {
-                let $w = self;
-                $target.compare_exchange(current, new, success, failure)
-            }
-            #[inline]
-            fn compare_exchange_weak(
-                &self,
-                current: $int,
-                new: $int,
-                success: $crate::atomic::Ordering,
-                failure: $crate::atomic::Ordering,
-            ) -> Result<$int, $int> {
-                let $w = self;
-                $target.compare_exchange_weak(current, new, success, failure)
-            }
-            #[inline]
-            fn fetch_add(&self, value: $int, order: $crate::atomic::Ordering) -> $int {
-                let $w = self;
-                $target.fetch_add(value, order)
-            }
-            #[inline]
-            fn fetch_sub(&self, value: $int, order: $crate::atomic::Ordering) -> $int {
-                let $w = self;
-                $target.fetch_sub(value, order)
-            }
+            $crate::impl_word!(@cas $int, |$w| $target, compare_exchange, compare_exchange_weak);
+            $crate::impl_word!(@rmw $int, |$w| $target, fetch_add, fetch_sub);
         }
+    };
+    (@cas $int:ty, |$w:ident| $target:expr, $($cas:ident),+) => {
+        $(
+            #[inline]
+            fn $cas(
+                &self,
+                current: $int,
+                new: $int,
+                success: $crate::atomic::Ordering,
+                failure: $crate::atomic::Ordering,
+            ) -> Result<$int, $int> {
+                let $w = self;
+                $target.$cas(current, new, success, failure)
+            }
+        )+
+    };
+    (@rmw $int:ty, |$w:ident| $target:expr, $($rmw:ident),+) => {
+        $(
+            #[inline]
+            fn $rmw(&self, value: $int, order: $crate::atomic::Ordering) -> $int {
+                let $w = self;
+                $target.$rmw(value, order)
+            }
+        )+
     };
 }
 
