@@ -1208,7 +1208,44 @@ impl<T: Pod> Channel<T> {
         Ok(Receiver {
             chan: self.clone(),
             slot,
+            #[cfg(all(feature = "async", not(zeroipc_loom)))]
+            next: None,
         })
+    }
+}
+
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+impl<T: Pod> Channel<T> {
+    /// The futex word or waiter counter an async wait uses (`crate::async_api`).
+    pub(crate) fn async_word(&self, which: crate::async_api::ChannelWord) -> Option<&HwU32> {
+        use crate::async_api::ChannelWord as W;
+        match which {
+            W::Recv => self.recv_word().ok(),
+            W::Send => match &self.inner.kind {
+                Kind::Buffered { qwords, .. } => qwords.first(),
+                Kind::Unbuffered { word, .. } => word.first(),
+            },
+            W::Receivers => self.word(W_RECEIVERS).ok(),
+            W::Senders => self.word(W_SENDERS).ok(),
+        }
+    }
+
+    /// [`Error::Disconnected`] once every registered receiver (`receivers`) or sender is
+    /// gone, as the blocking handles check once per slice.
+    pub(crate) fn peers_gone(&self, receivers: bool) -> Result<()> {
+        if receivers {
+            self.gone(KIND_RECEIVER, "receiver")
+        } else {
+            self.gone(KIND_SENDER, "sender")
+        }
+    }
+}
+
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+impl<T: Pod> Receiver<T> {
+    /// The channel and the pending stream state, borrowed apart (`crate::async_api`).
+    pub(crate) fn parts_for_stream(&mut self) -> (&Channel<T>, &mut crate::async_api::NextState) {
+        (&self.chan, &mut self.next)
     }
 }
 
@@ -1290,6 +1327,9 @@ impl<T: Pod> Sender<T> {
 pub struct Receiver<T: Pod> {
     chan: Channel<T>,
     slot: Option<usize>,
+    /// The pending `Stream::poll_next`, if any (feature `async`).
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    next: crate::async_api::NextState,
 }
 
 impl<T: Pod> Drop for Receiver<T> {

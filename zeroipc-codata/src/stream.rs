@@ -682,6 +682,8 @@ impl<T: Pod> Stream<T> {
                 stream: self.clone(),
                 slot: i,
                 done: false,
+                #[cfg(all(feature = "async", not(zeroipc_loom)))]
+                next: None,
             });
         }
         Err(Error::InvalidArgument(format!(
@@ -691,12 +693,41 @@ impl<T: Pod> Stream<T> {
     }
 }
 
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+impl<T: Pod> Stream<T> {
+    /// For async waits (`crate::async_api`): the subscribers' futex word (the low half of
+    /// `write_pos`), or with `counter` the `sub_waiting` counter (`None` without one).
+    pub(crate) fn async_word(&self, counter: bool) -> Option<&HwU32> {
+        if counter {
+            self.subs_u32(S_WAITING).ok().flatten()
+        } else {
+            self.wlow().ok()
+        }
+    }
+}
+
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+impl<T: Pod> Subscription<T> {
+    /// Takes the pending stream state out (`crate::async_api`).
+    pub(crate) fn take_next_state(&mut self) -> crate::async_api::NextState {
+        self.next.take()
+    }
+
+    /// Puts the pending stream state back.
+    pub(crate) fn put_next_state(&mut self, next: crate::async_api::NextState) {
+        self.next = next;
+    }
+}
+
 /// A multicast subscriber of a [`Stream`]: a blocking iterator of the elements emitted after
 /// it subscribed, ending when the stream is closed and drained. Frees its slot on drop.
 pub struct Subscription<T: Pod> {
     stream: Stream<T>,
     slot: usize,
     done: bool,
+    /// The pending `Stream::poll_next`, if any (feature `async`).
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    next: crate::async_api::NextState,
 }
 
 impl<T: Pod> std::fmt::Debug for Subscription<T> {
