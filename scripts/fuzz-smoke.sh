@@ -3,20 +3,23 @@
 #
 #   bash scripts/fuzz-smoke.sh [SECONDS]
 #
-# Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`); exits 0 with a
-# "skipped" message when either is missing. New corpus entries go to a temporary directory,
+# Needs the nightly toolchain and cargo-fuzz (.ci/run installs both; cargo-fuzz goes to
+# target/cargo-tools); exits 0 with a "skipped" message when either is missing, and .ci/run
+# repeats that message in its last lines. New corpus entries go to a temporary directory,
 # so the committed seeds in fuzz/corpus/ are never modified. A crash, a timeout (10 s per
 # input) or an out-of-memory (1 GiB) fails the run and leaves the input in fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../fuzz"
 
 secs="${1:-30}"
+# .ci/run installs cargo-fuzz here (cargo install --root target/cargo-tools).
+export PATH="$PWD/../target/cargo-tools/bin:$PATH"
 if ! command -v rustup >/dev/null 2>&1 || ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     echo "fuzz smoke: skipped (no nightly toolchain)"
     exit 0
 fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-    echo "fuzz smoke: skipped (cargo-fuzz not installed; install with: cargo install cargo-fuzz)"
+    echo "fuzz smoke: skipped (cargo-fuzz not installed; install with: cargo install cargo-fuzz --locked --root target/cargo-tools, as .ci/run does)"
     exit 0
 fi
 

@@ -85,8 +85,8 @@ pub fn exercise_entry(seg: &Segment, name: &str) {
     if let Ok(r) = Ring::<i32>::open(seg, name) {
         let _ = r.read();
         let _ = r.write(5);
-        let _ = (r.available(), r.free(), r.positions_snapshot());
-        let _ = r.peek_all();
+        let _ = (r.len(), r.free_slots(), r.positions_snapshot());
+        let _ = r.snapshot();
         if let Ok(v) = r.read_slices() {
             let n = v.len().min(1);
             let _ = v.consume(n);
@@ -101,29 +101,29 @@ pub fn exercise_entry(seg: &Segment, name: &str) {
         let _ = m.get(&1);
         let _ = m.insert(42, 4.2);
         let _ = m.remove(&2);
-        let _ = m.items();
+        let _ = m.snapshot();
     }
     if let Ok(m) = Map::<i32, i32>::open(seg, name) {
         let _ = m.contains_key(&4);
         let _ = m.insert(4, 1);
-        let _ = m.items();
+        let _ = m.snapshot();
     }
     if let Ok(s) = Set::<i32>::open(seg, name) {
         let _ = s.contains(&5);
         let _ = s.insert(77);
         let _ = s.remove(&6);
-        let _ = s.items();
+        let _ = s.snapshot();
     }
     if let Ok(p) = Pool::<i32>::open(seg, name) {
         let _ = p.free_list();
         let _ = p.free_head();
-        if let Ok(Some(i)) = p.alloc() {
+        if let Ok(Some(i)) = p.allocate() {
             let _ = p.set(i, 3);
             let _ = p.get(i);
-            let _ = p.free(i);
+            let _ = p.deallocate(i);
         }
-        let _ = p.free(0);
-        let _ = p.allocated();
+        let _ = p.deallocate(0);
+        let _ = p.len();
     }
     exercise_sync(seg, name);
 }
@@ -320,7 +320,7 @@ pub fn hostile_ops(data: &[u8]) {
                 if let Some(r) = &h.r {
                     let _ = r.write_slice(&[v, v ^ 1, v ^ 2][..usize::from(op >> 6)]);
                     let _ = r.read();
-                    let _ = r.peek_all();
+                    let _ = r.snapshot();
                 }
             }
             7 => {
@@ -332,27 +332,27 @@ pub fn hostile_ops(data: &[u8]) {
             8 => {
                 if let Some(m) = &h.m {
                     let _ = m.remove(&(v % 16));
-                    let _ = m.items();
+                    let _ = m.snapshot();
                 }
             }
             9 => {
                 if let Some(t) = &h.t {
                     let _ = t.insert(v % 16);
                     let _ = t.remove(&(v % 7));
-                    let _ = t.items();
+                    let _ = t.snapshot();
                 }
             }
             10 => {
                 if let Some(p) = &h.p {
-                    match p.alloc() {
+                    match p.allocate() {
                         Ok(Some(i)) => {
                             let _ = p.set(i, v);
                             if v & 1 == 0 {
-                                let _ = p.free(i);
+                                let _ = p.deallocate(i);
                             }
                         }
                         _ => {
-                            let _ = p.free(v % 9);
+                            let _ = p.deallocate(v % 9);
                         }
                     }
                     let _ = p.free_list();

@@ -244,14 +244,23 @@ impl DuplexClient {
     /// # Errors
     /// As [`DuplexClient::connect`].
     pub fn connect_with(name: &str, response_config: BufferConfig) -> Result<Self> {
+        Self::connect_with_options(name, response_config, ReaderOptions::default())
+    }
+
+    /// Connects with an explicit response buffer configuration and reader options. The
+    /// response buffer is same-user (`0o600`) by default; for a server running as another
+    /// user, pass e.g. `ReaderOptions { mode: 0o660, ..ReaderOptions::default() }`.
+    ///
+    /// # Errors
+    /// As [`DuplexClient::connect`].
+    pub fn connect_with_options(
+        name: &str,
+        response_config: BufferConfig,
+        options: ReaderOptions,
+    ) -> Result<Self> {
         let (req, resp) = channel_names(name)?;
         let requests = Writer::connect(&req)?;
-        // Explicit 0666 regardless of the umask, so a server of another user can attach.
-        let opts = ReaderOptions {
-            exact_mode: true,
-            ..ReaderOptions::default()
-        };
-        let responses = Reader::create_with(&resp, response_config, opts)?;
+        let responses = Reader::create_with(&resp, response_config, options)?;
         Ok(DuplexClient {
             requests,
             responses,

@@ -125,6 +125,28 @@ pub enum Error {
         /// What was found.
         what: String,
     },
+    /// `/dev/shm` has too little space free to reserve the buffer.
+    #[error(
+        "not enough space for {what}: {requested} bytes asked, {available} free in /dev/shm; \
+         free space there (remove unused buffers) or enlarge it (Docker: --shm-size)"
+    )]
+    NoSpace {
+        /// What was being created (the shared-memory name).
+        what: String,
+        /// Bytes asked for.
+        requested: u64,
+        /// Bytes free on the filesystem when it was asked.
+        available: u64,
+    },
+    /// The lock directory or lock file is not safe to use (a symbolic link, not a regular
+    /// file, owned by another user, or a world-writable directory without the sticky bit).
+    #[error("refusing {path}: {reason}")]
+    UnsafeLockPath {
+        /// The directory or file.
+        path: String,
+        /// Why it was refused, and what to do.
+        reason: String,
+    },
     /// Any other OS failure.
     #[error("{op} failed: {source}")]
     Io {

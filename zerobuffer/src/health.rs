@@ -48,7 +48,7 @@ pub struct Health {
 impl Health {
     pub(crate) fn snapshot(o: &Oieb, g: &Geometry) -> Result<Self> {
         let c = o.validate(g)?;
-        let used = g.p - c.free; // free <= P checked by validate
+        let used = g.p.saturating_sub(c.free);
         #[allow(clippy::cast_precision_loss)]
         let utilisation = used as f64 / g.p as f64;
         Ok(Health {

@@ -5,6 +5,8 @@
 //! are copied with `pread`, then validated like a peer would (§4). The copy is not an atomic
 //! snapshot of a live buffer; each field is one 8-byte read, which is enough for monitoring.
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -133,21 +135,30 @@ pub fn inspect(name: &str) -> Result<BufferSnapshot> {
 /// # Errors
 /// As [`inspect`]; a missing file is [`Error::BufferNotFound`].
 pub fn inspect_file(path: &Path) -> Result<BufferSnapshot> {
-    let fd =
-        rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
-            if e == Errno::NOENT {
-                Error::BufferNotFound {
-                    name: path.display().to_string(),
-                }
-            } else {
-                map_open_err(e, &path.display().to_string(), "open")
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        if e == Errno::NOENT {
+            Error::BufferNotFound {
+                name: path.display().to_string(),
             }
-        })?;
+        } else {
+            map_open_err(e, &path.display().to_string(), "open")
+        }
+    })?;
     snapshot_fd(&fd)
 }
 
 fn snapshot_fd(fd: &OwnedFd) -> Result<BufferSnapshot> {
     let st = rustix::fs::fstat(fd).map_err(|e| Error::io("fstat", e))?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(Error::InvalidOieb {
+            what: "not a regular file (a FIFO, directory or device holds no buffer)".into(),
+        });
+    }
     let file_size = u64::try_from(st.st_size).unwrap_or(0);
     let mut head = [0u8; OIEB_SIZE as usize];
     let n = pread_full(fd, &mut head, 0)?;
@@ -264,7 +275,7 @@ fn snapshot(
     file_size: u64,
     metadata: Option<Vec<u8>>,
 ) -> BufferSnapshot {
-    let used = g.p - oieb.payload_free_bytes; // free <= P checked by validate()
+    let used = g.p.saturating_sub(oieb.payload_free_bytes);
     #[allow(clippy::cast_precision_loss)]
     let utilisation = used as f64 / g.p as f64;
     let health = Health {
@@ -344,7 +355,12 @@ pub fn scan_stale(only: Option<&str>, dry_run: bool) -> Vec<StaleBuffer> {
 }
 
 fn probe_one(names: &Names, path: &Path, dry_run: bool) -> Option<StaleBuffer> {
-    let fd = rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .ok()?;
     // Held by a live reader: not stale.
     rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).ok()?;
     let mut stale = StaleBuffer {
@@ -387,6 +403,7 @@ fn probe_one(names: &Names, path: &Path, dry_run: bool) -> Option<StaleBuffer> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

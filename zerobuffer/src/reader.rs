@@ -1,5 +1,7 @@
 //! The reader: creates and owns a buffer, reads frames zero-copy (protocol §5, §8, §9).
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -12,8 +14,8 @@ use crate::liveness::is_process_alive;
 use crate::names::Names;
 use crate::os::{Mapping, NamedSemaphore};
 use crate::resources::{
-    LockFile, cleanup_stale, map_open_err, peek_oieb, shm_create_exclusive, shm_open_existing,
-    unlink_all,
+    LockFile, cleanup_stale, fchmod_semaphore, map_open_err, peek_oieb, reserve,
+    shm_create_exclusive, shm_open_existing, unlink_all,
 };
 use crate::wait::{deadline_after, slice_until, spin_try};
 
@@ -53,12 +55,13 @@ impl Default for BufferConfig {
 pub struct ReaderOptions {
     /// Length of one wait slice; writer liveness is checked after each empty slice.
     pub liveness_interval: Duration,
-    /// Mode requested for the shared memory, semaphores and lock file (umask applies unless
-    /// `exact_mode` is set).
+    /// Permission bits of the shared memory, semaphores and lock file (masked to `0o777`).
+    /// The default, `0o600`, admits only processes of the same user. For a writer running
+    /// as another user, use `0o660` (same group) or `0o666` (anyone) — see the README's
+    /// "Cross-user buffers".
     pub mode: u32,
-    /// Apply `mode` exactly, regardless of the process umask (`fchmod`/`chmod` after
-    /// creation). The duplex client uses this for its response buffer, so that a server
-    /// running as another user can attach.
+    /// Apply `mode` exactly, regardless of the process umask (`fchmod` on each object's
+    /// open descriptor after creation). Default `true`; `false` lets the umask reduce it.
     pub exact_mode: bool,
     /// Pre-fault every page of the buffer when mapping it (`MAP_POPULATE`), so the first lap
     /// of frames does not pay page faults in the hot path (default `true`; see the
@@ -70,8 +73,8 @@ impl Default for ReaderOptions {
     fn default() -> Self {
         ReaderOptions {
             liveness_interval: DEFAULT_LIVENESS_INTERVAL,
-            mode: 0o666,
-            exact_mode: false,
+            mode: 0o600,
+            exact_mode: true,
             prefault: true,
         }
     }
@@ -86,9 +89,14 @@ enum WrapKind {
 
 struct Decoded {
     wrap: WrapKind,
-    pos: u64,
+    /// Ring bytes given up before the frame (`P - pos` when it wraps, else 0).
+    waste: u64,
     start: u64,
     size: u64,
+    /// Ring bytes the frame occupies (`16 + size`).
+    total: u64,
+    /// Ring offset just past the frame (`start + total <= P`).
+    end: u64,
     seq: u64,
     writer_pid: u64,
 }
@@ -200,8 +208,8 @@ impl Reader {
         let pid = u64::from(std::process::id());
 
         cleanup_stale();
-        let lock = LockFile::acquire(&names, options.mode)?;
-        let fd = match create_segment(&names, options.mode, pid) {
+        let lock = LockFile::acquire(&names, options.mode & 0o777, options.exact_mode)?;
+        let fd = match create_segment(&names, options.mode & 0o777, pid) {
             Ok(fd) => fd,
             Err(e) => {
                 lock.release();
@@ -243,13 +251,14 @@ impl Reader {
         options: ReaderOptions,
         pid: u64,
     ) -> Result<(Mapping, NamedSemaphore, NamedSemaphore)> {
-        let mode = options.mode;
-        rustix::fs::ftruncate(fd, geo.total).map_err(|e| Error::io("ftruncate", e))?;
+        let mode = options.mode & 0o777;
         if options.exact_mode {
             let m = rustix::fs::Mode::from_raw_mode(mode);
             rustix::fs::fchmod(fd, m).map_err(|e| Error::io("fchmod", e))?;
-            let _ = rustix::fs::chmod(&names.lock, m);
         }
+        // Reserved before mapping: a full /dev/shm is an error here, never a SIGBUS later.
+        reserve(fd, geo.total, &names.shm)?;
+        rustix::fs::ftruncate(fd, geo.total).map_err(|e| Error::io("ftruncate", e))?;
         // A fresh object extended by ftruncate reads as zeros; MAP_POPULATE pre-faults it.
         let map =
             Mapping::map(fd, geo.total, options.prefault).map_err(|e| Error::io("mmap", e))?;
@@ -265,9 +274,7 @@ impl Reader {
             })?;
             if options.exact_mode {
                 // glibc keeps named semaphores in /dev/shm/sem.<name without '/'>.
-                let path = format!("/dev/shm/sem.{}", sem.trim_start_matches('/'));
-                rustix::fs::chmod(path.as_str(), rustix::fs::Mode::from_raw_mode(mode))
-                    .map_err(|e| Error::io("chmod semaphore", e))?;
+                fchmod_semaphore(sem, mode)?;
             }
             sems.push(s);
         }
@@ -436,24 +443,20 @@ impl Reader {
             }
         };
         let o = self.oieb();
-        let p = self.geo.p;
-        let total = FRAME_HEADER_SIZE + d.size; // d.size <= P - 16 (checked in decode)
         if d.wrap != WrapKind::None {
-            // pos < P, so P - pos does not underflow.
-            self.push(&mut st, p - d.pos, None, true);
+            self.push(&mut st, d.waste, None, true);
         }
         match d.wrap {
             WrapKind::Explicit => {
                 bump(&o.payload_read_count);
-                st.stats.explicit_wraps += 1;
+                st.stats.explicit_wraps = st.stats.explicit_wraps.wrapping_add(1);
             }
-            WrapKind::Implicit => st.stats.implicit_wraps += 1,
+            WrapKind::Implicit => st.stats.implicit_wraps = st.stats.implicit_wraps.wrapping_add(1),
             WrapKind::None => {}
         }
-        st.stats.frames += 1;
+        st.stats.frames = st.stats.frames.wrapping_add(1);
         st.stats.bytes = st.stats.bytes.wrapping_add(d.size);
-        let end = d.start + total; // <= P (checked in decode)
-        st.read_pos = if end == p { 0 } else { end };
+        st.read_pos = if d.end == self.geo.p { 0 } else { d.end };
         // Release: diagnostic only (health snapshots); pairs with Acquire loads in validate().
         o.payload_read_pos.store(st.read_pos, Ordering::Release);
         bump(&o.payload_read_count);
@@ -468,14 +471,16 @@ impl Reader {
             st.last_writer_pid = d.writer_pid;
         }
         st.writer_seen = true;
-        let id = self.push(&mut st, total, Some(d.seq), false);
+        let id = self.push(&mut st, d.total, Some(d.seq), false);
         self.reclaim(&mut st);
         drop(st);
         let len = usize::try_from(d.size).map_err(|_| Error::corrupt("frame size"))?;
+        let outside = || Error::corrupt("frame outside the mapping");
+        let at = d.start.checked_add(FRAME_HEADER_SIZE).ok_or_else(outside)?;
         let data = self
             .map
-            .slice(self.geo.payload_offset + d.start + FRAME_HEADER_SIZE, len)
-            .ok_or_else(|| Error::corrupt("frame outside the mapping"))?;
+            .slice(self.ring_at(at).ok_or_else(outside)?, len)
+            .ok_or_else(outside)?;
         Ok(Some(Frame {
             reader: self,
             id,
@@ -524,9 +529,18 @@ impl Reader {
         }
     }
 
+    /// The mapping offset of ring offset `ring_off`; `None` past the address space.
+    fn ring_at(&self, ring_off: u64) -> Option<u64> {
+        self.geo.payload_offset.checked_add(ring_off)
+    }
+
     fn header(&self, ring_off: u64) -> Result<(u64, u64)> {
-        let at = self.geo.payload_offset + ring_off;
-        match (self.map.read_u64(at), self.map.read_u64(at + 8)) {
+        let size_at = self.ring_at(ring_off);
+        let seq_at = size_at.and_then(|at| at.checked_add(8));
+        match (
+            size_at.and_then(|at| self.map.read_u64(at)),
+            seq_at.and_then(|at| self.map.read_u64(at)),
+        ) {
             (Some(size), Some(seq)) => Ok((size, seq)),
             _ => Err(Error::corrupt("frame header outside the ring")),
         }
@@ -556,12 +570,17 @@ impl Reader {
                 return Err(Error::InvalidFrameSize { size: 0 });
             }
         }
-        let room = p - start; // start is 0 or pos < P
-        if size > room.saturating_sub(FRAME_HEADER_SIZE) {
-            return Err(Error::corrupt(format!(
+        let past_end = || {
+            Error::corrupt(format!(
                 "frame extends past buffer boundary (size {size} at ring offset {start}, ring {p})"
-            )));
-        }
+            ))
+        };
+        // start is 0 or pos <= P; the frame, header included, must end within the ring.
+        let total = size.checked_add(FRAME_HEADER_SIZE).ok_or_else(past_end)?;
+        let end = start
+            .checked_add(total)
+            .filter(|&e| e <= p)
+            .ok_or_else(past_end)?;
         if seq != st.expected && !(seq == 1 && c.writer_pid != st.last_writer_pid) {
             return Err(Error::SequenceError {
                 expected: st.expected,
@@ -570,9 +589,12 @@ impl Reader {
         }
         Ok(Decoded {
             wrap,
-            pos,
+            // pos <= P (tail above): the bytes from pos to the ring end.
+            waste: if wrap == WrapKind::None { 0 } else { tail },
             start,
             size,
+            total,
+            end,
             seq,
             writer_pid: c.writer_pid,
         })

@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
@@ -23,21 +23,56 @@ pub(crate) struct LockFile {
 }
 
 impl LockFile {
-    /// Steps 2–3 of §5: creates the lock directory, then opens and locks `NAME.lock`,
-    /// retrying if a concurrent cleanup unlinked the file under us.
-    pub(crate) fn acquire(names: &Names, mode: u32) -> Result<Self> {
-        ensure_lock_dir()?;
+    /// Steps 2–3 of §5: checks (or creates) the lock directory, then opens and locks
+    /// `NAME.lock` in it, retrying if a concurrent cleanup unlinked the file under us.
+    ///
+    /// The file is opened with `O_NOFOLLOW` relative to the checked directory, must be a
+    /// regular file owned by us, and gets `mode` with `fchmod` on the open descriptor when
+    /// `exact` (never `chmod` through a path another user could swap).
+    pub(crate) fn acquire(names: &Names, mode: u32, exact: bool) -> Result<Self> {
+        let dir = open_lock_dir()?;
+        let lock_path = names.lock.display().to_string();
+        let file_name = names
+            .lock
+            .file_name()
+            .ok_or(Error::InvalidArgument("lock file name"))?;
         // Another process's stale-resource scan (`cleanup_one`) takes every lock file for a
         // moment to probe it; a lock that stays held past this grace belongs to a live reader.
         let busy_until = std::time::Instant::now() + LOCK_PROBE_GRACE;
         let mut unlinked = 0;
         while unlinked < 8 {
-            let fd = rustix::fs::open(
-                &names.lock,
-                OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC,
-                Mode::from_raw_mode(mode),
+            let fd = rustix::fs::openat(
+                &dir,
+                file_name,
+                OFlags::CREATE
+                    | OFlags::RDWR
+                    | OFlags::CLOEXEC
+                    | OFlags::NOFOLLOW
+                    | OFlags::NONBLOCK,
+                Mode::from_raw_mode(mode & 0o777),
             )
-            .map_err(|e| map_open_err(e, &names.lock.display().to_string(), "open lock file"))?;
+            .map_err(|e| {
+                // O_NOFOLLOW gives ELOOP, or EACCES when O_CREAT meets a link in a sticky
+                // directory: say what is there.
+                let is_link = rustix::fs::statat(&dir, file_name, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink);
+                if is_link {
+                    Error::UnsafeLockPath {
+                        path: lock_path.clone(),
+                        reason: "it is a symbolic link (planted by someone else?); it is never \
+                                 followed: remove it"
+                            .into(),
+                    }
+                } else {
+                    map_open_err(e, &lock_path, "open lock file")
+                }
+            })?;
+            let held = rustix::fs::fstat(&fd).map_err(|e| Error::io("fstat lock file", e))?;
+            check_lock_file(&held, &lock_path)?;
+            if exact {
+                rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o777))
+                    .map_err(|e| Error::io("fchmod lock file", e))?;
+            }
             match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => {}
                 Err(e) if e == Errno::WOULDBLOCK => {
@@ -51,8 +86,7 @@ impl LockFile {
                 }
                 Err(e) => return Err(Error::io("flock lock file", e)),
             }
-            let held = rustix::fs::fstat(&fd).map_err(|e| Error::io("fstat lock file", e))?;
-            match rustix::fs::stat(&names.lock) {
+            match rustix::fs::statat(&dir, file_name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) if st.st_dev == held.st_dev && st.st_ino == held.st_ino => {
                     return Ok(LockFile {
                         fd: Some(fd),
@@ -88,16 +122,85 @@ impl Drop for LockFile {
     }
 }
 
-fn ensure_lock_dir() -> Result<()> {
-    match rustix::fs::mkdir(LOCK_DIR, Mode::from_raw_mode(0o1777)) {
-        Ok(()) => {
-            // mkdir applies the umask: set the sticky world-writable mode explicitly.
-            let _ = rustix::fs::chmod(LOCK_DIR, Mode::from_raw_mode(0o1777));
-            Ok(())
-        }
-        Err(e) if e == Errno::EXIST => Ok(()),
-        Err(e) => Err(Error::io("create /tmp/zerobuffer", e)),
+/// The effective user id, as lock-file ownership is checked against it.
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// A lock file must be a regular file that we own: anything else was put there by someone
+/// else (or is left from a reader of another user, which we must not take over).
+fn check_lock_file(st: &rustix::fs::Stat, path: &str) -> Result<()> {
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(Error::UnsafeLockPath {
+            path: path.to_owned(),
+            reason: "it is not a regular file; remove it".into(),
+        });
     }
+    if st.st_uid != euid() {
+        return Err(Error::UnsafeLockPath {
+            path: path.to_owned(),
+            reason: format!(
+                "it belongs to uid {}, not to us (uid {}); remove it if its reader is gone",
+                st.st_uid,
+                euid()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Opens the lock directory, creating it (mode 1777) if absent, and checks it is safe: a real
+/// directory (not a symbolic link), owned by us or root, and sticky if world-writable (so no
+/// other user can replace our lock files).
+fn open_lock_dir() -> Result<OwnedFd> {
+    let created = match rustix::fs::mkdir(LOCK_DIR, Mode::from_raw_mode(0o1777)) {
+        Ok(()) => true,
+        Err(e) if e == Errno::EXIST => false,
+        Err(e) => return Err(Error::io("create /tmp/zerobuffer", e)),
+    };
+    let refuse = |reason: String| Error::UnsafeLockPath {
+        path: LOCK_DIR.to_owned(),
+        reason,
+    };
+    let dir = rustix::fs::open(
+        LOCK_DIR,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::LOOP | Errno::NOTDIR => {
+            refuse("it is not a directory (a symbolic link?); remove it".into())
+        }
+        e => Error::io("open /tmp/zerobuffer", e),
+    })?;
+    let st = rustix::fs::fstat(&dir).map_err(|e| Error::io("fstat /tmp/zerobuffer", e))?;
+    let me = euid();
+    if st.st_uid != me && st.st_uid != 0 {
+        return Err(refuse(format!(
+            "it belongs to uid {}, neither us (uid {me}) nor root; remove it",
+            st.st_uid
+        )));
+    }
+    let world_writable = st.st_mode & 0o002 != 0;
+    let sticky = st.st_mode & 0o1000 != 0;
+    if created && st.st_uid == me {
+        // mkdir applied the umask: every user's readers need it, sticky and world-writable.
+        rustix::fs::fchmod(&dir, Mode::from_raw_mode(0o1777))
+            .map_err(|e| Error::io("fchmod /tmp/zerobuffer", e))?;
+    } else if world_writable && !sticky {
+        if st.st_uid == me {
+            // Ours (made by mkdir under a umask, or by a peer of ours): make it sticky.
+            rustix::fs::fchmod(&dir, Mode::from_raw_mode(0o1777))
+                .map_err(|e| Error::io("fchmod /tmp/zerobuffer", e))?;
+        } else {
+            return Err(refuse(
+                "it is world-writable without the sticky bit, so anyone could replace lock \
+                 files in it; chmod +t it"
+                    .into(),
+            ));
+        }
+    }
+    Ok(dir)
 }
 
 pub(crate) fn map_open_err(e: Errno, what: &str, op: &'static str) -> Error {
@@ -182,9 +285,17 @@ fn lock_stem(path: &Path) -> Option<String> {
 }
 
 fn cleanup_one(names: &Names, path: &Path) {
-    let Ok(fd) = rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()) else {
+    let Ok(fd) = rustix::fs::open(
+        path,
+        OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::empty(),
+    ) else {
         return;
     };
+    match rustix::fs::fstat(&fd) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => {}
+        _ => return,
+    }
     if rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
         return; // a live reader owns it
     }
@@ -206,4 +317,54 @@ fn cleanup_one(names: &Names, path: &Path) {
     }
     let _ = rustix::fs::unlink(path);
     drop(fd);
+}
+
+/// Bytes free for an unprivileged writer on the filesystem of `fd`, if it can tell.
+fn space_free(fd: &OwnedFd) -> Option<u64> {
+    let st = rustix::fs::fstatvfs(fd).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Reserves `size` bytes for the new object `fd` (`fallocate`) before it is mapped, so that
+/// no later touch of the mapping can raise SIGBUS for want of space. A size beyond the space
+/// free fails at once, before anything is allocated or prefaulted.
+pub(crate) fn reserve(fd: &OwnedFd, size: u64, what: &str) -> Result<()> {
+    let no_space = |available| Error::NoSpace {
+        what: what.to_owned(),
+        requested: size,
+        available,
+    };
+    if let Some(free) = space_free(fd)
+        && size > free
+    {
+        return Err(no_space(free));
+    }
+    match rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, size) {
+        Ok(()) => Ok(()),
+        Err(e) if e == Errno::NOSPC => Err(no_space(space_free(fd).unwrap_or(0))),
+        // A filesystem that cannot reserve is used as before (tmpfs always can).
+        Err(e) if e == Errno::OPNOTSUPP => Ok(()),
+        Err(e) => Err(Error::io("fallocate", e)),
+    }
+}
+
+/// Sets `mode` exactly on the glibc semaphore `sem` (`/dev/shm/sem.NAME`) through a
+/// descriptor opened without following links: `fchmod`, never `chmod` by path.
+pub(crate) fn fchmod_semaphore(sem: &str, mode: u32) -> Result<()> {
+    let path = format!("/dev/shm/sem.{}", sem.trim_start_matches('/'));
+    let fd = rustix::fs::open(
+        path.as_str(),
+        OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("open semaphore", e))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("fstat semaphore", e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_uid != euid() {
+        return Err(Error::UnsafeLockPath {
+            path,
+            reason: "the semaphore just created is not our regular file".into(),
+        });
+    }
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o777))
+        .map_err(|e| Error::io("fchmod semaphore", e))
 }

@@ -1,6 +1,8 @@
 //! Pure ring arithmetic: frame placement with the early-wrap rule (protocol §10.1, R2),
 //! the upstream "continuous free space" diagnostic (§10.4) and capacity planning (§11).
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use crate::error::{Error, Result};
 use crate::layout::FRAME_HEADER_SIZE;
 
@@ -76,7 +78,7 @@ pub fn continuous_free(p: u64, w: u64, r: u64) -> u64 {
             p.saturating_sub(w).max(r)
         }
     } else {
-        r - w
+        r.saturating_sub(w)
     }
 }
 
@@ -94,6 +96,7 @@ pub fn recommended_payload_size(max_len: u64, held: u64) -> Option<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

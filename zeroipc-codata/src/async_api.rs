@@ -181,8 +181,10 @@ fn recv_pending<T: Pod>(chan: &Channel<T>, liveness: bool) -> Pending {
 
 /// One send attempt of `v`: `Some(())` sent, `None` no room yet.
 fn send_step<T: Pod>(chan: &Channel<T>, v: T, receivers_must_live: bool) -> Result<Option<()>> {
-    if chan.try_send(v)? {
-        return Ok(Some(()));
+    match chan.try_send(v) {
+        Ok(()) => return Ok(Some(())),
+        Err(zeroipc_structures::PushError::Full(_)) => {}
+        Err(zeroipc_structures::PushError::Failed(e)) => return Err(e),
     }
     if receivers_must_live {
         chan.peers_gone(true)?;

@@ -30,14 +30,15 @@ use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{AtomicWords, Region, Segment};
 use zeroipc_structures::{PushError, Queue};
 
-use crate::common::{self, HwU32, HwU64, corrupt};
-use crate::error::{Error, Result};
+use crate::common::{self, HwU32, HwU64};
+use crate::error::{Error, Result, TrySendError};
 use crate::protocol::{self, SendStop};
 
 /// `name_header` (spec §4.20), for the offset asserts; accessed through `Region`.
@@ -145,13 +146,13 @@ struct Inner<T> {
 /// ```
 /// use std::time::Duration;
 /// use zeroipc_format::Segment;
-/// use zeroipc_codata::Channel;
+/// use zeroipc_codata::{Channel, TrySendError};
 ///
 /// let seg = Segment::anonymous(1 << 16, 64)?;
 /// let ch = Channel::<i32>::create(&seg, "ch", 2)?;
-/// assert!(ch.try_send(1)?);
-/// assert!(ch.try_send(2)?);
-/// assert!(!ch.try_send(3)?); // full
+/// assert!(ch.try_send(1).is_ok());
+/// assert!(ch.try_send(2).is_ok());
+/// assert!(matches!(ch.try_send(3), Err(TrySendError::Full(3)))); // full: the value comes back
 /// assert!(ch.send_timeout(3, Duration::from_millis(5)).unwrap_err().is_timeout());
 /// assert_eq!(ch.recv()?, Some(1));
 /// ch.close()?;
@@ -182,10 +183,10 @@ impl<T> std::fmt::Debug for Channel<T> {
 }
 
 /// Decrements a waiter counter on drop.
-struct Waiting<'a>(&'a HwU32);
+pub(crate) struct Waiting<'a>(&'a HwU32);
 
 impl<'a> Waiting<'a> {
-    fn register(w: &'a HwU32) -> Self {
+    pub(crate) fn register(w: &'a HwU32) -> Self {
         w.fetch_add(1, Ordering::SeqCst);
         // Store-load handshake with the waker's push/pop, fence, counter load (spec D5).
         fence(Ordering::SeqCst);
@@ -230,7 +231,7 @@ impl<T: Pod> Channel<T> {
     ///
     /// # Errors
     /// `InvalidName`/`NameTooLong` (base names are at most 24 bytes);
-    /// [`Error::InvalidArgument`] for a capacity above 2^31; the segment's errors.
+    /// [`FormatError::InvalidArgument`] for a capacity above 2^31; the segment's errors.
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         let mut lock = seg.lock_table()?;
         Self::create_locked(seg, &mut lock, name, capacity)
@@ -252,7 +253,7 @@ impl<T: Pod> Channel<T> {
         capacity: usize,
     ) -> Result<Self> {
         let () = Self::ELEMENT_OK;
-        common::check_base(name, LONGEST_SUFFIX)?;
+        zeroipc_format::validate_base_name(name, LONGEST_SUFFIX)?;
         let header = part(name, "_header");
         let peers = part(name, "_peers");
         let es = size_of::<T>();
@@ -260,12 +261,12 @@ impl<T: Pod> Channel<T> {
             (part(name, "_slot"), Self::slot_size(), 0u32)
         } else {
             let cap = Queue::<T>::stored_capacity(capacity).ok_or_else(|| {
-                Error::InvalidArgument(format!(
+                FormatError::InvalidArgument(format!(
                     "channel capacity must be in 0..=2^31, got {capacity}"
                 ))
             })?;
             let size = Queue::<T>::memory_size(capacity).ok_or_else(|| {
-                Error::InvalidArgument(format!("channel of {capacity} slots is too large"))
+                FormatError::InvalidArgument(format!("channel of {capacity} slots is too large"))
             })?;
             (part(name, "_buffer"), size, cap)
         };
@@ -276,7 +277,9 @@ impl<T: Pod> Channel<T> {
         ];
         lock.add(&parts, |regions: &[Region]| {
             let [h, b, p] = regions else {
-                return Err(Error::InvalidArgument("three regions expected".into()));
+                return Err(FormatError::InvalidArgument(
+                    "three regions expected".into(),
+                ));
             };
             h.write::<u32>(CAPACITY, cap)?;
             if cap > 0 {
@@ -301,10 +304,10 @@ impl<T: Pod> Channel<T> {
     /// Opens the existing channel `name` (buffered or unbuffered, as stored).
     ///
     /// # Errors
-    /// `NotFound`; `Incomplete`; [`Error::SizeMismatch`]; [`Error::TypeMismatch`]; `Corrupt`
+    /// `NotFound`; `Incomplete`; [`FormatError::SizeMismatch`]; [`FormatError::TypeMismatch`]; `Corrupt`
     /// (capacity not a power of two, flags above 1, a queue whose capacity differs).
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        common::check_base(name, LONGEST_SUFFIX)?;
+        zeroipc_format::validate_base_name(name, LONGEST_SUFFIX)?;
         Self::open_parts(seg, name)
     }
 
@@ -314,7 +317,7 @@ impl<T: Pod> Channel<T> {
     /// # Errors
     /// As [`Channel::open`] and [`Channel::create`].
     pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::check_base(name, LONGEST_SUFFIX)?;
+        zeroipc_format::validate_base_name(name, LONGEST_SUFFIX)?;
         let mut lock = seg.lock_table()?;
         if lock.get(&part(name, "_header"))?.is_some() {
             drop(lock);
@@ -325,12 +328,8 @@ impl<T: Pod> Channel<T> {
 
     fn open_parts(seg: &Segment, name: &str) -> Result<Self> {
         let hname = part(name, "_header");
-        let header_entry = common::find_parts(seg, name, &[&hname])?.remove(0);
-        common::size_check(
-            &header_entry,
-            header_entry.size() == HEADER_SIZE,
-            HEADER_SIZE,
-        )?;
+        let [header_entry] = seg.find_composite(name, &[&hname])?;
+        header_entry.expect_size(HEADER_SIZE)?;
         let header = seg.region(&header_entry)?;
         let words = header.atomic_words(0, 3)?;
         let cap = header.atomic_u32(CAPACITY)?.load(Ordering::Acquire);
@@ -339,22 +338,35 @@ impl<T: Pod> Channel<T> {
         } else {
             part(name, "_buffer")
         };
-        let entry = common::find_parts(seg, name, &[&hname, &marker])?.remove(1);
+        let [_, entry] = seg.find_composite(name, &[&hname, &marker])?;
         let kind = if cap == 0 {
             let size = Self::slot_size();
-            common::size_check(&entry, entry.size() == size, size)?;
+            entry.expect_size(size)?;
             let slot = seg.region(&entry)?;
-            let off = usize::try_from(entry.offset())
-                .map_err(|_| corrupt(name, "slot offset", entry.offset()))?;
+            let off = usize::try_from(entry.offset()).map_err(|_| {
+                Error::from(FormatError::corrupt_field(
+                    name,
+                    "slot offset",
+                    entry.offset(),
+                ))
+            })?;
             // The futex word spans the first 4 bytes even for slots of 3 bytes; they lie
             // inside the mapping (checked by `subregion`) and inside the 8-aligned unit.
             let word = seg.raw().subregion(off, 4)?.atomic_words(0, 1)?;
             let flags = slot.read::<[u8; 2]>(0)?;
             if flags[0] > 1 {
-                return Err(corrupt(name, "ready", u64::from(flags[0])));
+                return Err(Error::from(FormatError::corrupt_field(
+                    name,
+                    "ready",
+                    u64::from(flags[0]),
+                )));
             }
             if flags[1] > 1 {
-                return Err(corrupt(name, "consumed", u64::from(flags[1])));
+                return Err(Error::from(FormatError::corrupt_field(
+                    name,
+                    "consumed",
+                    u64::from(flags[1]),
+                )));
             }
             Kind::Unbuffered {
                 word,
@@ -363,16 +375,21 @@ impl<T: Pod> Channel<T> {
             }
         } else {
             if !cap.is_power_of_two() {
-                return Err(corrupt(name, "capacity", u64::from(cap)));
+                return Err(Error::from(FormatError::corrupt_field(
+                    name,
+                    "capacity",
+                    u64::from(cap),
+                )));
             }
             let queue = Queue::<T>::open(seg, &marker)?;
             if queue.capacity() != cap as usize {
-                return Err(Error::TypeMismatch {
+                return Err(FormatError::TypeMismatch {
                     name: name.to_owned(),
                     what: "buffer capacity",
                     expected: u64::from(cap),
                     found: queue.capacity() as u64,
-                });
+                }
+                .into());
             }
             let qwords = seg.region(queue.entry())?.atomic_words(Q_HEAD, 2)?;
             Kind::Buffered {
@@ -382,15 +399,23 @@ impl<T: Pod> Channel<T> {
         };
         let closed = header.atomic_u8(CLOSED)?.load(Ordering::Acquire);
         if closed > 1 {
-            return Err(corrupt(name, "closed", u64::from(closed)));
+            return Err(Error::from(FormatError::corrupt_field(
+                name,
+                "closed",
+                u64::from(closed),
+            )));
         }
         let peers = match seg.get(&part(name, "_peers"))? {
             Some(e) => {
-                common::size_check(&e, e.size() == PEERS_SIZE, PEERS_SIZE)?;
+                e.expect_size(PEERS_SIZE)?;
                 let r = seg.region(&e)?;
                 let slots = r.atomic_u32(0)?.load(Ordering::Acquire);
                 if slots != PEER_SLOTS {
-                    return Err(corrupt(name, "peer slots", u64::from(slots)));
+                    return Err(Error::from(FormatError::corrupt_field(
+                        name,
+                        "peer slots",
+                        u64::from(slots),
+                    )));
                 }
                 Some(r)
             }
@@ -429,23 +454,31 @@ impl<T: Pod> Channel<T> {
     }
 
     /// Elements buffered now (a snapshot; for a rendezvous, 1 while a value is offered).
-    pub fn len(&self) -> usize {
-        match &self.inner.kind {
-            Kind::Buffered { queue, .. } => queue.len(),
-            Kind::Unbuffered { slot, .. } => usize::from(
-                slot.atomic_u8(0)
-                    .is_ok_and(|r| r.load(Ordering::Acquire) == 1),
-            ),
-        }
+    ///
+    /// # Errors
+    /// Never for a validated handle; the `Result` guards the bounds-checked reads.
+    pub fn len(&self) -> Result<usize> {
+        Ok(match &self.inner.kind {
+            Kind::Buffered { queue, .. } => queue.len()?,
+            Kind::Unbuffered { slot, .. } => {
+                usize::from(slot.atomic_u8(0)?.load(Ordering::Acquire) == 1)
+            }
+        })
     }
 
     /// Whether nothing is buffered (a snapshot).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    ///
+    /// # Errors
+    /// As [`Channel::len`].
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
     }
 
     /// Whether a send would have to wait now (a snapshot): the buffer holds `capacity`
     /// elements, or, for an unbuffered channel, a value is already offered.
+    ///
+    /// # Errors
+    /// As [`Channel::len`].
     ///
     /// # Examples
     /// ```
@@ -454,23 +487,26 @@ impl<T: Pod> Channel<T> {
     ///
     /// let seg = Segment::anonymous(1 << 16, 64)?;
     /// let ch = Channel::<u32>::create(&seg, "jobs", 2)?;
-    /// assert!(!ch.is_full());
+    /// assert!(!ch.is_full()?);
     /// ch.send(1)?;
     /// ch.send(2)?;
-    /// assert!(ch.is_full());
+    /// assert!(ch.is_full()?);
     /// ch.recv()?;
-    /// assert!(!ch.is_full());
+    /// assert!(!ch.is_full()?);
     /// # Ok::<(), zeroipc_codata::Error>(())
     /// ```
-    pub fn is_full(&self) -> bool {
-        self.len() >= self.capacity().max(1)
+    pub fn is_full(&self) -> Result<bool> {
+        Ok(self.len()? >= self.capacity().max(1))
     }
 
     fn word(&self, i: usize) -> Result<&HwU32> {
-        self.inner
-            .words
-            .get(i)
-            .ok_or_else(|| corrupt(&self.inner.name, "header word", i as u64))
+        self.inner.words.get(i).ok_or_else(|| {
+            Error::from(FormatError::corrupt_field(
+                &self.inner.name,
+                "header word",
+                i as u64,
+            ))
+        })
     }
 
     /// Whether the channel was closed.
@@ -481,7 +517,11 @@ impl<T: Pod> Channel<T> {
         match self.inner.header.atomic_u8(CLOSED)?.load(Ordering::Acquire) {
             0 => Ok(false),
             1 => Ok(true),
-            v => Err(corrupt(&self.inner.name, "closed", u64::from(v))),
+            v => Err(Error::from(FormatError::corrupt_field(
+                &self.inner.name,
+                "closed",
+                u64::from(v),
+            ))),
         }
     }
 
@@ -521,7 +561,7 @@ impl<T: Pod> Channel<T> {
     fn q_word<'a>(qwords: &'a AtomicWords, i: usize, name: &str) -> Result<&'a HwU32> {
         qwords
             .get(i)
-            .ok_or_else(|| corrupt(name, "queue word", i as u64))
+            .ok_or_else(|| Error::from(FormatError::corrupt_field(name, "queue word", i as u64)))
     }
 
     fn buffered_try_send(&self, queue: &Queue<T>, qwords: &AtomicWords, v: T) -> Result<bool> {
@@ -682,12 +722,22 @@ impl<T: Pod> Channel<T> {
 
     // ----- public operations ----------------------------------------------------------
 
-    /// Sends `v` if possible without blocking: `Ok(false)` when the buffer is full (or, for a
-    /// rendezvous, when no receiver takes the value within one 1 ms slice).
+    /// Sends `v` if possible without blocking.
     ///
     /// # Errors
-    /// [`Error::Closed`]; `Corrupt`.
-    pub fn try_send(&self, v: T) -> Result<bool> {
+    /// [`TrySendError::Full`] with the value back when the buffer is full (or, for a
+    /// rendezvous, when no receiver takes the value within one 1 ms slice);
+    /// [`TrySendError::Failed`] with [`Error::Closed`] or `Corrupt`.
+    pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        match self.try_send_inner(v) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TrySendError::Full(v)),
+            Err(e) => Err(TrySendError::Failed(e)),
+        }
+    }
+
+    /// [`Channel::try_send`] as the blocking paths use it: `Ok(false)` when full.
+    fn try_send_inner(&self, v: T) -> Result<bool> {
         match &self.inner.kind {
             Kind::Buffered { queue, qwords } => self.buffered_try_send(queue, qwords, v),
             Kind::Unbuffered { word, slot, data } => {
@@ -753,7 +803,7 @@ impl<T: Pod> Channel<T> {
         };
         match &self.inner.kind {
             Kind::Buffered { queue, qwords } => self.buffered_try_send_slice(queue, qwords, src),
-            Kind::Unbuffered { .. } => Ok(usize::from(self.try_send(first)?)),
+            Kind::Unbuffered { .. } => Ok(usize::from(self.try_send_inner(first)?)),
         }
     }
 
@@ -957,6 +1007,22 @@ impl<T: Pod> Channel<T> {
         self.recv_until(common::deadline_after(timeout), &no_abort)
     }
 
+    /// For [`crate::Select`]: the word a receive arm sleeps on and the receivers' waiter
+    /// counter it registers on (senders wake only registered receivers).
+    pub(crate) fn select_recv_words(&self) -> Result<(&HwU32, &HwU32)> {
+        Ok((self.recv_word()?, self.word(W_RECEIVERS)?))
+    }
+
+    /// For [`crate::Select`]: the word a send arm sleeps on (bumped when room frees up or a
+    /// rendezvous changes hands) and the senders' waiter counter it registers on.
+    pub(crate) fn select_send_words(&self) -> Result<(&HwU32, &HwU32)> {
+        let word = match &self.inner.kind {
+            Kind::Buffered { qwords, .. } => Self::q_word(qwords, 0, &self.inner.name)?,
+            Kind::Unbuffered { word, .. } => Self::q_word(word, 0, &self.inner.name)?,
+        };
+        Ok((word, self.word(W_SENDERS)?))
+    }
+
     /// The futex word a blocked receiver sleeps on, and the value to sleep on.
     fn recv_word(&self) -> Result<&HwU32> {
         match &self.inner.kind {
@@ -967,7 +1033,7 @@ impl<T: Pod> Channel<T> {
 
     /// One receive attempt: `Ok(Some(Some(v)))` got a value, `Ok(Some(None))` closed and
     /// drained, `Ok(None)` nothing yet.
-    fn poll_recv(&self) -> Result<Option<Option<T>>> {
+    pub(crate) fn poll_recv(&self) -> Result<Option<Option<T>>> {
         match self.try_recv() {
             Ok(Some(v)) => Ok(Some(Some(v))),
             Ok(None) => Ok(None),
@@ -1044,10 +1110,10 @@ impl<T: Pod> Channel<T> {
     /// within about 1 ms (immediately on the channel slept on).
     ///
     /// # Errors
-    /// [`Error::Timeout`]; [`Error::InvalidArgument`] for an empty set; `Corrupt`.
+    /// [`Error::Timeout`]; [`FormatError::InvalidArgument`] for an empty set; `Corrupt`.
     pub fn select(channels: &[&Channel<T>], timeout: Duration) -> Result<Option<(usize, T)>> {
         if channels.is_empty() {
-            return Err(Error::InvalidArgument("select over no channels".into()));
+            return Err(FormatError::InvalidArgument("select over no channels".into()).into());
         }
         let deadline = common::deadline_after(timeout);
         let mut guards = Vec::with_capacity(channels.len());
@@ -1125,10 +1191,11 @@ impl<T: Pod> Channel<T> {
                 return Ok(Some(i));
             }
         }
-        Err(Error::InvalidArgument(format!(
+        Err(FormatError::InvalidArgument(format!(
             "{:?}: all {PEER_SLOTS} peer slots are taken",
             self.inner.name
-        )))
+        ))
+        .into())
     }
 
     fn unregister(&self, slot: usize, kind: u64) {
@@ -1189,7 +1256,7 @@ impl<T: Pod> Channel<T> {
     /// channel after draining it.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when all 32 peer slots are taken by live processes.
+    /// [`FormatError::InvalidArgument`] when all 32 peer slots are taken by live processes.
     pub fn sender(&self) -> Result<Sender<T>> {
         let slot = self.register(KIND_SENDER)?;
         Ok(Sender {
@@ -1295,7 +1362,7 @@ impl<T: Pod> Sender<T> {
     ///
     /// # Errors
     /// As [`Channel::try_send`].
-    pub fn try_send(&self, v: T) -> Result<bool> {
+    pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
         self.chan.try_send(v)
     }
 
@@ -1433,10 +1500,18 @@ impl<T: Pod> protocol::Slot<T> for RegionSlot<'_, T> {
         let [ready, consumed, ..] = w.to_le_bytes();
         let name = &self.chan.inner.name;
         if ready > 1 {
-            return Err(corrupt(name, "ready", u64::from(ready)));
+            return Err(Error::from(FormatError::corrupt_field(
+                name,
+                "ready",
+                u64::from(ready),
+            )));
         }
         if consumed > 1 {
-            return Err(corrupt(name, "consumed", u64::from(consumed)));
+            return Err(Error::from(FormatError::corrupt_field(
+                name,
+                "consumed",
+                u64::from(consumed),
+            )));
         }
         Ok((w, ready, consumed))
     }

@@ -7,64 +7,12 @@
 use std::time::Duration;
 
 use zeroipc_format::atomic::shared::AtomicU32;
-use zeroipc_format::{Corruption, Entry, Parts, Segment};
 use zeroipc_sync::futex;
-
-use crate::error::{Error, Result};
 
 /// The hardware 32-bit atomic that `Region` hands out (a futex word).
 pub(crate) type HwU32 = AtomicU32;
 /// The hardware 64-bit atomic that `Region` hands out.
 pub(crate) type HwU64 = zeroipc_format::atomic::shared::AtomicU64;
-
-/// How long an opener waits for the missing parts of a composite structure (spec §3.8).
-pub(crate) const GRACE: Duration = Duration::from_millis(100);
-
-/// A `Corrupt` error for field `field` of structure `entry` holding `value`.
-pub(crate) fn corrupt(entry: &str, field: &'static str, value: u64) -> Error {
-    Error::Format(zeroipc_format::Error::Corrupt {
-        what: Corruption::Field {
-            entry: entry.to_owned(),
-            field,
-            value,
-        },
-    })
-}
-
-/// `SizeMismatch` unless `ok`.
-pub(crate) fn size_check(entry: &Entry, ok: bool, expected: u64) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::SizeMismatch {
-            name: entry.name().to_owned(),
-            expected,
-            found: entry.size(),
-        })
-    }
-}
-
-/// Checks a base name that will carry suffixes up to `longest_suffix` bytes (spec D6).
-pub(crate) fn check_base(name: &str, longest_suffix: usize) -> Result<()> {
-    Ok(zeroipc_format::validate_base_name(name, longest_suffix)?)
-}
-
-/// Finds every part of a composite structure (`parts` are full names, the marker among
-/// them). None present → `NotFound` (for `base`); some present → waits up to [`GRACE`] for
-/// the rest, then `Incomplete`.
-pub(crate) fn find_parts(seg: &Segment, base: &str, parts: &[&str]) -> Result<Vec<Entry>> {
-    match seg.find_parts(parts, GRACE)? {
-        Parts::All(found) => Ok(found),
-        Parts::None => Err(zeroipc_format::Error::NotFound {
-            name: base.to_owned(),
-        }
-        .into()),
-        Parts::Incomplete { missing } => Err(Error::Incomplete {
-            name: base.to_owned(),
-            missing,
-        }),
-    }
-}
 
 pub(crate) use zeroipc_sync::futex::{deadline_after, next_slice};
 

@@ -5,46 +5,18 @@
 #[non_exhaustive]
 pub enum Error {
     /// A segment or table error (not found, corrupt table or field, out of space, name too
-    /// long, ...). Invalid shared state is reported as [`zeroipc_format::Error::Corrupt`]
-    /// inside this variant.
+    /// long, ...), including the errors every structure crate shares:
+    /// [`SizeMismatch`](zeroipc_format::Error::SizeMismatch),
+    /// [`TypeMismatch`](zeroipc_format::Error::TypeMismatch),
+    /// [`Incomplete`](zeroipc_format::Error::Incomplete) and
+    /// [`InvalidArgument`](zeroipc_format::Error::InvalidArgument). Invalid shared state is
+    /// reported as [`zeroipc_format::Error::Corrupt`] inside this variant.
     #[error(transparent)]
     Format(#[from] zeroipc_format::Error),
-    /// An error of an underlying structure (the Queue of a channel, the Ring of a stream).
+    /// An error of an underlying structure (the Queue of a channel, the Ring of a stream)
+    /// that is not a segment error (those arrive as [`Error::Format`]).
     #[error(transparent)]
-    Structure(#[from] zeroipc_structures::Error),
-    /// The entry's size is not the one the layout requires (the spec's `LayoutMismatch`).
-    #[error("{name:?}: entry is {found} bytes, the layout needs {expected}")]
-    SizeMismatch {
-        /// The entry name.
-        name: String,
-        /// Size the layout requires.
-        expected: u64,
-        /// Size recorded in the table.
-        found: u64,
-    },
-    /// The stored geometry differs from the caller's type (the spec's `TypeMismatch`).
-    #[error("{name:?}: stored {what} is {found}, expected {expected}")]
-    TypeMismatch {
-        /// The entry name.
-        name: String,
-        /// The mismatching property.
-        what: &'static str,
-        /// The expected value.
-        expected: u64,
-        /// The stored value.
-        found: u64,
-    },
-    /// Some parts of a composite structure exist but not all, after the grace period.
-    #[error("{name:?}: composite structure is incomplete (missing {missing:?})")]
-    Incomplete {
-        /// The structure's base name.
-        name: String,
-        /// The first missing part.
-        missing: String,
-    },
-    /// An argument is out of range (zero capacity, ...).
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
+    Structure(zeroipc_structures::Error),
     /// A timed wait expired.
     #[error("timed out waiting for {what}")]
     Timeout {
@@ -86,6 +58,17 @@ pub enum Error {
     },
 }
 
+impl From<zeroipc_structures::Error> for Error {
+    /// A structure's segment error becomes [`Error::Format`], so one pattern matches a
+    /// shared error whichever layer raised it; the rest stay [`Error::Structure`].
+    fn from(e: zeroipc_structures::Error) -> Self {
+        match e {
+            zeroipc_structures::Error::Format(f) => Self::Format(f),
+            other => Self::Structure(other),
+        }
+    }
+}
+
 impl Error {
     /// The message of a [`Error::Failed`], if this is one.
     pub fn failure_message(&self) -> Option<&str> {
@@ -103,3 +86,9 @@ impl Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why [`Channel::try_send`](crate::Channel::try_send) or
+/// [`Stream::try_emit`](crate::Stream::try_emit) did not send: `Full(v)` gives the value
+/// back, `Failed(e)` carries the error (closed, disconnected, corrupt). The same type as the
+/// structures' [`PushError`](zeroipc_structures::PushError), with this crate's error.
+pub type TrySendError<T> = zeroipc_structures::PushError<T, Error>;

@@ -14,12 +14,13 @@
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{AtomicWords, Entry, Region, Segment};
 
-use crate::common::{self, HwU32, corrupt};
+use crate::common::{self, HwU32};
 use crate::error::{Error, Result};
 
 /// The fixed part of the C++ `Future<T>` header (spec §4.17), for the offset asserts; the
@@ -138,13 +139,15 @@ impl<T: Pod> Future<T> {
     /// Opens the existing future `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::SizeMismatch`] if the entry is smaller than `16 + es + 256`
+    /// `NotFound`; [`FormatError::SizeMismatch`] if the entry is smaller than `16 + es + 256`
     /// (the minimum-size rule accepts upstream Python's unpadded layout); `Corrupt` if the
     /// state code is above 3.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
         let min = (VALUE + size_of::<T>() + MSG_LEN) as u64;
-        common::size_check(&entry, entry.size() >= min, Self::memory_size())?;
+        if entry.size() < min {
+            return Err(FormatError::size_mismatch(&entry, Self::memory_size()).into());
+        }
         let region = seg.region(&entry)?;
         let f = Self::from_parts(entry, region)?;
         f.state()?;
@@ -166,7 +169,7 @@ impl<T: Pod> Future<T> {
         drop(lock);
         match (entries.pop(), regions.pop()) {
             (Some(e), Some(r)) => Self::from_parts(e, r),
-            _ => Err(Error::InvalidArgument("one entry expected".into())),
+            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
         }
     }
 
@@ -179,6 +182,11 @@ impl<T: Pod> Future<T> {
             words,
             _elem: PhantomData,
         })
+    }
+
+    /// A second handle to the same future, for a thread of this process.
+    pub(crate) fn reopen(&self) -> Result<Self> {
+        Self::from_parts(self.entry.clone(), self.region.clone())
     }
 
     /// The future's name.
@@ -194,13 +202,13 @@ impl<T: Pod> Future<T> {
     fn state_word(&self) -> Result<&HwU32> {
         self.words
             .first()
-            .ok_or_else(|| corrupt(&self.name, "state", 0))
+            .ok_or_else(|| Error::from(FormatError::corrupt_field(&self.name, "state", 0)))
     }
 
     fn waiters_word(&self) -> Result<&HwU32> {
         self.words
             .get(1)
-            .ok_or_else(|| corrupt(&self.name, "waiters", 0))
+            .ok_or_else(|| Error::from(FormatError::corrupt_field(&self.name, "waiters", 0)))
     }
 
     fn decode(&self, code: u32) -> Result<FutureState> {
@@ -209,7 +217,11 @@ impl<T: Pod> Future<T> {
             COMPUTING => Ok(FutureState::Computing),
             READY => Ok(FutureState::Ready),
             ERROR => Ok(FutureState::Error),
-            other => Err(corrupt(&self.name, "state", u64::from(other))),
+            other => Err(Error::from(FormatError::corrupt_field(
+                &self.name,
+                "state",
+                u64::from(other),
+            ))),
         }
     }
 
@@ -381,10 +393,10 @@ impl<T: Pod> Future<T> {
     ///
     /// # Errors
     /// [`Error::Timeout`]; [`Error::Failed`] if every future failed;
-    /// [`Error::InvalidArgument`] for an empty set.
+    /// [`FormatError::InvalidArgument`] for an empty set.
     pub fn any(futures: &[&Future<T>], timeout: Duration) -> Result<(usize, T)> {
         if futures.is_empty() {
-            return Err(Error::InvalidArgument("Future::any of no futures".into()));
+            return Err(FormatError::InvalidArgument("Future::any of no futures".into()).into());
         }
         let deadline = common::deadline_after(timeout);
         let mut guards = Vec::with_capacity(futures.len());

@@ -26,12 +26,13 @@
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{self, HwU32, corrupt};
+use crate::common::{self, HwU32};
 use crate::error::{Error, Result};
 
 const NOT_COMPUTED: u32 = 0;
@@ -43,7 +44,7 @@ const OP_CONSTANT: u32 = 0;
 const OP_ADD: u32 = 1;
 const OP_MULTIPLY: u32 = 2;
 const OP_NEGATE: u32 = 3;
-const OP_CHAIN: u32 = 4;
+pub(crate) const OP_CHAIN: u32 = 4;
 const OP_EXTERNAL: u32 = 5;
 
 const OWNER_SUFFIX: &str = "_owner";
@@ -169,6 +170,8 @@ pub struct Lazy<T> {
     entry: Entry,
     region: Region,
     owner: Option<Region>,
+    /// The segment, for a CHAIN value's inputs (`crate::lazy_chain`).
+    pub(crate) seg: Segment,
     _elem: PhantomData<fn() -> T>,
 }
 
@@ -216,7 +219,7 @@ impl<T: Pod> Lazy<T> {
         Self::layout().total as u64
     }
 
-    fn create_with(
+    pub(crate) fn create_with(
         seg: &Segment,
         name: &str,
         init: impl FnOnce(&Region, &LazyLayout) -> Result<()>,
@@ -232,18 +235,19 @@ impl<T: Pod> Lazy<T> {
         let mut lock = seg.lock_table()?;
         let (entries, mut regions) = lock.add(&parts, |r: &[Region]| match r.first() {
             Some(r) => init(r, &l),
-            None => Err(Error::InvalidArgument("region expected".into())),
+            None => Err(FormatError::InvalidArgument("region expected".into()).into()),
         })?;
         drop(lock);
         let owner = if with_owner { regions.pop() } else { None };
         let (Some(region), Some(entry)) = (regions.pop(), entries.into_iter().next()) else {
-            return Err(Error::InvalidArgument("entry expected".into()));
+            return Err(FormatError::InvalidArgument("entry expected".into()).into());
         };
         Ok(Self {
             name: name.to_owned(),
             entry,
             region,
             owner,
+            seg: seg.clone(),
             _elem: PhantomData,
         })
     }
@@ -312,18 +316,18 @@ impl<T: Pod> Lazy<T> {
     /// Opens the existing lazy value `name` (and its `name_owner` entry if present).
     ///
     /// # Errors
-    /// `NotFound`; [`Error::SizeMismatch`] if the entry is not exactly the C++ size (this
+    /// `NotFound`; [`FormatError::SizeMismatch`] if the entry is not exactly the C++ size (this
     /// rejects upstream Python's layout); `Corrupt` for a state above 3 or an op above 5.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
         let l = Self::layout();
-        common::size_check(&entry, entry.size() == l.total as u64, l.total as u64)?;
+        entry.expect_size(l.total as u64)?;
         let region = seg.region(&entry)?;
         let owner_name = format!("{name}{OWNER_SUFFIX}");
         let owner = if owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME {
             match seg.get(&owner_name)? {
                 Some(e) => {
-                    common::size_check(&e, e.size() == 8, 8)?;
+                    e.expect_size(8)?;
                     Some(seg.region(&e)?)
                 }
                 None => None,
@@ -336,6 +340,7 @@ impl<T: Pod> Lazy<T> {
             entry,
             region,
             owner,
+            seg: seg.clone(),
             _elem: PhantomData,
         };
         lazy.state()?;
@@ -353,7 +358,7 @@ impl<T: Pod> Lazy<T> {
         self.owner.is_some()
     }
 
-    fn state_word(&self) -> Result<&HwU32> {
+    pub(crate) fn state_word(&self) -> Result<&HwU32> {
         Ok(self.region.atomic_u32(0)?)
     }
 
@@ -363,7 +368,11 @@ impl<T: Pod> Lazy<T> {
             COMPUTING => Ok(LazyState::Computing),
             COMPUTED => Ok(LazyState::Computed),
             ERROR => Ok(LazyState::Error),
-            other => Err(corrupt(&self.name, "state", u64::from(other))),
+            other => Err(Error::from(FormatError::corrupt_field(
+                &self.name,
+                "state",
+                u64::from(other),
+            ))),
         }
     }
 
@@ -391,7 +400,13 @@ impl<T: Pod> Lazy<T> {
             OP_NEGATE => LazyOp::Negate(r.read(l.data)?),
             OP_CHAIN => LazyOp::Chain(r.read(l.data)?, r.read(l.data + 4)?),
             OP_EXTERNAL => LazyOp::External(r.read(l.data)?),
-            other => return Err(corrupt(&self.name, "op type", u64::from(other))),
+            other => {
+                return Err(Error::from(FormatError::corrupt_field(
+                    &self.name,
+                    "op type",
+                    u64::from(other),
+                )));
+            }
         })
     }
 
@@ -486,7 +501,7 @@ impl<T: Pod> Lazy<T> {
 
     /// The shared driver: `compute` runs in this process if it wins the race (or takes over
     /// from a dead computer).
-    fn run(
+    pub(crate) fn run(
         &self,
         deadline: Option<Instant>,
         compute: impl FnOnce(LazyOp<T>) -> std::result::Result<T, String>,
@@ -509,7 +524,7 @@ impl<T: Pod> Lazy<T> {
             let op = this.op()?;
             match compute.take() {
                 Some(f) => this.finish(f(op)),
-                None => Err(Error::InvalidArgument("computation already used".into())),
+                None => Err(FormatError::InvalidArgument("computation already used".into()).into()),
             }
         };
         let since = Instant::now();
@@ -618,13 +633,15 @@ impl<T: LazyValue> Lazy<T> {
         }
     }
 
-    /// Forces a value defined by its stored op (CONSTANT, ADD, MULTIPLY, NEGATE), computing
-    /// it here if nobody has.
+    /// Forces a value defined by its stored op (CONSTANT, ADD, MULTIPLY, NEGATE, and the
+    /// project's derived CHAIN values of [`Lazy::add`], [`Lazy::mul`] and [`Lazy::map`]),
+    /// computing it here if nobody has.
     ///
     /// # Errors
-    /// [`Error::Failed`] for CHAIN/EXTERNAL ops (as upstream); `Corrupt`.
+    /// [`Error::Failed`] for EXTERNAL ops and for CHAIN ops without a `NAME_chain` entry
+    /// (created upstream; as upstream), or when an input failed; `Corrupt`.
     pub fn force(&self) -> Result<T> {
-        self.run(None, Self::eval)
+        self.force_until(None)
     }
 
     /// One non-waiting round of [`Lazy::force`] for the async form: the value, or
@@ -645,6 +662,15 @@ impl<T: LazyValue> Lazy<T> {
     /// # Errors
     /// As [`Lazy::force`], plus [`Error::Timeout`].
     pub fn force_timeout(&self, timeout: Duration) -> Result<T> {
-        self.run(common::deadline_after(timeout), Self::eval)
+        self.force_until(common::deadline_after(timeout))
+    }
+
+    pub(crate) fn force_until(&self, deadline: Option<Instant>) -> Result<T> {
+        if let LazyOp::Chain(..) = self.op()?
+            && let Some(chain) = crate::lazy_chain::Chain::find(&self.seg, &self.name)?
+        {
+            return chain.force(self, deadline);
+        }
+        self.run(deadline, Self::eval)
     }
 }

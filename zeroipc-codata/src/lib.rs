@@ -47,21 +47,31 @@ mod channel;
 mod common;
 mod error;
 mod future;
+mod future_derived;
 mod lazy;
+mod lazy_chain;
+mod lazy_subscription;
 #[cfg(zeroipc_loom)]
 #[doc(hidden)]
 pub mod model;
 mod operators;
+mod operators_extra;
 mod protocol;
+mod select_builder;
 mod stream;
 
 pub use channel::{Channel, Receiver, Sender};
-pub use error::{Error, Result};
+pub use error::{Error, Result, TrySendError};
 pub use future::{Future, FutureState};
+pub use future_derived::{DerivedFuture, WhenAll};
 pub use lazy::{Lazy, LazyLayout, LazyOp, LazyState, LazyValue};
+pub use lazy_chain::LazyMap;
+pub use lazy_subscription::OnSubscribe;
 pub use operators::Derived;
+pub use operators_extra::Batches;
+pub use select_builder::Select;
 pub use stream::{DEFAULT_CAPACITY, SUB_SLOTS, Stream, Subscription};
-pub use zeroipc_format::{Segment, SegmentOptions};
+pub use zeroipc_format::{Error as FormatError, Segment, SegmentOptions};
 
 /// The guide `docs/CODATA.md`, compiled and run as doctests.
 #[cfg(doctest)]

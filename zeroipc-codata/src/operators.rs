@@ -13,6 +13,7 @@
 
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::Segment;
@@ -36,11 +37,13 @@ impl<U: Pod> Derived<U> {
     /// Waits until the driver has finished (the sources closed and everything was moved).
     ///
     /// # Errors
-    /// The driver's error (e.g. `Corrupt`), or [`Error::InvalidArgument`] if it panicked.
+    /// The driver's error (e.g. `Corrupt`), or [`FormatError::InvalidArgument`] if it panicked.
     pub fn join(mut self) -> Result<()> {
         match self.driver.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
-            Some(Err(_)) => Err(Error::InvalidArgument("stream driver panicked".into())),
+            Some(Err(_)) => {
+                Err(FormatError::InvalidArgument("stream driver panicked".into()).into())
+            }
             None => Ok(()),
         }
     }
@@ -54,7 +57,7 @@ impl<U> std::ops::Deref for Derived<U> {
 }
 
 /// Emits into `out`; `Ok(false)` when `out` was closed (the driver stops quietly).
-fn put<U: Pod>(out: &Stream<U>, v: U) -> Result<bool> {
+pub(crate) fn put<U: Pod>(out: &Stream<U>, v: U) -> Result<bool> {
     match out.emit(v) {
         Ok(()) => Ok(true),
         Err(Error::Closed { .. }) => Ok(false),
@@ -62,7 +65,7 @@ fn put<U: Pod>(out: &Stream<U>, v: U) -> Result<bool> {
     }
 }
 
-fn spawn_driver<U: Pod>(
+pub(crate) fn spawn_driver<U: Pod>(
     out: Stream<U>,
     body: impl FnOnce(&Stream<U>) -> Result<()> + Send + 'static,
 ) -> Derived<U> {
@@ -95,7 +98,7 @@ impl<T: Pod> Stream<T> {
     /// Derived stream `name` of `f(x)` for every element `x`.
     ///
     /// # Errors
-    /// The stream creation errors; [`Error::InvalidArgument`] if no subscriber slot is free.
+    /// The stream creation errors; [`FormatError::InvalidArgument`] if no subscriber slot is free.
     pub fn map<U: Pod>(
         &self,
         seg: &Segment,
@@ -191,13 +194,13 @@ impl<T: Pod> Stream<T> {
     /// partial window at close is dropped).
     ///
     /// # Errors
-    /// As [`Stream::map`]; [`Error::InvalidArgument`] for `N == 0`.
+    /// As [`Stream::map`]; [`FormatError::InvalidArgument`] for `N == 0`.
     pub fn window<const N: usize>(&self, seg: &Segment, name: &str) -> Result<Derived<[T; N]>>
     where
         [T; N]: Pod,
     {
         if N == 0 {
-            return Err(Error::InvalidArgument("window of 0 elements".into()));
+            return Err(FormatError::InvalidArgument("window of 0 elements".into()).into());
         }
         self.derive(seg, name, "window", move |sub, out| {
             let mut buf = [T::zeroed(); N];
@@ -223,7 +226,7 @@ impl<T: Pod> Stream<T> {
     /// partial window is emitted at close).
     ///
     /// # Errors
-    /// As [`Stream::map`]; [`Error::InvalidArgument`] for a zero period.
+    /// As [`Stream::map`]; [`FormatError::InvalidArgument`] for a zero period.
     pub fn window_time<U: Pod>(
         &self,
         seg: &Segment,
@@ -232,7 +235,7 @@ impl<T: Pod> Stream<T> {
         mut f: impl FnMut(&[T]) -> U + Send + 'static,
     ) -> Result<Derived<U>> {
         if period.is_zero() {
-            return Err(Error::InvalidArgument("window period of 0".into()));
+            return Err(FormatError::InvalidArgument("window period of 0".into()).into());
         }
         self.derive(seg, name, "window_time", move |mut sub, out| {
             let mut batch = Vec::new();
@@ -358,7 +361,7 @@ impl<T: Pod> Stream<T> {
     /// (blocking the caller).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if no subscriber slot is free; `Corrupt`.
+    /// [`FormatError::InvalidArgument`] if no subscriber slot is free; `Corrupt`.
     pub fn for_each(&self, mut f: impl FnMut(T)) -> Result<()> {
         for x in self.subscribe()? {
             f(x?);

@@ -134,6 +134,20 @@ impl<W: Word> Drop for Registered<'_, W> {
     }
 }
 
+/// Polls `done` up to [`common::SPIN`] times with a CPU pause hint between: the busy phase
+/// of the rendezvous waits, before they register and sleep. Returns whether `done` held.
+fn spin_until(mut done: impl FnMut() -> crate::Result<bool>) -> crate::Result<bool> {
+    // Under loom the models must not busy-wait: every poll would be a new interleaving.
+    const ROUNDS: u32 = if cfg!(zeroipc_loom) { 0 } else { common::SPIN };
+    for _ in 0..ROUNDS {
+        if done()? {
+            return Ok(true);
+        }
+        std::hint::spin_loop();
+    }
+    Ok(false)
+}
+
 /// Offers `v` and waits until a receiver took it (spec §4.20 unbuffered send). `abort` is
 /// checked once per slice.
 pub(crate) fn rendezvous_send<T, S: Slot<T>>(
@@ -145,9 +159,14 @@ pub(crate) fn rendezvous_send<T, S: Slot<T>>(
     if slot.closed()? {
         return Err(SendStop::Closed);
     }
-    let _registered = Registered::new(slot.senders());
     let since = Instant::now();
+    // The sender registers in `senders` (so that a taker wakes it) only once it is about to
+    // sleep: while it spins, a receiver's take costs no FUTEX_WAKE. The loops below re-read
+    // the flags after registering, so a take between the spin and the registration is seen
+    // (store-load handshake: `Registered::new` / the taker's store, fence, counter load).
+    let mut registered = None;
     // 1. Wait for the slot to be free.
+    spin_until(|| Ok(slot.closed()? || slot.flags()?.1 == 0))?;
     loop {
         if slot.closed()? {
             return Err(SendStop::Closed);
@@ -155,6 +174,10 @@ pub(crate) fn rendezvous_send<T, S: Slot<T>>(
         let (w, ready, _) = slot.flags()?;
         if ready == 0 {
             break;
+        }
+        if registered.is_none() {
+            registered = Some(Registered::new(slot.senders()));
+            continue;
         }
         abort().map_err(SendStop::Abort)?;
         let Some(s) = common::next_slice(deadline, since) else {
@@ -171,11 +194,17 @@ pub(crate) fn rendezvous_send<T, S: Slot<T>>(
     if slot.receivers().load(Ordering::SeqCst) > 0 {
         slot.word().wake_all();
     }
-    // 3. Wait until a receiver took it.
+    // 3. Wait until a receiver took it: a receiver that is running takes it within a few
+    // hundred ns, far below a futex sleep and wake-up (tens of µs on a VM).
+    spin_until(|| Ok(slot.closed()? || slot.flags()?.2 == 1))?;
     loop {
         let (w, _, consumed) = slot.flags()?;
         if consumed == 1 {
             return Ok(());
+        }
+        if registered.is_none() {
+            registered = Some(Registered::new(slot.senders()));
+            continue;
         }
         let stop = if slot.closed()? {
             Some(SendStop::Closed)
@@ -225,8 +254,11 @@ pub(crate) fn rendezvous_recv<T, S: Slot<T>>(
     deadline: Option<Instant>,
     abort: &dyn Fn() -> crate::Result<()>,
 ) -> crate::Result<Option<Option<T>>> {
+    // Registered for the whole wait: `try_send` offers only while `receivers > 0`.
     let _registered = Registered::new(slot.receivers());
     let since = Instant::now();
+    // A sender that is running offers within a few hundred ns: poll before sleeping.
+    spin_until(|| Ok(slot.closed()? || slot.flags()?.1 == 1))?;
     loop {
         let (w, _, _) = slot.flags()?;
         if let Some(v) = rendezvous_take(slot)? {

@@ -43,14 +43,15 @@ use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{Region, Segment};
 use zeroipc_structures::Ring;
 
-use crate::common::{self, HwU32, HwU64, corrupt};
-use crate::error::{Error, Result};
+use crate::common::{self, HwU32, HwU64};
+use crate::error::{Error, Result, TrySendError};
 
 /// `name_header` (spec §4.19), for the offset asserts; accessed through `Region`.
 #[repr(C)]
@@ -205,7 +206,7 @@ impl<T: Pod> Stream<T> {
     /// Creates the stream `name` with a buffer of `capacity` elements.
     ///
     /// # Errors
-    /// `InvalidName`/`NameTooLong` (base names at most 24 bytes); [`Error::InvalidArgument`]
+    /// `InvalidName`/`NameTooLong` (base names at most 24 bytes); [`FormatError::InvalidArgument`]
     /// for capacity 0 or a buffer above `u32::MAX` bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         Self::create_with(seg, name, capacity, "")
@@ -223,12 +224,12 @@ impl<T: Pod> Stream<T> {
 
     fn create_with(seg: &Segment, name: &str, capacity: usize, transform: &str) -> Result<Self> {
         let () = Self::ELEMENT_OK;
-        common::check_base(name, LONGEST_SUFFIX)?;
+        zeroipc_format::validate_base_name(name, LONGEST_SUFFIX)?;
         let bytes = u32::try_from(capacity.saturating_mul(size_of::<T>()))
             .ok()
             .filter(|b| *b > 0 && capacity > 0)
             .ok_or_else(|| {
-                Error::InvalidArgument(format!("stream capacity {capacity} is out of range"))
+                FormatError::InvalidArgument(format!("stream capacity {capacity} is out of range"))
             })?;
         let h = format!("{name}_header");
         let b = format!("{name}_buffer");
@@ -242,7 +243,9 @@ impl<T: Pod> Stream<T> {
             ],
             |r: &[Region]| {
                 let [h, b, s] = r else {
-                    return Err(Error::InvalidArgument("three regions expected".into()));
+                    return Err(FormatError::InvalidArgument(
+                        "three regions expected".into(),
+                    ));
                 };
                 h.write::<u32>(H_CAPACITY, capacity as u32)?;
                 let mut t = [0u8; 32];
@@ -266,36 +269,38 @@ impl<T: Pod> Stream<T> {
     /// Opens the existing stream `name`.
     ///
     /// # Errors
-    /// `NotFound`; `Incomplete`; [`Error::SizeMismatch`]; [`Error::TypeMismatch`];
+    /// `NotFound`; `Incomplete`; [`FormatError::SizeMismatch`]; [`FormatError::TypeMismatch`];
     /// `Corrupt` (`closed` above 1, ring capacity not `buffer_capacity * es`).
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        common::check_base(name, LONGEST_SUFFIX)?;
+        zeroipc_format::validate_base_name(name, LONGEST_SUFFIX)?;
         let h = format!("{name}_header");
         let b = format!("{name}_buffer");
-        let parts = common::find_parts(seg, name, &[&h, &b])?;
-        let (Some(he), Some(be)) = (parts.first(), parts.get(1)) else {
-            return Err(Error::InvalidArgument("two entries expected".into()));
-        };
-        common::size_check(he, he.size() == HEADER_SIZE, HEADER_SIZE)?;
-        let header = seg.region(he)?;
+        let [he, be] = seg.find_composite(name, &[&h, &b])?;
+        he.expect_size(HEADER_SIZE)?;
+        let header = seg.region(&he)?;
         let ring_handle = Ring::<T>::open(seg, &b)?;
         let cap = ring_handle.capacity_bytes();
         let elems = header.read::<u32>(H_CAPACITY)?;
         if u64::from(elems) * Self::ES != cap {
-            return Err(Error::SizeMismatch {
+            return Err(FormatError::SizeMismatch {
                 name: name.to_owned(),
                 expected: u64::from(elems) * Self::ES + R_BUFFER as u64,
                 found: be.size(),
-            });
+            }
+            .into());
         }
-        let ring = seg.region(be)?;
+        let ring = seg.region(&be)?;
         let subs = match seg.get(&format!("{name}_subs"))? {
             Some(e) => {
-                common::size_check(&e, e.size() == SUBS_SIZE, SUBS_SIZE)?;
+                e.expect_size(SUBS_SIZE)?;
                 let r = seg.region(&e)?;
                 let n = r.read::<u32>(0)?;
                 if n as usize != SUB_SLOTS {
-                    return Err(corrupt(name, "subscriber slots", u64::from(n)));
+                    return Err(Error::from(FormatError::corrupt_field(
+                        name,
+                        "subscriber slots",
+                        u64::from(n),
+                    )));
                 }
                 Some(r)
             }
@@ -372,7 +377,11 @@ impl<T: Pod> Stream<T> {
         {
             0 => Ok(false),
             1 => Ok(true),
-            v => Err(corrupt(&self.inner.name, "closed", u64::from(v))),
+            v => Err(Error::from(FormatError::corrupt_field(
+                &self.inner.name,
+                "closed",
+                u64::from(v),
+            ))),
         }
     }
 
@@ -404,7 +413,11 @@ impl<T: Pod> Stream<T> {
         {
             None | Some(0) => Ok(false),
             Some(1) => Ok(true),
-            Some(v) => Err(corrupt(&self.inner.name, "multicast", u64::from(v))),
+            Some(v) => Err(Error::from(FormatError::corrupt_field(
+                &self.inner.name,
+                "multicast",
+                u64::from(v),
+            ))),
         }
     }
 
@@ -426,7 +439,7 @@ impl<T: Pod> Stream<T> {
     /// `pos + es`, or `Corrupt` if a hostile position would overflow.
     fn advance(&self, pos: u64, field: &'static str) -> Result<u64> {
         pos.checked_add(Self::ES)
-            .ok_or_else(|| corrupt(&self.inner.name, field, pos))
+            .ok_or_else(|| Error::from(FormatError::corrupt_field(&self.inner.name, field, pos)))
     }
 
     /// Checks `0 <= w - r <= capacity`.
@@ -439,7 +452,11 @@ impl<T: Pod> Stream<T> {
             {
                 Ok(())
             }
-            _ => Err(corrupt(&self.inner.name, field, r)),
+            _ => Err(Error::from(FormatError::corrupt_field(
+                &self.inner.name,
+                field,
+                r,
+            ))),
         }
     }
 
@@ -528,13 +545,18 @@ impl<T: Pod> Stream<T> {
         Ok(true)
     }
 
-    /// Emits `v` if there is room: `Ok(false)` when the slowest live subscriber (or, without
-    /// subscribers, the competing consumers) has not freed space.
+    /// Emits `v` if there is room.
     ///
     /// # Errors
-    /// [`Error::Closed`]; `Corrupt`.
-    pub fn try_emit(&self, v: T) -> Result<bool> {
-        self.try_emit_inner(v, false)
+    /// [`TrySendError::Full`] with the value back when the slowest live subscriber (or,
+    /// without subscribers, the competing consumers) has not freed space;
+    /// [`TrySendError::Failed`] with [`Error::Closed`] or `Corrupt`.
+    pub fn try_emit(&self, v: T) -> Result<(), TrySendError<T>> {
+        match self.try_emit_inner(v, false) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TrySendError::Full(v)),
+            Err(e) => Err(TrySendError::Failed(e)),
+        }
     }
 
     /// Emits `v`, blocking while the buffer is full (backpressure from the slowest live
@@ -596,7 +618,7 @@ impl<T: Pod> Stream<T> {
     /// [`Error::Closed`]; `Corrupt`.
     pub fn try_emit_slice(&self, values: &[T]) -> Result<usize> {
         for (n, v) in values.iter().enumerate() {
-            if !self.try_emit(*v)? {
+            if !self.try_emit_inner(*v, false)? {
                 return Ok(n);
             }
         }
@@ -646,7 +668,7 @@ impl<T: Pod> Stream<T> {
     /// docs).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if the stream has no `name_subs` entry (created upstream)
+    /// [`FormatError::InvalidArgument`] if the stream has no `name_subs` entry (created upstream)
     /// or all [`SUB_SLOTS`] slots are taken (slots of dead subscribers are freed by a blocked
     /// producer).
     pub fn subscribe(&self) -> Result<Subscription<T>> {
@@ -686,10 +708,11 @@ impl<T: Pod> Stream<T> {
                 next: None,
             });
         }
-        Err(Error::InvalidArgument(format!(
+        Err(FormatError::InvalidArgument(format!(
             "{:?}: no free subscriber slot (or no name_subs entry)",
             self.inner.name
-        )))
+        ))
+        .into())
     }
 }
 
@@ -786,14 +809,14 @@ impl<T: Pod> Subscription<T> {
         }
         let s = &self.stream;
         let Some((cursor, pid)) = s.slot(self.slot)? else {
-            return Err(Error::InvalidArgument("no subscriber slot".into()));
+            return Err(FormatError::InvalidArgument("no subscriber slot".into()).into());
         };
         if pid.load(Ordering::SeqCst) != common::my_pid() {
-            return Err(corrupt(
+            return Err(Error::from(FormatError::corrupt_field(
                 &s.inner.name,
                 "subscriber slot owner",
                 self.slot as u64,
-            ));
+            )));
         }
         let c = cursor.load(Ordering::Relaxed);
         let closed = s.is_closed()?;

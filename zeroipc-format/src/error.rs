@@ -83,6 +83,14 @@ pub enum Corruption {
         /// The bound it must stay within.
         memory_size: u64,
     },
+    /// `entry_count` counts entries whose bytes are a hole of a sparse file: they were never
+    /// written, so the count cannot be real (reading them would allocate memory for nothing).
+    SparseTable {
+        /// The stored `entry_count`.
+        entry_count: u32,
+        /// Offset of the first hole in the entry array.
+        hole: u64,
+    },
     /// A structure's stored header field has a value its layout forbids.
     Field {
         /// Name of the structure (table entry).
@@ -157,6 +165,11 @@ impl fmt::Display for Corruption {
                 f,
                 "entry {index}: offset {offset} + size {size} ends past memory_size {memory_size}"
             ),
+            Self::SparseTable { entry_count, hole } => write!(
+                f,
+                "entry_count {entry_count} counts entries that were never written (the file has \
+                 a hole at byte {hole} of its entry array): not a real table"
+            ),
             Self::Field {
                 entry,
                 field,
@@ -203,9 +216,44 @@ pub enum Error {
         /// The limit in bytes.
         max: usize,
     },
-    /// An argument is out of range (size too small for the table, zero capacity, ...).
+    /// An argument is out of range (size too small for the table, zero capacity, negative
+    /// count, `initial > max`, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A structure's entry is not the size its layout requires for its stored geometry (the
+    /// spec's `LayoutMismatch`: e.g. an upstream C array, or a different element type). Shared
+    /// by every structure crate.
+    #[error("{name:?}: entry is {found} bytes, the layout needs {expected}")]
+    SizeMismatch {
+        /// The entry name.
+        name: String,
+        /// Size the layout requires.
+        expected: u64,
+        /// Size recorded in the table.
+        found: u64,
+    },
+    /// The stored geometry or kind differs from what the caller asked for (the spec's
+    /// `TypeMismatch`: a different element size, a Mutex whose `max_count` is not 1, ...).
+    #[error("{name:?}: stored {what} is {found}, expected {expected}")]
+    TypeMismatch {
+        /// The entry name.
+        name: String,
+        /// The mismatching property (e.g. `elem_size`).
+        what: &'static str,
+        /// The caller's (expected) value.
+        expected: u64,
+        /// The stored value.
+        found: u64,
+    },
+    /// Some parts of a composite structure exist but not all, after the grace period
+    /// ([`GRACE`](crate::GRACE)).
+    #[error("{name:?}: composite structure is incomplete (missing {missing:?})")]
+    Incomplete {
+        /// The structure's base name.
+        name: String,
+        /// The first missing part.
+        missing: String,
+    },
     /// The segment is shorter than its header or its magic is still 0 after the grace period.
     #[error("segment {name:?} is not initialised")]
     NotInitialized {
@@ -254,6 +302,36 @@ pub enum Error {
         /// Bytes still free.
         available: u64,
     },
+    /// The filesystem holding the segment (`/dev/shm`) has too little space free to reserve it.
+    #[error(
+        "not enough space for {what}: {requested} bytes asked, {available} free in /dev/shm; \
+         free space there (remove unused segments) or enlarge it (Docker: --shm-size)"
+    )]
+    NoSpace {
+        /// What was being created (the segment name).
+        what: String,
+        /// Bytes asked for.
+        requested: u64,
+        /// Bytes free on the filesystem when it was asked.
+        available: u64,
+    },
+    /// A structure is valid as stored but uses a feature this implementation refuses on
+    /// purpose (for example a capacity-1 queue created by upstream C++).
+    #[error("structure {name:?} is unsupported: {reason}")]
+    Unsupported {
+        /// The structure (table entry) name.
+        name: String,
+        /// What is unsupported, why, and what to do instead.
+        reason: String,
+    },
+    /// The path names something other than a regular file (a FIFO, directory, device...).
+    #[error("{name:?} is a {kind}, not a regular file holding a segment")]
+    NotRegularFile {
+        /// The name or path.
+        name: String,
+        /// What it is.
+        kind: &'static str,
+    },
     /// A timed operation (e.g. taking the creation lock) expired.
     #[error("timed out waiting for {what}")]
     Timeout {
@@ -296,6 +374,50 @@ pub enum Error {
 impl Error {
     pub(crate) fn corrupt(what: Corruption) -> Self {
         Self::Corrupt { what }
+    }
+
+    /// [`Error::Corrupt`] with [`Corruption::Field`]: field `field` of structure `entry`
+    /// holds `value`, which its layout forbids. Signed values are passed as their
+    /// two's-complement bits (`v as u64`), as stored.
+    ///
+    /// # Examples
+    /// ```
+    /// let e = zeroipc_format::Error::corrupt_field("q", "capacity", 3);
+    /// assert_eq!(e.to_string(), "corrupt segment: structure \"q\": field capacity has invalid value 3");
+    /// ```
+    pub fn corrupt_field(entry: &str, field: &'static str, value: u64) -> Self {
+        Self::Corrupt {
+            what: Corruption::Field {
+                entry: entry.to_owned(),
+                field,
+                value,
+            },
+        }
+    }
+
+    /// [`Error::SizeMismatch`] for `entry`, whose layout needs `expected` bytes.
+    pub fn size_mismatch(entry: &crate::Entry, expected: u64) -> Self {
+        Self::SizeMismatch {
+            name: entry.name().to_owned(),
+            expected,
+            found: entry.size(),
+        }
+    }
+
+    /// [`Error::TypeMismatch`] for `entry`: its stored `what` is `found`, the caller expected
+    /// `expected`.
+    pub fn type_mismatch(
+        entry: &crate::Entry,
+        what: &'static str,
+        expected: u64,
+        found: u64,
+    ) -> Self {
+        Self::TypeMismatch {
+            name: entry.name().to_owned(),
+            what,
+            expected,
+            found,
+        }
     }
 
     pub(crate) fn io(op: &'static str, errno: rustix::io::Errno) -> Self {

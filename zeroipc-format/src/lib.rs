@@ -31,7 +31,9 @@
 //! ```
 
 pub mod atomic;
+mod composite;
 mod error;
+mod file;
 mod layout;
 mod map;
 mod name;
@@ -39,7 +41,9 @@ mod segment;
 mod table;
 mod view;
 
+pub use composite::GRACE;
 pub use error::{Corruption, Error, Result};
+pub use file::{SHM_DIR, STAGING_PREFIX};
 pub use layout::{
     ALIGN, DEFAULT_MAX_ENTRIES, ENTRY_SIZE, HEADER_SIZE, MAGIC, TableEntry, TableHeader, VERSION,
     align8, table_size,

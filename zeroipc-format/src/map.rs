@@ -61,6 +61,29 @@ impl Mapping {
         })
     }
 
+    /// `len` zeroed bytes of private anonymous memory (`MAP_NORESERVE`): pages cost nothing
+    /// until written, so a snapshot of a huge file holds only what was read into it.
+    pub(crate) fn anonymous(len: usize) -> Result<Self> {
+        if len == 0 {
+            return Err(Error::InvalidArgument("segment size must not be 0".into()));
+        }
+        let raw = memmap2::MmapOptions::new()
+            .len(len)
+            .no_reserve_swap()
+            .map_anon()
+            .map(memmap2::MmapRaw::from)
+            .map_err(|source| Error::Io { op: "mmap", source })?;
+        let ptr = NonNull::new(raw.as_mut_ptr()).ok_or_else(|| Error::Io {
+            op: "mmap",
+            source: std::io::Error::other("mapping at address 0"),
+        })?;
+        Ok(Self {
+            ptr,
+            len: raw.len(),
+            backing: Backing::Mmap(raw),
+        })
+    }
+
     /// Allocates `len` zeroed bytes on the heap, aligned to 64.
     pub(crate) fn heap(len: usize) -> Result<Self> {
         if len == 0 {

@@ -12,11 +12,15 @@ use rustix::shm;
 
 use crate::atomic::Ordering;
 use crate::error::{Error, Result};
+use crate::file;
 use crate::layout::{self, HEADER_SIZE, MAGIC, VERSION};
 use crate::map::Mapping;
 use crate::name::{canonical_segment_name, encode_entry_name};
 use crate::table::{self, Entry, Geometry, Header};
 use crate::view::Region;
+
+#[path = "snapshot.rs"]
+mod snapshot;
 
 /// How a segment is created or opened. Start from [`SegmentOptions::new`], change what you
 /// need, then call one of the constructors.
@@ -68,8 +72,10 @@ impl SegmentOptions {
 
     /// Permission bits of a new segment (applied with `fchmod`, so the umask does not apply).
     /// Use e.g. `0o660` to let a group open it.
+    /// Only the permission bits are kept (`mode & 0o777`): setuid, setgid and sticky are
+    /// never set on a segment.
     pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = mode & 0o7777;
+        self.mode = mode & 0o777;
         self
     }
 
@@ -110,8 +116,15 @@ impl SegmentOptions {
         let table = check_geometry(size, max_entries)?;
         let len = usize::try_from(size)
             .map_err(|_| Error::InvalidArgument(format!("size {size} does not fit in memory")))?;
+        // Cheap early answer; the no-replace rename below is what decides.
+        if std::fs::symlink_metadata(format!("{}{canon}", file::SHM_DIR)).is_ok() {
+            return Err(Error::AlreadyExists { name: canon });
+        }
+        // Built under a hidden name and renamed into place only when complete, so no opener
+        // (ours or upstream's, which does not wait) ever sees a 0-byte or half-written table.
+        let staged = file::staging_name();
         let fd = shm::open(
-            canon.as_str(),
+            staged.as_str(),
             shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR,
             Mode::from_bits_truncate(self.mode),
         )
@@ -120,19 +133,35 @@ impl SegmentOptions {
         let built = (|| {
             rustix::fs::fchmod(&file, Mode::from_bits_truncate(self.mode))
                 .map_err(|e| Error::io("fchmod", e))?;
+            // Held across the rename (flock belongs to the object, not the name): a process
+            // that opens the name at once waits for the table lock until we are done.
             rustix::fs::flock(&file, FlockOperation::LockExclusive)
                 .map_err(|e| Error::io("flock", e))?;
+            file::reserve(&file, size, &canon)?;
             rustix::fs::ftruncate(&file, size).map_err(|e| Error::io("ftruncate", e))?;
             let map = Mapping::map_file(&file, len, false, self.populate)?;
             let root = Region::whole(Arc::new(map));
             init_header(&root, size, max_entries, table)?;
-            rustix::fs::flock(&file, FlockOperation::Unlock).map_err(|e| Error::io("flock", e))?;
+            file::publish(&staged, &canon)?;
+            // Cannot fail for a descriptor we hold; closing it would release the lock anyway.
+            let _ = rustix::fs::flock(&file, FlockOperation::Unlock);
             Ok(root)
         })();
         match built {
-            Ok(root) => Segment::assemble(root, canon.clone(), Some(canon), Some(file), self, true),
-            Err(e) => {
+            Ok(root) => Segment::assemble(
+                root,
+                canon.clone(),
+                Some(canon.clone()),
+                Some(file),
+                self,
+                true,
+            )
+            .inspect_err(|_| {
                 let _ = shm::unlink(canon.as_str());
+            }),
+            Err(e) => {
+                // Every failure happens before publication: only the staged name exists.
+                let _ = shm::unlink(staged.as_str());
                 Err(e)
             }
         }
@@ -160,9 +189,8 @@ impl SegmentOptions {
     /// As [`SegmentOptions::open`].
     pub fn open_read_only(&self, name: &str) -> Result<Segment> {
         let canon = canonical_segment_name(name)?;
-        let fd = shm::open(canon.as_str(), shm::OFlags::RDONLY, Mode::empty())
-            .map_err(|e| open_error(e, &canon))?;
-        let file = File::from(fd);
+        let path = format!("{}{canon}", file::SHM_DIR);
+        let file = file::open_nonblocking(&path, false).map_err(|e| open_error(e, &canon))?;
         let root = self.map_initialised(&file, &canon, true, false)?;
         let mut seg = Segment::assemble(root, canon.clone(), Some(canon), None, self, false)?;
         seg.set_read_only();
@@ -213,11 +241,8 @@ impl SegmentOptions {
     pub fn open_path(&self, path: impl AsRef<Path>) -> Result<Segment> {
         let path = path.as_ref();
         let label = path.display().to_string();
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|source| path_error(source, &label))?;
+        let file = file::open_nonblocking(path, true)
+            .map_err(|e| path_error(std::io::Error::from(e), &label))?;
         let root = self.map_initialised(&file, &label, false, true)?;
         Segment::assemble(root, label, None, Some(file), self, false)
     }
@@ -229,7 +254,8 @@ impl SegmentOptions {
     pub fn open_path_read_only(&self, path: impl AsRef<Path>) -> Result<Segment> {
         let path = path.as_ref();
         let label = path.display().to_string();
-        let file = File::open(path).map_err(|source| path_error(source, &label))?;
+        let file = file::open_nonblocking(path, false)
+            .map_err(|e| path_error(std::io::Error::from(e), &label))?;
         let root = self.map_initialised(&file, &label, true, true)?;
         let mut seg = Segment::assemble(root, label, None, None, self, false)?;
         seg.set_read_only();
@@ -245,10 +271,10 @@ impl SegmentOptions {
         private: bool,
         at_rest: bool,
     ) -> Result<Region> {
+        file::check_regular(file, label)?;
         let deadline = Instant::now() + self.init_grace;
         loop {
-            let st = rustix::fs::fstat(file).map_err(|e| Error::io("fstat", e))?;
-            let len = u64::try_from(st.st_size).unwrap_or(0);
+            let len = file::file_len(file)?;
             if len >= HEADER_SIZE as u64 {
                 let len = usize::try_from(len).map_err(|_| {
                     Error::InvalidArgument(format!("{label}: {len} bytes do not fit in memory"))
@@ -262,6 +288,10 @@ impl SegmentOptions {
                     .load(Ordering::Acquire)
                     != 0
                 {
+                    let count = root
+                        .atomic_u32(layout::header::ENTRY_COUNT)?
+                        .load(Ordering::Relaxed);
+                    file::check_table_backed(file, count)?;
                     return Ok(root);
                 }
             }
@@ -371,6 +401,10 @@ fn open_error(e: Errno, name: &str) -> Error {
         Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
             name: name.to_owned(),
         },
+        Errno::LOOP => Error::NotRegularFile {
+            name: name.to_owned(),
+            kind: "symbolic link",
+        },
         Errno::NAMETOOLONG => Error::NameTooLong {
             name: name.to_owned(),
             len: name.len(),
@@ -381,6 +415,12 @@ fn open_error(e: Errno, name: &str) -> Error {
 }
 
 fn path_error(source: std::io::Error, label: &str) -> Error {
+    if source.raw_os_error() == Some(Errno::LOOP.raw_os_error()) {
+        return Error::NotRegularFile {
+            name: label.to_owned(),
+            kind: "symbolic link",
+        };
+    }
     match source.kind() {
         std::io::ErrorKind::NotFound => Error::NotFound {
             name: label.to_owned(),
@@ -836,6 +876,10 @@ impl TableLock<'_> {
         let seg = self.seg;
         let root = &seg.inner.root;
         let g = seg.inner.geometry;
+        // A peer that shrank the file would make the pages we are about to zero raise SIGBUS.
+        if let Some(file) = &seg.inner.file {
+            file::check_not_shrunk(file, root.len() as u64)?;
+        }
         let names = parts
             .iter()
             .map(|(name, _)| encode_entry_name(name))

@@ -64,10 +64,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = events.pop();
         }
         // 100 readings/s, each read as the next arrives; 100 jobs/s, 5 left queued.
-        let _ = readings.try_emit(21.0 + (n % 10) as f32 / 10.0)?;
+        // A full stream or channel drops the value; a failure ends the demo.
+        if let Err(zeroipc_codata::TrySendError::Failed(e)) =
+            readings.try_emit(21.0 + (n % 10) as f32 / 10.0)
+        {
+            return Err(e.into());
+        }
         let _ = sub.try_recv()?;
-        let _ = tx.try_send(n)?;
-        if jobs.len() > 5 {
+        if let Err(zeroipc_codata::TrySendError::Failed(e)) = tx.try_send(n) {
+            return Err(e.into());
+        }
+        if jobs.len()? > 5 {
             let _ = rx.try_recv()?;
         }
         if n.is_multiple_of(3) {

@@ -1,4 +1,5 @@
-//! The CLI's error: a one-line message and the exit status it maps to.
+//! The library's and the CLI's error: a one-line message, the exit status it maps to, and the
+//! spec's name for the error kind (`NotFound`, `LayoutMismatch`, `Corrupt`, ...).
 
 use std::fmt;
 
@@ -12,32 +13,35 @@ pub const EXIT_OTHER: u8 = 3;
 /// Exit status: the command line could not be parsed.
 pub const EXIT_USAGE: u8 = 64;
 
-/// An error to report on stderr before exiting with [`CliError::code`].
+/// An error of the decoder, the inference or a command: reported on stderr before exiting
+/// with [`CliError::code`], or by a peer under [`CliError::kind`].
 #[derive(Debug)]
 pub struct CliError {
     code: u8,
+    kind: String,
     message: String,
 }
 
 impl CliError {
-    /// `target not found` (exit 1).
+    /// `target not found` (exit 1, kind `NotFound`).
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(EXIT_NOT_FOUND, message)
+        Self::new(EXIT_NOT_FOUND, "NotFound", message)
     }
 
-    /// Corrupt or unrecognised content (exit 2).
+    /// Corrupt or unrecognised content (exit 2, kind `Corrupt`).
     pub fn corrupt(message: impl Into<String>) -> Self {
-        Self::new(EXIT_CORRUPT, message)
+        Self::new(EXIT_CORRUPT, "Corrupt", message)
     }
 
-    /// Any other failure (exit 3).
+    /// Any other failure (exit 3, kind `Other`).
     pub fn other(message: impl Into<String>) -> Self {
-        Self::new(EXIT_OTHER, message)
+        Self::new(EXIT_OTHER, "Other", message)
     }
 
-    fn new(code: u8, message: impl Into<String>) -> Self {
+    fn new(code: u8, kind: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             code,
+            kind: kind.into(),
             message: message.into(),
         }
     }
@@ -47,12 +51,24 @@ impl CliError {
         self.code
     }
 
+    /// The error kind as the spec's error table names it (`NotFound`, `LayoutMismatch`,
+    /// `TypeMismatch`, `Corrupt`, `Incomplete`, `BadMagic`, ...), so that every
+    /// implementation reports the same kinds; `Other` for the CLI's own errors.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The message, without the kind.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// Prefixes the message with some context (e.g. the segment name).
     #[must_use]
     pub fn context(self, what: impl fmt::Display) -> Self {
         Self {
-            code: self.code,
             message: format!("{what}: {}", self.message),
+            ..self
         }
     }
 }
@@ -62,6 +78,17 @@ impl fmt::Display for CliError {
         // One line, whatever the source error contains.
         f.write_str(&self.message.replace('\n', " "))
     }
+}
+
+impl std::error::Error for CliError {}
+
+/// The variant name of an error's `Debug` form (`NotFound { .. }` → `NotFound`).
+fn variant<E: fmt::Debug>(e: &E) -> String {
+    format!("{e:?}")
+        .split([' ', '{', '('])
+        .next()
+        .unwrap_or("Error")
+        .to_owned()
 }
 
 impl From<zeroipc_format::Error> for CliError {
@@ -77,34 +104,49 @@ impl From<zeroipc_format::Error> for CliError {
             | E::OutOfBounds { .. } => EXIT_CORRUPT,
             _ => EXIT_OTHER,
         };
-        Self::new(code, e.to_string())
+        let kind = match &e {
+            E::NameTooLong { .. } => "InvalidName".to_owned(),
+            // The format's SizeMismatch is the spec's LayoutMismatch.
+            E::SizeMismatch { .. } => "LayoutMismatch".to_owned(),
+            E::NotInitialized { .. } => "NotInitialised".to_owned(),
+            other => variant(other),
+        };
+        Self::new(code, kind, e.to_string())
     }
+}
+
+/// An error of a structure crate that is not a format error: by its variant name (exit 3).
+fn of_crate<E: fmt::Debug + fmt::Display>(e: &E) -> CliError {
+    CliError::new(EXIT_OTHER, variant(e), e.to_string())
 }
 
 impl From<zeroipc_structures::Error> for CliError {
     fn from(e: zeroipc_structures::Error) -> Self {
+        use zeroipc_structures::Error as S;
         match e {
-            zeroipc_structures::Error::Format(f) => f.into(),
-            other => Self::other(other.to_string()),
+            S::Format(f) => f.into(),
+            other => of_crate(&other),
         }
     }
 }
 
 impl From<zeroipc_sync::Error> for CliError {
     fn from(e: zeroipc_sync::Error) -> Self {
+        use zeroipc_sync::Error as S;
         match e {
-            zeroipc_sync::Error::Format(f) => f.into(),
-            other => Self::other(other.to_string()),
+            S::Format(f) => f.into(),
+            other => of_crate(&other),
         }
     }
 }
 
 impl From<zeroipc_codata::Error> for CliError {
     fn from(e: zeroipc_codata::Error) -> Self {
+        use zeroipc_codata::Error as C;
         match e {
-            zeroipc_codata::Error::Format(f) => f.into(),
-            zeroipc_codata::Error::Structure(s) => s.into(),
-            other => Self::other(other.to_string()),
+            C::Format(f) => f.into(),
+            C::Structure(s) => s.into(),
+            other => of_crate(&other),
         }
     }
 }
@@ -117,7 +159,7 @@ impl From<zerobuffer::Error> for CliError {
             E::InvalidOieb { .. } | E::Corrupt { .. } | E::InvalidMetadata { .. } => EXIT_CORRUPT,
             _ => EXIT_OTHER,
         };
-        Self::new(code, e.to_string())
+        Self::new(code, variant(&e), e.to_string())
     }
 }
 
@@ -126,7 +168,7 @@ impl From<std::io::Error> for CliError {
         if e.kind() == std::io::ErrorKind::NotFound {
             Self::not_found(e.to_string())
         } else {
-            Self::other(e.to_string())
+            Self::new(EXIT_OTHER, "Io", e.to_string())
         }
     }
 }

@@ -10,23 +10,16 @@
 //!
 //! Every command takes `--json`. Exit status: 0 ok, 1 target not found, 2 corrupt segment or
 //! unrecognised content, 3 other errors, 64 usage. Only `gc` removes anything. See
-//! `docs/CLI.md` for the JSON keys.
-
-mod cmd;
-mod decode;
-mod dtype;
-mod error;
-mod fmt;
-mod infer;
-mod prim;
-mod source;
+//! `docs/CLI.md` for the JSON keys. The commands live in the library (`zeroipc_inspect::cmd`);
+//! this binary only parses the arguments.
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::{CliError, EXIT_USAGE, Result};
+use zeroipc_inspect::cmd;
+use zeroipc_inspect::error::{CliError, EXIT_USAGE, Result};
 
 /// Inspect ZeroIPC segments and ZeroBuffer buffers (read-only except `gc`).
 #[derive(Debug, Parser)]

@@ -8,6 +8,8 @@
 //! through `zeroipc_format` regions. Nothing here takes a lock or registers a peer, so a
 //! value guarded by a lock (a `Signal`'s) is an unsynchronised snapshot.
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use serde_json::{Map as JsonMap, Value, json};
 use zeroipc_codata::{Channel, Future, FutureState, Lazy, LazyOp, LazyState, Stream};
 use zeroipc_format::{Entry, Region, Segment};
@@ -16,9 +18,10 @@ use zeroipc_sync::owner::is_dead;
 use zeroipc_sync::{Barrier, Event, EventMode, Latch, Monitor, Mutex, Once, OnceState, RwLock};
 use zeroipc_sync::{Semaphore, Signal};
 
-use crate::decode::{Fields, Limit, Scalar, value, with_dtype};
+use crate::decode::{Fields, QueueState, Scalar, View};
 use crate::dtype::{Dtype, Kind, Spec};
 use crate::error::{CliError, Result};
+use crate::with_dtype;
 
 /// Subscriber cursor of a free or joining slot (spec §3.9.1).
 const JOINING: u64 = u64::MAX;
@@ -27,19 +30,40 @@ const SUB_SLOTS: usize = 16;
 /// Peer slots of `NAME_peers`.
 const PEER_SLOTS: usize = 32;
 
-/// The parts a composite kind stores, by suffix, in creation order (`""` is the base entry).
-pub fn part_suffixes(kind: Kind) -> &'static [&'static str] {
+/// Who defines an entry of a composite structure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The upstream (C++) layout: every implementation creates it.
+    Upstream,
+    /// A project extension (owner pid, subscriber and peer tables, the rendezvous slot):
+    /// optional for a reader.
+    Project,
+}
+
+/// The entries a kind stores, by suffix of the base name (`""` is the base entry itself), in
+/// creation order, with who defines each.
+pub fn parts(kind: Kind) -> &'static [(&'static str, Origin)] {
+    use Origin::{Project as P, Upstream as U};
     match kind {
-        Kind::Mutex => &["", "_owner"],
-        Kind::RwLock => &["_state", "_rmtx", "_wmtx", ""],
-        Kind::Monitor => &["_mtx", "_cond", "_count", ""],
-        Kind::Event => &["", "_sem"],
-        Kind::Signal => &["_state", "_mtx", ""],
-        Kind::Lazy => &["", "_owner"],
-        Kind::Stream => &["_header", "_buffer", "_subs"],
-        Kind::Channel => &["_header", "_buffer", "_slot", "_peers"],
-        _ => &[""],
+        Kind::Mutex | Kind::Lazy => &[("", U), ("_owner", P)],
+        Kind::RwLock => &[("_state", U), ("_rmtx", U), ("_wmtx", U), ("", U)],
+        Kind::Monitor => &[("_mtx", U), ("_cond", U), ("_count", U), ("", U)],
+        Kind::Event => &[("", U), ("_sem", U)],
+        Kind::Signal => &[("_state", U), ("_mtx", U), ("", U)],
+        Kind::Stream => &[("_header", U), ("_buffer", U), ("_subs", P)],
+        Kind::Channel => &[("_header", U), ("_buffer", U), ("_slot", P), ("_peers", P)],
+        _ => &[("", U)],
     }
+}
+
+/// The entry names of the upstream (C++) layout of `kind` for base name `name`, in creation
+/// order: whatever else a writer creates for the structure is a project auxiliary entry.
+pub fn upstream_parts(kind: Kind, name: &str) -> Vec<String> {
+    parts(kind)
+        .iter()
+        .filter(|(_, origin)| *origin == Origin::Upstream)
+        .map(|(suffix, _)| format!("{name}{suffix}"))
+        .collect()
 }
 
 /// Decodes the sync/codata structure `name` as `spec` into `f` (after `kind`).
@@ -47,7 +71,7 @@ pub fn part_suffixes(kind: Kind) -> &'static [&'static str] {
 /// # Errors
 /// The crates' open errors (missing parts, sizes, corrupt words), read errors, and a typed
 /// kind without a type where the value cannot be shown without one.
-pub fn decode(seg: &Segment, name: &str, spec: Spec, lim: &Limit, f: &mut Fields) -> Result<()> {
+pub fn decode(seg: &Segment, name: &str, spec: Spec, view: &View, f: &mut Fields) -> Result<()> {
     match spec.kind {
         Kind::Semaphore => semaphore(seg, name, f),
         Kind::Mutex => mutex(seg, name, f),
@@ -60,34 +84,34 @@ pub fn decode(seg: &Segment, name: &str, spec: Spec, lim: &Limit, f: &mut Fields
         Kind::Signal => {
             put_dtype(f, spec.dtype);
             match spec.dtype {
-                Some(d) => with_dtype!(d, T => signal::<T>(seg, name, f)),
+                Some(d) => with_dtype!(d, T => signal::<T>(seg, name, view, f)),
                 None => signal_raw(seg, name, f),
             }
         }
         Kind::Future => {
             put_dtype(f, spec.dtype);
             match spec.dtype {
-                Some(d) => with_dtype!(d, T => future::<T>(seg, name, f, None)),
-                None => future::<u8>(seg, name, f, Some(())),
+                Some(d) => with_dtype!(d, T => future::<T>(seg, name, view, f, None)),
+                None => future::<u8>(seg, name, view, f, Some(())),
             }
         }
         Kind::Lazy => {
             put_dtype(f, spec.dtype);
             match spec.dtype {
-                Some(d) => with_dtype!(d, T => lazy::<T>(seg, name, f, false)),
+                Some(d) => with_dtype!(d, T => lazy::<T>(seg, name, view, f, false)),
                 // 280 bytes: any of the 1-, 2- and 4-byte types; the header words are shared.
-                None => lazy::<u8>(seg, name, f, true),
+                None => lazy::<u8>(seg, name, view, f, true),
             }
         }
         Kind::Stream => {
             let d = needs_dtype(spec)?;
             put_dtype(f, Some(d));
-            with_dtype!(d, T => stream::<T>(seg, name, lim, f))
+            with_dtype!(d, T => stream::<T>(seg, name, view, f))
         }
         Kind::Channel => {
             let d = needs_dtype(spec)?;
             put_dtype(f, Some(d));
-            with_dtype!(d, T => channel::<T>(seg, name, lim, f))
+            with_dtype!(d, T => channel::<T>(seg, name, view, f))
         }
         other => Err(CliError::other(format!(
             "internal: {other} is not a sync or codata kind"
@@ -135,7 +159,7 @@ fn pid_json(pid: u32) -> (Value, Value) {
 
 /// Whether the semaphore-as-mutex entry `name` is held (`count <= 0`).
 fn mutex_word_locked(seg: &Segment, name: &str) -> Result<bool> {
-    Ok(region_of(seg, name)?.read::<i32>(0)? <= 0)
+    Ok(Semaphore::open(seg, name)?.count()? <= 0)
 }
 
 fn semaphore(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
@@ -148,10 +172,11 @@ fn semaphore(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
 
 fn mutex(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
     let m = Mutex::open(seg, name)?;
-    let r = region_of(seg, name)?;
-    f.put("count", r.read::<i32>(0)?);
-    f.put("waiting", r.read::<i32>(4)?);
-    f.put("max_count", r.read::<i32>(8)?);
+    // A mutex is a semaphore with max_count 1: its words read through that view.
+    let s = Semaphore::open(seg, name)?;
+    f.put("count", s.count()?);
+    f.put("waiting", s.waiting()?);
+    f.put("max_count", s.max_count());
     f.put("locked", m.is_locked()?);
     f.put("tracks_owner", m.tracks_owner());
     let (pid, alive) = pid_json(m.owner_pid()?.unwrap_or(0));
@@ -223,12 +248,12 @@ fn event(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
     Ok(())
 }
 
-fn signal<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
+fn signal<T: Scalar>(seg: &Segment, name: &str, view: &View, f: &mut Fields) -> Result<()> {
     let s = Signal::<T>::open(seg, name)?;
     f.put("version", s.version()?);
     // Read without the signal's mutex (inspecting never locks): a snapshot.
     let state = region_of(seg, &format!("{name}_state"))?;
-    f.put("value", value(state.read::<T>(8)?));
+    f.put("value", view.value(state.read::<T>(8)?));
     f.put("locked", mutex_word_locked(seg, &format!("{name}_mtx"))?);
     Ok(())
 }
@@ -254,7 +279,13 @@ fn hex_of(r: &Region, from: usize, to: usize) -> Result<String> {
 
 /// Decodes a future; with `raw`, the element type is unknown and the value is shown as the
 /// bytes between the header and the end of the value slot (8 bytes for a 280-byte entry).
-fn future<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields, raw: Option<()>) -> Result<()> {
+fn future<T: Scalar>(
+    seg: &Segment,
+    name: &str,
+    view: &View,
+    f: &mut Fields,
+    raw: Option<()>,
+) -> Result<()> {
     let fut = Future::<T>::open(seg, name)?;
     let state = fut.state()?;
     let (code, text) = match state {
@@ -267,7 +298,10 @@ fn future<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields, raw: Option<()>)
     f.put("waiters", fut.waiters()?);
     let ready = state == FutureState::Ready;
     match raw {
-        None if ready => f.put("value", fut.try_get()?.map_or(Value::Null, value)),
+        None if ready => f.put(
+            "value",
+            fut.try_get()?.map_or(Value::Null, |x| view.value(x)),
+        ),
         _ => f.put("value", Value::Null),
     }
     let msg = match (state, raw) {
@@ -277,7 +311,9 @@ fn future<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields, raw: Option<()>)
             let r = region_of(seg, name)?;
             match crate::infer::error_elem_size(&r) {
                 Some(es) => {
-                    let raw: [u8; 256] = r.read(16 + es as usize)?;
+                    let at = usize::try_from(es).ok().and_then(|es| es.checked_add(16));
+                    let at = at.ok_or_else(|| CliError::corrupt("error message offset"))?;
+                    let raw: [u8; 256] = r.read(at)?;
                     let end = raw.iter().position(|&b| b == 0).unwrap_or(255);
                     Value::from(String::from_utf8_lossy(raw.get(..end).unwrap_or_default()))
                 }
@@ -300,7 +336,13 @@ fn future<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields, raw: Option<()>)
     Ok(())
 }
 
-fn lazy<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields, raw: bool) -> Result<()> {
+fn lazy<T: Scalar>(
+    seg: &Segment,
+    name: &str,
+    view: &View,
+    f: &mut Fields,
+    raw: bool,
+) -> Result<()> {
     let l = Lazy::<T>::open(seg, name)?;
     let state = l.state()?;
     let (code, text) = match state {
@@ -311,13 +353,13 @@ fn lazy<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields, raw: bool) -> Resu
     };
     f.put("state", code);
     let v = match (state, raw) {
-        (LazyState::Computed, false) => l.try_get()?.map_or(Value::Null, value),
+        (LazyState::Computed, false) => l.try_get()?.map_or(Value::Null, |x| view.value(x)),
         _ => Value::Null,
     };
     f.put("value", v);
     f.put("state_name", text);
     let op = l.op()?;
-    let t = |x: T| if raw { Value::Null } else { value(x) };
+    let t = |x: T| if raw { Value::Null } else { view.value(x) };
     let op = match op {
         LazyOp::Constant(c) => json!({"type": "constant", "value": t(c)}),
         LazyOp::Add(a, b) => json!({"type": "add", "a": t(a), "b": t(b)}),
@@ -345,6 +387,16 @@ fn lazy<T: Scalar>(seg: &Segment, name: &str, f: &mut Fields, raw: bool) -> Resu
     Ok(())
 }
 
+/// `base + stride * i`: the offset of slot `i` of a table.
+fn table_offset(base: usize, stride: usize, i: usize) -> Result<usize> {
+    stride
+        .checked_mul(i)
+        .and_then(|o| o.checked_add(base))
+        .ok_or_else(|| {
+            CliError::corrupt(format!("slot {i} of a table lies beyond the address space"))
+        })
+}
+
 /// One occupied subscriber slot of `NAME_subs` (spec §3.9.1).
 fn subscriber_json(i: usize, cursor: u64, pid: u32, w: u64, cap: u64, es: u64) -> Value {
     let (pid_v, alive) = pid_json(pid);
@@ -353,7 +405,7 @@ fn subscriber_json(i: usize, cursor: u64, pid: u32, w: u64, cap: u64, es: u64) -
         .then(|| w.checked_sub(cursor))
         .flatten()
         .filter(|d| *d <= cap && d.is_multiple_of(es) && cursor.is_multiple_of(es))
-        .map(|d| d / es.max(1));
+        .and_then(|d| d.checked_div(es.max(1)));
     json!({
         "slot": i,
         "pid": pid_v,
@@ -375,8 +427,8 @@ pub fn subscribers(subs: &Region, w: u64, cap: u64, es: u64) -> Result<(u32, Vec
     let multicast = subs.read::<u32>(16)?;
     let mut out = Vec::new();
     for i in 0..SUB_SLOTS {
-        let cursor = subs.read::<u64>(32 + 16 * i)?;
-        let pid = subs.read::<u32>(40 + 16 * i)?;
+        let cursor = subs.read::<u64>(table_offset(32, 16, i)?)?;
+        let pid = subs.read::<u32>(table_offset(40, 16, i)?)?;
         if pid != 0 {
             out.push(subscriber_json(i, cursor, pid, w, cap, es));
         }
@@ -384,17 +436,17 @@ pub fn subscribers(subs: &Region, w: u64, cap: u64, es: u64) -> Result<(u32, Vec
     Ok((multicast, out))
 }
 
-fn stream<T: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) -> Result<()> {
+fn stream<T: Scalar>(seg: &Segment, name: &str, view: &View, f: &mut Fields) -> Result<()> {
     let s = Stream::<T>::open(seg, name)?;
     let ring = Ring::<T>::open(seg, &format!("{name}_buffer"))?;
     let (w, r) = ring.positions_snapshot()?;
-    let items = ring.peek_all()?;
+    let items = ring.snapshot()?;
     let es = size_of::<T>() as u64;
     f.put("sequence", s.sequence()?);
     f.put("closed", s.is_closed()?);
     f.put("buffer_capacity", s.capacity());
-    f.list("items", items.len(), lim, |i| {
-        Ok(items.get(i).copied().map_or(Value::Null, value))
+    f.list("items", items.len(), view, |i| {
+        Ok(items.get(i).copied().map_or(Value::Null, |x| view.value(x)))
     })?;
     f.put("size", items.len());
     f.put("elem_size", es);
@@ -430,7 +482,7 @@ pub fn peers(r: &Region) -> Result<(u32, u32, Vec<Value>)> {
     }
     let mut out = Vec::new();
     for i in 0..PEER_SLOTS {
-        let word = r.read::<u64>(16 + 8 * i)?;
+        let word = r.read::<u64>(table_offset(16, 8, i)?)?;
         if word == 0 {
             continue;
         }
@@ -445,33 +497,26 @@ pub fn peers(r: &Region) -> Result<(u32, u32, Vec<Value>)> {
     Ok((r.read::<u32>(4)?, r.read::<u32>(8)?, out))
 }
 
-fn channel<T: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) -> Result<()> {
+fn channel<T: Scalar>(seg: &Segment, name: &str, view: &View, f: &mut Fields) -> Result<()> {
     let ch = Channel::<T>::open(seg, name)?;
     let header = region_of(seg, &format!("{name}_header"))?;
     f.put("closed", ch.is_closed()?);
     f.put("capacity", ch.capacity());
     if ch.is_buffered() {
         let q = Queue::<T>::open(seg, &format!("{name}_buffer"))?;
-        let (head, tail) = q.counters()?;
-        let cap = q.capacity();
-        let size = (tail.wrapping_sub(head) as usize).min(cap);
-        let region = seg.region(q.entry())?;
-        let mask = cap.saturating_sub(1);
-        f.put("size", size);
-        f.list("items", size, lim, |i| {
-            let slot = (head as usize).wrapping_add(i) & mask;
-            Ok(value(region.read::<T>(16 + slot * size_of::<T>())?))
-        })?;
+        let s = QueueState::of(&q)?;
+        f.put("size", s.size);
+        s.items_list(view, f)?;
         f.put("buffered", true);
-        f.put("head", head);
-        f.put("tail", tail);
+        f.put("head", s.head);
+        f.put("tail", s.tail);
     } else {
         let slot = region_of(seg, &format!("{name}_slot"))?;
         let [ready, consumed] = slot.read::<[u8; 2]>(0)?;
         let offered = ready == 1 && consumed == 0;
         f.put("size", usize::from(offered));
         let items: Vec<Value> = if offered {
-            vec![value(slot.read::<T>(Channel::<T>::slot_data_offset())?)]
+            vec![view.value(slot.read::<T>(Channel::<T>::slot_data_offset())?)]
         } else {
             Vec::new()
         };
@@ -505,7 +550,7 @@ fn channel<T: Scalar>(seg: &Segment, name: &str, lim: &Limit, f: &mut Fields) ->
 /// The JSON list of the parts of composite structure `name` of kind `kind` that exist.
 pub fn parts_json(seg: &Segment, name: &str, kind: Kind) -> Result<Value> {
     let mut out = Vec::new();
-    for suffix in part_suffixes(kind) {
+    for (suffix, _) in parts(kind) {
         if let Some(e) = seg.get(&format!("{name}{suffix}"))? {
             let mut m = JsonMap::new();
             m.insert("name".into(), e.name().into());
@@ -515,4 +560,27 @@ pub fn parts_json(seg: &Segment, name: &str, kind: Kind) -> Result<Value> {
         }
     }
     Ok(Value::Array(out))
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_parts_are_the_cpp_entries() {
+        assert_eq!(
+            upstream_parts(Kind::RwLock, "rw"),
+            ["rw_state", "rw_rmtx", "rw_wmtx", "rw"]
+        );
+        assert_eq!(upstream_parts(Kind::Channel, "c"), ["c_header", "c_buffer"]);
+        assert_eq!(upstream_parts(Kind::Stream, "s"), ["s_header", "s_buffer"]);
+        assert_eq!(upstream_parts(Kind::Mutex, "m"), ["m"]);
+        assert_eq!(upstream_parts(Kind::Queue, "q"), ["q"]);
+        // Every kind has its base entry or its header among its upstream parts.
+        for kind in Kind::ALL {
+            assert!(!upstream_parts(kind, "x").is_empty(), "{kind}");
+        }
+        assert_eq!(parts(Kind::Channel).len(), 4, "slot and peer table too");
+    }
 }

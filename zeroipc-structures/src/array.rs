@@ -6,9 +6,10 @@
 
 use std::marker::PhantomData;
 use std::mem::size_of;
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
-use zeroipc_format::{Corruption, Elements, Entry, Region, Segment};
+use zeroipc_format::{Elements, Entry, Region, Segment};
 
 use crate::elem::assert_element;
 use crate::error::{Error, Result};
@@ -73,7 +74,7 @@ impl<T: Pod> Array<T> {
     /// Creates the array `name` with `capacity` zeroed elements.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for capacity 0 or an overflowing size; the segment's
+    /// [`FormatError::InvalidArgument`] for capacity 0 or an overflowing size; the segment's
     /// errors for the name, a duplicate, a full table or too little space.
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         let size = Self::checked_size(capacity)?;
@@ -84,7 +85,7 @@ impl<T: Pod> Array<T> {
     /// Opens the existing array `name`, taking its capacity from the segment.
     ///
     /// # Errors
-    /// [`zeroipc_format::Error::NotFound`] (wrapped), [`Error::SizeMismatch`] if the entry
+    /// [`zeroipc_format::Error::NotFound`] (wrapped), [`FormatError::SizeMismatch`] if the entry
     /// size is not `8 + capacity * size_of::<T>()` (another element type, or an upstream C
     /// array), [`zeroipc_format::Error::Corrupt`] for an impossible capacity.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
@@ -95,7 +96,7 @@ impl<T: Pod> Array<T> {
     /// Opens the existing array `name` and checks that it holds `capacity` elements.
     ///
     /// # Errors
-    /// As [`Array::open`], plus [`Error::TypeMismatch`] if the stored capacity differs.
+    /// As [`Array::open`], plus [`FormatError::TypeMismatch`] if the stored capacity differs.
     pub fn open_with_capacity(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         let entry = seg.find(name)?;
         Self::open_entry(seg, entry, Some(capacity))
@@ -115,59 +116,37 @@ impl<T: Pod> Array<T> {
         }
         let (mut entries, mut regions) = lock.add(&[(name, size)], |r: &[Region]| match r {
             [one] => init(one, capacity),
-            _ => Err(Error::InvalidArgument("one region expected".into())),
+            _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
         })?;
         match (entries.pop(), regions.pop()) {
             (Some(entry), Some(region)) => Ok(Self::from_parts(region, entry, capacity)),
-            _ => Err(Error::InvalidArgument("one entry expected".into())),
+            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
         }
     }
 
     fn checked_size(capacity: usize) -> Result<u64> {
         if capacity == 0 {
-            return Err(Error::InvalidArgument(
-                "array capacity must be at least 1".into(),
-            ));
+            return Err(
+                FormatError::InvalidArgument("array capacity must be at least 1".into()).into(),
+            );
         }
-        Self::memory_size(capacity).ok_or_else(|| {
-            Error::InvalidArgument(format!("array of {capacity} elements is too large"))
-        })
+        Ok(Self::memory_size(capacity).ok_or_else(|| {
+            FormatError::InvalidArgument(format!("array of {capacity} elements is too large"))
+        })?)
     }
 
     fn open_entry(seg: &Segment, entry: Entry, expected: Option<usize>) -> Result<Self> {
-        let mismatch = |expected| Error::SizeMismatch {
-            name: entry.name().to_owned(),
-            expected,
-            found: entry.size(),
-        };
-        if entry.size() < DATA as u64 {
-            return Err(mismatch(DATA as u64));
-        }
+        entry.expect_min_size(DATA as u64)?;
         let region = seg.region(&entry)?;
         let stored = region.read::<u64>(CAPACITY)?;
-        let corrupt = || {
-            Error::Format(zeroipc_format::Error::Corrupt {
-                what: Corruption::Field {
-                    entry: entry.name().to_owned(),
-                    field: "capacity",
-                    value: stored,
-                },
-            })
-        };
+        let corrupt = || FormatError::corrupt_field(entry.name(), "capacity", stored);
         let capacity = usize::try_from(stored).map_err(|_| corrupt())?;
         let size = Self::memory_size(capacity).ok_or_else(corrupt)?;
-        if size != entry.size() {
-            return Err(mismatch(size));
-        }
+        entry.expect_size(size)?;
         if let Some(want) = expected
             && want != capacity
         {
-            return Err(Error::TypeMismatch {
-                name: entry.name().to_owned(),
-                what: "capacity",
-                expected: want as u64,
-                found: stored,
-            });
+            return Err(FormatError::type_mismatch(&entry, "capacity", want as u64, stored).into());
         }
         Ok(Self::from_parts(region, entry, capacity))
     }

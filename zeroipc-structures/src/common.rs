@@ -1,20 +1,10 @@
 //! Plumbing shared by every structure: creation, open-or-create under the creation lock,
 //! header checks and error construction.
 
-use zeroipc_format::{Corruption, Entry, Region, Segment};
+use zeroipc_format::Error as FormatError;
+use zeroipc_format::{Entry, Region, Segment};
 
 use crate::error::{Error, Result};
-
-/// A `Corrupt` error for a structure header field.
-pub(crate) fn corrupt(entry: &str, field: &'static str, value: u64) -> Error {
-    Error::Format(zeroipc_format::Error::Corrupt {
-        what: Corruption::Field {
-            entry: entry.to_owned(),
-            field,
-            value,
-        },
-    })
-}
 
 /// How a single-entry structure is sized, initialised and opened: what its `create`, `open`
 /// and `open_or_create` have in common (see [`create_shape`], [`open_shape`],
@@ -90,55 +80,35 @@ pub(crate) fn open_or_create<S>(
     }
     let (mut entries, mut regions) = lock.add(&[(name, size)], |r: &[Region]| match r {
         [one] => init(one),
-        _ => Err(Error::InvalidArgument("one region expected".into())),
+        _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
     })?;
     drop(lock);
     match (entries.pop(), regions.pop()) {
         (Some(entry), Some(region)) => wrap(entry, region),
-        _ => Err(Error::InvalidArgument("one entry expected".into())),
+        _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
     }
 }
 
 /// The region of `entry`, after checking it can hold a `header`-byte header.
 pub(crate) fn region_with_header(seg: &Segment, entry: &Entry, header: u64) -> Result<Region> {
-    if entry.size() < header {
-        return Err(Error::SizeMismatch {
-            name: entry.name().to_owned(),
-            expected: header,
-            found: entry.size(),
-        });
-    }
+    entry.expect_min_size(header)?;
     Ok(seg.region(entry)?)
 }
 
 /// Checks a stored element size against the caller's type.
 pub(crate) fn check_elem_size(entry: &Entry, stored: u32, es: usize) -> Result<()> {
     if stored as usize != es {
-        return Err(Error::TypeMismatch {
-            name: entry.name().to_owned(),
-            what: "elem_size",
-            expected: es as u64,
-            found: u64::from(stored),
-        });
+        return Err(
+            FormatError::type_mismatch(entry, "elem_size", es as u64, u64::from(stored)).into(),
+        );
     }
     Ok(())
 }
 
-/// Checks the entry size against the layout's total for the stored geometry.
+/// Checks the entry size against the layout's total for the stored geometry (`None`: the
+/// geometry overflows, so no entry can match).
 pub(crate) fn check_total(entry: &Entry, expected: Option<u64>) -> Result<()> {
-    match expected {
-        Some(total) if total == entry.size() => Ok(()),
-        Some(total) => Err(Error::SizeMismatch {
-            name: entry.name().to_owned(),
-            expected: total,
-            found: entry.size(),
-        }),
-        None => Err(Error::SizeMismatch {
-            name: entry.name().to_owned(),
-            expected: u64::MAX,
-            found: entry.size(),
-        }),
-    }
+    Ok(entry.expect_size(expected.unwrap_or(u64::MAX))?)
 }
 
 /// `n` rounded up to a multiple of 8 (const, `None` on overflow).
@@ -176,7 +146,7 @@ impl Fault {
     /// The structure-level error for the structure `name`.
     pub(crate) fn into_error(self, name: &str) -> Error {
         match self {
-            Self::Field { field, value } => corrupt(name, field, value),
+            Self::Field { field, value } => FormatError::corrupt_field(name, field, value).into(),
             Self::Busy { slot, state } => Error::SlotBusy {
                 name: name.to_owned(),
                 slot,

@@ -1,40 +1,20 @@
 //! The error type of `zeroipc-structures`.
 
+#[allow(unused_imports)] // for the doc links
+use zeroipc_format::Error as FormatError;
+
 /// Errors of structure operations.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A segment or table error (not found, corrupt table, out of space, ...).
+    /// A segment or table error (not found, corrupt table or field, out of space, ...),
+    /// including the errors every structure crate shares: [`FormatError::SizeMismatch`],
+    /// [`FormatError::TypeMismatch`], [`FormatError::Incomplete`] and
+    /// [`FormatError::InvalidArgument`].
     #[error(transparent)]
     Format(#[from] zeroipc_format::Error),
-    /// The entry's size is not the one the layout requires for its stored geometry (the
-    /// spec's `LayoutMismatch`: e.g. an upstream C array, or a different element type).
-    #[error("{name:?}: entry is {found} bytes, the layout needs {expected}")]
-    SizeMismatch {
-        /// The entry name.
-        name: String,
-        /// Size the layout requires.
-        expected: u64,
-        /// Size recorded in the table.
-        found: u64,
-    },
-    /// The stored geometry differs from what the caller asked for (the spec's
-    /// `TypeMismatch`).
-    #[error("{name:?}: stored {what} is {found}, expected {expected}")]
-    TypeMismatch {
-        /// The entry name.
-        name: String,
-        /// The mismatching property (e.g. `capacity`).
-        what: &'static str,
-        /// The caller's value.
-        expected: u64,
-        /// The stored value.
-        found: u64,
-    },
-    /// An invalid argument (e.g. capacity 0).
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
-    /// The structure is full (the value could not be added).
+    /// The structure was full: what [`PushError::into_error`] makes of
+    /// [`PushError::Full`] when the caller chooses to drop the value.
     #[error("structure is full")]
     Full,
     /// A peer holds a slot claim longer than the bounded wait (a crashed peer, or extreme
@@ -71,17 +51,23 @@ pub enum Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Why a value could not be added to a bounded structure. The value comes back in `Full`.
+/// Why a value could not be added to a bounded structure: "full" gives the value back, as
+/// crossbeam's `TrySendError::Full(T)` does. The structures use it with their [`Error`];
+/// `zeroipc-codata` uses it with its own error type for `Channel::try_send` and
+/// `Stream::try_emit`.
+///
+/// There is deliberately no `From<PushError<T>> for Error`: `?` would drop the value. Use
+/// [`PushError::into_error`] to make that choice explicit.
 #[derive(Debug)]
-pub enum PushError<T> {
+pub enum PushError<T, E = Error> {
     /// The structure is full; here is the value back.
     Full(T),
     /// The operation failed: the shared state is corrupt, or (Stack) a peer held the slot
     /// claim past the bounded wait, as a crashed peer would.
-    Failed(Error),
+    Failed(E),
 }
 
-impl<T> PushError<T> {
+impl<T, E> PushError<T, E> {
     /// Whether the structure was full.
     pub fn is_full(&self) -> bool {
         matches!(self, Self::Full(_))
@@ -94,9 +80,26 @@ impl<T> PushError<T> {
             Self::Failed(_) => None,
         }
     }
+
+    /// The error of a failed operation, with `full` standing for "full": the value is
+    /// dropped.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_structures::{Error, PushError};
+    ///
+    /// let e = PushError::<u8>::Full(7).into_error(|_| Error::Full);
+    /// assert!(matches!(e, Error::Full));
+    /// ```
+    pub fn into_error(self, full: impl FnOnce(T) -> E) -> E {
+        match self {
+            Self::Full(v) => full(v),
+            Self::Failed(e) => e,
+        }
+    }
 }
 
-impl<T> std::fmt::Display for PushError<T> {
+impl<T, E: std::fmt::Display> std::fmt::Display for PushError<T, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Full(_) => f.write_str("structure is full"),
@@ -105,20 +108,11 @@ impl<T> std::fmt::Display for PushError<T> {
     }
 }
 
-impl<T: std::fmt::Debug> std::error::Error for PushError<T> {
+impl<T: std::fmt::Debug, E: std::error::Error + 'static> std::error::Error for PushError<T, E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Full(_) => None,
             Self::Failed(e) => Some(e),
-        }
-    }
-}
-
-impl<T> From<PushError<T>> for Error {
-    fn from(e: PushError<T>) -> Self {
-        match e {
-            PushError::Full(_) => Error::Full,
-            PushError::Failed(e) => e,
         }
     }
 }

@@ -19,6 +19,29 @@
 //! errors: `push` gives the value back in [`PushError::Full`], `pop` returns `Ok(None)`.
 //! Errors are for corrupt shared state, type mismatches and segment problems.
 //!
+//! # One vocabulary
+//!
+//! The structures here and their siblings in `zeroipc-codata` use the same name and return
+//! type for the same notion. A method that reads shared memory returns `Result`: a read of a
+//! corrupt segment is an error, never a made-up 0.
+//!
+//! | notion | call | returns | on |
+//! |---|---|---|---|
+//! | elements held | `len()` | `Result<usize>` | Queue, Stack, Ring, Map, Set, Pool (allocated nodes), Channel |
+//! | nothing held | `is_empty()` | `Result<bool>` | Queue, Stack, Ring, Map, Set, Pool, Channel |
+//! | no room | `is_full()` | `Result<bool>` | Queue, Stack, Ring, Map, Set, Pool |
+//! | room left | `free_slots()` | `Result<usize>` | Queue, Stack, Ring, Map, Set, Pool |
+//! | room in all | `capacity()` | `usize` (fixed at open) | every structure, Channel, Stream |
+//! | read everything, remove nothing | `snapshot()` | `Result<Vec<_>>` | Queue, Stack, Ring, Map (`(K, V)` pairs), Set |
+//! | add without blocking | `push`/`write`/`insert`, `try_send`, `try_emit` | `Result<_, PushError<T>>`; codata: [`TrySendError<T>`](PushError) | full gives the value back in `Full(v)` |
+//! | take a node / give it back | `allocate()` / `deallocate(i)` | `Result<Option<u32>>` / `Result<()>` | Pool |
+//! | the table entry | `entry()` | `&Entry` | every structure |
+//!
+//! [`Array`] is not concurrent: its `len()` is its fixed element count (`usize`).
+//! Errors every crate shares ([`FormatError::SizeMismatch`], [`FormatError::TypeMismatch`],
+//! [`FormatError::Incomplete`], [`FormatError::InvalidArgument`]) are defined once in
+//! `zeroipc-format` and arrive in [`Error::Format`].
+//!
 //! # Examples
 //! ```
 //! use zeroipc_format::Segment;
@@ -61,7 +84,7 @@ pub use queue::Queue;
 pub use ring::{ReadView, Ring};
 pub use set::Set;
 pub use stack::Stack;
-pub use zeroipc_format::{Segment, SegmentOptions};
+pub use zeroipc_format::{Error as FormatError, Segment, SegmentOptions};
 
 /// The crate README's example, compiled and run as a doctest so the README stays true.
 #[cfg(doctest)]

@@ -13,6 +13,7 @@
 
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
@@ -48,7 +49,7 @@ const VALUE_SIZE: usize = 12;
 /// assert_eq!(prices.insert(7, 2.5)?, Some(1.5)); // update returns the old value
 /// assert_eq!(prices.get(&7)?, Some(2.5));
 /// assert_eq!(prices.remove(&7)?, Some(2.5));
-/// assert!(prices.is_empty());
+/// assert!(prices.is_empty()?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Map<K, V> {
@@ -72,7 +73,7 @@ impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
         let total = Self::memory_size(capacity).ok_or_else(|| {
-            Error::InvalidArgument(format!(
+            FormatError::InvalidArgument(format!(
                 "map capacity must be in 1..=u32::MAX, got {capacity}"
             ))
         })?;
@@ -94,17 +95,22 @@ impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
         ] {
             let stored = region.read::<u32>(off)?;
             if stored as usize != want {
-                return Err(Error::TypeMismatch {
+                return Err(FormatError::TypeMismatch {
                     name: entry.name().to_owned(),
                     what: field,
                     expected: want as u64,
                     found: u64::from(stored),
-                });
+                }
+                .into());
             }
         }
         let cap = region.read::<u32>(CAPACITY)?;
         if cap == 0 {
-            return Err(common::corrupt(entry.name(), "capacity", 0));
+            return Err(Error::from(FormatError::corrupt_field(
+                entry.name(),
+                "capacity",
+                0,
+            )));
         }
         common::check_total(&entry, Self::memory_size(cap as usize))?;
         Ok(Self::from_parts(region, entry, cap))
@@ -148,7 +154,7 @@ impl<K: Pod, V: Pod> Map<K, V> {
     /// Creates the map `name` with `capacity` entries.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for capacity 0; the segment's errors.
+    /// [`FormatError::InvalidArgument`] for capacity 0; the segment's errors.
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         common::create_shape(seg, name, capacity)
     }
@@ -156,8 +162,8 @@ impl<K: Pod, V: Pod> Map<K, V> {
     /// Opens the existing map `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::TypeMismatch`] if the stored key or value size differs;
-    /// `Corrupt` for capacity 0; [`Error::SizeMismatch`] if the entry size is not
+    /// `NotFound`; [`FormatError::TypeMismatch`] if the stored key or value size differs;
+    /// `Corrupt` for capacity 0; [`FormatError::SizeMismatch`] if the entry size is not
     /// `16 + capacity * ENTRY_SIZE` (this rejects upstream Python maps, whose packed entries
     /// and different hash are not interoperable).
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
@@ -194,12 +200,12 @@ impl<K: Pod, V: Pod> Map<K, V> {
     ///
     /// # Errors
     /// [`PushError::Full`] (with the pair) when no slot is free; [`PushError::Failed`] with
-    /// [`Error::InvalidArgument`] for a NaN key, `Corrupt` for an invalid slot state, or
+    /// [`FormatError::InvalidArgument`] for a NaN key, `Corrupt` for an invalid slot state, or
     /// [`Error::SlotBusy`] if slots stay claimed by a peer past the bounded wait.
     pub fn insert(&self, key: K, value: V) -> Result<Option<V>, PushError<(K, V)>> {
         if key_is_nan(&key) {
-            return Err(PushError::Failed(Error::InvalidArgument(
-                "NaN keys can never be found and are refused".into(),
+            return Err(PushError::Failed(Error::from(
+                FormatError::InvalidArgument("NaN keys can never be found and are refused".into()),
             )));
         }
         match self.with(|b| probe::insert(b, key, value, true)) {
@@ -238,7 +244,7 @@ impl<K: Pod, V: Pod> Map<K, V> {
     ///
     /// # Errors
     /// `Corrupt` for an invalid slot state.
-    pub fn items(&self) -> Result<Vec<(K, V)>> {
+    pub fn snapshot(&self) -> Result<Vec<(K, V)>> {
         self.with(|b| probe::items(b))
     }
 
@@ -251,15 +257,36 @@ impl<K: Pod, V: Pod> Map<K, V> {
     }
 
     /// Number of entries (the shared counter, clamped to the capacity).
-    pub fn len(&self) -> usize {
-        self.region
-            .atomic_u32(SIZE)
-            .map_or(0, |w| w.load(Ordering::Relaxed).min(self.capacity) as usize)
+    ///
+    /// # Errors
+    /// Never for a validated handle; the `Result` guards the bounds-checked read.
+    pub fn len(&self) -> Result<usize> {
+        let n = self.region.atomic_u32(SIZE)?.load(Ordering::Relaxed);
+        Ok(n.min(self.capacity) as usize)
     }
 
     /// Whether the map is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    ///
+    /// # Errors
+    /// As [`Map::len`].
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Whether every slot is taken (by the shared counter).
+    ///
+    /// # Errors
+    /// As [`Map::len`].
+    pub fn is_full(&self) -> Result<bool> {
+        Ok(self.len()? >= self.capacity as usize)
+    }
+
+    /// Slots still free (`capacity - len`).
+    ///
+    /// # Errors
+    /// As [`Map::len`].
+    pub fn free_slots(&self) -> Result<usize> {
+        Ok((self.capacity as usize).saturating_sub(self.len()?))
     }
 
     /// Number of slots.

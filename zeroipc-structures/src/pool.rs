@@ -14,6 +14,7 @@
 
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
@@ -203,11 +204,11 @@ impl<W64: Word64, L: Links> Core<'_, W64, L> {
 ///
 /// let seg = Segment::anonymous(1 << 16, 64)?;
 /// let pool = Pool::<[f32; 3]>::create(&seg, "particles", 100)?;
-/// let i = pool.alloc()?.expect("a free node");
+/// let i = pool.allocate()?.expect("a free node");
 /// pool.set(i, [1.0, 2.0, 3.0])?;
 /// assert_eq!(pool.get(i)?, [1.0, 2.0, 3.0]);
-/// pool.free(i)?;
-/// assert!(pool.free(i).is_err(), "double free is detected");
+/// pool.deallocate(i)?;
+/// assert!(pool.deallocate(i).is_err(), "double free is detected");
 /// # Ok::<(), zeroipc_structures::Error>(())
 /// ```
 pub struct Pool<T> {
@@ -231,7 +232,7 @@ impl<T: Pod> common::Shape for Pool<T> {
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
         let total = Self::memory_size(capacity).ok_or_else(|| {
-            Error::InvalidArgument(format!(
+            FormatError::InvalidArgument(format!(
                 "pool capacity must be in 1..0xFFFFFFFF, got {capacity}"
             ))
         })?;
@@ -254,7 +255,11 @@ impl<T: Pod> common::Shape for Pool<T> {
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
         let cap = region.read::<u32>(CAPACITY)?;
         if cap == 0 || cap == NULL {
-            return Err(common::corrupt(entry.name(), "capacity", u64::from(cap)));
+            return Err(Error::from(FormatError::corrupt_field(
+                entry.name(),
+                "capacity",
+                u64::from(cap),
+            )));
         }
         common::check_total(&entry, Self::memory_size(cap as usize))?;
         Ok(Self::from_parts(region, entry, cap))
@@ -290,7 +295,7 @@ impl<T: Pod> Pool<T> {
     /// Creates the pool `name` with `capacity` free nodes.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a capacity of 0 or `>= 0xFFFFFFFF`; the segment's
+    /// [`FormatError::InvalidArgument`] for a capacity of 0 or `>= 0xFFFFFFFF`; the segment's
     /// errors.
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         common::create_shape(seg, name, capacity)
@@ -299,8 +304,8 @@ impl<T: Pod> Pool<T> {
     /// Opens the existing pool `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::TypeMismatch`] for another element size; `Corrupt` for a
-    /// capacity of 0 or `0xFFFFFFFF`; [`Error::SizeMismatch`] if the entry size is not
+    /// `NotFound`; [`FormatError::TypeMismatch`] for another element size; `Corrupt` for a
+    /// capacity of 0 or `0xFFFFFFFF`; [`FormatError::SizeMismatch`] if the entry size is not
     /// `24 + capacity * NODE_SIZE`.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         common::open_shape(seg, name)
@@ -346,16 +351,17 @@ impl<T: Pod> Pool<T> {
     ///
     /// # Errors
     /// `Corrupt` if the free list holds an index out of range.
-    pub fn alloc(&self) -> Result<Option<u32>> {
+    pub fn allocate(&self) -> Result<Option<u32>> {
         self.with_core(|c| c.allocate())
     }
 
     /// Returns node `index` to the free list, after checking it is in range and not already
-    /// free. The check walks the free list (O(free nodes)); see [`Pool::free_unverified`].
+    /// free. The check walks the free list (O(free nodes)); see
+    /// [`Pool::deallocate_unverified`].
     ///
     /// # Errors
     /// [`Error::OutOfRange`]; [`Error::DoubleFree`] if the node is already free.
-    pub fn free(&self, index: u32) -> Result<()> {
+    pub fn deallocate(&self, index: u32) -> Result<()> {
         self.check_index(index)?;
         if self.with_core(|c| c.is_free(index))? == Some(true) {
             return Err(Error::DoubleFree {
@@ -372,7 +378,7 @@ impl<T: Pod> Pool<T> {
     ///
     /// # Errors
     /// [`Error::OutOfRange`].
-    pub fn free_unverified(&self, index: u32) -> Result<()> {
+    pub fn deallocate_unverified(&self, index: u32) -> Result<()> {
         self.check_index(index)?;
         self.with_core(|c| c.deallocate(index))
     }
@@ -412,7 +418,7 @@ impl<T: Pod> Pool<T> {
     ///
     /// # Errors
     /// Never for a validated handle.
-    pub fn allocated(&self) -> Result<usize> {
+    pub fn len(&self) -> Result<usize> {
         let n = self.region.atomic_u32(ALLOCATED)?.load(Ordering::Relaxed);
         Ok(n.min(self.capacity) as usize)
     }
@@ -430,17 +436,17 @@ impl<T: Pod> Pool<T> {
     /// let seg = Segment::anonymous(1 << 16, 64)?;
     /// let pool = Pool::<u64>::create(&seg, "nodes", 2)?;
     /// assert!(pool.is_empty()?);
-    /// let i = pool.alloc()?.expect("a free node");
+    /// let i = pool.allocate()?.expect("a free node");
     /// assert!(!pool.is_empty()?);
-    /// pool.free(i)?;
+    /// pool.deallocate(i)?;
     /// assert!(pool.is_empty()?);
     /// # Ok::<(), zeroipc_structures::Error>(())
     /// ```
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.allocated()? == 0)
+        Ok(self.len()? == 0)
     }
 
-    /// `true` when every node is allocated, so [`Pool::alloc`] would return `None` (a
+    /// `true` when every node is allocated, so [`Pool::allocate`] would return `None` (a
     /// snapshot).
     ///
     /// # Errors
@@ -454,17 +460,17 @@ impl<T: Pod> Pool<T> {
     /// let seg = Segment::anonymous(1 << 16, 64)?;
     /// let pool = Pool::<u32>::create(&seg, "nodes", 1)?;
     /// assert!(!pool.is_full()?);
-    /// pool.alloc()?;
+    /// pool.allocate()?;
     /// assert!(pool.is_full()?);
     /// # Ok::<(), zeroipc_structures::Error>(())
     /// ```
     pub fn is_full(&self) -> Result<bool> {
-        Ok(self.allocated()? == self.capacity())
+        Ok(self.len()? == self.capacity())
     }
 
     /// Returns every node to the free list at once (free list `0, 1, .., capacity - 1`,
     /// allocated count 0), as the pool was after `create`. Node values are kept. The free-list
-    /// head's generation is bumped, so a concurrent `alloc`/`free` that raced the reset fails
+    /// head's generation is bumped, so a concurrent `allocate`/`deallocate` that raced the reset fails
     /// its compare-and-swap instead of corrupting the list; still, call it only when no
     /// process holds or is handing out nodes (indices held before the reset become free).
     ///
@@ -478,7 +484,7 @@ impl<T: Pod> Pool<T> {
     ///
     /// let seg = Segment::anonymous(1 << 16, 64)?;
     /// let pool = Pool::<u32>::create(&seg, "nodes", 3)?;
-    /// while pool.alloc()?.is_some() {}
+    /// while pool.allocate()?.is_some() {}
     /// pool.reset()?;
     /// assert!(pool.is_empty()?);
     /// assert_eq!(pool.free_list()?, vec![0, 1, 2]);
@@ -502,6 +508,14 @@ impl<T: Pod> Pool<T> {
         // head in `Core::allocate` (and `free_head`).
         Word64::store(head, u64::from(generation) << 32, Ordering::Release);
         Ok(())
+    }
+
+    /// Nodes still free (`capacity - len`).
+    ///
+    /// # Errors
+    /// As [`Pool::len`].
+    pub fn free_slots(&self) -> Result<usize> {
+        Ok((self.capacity as usize).saturating_sub(self.len()?))
     }
 
     /// Number of nodes.

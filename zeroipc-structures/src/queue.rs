@@ -13,6 +13,7 @@
 
 use std::marker::PhantomData;
 use std::mem::size_of;
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::{AtomicU32, Ordering};
@@ -338,8 +339,8 @@ impl<W: Word32, S> Core<'_, W, S> {
 ///
 /// let other = Queue::<u64>::open(&seg, "jobs")?; // as another process would
 /// assert_eq!(other.pop()?, Some(1));
-/// assert_eq!(other.len(), 3);
-/// # Ok::<(), zeroipc_structures::Error>(())
+/// assert_eq!(other.len()?, 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Queue<T> {
     region: Region,
@@ -393,12 +394,13 @@ impl<T: Pod> common::Shape for Queue<T> {
 
     fn layout_for(capacity: usize) -> Result<((u32, u64), u64)> {
         let cap = Self::stored_capacity(capacity).ok_or_else(|| {
-            Error::InvalidArgument(format!(
+            FormatError::InvalidArgument(format!(
                 "queue capacity must be in 1..=2^31, got {capacity}"
             ))
         })?;
-        let (data, total) = geometry(cap, size_of::<T>())
-            .ok_or_else(|| Error::InvalidArgument(format!("queue of {cap} slots is too large")))?;
+        let (data, total) = geometry(cap, size_of::<T>()).ok_or_else(|| {
+            FormatError::InvalidArgument(format!("queue of {cap} slots is too large"))
+        })?;
         Ok(((cap, data), total))
     }
 
@@ -417,8 +419,23 @@ impl<T: Pod> common::Shape for Queue<T> {
         let elem_size = region.read::<u32>(ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
         let cap = region.read::<u32>(CAPACITY)?;
+        if cap == 1 {
+            return Err(zeroipc_format::Error::Unsupported {
+                name: entry.name().to_owned(),
+                reason: "capacity 1: upstream C++ creates such a queue (or channel buffer), but \
+                         its single slot is overwritten by the next push even between C++ \
+                         processes, so no implementation can share it safely; recreate it with \
+                         capacity 2 or more"
+                    .into(),
+            }
+            .into());
+        }
         if cap < 2 || !cap.is_power_of_two() || cap > MAX_CAPACITY {
-            return Err(common::corrupt(entry.name(), "capacity", u64::from(cap)));
+            return Err(Error::from(FormatError::corrupt_field(
+                entry.name(),
+                "capacity",
+                u64::from(cap),
+            )));
         }
         let geo = geometry(cap, size_of::<T>());
         common::check_total(&entry, geo.map(|(_, total)| total))?;
@@ -467,7 +484,7 @@ impl<T: Pod> Queue<T> {
     /// two.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a capacity of 0 or above 2^31; the segment's errors
+    /// [`FormatError::InvalidArgument`] for a capacity of 0 or above 2^31; the segment's errors
     /// (name, duplicate, table full, out of space).
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         common::create_shape(seg, name, capacity)
@@ -476,10 +493,10 @@ impl<T: Pod> Queue<T> {
     /// Opens the existing queue `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::TypeMismatch`] if `elem_size` is not `size_of::<T>()`;
+    /// `NotFound`; [`FormatError::TypeMismatch`] if `elem_size` is not `size_of::<T>()`;
     /// `Corrupt` if the capacity is not a power of two in `2..=2^31` (one slot cannot tell
     /// full from empty);
-    /// [`Error::SizeMismatch`] if the entry size is not the layout's total.
+    /// [`FormatError::SizeMismatch`] if the entry size is not the layout's total.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         common::open_shape(seg, name)
     }
@@ -528,7 +545,13 @@ impl<T: Pod> Queue<T> {
         let (head, tail) = match &self.counters[..] {
             [head, tail] => (head, tail),
             // Unreachable: `from_parts` validated exactly two words.
-            _ => return Err(common::corrupt(self.entry.name(), "counters", 0)),
+            _ => {
+                return Err(Error::from(FormatError::corrupt_field(
+                    self.entry.name(),
+                    "counters",
+                    0,
+                )));
+            }
         };
         let core = Core {
             head,
@@ -668,18 +691,35 @@ impl<T: Pod> Queue<T> {
     }
 
     /// Elements currently queued (a snapshot; `tail - head`, clamped to the capacity).
-    pub fn len(&self) -> usize {
-        self.with_core(|c| Ok(c.len())).map_or(0, |n| n as usize)
+    ///
+    /// # Errors
+    /// Never for a validated handle; the `Result` guards the bounds-checked reads.
+    pub fn len(&self) -> Result<usize> {
+        self.with_core(|c| Ok(c.len() as usize))
     }
 
     /// Whether the queue is empty (a snapshot).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    ///
+    /// # Errors
+    /// As [`Queue::len`].
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
     }
 
     /// Whether the queue is full (a snapshot).
-    pub fn is_full(&self) -> bool {
-        self.len() >= self.capacity as usize
+    ///
+    /// # Errors
+    /// As [`Queue::len`].
+    pub fn is_full(&self) -> Result<bool> {
+        Ok(self.len()? >= self.capacity as usize)
+    }
+
+    /// Slots still free (a snapshot: `capacity - len`).
+    ///
+    /// # Errors
+    /// As [`Queue::len`].
+    pub fn free_slots(&self) -> Result<usize> {
+        Ok((self.capacity as usize).saturating_sub(self.len()?))
     }
 
     /// Number of slots (a power of two).

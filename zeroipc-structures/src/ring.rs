@@ -15,6 +15,7 @@
 
 use std::marker::PhantomData;
 use std::mem::size_of;
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::{AtomicU64, Ordering};
@@ -80,7 +81,7 @@ impl<T: Pod> common::Shape for Ring<T> {
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
         let bytes = Self::bytes_for(capacity).ok_or_else(|| {
-            Error::InvalidArgument(format!(
+            FormatError::InvalidArgument(format!(
                 "ring capacity must be 1.. elements within 4 GiB, got {capacity}"
             ))
         })?;
@@ -99,7 +100,11 @@ impl<T: Pod> common::Shape for Ring<T> {
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
         let bytes = region.read::<u32>(CAPACITY)?;
         if bytes == 0 || !(bytes as usize).is_multiple_of(size_of::<T>()) {
-            return Err(common::corrupt(entry.name(), "capacity", u64::from(bytes)));
+            return Err(Error::from(FormatError::corrupt_field(
+                entry.name(),
+                "capacity",
+                u64::from(bytes),
+            )));
         }
         common::check_total(&entry, Some(BUFFER as u64 + u64::from(bytes)))?;
         Ok(Self::from_parts(region, entry, bytes))
@@ -134,7 +139,7 @@ impl<T: Pod> Ring<T> {
     /// Creates the ring `name` holding up to `capacity` elements.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for capacity 0 or more than 4 GiB of buffer; the segment's
+    /// [`FormatError::InvalidArgument`] for capacity 0 or more than 4 GiB of buffer; the segment's
     /// errors.
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         common::create_shape(seg, name, capacity)
@@ -143,8 +148,8 @@ impl<T: Pod> Ring<T> {
     /// Opens the existing ring `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::TypeMismatch`] for another element size; `Corrupt` if the byte
-    /// capacity is 0 or not a multiple of the element size; [`Error::SizeMismatch`] if the
+    /// `NotFound`; [`FormatError::TypeMismatch`] for another element size; `Corrupt` if the byte
+    /// capacity is 0 or not a multiple of the element size; [`FormatError::SizeMismatch`] if the
     /// entry size is not `24 + capacity`.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         common::open_shape(seg, name)
@@ -199,11 +204,11 @@ impl<T: Pod> Ring<T> {
         if used <= self.capacity {
             Ok((w, r))
         } else {
-            Err(common::corrupt(
+            Err(Error::from(FormatError::corrupt_field(
                 self.entry.name(),
                 "write_pos - read_pos",
                 used,
-            ))
+            )))
         }
     }
 
@@ -348,20 +353,20 @@ impl<T: Pod> Ring<T> {
         Ok(n)
     }
 
-    /// Whole elements available to read.
+    /// Whole elements available to read (unread; `write_pos - read_pos` in elements).
     ///
     /// # Errors
     /// `Corrupt` for inconsistent positions.
-    pub fn available(&self) -> Result<usize> {
+    pub fn len(&self) -> Result<usize> {
         let (w, r) = self.positions(false)?;
         Ok((w.wrapping_sub(r) / size_of::<T>() as u64) as usize)
     }
 
-    /// Whole elements that can still be written.
+    /// Whole elements that can still be written (the producer's view).
     ///
     /// # Errors
     /// `Corrupt` for inconsistent positions.
-    pub fn free(&self) -> Result<usize> {
+    pub fn free_slots(&self) -> Result<usize> {
         let (w, r) = self.positions(true)?;
         Ok(((self.capacity - w.wrapping_sub(r)) / size_of::<T>() as u64) as usize)
     }
@@ -384,7 +389,7 @@ impl<T: Pod> Ring<T> {
     /// # Ok::<(), zeroipc_structures::Error>(())
     /// ```
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.available()? == 0)
+        Ok(self.len()? == 0)
     }
 
     /// `true` when not one more whole element fits (a snapshot).
@@ -405,7 +410,7 @@ impl<T: Pod> Ring<T> {
     /// # Ok::<(), zeroipc_structures::Error>(())
     /// ```
     pub fn is_full(&self) -> Result<bool> {
-        Ok(self.free()? == 0)
+        Ok(self.free_slots()? == 0)
     }
 
     /// Discards every unread whole element with one `read_pos` update and returns how many
@@ -482,7 +487,7 @@ impl<T: Pod> Ring<T> {
     /// let total: u32 = a.iter().chain(b).sum();
     /// assert_eq!(total, 6);
     /// view.consume(3)?;
-    /// assert_eq!(ring.available()?, 0);
+    /// assert_eq!(ring.len()?, 0);
     /// # Ok::<(), zeroipc_structures::Error>(())
     /// ```
     pub fn read_slices(&self) -> Result<ReadView<'_, T>> {
@@ -505,7 +510,7 @@ impl<T: Pod> Ring<T> {
     ///
     /// # Errors
     /// `Corrupt` for inconsistent positions.
-    pub fn peek_all(&self) -> Result<Vec<T>> {
+    pub fn snapshot(&self) -> Result<Vec<T>> {
         let (w, r) = self.positions(false)?;
         let n = (w.wrapping_sub(r) / size_of::<T>() as u64) as usize;
         let mut out = vec![T::zeroed(); n];

@@ -12,6 +12,7 @@
 
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
@@ -65,7 +66,7 @@ impl<T: Pod> common::Shape for Set<T> {
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
         let total = Self::memory_size(capacity).ok_or_else(|| {
-            Error::InvalidArgument(format!(
+            FormatError::InvalidArgument(format!(
                 "set capacity must be in 1..=u32::MAX, got {capacity}"
             ))
         })?;
@@ -84,17 +85,22 @@ impl<T: Pod> common::Shape for Set<T> {
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
         let cap = region.read::<u32>(CAPACITY)?;
         if cap == 0 {
-            return Err(common::corrupt(entry.name(), "capacity", 0));
+            return Err(Error::from(FormatError::corrupt_field(
+                entry.name(),
+                "capacity",
+                0,
+            )));
         }
         common::check_total(&entry, Self::memory_size(cap as usize))?;
         let reserved = region.read::<u32>(RESERVED)?;
         if reserved != 0 {
-            return Err(Error::TypeMismatch {
+            return Err(FormatError::TypeMismatch {
                 name: entry.name().to_owned(),
                 what: "reserved",
                 expected: 0,
                 found: u64::from(reserved),
-            });
+            }
+            .into());
         }
         Ok(Self::from_parts(region, entry, cap))
     }
@@ -126,7 +132,7 @@ impl<T: Pod> Set<T> {
     /// Creates the set `name` with `capacity` entries.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for capacity 0; the segment's errors.
+    /// [`FormatError::InvalidArgument`] for capacity 0; the segment's errors.
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         common::create_shape(seg, name, capacity)
     }
@@ -134,8 +140,8 @@ impl<T: Pod> Set<T> {
     /// Opens the existing set `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::TypeMismatch`] for another element size or a non-zero
-    /// `reserved` word; `Corrupt` for capacity 0; [`Error::SizeMismatch`] if the entry size
+    /// `NotFound`; [`FormatError::TypeMismatch`] for another element size or a non-zero
+    /// `reserved` word; `Corrupt` for capacity 0; [`FormatError::SizeMismatch`] if the entry size
     /// is not `16 + capacity * ENTRY_SIZE` (this rejects the upstream Python "set", a packed
     /// `Map<T, u8>`).
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
@@ -175,8 +181,10 @@ impl<T: Pod> Set<T> {
     /// corruption or slots held by a peer past the bounded wait.
     pub fn insert(&self, value: T) -> Result<bool, PushError<T>> {
         if key_is_nan(&value) {
-            return Err(PushError::Failed(Error::InvalidArgument(
-                "NaN values can never be found and are refused".into(),
+            return Err(PushError::Failed(Error::from(
+                FormatError::InvalidArgument(
+                    "NaN values can never be found and are refused".into(),
+                ),
             )));
         }
         match self.with(|b| probe::insert::<_, T, ()>(b, value, (), false)) {
@@ -210,7 +218,7 @@ impl<T: Pod> Set<T> {
     ///
     /// # Errors
     /// `Corrupt` for an invalid slot state.
-    pub fn items(&self) -> Result<Vec<T>> {
+    pub fn snapshot(&self) -> Result<Vec<T>> {
         Ok(self
             .with(|b| probe::items::<_, T, ()>(b))?
             .into_iter()
@@ -227,15 +235,36 @@ impl<T: Pod> Set<T> {
     }
 
     /// Number of elements (the shared counter, clamped to the capacity).
-    pub fn len(&self) -> usize {
-        self.region
-            .atomic_u32(SIZE)
-            .map_or(0, |w| w.load(Ordering::Relaxed).min(self.capacity) as usize)
+    ///
+    /// # Errors
+    /// Never for a validated handle; the `Result` guards the bounds-checked read.
+    pub fn len(&self) -> Result<usize> {
+        let n = self.region.atomic_u32(SIZE)?.load(Ordering::Relaxed);
+        Ok(n.min(self.capacity) as usize)
     }
 
     /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    ///
+    /// # Errors
+    /// As [`Set::len`].
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Whether every slot is taken (by the shared counter).
+    ///
+    /// # Errors
+    /// As [`Set::len`].
+    pub fn is_full(&self) -> Result<bool> {
+        Ok(self.len()? >= self.capacity as usize)
+    }
+
+    /// Slots still free (`capacity - len`).
+    ///
+    /// # Errors
+    /// As [`Set::len`].
+    pub fn free_slots(&self) -> Result<usize> {
+        Ok((self.capacity as usize).saturating_sub(self.len()?))
     }
 
     /// Number of slots.

@@ -19,6 +19,7 @@
 
 use std::marker::PhantomData;
 use std::mem::size_of;
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
@@ -218,7 +219,7 @@ impl<W: Word32, S> Core<'_, W, S> {
 /// assert_eq!(s.peek()?, Some(2));
 /// assert_eq!(s.pop()?, Some(2));
 /// assert_eq!(s.len()?, 1);
-/// # Ok::<(), zeroipc_structures::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Stack<T> {
     region: Region,
@@ -256,13 +257,14 @@ impl<T: Pod> common::Shape for Stack<T> {
 
     fn layout_for(capacity: usize) -> Result<((u32, u64), u64)> {
         if capacity == 0 || capacity > i32::MAX as usize {
-            return Err(Error::InvalidArgument(format!(
+            return Err(FormatError::InvalidArgument(format!(
                 "stack capacity must be in 1..=i32::MAX, got {capacity}"
-            )));
+            ))
+            .into());
         }
         let cap = capacity as u32;
         let (data, total) = geometry(cap, size_of::<T>())
-            .ok_or_else(|| Error::InvalidArgument(format!("stack of {cap} is too large")))?;
+            .ok_or_else(|| FormatError::InvalidArgument(format!("stack of {cap} is too large")))?;
         Ok(((cap, data), total))
     }
 
@@ -280,7 +282,11 @@ impl<T: Pod> common::Shape for Stack<T> {
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
         let cap = region.read::<u32>(CAPACITY)?;
         if cap == 0 || cap > i32::MAX as u32 {
-            return Err(common::corrupt(entry.name(), "capacity", u64::from(cap)));
+            return Err(Error::from(FormatError::corrupt_field(
+                entry.name(),
+                "capacity",
+                u64::from(cap),
+            )));
         }
         let geo = geometry(cap, size_of::<T>());
         common::check_total(&entry, geo.map(|(_, total)| total))?;
@@ -310,7 +316,7 @@ impl<T: Pod> Stack<T> {
     /// Creates the stack `name` with room for `capacity` elements.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a capacity of 0 or above `i32::MAX`; the segment's
+    /// [`FormatError::InvalidArgument`] for a capacity of 0 or above `i32::MAX`; the segment's
     /// errors.
     pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
         common::create_shape(seg, name, capacity)
@@ -319,8 +325,8 @@ impl<T: Pod> Stack<T> {
     /// Opens the existing stack `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::TypeMismatch`] for another element size; `Corrupt` for a
-    /// capacity of 0 or above `i32::MAX`; [`Error::SizeMismatch`] if the entry size is not the
+    /// `NotFound`; [`FormatError::TypeMismatch`] for another element size; `Corrupt` for a
+    /// capacity of 0 or above `i32::MAX`; [`FormatError::SizeMismatch`] if the entry size is not the
     /// layout's total.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         common::open_shape(seg, name)
@@ -417,6 +423,14 @@ impl<T: Pod> Stack<T> {
     /// `Corrupt` if `top` is out of range.
     pub fn is_full(&self) -> Result<bool> {
         Ok(self.len()? >= self.capacity as usize)
+    }
+
+    /// Slots still free (`capacity - len`).
+    ///
+    /// # Errors
+    /// `Corrupt` if `top` is out of range.
+    pub fn free_slots(&self) -> Result<usize> {
+        Ok((self.capacity as usize).saturating_sub(self.len()?))
     }
 
     /// Maximum number of elements.

@@ -2,11 +2,12 @@
 
 use std::mem::offset_of;
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{corrupt, exact_size, load_i32, region};
+use crate::common::{load_i32, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
 
@@ -124,9 +125,10 @@ impl Barrier {
 
     fn check(participants: i32) -> Result<()> {
         if participants <= 0 {
-            return Err(Error::InvalidArgument(format!(
+            return Err(FormatError::InvalidArgument(format!(
                 "a barrier needs at least one participant (got {participants})"
-            )));
+            ))
+            .into());
         }
         Ok(())
     }
@@ -134,7 +136,7 @@ impl Barrier {
     /// Creates barrier `name` for `participants` processes (or threads).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for `participants <= 0`; the segment's errors.
+    /// [`FormatError::InvalidArgument`] for `participants <= 0`; the segment's errors.
     pub fn create(seg: &Segment, name: &str, participants: i32) -> Result<Self> {
         Self::check(participants)?;
         let (entry, region) = seg.add(name, SIZE, |r: &Region| init(r, participants))?;
@@ -148,7 +150,7 @@ impl Barrier {
     /// Opens the existing barrier `name`.
     ///
     /// # Errors
-    /// `NotFound`, [`Error::SizeMismatch`] unless 16 bytes, `Corrupt` if
+    /// `NotFound`, [`FormatError::SizeMismatch`] unless 16 bytes, `Corrupt` if
     /// `num_participants <= 0`.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
@@ -156,15 +158,15 @@ impl Barrier {
     }
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        exact_size(&entry, SIZE)?;
+        entry.expect_size(SIZE)?;
         let region = region(seg, &entry)?;
         let participants = load_i32(&region, PARTICIPANTS)?;
         if participants <= 0 {
-            return Err(corrupt(
+            return Err(Error::from(FormatError::corrupt_field(
                 entry.name(),
                 "num_participants",
-                i64::from(participants),
-            ));
+                i64::from(participants) as u64,
+            )));
         }
         Ok(Self {
             region,
@@ -186,7 +188,7 @@ impl Barrier {
         }
         let (mut entries, mut regions) = lock.add(&[(name, SIZE)], |r: &[Region]| match r {
             [one] => init(one, participants),
-            _ => Err(Error::InvalidArgument("one region expected".into())),
+            _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
         })?;
         match (entries.pop(), regions.pop()) {
             (Some(entry), Some(region)) => Ok(Self {
@@ -194,7 +196,7 @@ impl Barrier {
                 entry,
                 participants,
             }),
-            _ => Err(Error::InvalidArgument("one entry expected".into())),
+            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
         }
     }
 

@@ -4,45 +4,16 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A segment or table error (not found, corrupt state, out of space, name too long, ...).
+    /// A segment or table error (not found, corrupt state, out of space, name too long, ...),
+    /// including the errors every structure crate shares:
+    /// [`SizeMismatch`](zeroipc_format::Error::SizeMismatch),
+    /// [`TypeMismatch`](zeroipc_format::Error::TypeMismatch),
+    /// [`Incomplete`](zeroipc_format::Error::Incomplete) and
+    /// [`InvalidArgument`](zeroipc_format::Error::InvalidArgument).
     /// Invalid shared state (an out-of-range field or state code) is reported as
     /// [`zeroipc_format::Error::Corrupt`] inside this variant.
     #[error(transparent)]
     Format(#[from] zeroipc_format::Error),
-    /// The entry's size is not the one the layout requires (the spec's `LayoutMismatch`).
-    #[error("{name:?}: entry is {found} bytes, the layout needs {expected}")]
-    SizeMismatch {
-        /// The entry name.
-        name: String,
-        /// Size the layout requires.
-        expected: u64,
-        /// Size recorded in the table.
-        found: u64,
-    },
-    /// The stored structure is not of the requested kind (e.g. a Mutex whose `max_count` is
-    /// not 1, or a Signal whose state is too small for `T`).
-    #[error("{name:?}: stored {what} is {found}, expected {expected}")]
-    TypeMismatch {
-        /// The entry name.
-        name: String,
-        /// The mismatching property.
-        what: &'static str,
-        /// The expected value.
-        expected: i64,
-        /// The stored value.
-        found: i64,
-    },
-    /// Some parts of a composite structure exist but not all, after the grace period.
-    #[error("{name:?}: composite structure is incomplete (missing {missing:?})")]
-    Incomplete {
-        /// The structure's base name.
-        name: String,
-        /// The first missing part.
-        missing: String,
-    },
-    /// An argument is out of range (negative count, `initial > max`, zero participants, ...).
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
     /// A timed wait expired.
     #[error("timed out waiting for {what}")]
     Timeout {

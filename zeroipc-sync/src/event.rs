@@ -2,11 +2,12 @@
 
 use std::mem::offset_of;
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{check_base, corrupt, exact_size, find_parts, load_i32, part, region};
+use crate::common::{load_i32, part, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
 use crate::semaphore::{self, RawSemaphore};
@@ -113,7 +114,7 @@ impl Event {
     /// # Errors
     /// `NameTooLong` if `name` is longer than 27 bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str, mode: EventMode) -> Result<Self> {
-        check_base(name, SEM.len())?;
+        zeroipc_format::validate_base_name(name, SEM.len())?;
         let mut lock = seg.lock_table()?;
         Self::create_locked(&mut lock, name, mode)
     }
@@ -131,7 +132,7 @@ impl Event {
                     ev.write::<u32>(MODE, u32::from(mode == EventMode::ManualReset))?;
                     RawSemaphore::init(sem, 0, 0)
                 }
-                _ => Err(Error::InvalidArgument("two regions expected".into())),
+                _ => Err(FormatError::InvalidArgument("two regions expected".into()).into()),
             },
         )?;
         match (entries.pop(), regions.pop(), entries.pop(), regions.pop()) {
@@ -145,29 +146,32 @@ impl Event {
                 },
                 mode,
             }),
-            _ => Err(Error::InvalidArgument("two entries expected".into())),
+            _ => Err(FormatError::InvalidArgument("two entries expected".into()).into()),
         }
     }
 
     /// Opens the existing event `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::Incomplete`] if `NAME_sem` is still missing after the grace
-    /// period; [`Error::SizeMismatch`] (`NAME` not 12 bytes, `NAME_sem` not 16); `Corrupt`
+    /// `NotFound`; [`FormatError::Incomplete`] if `NAME_sem` is still missing after the grace
+    /// period; [`FormatError::SizeMismatch`] (`NAME` not 12 bytes, `NAME_sem` not 16); `Corrupt`
     /// for `mode > 1` or a negative `max_count`.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        check_base(name, SEM.len())?;
+        zeroipc_format::validate_base_name(name, SEM.len())?;
         seg.find(name)?;
-        let mut parts = find_parts(seg, name, &[name.to_owned(), part(name, SEM)])?;
-        let (Some(sem_entry), Some(entry)) = (parts.pop(), parts.pop()) else {
-            return Err(Error::InvalidArgument("two entries expected".into()));
-        };
-        exact_size(&entry, SIZE)?;
+        let [entry, sem_entry] = seg.find_composite(name, &[name.to_owned(), part(name, SEM)])?;
+        entry.expect_size(SIZE)?;
         let region = region(seg, &entry)?;
         let mode = match load_i32(&region, MODE)? {
             0 => EventMode::AutoReset,
             1 => EventMode::ManualReset,
-            other => return Err(corrupt(entry.name(), "mode", i64::from(other))),
+            other => {
+                return Err(Error::from(FormatError::corrupt_field(
+                    entry.name(),
+                    "mode",
+                    i64::from(other) as u64,
+                )));
+            }
         };
         let sem = RawSemaphore::open(seg, sem_entry)?;
         Ok(Self {
@@ -184,7 +188,7 @@ impl Event {
     /// # Errors
     /// As [`Event::create`] and [`Event::open`].
     pub fn open_or_create(seg: &Segment, name: &str, mode: EventMode) -> Result<Self> {
-        check_base(name, SEM.len())?;
+        zeroipc_format::validate_base_name(name, SEM.len())?;
         let mut lock = seg.lock_table()?;
         if lock.get(name)?.is_some() {
             drop(lock);
@@ -324,7 +328,11 @@ impl Event {
         match self.word(SIGNALED)?.load(Ordering::Acquire) {
             0 => Ok(false),
             1 => Ok(true),
-            other => Err(corrupt(self.entry.name(), "signaled", i64::from(other))),
+            other => Err(Error::from(FormatError::corrupt_field(
+                self.entry.name(),
+                "signaled",
+                i64::from(other) as u64,
+            ))),
         }
     }
 

@@ -2,11 +2,12 @@
 
 use std::mem::offset_of;
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{exact_size, load_i32, region};
+use crate::common::{load_i32, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
 
@@ -98,9 +99,10 @@ impl Latch {
 
     fn check(count: i32) -> Result<()> {
         if count < 0 {
-            return Err(Error::InvalidArgument(format!(
+            return Err(FormatError::InvalidArgument(format!(
                 "latch count must not be negative (got {count})"
-            )));
+            ))
+            .into());
         }
         Ok(())
     }
@@ -108,7 +110,7 @@ impl Latch {
     /// Creates latch `name` with `count` (0 creates it released).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a negative count; the segment's errors.
+    /// [`FormatError::InvalidArgument`] for a negative count; the segment's errors.
     pub fn create(seg: &Segment, name: &str, count: i32) -> Result<Self> {
         Self::check(count)?;
         let (entry, region) = seg.add(name, SIZE, |r: &Region| init(r, count))?;
@@ -118,10 +120,10 @@ impl Latch {
     /// Opens the existing latch `name`.
     ///
     /// # Errors
-    /// `NotFound`, [`Error::SizeMismatch`] unless 16 bytes.
+    /// `NotFound`, [`FormatError::SizeMismatch`] unless 16 bytes.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
-        exact_size(&entry, SIZE)?;
+        entry.expect_size(SIZE)?;
         let region = region(seg, &entry)?;
         Ok(Self { region, entry })
     }
@@ -139,11 +141,11 @@ impl Latch {
         }
         let (mut entries, mut regions) = lock.add(&[(name, SIZE)], |r: &[Region]| match r {
             [one] => init(one, count),
-            _ => Err(Error::InvalidArgument("one region expected".into())),
+            _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
         })?;
         match (entries.pop(), regions.pop()) {
             (Some(entry), Some(region)) => Ok(Self { region, entry }),
-            _ => Err(Error::InvalidArgument("one entry expected".into())),
+            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
         }
     }
 
@@ -151,12 +153,12 @@ impl Latch {
     /// Returns whether this call released the latch.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for `n <= 0`.
+    /// [`FormatError::InvalidArgument`] for `n <= 0`.
     pub fn count_down(&self, n: i32) -> Result<bool> {
         if n <= 0 {
-            return Err(Error::InvalidArgument(format!(
-                "count_down needs n > 0 (got {n})"
-            )));
+            return Err(
+                FormatError::InvalidArgument(format!("count_down needs n > 0 (got {n})")).into(),
+            );
         }
         Ok(count_down(self.region.atomic_u32(COUNT)?, n))
     }

@@ -70,7 +70,7 @@ pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::Semaphore;
 pub use semaphore_guard::SemaphoreGuard;
 pub use signal::Signal;
-pub use zeroipc_format::{Segment, SegmentOptions};
+pub use zeroipc_format::{Error as FormatError, Segment, SegmentOptions};
 
 /// The crate README's example, compiled and run as a doctest so the README stays true.
 #[cfg(doctest)]

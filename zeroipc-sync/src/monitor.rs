@@ -1,11 +1,12 @@
 //! Monitor (spec §4.11): `NAME_mtx`, `NAME_cond` (semaphore), `NAME_count`, marker `NAME`.
 
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::Ordering;
-use zeroipc_format::{Entry, Region, Segment};
+use zeroipc_format::{Region, Segment};
 
-use crate::common::{check_base, exact_size, find_parts, part, region};
+use crate::common::{part, region};
 use crate::error::{Error, Result};
 use crate::futex;
 use crate::mutex::open_raw_mutex;
@@ -160,7 +161,7 @@ impl Monitor {
     /// # Errors
     /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str) -> Result<Self> {
-        check_base(name, SUFFIXES[2].len())?;
+        zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
         let mut lock = seg.lock_table()?;
         Self::create_locked(&mut lock, name)
     }
@@ -179,7 +180,7 @@ impl Monitor {
                     RawSemaphore::init(mtx, 1, 1)?;
                     RawSemaphore::init(cond, 0, 0)
                 }
-                _ => Err(Error::InvalidArgument("four regions expected".into())),
+                _ => Err(FormatError::InvalidArgument("four regions expected".into()).into()),
             },
         )?;
         match (entries.as_slice(), regions.as_slice()) {
@@ -196,21 +197,19 @@ impl Monitor {
                 },
                 count: count.clone(),
             }),
-            _ => Err(Error::InvalidArgument("four entries expected".into())),
+            _ => Err(FormatError::InvalidArgument("four entries expected".into()).into()),
         }
     }
 
     /// Opens the existing monitor `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::Incomplete`]; [`Error::SizeMismatch`] (`NAME_count` not 4
+    /// `NotFound`; [`FormatError::Incomplete`]; [`FormatError::SizeMismatch`] (`NAME_count` not 4
     /// bytes, mutex/semaphore not 16); Mutex and Semaphore open checks.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        check_base(name, SUFFIXES[2].len())?;
-        let parts = find_parts(seg, name, &Self::names(name))?;
-        let [me, ce, ne, _] = <[Entry; 4]>::try_from(parts)
-            .map_err(|_| Error::InvalidArgument("four entries expected".into()))?;
-        exact_size(&ne, COUNT_SIZE)?;
+        zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
+        let [me, ce, ne, _] = seg.find_composite(name, &Self::names(name))?;
+        ne.expect_size(COUNT_SIZE)?;
         Ok(Self {
             mtx: open_raw_mutex(seg, me)?,
             cond: RawSemaphore::open(seg, ce)?,
@@ -223,7 +222,7 @@ impl Monitor {
     /// # Errors
     /// As [`Monitor::create`] and [`Monitor::open`].
     pub fn open_or_create(seg: &Segment, name: &str) -> Result<Self> {
-        check_base(name, SUFFIXES[2].len())?;
+        zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
         let mut lock = seg.lock_table()?;
         let mut any = false;
         for n in &Self::names(name) {

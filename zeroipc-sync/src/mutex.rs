@@ -3,11 +3,12 @@
 
 use std::mem::offset_of;
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Entry, MAX_ENTRY_NAME, Region, Segment};
 
-use crate::common::{exact_size, part};
+use crate::common::part;
 use crate::error::{Error, Result};
 use crate::futex;
 use crate::owner;
@@ -129,7 +130,7 @@ impl Mutex {
         let spec: Vec<(&str, u64)> = parts.iter().map(|(n, s)| (n.as_str(), *s)).collect();
         let (mut entries, mut regions) = lock.add(&spec, |r: &[Region]| match r.first() {
             Some(sem) => RawSemaphore::init(sem, 1, 1),
-            None => Err(Error::InvalidArgument("no region".into())),
+            None => Err(FormatError::InvalidArgument("no region".into()).into()),
         })?;
         let owner = if regions.len() == 2 {
             regions.pop()
@@ -146,7 +147,7 @@ impl Mutex {
                 },
                 owner,
             }),
-            _ => Err(Error::InvalidArgument("mutex entry missing".into())),
+            _ => Err(FormatError::InvalidArgument("mutex entry missing".into()).into()),
         }
     }
 
@@ -163,8 +164,8 @@ impl Mutex {
     /// Opens the existing mutex `name` (with its owner entry if there is one).
     ///
     /// # Errors
-    /// `NotFound`, [`Error::SizeMismatch`] (entry not 16 bytes, or an owner entry not
-    /// 8 bytes), `Corrupt` (`max_count < 0`), [`Error::TypeMismatch`] if `max_count != 1`.
+    /// `NotFound`, [`FormatError::SizeMismatch`] (entry not 16 bytes, or an owner entry not
+    /// 8 bytes), `Corrupt` (`max_count < 0`), [`FormatError::TypeMismatch`] if `max_count != 1`.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
         Self::open_entry(seg, entry)
@@ -189,7 +190,7 @@ impl Mutex {
         let owner = if owner_name.len() <= MAX_ENTRY_NAME {
             match seg.get(&owner_name)? {
                 Some(e) => {
-                    exact_size(&e, OWNER_SIZE)?;
+                    e.expect_size(OWNER_SIZE)?;
                     Some(seg.region(&e)?)
                 }
                 None => None,
@@ -349,12 +350,13 @@ impl Mutex {
 pub(crate) fn open_raw_mutex(seg: &Segment, entry: Entry) -> Result<RawSemaphore> {
     let raw = RawSemaphore::open(seg, entry)?;
     if raw.max != 1 {
-        return Err(Error::TypeMismatch {
+        return Err(FormatError::TypeMismatch {
             name: raw.entry.name().to_owned(),
             what: "max_count of a mutex",
             expected: 1,
-            found: i64::from(raw.max),
-        });
+            found: u64::from(raw.max.unsigned_abs()),
+        }
+        .into());
     }
     Ok(raw)
 }

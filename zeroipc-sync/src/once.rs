@@ -1,11 +1,12 @@
 //! Once (spec §4.14).
 
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{corrupt, exact_size, region};
+use crate::common::region;
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
 
@@ -35,7 +36,11 @@ fn decode(entry: &str, v: u32) -> Result<OnceState> {
         PENDING => Ok(OnceState::Pending),
         EXECUTING => Ok(OnceState::Executing),
         DONE => Ok(OnceState::Done),
-        other => Err(corrupt(entry, "state", i64::from(other))),
+        other => Err(Error::from(FormatError::corrupt_field(
+            entry,
+            "state",
+            i64::from(other) as u64,
+        ))),
     }
 }
 
@@ -141,10 +146,10 @@ impl Once {
     /// Opens the existing Once `name`.
     ///
     /// # Errors
-    /// `NotFound`, [`Error::SizeMismatch`] unless 4 bytes, `Corrupt` for an unknown state.
+    /// `NotFound`, [`FormatError::SizeMismatch`] unless 4 bytes, `Corrupt` for an unknown state.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
-        exact_size(&entry, SIZE)?;
+        entry.expect_size(SIZE)?;
         let region = region(seg, &entry)?;
         let once = Self { region, entry };
         once.state()?;
@@ -165,7 +170,7 @@ impl Once {
             lock.add(&[(name, SIZE)], |_: &[Region]| Ok::<_, Error>(()))?;
         match (entries.pop(), regions.pop()) {
             (Some(entry), Some(region)) => Ok(Self { region, entry }),
-            _ => Err(Error::InvalidArgument("one entry expected".into())),
+            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
         }
     }
 
@@ -181,7 +186,11 @@ impl Once {
             Claim::TimedOut => Err(Error::Timeout {
                 what: "a Once executor",
             }),
-            Claim::Corrupt(v) => Err(corrupt(self.entry.name(), "state", i64::from(v))),
+            Claim::Corrupt(v) => Err(Error::from(FormatError::corrupt_field(
+                self.entry.name(),
+                "state",
+                i64::from(v) as u64,
+            ))),
         }
     }
 

@@ -2,11 +2,12 @@
 
 use std::mem::offset_of;
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::Ordering;
-use zeroipc_format::{Entry, Region, Segment};
+use zeroipc_format::{Region, Segment};
 
-use crate::common::{check_base, exact_size, find_parts, part, region};
+use crate::common::{part, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
 use crate::mutex::open_raw_mutex;
@@ -243,7 +244,7 @@ impl RwLock {
     /// # Errors
     /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str) -> Result<Self> {
-        check_base(name, SUFFIXES[0].len())?;
+        zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
         let mut lock = seg.lock_table()?;
         Self::create_locked(&mut lock, name)
     }
@@ -262,7 +263,7 @@ impl RwLock {
                     RawSemaphore::init(rmtx, 1, 1)?;
                     RawSemaphore::init(wmtx, 1, 1)
                 }
-                _ => Err(Error::InvalidArgument("four regions expected".into())),
+                _ => Err(FormatError::InvalidArgument("four regions expected".into()).into()),
             },
         )?;
         match (entries.as_slice(), regions.as_slice()) {
@@ -280,22 +281,20 @@ impl RwLock {
                     max: 1,
                 },
             }),
-            _ => Err(Error::InvalidArgument("four entries expected".into())),
+            _ => Err(FormatError::InvalidArgument("four entries expected".into()).into()),
         }
     }
 
     /// Opens the existing lock `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::Incomplete`] if some parts are missing after the grace period;
-    /// [`Error::SizeMismatch`] (`NAME_state` not 8 bytes, mutexes not 16); the Mutex checks
-    /// ([`Error::TypeMismatch`], `Corrupt`) on both mutexes.
+    /// `NotFound`; [`FormatError::Incomplete`] if some parts are missing after the grace period;
+    /// [`FormatError::SizeMismatch`] (`NAME_state` not 8 bytes, mutexes not 16); the Mutex checks
+    /// ([`FormatError::TypeMismatch`], `Corrupt`) on both mutexes.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        check_base(name, SUFFIXES[0].len())?;
-        let parts = find_parts(seg, name, &Self::names(name))?;
-        let [se, re, we, _] = <[Entry; 4]>::try_from(parts)
-            .map_err(|_| Error::InvalidArgument("four entries expected".into()))?;
-        exact_size(&se, STATE_SIZE)?;
+        zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
+        let [se, re, we, _] = seg.find_composite(name, &Self::names(name))?;
+        se.expect_size(STATE_SIZE)?;
         Ok(Self {
             name: name.to_owned(),
             state: region(seg, &se)?,
@@ -309,7 +308,7 @@ impl RwLock {
     /// # Errors
     /// As [`RwLock::create`] and [`RwLock::open`].
     pub fn open_or_create(seg: &Segment, name: &str) -> Result<Self> {
-        check_base(name, SUFFIXES[0].len())?;
+        zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
         let mut lock = seg.lock_table()?;
         let names = Self::names(name);
         let mut any = false;
@@ -440,11 +439,11 @@ impl RwLock {
         match self.state.atomic_i32(WRITER)?.load(Ordering::Acquire) {
             0 => Ok(false),
             1 => Ok(true),
-            v => Err(crate::common::corrupt(
+            v => Err(Error::from(FormatError::corrupt_field(
                 &part(&self.name, SUFFIXES[0]),
                 "writer_active",
-                i64::from(v),
-            )),
+                i64::from(v) as u64,
+            ))),
         }
     }
 }

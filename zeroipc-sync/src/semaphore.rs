@@ -2,11 +2,12 @@
 
 use std::mem::offset_of;
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{corrupt, exact_size, load_i32, region};
+use crate::common::{load_i32, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
 
@@ -120,17 +121,18 @@ impl RawSemaphore {
 
     pub fn check_args(initial: i32, max: i32) -> Result<()> {
         if initial < 0 || max < 0 || (max > 0 && initial > max) {
-            return Err(Error::InvalidArgument(format!(
+            return Err(FormatError::InvalidArgument(format!(
                 "semaphore needs 0 <= initial and 0 <= max, initial <= max when max > 0 \
                  (got initial {initial}, max {max})"
-            )));
+            ))
+            .into());
         }
         Ok(())
     }
 
     /// Open checks of spec §4.8: size 16, `max_count >= 0`.
     pub fn open(seg: &Segment, entry: Entry) -> Result<Self> {
-        exact_size(&entry, SIZE)?;
+        entry.expect_size(SIZE)?;
         let region = region(seg, &entry)?;
         Self::from_region(region, entry)
     }
@@ -138,7 +140,11 @@ impl RawSemaphore {
     pub fn from_region(region: Region, entry: Entry) -> Result<Self> {
         let max = load_i32(&region, MAX_COUNT)?;
         if max < 0 {
-            return Err(corrupt(entry.name(), "max_count", i64::from(max)));
+            return Err(Error::from(FormatError::corrupt_field(
+                entry.name(),
+                "max_count",
+                i64::from(max) as u64,
+            )));
         }
         Ok(Self { region, entry, max })
     }
@@ -228,7 +234,7 @@ impl Semaphore {
     /// Creates semaphore `name` holding `initial` permits, at most `max` (0 = unbounded).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless `initial >= 0`, `max >= 0` and, for `max > 0`,
+    /// [`FormatError::InvalidArgument`] unless `initial >= 0`, `max >= 0` and, for `max > 0`,
     /// `initial <= max`; the segment's errors (name, duplicate, table full, out of space).
     pub fn create(seg: &Segment, name: &str, initial: i32, max: i32) -> Result<Self> {
         RawSemaphore::check_args(initial, max)?;
@@ -242,7 +248,7 @@ impl Semaphore {
     /// Opens the existing semaphore `name`.
     ///
     /// # Errors
-    /// `NotFound` (inside [`Error::Format`]), [`Error::SizeMismatch`] unless the entry is
+    /// `NotFound` (inside [`Error::Format`]), [`FormatError::SizeMismatch`] unless the entry is
     /// 16 bytes, `Corrupt` if `max_count < 0`.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
@@ -266,13 +272,13 @@ impl Semaphore {
         }
         let (mut entries, mut regions) = lock.add(&[(name, SIZE)], |r: &[Region]| match r {
             [one] => RawSemaphore::init(one, initial, max),
-            _ => Err(Error::InvalidArgument("one region expected".into())),
+            _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
         })?;
         match (entries.pop(), regions.pop()) {
             (Some(entry), Some(region)) => Ok(Self {
                 raw: RawSemaphore { region, entry, max },
             }),
-            _ => Err(Error::InvalidArgument("one entry expected".into())),
+            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
         }
     }
 

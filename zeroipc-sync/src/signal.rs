@@ -3,12 +3,13 @@
 use std::marker::PhantomData;
 use std::mem::offset_of;
 use std::time::{Duration, Instant};
+use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
-use zeroipc_format::{Entry, Region, Segment, align8};
+use zeroipc_format::{Region, Segment, align8};
 
-use crate::common::{check_base, find_parts, part, region};
+use crate::common::{part, region};
 use crate::error::{Error, Result};
 use crate::futex;
 use crate::mutex::open_raw_mutex;
@@ -134,7 +135,7 @@ impl<T: Pod> Signal<T> {
     /// # Errors
     /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str, initial: T) -> Result<Self> {
-        check_base(name, SUFFIXES[0].len())?;
+        zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
         let mut lock = seg.lock_table()?;
         Self::create_locked(&mut lock, name, initial)
     }
@@ -156,7 +157,7 @@ impl<T: Pod> Signal<T> {
                     state.write(VALUE, initial)?;
                     RawSemaphore::init(mtx, 1, 1)
                 }
-                _ => Err(Error::InvalidArgument("three regions expected".into())),
+                _ => Err(FormatError::InvalidArgument("three regions expected".into()).into()),
             },
         )?;
         match (entries.as_slice(), regions.as_slice()) {
@@ -169,29 +170,28 @@ impl<T: Pod> Signal<T> {
                 },
                 _value: PhantomData,
             }),
-            _ => Err(Error::InvalidArgument("three entries expected".into())),
+            _ => Err(FormatError::InvalidArgument("three entries expected".into()).into()),
         }
     }
 
     /// Opens the existing signal `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`Error::Incomplete`]; [`Error::TypeMismatch`] if `NAME_state` is
+    /// `NotFound`; [`FormatError::Incomplete`]; [`FormatError::TypeMismatch`] if `NAME_state` is
     /// smaller than `8 + size_of::<T>()` (the minimum-size rule accepts upstream Python's
     /// unpadded states); the Mutex checks on `NAME_mtx`.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        check_base(name, SUFFIXES[0].len())?;
-        let parts = find_parts(seg, name, &Self::names(name))?;
-        let [se, me, _] = <[Entry; 3]>::try_from(parts)
-            .map_err(|_| Error::InvalidArgument("three entries expected".into()))?;
+        zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
+        let [se, me, _] = seg.find_composite(name, &Self::names(name))?;
         let need = (VALUE + size_of::<T>()) as u64;
         if se.size() < need {
-            return Err(Error::TypeMismatch {
+            return Err(FormatError::TypeMismatch {
                 name: se.name().to_owned(),
                 what: "state size (8 + size of T)",
-                expected: need as i64,
-                found: se.size() as i64,
-            });
+                expected: need,
+                found: se.size(),
+            }
+            .into());
         }
         Ok(Self {
             state: region(seg, &se)?,
@@ -206,7 +206,7 @@ impl<T: Pod> Signal<T> {
     /// # Errors
     /// As [`Signal::create`] and [`Signal::open`].
     pub fn open_or_create(seg: &Segment, name: &str, initial: T) -> Result<Self> {
-        check_base(name, SUFFIXES[0].len())?;
+        zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
         let mut lock = seg.lock_table()?;
         let mut any = false;
         for n in &Self::names(name) {

@@ -118,6 +118,18 @@ pub fn child(role: &str, arg: &str) -> bool {
                 }
             });
         }
+        "spsc.rendezvous" => {
+            let c = Channel::<u64>::open(&seg, "u").expect("rendezvous channel");
+            for i in 0..n {
+                c.send(i).expect("send");
+            }
+        }
+        "spsc.pollslot" => {
+            let w = region(&seg, "p");
+            for i in 0..n {
+                poll_slot_send(&w, i);
+            }
+        }
         "spsc.channelbatch" => {
             let c = Channel::<u64>::open(&seg, "c").expect("channel");
             produce_batches(n, |b| c.send_slice(b).expect("send_slice"));
@@ -198,8 +210,44 @@ fn raw_consume(w: &Region, n: u64) -> f64 {
     })
 }
 
+/// The upstream C++ rendezvous as a same-run baseline: the slot `{ready, consumed, data}`
+/// (here as two 32-bit words and a u64), both sides polling with spin-then-yield and never
+/// sleeping, as every upstream implementation does. Send: wait until not ready, write,
+/// consumed = 0, ready = 1, wait until consumed.
+fn poll_slot_send(w: &Region, v: u64) {
+    let ready = w.atomic_u32(0).expect("ready");
+    let consumed = w.atomic_u32(4).expect("consumed");
+    let mut bk = Backoff::default();
+    while ready.load(Ordering::Acquire) != 0 {
+        bk.snooze();
+    }
+    w.write::<u64>(8, v).expect("data");
+    consumed.store(0, Ordering::Relaxed);
+    // Release: publishes the data to the receiver's Acquire load of `ready`.
+    ready.store(1, Ordering::Release);
+    let mut bk = Backoff::default();
+    while consumed.load(Ordering::Acquire) != 1 {
+        bk.snooze();
+    }
+}
+
+/// Receive: wait until ready, read, consumed = 1, ready = 0.
+fn poll_slot_recv(w: &Region) -> u64 {
+    let ready = w.atomic_u32(0).expect("ready");
+    let consumed = w.atomic_u32(4).expect("consumed");
+    let mut bk = Backoff::default();
+    while ready.load(Ordering::Acquire) != 1 {
+        bk.snooze();
+    }
+    let v = w.read::<u64>(8).expect("data");
+    // Release: the sender's Acquire load of `consumed` orders its next write after our read.
+    consumed.store(1, Ordering::Release);
+    ready.store(0, Ordering::Release);
+    v
+}
+
 /// The subjects, in table order.
-const SUBJECTS: [&str; 10] = [
+const SUBJECTS: [&str; 12] = [
     "Queue<u64>, one item at a time, 2 processes",
     "Ring<u64>, one item at a time, 2 processes",
     "Ring<u64>, batches of up to 256 (`write_slice`/`read_into`), 2 processes",
@@ -210,6 +258,8 @@ const SUBJECTS: [&str; 10] = [
     "crossbeam-channel bounded(1024), 2 threads of one process (baseline)",
     "Queue<u64>, batches of up to 256 (`push_slice`/`pop_into`, one CAS per run), 2 processes",
     "Channel<u64>, batches of up to 256 (`send_slice`/`recv_into`), 2 processes",
+    "rendezvous (unbuffered) Channel<u64>, blocking send/recv, 2 processes",
+    "upstream-style polling rendezvous slot, 2 processes (baseline)",
 ];
 
 fn fresh() -> Segment {
@@ -218,6 +268,8 @@ fn fresh() -> Segment {
     Ring::<u64>::create(&seg, "r", CAP).expect("ring");
     Channel::<u64>::create(&seg, "c", CAP).expect("channel");
     raw(&seg, "w", RAW_BASE as u64 + 8 * RAW_SLOTS);
+    Channel::<u64>::create_unbuffered(&seg, "u").expect("rendezvous channel");
+    raw(&seg, "p", 64);
     seg
 }
 
@@ -294,6 +346,18 @@ fn one(k: usize, n: u64) -> f64 {
             let c = Channel::<u64>::open(&seg, "c").expect("c");
             with_peer("spsc.channelbatch", &arg, None, || {
                 consume_batches(n, |b| c.recv_into(b).expect("recv_into"))
+            })
+        }
+        10 => {
+            let c = Channel::<u64>::open(&seg, "u").expect("u");
+            with_peer("spsc.rendezvous", &arg, None, || {
+                consume(n, || Some(c.recv().expect("recv").expect("open")))
+            })
+        }
+        11 => {
+            let w = region(&seg, "p");
+            with_peer("spsc.pollslot", &arg, None, || {
+                consume(n, || Some(poll_slot_recv(&w)))
             })
         }
         _ => {
@@ -405,6 +469,19 @@ pub fn run(cfg: &Config) -> GroupRecord {
         .baseline(format!("crossbeam-channel 1P/1C in-process: {}", m(7)))
         .ratio(ratio(s[9].med / s[7].med))
         .goal("≥ 20 M msgs/s (in bulk)", Some(s[9].med >= 20e6)),
+        Goal::new("#19 perf", "buffered Channel<u64>, one at a time, 2 processes")
+            .result(m(4))
+            .baseline(format!("crossbeam-channel 1P/1C in-process: {}", m(7)))
+            .ratio(format!(
+                "worst round {} M/s",
+                crate::harness::num(s[4].min * 1e-6)
+            ))
+            .goal("≥ 20 M msgs/s median", Some(s[4].med >= 20e6)),
+        Goal::new("#19 perf", "rendezvous Channel<u64>, 2 processes")
+            .result(m(10))
+            .baseline(format!("upstream-style polling slot: {}", m(11)))
+            .ratio(ratio(s[10].med / s[11].med))
+            .goal("≥ 2 M hand-offs/s", Some(s[10].med >= 2e6)),
     ];
     GroupRecord::new(md, goals)
 }

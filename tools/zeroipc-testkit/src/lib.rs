@@ -138,6 +138,158 @@ impl Child {
     }
 }
 
+/// Environment variable set in a test re-executed by [`private_shm`] inside its own mount
+/// namespace; its value is the tmpfs size.
+pub const PRIVATE_SHM_VAR: &str = "ZEROIPC_TEST_PRIVATE_SHM";
+
+/// Runs test `test` (its full path) of the current binary again in a private mount namespace
+/// with a fresh tmpfs of `size` (e.g. `"64m"`) mounted on `/dev/shm`, and waits for it.
+///
+/// Returns `true` in that re-executed child, where the caller runs its scenario. In the
+/// caller it returns `false` after the child passed (it panics with the child's output if the
+/// child failed or ran past `timeout`), or after printing why the test cannot run here: it
+/// needs root and `unshare -m` (util-linux).
+///
+/// # Panics
+/// If the child fails or hangs (tests only).
+pub fn private_shm(test: &str, size: &str, timeout: Duration) -> bool {
+    if std::env::var_os(PRIVATE_SHM_VAR).is_some() {
+        return true;
+    }
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("{test}: skipped: needs root to mount a private tmpfs on /dev/shm");
+        return false;
+    }
+    let probe = Command::new("unshare")
+        .args(["-m", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("{test}: skipped: `unshare -m` is not available or not permitted here");
+        return false;
+    }
+    let exe = std::env::current_exe().expect("current test executable");
+    let script = format!(
+        "mount --make-rprivate / 2>/dev/null; mount -t tmpfs -o size={size},mode=1777 \
+         zeroipc-test /dev/shm && exec \"$0\" \"$@\""
+    );
+    let mut child = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .arg(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(PRIVATE_SHM_VAR, size)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn unshare");
+    let deadline = Instant::now() + timeout;
+    loop {
+        if child.try_wait().expect("wait for child").is_some() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("child output");
+            panic!(
+                "{test} in a private /dev/shm did not finish within {timeout:?}:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("child output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "{test} in a private /dev/shm failed ({}):\n{text}",
+        out.status
+    );
+    // Show what the child measured (the text after "measured:" on its lines).
+    for line in text.lines() {
+        if let Some(at) = line.find("measured:") {
+            eprintln!("{}", &line[at..]);
+        }
+    }
+    false
+}
+
+/// What [`run_measured`] observed of a command.
+#[derive(Debug)]
+pub struct Measured {
+    /// Exit code, or `None` if a signal ended it.
+    pub code: Option<i32>,
+    /// The signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// Peak resident set size in KiB (`ru_maxrss`).
+    pub max_rss_kib: u64,
+    /// Wall-clock seconds.
+    pub secs: f64,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+/// Runs `argv` and reports its exit, its peak RSS and its wall time, through Python's
+/// `resource.getrusage(RUSAGE_CHILDREN)` (the test crates have no `unsafe` for `wait4`).
+/// `kill_after` ends a command that hangs (reported as killed by signal 9).
+///
+/// Returns `None` (after printing why) if `python3` is missing.
+///
+/// # Panics
+/// If the command cannot be started (tests only).
+pub fn run_measured(argv: &[&str], kill_after: Duration) -> Option<Measured> {
+    const PY: &str = "import resource,subprocess,sys,time\n\
+t=time.monotonic()\n\
+try:\n    r=subprocess.run(sys.argv[2:],capture_output=True,timeout=float(sys.argv[1]))\n    rc=r.returncode; o=r.stdout; e=r.stderr\n\
+except subprocess.TimeoutExpired as x:\n    rc=-9; o=x.stdout or b''; e=x.stderr or b''\n\
+d=time.monotonic()-t\n\
+m=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n\
+sys.stdout.write('%d %d %f\\n'%(rc,m,d)); sys.stdout.flush()\n\
+sys.stdout.buffer.write(o+b'\\0'+e)\n";
+    let out = match Command::new("python3")
+        .arg("-c")
+        .arg(PY)
+        .arg(kill_after.as_secs_f64().to_string())
+        .args(argv)
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("skipped measuring {argv:?}: python3 not available ({e})");
+            return None;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "measuring wrapper failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (first, rest) = text.split_once('\n').expect("wrapper output");
+    let mut f = first.split(' ');
+    let rc: i32 = f.next().and_then(|v| v.parse().ok()).expect("rc");
+    let max_rss_kib = f.next().and_then(|v| v.parse().ok()).expect("rss");
+    let secs = f.next().and_then(|v| v.parse().ok()).expect("secs");
+    let (stdout, stderr) = rest.split_once('\0').unwrap_or((rest, ""));
+    Some(Measured {
+        code: (rc >= 0).then_some(rc),
+        signal: (rc < 0).then_some(-rc),
+        max_rss_kib,
+        secs,
+        stdout: stdout.to_owned(),
+        stderr: stderr.to_owned(),
+    })
+}
+
 /// An async runtime the async tests run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runtime {

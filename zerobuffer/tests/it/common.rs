@@ -187,6 +187,37 @@ pub fn run_child_role(role: &str) -> i32 {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
+        // As another user: plants a dangling symlink where the lock file of `name` will be.
+        "plant-lock-symlink" => {
+            let target = std::env::var("ZB_TARGET").expect("ZB_TARGET");
+            let _ = std::fs::create_dir("/tmp/zerobuffer");
+            let link = format!("/tmp/zerobuffer/{name}.lock");
+            let outcome = match std::os::unix::fs::symlink(&target, &link) {
+                Ok(()) => "planted".to_owned(),
+                Err(e) => format!("failed:{e}"),
+            };
+            println!("\nZB:RESULT {outcome}");
+            0
+        }
+        // Under umask ZB_UMASK (octal): creates a reader with default options and reports
+        // the modes of its four objects.
+        "create-with-umask" => {
+            let mask = u32::from_str_radix(&std::env::var("ZB_UMASK").expect("ZB_UMASK"), 8)
+                .expect("octal umask");
+            rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+            let r = create(&name, BufferConfig::new(0, 4096)).expect("create");
+            let modes: Vec<String> = resource_paths(&name)
+                .iter()
+                .map(|p| {
+                    use std::os::unix::fs::PermissionsExt;
+                    let m = std::fs::metadata(p).expect("stat").permissions().mode();
+                    format!("{:o}", m & 0o7777)
+                })
+                .collect();
+            println!("\nZB:MODES {}", modes.join(" "));
+            drop(r);
+            0
+        }
         // Tries to connect a writer and reports the outcome.
         "writer-connect-report" => {
             let outcome = match Writer::connect(&name) {

@@ -11,6 +11,7 @@ mod lifecycle;
 mod model;
 mod roundtrip;
 mod scenarios;
+mod security;
 
 /// Entry point for child processes spawned by the multi-process tests. Without `ZB_ROLE`
 /// (a normal test run) it has nothing to do; with it, it runs the requested role and exits.

@@ -110,7 +110,9 @@ fn future_all_and_any() {
     );
     assert!(matches!(
         Future::<i32>::any(&[], LONG),
-        Err(Error::InvalidArgument(_))
+        Err(zeroipc_codata::Error::Format(
+            zeroipc_codata::FormatError::InvalidArgument(_)
+        ))
     ));
 }
 
@@ -143,7 +145,9 @@ fn future_rejects_corrupt_state_and_short_entries() {
     s.add("short", 100, |_| Ok::<_, Error>(())).unwrap();
     assert!(matches!(
         Future::<f64>::open(&s, "short"),
-        Err(Error::SizeMismatch { .. })
+        Err(zeroipc_codata::Error::Format(
+            zeroipc_codata::FormatError::SizeMismatch { .. }
+        ))
     ));
 }
 
@@ -294,7 +298,9 @@ fn lazy_rejects_corrupt_state_and_op() {
     assert!(Lazy::<f64>::open(&s, "l").is_err());
     assert!(matches!(
         Lazy::<i32>::open(&s, "l"),
-        Err(Error::SizeMismatch { .. })
+        Err(zeroipc_codata::Error::Format(
+            zeroipc_codata::FormatError::SizeMismatch { .. }
+        ))
     ));
 }
 
@@ -316,9 +322,12 @@ fn buffered_channel_is_fifo_and_closes_after_draining() {
     let c = Channel::<u32>::create(&s, "c", 3).unwrap();
     assert_eq!(c.capacity(), 4);
     for v in 0..4 {
-        assert!(c.try_send(v).unwrap());
+        c.try_send(v).unwrap();
     }
-    assert!(!c.try_send(9).unwrap());
+    assert!(matches!(
+        c.try_send(9),
+        Err(zeroipc_codata::TrySendError::Full(_))
+    ));
     assert!(
         c.send_timeout(9, Duration::from_millis(10))
             .unwrap_err()
@@ -327,7 +336,10 @@ fn buffered_channel_is_fifo_and_closes_after_draining() {
     let o = Channel::<u32>::open(&s, "c").unwrap();
     assert_eq!(o.recv().unwrap(), Some(0));
     c.close().unwrap();
-    assert!(matches!(c.try_send(9), Err(Error::Closed { .. })));
+    assert!(matches!(
+        c.try_send(9),
+        Err(zeroipc_codata::TrySendError::Failed(Error::Closed { .. }))
+    ));
     assert!(matches!(c.send(9), Err(Error::Closed { .. })));
     assert_eq!(o.recv_timeout(LONG).unwrap(), Some(1));
     assert_eq!(o.try_recv().unwrap(), Some(2));
@@ -461,13 +473,16 @@ fn unbuffered_channel_hands_over_values_in_order() {
     let c = Channel::<f64>::create_unbuffered(&s, "rv").unwrap();
     assert!(!c.is_buffered());
     assert_eq!(c.try_recv().unwrap(), None);
-    assert!(!c.try_send(1.0).unwrap(), "no receiver waiting");
+    assert!(
+        matches!(c.try_send(1.0), Err(zeroipc_codata::TrySendError::Full(_))),
+        "no receiver waiting"
+    );
     assert!(
         c.send_timeout(1.0, Duration::from_millis(10))
             .unwrap_err()
             .is_timeout()
     );
-    assert_eq!(c.len(), 0, "a timed-out offer is withdrawn");
+    assert_eq!(c.len().unwrap(), 0, "a timed-out offer is withdrawn");
     let o = Channel::<f64>::open(&s, "rv").unwrap();
     let t = std::thread::spawn(move || {
         for i in 0..200 {
@@ -546,7 +561,9 @@ fn channel_rejects_corrupt_headers() {
     corrupt_u8(&s, "c_header", 0, 8);
     assert!(matches!(
         Channel::<u32>::open(&s, "c"),
-        Err(Error::TypeMismatch { .. })
+        Err(zeroipc_codata::Error::Format(
+            zeroipc_codata::FormatError::TypeMismatch { .. }
+        ))
     ));
     Channel::<u32>::create_unbuffered(&s, "u").unwrap();
     corrupt_u8(&s, "u_slot", 0, 5);
@@ -591,14 +608,17 @@ fn stream_slowest_subscriber_applies_backpressure() {
     let st = Stream::<u64>::create(&s, "st", 4).unwrap();
     let mut slow = st.subscribe().unwrap();
     assert_eq!(st.try_emit_slice(&[1, 2, 3, 4, 5]).unwrap(), 4);
-    assert!(!st.try_emit(5).unwrap());
+    assert!(matches!(
+        st.try_emit(5),
+        Err(zeroipc_codata::TrySendError::Full(_))
+    ));
     assert!(
         st.emit_timeout(5, Duration::from_millis(10))
             .unwrap_err()
             .is_timeout()
     );
     assert_eq!(slow.try_recv().unwrap(), Some(1));
-    assert!(st.try_emit(5).unwrap());
+    st.try_emit(5).unwrap();
     // Dropping the slow subscriber releases the producer.
     drop(slow);
     assert_eq!(st.subscribers().unwrap(), 0);
@@ -832,14 +852,17 @@ fn lazy_recovers_from_a_stale_dead_owner_after_reset() {
 fn channel_is_full_for_buffered_and_unbuffered() {
     let s = seg();
     let ch = Channel::<u32>::create(&s, "full", 2).unwrap();
-    assert!(!ch.is_full());
+    assert!(!ch.is_full().unwrap());
     ch.send(1).unwrap();
-    assert!(!ch.is_full());
+    assert!(!ch.is_full().unwrap());
     ch.send(2).unwrap();
-    assert!(ch.is_full());
-    assert!(!ch.try_send(3).unwrap(), "full means a send would wait");
+    assert!(ch.is_full().unwrap());
+    assert!(
+        matches!(ch.try_send(3), Err(zeroipc_codata::TrySendError::Full(3))),
+        "full means a send would wait"
+    );
     assert_eq!(ch.recv().unwrap(), Some(1));
-    assert!(!ch.is_full());
+    assert!(!ch.is_full().unwrap());
     let rv = Channel::<u32>::create_unbuffered(&s, "rv").unwrap();
-    assert!(!rv.is_full(), "no value offered yet");
+    assert!(!rv.is_full().unwrap(), "no value offered yet");
 }

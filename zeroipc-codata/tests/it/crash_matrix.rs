@@ -156,7 +156,7 @@ fn rendezvous_receiver_killed_while_blocked_in_recv_sender_gets_disconnected() {
         ),
         "{r:?}"
     );
-    assert_eq!(c.len(), 0, "the offer was withdrawn");
+    assert_eq!(c.len().unwrap(), 0, "the offer was withdrawn");
     // Still usable with a live receiver.
     let rx = c.receiver().unwrap();
     std::thread::scope(|s| {

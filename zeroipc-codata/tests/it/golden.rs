@@ -71,7 +71,7 @@ fn chan_i32_yields_100_and_200_then_empty() {
     let c = Channel::<i32>::open(&seg, "chan_i32").unwrap();
     assert!(c.is_buffered());
     assert_eq!(c.capacity(), 4);
-    assert_eq!(c.len(), 2);
+    assert_eq!(c.len().unwrap(), 2);
     assert!(!c.is_closed().unwrap());
     assert_eq!(c.live_senders().unwrap(), None, "no peer registry upstream");
     assert_eq!(c.try_recv().unwrap(), Some(100));
@@ -84,7 +84,9 @@ fn python_image_lazy_is_rejected_and_futures_read() {
     let seg = Segment::from_bytes(&golden_bytes("standard-py.seg")).unwrap();
     assert!(matches!(
         Lazy::<f64>::open(&seg, "lazy_f64"),
-        Err(Error::SizeMismatch { found: 268, .. })
+        Err(zeroipc_codata::Error::Format(
+            zeroipc_codata::FormatError::SizeMismatch { found: 268, .. }
+        ))
     ));
     assert_eq!(
         Future::<f64>::open(&seg, "fut_f64")

@@ -6,8 +6,12 @@ mod asyncs;
 mod basic;
 mod crash;
 mod crash_matrix;
+mod derived;
 mod golden;
+mod lazy_chain;
 mod multiprocess;
+mod select;
+mod stream_ops;
 use zeroipc_format::Segment;
 use zeroipc_testkit::{Child, ShmGuard, unique_name};
 

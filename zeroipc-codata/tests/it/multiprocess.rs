@@ -157,7 +157,7 @@ fn unbuffered_send_blocks_until_another_process_receives() {
     )
     .remove(0);
     // The value is offered but `send` has not returned: nobody took it yet.
-    assert!(eventually(LONG, || c.len() == 1), "value offered");
+    assert!(eventually(LONG, || c.len().unwrap() == 1), "value offered");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
         sent.try_get().unwrap(),

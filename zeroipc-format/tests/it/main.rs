@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod filesystem;
 mod golden;
 mod hostile;
 mod lifecycle;

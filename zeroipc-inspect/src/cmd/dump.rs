@@ -4,7 +4,9 @@ use serde_json::json;
 
 use crate::cmd::{out, out_json};
 use crate::error::{CliError, Result};
-use crate::source::{Content, buffer_snapshot, classify, open_segment, resolve, unrecognised};
+use crate::source::{
+    Content, buffer_snapshot, classify, open_segment, read_range, resolve, unrecognised,
+};
 
 /// Arguments of `dump`.
 #[derive(Debug, clap::Args)]
@@ -28,53 +30,47 @@ pub struct Args {
 /// Exit 1 (not found), 2 (corrupt table when NAME is given), 3 (range outside the target).
 pub fn run(args: &Args, json: bool) -> Result<()> {
     let src = resolve(&args.seg)?;
-    // (absolute start, length, bytes of the whole target range)
-    let (base, data): (u64, Vec<u8>) = match &args.name {
-        None => (0, std::fs::read(&src.path)?),
-        Some(name) => {
-            let (content, len) = classify(&src.path)?;
-            match content {
-                Content::ZeroIpc => {
-                    let seg = open_segment(&src)?;
-                    let entry = seg
-                        .find(name)
-                        .map_err(|e| CliError::from(e).context(src.label()))?;
-                    (entry.offset(), seg.region(&entry)?.to_vec())
-                }
-                Content::ZeroBuffer => {
-                    let snap = buffer_snapshot(&src)?;
-                    let m = snap.oieb.metadata_size;
-                    let p = snap.oieb.payload_size;
-                    let (start, n) = match name.as_str() {
-                        "oieb" => (0, 128),
-                        "metadata" => (128, m),
-                        "payload" => (128 + m, p),
-                        other => {
-                            return Err(CliError::not_found(format!(
-                                "{}: no block {other:?} (oieb, metadata, payload)",
-                                src.label()
-                            )));
-                        }
-                    };
-                    let all = std::fs::read(&src.path)?;
-                    let bytes = usize::try_from(start)
-                        .ok()
-                        .zip(usize::try_from(start + n).ok())
-                        .and_then(|(a, b)| all.get(a..b))
-                        .ok_or_else(|| CliError::corrupt("buffer shorter than its OIEB says"))?;
-                    (start, bytes.to_vec())
-                }
-                Content::Other => return Err(unrecognised(&src, len)),
+    let (content, len) = classify(&src.path)?;
+    // The target range (absolute start, length); only the bytes printed are read.
+    let (base, total): (u64, u64) = match &args.name {
+        None => (0, len),
+        Some(name) => match content {
+            Content::ZeroIpc => {
+                let seg = open_segment(&src)?;
+                let entry = seg
+                    .find(name)
+                    .map_err(|e| CliError::from(e).context(src.label()))?;
+                (entry.offset(), entry.size())
             }
-        }
+            Content::ZeroBuffer => {
+                let snap = buffer_snapshot(&src)?;
+                let m = snap.oieb.metadata_size;
+                let p = snap.oieb.payload_size;
+                let (start, n) = match name.as_str() {
+                    "oieb" => (0, 128),
+                    "metadata" => (128, m),
+                    "payload" => (128u64.saturating_add(m), p),
+                    other => {
+                        return Err(CliError::not_found(format!(
+                            "{}: no block {other:?} (oieb, metadata, payload)",
+                            src.label()
+                        )));
+                    }
+                };
+                if start.checked_add(n).is_none_or(|end| end > len) {
+                    return Err(CliError::corrupt("buffer shorter than its OIEB says"));
+                }
+                (start, n)
+            }
+            Content::Other => return Err(unrecognised(&src, len)),
+        },
     };
-    let total = data.len() as u64;
     let size = args.size.unwrap_or(total.saturating_sub(args.offset));
-    let end = args
+    let in_range = args
         .offset
         .checked_add(size)
-        .filter(|&e| e <= total && args.offset <= total);
-    let Some(end) = end else {
+        .is_some_and(|e| e <= total && args.offset <= total);
+    if !in_range {
         return Err(CliError::other(format!(
             "range {}+{} is outside the {total}-byte {}",
             args.offset,
@@ -83,12 +79,16 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
                 .as_deref()
                 .map_or("object".to_owned(), |n| format!("{n:?}"))
         )));
-    };
-    let slice = usize::try_from(args.offset)
-        .ok()
-        .zip(usize::try_from(end).ok())
-        .and_then(|(a, b)| data.get(a..b))
-        .unwrap_or(&[]);
+    }
+    let data = read_range(&src.path, base + args.offset, size)?;
+    if (data.len() as u64) < size {
+        return Err(CliError::corrupt(format!(
+            "{}: the object shrank while it was read ({} of {size} bytes)",
+            src.label(),
+            data.len()
+        )));
+    }
+    let slice = data.as_slice();
     let start = base + args.offset;
     if json {
         return out_json(&json!({

@@ -34,9 +34,10 @@ pub fn buffer_state(s: &BufferSnapshot) -> &'static str {
 
 fn describe(path: &Path, content: Content, len: u64) -> Value {
     match content {
+        // Header and table read with pread, never mapped: a file another process shrinks or
+        // makes sparse costs nothing and cannot crash the listing.
         Content::ZeroIpc => match zeroipc_format::SegmentOptions::new()
-            .init_grace(std::time::Duration::ZERO)
-            .open_path_read_only(path)
+            .snapshot_path(path)
             .and_then(|s| s.header().map(|h| (h, s.table_size())))
         {
             Ok((h, table)) => json!({
@@ -81,6 +82,13 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
             continue; // vanished
         };
         if !meta.is_file() {
+            continue;
+        }
+        // A segment still being created under its hidden staging name.
+        if path.file_name().is_some_and(|n| {
+            n.to_string_lossy()
+                .starts_with(zeroipc_format::STAGING_PREFIX)
+        }) {
             continue;
         }
         let Ok((content, len)) = classify(&path) else {

@@ -12,7 +12,7 @@ use crate::dtype::{Dtype, Kind, Spec, Typing};
 use crate::error::{CliError, Result};
 use crate::infer::{Guess, infer};
 use crate::source::{
-    Content, Source, buffer_snapshot, classify, open_segment, resolve, unrecognised,
+    Content, Source, buffer_snapshot, classify, open_segment_live, resolve, unrecognised,
 };
 
 /// How often a buffer's OIEB is read between ticks (to follow its wrapping write position).
@@ -329,7 +329,7 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
     let seg;
     let watch = match (content, &args.name) {
         (Content::ZeroIpc, Some(name)) => {
-            seg = open_segment(&src)?;
+            seg = open_segment_live(&src)?;
             open_watch(&seg, name, args.spec)?
         }
         (Content::ZeroIpc, None) => {

@@ -6,12 +6,13 @@ use zeroipc_format::{Entry, Segment};
 
 use crate::cmd::list::buffer_state;
 use crate::cmd::{out, out_json};
-use crate::decode::{Fields, Limit, decode};
+use crate::decode::{F32Form, Fields, View, decode};
 use crate::dtype::Spec;
 use crate::error::{CliError, Result};
 use crate::infer::{DtypeSource, Guess, infer};
 use crate::source::{
-    Content, Source, buffer_snapshot, classify, open_segment, resolve, unrecognised,
+    Content, Source, buffer_snapshot, classify, load_prefixes, load_structure, open_segment,
+    resolve, unrecognised,
 };
 
 /// Arguments of `show`.
@@ -41,16 +42,23 @@ pub struct Args {
 pub fn run(args: &Args, json: bool) -> Result<()> {
     let src = resolve(&args.seg)?;
     let (content, len) = classify(&src.path)?;
-    let lim = Limit {
+    let view = View {
         edge: args.edge,
         all: args.all,
+        f32: F32Form::Shortest,
     };
     match content {
         Content::ZeroIpc => {
             let seg = open_segment(&src)?;
             match &args.name {
-                None => show_segment(&src, &seg, len, json),
-                Some(name) => show_structure(&seg, name, args.spec, &lim, json),
+                None => {
+                    load_prefixes(&seg, &seg.entries()?)?;
+                    show_segment(&src, &seg, len, json)
+                }
+                Some(name) => {
+                    load_structure(&seg, name)?;
+                    show_structure(&seg, name, args.spec, &view, json)
+                }
             }
         }
         Content::ZeroBuffer => {
@@ -119,14 +127,7 @@ fn show_segment(src: &Source, seg: &Segment, file_size: u64, json: bool) -> Resu
             "format": "zeroipc",
             "source": src.label(),
             "file_size": file_size,
-            "header": {
-                "magic": h.magic,
-                "version": h.version,
-                "entry_count": h.entry_count,
-                "max_entries": h.max_entries,
-                "memory_size": h.memory_size,
-                "next_offset": h.next_offset,
-            },
+            "header": crate::golden::header_json(&h),
             "table_size": table,
             "used_bytes": used,
             "free_bytes": free,
@@ -185,7 +186,7 @@ fn show_structure(
     seg: &Segment,
     name: &str,
     spec: Option<Spec>,
-    lim: &Limit,
+    view: &View,
     json: bool,
 ) -> Result<()> {
     let entries = seg.entries()?;
@@ -223,8 +224,8 @@ fn show_structure(
     if source != DtypeSource::Untyped && spec.kind.typing() != crate::dtype::Typing::Untyped {
         f.put("dtype_source", source.name());
     }
-    decode(seg, name, spec, lim, &mut f).map_err(|e| e.context(format!("{name:?} as {spec}")))?;
-    if !spec.kind.is_structure() && crate::prim::part_suffixes(spec.kind) != [""] {
+    decode(seg, name, spec, view, &mut f).map_err(|e| e.context(format!("{name:?} as {spec}")))?;
+    if !spec.kind.is_structure() && crate::prim::parts(spec.kind).len() > 1 {
         f.put("parts", crate::prim::parts_json(seg, name, spec.kind)?);
     }
     print_fields(&f, json)

@@ -79,8 +79,8 @@ fn live_segment_is_listed_and_shown() {
     assert_eq!(out.status.code(), Some(3));
 
     // Showing never consumed anything.
-    assert_eq!(q.len(), 100);
-    assert_eq!(r.available().expect("available"), 1);
+    assert_eq!(q.len().unwrap(), 100);
+    assert_eq!(r.len().expect("available"), 1);
 
     // Dump of one structure: its first 16 bytes are head 0, tail 100, capacity 128, es 8.
     let d = run_json(&["dump", &name, "jobs", "--size", "16", "--json"]);

@@ -5,6 +5,7 @@
 
 mod common;
 mod corrupt;
+mod files;
 mod gc;
 mod golden;
 mod live;

@@ -86,7 +86,10 @@ fn monitor_reports_the_fill_rate_of_a_queue() {
         "mean rate {mean:.0} items/s, want {want} ± 20% (per tick {rates:?})"
     );
     let depth = ticks[4]["depth"].as_u64().expect("depth");
-    assert!(depth > 0 && depth <= q.len() as u64, "depth {depth}");
+    assert!(
+        depth > 0 && depth <= q.len().unwrap() as u64,
+        "depth {depth}"
+    );
     // bytes/s is items/s times the 8-byte element.
     let b = ticks[4]["bytes_per_s"].as_f64().expect("bytes");
     let i = ticks[4]["items_per_s"].as_f64().expect("items");
@@ -141,18 +144,18 @@ pub fn emitter(args: &[&str]) -> i32 {
             let s = Stream::<u64>::open(&seg, name).expect("open stream");
             println!("ZI_READY");
             paced(rate, |n| match s.try_emit(n) {
-                Ok(true) => Ok(()),
-                Ok(false) => Err("stream full".into()),
-                Err(e) => Err(e.to_string()),
+                Ok(()) => Ok(()),
+                Err(zeroipc_codata::TrySendError::Full(_)) => Err("stream full".into()),
+                Err(zeroipc_codata::TrySendError::Failed(e)) => Err(e.to_string()),
             })
         }
         "channel" => {
             let c = Channel::<u64>::open(&seg, name).expect("open channel");
             println!("ZI_READY");
             paced(rate, |n| match c.try_send(n) {
-                Ok(true) => Ok(()),
-                Ok(false) => Err("channel full".into()),
-                Err(e) => Err(e.to_string()),
+                Ok(()) => Ok(()),
+                Err(zeroipc_codata::TrySendError::Full(_)) => Err("channel full".into()),
+                Err(zeroipc_codata::TrySendError::Failed(e)) => Err(e.to_string()),
             })
         }
         _ => 96,
@@ -282,7 +285,7 @@ fn monitor_reports_a_channels_depth_and_rate() {
         .map(|t| t["depth"].as_u64().expect("depth"))
         .collect();
     assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{depths:?}");
-    assert!(depths[4] as usize <= ch.len(), "{depths:?}");
+    assert!(depths[4] as usize <= ch.len().unwrap(), "{depths:?}");
     // A rendezvous channel has no counters to take rates from.
     Channel::<u64>::create_unbuffered(&seg, "hand").expect("rendezvous");
     let out = run(&["monitor", &name, "hand", "--count", "1"]);

@@ -49,7 +49,9 @@ fn memory_size_formula() {
 fn capacity_zero_is_rejected() {
     assert!(matches!(
         Array::<u8>::create(&seg(), "z", 0),
-        Err(Error::InvalidArgument(_))
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::InvalidArgument(_)
+        ))
     ));
 }
 
@@ -59,11 +61,13 @@ fn opening_with_another_element_size_is_a_size_mismatch() {
     Array::<f32>::create(&s, "f", 10).unwrap();
     assert!(matches!(
         Array::<f64>::open(&s, "f"),
-        Err(Error::SizeMismatch {
-            expected: 88,
-            found: 48,
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::SizeMismatch {
+                expected: 88,
+                found: 48,
+                ..
+            }
+        ))
     ));
     // Same element size, different type: the format cannot tell (no type is stored).
     assert!(Array::<u32>::open(&s, "f").is_ok());
@@ -80,11 +84,13 @@ fn upstream_c_library_arrays_are_rejected() {
     .unwrap();
     assert!(matches!(
         Array::<u32>::open(&s, "c_arr"),
-        Err(Error::SizeMismatch {
-            expected: 24,
-            found: 32,
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::SizeMismatch {
+                expected: 24,
+                found: 32,
+                ..
+            }
+        ))
     ));
 }
 
@@ -95,12 +101,14 @@ fn capacity_checks_on_open() {
     assert!(Array::<u16>::open_with_capacity(&s, "a", 4).is_ok());
     assert!(matches!(
         Array::<u16>::open_with_capacity(&s, "a", 5),
-        Err(Error::TypeMismatch {
-            what: "capacity",
-            expected: 5,
-            found: 4,
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::TypeMismatch {
+                what: "capacity",
+                expected: 5,
+                found: 4,
+                ..
+            }
+        ))
     ));
     assert!(matches!(
         Array::<u16>::open(&s, "missing"),
@@ -118,7 +126,9 @@ fn open_or_create_creates_once() {
     assert_eq!(s.entries().unwrap().len(), 1);
     assert!(matches!(
         Array::<i32>::open_or_create(&s, "x", 4),
-        Err(Error::TypeMismatch { .. })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::TypeMismatch { .. }
+        ))
     ));
 }
 
@@ -131,7 +141,9 @@ fn hostile_capacity_values() {
     for bad in [u64::MAX, 1 << 61, 3, 0] {
         raw.write::<u64>(at, bad).unwrap();
         match Array::<u64>::open(&s, "h") {
-            Err(Error::SizeMismatch { found: 24, .. }) => {}
+            Err(zeroipc_structures::Error::Format(
+                zeroipc_structures::FormatError::SizeMismatch { found: 24, .. },
+            )) => {}
             Err(Error::Format(zeroipc_format::Error::Corrupt {
                 what:
                     Corruption::Field {

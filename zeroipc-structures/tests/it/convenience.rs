@@ -51,13 +51,13 @@ fn pool_is_empty_is_full_track_allocations() {
     let s = seg();
     let p = Pool::<u64>::create(&s, "p", 3).unwrap();
     assert!(p.is_empty().unwrap() && !p.is_full().unwrap());
-    let a = p.alloc().unwrap().unwrap();
-    let _b = p.alloc().unwrap().unwrap();
+    let a = p.allocate().unwrap().unwrap();
+    let _b = p.allocate().unwrap().unwrap();
     assert!(!p.is_empty().unwrap() && !p.is_full().unwrap());
-    let _c = p.alloc().unwrap().unwrap();
+    let _c = p.allocate().unwrap().unwrap();
     assert!(p.is_full().unwrap());
-    assert_eq!(p.alloc().unwrap(), None);
-    p.free(a).unwrap();
+    assert_eq!(p.allocate().unwrap(), None);
+    p.deallocate(a).unwrap();
     assert!(!p.is_full().unwrap());
 }
 
@@ -65,18 +65,18 @@ fn pool_is_empty_is_full_track_allocations() {
 fn pool_reset_frees_every_node_and_bumps_the_generation() {
     let s = seg();
     let p = Pool::<u32>::create(&s, "p", 4).unwrap();
-    let held: Vec<u32> = (0..3).map(|_| p.alloc().unwrap().unwrap()).collect();
+    let held: Vec<u32> = (0..3).map(|_| p.allocate().unwrap().unwrap()).collect();
     p.set(held[0], 42).unwrap();
     let (_, gen_before) = p.free_head().unwrap();
     p.reset().unwrap();
     assert!(p.is_empty().unwrap());
-    assert_eq!(p.allocated().unwrap(), 0);
+    assert_eq!(p.len().unwrap(), 0);
     assert_eq!(p.free_list().unwrap(), vec![0, 1, 2, 3]);
     let (head, gen_after) = p.free_head().unwrap();
     assert_eq!(head, 0);
     assert_eq!(gen_after, gen_before.wrapping_add(1));
     assert_eq!(p.get(held[0]).unwrap(), 42, "values are kept");
-    let again: Vec<u32> = (0..4).map(|_| p.alloc().unwrap().unwrap()).collect();
+    let again: Vec<u32> = (0..4).map(|_| p.allocate().unwrap().unwrap()).collect();
     assert_eq!(again, vec![0, 1, 2, 3]);
     assert!(p.is_full().unwrap());
 }

@@ -129,7 +129,7 @@ fn peer(what: &str) -> ! {
         "pool-alloc" | "pool-free" => {
             let p = Pool::<u32>::open(&seg, "x").unwrap();
             for i in 1..=ACKED {
-                let n = p.alloc().unwrap().unwrap();
+                let n = p.allocate().unwrap().unwrap();
                 p.set(n, i * 10).unwrap();
             }
             // Nodes are {u32 data; u32 next} (8 bytes) after a 24-byte header (§4.7).
@@ -308,7 +308,7 @@ fn ring_writer_killed_mid_write_reader_sees_only_committed_elements() {
     }
     let (seg, _g) = run_peer(TEST, |s| drop(Ring::<u32>::create(s, "x", CAP).unwrap()));
     let r = Ring::<u32>::open(&seg, "x").unwrap();
-    assert_eq!(r.available().unwrap(), ACKED as usize);
+    assert_eq!(r.len().unwrap(), ACKED as usize);
     for i in 1..=ACKED {
         assert_eq!(bounded("read", || r.read().unwrap()), Some(i * 10));
     }
@@ -342,16 +342,20 @@ fn map_inserter_killed_after_claiming_a_slot() {
     for i in 1..=ACKED {
         assert_eq!(bounded("get", || m.get(&i).unwrap()), Some(i * 10));
     }
-    assert_eq!(m.len(), ACKED as usize, "the dead claim was never counted");
+    assert_eq!(
+        m.len().unwrap(),
+        ACKED as usize,
+        "the dead claim was never counted"
+    );
     // An insert whose probe path crosses the dead slot waits the 2 s slot bound, then skips
     // it (spec §4.5: a crashed writer costs a skipped slot, never a hang).
     assert_eq!(bounded("insert", || m.insert(DEAD, 7)).unwrap(), None);
-    let mut items = m.items().unwrap();
+    let mut items = m.snapshot().unwrap();
     items.sort_unstable();
     assert_eq!(items, vec![(1, 10), (2, 20), (3, 30), (DEAD, 7)]);
     // Operations away from the dead slot work as usual.
     assert_eq!(bounded("remove", || m.remove(&1).unwrap()), Some(10));
-    assert_eq!(m.len(), ACKED as usize);
+    assert_eq!(m.len().unwrap(), ACKED as usize);
 }
 
 #[test]
@@ -367,13 +371,13 @@ fn set_inserter_killed_after_claiming_a_slot() {
     }
     // `contains` skips slots being written without waiting (spec §4.6, as upstream).
     assert!(!bounded("contains", || s.contains(&DEAD).unwrap()));
-    assert_eq!(s.len(), ACKED as usize);
+    assert_eq!(s.len().unwrap(), ACKED as usize);
     assert!(
         bounded("insert", || s.insert(DEAD)).unwrap(),
         "inserted past the dead slot"
     );
     assert!(bounded("contains", || s.contains(&DEAD).unwrap()));
-    let mut items = s.items().unwrap();
+    let mut items = s.snapshot().unwrap();
     items.sort_unstable();
     assert_eq!(items, vec![1, 2, 3, DEAD]);
     assert!(bounded("remove", || s.remove(&2).unwrap()));
@@ -394,18 +398,18 @@ fn pool_allocator_killed_after_claiming_a_node() {
     }
     // The dead allocation took node ACKED off the free list but never counted it: the node
     // is leaked (no owner, not free), the list itself is consistent.
-    assert_eq!(p.allocated().unwrap(), ACKED as usize);
+    assert_eq!(p.len().unwrap(), ACKED as usize);
     let free = p.free_list().unwrap();
     assert_eq!(free, ((ACKED + 1)..CAP as u32).collect::<Vec<_>>());
     // Survivors allocate every remaining node at once, then see an empty pool; frees work.
     let mut got = Vec::new();
-    while let Some(n) = bounded("alloc", || p.alloc().unwrap()) {
+    while let Some(n) = bounded("alloc", || p.allocate().unwrap()) {
         got.push(n);
         assert!(got.len() <= CAP);
     }
     assert_eq!(got, free);
-    bounded("free", || p.free(0).unwrap());
-    assert_eq!(bounded("alloc", || p.alloc().unwrap()), Some(0));
+    bounded("free", || p.deallocate(0).unwrap());
+    assert_eq!(bounded("alloc", || p.allocate().unwrap()), Some(0));
 }
 
 #[test]
@@ -418,7 +422,7 @@ fn pool_freer_killed_before_publishing_the_node() {
     let p = Pool::<u32>::open(&seg, "x").unwrap();
     // The dead free never published node 0: it is still allocated, with its data, and the
     // free list is untouched (the node's own `next` word is not part of the list).
-    assert_eq!(p.allocated().unwrap(), ACKED as usize);
+    assert_eq!(p.len().unwrap(), ACKED as usize);
     assert_eq!(
         p.free_list().unwrap(),
         (ACKED..CAP as u32).collect::<Vec<_>>()
@@ -427,11 +431,14 @@ fn pool_freer_killed_before_publishing_the_node() {
         assert_eq!(p.get(i).unwrap(), (i + 1) * 10);
     }
     // A survivor can complete the free (the node is not on the list, so no DoubleFree).
-    bounded("free", || p.free(0).unwrap());
-    assert!(matches!(p.free(0), Err(Error::DoubleFree { index: 0, .. })));
-    assert_eq!(p.allocated().unwrap(), ACKED as usize - 1);
+    bounded("free", || p.deallocate(0).unwrap());
+    assert!(matches!(
+        p.deallocate(0),
+        Err(Error::DoubleFree { index: 0, .. })
+    ));
+    assert_eq!(p.len().unwrap(), ACKED as usize - 1);
     let mut n = 0;
-    while bounded("alloc", || p.alloc().unwrap()).is_some() {
+    while bounded("alloc", || p.allocate().unwrap()).is_some() {
         n += 1;
         assert!(n <= CAP);
     }

@@ -31,7 +31,7 @@ fn at(s: &Segment, name: &str) -> usize {
 
 #[test]
 fn queue_capacity_zero_max_and_not_a_power_of_two() {
-    for bad in [0u32, 1, 3, u32::MAX, 1 << 31 | 1] {
+    for bad in [0u32, 3, u32::MAX, 1 << 31 | 1] {
         let s = fixture();
         s.raw().write::<u32>(at(&s, "q") + 8, bad).unwrap();
         assert_eq!(
@@ -45,7 +45,9 @@ fn queue_capacity_zero_max_and_not_a_power_of_two() {
     s.raw().write::<u32>(at(&s, "q") + 8, 1 << 20).unwrap();
     assert!(matches!(
         Queue::<u32>::open(&s, "q"),
-        Err(Error::SizeMismatch { .. })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::SizeMismatch { .. }
+        ))
     ));
 }
 
@@ -54,52 +56,66 @@ fn element_size_mismatch_in_every_structure() {
     let s = fixture();
     assert!(matches!(
         Queue::<u64>::open(&s, "q"),
-        Err(Error::TypeMismatch {
-            what: "elem_size",
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::TypeMismatch {
+                what: "elem_size",
+                ..
+            }
+        ))
     ));
     assert!(matches!(
         Stack::<u16>::open(&s, "s"),
-        Err(Error::TypeMismatch {
-            what: "elem_size",
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::TypeMismatch {
+                what: "elem_size",
+                ..
+            }
+        ))
     ));
     assert!(matches!(
         Ring::<u8>::open(&s, "r"),
-        Err(Error::TypeMismatch {
-            what: "elem_size",
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::TypeMismatch {
+                what: "elem_size",
+                ..
+            }
+        ))
     ));
     assert!(matches!(
         Map::<u64, u32>::open(&s, "m"),
-        Err(Error::TypeMismatch {
-            what: "key_size",
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::TypeMismatch {
+                what: "key_size",
+                ..
+            }
+        ))
     ));
     assert!(matches!(
         Map::<u32, u8>::open(&s, "m"),
-        Err(Error::TypeMismatch {
-            what: "value_size",
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::TypeMismatch {
+                what: "value_size",
+                ..
+            }
+        ))
     ));
     assert!(matches!(
         Set::<u8>::open(&s, "t"),
-        Err(Error::TypeMismatch {
-            what: "elem_size",
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::TypeMismatch {
+                what: "elem_size",
+                ..
+            }
+        ))
     ));
     assert!(matches!(
         Pool::<u64>::open(&s, "p"),
-        Err(Error::TypeMismatch {
-            what: "elem_size",
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::TypeMismatch {
+                what: "elem_size",
+                ..
+            }
+        ))
     ));
 }
 
@@ -146,14 +162,14 @@ fn pool_free_index_and_links_out_of_range() {
         let s = fixture();
         let p = Pool::<u32>::open(&s, "p").unwrap();
         s.raw().write::<u64>(at(&s, "p"), bad).unwrap();
-        assert_eq!(corrupt_field(&p.alloc()), Some("free_head"), "{bad:#x}");
+        assert_eq!(corrupt_field(&p.allocate()), Some("free_head"), "{bad:#x}");
         assert!(p.free_list().is_err());
     }
     let s = fixture();
     let p = Pool::<u32>::open(&s, "p").unwrap();
     // Node 0's link points past the pool.
     s.raw().write::<u32>(at(&s, "p") + 24 + 4, 99).unwrap();
-    assert_eq!(corrupt_field(&p.alloc()), Some("next"));
+    assert_eq!(corrupt_field(&p.allocate()), Some("next"));
     // A cycle in the free list is caught by the bounded walk.
     s.raw().write::<u32>(at(&s, "p") + 24 + 4, 0).unwrap();
     assert!(p.free_list().is_err());
@@ -173,7 +189,7 @@ fn ring_positions_and_capacity() {
     assert!(r.write(1).is_err());
     s.raw().write::<u64>(at(&s, "r"), 0).unwrap();
     s.raw().write::<u64>(at(&s, "r") + 8, 4).unwrap();
-    assert_eq!(corrupt_field(&r.available()), Some("write_pos - read_pos"));
+    assert_eq!(corrupt_field(&r.len()), Some("write_pos - read_pos"));
     for bad in [0u32, 3, u32::MAX] {
         s.raw().write::<u32>(at(&s, "r") + 16, bad).unwrap();
         assert!(Ring::<u32>::open(&s, "r").is_err(), "{bad}");
@@ -191,10 +207,10 @@ fn map_and_set_states_and_capacity() {
             .unwrap();
     }
     assert_eq!(corrupt_field(&m.get(&1)), Some("state"));
-    assert_eq!(corrupt_field(&m.items()), Some("state"));
+    assert_eq!(corrupt_field(&m.snapshot()), Some("state"));
     let set = Set::<u32>::open(&s, "t").unwrap();
     s.raw().write::<u32>(at(&s, "t") + 16, 5).unwrap();
-    assert!(set.items().is_err());
+    assert!(set.snapshot().is_err());
     for (name, off) in [("m", 4usize), ("t", 4)] {
         s.raw().write::<u32>(at(&s, name) + off, 0).unwrap();
     }
@@ -230,22 +246,45 @@ proptest! {
         if let Ok(r) = Ring::<u32>::open(&s, "r") {
             let _ = r.write(1);
             let _ = r.read();
-            let _ = (r.write_slice(&[1, 2, 3]), r.read_into(&mut [0; 4]), r.peek_all());
+            let _ = (r.write_slice(&[1, 2, 3]), r.read_into(&mut [0; 4]), r.snapshot());
         }
         if let Ok(m) = Map::<u32, u32>::open(&s, "m") {
             let _ = m.insert(3, 3);
-            let _ = (m.get(&3), m.remove(&3), m.items(), m.len());
+            let _ = (m.get(&3), m.remove(&3), m.snapshot(), m.len());
         }
         if let Ok(t) = Set::<u32>::open(&s, "t") {
             let _ = t.insert(3);
-            let _ = (t.contains(&3), t.remove(&3), t.items());
+            let _ = (t.contains(&3), t.remove(&3), t.snapshot());
         }
         if let Ok(p) = Pool::<u32>::open(&s, "p") {
-            if let Ok(Some(i)) = p.alloc() {
+            if let Ok(Some(i)) = p.allocate() {
                 let _ = p.set(i, 5);
-                let _ = p.free(i);
+                let _ = p.deallocate(i);
             }
-            let _ = (p.free_list(), p.allocated(), p.free_unverified(1));
+            let _ = (p.free_list(), p.len(), p.deallocate_unverified(1));
         }
+    }
+}
+
+/// Issue 18: a capacity-1 queue as upstream C++ creates it (16-byte header, one slot, one
+/// sequence word: 28 bytes for u32) is refused as *unsupported*, saying why, not as corrupt.
+#[test]
+fn an_upstream_capacity_1_queue_is_unsupported_not_corrupt() {
+    let s = Segment::anonymous(1 << 16, 8).unwrap();
+    s.add("q1", 16 + 8 + 4, |r| {
+        r.write::<u32>(8, 1)?;
+        r.write::<u32>(12, 4)
+    })
+    .unwrap();
+    match Queue::<u32>::open(&s, "q1") {
+        Err(Error::Format(e @ zeroipc_format::Error::Unsupported { .. })) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("unsupported") && msg.contains("capacity 1"),
+                "{msg}"
+            );
+            assert!(msg.contains("overwritten"), "{msg}");
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
     }
 }

@@ -77,10 +77,10 @@ proptest! {
                     prop_assert_eq!(&buf[..got], &want[..]);
                 }
             }
-            prop_assert_eq!(q.len(), model.len());
+            prop_assert_eq!(q.len().unwrap(), model.len());
             prop_assert_eq!(q.snapshot().unwrap(), model.iter().copied().collect::<Vec<_>>());
-            prop_assert_eq!(q.is_empty(), model.is_empty());
-            prop_assert_eq!(q.is_full(), model.len() == cap);
+            prop_assert_eq!(q.is_empty().unwrap(), model.is_empty());
+            prop_assert_eq!(q.is_full().unwrap(), model.len() == cap);
         }
     }
 
@@ -140,9 +140,9 @@ proptest! {
                     prop_assert_eq!(&buf[..got], &want[..]);
                 }
             }
-            prop_assert_eq!(r.available().unwrap(), model.len());
-            prop_assert_eq!(r.free().unwrap(), cap - model.len());
-            prop_assert_eq!(r.peek_all().unwrap(), model.iter().copied().collect::<Vec<_>>());
+            prop_assert_eq!(r.len().unwrap(), model.len());
+            prop_assert_eq!(r.free_slots().unwrap(), cap - model.len());
+            prop_assert_eq!(r.snapshot().unwrap(), model.iter().copied().collect::<Vec<_>>());
         }
     }
 
@@ -168,9 +168,9 @@ proptest! {
                     prop_assert_eq!(m.contains_key(&k).unwrap(), model.contains_key(&k));
                 }
             }
-            prop_assert_eq!(m.len(), model.len());
+            prop_assert_eq!(m.len().unwrap(), model.len());
         }
-        let items: HashMap<i32, i64> = m.items().unwrap().into_iter().collect();
+        let items: HashMap<i32, i64> = m.snapshot().unwrap().into_iter().collect();
         prop_assert_eq!(items, model);
     }
 
@@ -192,9 +192,9 @@ proptest! {
                 1 => prop_assert_eq!(set.remove(&v).unwrap(), model.remove(&v)),
                 _ => prop_assert_eq!(set.contains(&v).unwrap(), model.contains(&v)),
             }
-            prop_assert_eq!(set.len(), model.len());
+            prop_assert_eq!(set.len().unwrap(), model.len());
         }
-        let items: HashSet<u64> = set.items().unwrap().into_iter().collect();
+        let items: HashSet<u64> = set.snapshot().unwrap().into_iter().collect();
         prop_assert_eq!(items, model);
     }
 
@@ -208,7 +208,7 @@ proptest! {
         for (op, x) in ops {
             match op {
                 0 | 1 => {
-                    let got = p.alloc().unwrap();
+                    let got = p.allocate().unwrap();
                     prop_assert_eq!(got, free.pop());
                     if let Some(i) = got {
                         p.set(i, u64::from(x)).unwrap();
@@ -218,20 +218,20 @@ proptest! {
                 }
                 2 if !used.is_empty() => {
                     let i = used.swap_remove(x as usize % used.len());
-                    p.free(i).unwrap();
+                    p.deallocate(i).unwrap();
                     free.push(i);
                 }
                 _ => {
                     // Freeing a free node or an out-of-range index is an error, and changes nothing.
                     if let Some(&i) = free.last() {
-                        let double = matches!(p.free(i), Err(Error::DoubleFree { index, .. }) if index == i);
+                        let double = matches!(p.deallocate(i), Err(Error::DoubleFree { index, .. }) if index == i);
                         prop_assert!(double);
                     }
-                    let out_of_range = matches!(p.free(cap as u32 + x % 8), Err(Error::OutOfRange { .. }));
+                    let out_of_range = matches!(p.deallocate(cap as u32 + x % 8), Err(Error::OutOfRange { .. }));
                     prop_assert!(out_of_range);
                 }
             }
-            prop_assert_eq!(p.allocated().unwrap(), used.len());
+            prop_assert_eq!(p.len().unwrap(), used.len());
             let mut listed = p.free_list().unwrap();
             listed.reverse();
             prop_assert_eq!(listed, free.clone());

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use zeroipc_format::{Region, Segment};
-use zeroipc_structures::{Array, Error, Map, Pool, Queue, Ring, Set, Stack};
+use zeroipc_structures::{Array, Map, Pool, Queue, Ring, Set, Stack};
 use zeroipc_testkit::{golden_bytes, golden_dir};
 
 fn json(file: &str) -> Value {
@@ -46,7 +46,7 @@ fn check_queue<T: bytemuck::Pod + Into<f64>>(seg: &Segment, name: &str, want: &V
         (u64::from(head), u64::from(tail)),
         (u(&want["head"]), u(&want["tail"]))
     );
-    assert_eq!(q.len() as u64, u(&want["size"]));
+    assert_eq!(q.len().unwrap() as u64, u(&want["size"]));
     let mut items = Vec::new();
     while let Some(v) = q.pop().unwrap() {
         items.push(v.into());
@@ -78,14 +78,14 @@ fn check_ring(seg: &Segment, name: &str, want: &Value) {
         let (w, rd) = r.positions_snapshot().unwrap();
         assert_eq!((w, rd), (u(&want["write_pos"]), u(&want["read_pos"])));
     }
-    let items: Vec<i64> = r.peek_all().unwrap().into_iter().map(i64::from).collect();
+    let items: Vec<i64> = r.snapshot().unwrap().into_iter().map(i64::from).collect();
     assert_eq!(items, i64s(&want["items"]));
 }
 
 fn check_pool(seg: &Segment, want: &Value) {
     let p = Pool::<i32>::open(seg, "pool_i32").unwrap();
     assert_eq!(p.capacity() as u64, u(&want["capacity"]));
-    assert_eq!(p.allocated().unwrap() as u64, u(&want["allocated"]));
+    assert_eq!(p.len().unwrap() as u64, u(&want["allocated"]));
     let (idx, generation) = p.free_head().unwrap();
     assert_eq!(u64::from(idx), u(&want["free_head_index"]));
     assert_eq!(u64::from(generation), u(&want["free_head_generation"]));
@@ -113,9 +113,9 @@ fn cpp_image_decodes_as_its_json() {
     let m = Map::<i32, f64>::open(&seg, "map_i32_f64").unwrap();
     let w = &s["map_i32_f64"];
     assert_eq!(m.capacity() as u64, u(&w["capacity"]));
-    assert_eq!(m.len() as u64, u(&w["size"]));
+    assert_eq!(m.len().unwrap() as u64, u(&w["size"]));
     assert_eq!(Map::<i32, f64>::ENTRY_SIZE as u64, u(&w["entry_size"]));
-    let mut items = m.items().unwrap();
+    let mut items = m.snapshot().unwrap();
     items.sort_by_key(|(k, _)| *k);
     assert_eq!(items, vec![(1, 1.5), (2, 2.5), (3, -3.0)]);
     for (k, v) in w["lookup"].as_object().unwrap() {
@@ -125,7 +125,7 @@ fn cpp_image_decodes_as_its_json() {
     let m = Map::<i32, i32>::open(&seg, "map_i32_i32").unwrap();
     let w = &s["map_i32_i32"];
     assert_eq!(Map::<i32, i32>::ENTRY_SIZE as u64, u(&w["entry_size"]));
-    assert_eq!(m.len() as u64, u(&w["size"]));
+    assert_eq!(m.len().unwrap() as u64, u(&w["size"]));
     for (k, v) in w["lookup"].as_object().unwrap() {
         assert_eq!(
             m.get(&k.parse().unwrap()).unwrap().map(i64::from),
@@ -135,8 +135,8 @@ fn cpp_image_decodes_as_its_json() {
 
     let set = Set::<i32>::open(&seg, "set_i32").unwrap();
     let w = &s["set_i32"];
-    assert_eq!(set.len() as u64, u(&w["size"]));
-    let mut items: Vec<i64> = set.items().unwrap().into_iter().map(i64::from).collect();
+    assert_eq!(set.len().unwrap() as u64, u(&w["size"]));
+    let mut items: Vec<i64> = set.snapshot().unwrap().into_iter().map(i64::from).collect();
     items.sort();
     assert_eq!(items, i64s(&w["items"]));
     for (v, present) in w["contains"].as_object().unwrap() {
@@ -161,8 +161,8 @@ fn python_image_where_it_agrees_and_where_it_does_not() {
 
     // Same stride, Python hash: iteration and size work, canonical lookups miss.
     let m = Map::<i32, f64>::open(&seg, "map_i32_f64").unwrap();
-    assert_eq!(m.len(), 3);
-    let mut items = m.items().unwrap();
+    assert_eq!(m.len().unwrap(), 3);
+    let mut items = m.snapshot().unwrap();
     items.sort_by_key(|(k, _)| *k);
     assert_eq!(items, vec![(1, 1.5), (2, 2.5), (3, -3.0)]);
     for k in [1, 2, 3] {
@@ -175,26 +175,30 @@ fn python_image_where_it_agrees_and_where_it_does_not() {
     // Packed stride 16 instead of 12: rejected.
     assert!(matches!(
         Map::<i32, i32>::open(&seg, "map_i32_i32"),
-        Err(Error::SizeMismatch {
-            expected: 112,
-            found: 144,
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::SizeMismatch {
+                expected: 112,
+                found: 144,
+                ..
+            }
+        ))
     ));
     // The Python "set" is a Map<i32, u8>: rejected.
     assert!(matches!(
         Set::<i32>::open(&seg, "set_i32"),
-        Err(Error::SizeMismatch {
-            expected: 80,
-            found: 144,
-            ..
-        })
+        Err(zeroipc_structures::Error::Format(
+            zeroipc_structures::FormatError::SizeMismatch {
+                expected: 80,
+                found: 144,
+                ..
+            }
+        ))
     ));
     // Python's Stream and Channel are a bare Ring and Queue under the base name.
     let r = Ring::<i32>::open(&seg, "stream_i32").unwrap();
     assert_eq!(r.capacity_bytes(), 64);
     assert_eq!(r.positions_snapshot().unwrap(), (12, 0));
-    assert_eq!(r.peek_all().unwrap(), vec![1, 2, 3]);
+    assert_eq!(r.snapshot().unwrap(), vec![1, 2, 3]);
     let q = Queue::<i32>::open(&seg, "chan_i32").unwrap();
     assert_eq!(q.capacity(), 4);
     assert_eq!(q.counters().unwrap(), (0, 2));
@@ -276,7 +280,7 @@ fn write_scenario(cpp_image: &[u8]) -> (Segment, Vec<String>) {
             "pool_i32" => {
                 let p = Pool::<i32>::create(&seg, "pool_i32", 4).unwrap();
                 for v in [111, 222] {
-                    let i = p.alloc().unwrap().unwrap();
+                    let i = p.allocate().unwrap().unwrap();
                     p.set(i, v).unwrap();
                 }
             }

@@ -101,7 +101,7 @@ fn queue_2p2c(test: &str, items: u64, bulk: bool) {
                     q.pop().unwrap().into_iter().collect()
                 };
                 if got.is_empty() {
-                    if res.get(0) == Some(1) && q.is_empty() {
+                    if res.get(0) == Some(1) && q.is_empty().unwrap() {
                         break;
                     }
                     std::thread::yield_now();
@@ -267,16 +267,16 @@ fn pool_churn_4_processes_exclusive_ownership() {
                 if let Some(i) = held.pop() {
                     let v: u64 = pool.get(i).unwrap();
                     assert_eq!(v, (id << 32) | u64::from(i), "node {i} changed while owned");
-                    pool.free_unverified(i).unwrap();
+                    pool.deallocate_unverified(i).unwrap();
                 }
-            } else if let Some(i) = pool.alloc().unwrap() {
+            } else if let Some(i) = pool.allocate().unwrap() {
                 pool.set(i, (id << 32) | u64::from(i)).unwrap();
                 held.push(i);
             }
             let _ = round;
         }
         for i in held {
-            pool.free_unverified(i).unwrap();
+            pool.deallocate_unverified(i).unwrap();
         }
         return;
     }
@@ -290,7 +290,7 @@ fn pool_churn_4_processes_exclusive_ownership() {
     for k in kids {
         k.wait_success(Duration::from_secs(300));
     }
-    assert_eq!(pool.allocated().unwrap(), 0);
+    assert_eq!(pool.len().unwrap(), 0);
     let mut free = pool.free_list().unwrap();
     free.sort_unstable();
     assert_eq!(
@@ -341,9 +341,9 @@ fn map_4_processes_disjoint_and_overlapping_keys() {
     for k in kids {
         k.wait_success(Duration::from_secs(300));
     }
-    let items = m.items().unwrap();
+    let items = m.snapshot().unwrap();
     assert_eq!(
-        m.len(),
+        m.len().unwrap(),
         items.len(),
         "size counter matches occupied entries"
     );

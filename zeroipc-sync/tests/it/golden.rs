@@ -117,7 +117,9 @@ fn python_image_sync_structures_read_as_decoded() {
     // ...and rejects a type whose value would not fit.
     assert!(matches!(
         Signal::<i64>::open(&seg, "sig_i32"),
-        Err(zeroipc_sync::Error::TypeMismatch { .. })
+        Err(zeroipc_sync::Error::Format(
+            zeroipc_sync::FormatError::TypeMismatch { .. }
+        ))
     ));
 }
 

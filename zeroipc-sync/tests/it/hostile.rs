@@ -44,7 +44,9 @@ fn bad_fields_are_corrupt() {
     raw.write::<i32>(at("rw_wmtx") + 8, 3).unwrap();
     assert!(matches!(
         RwLock::open(&s, "rw"),
-        Err(Error::TypeMismatch { found: 3, .. })
+        Err(zeroipc_sync::Error::Format(
+            zeroipc_sync::FormatError::TypeMismatch { found: 3, .. }
+        ))
     ));
 }
 
@@ -59,7 +61,12 @@ fn wrong_sizes_and_missing_parts() {
         Once::open(&s, "eight").map(|_| ()),
     ] {
         assert!(
-            matches!(r, Err(Error::SizeMismatch { found: 8, .. })),
+            matches!(
+                r,
+                Err(zeroipc_sync::Error::Format(
+                    zeroipc_sync::FormatError::SizeMismatch { found: 8, .. }
+                ))
+            ),
             "{r:?}"
         );
     }
@@ -67,13 +74,17 @@ fn wrong_sizes_and_missing_parts() {
     s.add("half", 12, |_| Ok::<_, Error>(())).unwrap();
     assert!(matches!(
         Event::open(&s, "half"),
-        Err(Error::Incomplete { .. })
+        Err(zeroipc_sync::Error::Format(
+            zeroipc_sync::FormatError::Incomplete { .. }
+        ))
     ));
     // RWLock parts present but no marker.
     s.add("part_state", 8, |_| Ok::<_, Error>(())).unwrap();
     assert!(matches!(
         RwLock::open(&s, "part"),
-        Err(Error::Incomplete { .. })
+        Err(zeroipc_sync::Error::Format(
+            zeroipc_sync::FormatError::Incomplete { .. }
+        ))
     ));
     // A mutex whose owner entry has the wrong size.
     Mutex::create(&s, &"m".repeat(26)).unwrap();
@@ -81,7 +92,9 @@ fn wrong_sizes_and_missing_parts() {
     Semaphore::create(&s, "mm", 1, 1).unwrap();
     assert!(matches!(
         Mutex::open(&s, "mm"),
-        Err(Error::SizeMismatch { expected: 8, .. })
+        Err(zeroipc_sync::Error::Format(
+            zeroipc_sync::FormatError::SizeMismatch { expected: 8, .. }
+        ))
     ));
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use zeroipc_codata::{Channel, Error as CodataError};
 use zeroipc_format::Segment;
 
-use crate::error::PeerError;
+use crate::error::{PeerError, sent};
 use crate::stream::value;
 
 /// Channel name.
@@ -81,7 +81,7 @@ fn side(p: &Params, out: &mut Value) -> Result<(), PeerError> {
     let closed_seen = if p.sender {
         while done < p.count {
             let v = value(done);
-            if !ch.try_send(v)? {
+            if !sent(ch.try_send(v))? {
                 blocked += 1; // full: block until the receiver makes room
                 ch.send_timeout(v, left())?;
             }

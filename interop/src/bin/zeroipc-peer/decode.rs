@@ -1,10 +1,25 @@
-//! Decoding a segment into the JSON schema of the golden `standard-cpp.json` (spec §8.2).
+//! Reading a segment into the JSON schema of the golden `standard-cpp.json` (spec §8.2), with
+//! the one decoder of the workspace (`zeroipc_inspect::golden_json`), and consuming what a
+//! consumer would take (`--consume`).
+//!
+//! | kind | consumed |
+//! |---|---|
+//! | queue, channel | every element is popped / received (`size` → 0) |
+//! | stack | every element is popped (`top` → -1) |
+//! | ring | every element is read (`read_pos` → `write_pos`) |
+//! | semaphore | every available permit is acquired (`count` → 0) |
+//! | latch | counted down by its remaining count (`count` → 0) |
+//! | once | a pending once is called (`state` 0 → 2) |
+//! | stream | every buffered element is read as a competing consumer (`read_pos` → `write_pos`) |
+//! | array, map, set, pool, mutex, barrier, rwlock, monitor, event, signal, future, lazy | nothing: reading them takes nothing away (locking, arriving or waiting would block or leave state behind) |
 
-use serde_json::{Map as JsonMap, Value, json};
+use serde_json::Value;
+use zeroipc_codata::{Channel, Stream};
 use zeroipc_format::Segment;
-use zeroipc_structures::{Array, Map, Pool, Queue, Ring, Set, Stack};
+use zeroipc_inspect::{Dtype, Kind, golden_json, with_dtype};
+use zeroipc_structures::{Queue, Ring, Stack};
+use zeroipc_sync::{Latch, Once, OnceState, Semaphore};
 
-use crate::elem::{Elem, key_text, vec_to_json, with_elem, with_map_elem};
 use crate::error::PeerError;
 use crate::scenario::Spec;
 
@@ -13,205 +28,120 @@ use crate::scenario::Spec;
 /// # Errors
 /// A corrupt table.
 pub fn table(seg: &Segment) -> Result<(Value, Value), PeerError> {
-    let h = seg.header()?;
-    let header = json!({
-        "magic": h.magic, "version": h.version, "entry_count": h.entry_count,
-        "max_entries": h.max_entries, "memory_size": h.memory_size, "next_offset": h.next_offset,
-    });
-    let entries = seg
-        .entries()?
-        .iter()
-        .map(|e| json!({"name": e.name(), "offset": e.offset(), "size": e.size()}))
-        .collect();
-    Ok((header, Value::Array(entries)))
+    Ok(zeroipc_inspect::table_json(seg)?)
 }
 
-/// Decodes one structure (the synchronisation and codata kinds in `kinds.rs`); `Ok(None)`
-/// for a kind this peer does not know. With `consume`, queue, stack and ring items are taken
-/// out (popped/read) instead of peeked, and `kinds.rs` says what is consumed of the other
-/// kinds; the counters reported are those before consuming.
+/// The kind of a scenario structure; `None` for a kind this peer does not know.
+pub fn kind(s: &Spec<'_>) -> Option<Kind> {
+    s.kind.parse().ok()
+}
+
+/// The decoder's spec (kind and element types) of a scenario structure of kind `kind`.
+///
+/// # Errors
+/// A missing or unknown dtype.
+fn decoder_spec(s: &Spec<'_>, kind: Kind) -> Result<zeroipc_inspect::Spec, PeerError> {
+    Ok(match kind {
+        Kind::Map => zeroipc_inspect::Spec {
+            kind,
+            dtype: Some(s.dtype("key_dtype")?),
+            value: Some(s.dtype("value_dtype")?),
+        },
+        _ if kind.typing() == zeroipc_inspect::Typing::Untyped => {
+            zeroipc_inspect::Spec::untyped(kind)
+        }
+        _ => zeroipc_inspect::Spec {
+            kind,
+            dtype: Some(s.dtype("dtype")?),
+            value: None,
+        },
+    })
+}
+
+/// Decodes one structure; `Ok(None)` for a kind this peer does not know. With `consume`,
+/// what a consumer would take is taken afterwards (see the table above); the JSON is the
+/// state before.
 ///
 /// # Errors
 /// The open errors (`NotFound`, `LayoutMismatch`, `TypeMismatch`, `Corrupt`, ...).
 pub fn structure(seg: &Segment, s: &Spec<'_>, consume: bool) -> Result<Option<Value>, PeerError> {
-    let v = match s.kind {
-        "array" => with_elem!(s.str("dtype")?, T, array::<T>(seg, s.name))?,
-        "queue" => with_elem!(s.str("dtype")?, T, queue::<T>(seg, s.name, consume))?,
-        "stack" => with_elem!(s.str("dtype")?, T, stack::<T>(seg, s.name, consume))?,
-        "ring" => with_elem!(s.str("dtype")?, T, ring::<T>(seg, s.name, consume))?,
-        "set" => with_map_elem!(s.str("dtype")?, T, set::<T>(seg, s.name))?,
-        "pool" => with_elem!(s.str("dtype")?, T, pool::<T>(seg, s.name))?,
-        "map" => with_map_elem!(
-            s.str("key_dtype")?,
-            K,
-            with_map_elem!(s.str("value_dtype")?, V, map::<K, V>(seg, s.name))
-        )?,
-        _ => return crate::kinds::decode(seg, s, consume),
+    let Some(kind) = kind(s) else {
+        return Ok(None);
     };
+    let spec = decoder_spec(s, kind)?;
+    let v = golden_json(seg, s.name, spec)?;
+    if consume {
+        take(seg, s.name, kind, spec.dtype)?;
+    }
     Ok(Some(v))
 }
 
-/// A JSON object from its fields, in order. Kept out of the generic decoders so that the
-/// object building is compiled once, not once per element type.
-fn obj<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-fn array<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
-    let a = Array::<T>::open(seg, name)?;
-    Ok(obj([
-        ("kind", "array".into()),
-        ("dtype", T::DTYPE.into()),
-        ("capacity", a.len().into()),
-        ("values", vec_to_json(&a.to_vec())),
-    ]))
-}
-
-fn queue<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
-    let live = Queue::<T>::open(seg, name)?;
-    let (head, tail) = live.counters()?;
-    let size = live.len();
-    // The crate has no non-destructive iteration of a queue: peek by popping from a private
-    // copy of the segment, through the same (validating) algorithm.
-    let copy;
-    let q = if consume {
-        live
-    } else {
-        copy = Segment::from_bytes(&seg.raw().to_vec())?;
-        Queue::<T>::open(&copy, name)?
-    };
-    let mut items = Vec::new();
-    while let Some(v) = q.pop()? {
-        items.push(v);
-    }
-    Ok(obj([
-        ("kind", "queue".into()),
-        ("dtype", T::DTYPE.into()),
-        ("capacity", q.capacity().into()),
-        ("elem_size", size_of::<T>().into()),
-        ("head", head.into()),
-        ("tail", tail.into()),
-        ("size", size.into()),
-        ("items", vec_to_json(&items)),
-    ]))
-}
-
-fn stack<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
-    let st = Stack::<T>::open(seg, name)?;
-    let size = st.len()?;
-    let states = st.slot_states()?;
-    let items = if consume {
-        let mut popped = Vec::new();
-        while let Some(v) = st.pop()? {
-            popped.push(v);
+/// Takes what a consumer of `name` would take (see the table above).
+fn take(seg: &Segment, name: &str, kind: Kind, dtype: Option<Dtype>) -> Result<(), PeerError> {
+    match (kind, dtype) {
+        (Kind::Semaphore, _) => {
+            let sem = Semaphore::open(seg, name)?;
+            while sem.try_acquire()? {}
         }
-        popped.reverse(); // bottom → top, like the peeked form
-        popped
-    } else {
-        st.snapshot()?
-    };
-    Ok(obj([
-        ("kind", "stack".into()),
-        ("dtype", T::DTYPE.into()),
-        ("capacity", st.capacity().into()),
-        ("elem_size", size_of::<T>().into()),
-        // len() is max(top + 1, 0) and top is validated to be >= -1.
-        ("top", (size as i64 - 1).into()),
-        ("size", size.into()),
-        ("items", vec_to_json(&items)),
-        ("slot_states", states.into()),
-    ]))
-}
-
-fn ring<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
-    let r = Ring::<T>::open(seg, name)?;
-    let (write_pos, read_pos) = r.positions_snapshot()?;
-    let items = if consume {
-        let mut read = Vec::new();
-        while let Some(v) = r.read()? {
-            read.push(v);
+        (Kind::Latch, _) => {
+            let l = Latch::open(seg, name)?;
+            let count = l.count()?;
+            if count > 0 {
+                l.count_down(count)?;
+            }
         }
-        read
-    } else {
-        r.peek_all()?
-    };
-    Ok(obj([
-        ("kind", "ring".into()),
-        ("dtype", T::DTYPE.into()),
-        ("capacity_bytes", r.capacity_bytes().into()),
-        ("elem_size", size_of::<T>().into()),
-        ("write_pos", write_pos.into()),
-        ("read_pos", read_pos.into()),
-        ("items", vec_to_json(&items)),
-    ]))
-}
-
-fn map<K: Elem, V: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
-    let m = Map::<K, V>::open(seg, name)?;
-    let items = m.items()?;
-    let mut lookup = JsonMap::new();
-    let mut pairs = Vec::with_capacity(items.len());
-    for (k, v) in &items {
-        lookup.insert(key_text(*k), m.get(k)?.map_or(Value::Null, Elem::to_json));
-        pairs.push(Value::Array(vec![k.to_json(), v.to_json()]));
-    }
-    Ok(obj([
-        ("kind", "map".into()),
-        ("key_dtype", K::DTYPE.into()),
-        ("value_dtype", V::DTYPE.into()),
-        ("capacity", m.capacity().into()),
-        ("size", m.len().into()),
-        ("key_size", size_of::<K>().into()),
-        ("value_size", size_of::<V>().into()),
-        ("entry_size", Map::<K, V>::ENTRY_SIZE.into()),
-        ("items", pairs.into()),
-        ("lookup", lookup.into()),
-    ]))
-}
-
-fn set<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
-    let s = Set::<T>::open(seg, name)?;
-    let items = s.items()?;
-    let mut contains = JsonMap::new();
-    for v in &items {
-        contains.insert(key_text(*v), s.contains(v)?.into());
-    }
-    Ok(obj([
-        ("kind", "set".into()),
-        ("dtype", T::DTYPE.into()),
-        ("capacity", s.capacity().into()),
-        ("size", s.len().into()),
-        ("items", vec_to_json(&items)),
-        ("contains", contains.into()),
-    ]))
-}
-
-fn pool<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
-    let p = Pool::<T>::open(seg, name)?;
-    let (head_index, head_generation) = p.free_head()?;
-    let free = p.free_list()?;
-    let mut values = JsonMap::new();
-    for i in 0..p.capacity() as u32 {
-        if !free.contains(&i) {
-            values.insert(i.to_string(), p.get(i)?.to_json());
+        (Kind::Once, _) => {
+            let o = Once::open(seg, name)?;
+            if o.state()? == OnceState::Pending {
+                o.call(|| {})?;
+            }
         }
+        (Kind::Queue | Kind::Stack | Kind::Ring | Kind::Stream | Kind::Channel, Some(d)) => {
+            with_dtype!(d, T => drain::<T>(seg, name, kind))?;
+        }
+        _ => {}
     }
-    Ok(obj([
-        ("kind", "pool".into()),
-        ("dtype", T::DTYPE.into()),
-        ("capacity", p.capacity().into()),
-        ("elem_size", size_of::<T>().into()),
-        ("allocated", p.allocated()?.into()),
-        ("free_head_index", head_index.into()),
-        ("free_head_generation", head_generation.into()),
-        ("node_size", Pool::<T>::NODE_SIZE.into()),
-        ("free_list", free.into()),
-        ("allocated_values", values.into()),
-    ]))
+    Ok(())
+}
+
+/// Pops, reads or receives every element of a queue, stack, ring, stream or channel.
+fn drain<T: bytemuck::Pod>(seg: &Segment, name: &str, kind: Kind) -> Result<(), PeerError> {
+    match kind {
+        Kind::Queue => {
+            let q = Queue::<T>::open(seg, name)?;
+            while q.pop()?.is_some() {}
+        }
+        Kind::Stack => {
+            let st = Stack::<T>::open(seg, name)?;
+            while st.pop()?.is_some() {}
+        }
+        Kind::Ring => {
+            let r = Ring::<T>::open(seg, name)?;
+            while r.read()?.is_some() {}
+        }
+        Kind::Stream => {
+            let st = Stream::<T>::open(seg, name)?;
+            while st.try_next()?.is_some() {}
+        }
+        Kind::Channel => {
+            let c = Channel::<T>::open(seg, name)?;
+            loop {
+                match c.try_recv() {
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(zeroipc_codata::Error::Closed { .. }) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::scenario;
 

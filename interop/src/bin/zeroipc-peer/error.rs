@@ -38,70 +38,55 @@ impl std::fmt::Display for PeerError {
     }
 }
 
-/// The variant name of an error's `Debug` form (`NotFound { .. }` → `NotFound`).
-fn variant<E: std::fmt::Debug>(e: &E) -> String {
-    format!("{e:?}")
-        .split([' ', '{', '('])
-        .next()
-        .unwrap_or("Error")
-        .to_owned()
-}
-
-fn format_kind(e: &zeroipc_format::Error) -> String {
-    use zeroipc_format::Error as F;
-    match e {
-        F::NameTooLong { .. } => "InvalidName".into(),
-        F::NotInitialized { .. } => "NotInitialised".into(),
-        other => variant(other),
+/// The library's errors carry the spec's kind names already (`zeroipc_inspect::CliError::kind`):
+/// one mapping from the crates' errors to the spec's table, used by the decoder and here.
+impl From<zeroipc_inspect::CliError> for PeerError {
+    fn from(e: zeroipc_inspect::CliError) -> Self {
+        Self::new(e.kind(), e.message())
     }
 }
 
 impl From<zeroipc_format::Error> for PeerError {
     fn from(e: zeroipc_format::Error) -> Self {
-        Self::new(&format_kind(&e), e.to_string())
+        zeroipc_inspect::CliError::from(e).into()
     }
 }
 
 impl From<zeroipc_structures::Error> for PeerError {
     fn from(e: zeroipc_structures::Error) -> Self {
-        use zeroipc_structures::Error as S;
-        let kind = match &e {
-            S::Format(f) => format_kind(f),
-            // The crate's SizeMismatch is the spec's LayoutMismatch.
-            S::SizeMismatch { .. } => "LayoutMismatch".into(),
-            other => variant(other),
-        };
-        Self::new(&kind, e.to_string())
+        zeroipc_inspect::CliError::from(e).into()
     }
 }
 
 impl From<zeroipc_sync::Error> for PeerError {
     fn from(e: zeroipc_sync::Error) -> Self {
-        use zeroipc_sync::Error as S;
-        let kind = match &e {
-            S::Format(f) => format_kind(f),
-            S::SizeMismatch { .. } => "LayoutMismatch".into(),
-            other => variant(other),
-        };
-        Self::new(&kind, e.to_string())
+        zeroipc_inspect::CliError::from(e).into()
     }
 }
 
 impl From<zeroipc_codata::Error> for PeerError {
     fn from(e: zeroipc_codata::Error) -> Self {
-        use zeroipc_codata::Error as C;
+        zeroipc_inspect::CliError::from(e).into()
+    }
+}
+
+impl<T, E: Into<PeerError>> From<zeroipc_structures::PushError<T, E>> for PeerError {
+    /// A full structure becomes the error kind `Full` (the value is not needed: the peer
+    /// reports and stops).
+    fn from(e: zeroipc_structures::PushError<T, E>) -> Self {
         match e {
-            C::Structure(s) => s.into(),
-            C::Format(f) => f.into(),
-            C::SizeMismatch { .. } => Self::new("LayoutMismatch", e.to_string()),
-            other => Self::new(&variant(&other), other.to_string()),
+            zeroipc_structures::PushError::Full(_) => Self::new("Full", "structure is full"),
+            zeroipc_structures::PushError::Failed(e) => e.into(),
         }
     }
 }
 
-impl<T> From<zeroipc_structures::PushError<T>> for PeerError {
-    fn from(e: zeroipc_structures::PushError<T>) -> Self {
-        zeroipc_structures::Error::from(e).into()
+/// A `try_send`/`try_emit` outcome as "was it sent": `Ok(false)` when full.
+pub fn sent<T, E>(r: Result<(), zeroipc_structures::PushError<T, E>>) -> Result<bool, E> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(zeroipc_structures::PushError::Full(_)) => Ok(false),
+        Err(zeroipc_structures::PushError::Failed(e)) => Err(e),
     }
 }
 
@@ -123,11 +108,11 @@ mod tests {
 
     #[test]
     fn kinds_follow_the_spec_names() {
-        let e: PeerError = zeroipc_structures::Error::SizeMismatch {
+        let e: PeerError = zeroipc_structures::Error::from(zeroipc_format::Error::SizeMismatch {
             name: "m".into(),
             expected: 112,
             found: 144,
-        }
+        })
         .into();
         assert_eq!(e.kind, "LayoutMismatch");
         let e: PeerError = zeroipc_format::Error::NotFound { name: "x".into() }.into();

@@ -1,44 +1,17 @@
 //! The synchronisation kinds (spec §3.8, on `zeroipc-sync`) and the codata kinds (§3.9, on
-//! `zeroipc-codata`) of the standard scenario: writing them as the scenario describes and
-//! decoding them into the schema of the golden `standard-cpp.json`.
-//!
-//! `--consume` (the reader takes what a consumer would take; the JSON reports the state
-//! before):
-//!
-//! | kind | consumed |
-//! |---|---|
-//! | semaphore | every available permit is acquired (`count` → 0) |
-//! | latch | counted down by its remaining count (`count` → 0) |
-//! | once | a pending once is called (`state` 0 → 2) |
-//! | stream | every buffered element is read as a competing consumer (`read_pos` → `write_pos`) |
-//! | channel | every buffered element is received (`size` → 0) |
-//! | mutex, barrier, rwlock, monitor, event, signal, future, lazy | nothing: reading them takes nothing away (locking, arriving or waiting would block or leave state behind) |
+//! `zeroipc-codata`) of the standard scenario: writing them as the scenario describes.
+//! Reading them is `decode.rs` (the `zeroipc-inspect` decoder).
 
-use serde_json::Value;
-use zeroipc_codata::{Channel, Future, FutureState, Lazy, LazyState, Stream};
+use zeroipc_codata::{Channel, Future, Lazy, Stream};
 use zeroipc_format::Segment;
-use zeroipc_structures::Ring;
+use zeroipc_inspect::with_dtype;
 use zeroipc_sync::{
-    Barrier, Event, EventMode, Latch, Monitor, Mutex, Once, OnceState, RwLock, Semaphore, Signal,
+    Barrier, Event, EventMode, Latch, Monitor, Mutex, Once, RwLock, Semaphore, Signal,
 };
 
-use crate::elem::{Elem, vec_from_json, vec_to_json, with_elem};
-use crate::error::PeerError;
+use crate::elem::{Elem, vec_from_json};
+use crate::error::{PeerError, sent};
 use crate::scenario::Spec;
-
-/// The entries a kind's canonical (upstream C++) layout has for base name `name`, in creation
-/// order. Anything else a writer creates for the structure is a project auxiliary entry.
-pub fn canonical_parts(kind: &str, name: &str) -> Vec<String> {
-    let with = |suffixes: &[&str]| suffixes.iter().map(|s| format!("{name}{s}")).collect();
-    match kind {
-        "rwlock" => with(&["_state", "_rmtx", "_wmtx", ""]),
-        "monitor" => with(&["_mtx", "_cond", "_count", ""]),
-        "event" => with(&["", "_sem"]),
-        "signal" => with(&["_state", "_mtx", ""]),
-        "stream" | "channel" => with(&["_header", "_buffer"]),
-        _ => vec![name.to_owned()],
-    }
-}
 
 fn int(s: &Spec<'_>, key: &str) -> Result<i32, PeerError> {
     let v = s.field(key)?;
@@ -119,11 +92,11 @@ pub fn write(seg: &Segment, s: &Spec<'_>) -> Result<bool, PeerError> {
                 e.signal()?;
             }
         }
-        "signal" => with_elem!(s.str("dtype")?, T, write_signal::<T>(seg, s))?,
-        "future" => with_elem!(s.str("dtype")?, T, write_future::<T>(seg, s))?,
-        "lazy" => with_elem!(s.str("dtype")?, T, write_lazy::<T>(seg, s))?,
-        "stream" => with_elem!(s.str("dtype")?, T, write_stream::<T>(seg, s))?,
-        "channel" => with_elem!(s.str("dtype")?, T, write_channel::<T>(seg, s))?,
+        "signal" => with_dtype!(s.dtype("dtype")?, T => write_signal::<T>(seg, s))?,
+        "future" => with_dtype!(s.dtype("dtype")?, T => write_future::<T>(seg, s))?,
+        "lazy" => with_dtype!(s.dtype("dtype")?, T => write_lazy::<T>(seg, s))?,
+        "stream" => with_dtype!(s.dtype("dtype")?, T => write_stream::<T>(seg, s))?,
+        "channel" => with_dtype!(s.dtype("dtype")?, T => write_channel::<T>(seg, s))?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -168,7 +141,7 @@ fn write_lazy<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
 fn write_stream<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     let st = Stream::<T>::create(seg, s.name, s.usize("capacity")?)?;
     for v in vec_from_json::<T>(s.field("emit")?)? {
-        check(st.try_emit(v)?, s, "stream buffer full")?;
+        check(sent(st.try_emit(v))?, s, "stream buffer full")?;
     }
     Ok(())
 }
@@ -176,231 +149,17 @@ fn write_stream<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
 fn write_channel<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     let c = Channel::<T>::create(seg, s.name, s.usize("capacity")?)?;
     for v in vec_from_json::<T>(s.field("send")?)? {
-        check(c.try_send(v)?, s, "channel buffer full")?;
+        check(sent(c.try_send(v))?, s, "channel buffer full")?;
     }
     Ok(())
 }
 
-/// A JSON object from its fields, in order.
-fn obj<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-/// Decodes one structure of a synchronisation or codata kind; `Ok(None)` for any other kind.
-///
-/// # Errors
-/// The open errors (`NotFound`, `LayoutMismatch`, `TypeMismatch`, `Corrupt`, `Incomplete`).
-pub fn decode(seg: &Segment, s: &Spec<'_>, consume: bool) -> Result<Option<Value>, PeerError> {
-    let name = s.name;
-    let v = match s.kind {
-        "semaphore" => {
-            let sem = Semaphore::open(seg, name)?;
-            let v = obj([
-                ("kind", "semaphore".into()),
-                ("count", sem.count()?.into()),
-                ("waiting", sem.waiting()?.into()),
-                ("max_count", sem.max_count().into()),
-            ]);
-            if consume {
-                while sem.try_acquire()? {}
-            }
-            v
-        }
-        "mutex" => {
-            let m = Mutex::open(seg, name)?;
-            // A mutex is a semaphore with max_count 1: its words read through that view.
-            let sem = Semaphore::open(seg, name)?;
-            obj([
-                ("kind", "mutex".into()),
-                ("count", sem.count()?.into()),
-                ("waiting", sem.waiting()?.into()),
-                ("max_count", sem.max_count().into()),
-                ("locked", m.is_locked()?.into()),
-            ])
-        }
-        "barrier" => {
-            let b = Barrier::open(seg, name)?;
-            obj([
-                ("kind", "barrier".into()),
-                ("arrived", b.arrived()?.into()),
-                ("generation", b.generation()?.into()),
-                ("num_participants", b.participants().into()),
-            ])
-        }
-        "latch" => {
-            let l = Latch::open(seg, name)?;
-            let count = l.count()?;
-            let v = obj([
-                ("kind", "latch".into()),
-                ("count", count.into()),
-                ("initial_count", l.initial_count()?.into()),
-            ]);
-            if consume && count > 0 {
-                l.count_down(count)?;
-            }
-            v
-        }
-        "once" => {
-            let o = Once::open(seg, name)?;
-            let state = o.state()?;
-            let code: u32 = match state {
-                OnceState::Pending => 0,
-                OnceState::Executing => 1,
-                OnceState::Done => 2,
-            };
-            if consume && state == OnceState::Pending {
-                o.call(|| {})?;
-            }
-            obj([("kind", "once".into()), ("state", code.into())])
-        }
-        "rwlock" => {
-            let rw = RwLock::open(seg, name)?;
-            obj([
-                ("kind", "rwlock".into()),
-                ("readers", rw.readers()?.into()),
-                ("writer_active", u32::from(rw.writer_active()?).into()),
-            ])
-        }
-        "monitor" => {
-            let m = Monitor::open(seg, name)?;
-            obj([
-                ("kind", "monitor".into()),
-                ("waiting_count", m.waiters()?.into()),
-            ])
-        }
-        "event" => {
-            let e = Event::open(seg, name)?;
-            obj([
-                ("kind", "event".into()),
-                ("signaled", u32::from(e.is_signaled()?).into()),
-                ("mode", u32::from(e.mode() == EventMode::ManualReset).into()),
-                ("waiting", e.waiting()?.into()),
-            ])
-        }
-        "signal" => with_elem!(s.str("dtype")?, T, signal::<T>(seg, name))?,
-        "future" => with_elem!(s.str("dtype")?, T, future::<T>(seg, name))?,
-        "lazy" => with_elem!(s.str("dtype")?, T, lazy::<T>(seg, name))?,
-        "stream" => with_elem!(s.str("dtype")?, T, stream::<T>(seg, name, consume))?,
-        "channel" => with_elem!(s.str("dtype")?, T, channel::<T>(seg, name, consume))?,
-        _ => return Ok(None),
-    };
-    Ok(Some(v))
-}
-
-fn signal<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
-    let sig = Signal::<T>::open(seg, name)?;
-    // `get` takes the signal's mutex; a bounded wait keeps a stuck holder from hanging us.
-    let value = sig.get_timeout(std::time::Duration::from_millis(200))?;
-    Ok(obj([
-        ("kind", "signal".into()),
-        ("dtype", T::DTYPE.into()),
-        ("version", sig.version()?.into()),
-        ("value", value.to_json()),
-    ]))
-}
-
-fn future<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
-    let f = Future::<T>::open(seg, name)?;
-    let state = f.state()?;
-    let code: u32 = match state {
-        FutureState::Pending => 0,
-        FutureState::Computing => 1,
-        FutureState::Ready => 2,
-        FutureState::Error => 3,
-    };
-    let (value, error) = match f.try_get() {
-        Ok(v) => (v.map_or(Value::Null, Elem::to_json), Value::Null),
-        Err(e) => match e.failure_message() {
-            Some(m) => (Value::Null, m.into()),
-            None => return Err(e.into()),
-        },
-    };
-    Ok(obj([
-        ("kind", "future".into()),
-        ("dtype", T::DTYPE.into()),
-        ("state", code.into()),
-        ("waiters", f.waiters()?.into()),
-        ("value", value),
-        ("error_msg", error),
-    ]))
-}
-
-fn lazy<T: Elem>(seg: &Segment, name: &str) -> Result<Value, PeerError> {
-    let l = Lazy::<T>::open(seg, name)?;
-    let code: u32 = match l.state()? {
-        LazyState::NotComputed => 0,
-        LazyState::Computing => 1,
-        LazyState::Computed => 2,
-        LazyState::Error => 3,
-    };
-    let value = match l.try_get() {
-        Ok(v) => v.map_or(Value::Null, Elem::to_json),
-        Err(e) if e.failure_message().is_some() => Value::Null,
-        Err(e) => return Err(e.into()),
-    };
-    Ok(obj([
-        ("kind", "lazy".into()),
-        ("dtype", T::DTYPE.into()),
-        ("state", code.into()),
-        ("value", value),
-    ]))
-}
-
-fn stream<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
-    let st = Stream::<T>::open(seg, name)?;
-    let items = if consume {
-        let mut got = Vec::new();
-        while let Some(v) = st.try_next()? {
-            got.push(v);
-        }
-        got
-    } else {
-        // The buffer is a Ring (spec §3.4): its unread elements, in place.
-        Ring::<T>::open(seg, &format!("{name}_buffer"))?.peek_all()?
-    };
-    Ok(obj([
-        ("kind", "stream".into()),
-        ("dtype", T::DTYPE.into()),
-        ("sequence", st.sequence()?.into()),
-        ("closed", st.is_closed()?.into()),
-        ("buffer_capacity", st.capacity().into()),
-        ("items", vec_to_json(&items)),
-    ]))
-}
-
-fn channel<T: Elem>(seg: &Segment, name: &str, consume: bool) -> Result<Value, PeerError> {
-    let live = Channel::<T>::open(seg, name)?;
-    let size = live.len();
-    // Peek by receiving from a private copy, through the same (validating) algorithm.
-    let copy;
-    let c = if consume {
-        live
-    } else {
-        copy = Segment::from_bytes(&seg.raw().to_vec())?;
-        Channel::<T>::open(&copy, name)?
-    };
-    let mut items = Vec::new();
-    loop {
-        match c.try_recv() {
-            Ok(Some(v)) => items.push(v),
-            Ok(None) | Err(zeroipc_codata::Error::Closed { .. }) => break, // drained
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(obj([
-        ("kind", "channel".into()),
-        ("dtype", T::DTYPE.into()),
-        ("closed", c.is_closed()?.into()),
-        ("capacity", c.capacity().into()),
-        ("size", size.into()),
-        ("items", vec_to_json(&items)),
-    ]))
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
-    use serde_json::json;
+    use crate::decode::structure;
 
     fn spec(v: &Value) -> Spec<'_> {
         Spec {
@@ -412,7 +171,7 @@ mod tests {
 
     fn roundtrip(seg: &Segment, v: &Value) -> Value {
         assert!(write(seg, &spec(v)).unwrap(), "{v}");
-        decode(seg, &spec(v), false).unwrap().unwrap()
+        structure(seg, &spec(v), false).unwrap().unwrap()
     }
 
     #[test]
@@ -455,10 +214,10 @@ mod tests {
 
         // --consume reports the state before and leaves the consumed state behind.
         for v in [&sem, &lat, &once, &held] {
-            let before = decode(&seg, &spec(v), false).unwrap();
-            assert_eq!(decode(&seg, &spec(v), true).unwrap(), before, "{v}");
+            let before = structure(&seg, &spec(v), false).unwrap();
+            assert_eq!(structure(&seg, &spec(v), true).unwrap(), before, "{v}");
         }
-        let after = |v: &Value| decode(&seg, &spec(v), false).unwrap().unwrap();
+        let after = |v: &Value| structure(&seg, &spec(v), false).unwrap().unwrap();
         assert_eq!(after(&sem)["count"], 0);
         assert_eq!(after(&lat)["count"], 0);
         assert_eq!(after(&once)["state"], 2);
@@ -498,10 +257,10 @@ mod tests {
         );
         // Peeking left them alone; consuming takes the elements.
         for v in [&st, &ch] {
-            let peeked = decode(&seg, &spec(v), false).unwrap();
-            assert_eq!(decode(&seg, &spec(v), true).unwrap(), peeked);
+            let peeked = structure(&seg, &spec(v), false).unwrap();
+            assert_eq!(structure(&seg, &spec(v), true).unwrap(), peeked);
             assert_eq!(
-                decode(&seg, &spec(v), false).unwrap().unwrap()["items"],
+                structure(&seg, &spec(v), false).unwrap().unwrap()["items"],
                 json!([])
             );
         }
@@ -510,23 +269,13 @@ mod tests {
         assert_eq!(write(&seg, &spec(&full)).unwrap_err().kind, "Full");
         let wrong = json!({"name": "ch", "kind": "channel", "dtype": "uint32"});
         assert_eq!(
-            decode(&seg, &spec(&wrong), false).unwrap_err().kind,
+            structure(&seg, &spec(&wrong), false).unwrap_err().kind,
             "TypeMismatch"
         );
         let missing = json!({"name": "zz", "kind": "lazy", "dtype": "int16"});
         assert_eq!(
-            decode(&seg, &spec(&missing), false).unwrap_err().kind,
+            structure(&seg, &spec(&missing), false).unwrap_err().kind,
             "NotFound"
         );
-    }
-
-    #[test]
-    fn canonical_parts_are_the_cpp_entries() {
-        assert_eq!(
-            canonical_parts("rwlock", "rw"),
-            ["rw_state", "rw_rmtx", "rw_wmtx", "rw"]
-        );
-        assert_eq!(canonical_parts("channel", "c"), ["c_header", "c_buffer"]);
-        assert_eq!(canonical_parts("mutex", "m"), ["m"]);
     }
 }

@@ -14,8 +14,8 @@
 //! `SEG` is a shared-memory name (`name` or `/name`), or for `read`/`table` a file holding a
 //! segment image (`--path`, or any `/` after the first character). Every command prints one
 //! JSON document on stdout; `read` prints the decoded-JSON schema of the golden
-//! `standard-cpp.json` (spec §8.2) for every kind of the standard scenario (the
-//! synchronisation and codata kinds in `kinds.rs`) and lists unknown kinds under `"skipped"`;
+//! `standard-cpp.json` (spec §8.2) for every kind of the standard scenario, decoded by the
+//! `zeroipc-inspect` library (`decode.rs`), and lists unknown kinds under `"skipped"`;
 //! `write` lists the project's auxiliary entries it created under `"aux"`. `interop/python/zeroipc_peer.py` has the same command line
 //! and output. Exit status 0 on success, 1 on an error (printed as JSON and on stderr).
 
@@ -231,7 +231,10 @@ fn write(
         {
             written.push(s.name);
             // Entries beyond the kind's canonical (C++) parts: the project's auxiliary ones.
-            let canonical = kinds::canonical_parts(s.kind, s.name);
+            let canonical = decode::kind(s).map_or_else(
+                || vec![s.name.to_owned()],
+                |k| zeroipc_inspect::upstream_parts(k, s.name),
+            );
             for e in seg.entries()?.iter().skip(before) {
                 if !canonical.iter().any(|c| c == e.name()) {
                     aux.push(e.name().to_owned());

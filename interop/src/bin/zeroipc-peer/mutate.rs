@@ -14,7 +14,7 @@ use zeroipc_format::Segment;
 use zeroipc_structures::{Array, Map, Pool, Queue, Ring, Set, Stack};
 use zeroipc_sync::{Event, Latch, Mutex, Once, Semaphore, Signal};
 
-use crate::error::PeerError;
+use crate::error::{PeerError, sent};
 
 fn none_is_error<T>(v: Option<T>, what: &str) -> Result<T, PeerError> {
     v.ok_or_else(|| PeerError::new("Mutate", format!("{what}: nothing there")))
@@ -71,11 +71,11 @@ pub fn run(seg: &Segment) -> Result<Vec<Value>, PeerError> {
     }
 
     let p = Pool::<i32>::open(seg, "pool_i32")?;
-    let i = none_is_error(p.alloc()?, "pool alloc")?;
+    let i = none_is_error(p.allocate()?, "pool alloc")?;
     p.set(i, 333)?;
     out.push(json!(i));
-    p.free(0)?;
-    let i = none_is_error(p.alloc()?, "pool alloc")?;
+    p.deallocate(0)?;
+    let i = none_is_error(p.allocate()?, "pool alloc")?;
     p.set(i, 444)?;
     out.push(json!(i));
 
@@ -99,12 +99,12 @@ pub fn run(seg: &Segment) -> Result<Vec<Value>, PeerError> {
     let st = Stream::<i32>::open(seg, "stream_i32")?;
     out.push(json!(st.try_next()?));
     for v in [4, 5] {
-        out.push(json!(st.try_emit(v)?));
+        out.push(json!(sent(st.try_emit(v))?));
     }
     let ch = Channel::<i32>::open(seg, "chan_i32")?;
     out.push(json!(ch.try_recv()?));
     for v in [300, 400, 500, 600] {
-        out.push(json!(ch.try_send(v)?));
+        out.push(json!(sent(ch.try_send(v))?));
     }
     let f = Future::<f64>::open(seg, "fut_f64")?;
     out.push(json!(matches!(
@@ -144,6 +144,6 @@ mod tests {
             "the queue wrapped around its 8 slots"
         );
         let r = Ring::<i32>::open(&seg, "ring_i32").unwrap();
-        assert_eq!(r.peek_all().unwrap(), vec![4, 5, 6, 7, 8, 9]);
+        assert_eq!(r.snapshot().unwrap(), vec![4, 5, 6, 7, 8, 9]);
     }
 }

@@ -202,7 +202,7 @@ fn side(p: &Params, out: &mut Value) -> Result<(), PeerError> {
             && pushed == rounds_of(p.first) * p.batch
             && popped == rounds_of(!p.first) * p.batch
             && (head, tail) == (total, total)
-            && q.is_empty()
+            && q.is_empty()?
     );
     Ok(())
 }

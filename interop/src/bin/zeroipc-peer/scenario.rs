@@ -4,7 +4,9 @@ use serde_json::Value;
 use zeroipc_format::Segment;
 use zeroipc_structures::{Array, Map, Pool, Queue, Ring, Set, Stack};
 
-use crate::elem::{Elem, vec_from_json, with_elem, with_map_elem};
+use zeroipc_inspect::{Dtype, with_dtype};
+
+use crate::elem::{Elem, vec_from_json};
 use crate::error::PeerError;
 
 /// One structure of the scenario: `name`, `kind` and the kind's fields.
@@ -21,6 +23,13 @@ impl<'a> Spec<'a> {
     /// Field `key` as a string.
     pub fn str(&self, key: &str) -> Result<&'a str, PeerError> {
         self.json[key].as_str().ok_or_else(|| self.missing(key))
+    }
+
+    /// Field `key` as an element type (a numpy name such as `int32`).
+    pub fn dtype(&self, key: &str) -> Result<Dtype, PeerError> {
+        self.str(key)?
+            .parse()
+            .map_err(|e| PeerError::scenario(format!("{}: {key}: {e}", self.name)))
     }
 
     /// Field `key` as an unsigned integer.
@@ -73,17 +82,15 @@ pub fn parse(doc: &Value) -> Result<Vec<Spec<'_>>, PeerError> {
 /// structure); a pop/read that does not give back what was pushed.
 pub fn write(seg: &Segment, s: &Spec<'_>) -> Result<bool, PeerError> {
     match s.kind {
-        "array" => with_elem!(s.str("dtype")?, T, write_array::<T>(seg, s))?,
-        "queue" => with_elem!(s.str("dtype")?, T, write_queue::<T>(seg, s))?,
-        "stack" => with_elem!(s.str("dtype")?, T, write_stack::<T>(seg, s))?,
-        "ring" => with_elem!(s.str("dtype")?, T, write_ring::<T>(seg, s))?,
-        "set" => with_map_elem!(s.str("dtype")?, T, write_set::<T>(seg, s))?,
-        "pool" => with_elem!(s.str("dtype")?, T, write_pool::<T>(seg, s))?,
-        "map" => with_map_elem!(
-            s.str("key_dtype")?,
-            K,
-            with_map_elem!(s.str("value_dtype")?, V, write_map::<K, V>(seg, s))
-        )?,
+        "array" => with_dtype!(s.dtype("dtype")?, T => write_array::<T>(seg, s))?,
+        "queue" => with_dtype!(s.dtype("dtype")?, T => write_queue::<T>(seg, s))?,
+        "stack" => with_dtype!(s.dtype("dtype")?, T => write_stack::<T>(seg, s))?,
+        "ring" => with_dtype!(s.dtype("dtype")?, T => write_ring::<T>(seg, s))?,
+        "set" => with_dtype!(s.dtype("dtype")?, T => write_set::<T>(seg, s))?,
+        "pool" => with_dtype!(s.dtype("dtype")?, T => write_pool::<T>(seg, s))?,
+        "map" => with_dtype!(s.dtype("key_dtype")?, K => {
+            with_dtype!(s.dtype("value_dtype")?, V => write_map::<K, V>(seg, s))
+        })?,
         _ => return crate::kinds::write(seg, s),
     }
     Ok(true)
@@ -167,7 +174,7 @@ fn write_pool<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     let p = Pool::<T>::create(seg, s.name, s.usize("capacity")?)?;
     for v in vec_from_json::<T>(s.field("alloc")?)? {
         let i = p
-            .alloc()?
+            .allocate()?
             .ok_or_else(|| PeerError::new("Full", format!("{}: pool exhausted", s.name)))?;
         p.set(i, v)?;
     }
