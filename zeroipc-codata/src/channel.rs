@@ -39,69 +39,8 @@ use zeroipc_structures::{PushError, Queue};
 
 use crate::common::{self, HwU32, HwU64};
 use crate::error::{Error, Result, TrySendError};
+use crate::layout::{ChannelHeader, PeersHeader, SlotFlags};
 use crate::protocol::{self, SendStop};
-
-/// `name_header` (spec §4.20), for the offset asserts; accessed through `Region`.
-#[repr(C)]
-struct ChannelHeader {
-    /// 0 = unbuffered; otherwise a power of two.
-    capacity: u32,
-    /// Senders currently waiting (waiter counter).
-    senders: u32,
-    /// Receivers currently waiting (waiter counter).
-    receivers: u32,
-    /// 0 open, 1 closed.
-    closed: u8,
-    _pad: [u8; 3],
-    /// Unused, 0.
-    send_seq: u64,
-    /// Unused, 0.
-    recv_seq: u64,
-}
-
-const HEADER_SIZE: u64 = size_of::<ChannelHeader>() as u64;
-const CAPACITY: usize = std::mem::offset_of!(ChannelHeader, capacity);
-const CLOSED: usize = std::mem::offset_of!(ChannelHeader, closed);
-/// Word indices in the header's first three words.
-const W_SENDERS: usize = std::mem::offset_of!(ChannelHeader, senders) / 4;
-const W_RECEIVERS: usize = std::mem::offset_of!(ChannelHeader, receivers) / 4;
-const _: () = assert!(
-    HEADER_SIZE == 32
-        && CAPACITY == 0
-        && W_SENDERS == 1
-        && W_RECEIVERS == 2
-        && CLOSED == 12
-        && std::mem::offset_of!(ChannelHeader, send_seq) == 16
-        && std::mem::offset_of!(ChannelHeader, recv_seq) == 24
-);
-
-/// Queue header offsets (spec §4.2).
-const Q_HEAD: usize = 0;
-const Q_CAPACITY: usize = 8;
-const Q_ELEM_SIZE: usize = 12;
-const Q_DATA: usize = 16;
-
-/// `name_peers` header (project extension), for the offset asserts.
-#[repr(C)]
-struct PeersHeader {
-    /// Number of slots (32).
-    slots: u32,
-    /// Sender registrations ever made.
-    senders_ever: u32,
-    /// Receiver registrations ever made.
-    receivers_ever: u32,
-    _reserved: u32,
-}
-
-/// Peer registry geometry (project extension).
-const PEER_SLOTS: u32 = 32;
-const PEERS_HEADER: usize = size_of::<PeersHeader>();
-const P_SENDERS_EVER: usize = std::mem::offset_of!(PeersHeader, senders_ever);
-const P_RECEIVERS_EVER: usize = std::mem::offset_of!(PeersHeader, receivers_ever);
-const _: () = assert!(PEERS_HEADER == 16 && P_SENDERS_EVER == 4 && P_RECEIVERS_EVER == 8);
-const PEERS_SIZE: u64 = PEERS_HEADER as u64 + 8 * PEER_SLOTS as u64;
-const KIND_SENDER: u64 = 1;
-const KIND_RECEIVER: u64 = 2;
 
 /// Largest base name: `_header` (7 bytes) leaves 24.
 const LONGEST_SUFFIX: usize = 7;
@@ -213,17 +152,17 @@ impl<T: Pod> Channel<T> {
         "element types must be 1 or more bytes with alignment at most 8"
     );
 
-    /// Data offset within the rendezvous slot: `align_up(2, align_of T)`.
+    /// Data offset within the rendezvous slot: `align_up(2, align_of T)`
+    /// ([`SlotFlags::data_offset`]).
     pub const fn slot_data_offset() -> usize {
-        let a = align_of::<T>();
-        (2 + a - 1) & !(a - 1)
+        SlotFlags::data_offset(align_of::<T>())
     }
 
-    /// Size of the rendezvous slot: `align_up(data + es, align_of T)`.
+    /// Size of the rendezvous slot: `align_up(data + es, align_of T)`
+    /// ([`SlotFlags::slot_size`]).
     pub const fn slot_size() -> u64 {
         let () = Self::ELEMENT_OK;
-        let a = align_of::<T>();
-        ((Self::slot_data_offset() + size_of::<T>() + a - 1) & !(a - 1)) as u64
+        SlotFlags::slot_size(size_of::<T>(), align_of::<T>())
     }
 
     /// Creates a buffered channel holding up to `capacity` elements (rounded up to a power of
@@ -256,7 +195,6 @@ impl<T: Pod> Channel<T> {
         zeroipc_format::validate_base_name(name, LONGEST_SUFFIX)?;
         let header = part(name, "_header");
         let peers = part(name, "_peers");
-        let es = size_of::<T>();
         let (second, size, cap) = if capacity == 0 {
             (part(name, "_slot"), Self::slot_size(), 0u32)
         } else {
@@ -271,31 +209,21 @@ impl<T: Pod> Channel<T> {
             (part(name, "_buffer"), size, cap)
         };
         let parts = [
-            (header.as_str(), HEADER_SIZE),
+            (header.as_str(), ChannelHeader::SIZE),
             (second.as_str(), size),
-            (peers.as_str(), PEERS_SIZE),
+            (peers.as_str(), PeersHeader::TOTAL),
         ];
         lock.add(&parts, |regions: &[Region]| {
             let [h, b, p] = regions else {
-                return Err(FormatError::InvalidArgument(
+                return Err(Error::from(FormatError::InvalidArgument(
                     "three regions expected".into(),
-                ));
+                )));
             };
-            h.write::<u32>(CAPACITY, cap)?;
+            h.write::<u32>(ChannelHeader::CAPACITY, cap)?;
             if cap > 0 {
-                // Queue layout (spec §4.2): capacity, elem_size, seq[i] = i.
-                b.write::<u32>(Q_CAPACITY, cap)?;
-                b.write::<u32>(Q_ELEM_SIZE, es as u32)?;
-                let data = (cap as usize * es + 7) & !7;
-                for (i, s) in b
-                    .atomic_u32_slice(Q_DATA + data, cap as usize)?
-                    .iter()
-                    .enumerate()
-                {
-                    s.store(i as u32, Ordering::Relaxed);
-                }
+                Queue::<T>::init_region(b, cap as usize)?;
             }
-            p.write::<u32>(0, PEER_SLOTS)?;
+            p.write::<u32>(PeersHeader::SLOT_COUNT_AT, PeersHeader::SLOT_COUNT)?;
             Ok(())
         })?;
         Self::open_parts(seg, name)
@@ -329,10 +257,12 @@ impl<T: Pod> Channel<T> {
     fn open_parts(seg: &Segment, name: &str) -> Result<Self> {
         let hname = part(name, "_header");
         let [header_entry] = seg.find_composite(name, &[&hname])?;
-        header_entry.expect_size(HEADER_SIZE)?;
+        header_entry.expect_size(ChannelHeader::SIZE)?;
         let header = seg.region(&header_entry)?;
-        let words = header.atomic_words(0, 3)?;
-        let cap = header.atomic_u32(CAPACITY)?.load(Ordering::Acquire);
+        let words = header.atomic_words(ChannelHeader::CAPACITY, 3)?;
+        let cap = header
+            .atomic_u32(ChannelHeader::CAPACITY)?
+            .load(Ordering::Acquire);
         let marker = if cap == 0 {
             part(name, "_slot")
         } else {
@@ -353,19 +283,19 @@ impl<T: Pod> Channel<T> {
             // The futex word spans the first 4 bytes even for slots of 3 bytes; they lie
             // inside the mapping (checked by `subregion`) and inside the 8-aligned unit.
             let word = seg.raw().subregion(off, 4)?.atomic_words(0, 1)?;
-            let flags = slot.read::<[u8; 2]>(0)?;
-            if flags[0] > 1 {
+            let flags = slot.read::<SlotFlags>(0)?;
+            if flags.ready > 1 {
                 return Err(Error::from(FormatError::corrupt_field(
                     name,
                     "ready",
-                    u64::from(flags[0]),
+                    u64::from(flags.ready),
                 )));
             }
-            if flags[1] > 1 {
+            if flags.consumed > 1 {
                 return Err(Error::from(FormatError::corrupt_field(
                     name,
                     "consumed",
-                    u64::from(flags[1]),
+                    u64::from(flags.consumed),
                 )));
             }
             Kind::Unbuffered {
@@ -391,13 +321,15 @@ impl<T: Pod> Channel<T> {
                 }
                 .into());
             }
-            let qwords = seg.region(queue.entry())?.atomic_words(Q_HEAD, 2)?;
+            let qwords = queue.counter_words()?;
             Kind::Buffered {
                 queue: Box::new(queue),
                 qwords,
             }
         };
-        let closed = header.atomic_u8(CLOSED)?.load(Ordering::Acquire);
+        let closed = header
+            .atomic_u8(ChannelHeader::CLOSED)?
+            .load(Ordering::Acquire);
         if closed > 1 {
             return Err(Error::from(FormatError::corrupt_field(
                 name,
@@ -407,10 +339,12 @@ impl<T: Pod> Channel<T> {
         }
         let peers = match seg.get(&part(name, "_peers"))? {
             Some(e) => {
-                e.expect_size(PEERS_SIZE)?;
+                e.expect_size(PeersHeader::TOTAL)?;
                 let r = seg.region(&e)?;
-                let slots = r.atomic_u32(0)?.load(Ordering::Acquire);
-                if slots != PEER_SLOTS {
+                let slots = r
+                    .atomic_u32(PeersHeader::SLOT_COUNT_AT)?
+                    .load(Ordering::Acquire);
+                if slots != PeersHeader::SLOT_COUNT {
                     return Err(Error::from(FormatError::corrupt_field(
                         name,
                         "peer slots",
@@ -461,7 +395,7 @@ impl<T: Pod> Channel<T> {
         Ok(match &self.inner.kind {
             Kind::Buffered { queue, .. } => queue.len()?,
             Kind::Unbuffered { slot, .. } => {
-                usize::from(slot.atomic_u8(0)?.load(Ordering::Acquire) == 1)
+                usize::from(slot.atomic_u8(SlotFlags::READY)?.load(Ordering::Acquire) == 1)
             }
         })
     }
@@ -514,7 +448,12 @@ impl<T: Pod> Channel<T> {
     /// # Errors
     /// `Corrupt` if the `closed` byte is neither 0 nor 1.
     pub fn is_closed(&self) -> Result<bool> {
-        match self.inner.header.atomic_u8(CLOSED)?.load(Ordering::Acquire) {
+        match self
+            .inner
+            .header
+            .atomic_u8(ChannelHeader::CLOSED)?
+            .load(Ordering::Acquire)
+        {
             0 => Ok(false),
             1 => Ok(true),
             v => Err(Error::from(FormatError::corrupt_field(
@@ -539,7 +478,7 @@ impl<T: Pod> Channel<T> {
     pub fn close(&self) -> Result<()> {
         self.inner
             .header
-            .atomic_u8(CLOSED)?
+            .atomic_u8(ChannelHeader::CLOSED)?
             .store(1, Ordering::SeqCst);
         match &self.inner.kind {
             Kind::Buffered { qwords, .. } => {
@@ -608,7 +547,7 @@ impl<T: Pod> Channel<T> {
     fn wake_senders(&self, qwords: &AtomicWords) -> Result<()> {
         // Store-load handshake with a sender's SeqCst registration (spec D5).
         fence(Ordering::SeqCst);
-        if self.word(W_SENDERS)?.load(Ordering::SeqCst) > 0 {
+        if self.word(ChannelHeader::W_SENDERS)?.load(Ordering::SeqCst) > 0 {
             common::wake_all(Self::q_word(qwords, 0, &self.inner.name)?);
         }
         Ok(())
@@ -628,7 +567,11 @@ impl<T: Pod> Channel<T> {
         // Store-load handshake with a receiver's SeqCst registration (spec D5): either we see
         // the registration or its poll sees our element.
         fence(Ordering::SeqCst);
-        if self.word(W_RECEIVERS)?.load(Ordering::SeqCst) > 0 {
+        if self
+            .word(ChannelHeader::W_RECEIVERS)?
+            .load(Ordering::SeqCst)
+            > 0
+        {
             let (head, _) = queue.counters()?;
             if (head.wrapping_sub(position) as i32) >= 0 {
                 common::wake_all(Self::q_word(qwords, 1, &self.inner.name)?);
@@ -666,7 +609,7 @@ impl<T: Pod> Channel<T> {
             std::hint::spin_loop();
         }
         let head = Self::q_word(qwords, 0, &self.inner.name)?;
-        let _waiting = Waiting::register(self.word(W_SENDERS)?);
+        let _waiting = Waiting::register(self.word(ChannelHeader::W_SENDERS)?);
         let since = Instant::now();
         loop {
             let seen = head.load(Ordering::SeqCst);
@@ -741,7 +684,11 @@ impl<T: Pod> Channel<T> {
         match &self.inner.kind {
             Kind::Buffered { queue, qwords } => self.buffered_try_send(queue, qwords, v),
             Kind::Unbuffered { word, slot, data } => {
-                if self.word(W_RECEIVERS)?.load(Ordering::SeqCst) == 0 {
+                if self
+                    .word(ChannelHeader::W_RECEIVERS)?
+                    .load(Ordering::SeqCst)
+                    == 0
+                {
                     if self.is_closed()? {
                         return Err(self.closed_err());
                     }
@@ -1010,7 +957,7 @@ impl<T: Pod> Channel<T> {
     /// For [`crate::Select`]: the word a receive arm sleeps on and the receivers' waiter
     /// counter it registers on (senders wake only registered receivers).
     pub(crate) fn select_recv_words(&self) -> Result<(&HwU32, &HwU32)> {
-        Ok((self.recv_word()?, self.word(W_RECEIVERS)?))
+        Ok((self.recv_word()?, self.word(ChannelHeader::W_RECEIVERS)?))
     }
 
     /// For [`crate::Select`]: the word a send arm sleeps on (bumped when room frees up or a
@@ -1020,7 +967,7 @@ impl<T: Pod> Channel<T> {
             Kind::Buffered { qwords, .. } => Self::q_word(qwords, 0, &self.inner.name)?,
             Kind::Unbuffered { word, .. } => Self::q_word(word, 0, &self.inner.name)?,
         };
-        Ok((word, self.word(W_SENDERS)?))
+        Ok((word, self.word(ChannelHeader::W_SENDERS)?))
     }
 
     /// The futex word a blocked receiver sleeps on, and the value to sleep on.
@@ -1080,7 +1027,7 @@ impl<T: Pod> Channel<T> {
             std::hint::spin_loop();
         }
         let word = self.recv_word()?;
-        let _waiting = Waiting::register(self.word(W_RECEIVERS)?);
+        let _waiting = Waiting::register(self.word(ChannelHeader::W_RECEIVERS)?);
         let since = Instant::now();
         loop {
             let seen = word.load(Ordering::SeqCst);
@@ -1118,7 +1065,7 @@ impl<T: Pod> Channel<T> {
         let deadline = common::deadline_after(timeout);
         let mut guards = Vec::with_capacity(channels.len());
         for c in channels {
-            guards.push(Waiting::register(c.word(W_RECEIVERS)?));
+            guards.push(Waiting::register(c.word(ChannelHeader::W_RECEIVERS)?));
         }
         let mut turn = 0usize;
         loop {
@@ -1163,11 +1110,11 @@ impl<T: Pod> Channel<T> {
     fn peer_words(&self) -> Option<Result<(&HwU32, &HwU32, Vec<&HwU64>)>> {
         let r = self.inner.peers.as_ref()?;
         Some((|| {
-            let s = r.atomic_u32(P_SENDERS_EVER)?;
-            let rcv = r.atomic_u32(P_RECEIVERS_EVER)?;
-            let mut slots = Vec::with_capacity(PEER_SLOTS as usize);
-            for i in 0..PEER_SLOTS as usize {
-                slots.push(r.atomic_u64(PEERS_HEADER + 8 * i)?);
+            let s = r.atomic_u32(PeersHeader::SENDERS_EVER)?;
+            let rcv = r.atomic_u32(PeersHeader::RECEIVERS_EVER)?;
+            let mut slots = Vec::with_capacity(PeersHeader::SLOT_COUNT as usize);
+            for i in 0..PeersHeader::SLOT_COUNT as usize {
+                slots.push(r.atomic_u64(PeersHeader::SLOTS + 8 * i)?);
             }
             Ok((s, rcv, slots))
         })())
@@ -1186,14 +1133,19 @@ impl<T: Pod> Channel<T> {
                 && w.compare_exchange(cur, me, Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
             {
-                let ever = if kind == KIND_SENDER { s_ever } else { r_ever };
+                let ever = if kind == PeersHeader::KIND_SENDER {
+                    s_ever
+                } else {
+                    r_ever
+                };
                 ever.fetch_add(1, Ordering::SeqCst);
                 return Ok(Some(i));
             }
         }
         Err(FormatError::InvalidArgument(format!(
-            "{:?}: all {PEER_SLOTS} peer slots are taken",
-            self.inner.name
+            "{:?}: all {} peer slots are taken",
+            self.inner.name,
+            PeersHeader::SLOT_COUNT
         ))
         .into())
     }
@@ -1213,7 +1165,12 @@ impl<T: Pod> Channel<T> {
             return Ok(None);
         };
         let (s_ever, r_ever, slots) = p?;
-        let ever = if kind == KIND_SENDER { s_ever } else { r_ever }.load(Ordering::SeqCst);
+        let ever = if kind == PeersHeader::KIND_SENDER {
+            s_ever
+        } else {
+            r_ever
+        }
+        .load(Ordering::SeqCst);
         let mut alive = 0;
         for w in slots {
             let v = w.load(Ordering::Acquire);
@@ -1230,7 +1187,7 @@ impl<T: Pod> Channel<T> {
     /// # Errors
     /// Never for a validated handle.
     pub fn live_senders(&self) -> Result<Option<u32>> {
-        Ok(self.peer_counts(KIND_SENDER)?.map(|(_, a)| a))
+        Ok(self.peer_counts(PeersHeader::KIND_SENDER)?.map(|(_, a)| a))
     }
 
     /// Registered [`Receiver`]s whose process is alive (`None` without a registry).
@@ -1238,7 +1195,9 @@ impl<T: Pod> Channel<T> {
     /// # Errors
     /// Never for a validated handle.
     pub fn live_receivers(&self) -> Result<Option<u32>> {
-        Ok(self.peer_counts(KIND_RECEIVER)?.map(|(_, a)| a))
+        Ok(self
+            .peer_counts(PeersHeader::KIND_RECEIVER)?
+            .map(|(_, a)| a))
     }
 
     fn gone(&self, kind: u64, side: &'static str) -> Result<()> {
@@ -1258,7 +1217,7 @@ impl<T: Pod> Channel<T> {
     /// # Errors
     /// [`FormatError::InvalidArgument`] when all 32 peer slots are taken by live processes.
     pub fn sender(&self) -> Result<Sender<T>> {
-        let slot = self.register(KIND_SENDER)?;
+        let slot = self.register(PeersHeader::KIND_SENDER)?;
         Ok(Sender {
             chan: self.clone(),
             slot,
@@ -1271,7 +1230,7 @@ impl<T: Pod> Channel<T> {
     /// # Errors
     /// As [`Channel::sender`].
     pub fn receiver(&self) -> Result<Receiver<T>> {
-        let slot = self.register(KIND_RECEIVER)?;
+        let slot = self.register(PeersHeader::KIND_RECEIVER)?;
         Ok(Receiver {
             chan: self.clone(),
             slot,
@@ -1326,7 +1285,7 @@ pub struct Sender<T: Pod> {
 impl<T: Pod> Drop for Sender<T> {
     fn drop(&mut self) {
         if let Some(s) = self.slot {
-            self.chan.unregister(s, KIND_SENDER);
+            self.chan.unregister(s, PeersHeader::KIND_SENDER);
         }
     }
 }
@@ -1343,8 +1302,9 @@ impl<T: Pod> Sender<T> {
     /// # Errors
     /// [`Error::Closed`]; [`Error::Disconnected`]; `Corrupt`.
     pub fn send(&self, v: T) -> Result<()> {
-        self.chan
-            .send_until(v, None, &|| self.chan.gone(KIND_RECEIVER, "receiver"))
+        self.chan.send_until(v, None, &|| {
+            self.chan.gone(PeersHeader::KIND_RECEIVER, "receiver")
+        })
     }
 
     /// As [`Sender::send`] with a timeout.
@@ -1354,7 +1314,7 @@ impl<T: Pod> Sender<T> {
     pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<()> {
         self.chan
             .send_until(v, common::deadline_after(timeout), &|| {
-                self.chan.gone(KIND_RECEIVER, "receiver")
+                self.chan.gone(PeersHeader::KIND_RECEIVER, "receiver")
             })
     }
 
@@ -1372,8 +1332,9 @@ impl<T: Pod> Sender<T> {
     /// # Errors
     /// [`Error::Closed`]; [`Error::Disconnected`]; `Corrupt`.
     pub fn send_slice(&self, src: &[T]) -> Result<usize> {
-        self.chan
-            .send_slice_until(src, None, &|| self.chan.gone(KIND_RECEIVER, "receiver"))
+        self.chan.send_slice_until(src, None, &|| {
+            self.chan.gone(PeersHeader::KIND_RECEIVER, "receiver")
+        })
     }
 
     /// As [`Sender::send_slice`] with a timeout.
@@ -1383,7 +1344,7 @@ impl<T: Pod> Sender<T> {
     pub fn send_slice_timeout(&self, src: &[T], timeout: Duration) -> Result<usize> {
         self.chan
             .send_slice_until(src, common::deadline_after(timeout), &|| {
-                self.chan.gone(KIND_RECEIVER, "receiver")
+                self.chan.gone(PeersHeader::KIND_RECEIVER, "receiver")
             })
     }
 }
@@ -1402,7 +1363,7 @@ pub struct Receiver<T: Pod> {
 impl<T: Pod> Drop for Receiver<T> {
     fn drop(&mut self) {
         if let Some(s) = self.slot {
-            self.chan.unregister(s, KIND_RECEIVER);
+            self.chan.unregister(s, PeersHeader::KIND_RECEIVER);
         }
     }
 }
@@ -1420,7 +1381,7 @@ impl<T: Pod> Receiver<T> {
     /// `Corrupt`.
     pub fn recv(&self) -> Result<Option<T>> {
         self.chan
-            .recv_until(None, &|| self.chan.gone(KIND_SENDER, "sender"))
+            .recv_until(None, &|| self.chan.gone(PeersHeader::KIND_SENDER, "sender"))
     }
 
     /// As [`Receiver::recv`] with a timeout.
@@ -1429,7 +1390,7 @@ impl<T: Pod> Receiver<T> {
     /// [`Error::Timeout`]; `Corrupt`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<T>> {
         self.chan.recv_until(common::deadline_after(timeout), &|| {
-            self.chan.gone(KIND_SENDER, "sender")
+            self.chan.gone(PeersHeader::KIND_SENDER, "sender")
         })
     }
 
@@ -1447,8 +1408,9 @@ impl<T: Pod> Receiver<T> {
     /// # Errors
     /// `Corrupt`.
     pub fn recv_into(&self, dst: &mut [T]) -> Result<usize> {
-        self.chan
-            .recv_into_until(dst, None, &|| self.chan.gone(KIND_SENDER, "sender"))
+        self.chan.recv_into_until(dst, None, &|| {
+            self.chan.gone(PeersHeader::KIND_SENDER, "sender")
+        })
     }
 
     /// As [`Receiver::recv_into`] with a timeout.
@@ -1458,7 +1420,7 @@ impl<T: Pod> Receiver<T> {
     pub fn recv_into_timeout(&self, dst: &mut [T], timeout: Duration) -> Result<usize> {
         self.chan
             .recv_into_until(dst, common::deadline_after(timeout), &|| {
-                self.chan.gone(KIND_SENDER, "sender")
+                self.chan.gone(PeersHeader::KIND_SENDER, "sender")
             })
     }
 }
@@ -1490,10 +1452,10 @@ impl<T: Pod> protocol::Slot<T> for RegionSlot<'_, T> {
         &self.word[0]
     }
     fn senders(&self) -> &HwU32 {
-        &self.chan.inner.words[W_SENDERS]
+        &self.chan.inner.words[ChannelHeader::W_SENDERS]
     }
     fn receivers(&self) -> &HwU32 {
-        &self.chan.inner.words[W_RECEIVERS]
+        &self.chan.inner.words[ChannelHeader::W_RECEIVERS]
     }
     fn flags(&self) -> Result<(u32, u8, u8)> {
         let w = self.word().load(Ordering::SeqCst);
@@ -1516,17 +1478,17 @@ impl<T: Pod> protocol::Slot<T> for RegionSlot<'_, T> {
         Ok((w, ready, consumed))
     }
     fn set_ready(&self, v: u8, order: Ordering) -> Result<()> {
-        self.slot.atomic_u8(0)?.store(v, order);
+        self.slot.atomic_u8(SlotFlags::READY)?.store(v, order);
         Ok(())
     }
     fn set_consumed(&self, v: u8, order: Ordering) -> Result<()> {
-        self.slot.atomic_u8(1)?.store(v, order);
+        self.slot.atomic_u8(SlotFlags::CONSUMED)?.store(v, order);
         Ok(())
     }
     fn withdraw(&self) -> Result<bool> {
         Ok(self
             .slot
-            .atomic_u8(0)?
+            .atomic_u8(SlotFlags::READY)?
             .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok())
     }

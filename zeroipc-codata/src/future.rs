@@ -22,28 +22,7 @@ use zeroipc_format::{AtomicWords, Entry, Region, Segment};
 
 use crate::common::{self, HwU32};
 use crate::error::{Error, Result};
-
-/// The fixed part of the C++ `Future<T>` header (spec §4.17), for the offset asserts; the
-/// shared words are accessed through `Region` at these offsets.
-#[repr(C)]
-struct FutureHeader {
-    /// PENDING 0, COMPUTING 1, READY 2, ERROR 3; the futex word.
-    state: u32,
-    /// Processes currently blocked in `get` (waiter counter).
-    waiters: u32,
-    /// `CLOCK_MONOTONIC` ns at completion; 0 while pending.
-    completion_time: u64,
-}
-
-const STATE: usize = std::mem::offset_of!(FutureHeader, state);
-const WAITERS: usize = std::mem::offset_of!(FutureHeader, waiters);
-const COMPLETION: usize = std::mem::offset_of!(FutureHeader, completion_time);
-/// `T value` follows the header.
-const VALUE: usize = size_of::<FutureHeader>();
-const MSG_LEN: usize = 256;
-// `state` and `waiters` are read as two consecutive words starting at `STATE`.
-// The spec's offsets; `state` and `waiters` are also read as two consecutive words.
-const _: () = assert!(STATE == 0 && WAITERS == 4 && COMPLETION == 8 && VALUE == 16);
+use crate::layout::FutureHeader;
 
 use crate::protocol::{self, COMPUTING, ERROR, PENDING, READY};
 
@@ -120,11 +99,11 @@ impl<T: Pod> Future<T> {
     /// Entry size of a `Future<T>`: `align8(16 + es + 256)`.
     pub const fn memory_size() -> u64 {
         let () = Self::ELEMENT_OK;
-        ((VALUE + size_of::<T>() + MSG_LEN + 7) & !7) as u64
+        ((FutureHeader::VALUE + size_of::<T>() + FutureHeader::MESSAGE_LEN + 7) & !7) as u64
     }
 
     const fn msg_offset() -> usize {
-        VALUE + size_of::<T>()
+        FutureHeader::VALUE + size_of::<T>()
     }
 
     /// Creates the pending future `name`.
@@ -144,7 +123,7 @@ impl<T: Pod> Future<T> {
     /// state code is above 3.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
-        let min = (VALUE + size_of::<T>() + MSG_LEN) as u64;
+        let min = (FutureHeader::VALUE + size_of::<T>() + FutureHeader::MESSAGE_LEN) as u64;
         if entry.size() < min {
             return Err(FormatError::size_mismatch(&entry, Self::memory_size()).into());
         }
@@ -174,7 +153,7 @@ impl<T: Pod> Future<T> {
     }
 
     fn from_parts(entry: Entry, region: Region) -> Result<Self> {
-        let words = region.atomic_words(STATE, 2)?;
+        let words = region.atomic_words(FutureHeader::STATE, 2)?;
         Ok(Self {
             name: entry.name().to_owned(),
             entry,
@@ -264,7 +243,10 @@ impl<T: Pod> Future<T> {
     /// # Errors
     /// Never for a validated handle.
     pub fn completion_time(&self) -> Result<u64> {
-        Ok(self.region.atomic_u64(COMPLETION)?.load(Ordering::Relaxed))
+        Ok(self
+            .region
+            .atomic_u64(FutureHeader::COMPLETION_TIME)?
+            .load(Ordering::Relaxed))
     }
 
     /// Claims the future for completion (PENDING → COMPUTING).
@@ -279,7 +261,7 @@ impl<T: Pod> Future<T> {
 
     fn publish(&self, code: u32) -> Result<()> {
         self.region
-            .atomic_u64(COMPLETION)?
+            .atomic_u64(FutureHeader::COMPLETION_TIME)?
             .store(common::monotonic_ns(), Ordering::Relaxed);
         protocol::future_publish(self.state_word()?, self.waiters_word()?, code);
         Ok(())
@@ -292,7 +274,7 @@ impl<T: Pod> Future<T> {
     /// `Corrupt` for an invalid state code.
     pub fn set_value(&self, value: T) -> Result<()> {
         self.claim()?;
-        self.region.write(VALUE, value)?;
+        self.region.write(FutureHeader::VALUE, value)?;
         self.publish(READY)
     }
 
@@ -313,7 +295,7 @@ impl<T: Pod> Future<T> {
     /// # Errors
     /// Never for a validated handle.
     pub fn error_message(&self) -> Result<String> {
-        let raw: [u8; MSG_LEN] = self.region.read(Self::msg_offset())?;
+        let raw: [u8; FutureHeader::MESSAGE_LEN] = self.region.read(Self::msg_offset())?;
         Ok(common::decode_message(&raw))
     }
 
@@ -321,7 +303,7 @@ impl<T: Pod> Future<T> {
     /// pending.
     fn outcome(&self, code: u32) -> Result<Option<T>> {
         match self.decode(code)? {
-            FutureState::Ready => Ok(Some(self.region.read(VALUE)?)),
+            FutureState::Ready => Ok(Some(self.region.read(FutureHeader::VALUE)?)),
             FutureState::Error => Err(Error::Failed {
                 name: self.name.clone(),
                 message: self.error_message()?,

@@ -128,6 +128,11 @@ pub struct LazyLayout {
     pub total: usize,
 }
 
+impl LazyLayout {
+    /// Offset of `state` (the C struct's first field, the same for every `T`).
+    pub const STATE: usize = 0;
+}
+
 const fn align_up(n: usize, a: usize) -> usize {
     (n + a - 1) & !(a - 1)
 }
@@ -230,7 +235,7 @@ impl<T: Pod> Lazy<T> {
         let with_owner = owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME;
         let mut parts = vec![(name, l.total as u64)];
         if with_owner {
-            parts.push((owner_name.as_str(), 8));
+            parts.push((owner_name.as_str(), zeroipc_sync::OWNER_SIZE));
         }
         let mut lock = seg.lock_table()?;
         let (entries, mut regions) = lock.add(&parts, |r: &[Region]| match r.first() {
@@ -282,7 +287,8 @@ impl<T: Pod> Lazy<T> {
         Self::create_with(seg, name, |r, l| {
             Self::write_op(r, l, OP_CONSTANT, value, None)?;
             r.write(l.cached, value)?;
-            r.atomic_u32(0)?.store(COMPUTED, Ordering::Release);
+            r.atomic_u32(LazyLayout::STATE)?
+                .store(COMPUTED, Ordering::Release);
             Ok(())
         })
     }
@@ -327,7 +333,7 @@ impl<T: Pod> Lazy<T> {
         let owner = if owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME {
             match seg.get(&owner_name)? {
                 Some(e) => {
-                    e.expect_size(8)?;
+                    e.expect_size(zeroipc_sync::OWNER_SIZE)?;
                     Some(seg.region(&e)?)
                 }
                 None => None,
@@ -359,7 +365,7 @@ impl<T: Pod> Lazy<T> {
     }
 
     pub(crate) fn state_word(&self) -> Result<&HwU32> {
-        Ok(self.region.atomic_u32(0)?)
+        Ok(self.region.atomic_u32(LazyLayout::STATE)?)
     }
 
     fn decode(&self, code: u32) -> Result<LazyState> {
@@ -464,7 +470,7 @@ impl<T: Pod> Lazy<T> {
 
     fn owner_word(&self) -> Result<Option<&HwU32>> {
         match &self.owner {
-            Some(r) => Ok(Some(r.atomic_u32(0)?)),
+            Some(r) => Ok(Some(r.atomic_u32(zeroipc_sync::layout::OwnerLayout::PID)?)),
             None => Ok(None),
         }
     }

@@ -48,6 +48,7 @@ mod common;
 mod error;
 mod future;
 mod future_derived;
+pub mod layout;
 mod lazy;
 mod lazy_chain;
 mod lazy_subscription;

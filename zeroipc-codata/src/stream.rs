@@ -21,11 +21,11 @@
 //! | 40 + 16 i | atomic u32 | `pid` of slot i's subscriber, 0 = free |
 //! | 44 + 16 i | u32 | reserved |
 //!
-//! Multicast rules: free slots hold `pid` 0 and `cursor` `u64::MAX` (JOINING). A subscriber
+//! Multicast rules: free slots hold `pid` 0 and `cursor` `u64::MAX` (SubSlot::JOINING). A subscriber
 //! claims a free slot (CAS `pid` 0 → own pid), sets `multicast` to 1 and stores its start in
 //! `cursor`: the ring's `read_pos` for the first subscriber ever (it inherits what the stream
 //! retained), `write_pos` for later ones (they see what is emitted after they subscribed).
-//! While a claimed slot still reads JOINING the producer holds `read_pos` where it is.
+//! While a claimed slot still reads SubSlot::JOINING the producer holds `read_pos` where it is.
 //! Before each emit the producer computes the slowest cursor of the live slots and stores
 //! it into the ring's `read_pos`, so upstream's capacity check (`write_pos - read_pos <=
 //! capacity`) still holds and the producer never overwrites bytes a subscriber has not
@@ -49,97 +49,15 @@ use bytemuck::Pod;
 use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{Region, Segment};
 use zeroipc_structures::Ring;
+use zeroipc_structures::layout::RingHeader;
+
+use crate::layout::{StreamHeader, SubSlot, SubsHeader};
 
 use crate::common::{self, HwU32, HwU64};
 use crate::error::{Error, Result, TrySendError};
 
-/// `name_header` (spec §4.19), for the offset asserts; accessed through `Region`.
-#[repr(C)]
-struct StreamHeader {
-    /// Elements ever emitted.
-    sequence: u64,
-    /// Subscriber count.
-    subscribers: u32,
-    /// 0 open, 1 closed.
-    closed: u8,
-    _pad: [u8; 3],
-    /// Buffer capacity in elements.
-    buffer_capacity: u32,
-    /// Operator name of a derived stream, NUL-padded.
-    transform_name: [u8; 32],
-    _pad2: [u8; 4],
-}
-
-const HEADER_SIZE: u64 = size_of::<StreamHeader>() as u64;
-const H_SEQUENCE: usize = std::mem::offset_of!(StreamHeader, sequence);
-const H_SUBSCRIBERS: usize = std::mem::offset_of!(StreamHeader, subscribers);
-const H_CLOSED: usize = std::mem::offset_of!(StreamHeader, closed);
-const H_CAPACITY: usize = std::mem::offset_of!(StreamHeader, buffer_capacity);
-const H_TRANSFORM: usize = std::mem::offset_of!(StreamHeader, transform_name);
-const _: () = assert!(
-    HEADER_SIZE == 56
-        && H_SEQUENCE == 0
-        && H_SUBSCRIBERS == 8
-        && H_CLOSED == 12
-        && H_CAPACITY == 16
-        && H_TRANSFORM == 20
-);
-
-const R_WRITE: usize = 0;
-const R_READ: usize = 8;
-const R_CAPACITY: usize = 16;
-const R_ELEM_SIZE: usize = 20;
-const R_BUFFER: usize = 24;
-
-/// `name_subs` header (project extension), for the offset asserts.
-#[repr(C)]
-struct SubsHeader {
-    /// Number of slots ([`SUB_SLOTS`]).
-    slots: u32,
-    /// Subscribers sleeping on the low half of `write_pos`.
-    sub_waiting: u32,
-    /// Producers sleeping on `progress`.
-    prod_waiting: u32,
-    /// Bumped by subscribers after advancing while a producer waits (futex word).
-    progress: u32,
-    /// 0 until the first subscription, then 1.
-    multicast: u32,
-    _reserved: [u8; 12],
-}
-
-/// One subscriber slot of `name_subs`.
-#[repr(C)]
-struct SubSlot {
-    /// Absolute ring byte position of the next element; `JOINING` when free or joining.
-    cursor: u64,
-    /// Subscriber pid, 0 = free.
-    pid: u32,
-    _reserved: u32,
-}
-
 /// Subscriber slots of `name_subs`.
-pub const SUB_SLOTS: usize = 16;
-const S_WAITING: usize = std::mem::offset_of!(SubsHeader, sub_waiting);
-const S_PROD_WAITING: usize = std::mem::offset_of!(SubsHeader, prod_waiting);
-const S_PROGRESS: usize = std::mem::offset_of!(SubsHeader, progress);
-const S_MULTICAST: usize = std::mem::offset_of!(SubsHeader, multicast);
-const S_SLOTS: usize = size_of::<SubsHeader>();
-const SLOT_SIZE: usize = size_of::<SubSlot>();
-const SLOT_PID: usize = std::mem::offset_of!(SubSlot, pid);
-const _: () = assert!(
-    std::mem::offset_of!(SubsHeader, slots) == 0
-        && S_WAITING == 4
-        && S_PROD_WAITING == 8
-        && S_PROGRESS == 12
-        && S_MULTICAST == 16
-        && S_SLOTS == 32
-        && SLOT_SIZE == 16
-        && std::mem::offset_of!(SubSlot, cursor) == 0
-        && SLOT_PID == 8
-);
-/// Cursor value of a free slot, and of a slot whose subscriber has not stored its start.
-const JOINING: u64 = u64::MAX;
-const SUBS_SIZE: u64 = (S_SLOTS + SLOT_SIZE * SUB_SLOTS) as u64;
+pub const SUB_SLOTS: usize = SubsHeader::SLOT_COUNT;
 
 /// Default buffer capacity in elements (upstream's default).
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -225,39 +143,36 @@ impl<T: Pod> Stream<T> {
     fn create_with(seg: &Segment, name: &str, capacity: usize, transform: &str) -> Result<Self> {
         let () = Self::ELEMENT_OK;
         zeroipc_format::validate_base_name(name, LONGEST_SUFFIX)?;
-        let bytes = u32::try_from(capacity.saturating_mul(size_of::<T>()))
-            .ok()
-            .filter(|b| *b > 0 && capacity > 0)
-            .ok_or_else(|| {
-                FormatError::InvalidArgument(format!("stream capacity {capacity} is out of range"))
-            })?;
+        // The Ring's rule (1.. elements within 4 GiB) also keeps the stored u32 capacity exact.
+        let ring_size = Ring::<T>::memory_size(capacity).ok_or_else(|| {
+            FormatError::InvalidArgument(format!("stream capacity {capacity} is out of range"))
+        })?;
         let h = format!("{name}_header");
         let b = format!("{name}_buffer");
         let s = format!("{name}_subs");
         let mut lock = seg.lock_table()?;
         lock.add(
             &[
-                (h.as_str(), HEADER_SIZE),
-                (b.as_str(), R_BUFFER as u64 + u64::from(bytes)),
-                (s.as_str(), SUBS_SIZE),
+                (h.as_str(), StreamHeader::SIZE),
+                (b.as_str(), ring_size),
+                (s.as_str(), SubsHeader::TOTAL),
             ],
             |r: &[Region]| {
                 let [h, b, s] = r else {
-                    return Err(FormatError::InvalidArgument(
+                    return Err(Error::from(FormatError::InvalidArgument(
                         "three regions expected".into(),
-                    ));
+                    )));
                 };
-                h.write::<u32>(H_CAPACITY, capacity as u32)?;
+                h.write::<u32>(StreamHeader::BUFFER_CAPACITY, capacity as u32)?;
                 let mut t = [0u8; 32];
                 for (d, c) in t.iter_mut().zip(transform.bytes().take(31)) {
                     *d = c;
                 }
-                h.write(H_TRANSFORM, t)?;
-                b.write::<u32>(R_CAPACITY, bytes)?;
-                b.write::<u32>(R_ELEM_SIZE, size_of::<T>() as u32)?;
-                s.write::<u32>(0, SUB_SLOTS as u32)?;
+                h.write(StreamHeader::TRANSFORM_NAME, t)?;
+                Ring::<T>::init_region(b, capacity)?;
+                s.write::<u32>(SubsHeader::SLOT_COUNT_AT, SUB_SLOTS as u32)?;
                 for i in 0..SUB_SLOTS {
-                    s.write::<u64>(S_SLOTS + SLOT_SIZE * i, JOINING)?;
+                    s.write::<u64>(SubsHeader::slot(i) + SubSlot::CURSOR, SubSlot::JOINING)?;
                 }
                 Ok(())
             },
@@ -276,15 +191,15 @@ impl<T: Pod> Stream<T> {
         let h = format!("{name}_header");
         let b = format!("{name}_buffer");
         let [he, be] = seg.find_composite(name, &[&h, &b])?;
-        he.expect_size(HEADER_SIZE)?;
+        he.expect_size(StreamHeader::SIZE)?;
         let header = seg.region(&he)?;
-        let ring_handle = Ring::<T>::open(seg, &b)?;
+        let ring_handle = Ring::<T>::open_entry(seg, be.clone())?;
         let cap = ring_handle.capacity_bytes();
-        let elems = header.read::<u32>(H_CAPACITY)?;
+        let elems = header.read::<u32>(StreamHeader::BUFFER_CAPACITY)?;
         if u64::from(elems) * Self::ES != cap {
             return Err(FormatError::SizeMismatch {
                 name: name.to_owned(),
-                expected: u64::from(elems) * Self::ES + R_BUFFER as u64,
+                expected: Ring::<T>::memory_size(elems as usize).unwrap_or(u64::MAX),
                 found: be.size(),
             }
             .into());
@@ -292,9 +207,9 @@ impl<T: Pod> Stream<T> {
         let ring = seg.region(&be)?;
         let subs = match seg.get(&format!("{name}_subs"))? {
             Some(e) => {
-                e.expect_size(SUBS_SIZE)?;
+                e.expect_size(SubsHeader::TOTAL)?;
                 let r = seg.region(&e)?;
-                let n = r.read::<u32>(0)?;
+                let n = r.read::<u32>(SubsHeader::SLOT_COUNT_AT)?;
                 if n as usize != SUB_SLOTS {
                     return Err(Error::from(FormatError::corrupt_field(
                         name,
@@ -335,7 +250,7 @@ impl<T: Pod> Stream<T> {
     /// # Errors
     /// Never for a validated handle.
     pub fn transform(&self) -> Result<String> {
-        let raw: [u8; 32] = self.inner.header.read(H_TRANSFORM)?;
+        let raw: [u8; 32] = self.inner.header.read(StreamHeader::TRANSFORM_NAME)?;
         let end = raw.iter().position(|&b| b == 0).unwrap_or(32);
         Ok(String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned())
     }
@@ -348,7 +263,7 @@ impl<T: Pod> Stream<T> {
         Ok(self
             .inner
             .header
-            .atomic_u64(H_SEQUENCE)?
+            .atomic_u64(StreamHeader::SEQUENCE)?
             .load(Ordering::Acquire))
     }
 
@@ -360,7 +275,7 @@ impl<T: Pod> Stream<T> {
         Ok(self
             .inner
             .header
-            .atomic_u32(H_SUBSCRIBERS)?
+            .atomic_u32(StreamHeader::SUBSCRIBERS)?
             .load(Ordering::Acquire))
     }
 
@@ -372,7 +287,7 @@ impl<T: Pod> Stream<T> {
         match self
             .inner
             .header
-            .atomic_u8(H_CLOSED)?
+            .atomic_u8(StreamHeader::CLOSED)?
             .load(Ordering::Acquire)
         {
             0 => Ok(false),
@@ -386,16 +301,16 @@ impl<T: Pod> Stream<T> {
     }
 
     fn wpos(&self) -> Result<&HwU64> {
-        Ok(self.inner.ring.atomic_u64(R_WRITE)?)
+        Ok(self.inner.ring.atomic_u64(RingHeader::WRITE_POS)?)
     }
 
     fn rpos(&self) -> Result<&HwU64> {
-        Ok(self.inner.ring.atomic_u64(R_READ)?)
+        Ok(self.inner.ring.atomic_u64(RingHeader::READ_POS)?)
     }
 
     /// The low 32-bit half of `write_pos` (the subscribers' futex word, spec D5).
     fn wlow(&self) -> Result<&HwU32> {
-        Ok(self.inner.ring.atomic_u32(R_WRITE)?)
+        Ok(self.inner.ring.atomic_u32(RingHeader::WRITE_POS)?)
     }
 
     fn subs_u32(&self, off: usize) -> Result<Option<&HwU32>> {
@@ -408,7 +323,7 @@ impl<T: Pod> Stream<T> {
     /// Whether the stream has had a subscriber (multicast mode).
     fn multicast(&self) -> Result<bool> {
         match self
-            .subs_u32(S_MULTICAST)?
+            .subs_u32(SubsHeader::MULTICAST)?
             .map(|m| m.load(Ordering::Acquire))
         {
             None | Some(0) => Ok(false),
@@ -425,15 +340,15 @@ impl<T: Pod> Stream<T> {
     fn slot(&self, i: usize) -> Result<Option<(&HwU64, &HwU32)>> {
         match &self.inner.subs {
             Some(r) => {
-                let at = S_SLOTS + SLOT_SIZE * i;
-                Ok(Some((r.atomic_u64(at)?, r.atomic_u32(at + SLOT_PID)?)))
+                let at = SubsHeader::SLOTS + size_of::<SubSlot>() * i;
+                Ok(Some((r.atomic_u64(at)?, r.atomic_u32(at + SubSlot::PID)?)))
             }
             None => Ok(None),
         }
     }
 
     fn buffer_offset(&self, pos: u64) -> usize {
-        R_BUFFER + (pos % self.inner.cap) as usize
+        RingHeader::BUFFER + (pos % self.inner.cap) as usize
     }
 
     /// `pos + es`, or `Corrupt` if a hostile position would overflow.
@@ -473,22 +388,22 @@ impl<T: Pod> Stream<T> {
                 continue;
             }
             if reap && common::is_dead(p) {
-                // Free slots hold `JOINING`; only the producer frees a dead subscriber's
+                // Free slots hold `SubSlot::JOINING`; only the producer frees a dead subscriber's
                 // slot (subscribers claim only free ones), so nobody else writes it now.
-                cursor.store(JOINING, Ordering::SeqCst);
+                cursor.store(SubSlot::JOINING, Ordering::SeqCst);
                 if pid
                     .compare_exchange(p, 0, Ordering::SeqCst, Ordering::Relaxed)
                     .is_ok()
                 {
                     self.inner
                         .header
-                        .atomic_u32(H_SUBSCRIBERS)?
+                        .atomic_u32(StreamHeader::SUBSCRIBERS)?
                         .fetch_sub(1, Ordering::AcqRel);
                 }
                 continue;
             }
             let mut c = cursor.load(Ordering::SeqCst);
-            if c == JOINING {
+            if c == SubSlot::JOINING {
                 // A subscriber between claiming the slot and storing its start: hold
                 // `read_pos` where it is (its start is `read_pos` or `write_pos`).
                 c = self.rpos()?.load(Ordering::Acquire);
@@ -535,9 +450,9 @@ impl<T: Pod> Stream<T> {
         wp.store(next, Ordering::SeqCst);
         self.inner
             .header
-            .atomic_u64(H_SEQUENCE)?
+            .atomic_u64(StreamHeader::SEQUENCE)?
             .fetch_add(1, Ordering::AcqRel);
-        if let Some(waiting) = self.subs_u32(S_WAITING)?
+        if let Some(waiting) = self.subs_u32(SubsHeader::SUB_WAITING)?
             && waiting.load(Ordering::SeqCst) > 0
         {
             common::wake_all(self.wlow()?);
@@ -583,8 +498,8 @@ impl<T: Pod> Stream<T> {
             }
             std::hint::spin_loop();
         }
-        let prod = self.subs_u32(S_PROD_WAITING)?;
-        let progress = self.subs_u32(S_PROGRESS)?;
+        let prod = self.subs_u32(SubsHeader::PROD_WAITING)?;
+        let progress = self.subs_u32(SubsHeader::PROGRESS)?;
         if let Some(p) = prod {
             p.fetch_add(1, Ordering::SeqCst);
         }
@@ -633,10 +548,10 @@ impl<T: Pod> Stream<T> {
     pub fn close(&self) -> Result<()> {
         self.inner
             .header
-            .atomic_u8(H_CLOSED)?
+            .atomic_u8(StreamHeader::CLOSED)?
             .store(1, Ordering::SeqCst);
         common::wake_all(self.wlow()?);
-        if let Some(p) = self.subs_u32(S_PROGRESS)? {
+        if let Some(p) = self.subs_u32(SubsHeader::PROGRESS)? {
             p.fetch_add(1, Ordering::SeqCst);
             common::wake_all(p);
         }
@@ -683,9 +598,9 @@ impl<T: Pod> Stream<T> {
             {
                 continue;
             }
-            // The slot's cursor is `JOINING` (free slots hold it): the producer holds
+            // The slot's cursor is `SubSlot::JOINING` (free slots hold it): the producer holds
             // `read_pos` still until the start is stored.
-            let first = match self.subs_u32(S_MULTICAST)? {
+            let first = match self.subs_u32(SubsHeader::MULTICAST)? {
                 Some(m) => m.swap(1, Ordering::SeqCst) == 0,
                 None => false,
             };
@@ -698,7 +613,7 @@ impl<T: Pod> Stream<T> {
             cursor.store(start, Ordering::SeqCst);
             self.inner
                 .header
-                .atomic_u32(H_SUBSCRIBERS)?
+                .atomic_u32(StreamHeader::SUBSCRIBERS)?
                 .fetch_add(1, Ordering::AcqRel);
             return Ok(Subscription {
                 stream: self.clone(),
@@ -768,13 +683,13 @@ impl<T: Pod> Drop for Subscription<T> {
         if let Ok(Some((cursor, pid))) = s.slot(self.slot)
             && pid.load(Ordering::SeqCst) == common::my_pid()
         {
-            cursor.store(JOINING, Ordering::SeqCst);
+            cursor.store(SubSlot::JOINING, Ordering::SeqCst);
         }
         if let Ok(Some((_, pid))) = s.slot(self.slot)
             && pid
                 .compare_exchange(common::my_pid(), 0, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
-            && let Ok(n) = s.inner.header.atomic_u32(H_SUBSCRIBERS)
+            && let Ok(n) = s.inner.header.atomic_u32(StreamHeader::SUBSCRIBERS)
         {
             n.fetch_sub(1, Ordering::AcqRel);
             let _ = self.notify_producer();
@@ -791,8 +706,8 @@ impl<T: Pod> Subscription<T> {
     fn notify_producer(&self) -> Result<()> {
         fence(Ordering::SeqCst);
         if let (Some(w), Some(p)) = (
-            self.stream.subs_u32(S_PROD_WAITING)?,
-            self.stream.subs_u32(S_PROGRESS)?,
+            self.stream.subs_u32(SubsHeader::PROD_WAITING)?,
+            self.stream.subs_u32(SubsHeader::PROGRESS)?,
         ) && w.load(Ordering::SeqCst) > 0
         {
             p.fetch_add(1, Ordering::SeqCst);
@@ -877,7 +792,7 @@ impl<T: Pod> Subscription<T> {
         }
         let s = self.stream.clone();
         let word = s.wlow()?;
-        let waiting = s.subs_u32(S_WAITING)?;
+        let waiting = s.subs_u32(SubsHeader::SUB_WAITING)?;
         if let Some(w) = waiting {
             w.fetch_add(1, Ordering::SeqCst);
         }

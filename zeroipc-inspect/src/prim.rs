@@ -45,7 +45,8 @@ pub enum Origin {
 pub fn parts(kind: Kind) -> &'static [(&'static str, Origin)] {
     use Origin::{Project as P, Upstream as U};
     match kind {
-        Kind::Mutex | Kind::Lazy => &[("", U), ("_owner", P)],
+        Kind::Mutex => &[("", U), ("_owner", P)],
+        Kind::Lazy => &[("_chain", P), ("", U), ("_owner", P)],
         Kind::RwLock => &[("_state", U), ("_rmtx", U), ("_wmtx", U), ("", U)],
         Kind::Monitor => &[("_mtx", U), ("_cond", U), ("_count", U), ("", U)],
         Kind::Event => &[("", U), ("_sem", U)],

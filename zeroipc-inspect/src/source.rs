@@ -3,7 +3,6 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use zerobuffer::{BufferSnapshot, OiebFields};
 use zeroipc_format::{Entry, HEADER_SIZE, MAGIC, Segment, SegmentOptions};
@@ -193,20 +192,6 @@ pub fn open_segment(src: &Source) -> Result<Segment> {
     SegmentOptions::new()
         .snapshot_path(&src.path)
         .map_err(|e| CliError::from(e).context(src.label()))
-}
-
-/// Opens a ZeroIPC segment read-only and mapped (copy-on-write), for `monitor`, which
-/// samples live counters.
-///
-/// # Errors
-/// The open and validation errors of `zeroipc-format`.
-pub fn open_segment_live(src: &Source) -> Result<Segment> {
-    let opts = SegmentOptions::new().init_grace(Duration::ZERO);
-    let seg = match &src.shm {
-        Some(name) => opts.open_read_only(name),
-        None => opts.open_path_read_only(&src.path),
-    };
-    seg.map_err(|e| CliError::from(e).context(src.label()))
 }
 
 /// Bytes of each structure read for inferring kinds in an overview: its header and first

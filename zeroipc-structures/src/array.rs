@@ -13,11 +13,7 @@ use zeroipc_format::{Elements, Entry, Region, Segment};
 
 use crate::elem::assert_element;
 use crate::error::{Error, Result};
-
-/// Offset of `capacity` in the array header.
-const CAPACITY: usize = 0;
-/// Offset of the first element.
-const DATA: usize = 8;
+use crate::layout::ArrayHeader;
 
 /// A fixed-size array of `T` in shared memory, visible to every process that opens the
 /// segment.
@@ -66,7 +62,7 @@ impl<T: Pod> Array<T> {
     pub const fn memory_size(capacity: usize) -> Option<u64> {
         assert_element::<T>();
         match (capacity as u64).checked_mul(size_of::<T>() as u64) {
-            Some(data) => data.checked_add(DATA as u64),
+            Some(data) => data.checked_add(ArrayHeader::DATA as u64),
             None => None,
         }
     }
@@ -136,9 +132,9 @@ impl<T: Pod> Array<T> {
     }
 
     fn open_entry(seg: &Segment, entry: Entry, expected: Option<usize>) -> Result<Self> {
-        entry.expect_min_size(DATA as u64)?;
+        entry.expect_min_size(ArrayHeader::DATA as u64)?;
         let region = seg.region(&entry)?;
-        let stored = region.read::<u64>(CAPACITY)?;
+        let stored = region.read::<u64>(ArrayHeader::CAPACITY)?;
         let corrupt = || FormatError::corrupt_field(entry.name(), "capacity", stored);
         let capacity = usize::try_from(stored).map_err(|_| corrupt())?;
         let size = Self::memory_size(capacity).ok_or_else(corrupt)?;
@@ -178,7 +174,7 @@ impl<T: Pod> Array<T> {
     /// Byte offset of element `index` (the caller checked `index <= capacity`).
     fn offset_of(index: usize) -> usize {
         // Cannot overflow: index <= capacity and 8 + capacity * size fits in the mapping.
-        DATA + index * size_of::<T>()
+        ArrayHeader::DATA + index * size_of::<T>()
     }
 
     fn check_range(&self, start: usize, count: usize) -> Result<()> {
@@ -248,13 +244,13 @@ impl<T: Pod> Array<T> {
     /// An iterator over copies of the elements, read in place without a snapshot: summing
     /// through it runs as fast as summing a slice.
     pub fn iter(&self) -> Elements<'_, T> {
-        match self.region.elements(DATA, self.capacity) {
+        match self.region.elements(ArrayHeader::DATA, self.capacity) {
             Ok(it) => it,
             // Unreachable: the capacity was validated against the region at open. An empty
             // iterator is the safe answer all the same.
             Err(_) => self
                 .region
-                .elements(DATA, 0)
+                .elements(ArrayHeader::DATA, 0)
                 .unwrap_or_else(|_| unreachable_empty()),
         }
     }
@@ -267,7 +263,7 @@ fn unreachable_empty<'a, T: Pod>() -> Elements<'a, T> {
 
 /// Writes the header of a fresh array (the data is already zero).
 fn init(region: &Region, capacity: usize) -> Result<()> {
-    region.write::<u64>(CAPACITY, capacity as u64)?;
+    region.write::<u64>(ArrayHeader::CAPACITY, capacity as u64)?;
     Ok(())
 }
 

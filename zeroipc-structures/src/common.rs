@@ -111,11 +111,6 @@ pub(crate) fn check_total(entry: &Entry, expected: Option<u64>) -> Result<()> {
     Ok(entry.expect_size(expected.unwrap_or(u64::MAX))?)
 }
 
-/// `n` rounded up to a multiple of 8 (const, `None` on overflow).
-pub(crate) const fn align8(n: u64) -> Option<u64> {
-    zeroipc_format::align8(n)
-}
-
 /// `n` rounded up to a multiple of `a` (a power of two).
 pub(crate) const fn align_up(n: usize, a: usize) -> usize {
     (n + a - 1) & !(a - 1)

@@ -63,6 +63,7 @@ mod common;
 mod elem;
 mod error;
 mod hash;
+pub mod layout;
 #[cfg(zeroipc_loom)]
 #[doc(hidden)]
 pub mod loom_models;

@@ -23,12 +23,8 @@ use crate::common::{self, Fault};
 use crate::elem::assert_element;
 use crate::error::{Error, PushError, Result};
 use crate::hash::key_is_nan;
+use crate::layout::MapHeader;
 use crate::probe::{self, ENTRIES, EntryLayout, Inserted, RegionBuckets};
-
-const SIZE: usize = 0;
-const CAPACITY: usize = 4;
-const KEY_SIZE: usize = 8;
-const VALUE_SIZE: usize = 12;
 
 /// A fixed-capacity lock-free hash map in shared memory, byte-compatible with the upstream
 /// C++ `zeroipc::Map<K, V>` (same entry layout, same hash, same probing), so C++ processes
@@ -81,17 +77,17 @@ impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
     }
 
     fn init(region: &Region, cap: u32) -> Result<()> {
-        region.write::<u32>(CAPACITY, cap)?;
-        region.write::<u32>(KEY_SIZE, size_of::<K>() as u32)?;
-        region.write::<u32>(VALUE_SIZE, size_of::<V>() as u32)?;
+        region.write::<u32>(MapHeader::CAPACITY, cap)?;
+        region.write::<u32>(MapHeader::KEY_SIZE, size_of::<K>() as u32)?;
+        region.write::<u32>(MapHeader::VALUE_SIZE, size_of::<V>() as u32)?;
         Ok(())
     }
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
         let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
         for (field, off, want) in [
-            ("key_size", KEY_SIZE, size_of::<K>()),
-            ("value_size", VALUE_SIZE, size_of::<V>()),
+            ("key_size", MapHeader::KEY_SIZE, size_of::<K>()),
+            ("value_size", MapHeader::VALUE_SIZE, size_of::<V>()),
         ] {
             let stored = region.read::<u32>(off)?;
             if stored as usize != want {
@@ -104,7 +100,7 @@ impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
                 .into());
             }
         }
-        let cap = region.read::<u32>(CAPACITY)?;
+        let cap = region.read::<u32>(MapHeader::CAPACITY)?;
         if cap == 0 {
             return Err(Error::from(FormatError::corrupt_field(
                 entry.name(),
@@ -261,7 +257,10 @@ impl<K: Pod, V: Pod> Map<K, V> {
     /// # Errors
     /// Never for a validated handle; the `Result` guards the bounds-checked read.
     pub fn len(&self) -> Result<usize> {
-        let n = self.region.atomic_u32(SIZE)?.load(Ordering::Relaxed);
+        let n = self
+            .region
+            .atomic_u32(MapHeader::SIZE)?
+            .load(Ordering::Relaxed);
         Ok(n.min(self.capacity) as usize)
     }
 

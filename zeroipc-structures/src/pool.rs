@@ -23,13 +23,9 @@ use zeroipc_format::{Entry, Region, Segment};
 use crate::common::{self, Fault, align_up};
 use crate::elem::assert_element;
 use crate::error::{Error, Result};
+use crate::layout::PoolHeader;
 use crate::word::{HwWord32, HwWord64, Word32, Word64};
 
-const FREE_HEAD: usize = 0;
-const ALLOCATED: usize = 8;
-const CAPACITY: usize = 16;
-const ELEM_SIZE: usize = 20;
-const NODES: usize = 24;
 /// Index meaning "no node".
 pub const NULL: u32 = 0xFFFF_FFFF;
 /// Walks of the free list (for double-free detection) retried when the list changes.
@@ -66,7 +62,7 @@ impl Links for RegionLinks<'_> {
         }
         Ok(self
             .region
-            .atomic_u32(NODES + i as usize * self.node_size + self.next_off)?)
+            .atomic_u32(PoolHeader::NODES + i as usize * self.node_size + self.next_off)?)
     }
 }
 
@@ -240,8 +236,8 @@ impl<T: Pod> common::Shape for Pool<T> {
     }
 
     fn init(region: &Region, cap: u32) -> Result<()> {
-        region.write::<u32>(CAPACITY, cap)?;
-        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
+        region.write::<u32>(PoolHeader::CAPACITY, cap)?;
+        region.write::<u32>(PoolHeader::ELEM_SIZE, size_of::<T>() as u32)?;
         for i in 0..cap {
             let next = if i + 1 == cap { NULL } else { i + 1 };
             region.write::<u32>(Self::next_offset(i), next)?;
@@ -250,10 +246,10 @@ impl<T: Pod> common::Shape for Pool<T> {
     }
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        let region = common::region_with_header(seg, &entry, NODES as u64)?;
-        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        let region = common::region_with_header(seg, &entry, PoolHeader::NODES as u64)?;
+        let elem_size = region.read::<u32>(PoolHeader::ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let cap = region.read::<u32>(CAPACITY)?;
+        let cap = region.read::<u32>(PoolHeader::CAPACITY)?;
         if cap == 0 || cap == NULL {
             return Err(Error::from(FormatError::corrupt_field(
                 entry.name(),
@@ -283,13 +279,13 @@ impl<T: Pod> Pool<T> {
             return None;
         }
         match (capacity as u64).checked_mul(Self::NODE_SIZE as u64) {
-            Some(n) => n.checked_add(NODES as u64),
+            Some(n) => n.checked_add(PoolHeader::NODES as u64),
             None => None,
         }
     }
 
     fn next_offset(i: u32) -> usize {
-        NODES + i as usize * Self::NODE_SIZE + Self::NEXT_OFF
+        PoolHeader::NODES + i as usize * Self::NODE_SIZE + Self::NEXT_OFF
     }
 
     /// Creates the pool `name` with `capacity` free nodes.
@@ -339,8 +335,8 @@ impl<T: Pod> Pool<T> {
             node_size: Self::NODE_SIZE,
         };
         let core = Core {
-            head: self.region.atomic_u64(FREE_HEAD)?,
-            allocated: self.region.atomic_u32(ALLOCATED)?,
+            head: self.region.atomic_u64(PoolHeader::FREE_HEAD)?,
+            allocated: self.region.atomic_u32(PoolHeader::ALLOCATED)?,
             links: &links,
             capacity: self.capacity,
         };
@@ -400,7 +396,9 @@ impl<T: Pod> Pool<T> {
     /// [`Error::OutOfRange`].
     pub fn get(&self, index: u32) -> Result<T> {
         self.check_index(index)?;
-        Ok(self.region.read(NODES + index as usize * Self::NODE_SIZE)?)
+        Ok(self
+            .region
+            .read(PoolHeader::NODES + index as usize * Self::NODE_SIZE)?)
     }
 
     /// Stores `value` in node `index`.
@@ -411,7 +409,7 @@ impl<T: Pod> Pool<T> {
         self.check_index(index)?;
         Ok(self
             .region
-            .write(NODES + index as usize * Self::NODE_SIZE, value)?)
+            .write(PoolHeader::NODES + index as usize * Self::NODE_SIZE, value)?)
     }
 
     /// Number of allocated nodes (the shared counter, clamped to the capacity).
@@ -419,7 +417,10 @@ impl<T: Pod> Pool<T> {
     /// # Errors
     /// Never for a validated handle.
     pub fn len(&self) -> Result<usize> {
-        let n = self.region.atomic_u32(ALLOCATED)?.load(Ordering::Relaxed);
+        let n = self
+            .region
+            .atomic_u32(PoolHeader::ALLOCATED)?
+            .load(Ordering::Relaxed);
         Ok(n.min(self.capacity) as usize)
     }
 
@@ -500,9 +501,9 @@ impl<T: Pod> Pool<T> {
             );
         }
         self.region
-            .atomic_u32(ALLOCATED)?
+            .atomic_u32(PoolHeader::ALLOCATED)?
             .store(0, Ordering::Relaxed);
-        let head = self.region.atomic_u64(FREE_HEAD)?;
+        let head = self.region.atomic_u64(PoolHeader::FREE_HEAD)?;
         let generation = ((Word64::load(head, Ordering::Relaxed) >> 32) as u32).wrapping_add(1);
         // Release: publishes the rewritten `next` words; pairs with the Acquire load of the
         // head in `Core::allocate` (and `free_head`).
@@ -528,7 +529,10 @@ impl<T: Pod> Pool<T> {
     /// # Errors
     /// Never for a validated handle.
     pub fn free_head(&self) -> Result<(u32, u32)> {
-        let h = self.region.atomic_u64(FREE_HEAD)?.load(Ordering::Acquire);
+        let h = self
+            .region
+            .atomic_u64(PoolHeader::FREE_HEAD)?
+            .load(Ordering::Acquire);
         Ok((h as u32, (h >> 32) as u32))
     }
 

@@ -23,7 +23,11 @@ const MAX_RESCANS: u32 = 10_000;
 const MAX_RESCANS: u32 = 3;
 
 /// Offset of the entries after the 16-byte header.
-pub(crate) const ENTRIES: usize = 16;
+pub(crate) const ENTRIES: usize = crate::layout::MapHeader::ENTRIES;
+const _: () = assert!(
+    crate::layout::SetHeader::ENTRIES == ENTRIES
+        && crate::layout::SetHeader::SIZE == crate::layout::MapHeader::SIZE
+);
 
 /// Where the parts of one entry lie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +94,8 @@ impl Buckets for RegionBuckets<'_> {
         self.capacity
     }
     fn size(&self) -> Result<&HwWord32, Fault> {
-        Ok(self.region.atomic_u32(0)?)
+        // The Map's and the Set's `size` word (both at the same offset, asserted below).
+        Ok(self.region.atomic_u32(crate::layout::MapHeader::SIZE)?)
     }
     #[inline]
     fn state(&self, i: usize) -> Result<&HwWord32, Fault> {

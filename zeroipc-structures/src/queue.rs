@@ -22,12 +22,9 @@ use zeroipc_format::{AtomicWords, Entry, Region, Segment};
 use crate::common::{self, Fault};
 use crate::elem::{RegionSlots, Slots, assert_element};
 use crate::error::{Error, PushError, Result};
+use crate::layout::QueueHeader;
 use crate::word::{HwWord32, Word32, spin_hint};
 
-const HEAD: usize = 0;
-const CAPACITY: usize = 8;
-const ELEM_SIZE: usize = 12;
-const DATA: usize = 16;
 /// Largest capacity (the counters' half range).
 const MAX_CAPACITY: u32 = 1 << 31;
 /// Consecutive observations of a slot "ahead" of an unchanged counter before the queue is
@@ -374,21 +371,6 @@ impl<T> std::fmt::Debug for Queue<T> {
     }
 }
 
-/// `(data bytes rounded to 8, total)` for `capacity` slots of `es` bytes.
-const fn geometry(capacity: u32, es: usize) -> Option<(u64, u64)> {
-    let data = match (capacity as u64).checked_mul(es as u64) {
-        Some(d) => match common::align8(d) {
-            Some(a) => a,
-            None => return None,
-        },
-        None => return None,
-    };
-    match (DATA as u64 + data).checked_add(4 * capacity as u64) {
-        Some(total) => Some((data, total)),
-        None => None,
-    }
-}
-
 impl<T: Pod> common::Shape for Queue<T> {
     type Geometry = (u32, u64);
 
@@ -398,16 +380,16 @@ impl<T: Pod> common::Shape for Queue<T> {
                 "queue capacity must be in 1..=2^31, got {capacity}"
             ))
         })?;
-        let (data, total) = geometry(cap, size_of::<T>()).ok_or_else(|| {
+        let (words, total) = QueueHeader::geometry(cap, size_of::<T>()).ok_or_else(|| {
             FormatError::InvalidArgument(format!("queue of {cap} slots is too large"))
         })?;
-        Ok(((cap, data), total))
+        Ok(((cap, words), total))
     }
 
-    fn init(region: &Region, (cap, data): (u32, u64)) -> Result<()> {
-        region.write::<u32>(CAPACITY, cap)?;
-        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
-        let seq = region.atomic_u32_slice(DATA + data as usize, cap as usize)?;
+    fn init(region: &Region, (cap, words): (u32, u64)) -> Result<()> {
+        region.write::<u32>(QueueHeader::CAPACITY, cap)?;
+        region.write::<u32>(QueueHeader::ELEM_SIZE, size_of::<T>() as u32)?;
+        let seq = region.atomic_u32_slice(words as usize, cap as usize)?;
         for (i, s) in seq.iter().enumerate() {
             s.store(i as u32, Ordering::Relaxed);
         }
@@ -415,10 +397,10 @@ impl<T: Pod> common::Shape for Queue<T> {
     }
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        let region = common::region_with_header(seg, &entry, DATA as u64)?;
-        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        let region = common::region_with_header(seg, &entry, QueueHeader::DATA as u64)?;
+        let elem_size = region.read::<u32>(QueueHeader::ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let cap = region.read::<u32>(CAPACITY)?;
+        let cap = region.read::<u32>(QueueHeader::CAPACITY)?;
         if cap == 1 {
             return Err(zeroipc_format::Error::Unsupported {
                 name: entry.name().to_owned(),
@@ -437,14 +419,14 @@ impl<T: Pod> common::Shape for Queue<T> {
                 u64::from(cap),
             )));
         }
-        let geo = geometry(cap, size_of::<T>());
+        let geo = QueueHeader::geometry(cap, size_of::<T>());
         common::check_total(&entry, geo.map(|(_, total)| total))?;
-        let data = geo.map_or(0, |(data, _)| data);
-        Self::from_parts(region, entry, cap, data)
+        let words = geo.map_or(0, |(words, _)| words);
+        Self::from_parts(region, entry, cap, words)
     }
 
-    fn wrap(region: Region, entry: Entry, (cap, data): (u32, u64)) -> Result<Self> {
-        Self::from_parts(region, entry, cap, data)
+    fn wrap(region: Region, entry: Entry, (cap, words): (u32, u64)) -> Result<Self> {
+        Self::from_parts(region, entry, cap, words)
     }
 }
 
@@ -472,7 +454,7 @@ impl<T: Pod> Queue<T> {
     pub const fn memory_size(capacity: usize) -> Option<u64> {
         assert_element::<T>();
         match Self::stored_capacity(capacity) {
-            Some(c) => match geometry(c, size_of::<T>()) {
+            Some(c) => match QueueHeader::geometry(c, size_of::<T>()) {
                 Some((_, total)) => Some(total),
                 None => None,
             },
@@ -510,9 +492,41 @@ impl<T: Pod> Queue<T> {
         common::open_or_create_shape(seg, name, capacity)
     }
 
-    fn from_parts(region: Region, entry: Entry, capacity: u32, data: u64) -> Result<Self> {
-        let counters = region.atomic_words(HEAD, 2)?;
-        let seq = region.atomic_words(DATA + data as usize, capacity as usize)?;
+    /// Initialises `region` as an empty Queue of `capacity` slots (stored as [`Queue::create`]
+    /// stores it), for a composite structure that adds the entry itself together with its
+    /// other parts (`TableLock::add`): the region must be fresh (zeroed) and
+    /// [`Queue::memory_size`]`(capacity)` bytes long. Open it afterwards with
+    /// [`Queue::open`] or [`Queue::open_entry`].
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an impossible capacity; `OutOfBounds` if the region is too
+    /// small.
+    pub fn init_region(region: &Region, capacity: usize) -> Result<()> {
+        let (geometry, _) = <Self as common::Shape>::layout_for(capacity)?;
+        <Self as common::Shape>::init(region, geometry)
+    }
+
+    /// Opens the Queue stored in `entry` of `seg`, with every check of [`Queue::open`].
+    ///
+    /// # Errors
+    /// As [`Queue::open`].
+    pub fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        <Self as common::Shape>::open_entry(seg, entry)
+    }
+
+    /// The `head` and `tail` words (in that order): the futex words a composite's blocked
+    /// parties sleep on (a Channel's receivers on `tail`, its senders on `head`). The words
+    /// keep the mapping alive on their own.
+    ///
+    /// # Errors
+    /// Never for a validated handle; the `Result` guards the bounds-checked view.
+    pub fn counter_words(&self) -> Result<AtomicWords> {
+        Ok(self.region.atomic_words(QueueHeader::HEAD, 2)?)
+    }
+
+    fn from_parts(region: Region, entry: Entry, capacity: u32, words: u64) -> Result<Self> {
+        let counters = region.atomic_words(QueueHeader::HEAD, 2)?;
+        let seq = region.atomic_words(words as usize, capacity as usize)?;
         let (push_hint, pop_hint) = match &counters[..] {
             [head, tail] => (
                 Hint(AtomicU32::new(tail.load(Ordering::Relaxed))),
@@ -539,7 +553,7 @@ impl<T: Pod> Queue<T> {
     ) -> Result<R> {
         let slots = RegionSlots {
             region: &self.region,
-            base: DATA,
+            base: QueueHeader::DATA,
             stride: size_of::<T>(),
         };
         let (head, tail) = match &self.counters[..] {

@@ -24,13 +24,8 @@ use zeroipc_format::{Entry, Region, Segment};
 use crate::common;
 use crate::elem::assert_element;
 use crate::error::{Error, PushError, Result};
+use crate::layout::RingHeader;
 use crate::word::Word64;
-
-const WRITE_POS: usize = 0;
-const READ_POS: usize = 8;
-const CAPACITY: usize = 16;
-const ELEM_SIZE: usize = 20;
-const BUFFER: usize = 24;
 
 /// A single-producer single-consumer ring of `T` in shared memory, compatible with the
 /// upstream C++ `zeroipc::Ring<T>`; the capacity is stored in bytes.
@@ -85,20 +80,20 @@ impl<T: Pod> common::Shape for Ring<T> {
                 "ring capacity must be 1.. elements within 4 GiB, got {capacity}"
             ))
         })?;
-        Ok((bytes, BUFFER as u64 + u64::from(bytes)))
+        Ok((bytes, RingHeader::BUFFER as u64 + u64::from(bytes)))
     }
 
     fn init(region: &Region, bytes: u32) -> Result<()> {
-        region.write::<u32>(CAPACITY, bytes)?;
-        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
+        region.write::<u32>(RingHeader::CAPACITY, bytes)?;
+        region.write::<u32>(RingHeader::ELEM_SIZE, size_of::<T>() as u32)?;
         Ok(())
     }
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        let region = common::region_with_header(seg, &entry, BUFFER as u64)?;
-        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        let region = common::region_with_header(seg, &entry, RingHeader::BUFFER as u64)?;
+        let elem_size = region.read::<u32>(RingHeader::ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let bytes = region.read::<u32>(CAPACITY)?;
+        let bytes = region.read::<u32>(RingHeader::CAPACITY)?;
         if bytes == 0 || !(bytes as usize).is_multiple_of(size_of::<T>()) {
             return Err(Error::from(FormatError::corrupt_field(
                 entry.name(),
@@ -106,7 +101,7 @@ impl<T: Pod> common::Shape for Ring<T> {
                 u64::from(bytes),
             )));
         }
-        common::check_total(&entry, Some(BUFFER as u64 + u64::from(bytes)))?;
+        common::check_total(&entry, Some(RingHeader::BUFFER as u64 + u64::from(bytes)))?;
         Ok(Self::from_parts(region, entry, bytes))
     }
 
@@ -121,7 +116,7 @@ impl<T: Pod> Ring<T> {
     pub const fn memory_size(capacity: usize) -> Option<u64> {
         assert_element::<T>();
         match Self::bytes_for(capacity) {
-            Some(b) => Some(BUFFER as u64 + b as u64),
+            Some(b) => Some(RingHeader::BUFFER as u64 + b as u64),
             None => None,
         }
     }
@@ -163,6 +158,28 @@ impl<T: Pod> Ring<T> {
         common::open_or_create_shape(seg, name, capacity)
     }
 
+    /// Initialises `region` as an empty Ring of `capacity` elements (stored as [`Ring::create`]
+    /// stores it), for a composite structure that adds the entry itself together with its
+    /// other parts (`TableLock::add`): the region must be fresh (zeroed) and
+    /// [`Ring::memory_size`]`(capacity)` bytes long. Open it afterwards with
+    /// [`Ring::open`] or [`Ring::open_entry`].
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an impossible capacity; `OutOfBounds` if the region is too
+    /// small.
+    pub fn init_region(region: &Region, capacity: usize) -> Result<()> {
+        let (geometry, _) = <Self as common::Shape>::layout_for(capacity)?;
+        <Self as common::Shape>::init(region, geometry)
+    }
+
+    /// Opens the Ring stored in `entry` of `seg`, with every check of [`Ring::open`].
+    ///
+    /// # Errors
+    /// As [`Ring::open`].
+    pub fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
+        <Self as common::Shape>::open_entry(seg, entry)
+    }
+
     fn from_parts(region: Region, entry: Entry, bytes: u32) -> Self {
         Self {
             region,
@@ -178,8 +195,8 @@ impl<T: Pod> Ring<T> {
     /// `producer` selects which side's orderings apply: each side loads its own position
     /// Relaxed and the other side's with Acquire.
     fn positions(&self, producer: bool) -> Result<(u64, u64)> {
-        let wp = self.region.atomic_u64(WRITE_POS)?;
-        let rp = self.region.atomic_u64(READ_POS)?;
+        let wp = self.region.atomic_u64(RingHeader::WRITE_POS)?;
+        let rp = self.region.atomic_u64(RingHeader::READ_POS)?;
         let (w, r) = if producer {
             // Acquire: pairs with the Release store of `read_pos` in `consume_bytes`, so the
             // bytes the reader copied out may now be overwritten.
@@ -216,7 +233,10 @@ impl<T: Pod> Ring<T> {
     /// for `need` bytes if there is any (reloaded with Acquire only when the cached one
     /// shows too little room).
     fn producer_positions(&self, need: u64) -> Result<(u64, u64)> {
-        let w = Word64::load(self.region.atomic_u64(WRITE_POS)?, Ordering::Relaxed);
+        let w = Word64::load(
+            self.region.atomic_u64(RingHeader::WRITE_POS)?,
+            Ordering::Relaxed,
+        );
         let r = self.cached_read.load(Ordering::Relaxed);
         let used = w.wrapping_sub(r);
         if used <= self.capacity && self.capacity - used >= need {
@@ -230,7 +250,10 @@ impl<T: Pod> Ring<T> {
     /// The consumer's view: its own `read_pos` and a `write_pos` recent enough to find `need`
     /// bytes if they exist (reloaded with Acquire only when the cached one shows too few).
     fn consumer_positions(&self, need: u64) -> Result<(u64, u64)> {
-        let r = Word64::load(self.region.atomic_u64(READ_POS)?, Ordering::Relaxed);
+        let r = Word64::load(
+            self.region.atomic_u64(RingHeader::READ_POS)?,
+            Ordering::Relaxed,
+        );
         let w = self.cached_write.load(Ordering::Relaxed);
         let used = w.wrapping_sub(r);
         if used <= self.capacity && used >= need {
@@ -246,8 +269,8 @@ impl<T: Pod> Ring<T> {
         let at = (pos % self.capacity) as usize;
         let first = bytes.len().min(self.capacity as usize - at);
         let (a, b) = bytes.split_at(first);
-        self.region.write_slice(BUFFER + at, a)?;
-        self.region.write_slice(BUFFER, b)?;
+        self.region.write_slice(RingHeader::BUFFER + at, a)?;
+        self.region.write_slice(RingHeader::BUFFER, b)?;
         Ok(())
     }
 
@@ -256,8 +279,8 @@ impl<T: Pod> Ring<T> {
         let at = (pos % self.capacity) as usize;
         let first = out.len().min(self.capacity as usize - at);
         let (a, b) = out.split_at_mut(first);
-        self.region.read_slice(BUFFER + at, a)?;
-        self.region.read_slice(BUFFER, b)?;
+        self.region.read_slice(RingHeader::BUFFER + at, a)?;
+        self.region.read_slice(RingHeader::BUFFER, b)?;
         Ok(())
     }
 
@@ -265,7 +288,7 @@ impl<T: Pod> Ring<T> {
         // Release: publishes the copied bytes; pairs with the Acquire load of `write_pos` in
         // `positions(false)` on the reader's side.
         Word64::store(
-            self.region.atomic_u64(WRITE_POS)?,
+            self.region.atomic_u64(RingHeader::WRITE_POS)?,
             w.wrapping_add(bytes),
             Ordering::Release,
         );
@@ -276,7 +299,7 @@ impl<T: Pod> Ring<T> {
         // Release: hands the space back after the copy; pairs with the Acquire load of
         // `read_pos` in `positions(true)` on the writer's side.
         Word64::store(
-            self.region.atomic_u64(READ_POS)?,
+            self.region.atomic_u64(RingHeader::READ_POS)?,
             r.wrapping_add(bytes),
             Ordering::Release,
         );
@@ -496,8 +519,8 @@ impl<T: Pod> Ring<T> {
         let len = (w.wrapping_sub(r) / es * es) as usize;
         let at = (r % self.capacity) as usize;
         let first_len = len.min(self.capacity as usize - at);
-        let first = crate::elem::ring_unread(&self.region, BUFFER + at, first_len)?;
-        let second = crate::elem::ring_unread(&self.region, BUFFER, len - first_len)?;
+        let first = crate::elem::ring_unread(&self.region, RingHeader::BUFFER + at, first_len)?;
+        let second = crate::elem::ring_unread(&self.region, RingHeader::BUFFER, len - first_len)?;
         Ok(ReadView {
             ring: self,
             read_pos: r,

@@ -22,12 +22,8 @@ use crate::common::{self, Fault};
 use crate::elem::assert_element;
 use crate::error::{Error, PushError, Result};
 use crate::hash::key_is_nan;
+use crate::layout::SetHeader;
 use crate::probe::{self, ENTRIES, EntryLayout, Inserted, RegionBuckets};
-
-const SIZE: usize = 0;
-const CAPACITY: usize = 4;
-const ELEM_SIZE: usize = 8;
-const RESERVED: usize = 12;
 
 /// A fixed-capacity lock-free hash set in shared memory, byte-compatible with the upstream
 /// C++ `zeroipc::Set<T>`.
@@ -74,16 +70,16 @@ impl<T: Pod> common::Shape for Set<T> {
     }
 
     fn init(region: &Region, cap: u32) -> Result<()> {
-        region.write::<u32>(CAPACITY, cap)?;
-        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
+        region.write::<u32>(SetHeader::CAPACITY, cap)?;
+        region.write::<u32>(SetHeader::ELEM_SIZE, size_of::<T>() as u32)?;
         Ok(())
     }
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
         let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
-        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        let elem_size = region.read::<u32>(SetHeader::ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let cap = region.read::<u32>(CAPACITY)?;
+        let cap = region.read::<u32>(SetHeader::CAPACITY)?;
         if cap == 0 {
             return Err(Error::from(FormatError::corrupt_field(
                 entry.name(),
@@ -92,7 +88,7 @@ impl<T: Pod> common::Shape for Set<T> {
             )));
         }
         common::check_total(&entry, Self::memory_size(cap as usize))?;
-        let reserved = region.read::<u32>(RESERVED)?;
+        let reserved = region.read::<u32>(SetHeader::RESERVED)?;
         if reserved != 0 {
             return Err(FormatError::TypeMismatch {
                 name: entry.name().to_owned(),
@@ -239,7 +235,10 @@ impl<T: Pod> Set<T> {
     /// # Errors
     /// Never for a validated handle; the `Result` guards the bounds-checked read.
     pub fn len(&self) -> Result<usize> {
-        let n = self.region.atomic_u32(SIZE)?.load(Ordering::Relaxed);
+        let n = self
+            .region
+            .atomic_u32(SetHeader::SIZE)?
+            .load(Ordering::Relaxed);
         Ok(n.min(self.capacity) as usize)
     }
 

@@ -28,12 +28,8 @@ use zeroipc_format::{Entry, Region, Segment};
 use crate::common::{self, Fault};
 use crate::elem::{RegionSlots, Slots, assert_element};
 use crate::error::{Error, PushError, Result};
+use crate::layout::StackHeader;
 use crate::word::{BoundedWait, HwWord32, Word32};
-
-const TOP: usize = 0;
-const CAPACITY: usize = 4;
-const ELEM_SIZE: usize = 8;
-const DATA: usize = 16;
 
 /// Slot states.
 pub(crate) const EMPTY: u32 = 0;
@@ -238,20 +234,6 @@ impl<T> std::fmt::Debug for Stack<T> {
     }
 }
 
-const fn geometry(capacity: u32, es: usize) -> Option<(u64, u64)> {
-    let data = match (capacity as u64).checked_mul(es as u64) {
-        Some(d) => match common::align8(d) {
-            Some(a) => a,
-            None => return None,
-        },
-        None => return None,
-    };
-    match (DATA as u64 + data).checked_add(4 * capacity as u64) {
-        Some(total) => Some((data, total)),
-        None => None,
-    }
-}
-
 impl<T: Pod> common::Shape for Stack<T> {
     type Geometry = (u32, u64);
 
@@ -263,24 +245,26 @@ impl<T: Pod> common::Shape for Stack<T> {
             .into());
         }
         let cap = capacity as u32;
-        let (data, total) = geometry(cap, size_of::<T>())
+        let (words, total) = StackHeader::geometry(cap, size_of::<T>())
             .ok_or_else(|| FormatError::InvalidArgument(format!("stack of {cap} is too large")))?;
-        Ok(((cap, data), total))
+        Ok(((cap, words), total))
     }
 
     fn init(region: &Region, (cap, _): (u32, u64)) -> Result<()> {
-        region.atomic_u32(TOP)?.store(u32::MAX, Ordering::Relaxed); // -1
-        region.write::<u32>(CAPACITY, cap)?;
-        region.write::<u32>(ELEM_SIZE, size_of::<T>() as u32)?;
+        region
+            .atomic_u32(StackHeader::TOP)?
+            .store(u32::MAX, Ordering::Relaxed); // -1
+        region.write::<u32>(StackHeader::CAPACITY, cap)?;
+        region.write::<u32>(StackHeader::ELEM_SIZE, size_of::<T>() as u32)?;
         // States are already EMPTY (zeroed); the publish of the entry is the Release fence.
         Ok(())
     }
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        let region = common::region_with_header(seg, &entry, DATA as u64)?;
-        let elem_size = region.read::<u32>(ELEM_SIZE)?;
+        let region = common::region_with_header(seg, &entry, StackHeader::DATA as u64)?;
+        let elem_size = region.read::<u32>(StackHeader::ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let cap = region.read::<u32>(CAPACITY)?;
+        let cap = region.read::<u32>(StackHeader::CAPACITY)?;
         if cap == 0 || cap > i32::MAX as u32 {
             return Err(Error::from(FormatError::corrupt_field(
                 entry.name(),
@@ -288,14 +272,14 @@ impl<T: Pod> common::Shape for Stack<T> {
                 u64::from(cap),
             )));
         }
-        let geo = geometry(cap, size_of::<T>());
+        let geo = StackHeader::geometry(cap, size_of::<T>());
         common::check_total(&entry, geo.map(|(_, total)| total))?;
-        let data = geo.map_or(0, |(data, _)| data);
-        Ok(Self::from_parts(region, entry, cap, data))
+        let words = geo.map_or(0, |(words, _)| words);
+        Ok(Self::from_parts(region, entry, cap, words))
     }
 
-    fn wrap(region: Region, entry: Entry, (cap, data): (u32, u64)) -> Result<Self> {
-        Ok(Self::from_parts(region, entry, cap, data))
+    fn wrap(region: Region, entry: Entry, (cap, words): (u32, u64)) -> Result<Self> {
+        Ok(Self::from_parts(region, entry, cap, words))
     }
 }
 
@@ -307,7 +291,7 @@ impl<T: Pod> Stack<T> {
         if capacity == 0 || capacity > i32::MAX as usize {
             return None;
         }
-        match geometry(capacity as u32, size_of::<T>()) {
+        match StackHeader::geometry(capacity as u32, size_of::<T>()) {
             Some((_, total)) => Some(total),
             None => None,
         }
@@ -340,12 +324,12 @@ impl<T: Pod> Stack<T> {
         common::open_or_create_shape(seg, name, capacity)
     }
 
-    fn from_parts(region: Region, entry: Entry, capacity: u32, data: u64) -> Self {
+    fn from_parts(region: Region, entry: Entry, capacity: u32, words: u64) -> Self {
         Self {
             region,
             entry,
             capacity,
-            states_off: DATA + data as usize,
+            states_off: words as usize,
             _elem: PhantomData,
         }
     }
@@ -354,13 +338,13 @@ impl<T: Pod> Stack<T> {
         &self,
         f: impl FnOnce(&Core<'_, HwWord32, RegionSlots<'_>>) -> Result<R, Fault>,
     ) -> Result<R> {
-        let top = self.region.atomic_u32(TOP)?;
+        let top = self.region.atomic_u32(StackHeader::TOP)?;
         let states = self
             .region
             .atomic_u32_slice(self.states_off, self.capacity as usize)?;
         let slots = RegionSlots {
             region: &self.region,
-            base: DATA,
+            base: StackHeader::DATA,
             stride: size_of::<T>(),
         };
         let core = Core {
@@ -457,7 +441,7 @@ impl<T: Pod> Stack<T> {
     pub fn snapshot(&self) -> Result<Vec<T>> {
         let n = self.len()?;
         let mut out = vec![T::zeroed(); n];
-        self.region.read_slice(DATA, &mut out)?;
+        self.region.read_slice(StackHeader::DATA, &mut out)?;
         Ok(out)
     }
 

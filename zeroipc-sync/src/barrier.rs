@@ -1,6 +1,5 @@
 //! Barrier (spec §4.12).
 
-use std::mem::offset_of;
 use std::time::{Duration, Instant};
 use zeroipc_format::Error as FormatError;
 
@@ -10,30 +9,12 @@ use zeroipc_format::{Entry, Region, Segment};
 use crate::common::{load_i32, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
+use crate::layout::BarrierLayout;
 
-/// Shared layout of a barrier (16 bytes).
-#[repr(C)]
-pub(crate) struct BarrierLayout {
-    /// Participants that arrived in the current phase, `0..num_participants`.
-    pub arrived: i32,
-    /// Phase number, incremented by the last arriver; the futex word waiters sleep on.
-    pub generation: i32,
-    /// Participants per phase, `> 0`.
-    pub num_participants: i32,
-    /// Always 0.
-    pub padding: i32,
-}
-
-pub(crate) const ARRIVED: usize = offset_of!(BarrierLayout, arrived);
-pub(crate) const GENERATION: usize = offset_of!(BarrierLayout, generation);
-const PARTICIPANTS: usize = offset_of!(BarrierLayout, num_participants);
-const SIZE: u64 = size_of::<BarrierLayout>() as u64;
-
-#[cfg(not(zeroipc_loom))]
-const _: () = {
-    assert!(SIZE == 16 && ARRIVED == 0 && GENERATION == 4 && PARTICIPANTS == 8);
-    assert!(offset_of!(BarrierLayout, padding) == 12);
-};
+pub(crate) const ARRIVED: usize = BarrierLayout::ARRIVED;
+pub(crate) const GENERATION: usize = BarrierLayout::GENERATION;
+const PARTICIPANTS: usize = BarrierLayout::NUM_PARTICIPANTS;
+const SIZE: u64 = BarrierLayout::SIZE;
 
 /// The arrival of `wait`: `Ok(())` if it completed the phase (and woke everyone), else
 /// `Err(g)` with the generation to wait past.

@@ -1,6 +1,5 @@
 //! Event (spec §4.15): auto- or manual-reset, with an auxiliary semaphore `NAME_sem`.
 
-use std::mem::offset_of;
 use std::time::{Duration, Instant};
 use zeroipc_format::Error as FormatError;
 
@@ -10,26 +9,13 @@ use zeroipc_format::{Entry, Region, Segment};
 use crate::common::{load_i32, part, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
+use crate::layout::EventLayout;
 use crate::semaphore::{self, RawSemaphore};
 
-/// Shared layout of the event word block (12 bytes at `NAME`).
-#[repr(C)]
-pub(crate) struct EventLayout {
-    /// 0/1; futex word of manual-reset waiters.
-    pub signaled: u32,
-    /// 0 = auto-reset, 1 = manual-reset; other values are corrupt.
-    pub mode: u32,
-    /// Manual-reset waiters currently registered (waiter counter).
-    pub waiting: u32,
-}
-
-pub(crate) const SIGNALED: usize = offset_of!(EventLayout, signaled);
-const MODE: usize = offset_of!(EventLayout, mode);
-pub(crate) const WAITING: usize = offset_of!(EventLayout, waiting);
-const SIZE: u64 = size_of::<EventLayout>() as u64;
-
-#[cfg(not(zeroipc_loom))]
-const _: () = assert!(SIZE == 12 && SIGNALED == 0 && MODE == 4 && WAITING == 8);
+pub(crate) const SIGNALED: usize = EventLayout::SIGNALED;
+const MODE: usize = EventLayout::MODE;
+pub(crate) const WAITING: usize = EventLayout::WAITING;
+const SIZE: u64 = EventLayout::SIZE;
 
 /// Suffix of the auxiliary semaphore (the existence marker).
 const SEM: &str = "_sem";

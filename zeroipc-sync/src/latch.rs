@@ -1,6 +1,5 @@
 //! Latch (spec §4.13).
 
-use std::mem::offset_of;
 use std::time::{Duration, Instant};
 use zeroipc_format::Error as FormatError;
 
@@ -10,27 +9,11 @@ use zeroipc_format::{Entry, Region, Segment};
 use crate::common::{load_i32, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
+use crate::layout::LatchLayout;
 
-/// Shared layout of a latch (16 bytes).
-#[repr(C)]
-pub(crate) struct LatchLayout {
-    /// Remaining count; the futex word waiters sleep on. `<= 0` means released.
-    pub count: i32,
-    /// Count at creation (used by `reset`).
-    pub initial_count: i32,
-    /// Always 0.
-    pub padding: [i32; 2],
-}
-
-pub(crate) const COUNT: usize = offset_of!(LatchLayout, count);
-const INITIAL: usize = offset_of!(LatchLayout, initial_count);
-const SIZE: u64 = size_of::<LatchLayout>() as u64;
-
-#[cfg(not(zeroipc_loom))]
-const _: () = {
-    assert!(SIZE == 16 && COUNT == 0 && INITIAL == 4);
-    assert!(offset_of!(LatchLayout, padding) == 8);
-};
+pub(crate) const COUNT: usize = LatchLayout::COUNT;
+const INITIAL: usize = LatchLayout::INITIAL_COUNT;
+const SIZE: u64 = LatchLayout::SIZE;
 
 /// `count_down(n)` of spec §4.13 (`n > 0`, checked by the caller). Returns whether this call
 /// released the latch.

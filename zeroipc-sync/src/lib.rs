@@ -45,6 +45,7 @@ mod error;
 mod event;
 pub mod futex;
 mod latch;
+pub mod layout;
 #[cfg(zeroipc_loom)]
 #[doc(hidden)]
 pub mod model;

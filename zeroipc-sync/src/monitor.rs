@@ -9,12 +9,13 @@ use zeroipc_format::{Region, Segment};
 use crate::common::{part, region};
 use crate::error::{Error, Result};
 use crate::futex;
+use crate::layout::MonitorCount;
 use crate::mutex::open_raw_mutex;
 use crate::semaphore::{self, RawSemaphore};
 
 const SUFFIXES: [&str; 3] = ["_mtx", "_cond", "_count"];
 /// Size of `NAME_count` (one `u32`).
-const COUNT_SIZE: u64 = 4;
+const COUNT_SIZE: u64 = crate::layout::MonitorCount::SIZE;
 /// Longest sleep of one wait before it returns (spuriously) to let the caller re-check.
 const RECHECK: Duration = Duration::from_millis(10);
 
@@ -126,7 +127,7 @@ impl<'a> MonitorGuard<'a> {
 
     fn wait_until(self, deadline: Option<Instant>) -> Result<(Self, bool)> {
         let mon = self.mon;
-        let count = mon.count.atomic_u32(0)?;
+        let count = mon.count.atomic_u32(MonitorCount::WAITERS)?;
         count.fetch_add(1, Ordering::AcqRel);
         // Unlock without running Drop (we relock below and hand out a new guard).
         std::mem::forget(self);
@@ -294,6 +295,9 @@ impl Monitor {
     /// # Errors
     /// Only if the validated regions cannot be accessed.
     pub fn waiters(&self) -> Result<u32> {
-        Ok(self.count.atomic_u32(0)?.load(Ordering::Acquire))
+        Ok(self
+            .count
+            .atomic_u32(MonitorCount::WAITERS)?
+            .load(Ordering::Acquire))
     }
 }

@@ -1,7 +1,6 @@
 //! Mutex (spec §4.9): a semaphore with count 1 and `max_count` 1, plus the project's
 //! auxiliary owner entry `NAME_owner` for dead-holder recovery.
 
-use std::mem::offset_of;
 use std::time::{Duration, Instant};
 use zeroipc_format::Error as FormatError;
 
@@ -11,28 +10,16 @@ use zeroipc_format::{Entry, MAX_ENTRY_NAME, Region, Segment};
 use crate::common::part;
 use crate::error::{Error, Result};
 use crate::futex;
+use crate::layout::OwnerLayout;
 use crate::owner;
 use crate::semaphore::{self, RawSemaphore};
 
 /// Suffix of the auxiliary owner entry.
 pub const OWNER_SUFFIX: &str = "_owner";
 
-/// Layout of the auxiliary `NAME_owner` entry (8 bytes). Upstream peers ignore it.
-#[repr(C)]
-pub(crate) struct OwnerLayout {
-    /// Pid of the process holding the mutex, 0 when unlocked or held by a peer that does not
-    /// record itself (upstream).
-    pub pid: u32,
-    /// Always 0.
-    pub reserved: u32,
-}
-
-const PID: usize = offset_of!(OwnerLayout, pid);
+const PID: usize = OwnerLayout::PID;
 /// Entry size of the owner record.
-pub const OWNER_SIZE: u64 = size_of::<OwnerLayout>() as u64;
-
-#[cfg(not(zeroipc_loom))]
-const _: () = assert!(OWNER_SIZE == 8 && PID == 0 && offset_of!(OwnerLayout, reserved) == 4);
+pub const OWNER_SIZE: u64 = OwnerLayout::SIZE;
 
 /// How soon a blocked locker first checks whether the recorded holder is still alive; later
 /// checks come after a quarter of the time waited, at most [`OWNER_CHECK_MAX`] apart.

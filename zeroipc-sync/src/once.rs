@@ -9,16 +9,14 @@ use zeroipc_format::{Entry, Region, Segment};
 use crate::common::region;
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
+use crate::layout::OnceLayout;
 
 /// State word values.
 pub(crate) const PENDING: u32 = 0;
 pub(crate) const EXECUTING: u32 = 1;
 pub(crate) const DONE: u32 = 2;
 /// Entry size of a Once (one `u32`; the entry records 4, unpadded).
-const SIZE: u64 = 4;
-
-#[cfg(not(zeroipc_loom))]
-const _: () = assert!(size_of::<u32>() as u64 == SIZE);
+const SIZE: u64 = crate::layout::OnceLayout::SIZE;
 
 /// The state of a [`Once`], decoded from its word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +173,7 @@ impl Once {
     }
 
     fn call_until(&self, f: impl FnOnce(), deadline: Option<Instant>) -> Result<bool> {
-        let state = self.region.atomic_u32(0)?;
+        let state = self.region.atomic_u32(OnceLayout::STATE)?;
         match claim(state, deadline) {
             Claim::Run => {
                 let _finish = FinishOnDrop(state);
@@ -218,7 +216,7 @@ impl Once {
     /// # Errors
     /// `Corrupt` for an unknown state code.
     pub fn try_call(&self, f: impl FnOnce()) -> Result<bool> {
-        let state = self.region.atomic_u32(0)?;
+        let state = self.region.atomic_u32(OnceLayout::STATE)?;
         match state.compare_exchange(PENDING, EXECUTING, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 let _finish = FinishOnDrop(state);
@@ -236,7 +234,9 @@ impl Once {
     pub fn state(&self) -> Result<OnceState> {
         decode(
             self.entry.name(),
-            self.region.atomic_u32(0)?.load(Ordering::Acquire),
+            self.region
+                .atomic_u32(OnceLayout::STATE)?
+                .load(Ordering::Acquire),
         )
     }
 
@@ -254,7 +254,9 @@ impl Once {
     /// # Errors
     /// Only if the validated region cannot be accessed.
     pub fn reset_unsafe(&self) -> Result<()> {
-        self.region.atomic_u32(0)?.store(PENDING, Ordering::Release);
+        self.region
+            .atomic_u32(OnceLayout::STATE)?
+            .store(PENDING, Ordering::Release);
         Ok(())
     }
 

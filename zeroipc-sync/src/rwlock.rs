@@ -1,6 +1,5 @@
 //! Reader–writer lock (spec §4.10): `NAME_state`, `NAME_rmtx`, `NAME_wmtx`, marker `NAME`.
 
-use std::mem::offset_of;
 use std::time::{Duration, Instant};
 use zeroipc_format::Error as FormatError;
 
@@ -10,24 +9,13 @@ use zeroipc_format::{Region, Segment};
 use crate::common::{part, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
+use crate::layout::RwStateLayout;
 use crate::mutex::open_raw_mutex;
 use crate::semaphore::{self, RawSemaphore};
 
-/// Shared layout of `NAME_state` (8 bytes).
-#[repr(C)]
-pub(crate) struct RwStateLayout {
-    /// Readers holding the lock; futex word of writers draining readers.
-    pub readers: i32,
-    /// 1 while a writer holds (or is acquiring) the lock; futex word of readers.
-    pub writer_active: i32,
-}
-
-pub(crate) const READERS: usize = offset_of!(RwStateLayout, readers);
-pub(crate) const WRITER: usize = offset_of!(RwStateLayout, writer_active);
-const STATE_SIZE: u64 = size_of::<RwStateLayout>() as u64;
-
-#[cfg(not(zeroipc_loom))]
-const _: () = assert!(STATE_SIZE == 8 && READERS == 0 && WRITER == 4);
+pub(crate) const READERS: usize = RwStateLayout::READERS;
+pub(crate) const WRITER: usize = RwStateLayout::WRITER_ACTIVE;
+const STATE_SIZE: u64 = RwStateLayout::SIZE;
 
 const SUFFIXES: [&str; 3] = ["_state", "_rmtx", "_wmtx"];
 

@@ -1,6 +1,5 @@
 //! Counting semaphore (spec §4.8), also the building block of Mutex, Monitor and Event.
 
-use std::mem::offset_of;
 use std::time::{Duration, Instant};
 use zeroipc_format::Error as FormatError;
 
@@ -10,33 +9,13 @@ use zeroipc_format::{Entry, Region, Segment};
 use crate::common::{load_i32, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
+use crate::layout::SemaphoreLayout;
 
-/// Shared layout of a semaphore (16 bytes).
-#[repr(C)]
-pub(crate) struct SemaphoreLayout {
-    /// Available permits; the futex word acquirers sleep on. Negative values (never written by
-    /// correct peers) count as 0.
-    pub count: i32,
-    /// Acquirers currently registered as waiting; releasers wake only when it is positive.
-    pub waiting: i32,
-    /// Upper bound on `count`; 0 = unbounded; never negative.
-    pub max_count: i32,
-    /// Always 0.
-    pub padding: i32,
-}
-
-pub(crate) const COUNT: usize = offset_of!(SemaphoreLayout, count);
-pub(crate) const WAITING: usize = offset_of!(SemaphoreLayout, waiting);
-pub(crate) const MAX_COUNT: usize = offset_of!(SemaphoreLayout, max_count);
+pub(crate) const COUNT: usize = SemaphoreLayout::COUNT;
+pub(crate) const WAITING: usize = SemaphoreLayout::WAITING;
+pub(crate) const MAX_COUNT: usize = SemaphoreLayout::MAX_COUNT;
 /// Entry size of a semaphore (and of a mutex).
-pub(crate) const SIZE: u64 = size_of::<SemaphoreLayout>() as u64;
-
-#[cfg(not(zeroipc_loom))]
-const _: () = {
-    assert!(size_of::<SemaphoreLayout>() == 16);
-    assert!(COUNT == 0 && WAITING == 4 && MAX_COUNT == 8);
-    assert!(offset_of!(SemaphoreLayout, padding) == 12);
-};
+pub(crate) const SIZE: u64 = SemaphoreLayout::SIZE;
 
 // ---- algorithm core, generic over the word type (hardware futex or loom) ----
 

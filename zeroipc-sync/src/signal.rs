@@ -1,7 +1,6 @@
 //! `Signal<T>` (spec §4.16): a versioned value, `NAME_state`, `NAME_mtx`, marker `NAME`.
 
 use std::marker::PhantomData;
-use std::mem::offset_of;
 use std::time::{Duration, Instant};
 use zeroipc_format::Error as FormatError;
 
@@ -12,22 +11,12 @@ use zeroipc_format::{Region, Segment, align8};
 use crate::common::{part, region};
 use crate::error::{Error, Result};
 use crate::futex;
+use crate::layout::SignalHeader;
 use crate::mutex::open_raw_mutex;
 use crate::semaphore::{self, RawSemaphore};
 
-/// Shared layout of `NAME_state` (the value follows at offset 8).
-#[repr(C)]
-pub(crate) struct SignalHeader {
-    /// Number of changes; starts at 0. Its low 32-bit half is the futex word of
-    /// `wait_for_change`.
-    pub version: u64,
-}
-
-pub(crate) const VERSION: usize = offset_of!(SignalHeader, version);
-const VALUE: usize = size_of::<SignalHeader>();
-
-#[cfg(not(zeroipc_loom))]
-const _: () = assert!(VERSION == 0 && VALUE == 8);
+pub(crate) const VERSION: usize = SignalHeader::VERSION;
+const VALUE: usize = SignalHeader::SIZE as usize;
 
 const SUFFIXES: [&str; 2] = ["_state", "_mtx"];
 /// How long `get`/`set`/`update` wait for the value mutex before giving up (a peer that died

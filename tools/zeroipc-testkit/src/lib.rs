@@ -139,7 +139,7 @@ impl Child {
 }
 
 /// Environment variable set in a test re-executed by [`private_shm`] inside its own mount
-/// namespace; its value is the tmpfs size.
+/// namespace.
 pub const PRIVATE_SHM_VAR: &str = "ZEROIPC_TEST_PRIVATE_SHM";
 
 /// Runs test `test` (its full path) of the current binary again in a private mount namespace
@@ -153,6 +153,15 @@ pub const PRIVATE_SHM_VAR: &str = "ZEROIPC_TEST_PRIVATE_SHM";
 /// # Panics
 /// If the child fails or hangs (tests only).
 pub fn private_shm(test: &str, size: &str, timeout: Duration) -> bool {
+    private_mounts(test, &[("/dev/shm", size)], timeout)
+}
+
+/// Like [`private_shm`], with a fresh tmpfs of the given size on each `(directory, size)`
+/// (for example `/tmp` as well, for tests of `/tmp/zerobuffer`).
+///
+/// # Panics
+/// If the child fails or hangs (tests only).
+pub fn private_mounts(test: &str, mounts: &[(&str, &str)], timeout: Duration) -> bool {
     if std::env::var_os(PRIVATE_SHM_VAR).is_some() {
         return true;
     }
@@ -170,15 +179,18 @@ pub fn private_shm(test: &str, size: &str, timeout: Duration) -> bool {
         return false;
     }
     let exe = std::env::current_exe().expect("current test executable");
-    let script = format!(
-        "mount --make-rprivate / 2>/dev/null; mount -t tmpfs -o size={size},mode=1777 \
-         zeroipc-test /dev/shm && exec \"$0\" \"$@\""
-    );
+    let mut script = String::from("(mount --make-rprivate / 2>/dev/null || true)");
+    for (dir, size) in mounts {
+        script.push_str(&format!(
+            " && mount -t tmpfs -o size={size},mode=1777 zeroipc-test {dir}"
+        ));
+    }
+    script.push_str(" && exec \"$0\" \"$@\"");
     let mut child = Command::new("unshare")
         .args(["-m", "sh", "-c", &script])
         .arg(exe)
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(PRIVATE_SHM_VAR, size)
+        .env(PRIVATE_SHM_VAR, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -128,3 +128,80 @@ fn buffers_beyond_a_64_mib_dev_shm_fail_and_leave_nothing() {
     drop(fits);
     assert!(shm_names().is_empty(), "left: {:?}", shm_names());
 }
+
+fn lock_dir_mode() -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata("/tmp/zerobuffer")
+        .expect("stat lock dir")
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+fn expect_unsafe_lock_dir(needle: &str) {
+    let name = unique("sec-dir");
+    match create(&name, BufferConfig::new(0, 4096)) {
+        Err(e @ Error::UnsafeLockPath { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("/tmp/zerobuffer") && msg.contains(needle),
+                "{msg}"
+            );
+        }
+        Err(e) => panic!("expected UnsafeLockPath, got {e:?}"),
+        Ok(_) => panic!("a reader was created with an unsafe lock directory"),
+    }
+    assert_clean(&name);
+}
+
+/// T18 lock directory: refused when another user owns it or when it is a symbolic link;
+/// one of ours that lost its sticky bit is repaired; a new one is created 1777. Runs with a
+/// private /tmp and /dev/shm (root only), so the machine's /tmp/zerobuffer is not touched.
+#[test]
+fn an_unsafe_lock_directory_is_refused_or_repaired() {
+    if !zeroipc_testkit::private_mounts(
+        "security::an_unsafe_lock_directory_is_refused_or_repaired",
+        &[("/dev/shm", "16m"), ("/tmp", "16m")],
+        Duration::from_secs(120),
+    ) {
+        return;
+    }
+    let dir = "/tmp/zerobuffer";
+    // Absent: created sticky and world-writable whatever the umask.
+    drop(create(&unique("sec-dir"), BufferConfig::new(0, 4096)).expect("create"));
+    assert_eq!(lock_dir_mode(), 0o1777);
+
+    // Owned by another user (here nobody), even with the sticky bit: refused.
+    for mode in [0o777, 0o1777] {
+        rustix::fs::chown(
+            dir,
+            Some(rustix::process::Uid::from_raw(65534)),
+            Some(rustix::process::Gid::from_raw(65534)),
+        )
+        .expect("chown");
+        rustix::fs::chmod(dir, rustix::fs::Mode::from_raw_mode(mode)).expect("chmod");
+        expect_unsafe_lock_dir("belongs to uid 65534");
+    }
+
+    // Ours but world-writable without the sticky bit: repaired, then used.
+    rustix::fs::chown(
+        dir,
+        Some(rustix::process::Uid::from_raw(0)),
+        Some(rustix::process::Gid::from_raw(0)),
+    )
+    .expect("chown back");
+    rustix::fs::chmod(dir, rustix::fs::Mode::from_raw_mode(0o777)).expect("chmod");
+    drop(create(&unique("sec-dir"), BufferConfig::new(0, 4096)).expect("create"));
+    assert_eq!(lock_dir_mode(), 0o1777);
+
+    // A symbolic link in its place: refused, never followed.
+    std::fs::remove_dir(dir).expect("rmdir");
+    std::fs::create_dir("/tmp/elsewhere").expect("mkdir");
+    std::os::unix::fs::symlink("/tmp/elsewhere", dir).expect("symlink");
+    expect_unsafe_lock_dir("symbolic link");
+    assert_eq!(
+        std::fs::read_dir("/tmp/elsewhere").expect("ls").count(),
+        0,
+        "something was created through the link"
+    );
+}

@@ -12,7 +12,7 @@ use crate::dtype::{Dtype, Kind, Spec, Typing};
 use crate::error::{CliError, Result};
 use crate::infer::{Guess, infer};
 use crate::source::{
-    Content, Source, buffer_snapshot, classify, open_segment_live, resolve, unrecognised,
+    Content, Source, buffer_snapshot, classify, open_segment, resolve, unrecognised,
 };
 
 /// How often a buffer's OIEB is read between ticks (to follow its wrapping write position).
@@ -210,6 +210,24 @@ impl Watch {
     }
 }
 
+/// Bytes of each of the watched structure's entries read per sample: its counters and
+/// headers, never its elements.
+const WATCH_PREFIX: u64 = 4096;
+
+/// A watch on a fresh snapshot of the segment: header and table, and the first
+/// [`WATCH_PREFIX`] bytes of `name` and of its parts (`NAME_*`).
+fn snapshot_watch(src: &Source, name: &str, spec: Option<Spec>) -> Result<Watch> {
+    let seg = open_segment(src)?;
+    let prefix = format!("{name}_");
+    for e in seg.entries()? {
+        if e.name() == name || e.name().starts_with(&prefix) {
+            seg.load_prefix(&e, WATCH_PREFIX)
+                .map_err(|err| CliError::from(err).context(seg.name()))?;
+        }
+    }
+    open_watch(&seg, name, spec)
+}
+
 fn open_watch(seg: &Segment, name: &str, spec: Option<Spec>) -> Result<Watch> {
     let entries = seg.entries()?;
     let spec = match spec {
@@ -325,13 +343,11 @@ fn rate(new: u64, old: u64, secs: f64) -> f64 {
 pub fn run(args: &Args, json: bool) -> Result<()> {
     let src = resolve(&args.seg)?;
     let (content, len) = classify(&src.path)?;
-    // Kept alive while watching: the region maps it.
-    let seg;
+    // A segment is never mapped: every sample re-reads the header, the table and the first
+    // bytes of the watched structure's entries with pread (see `snapshot_watch`), so a peer
+    // shrinking the file gives an error, never SIGBUS.
     let watch = match (content, &args.name) {
-        (Content::ZeroIpc, Some(name)) => {
-            seg = open_segment_live(&src)?;
-            open_watch(&seg, name, args.spec)?
-        }
+        (Content::ZeroIpc, Some(name)) => snapshot_watch(&src, name, args.spec)?,
         (Content::ZeroIpc, None) => {
             return Err(CliError::other(format!(
                 "{}: name the queue, ring, stream or channel to monitor",
@@ -350,7 +366,13 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
         totals: (0, 0, 0),
     };
     let start = Instant::now();
-    let (mut prev, _) = watch.sample(&mut acc)?;
+    let resample = |acc: &mut Accumulator| -> Result<(Sample, Option<Value>)> {
+        match (&watch, &args.name) {
+            (Watch::Buffer(_), _) | (_, None) => watch.sample(acc),
+            (_, Some(name)) => snapshot_watch(&src, name, args.spec)?.sample(acc),
+        }
+    };
+    let (mut prev, _) = resample(&mut acc)?;
     let mut prev_at = Instant::now();
     let mut tick: u64 = 0;
     loop {
@@ -365,13 +387,13 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
                 // it rarely laps between two readings (the byte rate would miss whole laps).
                 std::thread::sleep(wait.min(BUFFER_SUBSAMPLE));
                 if due > Instant::now() {
-                    watch.sample(&mut acc)?;
+                    resample(&mut acc)?;
                 }
             } else {
                 std::thread::sleep(wait);
             }
         }
-        let (s, extra) = watch.sample(&mut acc)?;
+        let (s, extra) = resample(&mut acc)?;
         let now = Instant::now();
         let secs = now.duration_since(prev_at).as_secs_f64().max(1e-9);
         let written = rate(s.written, prev.written, secs);

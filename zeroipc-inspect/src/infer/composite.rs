@@ -88,9 +88,9 @@ pub(super) fn composite_guess(base: &str, kind: Kind, t: &Table<'_>) -> Guess {
 }
 
 /// Labels for the auxiliary entries of composite structures (and the owner entries of
-/// mutexes and lazies).
+/// mutexes and lazies, the chain entries of derived lazies).
 pub(super) fn part_label(name: &str, t: &Table<'_>) -> Option<String> {
-    const PARTS: [(&str, &str); 13] = [
+    const PARTS: [(&str, &str); 14] = [
         ("_state", " (state)"),
         ("_rmtx", " (read mutex)"),
         ("_wmtx", " (write mutex)"),
@@ -104,6 +104,7 @@ pub(super) fn part_label(name: &str, t: &Table<'_>) -> Option<String> {
         ("_subs", " (subscribers)"),
         ("_peers", " (peers)"),
         ("_owner", " (owner)"),
+        ("_chain", " (chain)"),
     ];
     for (suffix, part) in PARTS {
         let Some(base) = name.strip_suffix(suffix) else {
@@ -117,6 +118,10 @@ pub(super) fn part_label(name: &str, t: &Table<'_>) -> Option<String> {
                 Some(273..=280 | 304) => "lazy",
                 _ => continue,
             },
+            // A derived lazy's inputs (spec §3.9.2).
+            None if suffix == "_chain" && matches!(t.size_of(base), Some(273..=280 | 304)) => {
+                "lazy"
+            }
             None => continue,
         };
         return Some(format!("{kind}{part}"));

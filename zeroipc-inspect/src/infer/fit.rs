@@ -5,10 +5,12 @@
 //! (a header that would overflow fits nothing).
 
 use zeroipc_format::Region;
+use zeroipc_structures::{Map, Pool, Set};
 
 use super::composite::Table;
 use super::names::{typed, untyped};
-use super::{Guess, Kind};
+use super::{Dtype, Guess, Kind};
+use crate::with_dtype;
 
 /// Every element size a scalar can have.
 pub(super) const ALL_SIZES: [u64; 4] = [1, 2, 4, 8];
@@ -64,23 +66,24 @@ fn table_size(header: u64, cap: u64, stride: u64) -> Option<u64> {
     header.checked_add(cap.checked_mul(stride)?)
 }
 
-/// Map entry stride for scalar key and value types (alignment = size).
+/// Map entry stride for scalar key and value types of these sizes: the structure's own
+/// [`Map::ENTRY_SIZE`] (alignment = size, so the signed integers stand for every type).
 pub fn map_entry_size(ks: u64, vs: u64) -> Option<u64> {
-    let key_off = align_up(4, ks)?;
-    let val_off = align_up(key_off.checked_add(ks)?, vs)?;
-    align_up(val_off.checked_add(vs)?, ks.max(vs).max(4))
+    let (k, v) = (Dtype::signed_of_size(ks)?, Dtype::signed_of_size(vs)?);
+    let stride = with_dtype!(k, K => with_dtype!(v, V => Map::<K, V>::ENTRY_SIZE));
+    u64::try_from(stride).ok()
 }
 
-/// Set entry stride for a scalar element type.
+/// Set entry stride for a scalar element type of this size ([`Set::ENTRY_SIZE`]).
 pub fn set_entry_size(es: u64) -> Option<u64> {
-    let val_off = align_up(4, es)?;
-    align_up(val_off.checked_add(es)?, es.max(4))
+    let stride = with_dtype!(Dtype::signed_of_size(es)?, T => Set::<T>::ENTRY_SIZE);
+    u64::try_from(stride).ok()
 }
 
-/// Pool node size for a scalar element type.
+/// Pool node size for a scalar element type of this size ([`Pool::NODE_SIZE`]).
 pub fn pool_node_size(es: u64) -> Option<u64> {
-    let next_off = align_up(es, 4)?;
-    align_up(next_off.checked_add(4)?, es.max(4))
+    let size = with_dtype!(Dtype::signed_of_size(es)?, T => Pool::<T>::NODE_SIZE);
+    u64::try_from(size).ok()
 }
 
 /// The `[0, 4)`-valued u32 state words at `first`, `first + stride`, ...; `None` if any word

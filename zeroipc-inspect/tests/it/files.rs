@@ -185,6 +185,15 @@ fn a_file_shrinking_under_the_inspector_never_crashes_it() {
             vec!["show", p.as_str(), "q_i32"],
             vec!["show", p.as_str(), "arr_f64"],
             vec!["dump", p.as_str(), "q_i32"],
+            vec![
+                "monitor",
+                p.as_str(),
+                "q_i32",
+                "--count",
+                "2",
+                "--interval",
+                "1",
+            ],
         ] {
             let out = std::process::Command::new(BIN)
                 .args(&cmd)

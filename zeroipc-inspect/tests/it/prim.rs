@@ -266,3 +266,21 @@ fn inspecting_never_writes_to_the_segment() {
     assert!(before == after, "the segment changed while being inspected");
     drop((guard, sub, rx));
 }
+
+#[test]
+fn a_derived_lazy_lists_its_chain_entry() {
+    let name = unique("chain");
+    let _guard = SegGuard(name.clone());
+    let seg = Segment::create(&name, 1 << 16, 16).expect("segment");
+    let a = Lazy::<i32>::create_constant(&seg, "a_i32", 20).expect("a");
+    let b = Lazy::<i32>::create_constant(&seg, "b_i32", 22).expect("b");
+    Lazy::add(&seg, "sum_i32", &a, &b).expect("derived");
+    let sum = run_json(&["show", &name, "sum_i32", "--json"]);
+    assert_eq!(sum["kind"], "lazy");
+    assert_eq!(sum["state_name"], "not_computed");
+    assert_eq!(sum["parts"][0]["name"], "sum_i32_chain");
+    assert_eq!(sum["parts"][1]["name"], "sum_i32");
+    let chain = run_json(&["show", &name, "sum_i32_chain", "--json"]);
+    assert_eq!(chain["kind"], "lazy (chain)");
+    assert_eq!(chain["decoded"], false);
+}
