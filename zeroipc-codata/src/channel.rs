@@ -1251,8 +1251,8 @@ impl<T: Pod> Channel<T> {
                 Kind::Buffered { qwords, .. } => qwords.first(),
                 Kind::Unbuffered { word, .. } => word.first(),
             },
-            W::Receivers => self.word(W_RECEIVERS).ok(),
-            W::Senders => self.word(W_SENDERS).ok(),
+            W::Receivers => self.word(ChannelHeader::W_RECEIVERS).ok(),
+            W::Senders => self.word(ChannelHeader::W_SENDERS).ok(),
         }
     }
 
@@ -1260,9 +1260,9 @@ impl<T: Pod> Channel<T> {
     /// gone, as the blocking handles check once per slice.
     pub(crate) fn peers_gone(&self, receivers: bool) -> Result<()> {
         if receivers {
-            self.gone(KIND_RECEIVER, "receiver")
+            self.gone(PeersHeader::KIND_RECEIVER, "receiver")
         } else {
-            self.gone(KIND_SENDER, "sender")
+            self.gone(PeersHeader::KIND_SENDER, "sender")
         }
     }
 }

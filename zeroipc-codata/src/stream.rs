@@ -637,7 +637,7 @@ impl<T: Pod> Stream<T> {
     /// `write_pos`), or with `counter` the `sub_waiting` counter (`None` without one).
     pub(crate) fn async_word(&self, counter: bool) -> Option<&HwU32> {
         if counter {
-            self.subs_u32(S_WAITING).ok().flatten()
+            self.subs_u32(SubsHeader::SUB_WAITING).ok().flatten()
         } else {
             self.wlow().ok()
         }
