@@ -286,7 +286,9 @@ impl<T: LazyValue> Lazy<T> {
     /// thread of this process computes the value when any process forces it (forcers in
     /// other processes ask through the `NAME_chain` entry and wait). Keep the returned
     /// [`LazyMap`] alive while others may force the value; once this process has exited,
-    /// forcing an uncomputed value fails with a message that says so.
+    /// forcing an uncomputed value fails with a message that says so. After
+    /// [`Lazy::reset`] the next force computes `f` again (the input stays cached unless it
+    /// is reset too).
     ///
     /// # Errors
     /// As [`Lazy::add`].
@@ -309,7 +311,7 @@ impl<T: LazyValue> Lazy<T> {
         seg: &Segment,
         name: &str,
         input: &Lazy<T>,
-        f: impl FnOnce(T) -> T + Send + 'static,
+        mut f: impl FnMut(T) -> T + Send + 'static,
     ) -> Result<LazyMap<T>>
     where
         T: Send,
@@ -325,7 +327,6 @@ impl<T: LazyValue> Lazy<T> {
         let seg2 = seg.clone();
         let worker = std::thread::spawn(move || -> Result<()> {
             let request = chain.request_word()?;
-            let mut f = Some(f);
             let mut seen = request.load(Ordering::SeqCst);
             loop {
                 // Acquire: pairs with the Release store in `LazyMap`'s drop.
@@ -334,11 +335,9 @@ impl<T: LazyValue> Lazy<T> {
                 }
                 let now = request.load(Ordering::SeqCst);
                 if now != seen && served.state()? == LazyState::NotComputed {
-                    let Some(func) = f.take() else {
-                        return Ok(()); // computed once already (a reset needs a new map)
-                    };
+                    // Again after a `reset`: `f` runs once per computation.
                     let r = served.run(None, |_| {
-                        force_input::<T>(&seg2, &input_name, None).map(func)
+                        force_input::<T>(&seg2, &input_name, None).map(&mut f)
                     });
                     if let Err(e @ Error::Format(_)) = r {
                         return Err(e);

@@ -139,3 +139,23 @@ fn a_chain_entry_without_its_chain_entry_fails_as_upstream() {
         Some("Chain computation not yet implemented")
     );
 }
+
+#[test]
+fn map_recomputes_after_a_reset() {
+    let (seg, _g, _name) = segment("cdchainreset", 1 << 16);
+    let input = Lazy::<u32>::create_constant(&seg, "in", 5).unwrap();
+    let calls = Arc::new(Mutex::new(0u32));
+    let c2 = Arc::clone(&calls);
+    let m = Lazy::map(&seg, "m", &input, move |v| {
+        *c2.lock().unwrap() += 1;
+        v + 1
+    })
+    .unwrap();
+    assert_eq!(m.force_timeout(LONG).unwrap(), 6);
+    assert_eq!(m.force_timeout(LONG).unwrap(), 6, "cached");
+    assert_eq!(*calls.lock().unwrap(), 1);
+    assert!(m.reset().unwrap());
+    assert_eq!(m.force_timeout(LONG).unwrap(), 6);
+    assert_eq!(*calls.lock().unwrap(), 2);
+    assert_eq!(m.compute_count().unwrap(), 2);
+}

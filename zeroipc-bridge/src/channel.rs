@@ -1,0 +1,103 @@
+//! `Channel<T>` links, point to point: the exporter is a receiver of the local channel and
+//! takes an item only when the importer has announced room for it (the importer's credit is
+//! the free space of its local channel), so a full remote channel leaves the items in the
+//! local channel and the local senders block. `close()` travels.
+
+use std::time::Duration;
+
+use bytemuck::Pod;
+use zeroipc_codata::{Channel, Error as CodataError};
+
+use crate::config::LinkConfig;
+use crate::elem::with_elem;
+use crate::error::Result;
+use crate::items::{self, Sink, Source, Take};
+use crate::status::Stats;
+use crate::stream::not_found;
+
+/// Runs the export side of a channel link until the local channel is closed and drained and
+/// the importer has acknowledged the close.
+///
+/// # Errors
+/// Configuration, segment, channel and zenoh errors.
+pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+    with_elem!(cfg.elem_size()?, export_t(session, cfg, stats))
+}
+
+/// Runs the import side of a channel link until the exporter closes the channel.
+///
+/// # Errors
+/// Configuration, segment, channel and zenoh errors.
+pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+    with_elem!(cfg.elem_size()?, import_t(session, cfg, stats))
+}
+
+fn open<T: Pod>(cfg: &LinkConfig) -> Result<Channel<T>> {
+    let seg = cfg.open_segment()?;
+    match Channel::<T>::open(&seg, &cfg.name) {
+        Ok(c) => Ok(c),
+        Err(e) if not_found(&e) => {
+            let cap = cfg.capacity.unwrap_or(1024);
+            Ok(Channel::<T>::open_or_create(&seg, &cfg.name, cap)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn export_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+    let ch = open::<T>(cfg)?;
+    // Register as a receiver, so local senders see a live receiver while the bridge runs.
+    let rx = ch.receiver()?;
+    items::export(session, cfg, stats, rx, true)
+}
+
+fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+    let ch = open::<T>(cfg)?;
+    let tx = ch.sender()?;
+    items::import(session, cfg, stats, tx)
+}
+
+impl<T: Pod> Source<T> for zeroipc_codata::Receiver<T> {
+    fn take(&mut self, wait: Duration) -> Result<Take<T>> {
+        match self.recv_timeout(wait) {
+            Ok(Some(v)) => Ok(Take::Item(v)),
+            Ok(None) => Ok(Take::Closed),
+            Err(e) if e.is_timeout() => Ok(Take::Empty),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn try_take(&mut self) -> Result<Take<T>> {
+        match self.try_recv() {
+            Ok(Some(v)) => Ok(Take::Item(v)),
+            Ok(None) => Ok(Take::Empty),
+            Err(CodataError::Closed { .. }) => Ok(Take::Closed),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl<T: Pod> Sink<T> for zeroipc_codata::Sender<T> {
+    fn put(&self, v: T, wait: Duration) -> Result<bool> {
+        match self.send_timeout(v, wait) {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_timeout() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn close(&self) -> Result<()> {
+        Ok(self.channel().close()?)
+    }
+
+    fn room(&self) -> Option<u64> {
+        let c = self.channel();
+        // An unreadable length announces no room (the link waits rather than overfill).
+        c.is_buffered()
+            .then(|| c.len().map_or(0, |l| c.capacity().saturating_sub(l)) as u64)
+    }
+
+    fn capacity(&self) -> u64 {
+        (self.channel().capacity() as u64).max(1)
+    }
+}

@@ -1,0 +1,118 @@
+//! # zeroipc-bridge
+//!
+//! Carries ZeroIPC `Stream<T>`s, `Channel<T>`s and ZeroBuffer frames
+//! between machines over [zenoh](https://zenoh.io). Local processes keep using shared
+//! memory; only the bridge speaks the network. A bridge process maps local objects to zenoh
+//! key expressions:
+//!
+//! * `export`: subscribes to a local object and publishes each item with a per-link
+//!   sequence number on `<key>/d`;
+//! * `import`: receives the items and puts them into a local object of the same name and
+//!   type (created if missing), detecting and reporting gaps, and returns credit on
+//!   `<key>/c` so the exporter never sends more than the importer can take.
+//!
+//! zenoh is opened in peer mode with explicit TCP endpoints and multicast scouting off
+//! ([`net::NetConfig`]). Delivery rules are in docs/BRIDGE.md.
+//!
+//! # Examples
+//! ```no_run
+//! use zeroipc_bridge::{BridgeConfig, run};
+//!
+//! let cfg = BridgeConfig::from_toml(r#"
+//!     [net]
+//!     listen = ["tcp/127.0.0.1:7447"]
+//!     [[export]]
+//!     kind = "stream"
+//!     segment = "robot"
+//!     name = "imu"
+//!     type = "f64"
+//! "#)?;
+//! run(&cfg)?; // until every link finishes
+//! # Ok::<(), zeroipc_bridge::Error>(())
+//! ```
+
+pub mod channel;
+pub mod config;
+pub mod elem;
+mod error;
+mod flow;
+mod items;
+mod link;
+pub mod net;
+pub mod status;
+pub mod stream;
+pub mod wire;
+pub mod zbuf;
+
+pub use config::{BridgeConfig, LinkConfig, ObjectKind};
+pub use error::{Error, Result};
+
+use std::time::Duration;
+
+use status::{Stats, StatusWriter};
+
+/// Runs every link of `cfg` (one thread each) on one zenoh session until all of them
+/// finish, keeping the status file up to date.
+///
+/// # Errors
+/// The first link error (the other links keep running until then, then the process ends);
+/// [`Error::Config`]; [`Error::Zenoh`] if the session cannot open.
+pub fn run(cfg: &BridgeConfig) -> Result<()> {
+    cfg.check()?;
+    let session = cfg.net.open()?;
+    let links: Vec<(&str, &LinkConfig)> = cfg
+        .export
+        .iter()
+        .map(|l| ("export", l))
+        .chain(cfg.import.iter().map(|l| ("import", l)))
+        .collect();
+    let stats: Vec<Stats> = links
+        .iter()
+        .map(|(role, l)| Stats::new(role, l.kind.as_str(), &l.name, &l.key()))
+        .collect();
+    let dir = cfg.status_dir.clone().unwrap_or_else(status::default_dir);
+    let _writer = StatusWriter::start(&dir, stats.clone(), Duration::from_millis(250))?;
+    let result = std::thread::scope(|s| {
+        let handles: Vec<_> = links
+            .iter()
+            .zip(&stats)
+            .map(|((role, l), st)| {
+                let session = &session;
+                s.spawn(move || {
+                    let r = run_link(session, role, l, st);
+                    if let Err(e) = &r {
+                        st.set_state(format!("error: {e}"));
+                        eprintln!("zeroipc-bridge: {role} {} {}: {e}", l.kind.as_str(), l.name);
+                    }
+                    r
+                })
+            })
+            .collect();
+        let mut first = Ok(());
+        for h in handles {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(Error::Config("a link thread panicked".into())));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    });
+    let _ = session.close().wait();
+    result
+}
+
+use zenoh::Wait;
+
+fn run_link(session: &zenoh::Session, role: &str, l: &LinkConfig, st: &Stats) -> Result<()> {
+    match (role, l.kind) {
+        ("export", ObjectKind::Stream) => stream::export(session, l, st),
+        ("import", ObjectKind::Stream) => stream::import(session, l, st),
+        ("export", ObjectKind::Channel) => channel::export(session, l, st),
+        ("import", ObjectKind::Channel) => channel::import(session, l, st),
+        ("export", ObjectKind::Zerobuffer) => zbuf::export(session, l, st),
+        ("import", ObjectKind::Zerobuffer) => zbuf::import(session, l, st),
+        (role, _) => Err(Error::Config(format!("unknown role {role}"))),
+    }
+}

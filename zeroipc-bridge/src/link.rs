@@ -1,0 +1,227 @@
+//! The import-side sequence bookkeeping shared by stream and channel links: epochs, gap
+//! detection, duplicate suppression and credit messages; and the exporter's close.
+
+use std::time::Duration;
+
+use zenoh::Wait;
+use zenoh::pubsub::Publisher;
+use zenoh::qos::CongestionControl;
+
+use crate::config::LinkConfig;
+use crate::error::{Error, Result};
+use crate::flow::Credits;
+use crate::status::Stats;
+use crate::wire::{FLAG_CLOSED, Kind, Msg};
+
+/// What an importer does with a message.
+pub(crate) enum Step<'a> {
+    /// Nothing (malformed, foreign, or every item already delivered).
+    Skip,
+    /// Deliver the items of `msg`, skipping the first `skip` (already delivered).
+    Items {
+        /// The data message.
+        msg: Msg<'a>,
+        /// Items to skip.
+        skip: usize,
+    },
+    /// The source closed; close the local object.
+    Close,
+    /// ZeroBuffer metadata (payload of the message).
+    Metadata(Msg<'a>),
+}
+
+/// Import-side state of one link.
+pub(crate) struct Importer {
+    publisher: Publisher<'static>,
+    stats: Stats,
+    id: u64,
+    window: u64,
+    /// The exporter's epoch (0: none seen yet).
+    epoch: u64,
+    /// Next expected sequence number.
+    next: u64,
+    /// The limit last announced.
+    announced: std::cell::Cell<u64>,
+    /// The local object's own count of items ever put in (a Stream's `sequence`), sent with
+    /// each credit so the exporter can count exactly what a killed importer delivered.
+    position: std::cell::Cell<Option<u64>>,
+    closed: bool,
+}
+
+impl Importer {
+    pub(crate) fn new(
+        session: &zenoh::Session,
+        cfg: &LinkConfig,
+        stats: &Stats,
+        window: u64,
+        random: u64,
+    ) -> Result<Self> {
+        let publisher = session
+            .declare_publisher(format!("{}/c", cfg.key()))
+            .congestion_control(CongestionControl::Block)
+            .wait()
+            .map_err(Error::zenoh)?;
+        Ok(Self {
+            publisher,
+            stats: stats.clone(),
+            id: cfg.importer_id.unwrap_or(random),
+            window,
+            epoch: 0,
+            next: 0,
+            announced: std::cell::Cell::new(0),
+            position: std::cell::Cell::new(None),
+            closed: false,
+        })
+    }
+
+    /// Sets how many items past the next expected one we can take; `true` if that raises
+    /// the limit last announced.
+    pub(crate) fn set_window(&mut self, window: u64) -> bool {
+        self.window = window;
+        self.next.saturating_add(window) > self.announced.get()
+    }
+
+    /// Sets the local object's position sent with the next credits.
+    pub(crate) fn set_position(&self, position: Option<u64>) {
+        self.position.set(position);
+    }
+
+    /// Tells the exporter where we are and how much more we can take.
+    pub(crate) fn send_credit(&self) -> Result<()> {
+        self.announced.set(self.next.saturating_add(self.window));
+        let pos = self.position.get().map(u64::to_le_bytes);
+        let m = Msg {
+            flags: if self.closed { FLAG_CLOSED } else { 0 },
+            payload: pos.as_ref().map_or(&[][..], |b| &b[..]),
+            ..Msg::new(
+                Kind::Credit,
+                self.epoch,
+                self.next,
+                self.next.saturating_add(self.window),
+                self.id,
+            )
+        };
+        self.publisher.put(m.encode()).wait().map_err(Error::zenoh)
+    }
+
+    /// Checks a data or close message against the expected sequence.
+    pub(crate) fn accept<'a>(&mut self, bytes: &'a [u8], es: usize) -> Result<Step<'a>> {
+        let m = match Msg::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.lock().malformed += 1;
+                eprintln!("zeroipc-bridge: dropped a data message: {e}");
+                return Ok(Step::Skip);
+            }
+        };
+        if m.kind == Kind::Data && es != 0 && m.elem_size as usize != es {
+            self.stats.lock().malformed += 1;
+            eprintln!(
+                "zeroipc-bridge: the exporter sends {}-byte items, this side's type is {es} \
+                 bytes: give both ends the same --type",
+                m.elem_size
+            );
+            return Ok(Step::Skip);
+        }
+        let foreign = match m.kind {
+            Kind::Credit => return Ok(Step::Skip),
+            Kind::Data => es == 0,
+            Kind::Frame | Kind::Metadata => es != 0,
+            Kind::Close => false,
+        };
+        if foreign {
+            self.stats.lock().malformed += 1;
+            eprintln!(
+                "zeroipc-bridge: a {:?} message on a link of the other kind: give both ends \
+                 the same --kind",
+                m.kind
+            );
+            return Ok(Step::Skip);
+        }
+        if m.epoch != self.epoch {
+            if self.epoch != 0 {
+                eprintln!(
+                    "zeroipc-bridge: {}: exporter restarted (epoch {:016x} -> {:016x}); \
+                     continuing at its seq {}",
+                    self.stats.lock().name,
+                    self.epoch,
+                    m.epoch,
+                    m.seq
+                );
+                self.stats.lock().restarts += 1;
+            }
+            self.epoch = m.epoch;
+            self.next = m.seq;
+            let mut s = self.stats.lock();
+            s.epoch = m.epoch;
+            s.state = "running".into();
+        }
+        if m.kind == Kind::Metadata {
+            return Ok(Step::Metadata(m));
+        }
+        if m.seq > self.next {
+            let gap = m.seq - self.next;
+            eprintln!(
+                "zeroipc-bridge: {}: gap of {gap} items (seq {}..{})",
+                self.stats.lock().name,
+                self.next,
+                m.seq
+            );
+            let mut s = self.stats.lock();
+            s.gap_items += gap;
+            s.gap_events += 1;
+            drop(s);
+            self.next = m.seq;
+        }
+        if m.kind == Kind::Close {
+            return Ok(Step::Close);
+        }
+        let skip = self.next - m.seq;
+        if skip >= m.count {
+            return Ok(Step::Skip);
+        }
+        Ok(Step::Items {
+            msg: m,
+            skip: skip as usize,
+        })
+    }
+
+    /// Records `n` items delivered locally and returns credit.
+    pub(crate) fn delivered(&mut self, n: u64, bytes: u64) -> Result<()> {
+        self.next += n;
+        {
+            let mut s = self.stats.lock();
+            s.items += n;
+            s.bytes += bytes;
+            s.seq = self.next;
+        }
+        self.send_credit()
+    }
+
+    /// Records the close and acknowledges it.
+    pub(crate) fn closed(&mut self) -> Result<()> {
+        self.closed = true;
+        self.stats.set_state("closed");
+        self.send_credit()
+    }
+}
+
+/// The exporter's end: publishes the close (final sequence `seq`) until every live importer
+/// acknowledged it.
+pub(crate) fn finish_export(
+    publisher: &Publisher<'_>,
+    credits: &Credits,
+    stats: &Stats,
+    epoch: u64,
+    seq: u64,
+) -> Result<()> {
+    stats.set_state("closing");
+    let close = Msg::new(Kind::Close, epoch, seq, 0, 0).encode();
+    loop {
+        publisher.put(close.clone()).wait().map_err(Error::zenoh)?;
+        if credits.close_acknowledged(seq, Duration::from_millis(500)) {
+            stats.set_state("closed");
+            return Ok(());
+        }
+    }
+}

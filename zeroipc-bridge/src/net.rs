@@ -1,0 +1,65 @@
+//! The zenoh session a bridge process opens: peer mode, explicit TCP endpoints, no multicast
+//! scouting (peers find each other only through the endpoints they are given).
+
+use zenoh::Wait;
+
+use crate::error::{Error, Result};
+
+/// Where a bridge listens and which peers it connects to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetConfig {
+    /// Endpoints to listen on, e.g. `tcp/127.0.0.1:7447`.
+    #[serde(default)]
+    pub listen: Vec<String>,
+    /// Endpoints of peers to connect to (retried in the background until they answer).
+    #[serde(default)]
+    pub connect: Vec<String>,
+}
+
+impl NetConfig {
+    fn check(&self) -> Result<()> {
+        if self.listen.is_empty() && self.connect.is_empty() {
+            return Err(Error::Config(
+                "no endpoint: give --listen tcp/<ip>:<port> and/or --connect tcp/<ip>:<port>"
+                    .into(),
+            ));
+        }
+        for e in self.listen.iter().chain(&self.connect) {
+            if !e.starts_with("tcp/") {
+                return Err(Error::Config(format!(
+                    "endpoint {e:?}: this build carries only TCP; write tcp/<ip>:<port>"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the zenoh session.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for no or non-TCP endpoints; [`Error::Zenoh`] if zenoh cannot open
+    /// (e.g. the listen port is taken).
+    pub fn open(&self) -> Result<zenoh::Session> {
+        self.check()?;
+        let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+        let mut c = zenoh::Config::default();
+        let set = |c: &mut zenoh::Config, k: &str, v: &str| {
+            c.insert_json5(k, v)
+                .map_err(|e| Error::Zenoh(format!("config {k}={v}: {e}")))
+        };
+        set(&mut c, "mode", "\"peer\"")?;
+        set(&mut c, "scouting/multicast/enabled", "false")?;
+        set(&mut c, "listen/endpoints", &json(&self.listen))?;
+        set(&mut c, "connect/endpoints", &json(&self.connect))?;
+        // Do not fail on an absent peer: keep retrying it in the background (also after it
+        // went away), quickly.
+        set(&mut c, "connect/exit_on_failure", "false")?;
+        set(
+            &mut c,
+            "connect/retry",
+            "{period_init_ms: 100, period_max_ms: 1000, period_increase_factor: 2}",
+        )?;
+        zenoh::open(c).wait().map_err(Error::zenoh)
+    }
+}

@@ -1,0 +1,122 @@
+//! `Stream<T>` links: the exporter is a subscriber of the local stream; importers emit into
+//! a local stream of the same name (created if missing). Any number of importers.
+
+use std::time::Duration;
+
+use bytemuck::Pod;
+use zeroipc_codata::{Error as CodataError, Stream, Subscription};
+
+use crate::config::LinkConfig;
+use crate::elem::with_elem;
+use crate::error::Result;
+use crate::items::{self, Sink, Source, Take};
+use crate::status::Stats;
+
+/// Runs the export side of a stream link until the local stream is closed and every live
+/// importer has acknowledged the close.
+///
+/// # Errors
+/// Configuration, segment, stream and zenoh errors.
+pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+    with_elem!(cfg.elem_size()?, export_t(session, cfg, stats))
+}
+
+/// Runs the import side of a stream link until the exporter closes the stream.
+///
+/// # Errors
+/// Configuration, segment, stream and zenoh errors.
+pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+    with_elem!(cfg.elem_size()?, import_t(session, cfg, stats))
+}
+
+/// Whether `e` says the object does not exist.
+pub(crate) fn not_found(e: &CodataError) -> bool {
+    matches!(
+        e,
+        CodataError::Format(zeroipc_format::Error::NotFound { .. })
+    )
+}
+
+fn export_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+    let seg = cfg.open_segment()?;
+    let mut said = false;
+    let stream = loop {
+        match Stream::<T>::open(&seg, &cfg.name) {
+            Ok(s) => break s,
+            Err(e) if not_found(&e) => {
+                if !said {
+                    stats.set_state("waiting for the local stream");
+                    said = true;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    items::export(session, cfg, stats, stream.subscribe()?, false)
+}
+
+fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+    let seg = cfg.open_segment()?;
+    let stream = match Stream::<T>::open(&seg, &cfg.name) {
+        Ok(s) => s,
+        Err(e) if not_found(&e) => {
+            let cap = cfg.capacity.unwrap_or(zeroipc_codata::DEFAULT_CAPACITY);
+            match Stream::<T>::create(&seg, &cfg.name, cap) {
+                Ok(s) => s,
+                // Created by someone else in between.
+                Err(_) => Stream::<T>::open(&seg, &cfg.name)?,
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    items::import(session, cfg, stats, stream)
+}
+
+impl<T: Pod> Source<T> for Subscription<T> {
+    fn take(&mut self, wait: Duration) -> Result<Take<T>> {
+        match self.recv_timeout(wait) {
+            Ok(Some(v)) => Ok(Take::Item(v)),
+            Ok(None) => Ok(Take::Closed),
+            Err(e) if e.is_timeout() => Ok(Take::Empty),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn try_take(&mut self) -> Result<Take<T>> {
+        match self.try_recv() {
+            Ok(Some(v)) => Ok(Take::Item(v)),
+            Ok(None) => Ok(Take::Empty),
+            Err(CodataError::Closed { .. }) => Ok(Take::Closed),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl<T: Pod> Sink<T> for Stream<T> {
+    fn put(&self, v: T, wait: Duration) -> Result<bool> {
+        match self.emit_timeout(v, wait) {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_timeout() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn close(&self) -> Result<()> {
+        Ok(Stream::close(self)?)
+    }
+
+    fn room(&self) -> Option<u64> {
+        None
+    }
+
+    fn capacity(&self) -> u64 {
+        (Stream::capacity(self) as u64).max(64)
+    }
+
+    fn position(&self) -> Option<u64> {
+        // The importer is the stream's one producer: its `sequence` counts exactly what it
+        // emitted, also across a kill of the importer.
+        self.sequence().ok()
+    }
+}

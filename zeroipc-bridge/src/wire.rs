@@ -1,0 +1,195 @@
+//! The bridge's messages on zenoh: a fixed 40-byte little-endian header, then the payload.
+//!
+//! | off | type | field |
+//! |---|---|---|
+//! | 0 | u8 | `version` (1) |
+//! | 1 | u8 | `kind` ([`Kind`]) |
+//! | 2 | u16 | `flags` (bit 0: closed) |
+//! | 4 | u32 | `elem_size` (bytes per item; 0 for credit and frame messages) |
+//! | 8 | u64 | `epoch` — the exporter's incarnation (random, never 0) |
+//! | 16 | u64 | `seq` — first item's sequence number (data), next expected (credit) |
+//! | 24 | u64 | `count` (data: items) or `limit` (credit: items the importer can take) |
+//! | 32 | u64 | `id` — the importer's id (credit), the ZeroBuffer frame sequence (frame) |
+//!
+//! Nothing read from the network is trusted: [`Msg::decode`] checks the version, the kind and
+//! that the payload length is exactly `count * elem_size`.
+
+use crate::error::{Error, Result};
+
+/// Header length in bytes.
+pub const HEADER: usize = 40;
+/// The only version this build speaks.
+pub const VERSION: u8 = 1;
+/// `flags` bit: the source was closed; `seq` is the final sequence number.
+pub const FLAG_CLOSED: u16 = 1;
+
+/// Message kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// Items `seq .. seq + count` (exporter → importers).
+    Data = 1,
+    /// The source closed after `seq` items (exporter → importers).
+    Close = 2,
+    /// Flow control: importer `id` has taken every item before `seq` and can take items
+    /// before `limit` (importer → exporter).
+    Credit = 3,
+    /// One ZeroBuffer frame, link sequence `seq`, source frame sequence `id`.
+    Frame = 4,
+    /// The ZeroBuffer's metadata block (payload), at link sequence `seq`.
+    Metadata = 5,
+}
+
+impl Kind {
+    fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Self::Data,
+            2 => Self::Close,
+            3 => Self::Credit,
+            4 => Self::Frame,
+            5 => Self::Metadata,
+            _ => return None,
+        })
+    }
+}
+
+/// A decoded header plus a borrowed payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Msg<'a> {
+    /// The kind.
+    pub kind: Kind,
+    /// Flag bits.
+    pub flags: u16,
+    /// Bytes per item (data).
+    pub elem_size: u32,
+    /// The exporter's incarnation.
+    pub epoch: u64,
+    /// Sequence number (see the module docs).
+    pub seq: u64,
+    /// Item count (data) or credit limit (credit).
+    pub count: u64,
+    /// Importer id (credit) or frame sequence (frame).
+    pub id: u64,
+    /// What follows the header.
+    pub payload: &'a [u8],
+}
+
+impl<'a> Msg<'a> {
+    /// A message without payload.
+    pub fn new(kind: Kind, epoch: u64, seq: u64, count: u64, id: u64) -> Self {
+        Self {
+            kind,
+            flags: 0,
+            elem_size: 0,
+            epoch,
+            seq,
+            count,
+            id,
+            payload: &[],
+        }
+    }
+
+    /// Appends the encoded header (not the payload) to `out`.
+    pub fn encode_header(&self, out: &mut Vec<u8>) {
+        out.push(VERSION);
+        out.push(self.kind as u8);
+        out.extend_from_slice(&self.flags.to_le_bytes());
+        out.extend_from_slice(&self.elem_size.to_le_bytes());
+        out.extend_from_slice(&self.epoch.to_le_bytes());
+        out.extend_from_slice(&self.seq.to_le_bytes());
+        out.extend_from_slice(&self.count.to_le_bytes());
+        out.extend_from_slice(&self.id.to_le_bytes());
+    }
+
+    /// The encoded message (header and payload).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER + self.payload.len());
+        self.encode_header(&mut out);
+        out.extend_from_slice(self.payload);
+        out
+    }
+
+    /// Decodes and validates `buf`.
+    ///
+    /// # Errors
+    /// [`Error::Wire`] for a short buffer, another version, an unknown kind, or a data
+    /// payload whose length is not `count * elem_size`.
+    pub fn decode(buf: &'a [u8]) -> Result<Self> {
+        let (head, payload) = buf.split_at_checked(HEADER).ok_or_else(|| {
+            Error::Wire(format!("{} bytes, the header needs {HEADER}", buf.len()))
+        })?;
+        let u64_at = |o: usize| -> u64 {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(head.get(o..o + 8).unwrap_or(&[0; 8]));
+            u64::from_le_bytes(b)
+        };
+        let version = head.first().copied().unwrap_or(0);
+        if version != VERSION {
+            return Err(Error::Wire(format!(
+                "version {version}, this bridge speaks {VERSION}: run the same zeroipc-bridge \
+                 version on both ends"
+            )));
+        }
+        let k = head.get(1).copied().unwrap_or(0);
+        let kind = Kind::from_u8(k).ok_or_else(|| Error::Wire(format!("unknown kind {k}")))?;
+        let flags = u16::from_le_bytes([head[2], head[3]]);
+        let elem_size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let m = Self {
+            kind,
+            flags,
+            elem_size,
+            epoch: u64_at(8),
+            seq: u64_at(16),
+            count: u64_at(24),
+            id: u64_at(32),
+            payload,
+        };
+        if kind == Kind::Frame && (m.count != 1 || payload.is_empty()) {
+            return Err(Error::Wire(format!(
+                "frame message with count {} and {} payload bytes (one non-empty frame \
+                 expected)",
+                m.count,
+                payload.len()
+            )));
+        }
+        if kind == Kind::Data {
+            let want = m.count.checked_mul(u64::from(elem_size));
+            if want != Some(payload.len() as u64) || elem_size == 0 {
+                return Err(Error::Wire(format!(
+                    "data message of {} items of {elem_size} bytes carries {} bytes",
+                    m.count,
+                    payload.len()
+                )));
+            }
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn round_trip_and_validation() {
+        let items = [1u8, 2, 3, 4, 5, 6, 7, 8];
+        let m = Msg {
+            elem_size: 4,
+            payload: &items,
+            ..Msg::new(Kind::Data, 9, 100, 2, 0)
+        };
+        let buf = m.encode();
+        assert_eq!(buf.len(), HEADER + 8);
+        assert_eq!(Msg::decode(&buf).unwrap(), m);
+        // Wrong payload length, short header, other version, unknown kind.
+        assert!(Msg::decode(&buf[..buf.len() - 1]).is_err());
+        assert!(Msg::decode(&buf[..10]).is_err());
+        let mut v = buf.clone();
+        v[0] = 2;
+        assert!(Msg::decode(&v).is_err());
+        let mut k = buf;
+        k[1] = 99;
+        assert!(Msg::decode(&k).is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! ZeroBuffer links. The exporter is the *reader* of a local buffer (it creates it; the
+//! local writer connects to it) and publishes each frame with its link sequence number and
+//! the source frame sequence, and the metadata block once it is written. The importer is
+//! the *writer* of a buffer on its side (created by a local reader, e.g. an unmodified
+//! `zerobuffer-ipc` reader), so the far side keeps ZeroBuffer's own rules: frames numbered
+//! from 1 per writer connection, metadata write-once, the writer blocks while the ring is
+//! full. When the local writer disconnects, the close travels: the importer disconnects its
+//! writer too.
+
+use std::time::Duration;
+
+use zenoh::Wait;
+use zenoh::handlers::FifoChannel;
+use zenoh::qos::CongestionControl;
+use zerobuffer::{BufferConfig, Error as ZbError, Reader, Writer};
+
+use crate::config::LinkConfig;
+use crate::error::{Error, Result};
+use crate::flow::{Credits, random_id};
+use crate::link::{self, Importer, Step};
+use crate::status::Stats;
+use crate::wire::{Kind, Msg};
+
+/// Default payload ring of the buffer an exporter creates.
+pub const DEFAULT_PAYLOAD_SIZE: u64 = 4 << 20;
+/// Default metadata block of that buffer.
+pub const DEFAULT_METADATA_SIZE: u64 = 1024;
+/// Default import window in frames.
+pub const DEFAULT_WINDOW: u64 = 16;
+
+/// Runs the export side: creates the local buffer as its reader and publishes its frames
+/// until the local writer disconnects and every live importer acknowledged the close.
+///
+/// # Errors
+/// ZeroBuffer and zenoh errors.
+pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+    let key = cfg.key();
+    let reader = Reader::create(
+        &cfg.name,
+        BufferConfig::new(
+            cfg.metadata_size.unwrap_or(DEFAULT_METADATA_SIZE),
+            cfg.payload_size.unwrap_or(DEFAULT_PAYLOAD_SIZE),
+        ),
+    )?;
+    let epoch = random_id();
+    stats.lock().epoch = epoch;
+    let credits = Credits::new(epoch, stats.clone(), cfg.peer_timeout(), false);
+    let c2 = std::sync::Arc::clone(&credits);
+    let _credit_sub = session
+        .declare_subscriber(format!("{key}/c"))
+        .callback(move |s| c2.on_message(&s.payload().to_bytes()))
+        .wait()
+        .map_err(Error::zenoh)?;
+    let publisher = session
+        .declare_publisher(format!("{key}/d"))
+        .congestion_control(CongestionControl::Block)
+        .wait()
+        .map_err(Error::zenoh)?;
+    let mut seq = 0u64;
+    let mut metadata_sent = false;
+    stats.set_state("waiting for an importer");
+    loop {
+        if credits.available(Duration::from_millis(200)) == 0 {
+            continue;
+        }
+        let frame = match reader.read_frame_timeout(Duration::from_millis(50)) {
+            Ok(Some(f)) => f,
+            Ok(None) => continue,
+            Err(ZbError::WriterDead { .. }) => {
+                return link::finish_export(&publisher, &credits, stats, epoch, seq);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !metadata_sent && let Some(m) = reader.metadata()? {
+            let msg = Msg {
+                payload: &m,
+                ..Msg::new(Kind::Metadata, epoch, seq, 0, 0)
+            };
+            publisher.put(msg.encode()).wait().map_err(Error::zenoh)?;
+            metadata_sent = true;
+        }
+        let msg = Msg {
+            payload: frame.data(),
+            ..Msg::new(Kind::Frame, epoch, seq, 1, frame.sequence())
+        };
+        publisher.put(msg.encode()).wait().map_err(Error::zenoh)?;
+        let len = frame.len() as u64;
+        drop(frame);
+        seq += 1;
+        credits.advance(seq);
+        let mut s = stats.lock();
+        s.items += 1;
+        s.bytes += len;
+        s.seq = seq;
+        if s.state != "running" {
+            s.state = "running".into();
+        }
+    }
+}
+
+/// Runs the import side: connects as the writer of the local buffer (waiting for its
+/// reader to create it) and writes every frame received, until the exporter closes.
+///
+/// # Errors
+/// ZeroBuffer (e.g. a frame larger than the local ring) and zenoh errors.
+pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+    stats.set_state("waiting for the local reader");
+    let mut writer = loop {
+        match Writer::connect(&cfg.name) {
+            Ok(w) => break w,
+            Err(ZbError::BufferNotFound { .. } | ZbError::NoReader { .. }) => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let window = cfg.window.unwrap_or(DEFAULT_WINDOW).clamp(1, 1 << 16);
+    let mut imp = Importer::new(session, cfg, stats, window, random_id())?;
+    let data = session
+        .declare_subscriber(format!("{}/d", cfg.key()))
+        .with(FifoChannel::new(window as usize + 64))
+        .wait()
+        .map_err(Error::zenoh)?;
+    imp.send_credit()?;
+    stats.set_state("waiting for the exporter");
+    let heartbeat = Duration::from_millis(100);
+    loop {
+        let sample = match data.recv_timeout(heartbeat) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                imp.send_credit()?;
+                continue;
+            }
+            Err(e) => return Err(Error::zenoh(e)),
+        };
+        let bytes = sample.payload().to_bytes();
+        match imp.accept(&bytes, 0)? {
+            Step::Skip => {}
+            Step::Metadata(m) => match writer.set_metadata(m.payload) {
+                Ok(()) | Err(ZbError::MetadataAlreadyWritten) => {}
+                Err(e) => return Err(e.into()),
+            },
+            Step::Close => {
+                drop(writer);
+                imp.closed()?;
+                return Ok(());
+            }
+            Step::Items { msg, .. } => {
+                loop {
+                    match writer.write_frame_timeout(msg.payload, heartbeat) {
+                        Ok(_) => break,
+                        // Full: keep the credit heartbeat going while the reader catches up.
+                        Err(ZbError::BufferFull { .. }) => imp.send_credit()?,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                imp.delivered(1, msg.payload.len() as u64)?;
+            }
+        }
+    }
+}

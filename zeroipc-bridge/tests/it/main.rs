@@ -1,0 +1,107 @@
+//! Integration tests of `zeroipc-bridge`: two segment names stand in for two machines; the
+//! bridges run as child processes (the crate's binary) talking zenoh over 127.0.0.1.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod channel;
+mod stream;
+mod zbuf;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use zeroipc_bridge::status::{self, LinkStatus};
+use zeroipc_testkit::unique_name;
+
+/// Generous bound for anything a test waits for (the machine is shared and loaded).
+pub(crate) const LIMIT: Duration = Duration::from_secs(120);
+
+/// A free TCP port on 127.0.0.1 (the kernel picks it; the listener is closed again).
+pub(crate) fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A status directory unique to the test, removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(unique_name(tag));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A bridge child process, killed on drop if still running.
+pub(crate) struct Bridge {
+    child: std::process::Child,
+    pub(crate) pid: u32,
+}
+
+impl Bridge {
+    /// Starts `zeroipc-bridge <args>`.
+    pub(crate) fn start(args: &[&str]) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_zeroipc-bridge"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        Self { child, pid }
+    }
+
+    /// SIGKILL and reap.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits up to [`LIMIT`] for a successful exit.
+    pub(crate) fn wait_success(mut self) {
+        let end = Instant::now() + LIMIT;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                assert!(st.success(), "bridge {} failed: {st}", self.pid);
+                return;
+            }
+            assert!(Instant::now() < end, "bridge {} did not finish", self.pid);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The status of bridge `pid`'s first link, once its file exists.
+pub(crate) fn link_status(dir: &Path, pid: u32) -> Option<LinkStatus> {
+    status::read_all(dir)
+        .unwrap()
+        .into_iter()
+        .find(|p| p.pid == pid)
+        .and_then(|p| p.links.into_iter().next())
+}
+
+/// Polls `cond` every 10 ms until it holds or [`LIMIT`] passes (a liveness bound).
+pub(crate) fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + LIMIT;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,185 @@
+//! Stream links.
+
+use zeroipc_codata::Stream;
+use zeroipc_format::Segment;
+use zeroipc_testkit::{ShmGuard, unique_name};
+
+use crate::{Bridge, LIMIT, TempDir, eventually, free_port, link_status};
+
+/// Opens the far side's stream once the importer has created it.
+fn wait_open(seg: &str, name: &str) -> (Segment, Stream<u64>) {
+    let mut out = None;
+    eventually("the importer to create the far stream", || {
+        if let Ok(s) = Segment::open(seg)
+            && let Ok(st) = Stream::<u64>::open(&s, name)
+        {
+            out = Some((s, st));
+        }
+        out.is_some()
+    });
+    out.unwrap()
+}
+
+#[test]
+fn stream_100k_items_cross_in_order_exactly_once() {
+    const N: u64 = 100_000;
+    let (a, b) = (unique_name("bra"), unique_name("brb"));
+    let mut guard = ShmGuard::new(&a);
+    guard.add(&b);
+    let dir = TempDir::new("brst");
+    let d = dir.0.to_str().unwrap();
+    let key = format!("zt/{}", unique_name("k"));
+    let ep = format!("tcp/127.0.0.1:{}", free_port());
+
+    let seg_a = Segment::create(&a, 4 << 20, 64).unwrap();
+    let src = Stream::<u64>::create(&seg_a, "ticks", 1024).unwrap();
+    let common = [
+        "--kind", "stream", "--name", "ticks", "--type", "u64", "--key", &key,
+    ];
+    let importer = Bridge::start(
+        &[
+            &[
+                "import",
+                "--segment",
+                &b,
+                "--capacity",
+                "512",
+                "--listen",
+                &ep,
+            ][..],
+            &common,
+            &["--status-dir", d],
+        ]
+        .concat(),
+    );
+    let exporter = Bridge::start(
+        &[
+            &["export", "--segment", &a, "--connect", &ep][..],
+            &common,
+            &["--status-dir", d],
+        ]
+        .concat(),
+    );
+
+    // The importer creates the far stream (it was missing) with the given capacity.
+    let (_seg_b, far) = wait_open(&b, "ticks");
+    assert_eq!(far.capacity(), 512);
+    let mut sub = far.subscribe().unwrap();
+
+    let producer = std::thread::spawn(move || {
+        for i in 0..N {
+            src.emit(i).unwrap();
+        }
+        src
+    });
+    for want in 0..N {
+        let got = sub.recv_timeout(LIMIT).unwrap();
+        assert_eq!(got, Some(want), "item {want}");
+    }
+    let src = producer.join().unwrap();
+
+    // The importer reports every item and no gap; the exporter has one importer.
+    eventually("the importer's status to show every item", || {
+        link_status(&dir.0, importer.pid).is_some_and(|s| s.items == N)
+    });
+    let st = link_status(&dir.0, importer.pid).unwrap();
+    assert_eq!((st.gap_items, st.gap_events, st.restarts), (0, 0, 0));
+    assert_eq!(st.seq, N);
+    let ex = link_status(&dir.0, exporter.pid).unwrap();
+    assert_eq!(ex.importers, 1);
+
+    // The close travels: nothing more arrives, the far stream ends, both bridges exit.
+    src.close().unwrap();
+    assert_eq!(
+        sub.recv_timeout(LIMIT).unwrap(),
+        None,
+        "no item after the last"
+    );
+    assert!(far.is_closed().unwrap());
+    exporter.wait_success();
+    importer.wait_success();
+}
+
+#[test]
+fn stream_importer_killed_and_restarted_counted_loss_equals_reported_gap() {
+    const N: u64 = 60_000;
+    let (a, b) = (unique_name("bka"), unique_name("bkb"));
+    let mut guard = ShmGuard::new(&a);
+    guard.add(&b);
+    let dir = TempDir::new("brkill");
+    let d = dir.0.to_str().unwrap();
+    let key = format!("zt/{}", unique_name("k"));
+    let ep = format!("tcp/127.0.0.1:{}", free_port());
+
+    let seg_a = Segment::create(&a, 4 << 20, 64).unwrap();
+    let seg_b = Segment::create(&b, 4 << 20, 64).unwrap();
+    let src = Stream::<u64>::create(&seg_a, "ticks", 1024).unwrap();
+    let far = Stream::<u64>::create(&seg_b, "ticks", 1024).unwrap();
+    let mut sub = far.subscribe().unwrap();
+    let common = [
+        "--kind", "stream", "--name", "ticks", "--type", "u64", "--key", &key,
+    ];
+    // The exporter listens, so a restarted importer simply connects again.
+    let exporter = Bridge::start(
+        &[
+            &["export", "--segment", &a, "--listen", &ep][..],
+            &common,
+            &["--status-dir", d],
+        ]
+        .concat(),
+    );
+    let import_args = [
+        &[
+            "import",
+            "--segment",
+            &b,
+            "--connect",
+            &ep,
+            "--importer-id",
+            "7",
+        ][..],
+        &common,
+        &["--status-dir", d],
+    ]
+    .concat();
+    let importer = Bridge::start(&import_args);
+
+    let producer = std::thread::spawn(move || {
+        for i in 0..N {
+            src.emit(i).unwrap();
+        }
+        src
+    });
+    // Mid-stream: kill the importer while items flow, then start it again.
+    let mut got = Vec::with_capacity(N as usize);
+    while got.len() < 10_000 {
+        got.push(sub.recv_timeout(LIMIT).unwrap().unwrap());
+    }
+    importer.kill();
+    let importer = Bridge::start(&import_args);
+    // The link resumes: the last item arrives.
+    while got.last() != Some(&(N - 1)) {
+        got.push(sub.recv_timeout(LIMIT).unwrap().unwrap());
+    }
+    let src = producer.join().unwrap();
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicate"
+    );
+    let counted = N - got.len() as u64;
+    // The exporter has sent everything; its status carries the loss it counted.
+    eventually("the exporter to have sent every item", || {
+        link_status(&dir.0, exporter.pid).is_some_and(|s| s.seq == N)
+    });
+    let ex = link_status(&dir.0, exporter.pid).unwrap();
+    eprintln!(
+        "killed importer: {counted} items lost, exporter reports {}",
+        ex.gap_items
+    );
+    assert_eq!(ex.gap_items, counted, "reported gap = counted loss");
+
+    src.close().unwrap();
+    assert_eq!(sub.recv_timeout(LIMIT).unwrap(), None);
+    exporter.wait_success();
+    importer.wait_success();
+}
