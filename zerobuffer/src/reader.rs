@@ -367,6 +367,11 @@ impl Reader {
         if !self.sem_w.try_wait() && !self.wait_data(&mut st, deadline_after(timeout))? {
             return Ok(None);
         }
+        self.consume(st).map(Some)
+    }
+
+    /// Reads the frame whose `sem-w` token the caller holds.
+    fn consume(&self, mut st: std::cell::RefMut<'_, ReadState>) -> Result<Frame<'_>> {
         // Acquire: pairs with the writer's fence(Release) before sem_post(sem-w).
         fence(Ordering::Acquire);
         let d = match self.decode(&st) {
@@ -416,14 +421,14 @@ impl Reader {
             .map
             .slice(self.ring_at(at).ok_or_else(outside)?, len)
             .ok_or_else(outside)?;
-        Ok(Some(Frame {
+        Ok(Frame {
             reader: self,
             id,
             sequence: d.seq,
             writer_pid: d.writer_pid,
             data,
             released: false,
-        }))
+        })
     }
 
     fn wait_data(&self, st: &mut ReadState, deadline: std::time::Instant) -> Result<bool> {
@@ -440,28 +445,65 @@ impl Reader {
             {
                 return Ok(true);
             }
-            let wp = self.oieb().writer_pid.load(Ordering::Acquire);
-            let dead = if wp != 0 {
-                st.writer_seen = true;
-                !is_process_alive(wp)
-            } else {
-                st.writer_seen
-            };
-            if dead {
-                // A frame posted just before the writer went away is still delivered.
-                if self.sem_w.try_wait() {
-                    return Ok(true);
-                }
-                // That writer connection is over and fully drained: the next frame can only
-                // come from a new connection, which starts at sequence 1.
-                st.expected = 1;
-                st.writer_seen = false;
-                return Err(Error::WriterDead { pid: wp });
+            if self.writer_gone(st)? {
+                return Ok(true);
             }
             if std::time::Instant::now() >= deadline {
                 return Ok(false);
             }
         }
+    }
+
+    /// The liveness check after an empty wait: `Ok(true)` if the writer is gone but a token
+    /// arrived meanwhile (that frame is still delivered), `Ok(false)` if it is alive,
+    /// [`Error::WriterDead`] once it is gone and everything it sent was read.
+    fn writer_gone(&self, st: &mut ReadState) -> Result<bool> {
+        let wp = self.oieb().writer_pid.load(Ordering::Acquire);
+        let dead = if wp != 0 {
+            st.writer_seen = true;
+            !is_process_alive(wp)
+        } else {
+            st.writer_seen
+        };
+        if dead {
+            // A frame posted just before the writer went away is still delivered.
+            if self.sem_w.try_wait() {
+                return Ok(true);
+            }
+            // That writer connection is over and fully drained: the next frame can only
+            // come from a new connection, which starts at sequence 1.
+            st.expected = 1;
+            st.writer_seen = false;
+            return Err(Error::WriterDead { pid: wp });
+        }
+        Ok(false)
+    }
+
+    /// One read attempt that never waits (the async form's step): the frame if the caller
+    /// holds a `sem-w` token (`token`), takes one now, or one arrives as the writer is found
+    /// gone; `Ok(None)` while the writer lives and nothing is signalled.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn try_read_now(&self, token: bool) -> Result<Option<Frame<'_>>> {
+        let mut st = self
+            .state
+            .try_borrow_mut()
+            .map_err(|_| Error::InvalidArgument("reader state busy"))?;
+        if token || self.sem_w.try_wait() || self.writer_gone(&mut st)? {
+            return self.consume(st).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// `/sem-w-NAME`, for the async helper's own handle.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn data_semaphore_name(&self) -> &str {
+        &self.names.sem_w
+    }
+
+    /// The wait slice after which the writer's liveness is checked.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn liveness_slice(&self) -> Duration {
+        self.liveness
     }
 
     /// The mapping offset of ring offset `ring_off`; `None` past the address space.
