@@ -59,6 +59,11 @@ impl<T: Pod> FutexWord for ChanWord<T> {
     fn word(&self) -> Option<&AtomicU32> {
         self.chan.async_word(self.which)
     }
+
+    /// `close()` changes no futex word: its wake-up must not depend on a helper sleeping.
+    fn flagged(&self) -> bool {
+        self.chan.is_closed().unwrap_or(true)
+    }
 }
 
 fn chan_word<T: Pod>(chan: &Channel<T>, which: ChannelWord) -> Arc<dyn FutexWord> {
@@ -77,6 +82,11 @@ struct StreamWord<T: Pod> {
 impl<T: Pod> FutexWord for StreamWord<T> {
     fn word(&self) -> Option<&AtomicU32> {
         self.stream.async_word(self.counter)
+    }
+
+    /// `close()` changes no futex word: its wake-up must not depend on a helper sleeping.
+    fn flagged(&self) -> bool {
+        !self.counter && self.stream.is_closed().unwrap_or(true)
     }
 }
 

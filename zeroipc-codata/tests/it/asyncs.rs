@@ -431,3 +431,38 @@ fn future_lazy_and_subscription_await_a_thread() {
         peer.join().unwrap();
     }
 }
+
+#[test]
+fn closing_ends_a_thousand_pending_recv_async_with_none() {
+    let _serial = serial();
+    for rt in Runtime::ALL {
+        let (seg, _g, _name) = named("async-close", 16 << 20, 3 * TASKS as u32 + 16);
+        let chans: Vec<Channel<u64>> = (0..TASKS)
+            .map(|i| Channel::<u64>::create(&seg, &format!("c{i}"), 2).unwrap())
+            .collect();
+        let ended = rt.block_on(async {
+            let tasks: Vec<_> = chans
+                .iter()
+                .cloned()
+                .map(|c| rt.spawn(async move { c.recv_async().await.unwrap() }))
+                .collect();
+            while pending_waits() < TASKS {
+                yield_now(rt).await;
+            }
+            for c in &chans {
+                c.close().unwrap();
+            }
+            let mut ended = 0;
+            for t in tasks {
+                assert_eq!(
+                    t.await,
+                    None,
+                    "{rt:?}: a closed, empty channel ends the wait"
+                );
+                ended += 1;
+            }
+            ended
+        });
+        assert_eq!(ended, TASKS, "{rt:?}");
+    }
+}

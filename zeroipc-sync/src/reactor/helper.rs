@@ -214,14 +214,22 @@ fn timespec(d: Duration) -> futex::Timespec {
 
 /// How long the helper may sleep: the slice of its youngest wait (as a blocking wait of
 /// that age would sleep, see [`crate::futex::next_slice`]), and no later than any re-poll.
+/// The youngest wait has the shortest slice, so one slice computation covers them all.
 fn sleep_for(snap: &[Arc<Entry>], now: Instant) -> Duration {
-    let mut d = crate::futex::max_slice();
+    let mut youngest: Option<Instant> = None;
+    let mut repoll: Option<Instant> = None;
     for e in snap {
-        let slice = crate::futex::next_slice(None, e.since).unwrap_or(crate::futex::SLICE);
-        d = d.min(slice);
+        youngest = Some(youngest.map_or(e.since, |y| y.max(e.since)));
         if let Some(t) = e.repoll_at {
-            d = d.min(t.saturating_duration_since(now));
+            repoll = Some(repoll.map_or(t, |r| r.min(t)));
         }
+    }
+    let mut d = crate::futex::max_slice();
+    if let Some(since) = youngest {
+        d = d.min(crate::futex::next_slice(None, since).unwrap_or(crate::futex::SLICE));
+    }
+    if let Some(t) = repoll {
+        d = d.min(t.saturating_duration_since(now));
     }
     d
 }
@@ -281,21 +289,28 @@ fn sleep(
     Woke::Other
 }
 
-/// Fires the entries of `snap` whose word changed (or, with `due`, whose re-poll time
-/// came, or that the kernel named: `by_kernel`); collects their wakers into `wake`. A kernel
-/// wake that reached an entry no longer armed is passed on (`FUTEX_WAKE` of one), so a
-/// wake-one protocol does not lose it.
+impl Entry {
+    /// Whether the entry should fire without a kernel wake: its word changed or cannot be
+    /// reached, its word's owner flags a condition the value does not show, or (with `due`)
+    /// its re-poll time came.
+    fn ready(&self, now: Instant, due: bool) -> bool {
+        // SeqCst: the word was published by a peer's RMW; the future re-reads it anyway.
+        self.word
+            .word()
+            .is_none_or(|w| w.load(Ordering::SeqCst) != self.expected)
+            || self.word.flagged()
+            || (due && self.repoll_at.is_some_and(|t| now >= t))
+    }
+}
+
+/// Fires the entries of `snap` that are [`Entry::ready`] or that the kernel named
+/// (`by_kernel`); collects their wakers into `wake`. A kernel wake that reached an entry no
+/// longer armed is passed on (`FUTEX_WAKE` of one), so a wake-one protocol does not lose it.
 fn check(snap: &[Arc<Entry>], by_kernel: Option<usize>, due: bool, wake: &mut Vec<Waker>) {
     let now = Instant::now();
     for (i, e) in snap.iter().enumerate() {
         let kernel = by_kernel == Some(i);
-        // SeqCst: the word was published by a peer's RMW; the future re-reads it anyway.
-        let changed = e
-            .word
-            .word()
-            .is_none_or(|w| w.load(Ordering::SeqCst) != e.expected);
-        let is_due = due && e.repoll_at.is_some_and(|t| now >= t);
-        if kernel || changed || is_due {
+        if kernel || e.ready(now, due) {
             match e.fire(kernel) {
                 Some(w) => wake.push(w),
                 None if kernel => {
@@ -309,20 +324,28 @@ fn check(snap: &[Arc<Entry>], by_kernel: Option<usize>, due: bool, wake: &mut Ve
     }
 }
 
-/// The sweeper's round over every helper (itself included): fire what changed or is due,
-/// drop what is no longer armed, and poke the helpers whose lists shrank so that they stop
-/// sleeping on words nobody waits for.
+/// The sweeper's round over every helper (itself included): fire what is ready or due and
+/// drop it from its helper's list, under that list's lock (one pass, no copies: an idle
+/// process pays this once per slice), then poke the helpers whose lists shrank so that they
+/// stop sleeping on words nobody waits for.
 fn sweep(me: &Arc<Helper>, wake: &mut Vec<Waker>) {
     let list: Vec<Arc<Helper>> = helpers().clone();
-    let mut all: Vec<Arc<Entry>> = Vec::new();
+    let now = Instant::now();
     for h in &list {
-        all.clear();
-        all.extend(h.entries().iter().cloned());
-        check(&all, None, true, wake);
         let removed = {
             let mut es = h.entries();
             let before = es.len();
-            es.retain(|e| e.lock().state == State::Armed);
+            // Lock order: a helper's entries, then an entry's slot (`fire`); nothing takes
+            // them the other way round.
+            es.retain(|e| {
+                if !e.ready(now, true) {
+                    return true;
+                }
+                if let Some(w) = e.fire(false) {
+                    wake.push(w);
+                }
+                false
+            });
             before != es.len()
         };
         if removed && !Arc::ptr_eq(h, me) {
@@ -382,11 +405,19 @@ fn run(h: &Arc<Helper>) {
             Woke::Entry(i) => Some(i),
             Woke::Other => None,
         };
-        check(&snap, by_kernel, false, &mut wake);
-        h.entries().retain(|e| e.lock().state == State::Armed);
         if sweeper {
+            // The sweep covers this helper's own entries; only a kernel wake needs its flag.
+            if let Some(named) = by_kernel.and_then(|i| snap.get(i..=i)) {
+                check(named, Some(0), false, &mut wake);
+                h.entries()
+                    .retain(|e| !named.iter().any(|n| Arc::ptr_eq(e, n)));
+            }
             sweep(h, &mut wake);
-        } else if NO_WAITV.get().is_some() {
+        } else {
+            check(&snap, by_kernel, false, &mut wake);
+            h.entries().retain(|e| e.lock().state == State::Armed);
+        }
+        if !sweeper && NO_WAITV.get().is_some() {
             // Without futex_waitv nothing wakes this helper for its words: check them by
             // value (and re-poll times) every slice itself.
             check(&snap, None, true, &mut wake);
