@@ -151,9 +151,8 @@ impl Reader {
     ///
     /// While pending, a helper thread of this future waits on the buffer's `sem-w` (see the
     /// module docs). Cancel-safe: dropping the pending future loses no frame and no token.
-    /// The future is not `Send`, as `&Reader` is not (the reader's state is a `RefCell`):
-    /// await it on the task that owns the reader (e.g. a current-thread runtime, a
-    /// `LocalSet`, or `smol::block_on`).
+    /// The future is `Send`: a multi-thread runtime may move it between workers (the reader
+    /// still serves one call at a time).
     ///
     /// # Errors
     /// As [`Reader::read_frame_timeout`] ([`Error::WriterDead`] once the writer died or

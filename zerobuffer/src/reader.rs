@@ -2,8 +2,8 @@
 
 #![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use crate::atomic::{Ordering, fence};
@@ -71,7 +71,8 @@ struct ReadState {
 /// The reading side of a buffer. It creates and owns every shared resource and removes them
 /// all when dropped.
 ///
-/// A `Reader` is used from one thread at a time (it is `Send` but not `Sync`); frames borrow
+/// A `Reader` is used from one thread at a time (it is `Send` and `Sync`, so an async read may
+/// move between runtime workers; a second thread's concurrent call gets an error); frames borrow
 /// it, so they cannot outlive it.
 ///
 /// # Examples
@@ -99,7 +100,7 @@ pub struct Reader {
     lock: Option<LockFile>,
     pid: u64,
     liveness: Duration,
-    state: RefCell<ReadState>,
+    state: Mutex<ReadState>,
 }
 
 impl std::fmt::Debug for Reader {
@@ -161,7 +162,7 @@ impl Reader {
                 lock: Some(lock),
                 pid,
                 liveness: options.liveness_interval,
-                state: RefCell::new(ReadState {
+                state: Mutex::new(ReadState {
                     stats: ReaderStats::default(),
                     read_pos: 0,
                     expected: 1,
@@ -256,7 +257,7 @@ impl Reader {
             lock: None,
             pid,
             liveness: DEFAULT_LIVENESS_INTERVAL,
-            state: RefCell::new(ReadState {
+            state: Mutex::new(ReadState {
                 stats: ReaderStats::default(),
                 read_pos: 0,
                 expected: 1,
@@ -317,19 +318,31 @@ impl Reader {
 
     /// Local counters: frames, bytes, wraps crossed (explicit and implicit).
     pub fn stats(&self) -> ReaderStats {
-        self.state
-            .try_borrow()
-            .map_or(ReaderStats::default(), |st| st.stats)
+        self.state().map_or(ReaderStats::default(), |st| st.stats)
     }
 
     /// Number of frames read and not yet released.
     pub fn held_frames(&self) -> usize {
-        self.state.try_borrow().map_or(0, |st| {
+        self.state().map_or(0, |st| {
             st.queue
                 .iter()
                 .filter(|e| e.sequence.is_some() && !e.released)
                 .count()
         })
+    }
+
+    /// The local read state. A reader serves one thread at a time: a call made while another
+    /// thread is inside one (or from a frame's drop during a read) gets an error instead of
+    /// waiting, as the upstream readers' single-threaded contract expects.
+    fn state(&self) -> Result<MutexGuard<'_, ReadState>> {
+        match self.state.try_lock() {
+            Ok(st) => Ok(st),
+            // A panic inside a read left the state as it was before the panicking step.
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(Error::InvalidArgument(
+                "reader state busy: another thread is using this Reader; use it from one thread at a time",
+            )),
+        }
     }
 
     /// Reads the next frame, waiting up to [`DEFAULT_READ_TIMEOUT`].
@@ -359,10 +372,7 @@ impl Reader {
     /// [`Error::InvalidOieb`] when the shared state is inconsistent (the frame stays
     /// unread and the same error is reported again).
     pub fn read_frame_timeout(&self, timeout: Duration) -> Result<Option<Frame<'_>>> {
-        let mut st = self
-            .state
-            .try_borrow_mut()
-            .map_err(|_| Error::InvalidArgument("reader state busy"))?;
+        let mut st = self.state()?;
         // Fast path: a frame is already signalled (one atomic operation, no clock read).
         if !self.sem_w.try_wait() && !self.wait_data(&mut st, deadline_after(timeout))? {
             return Ok(None);
@@ -371,7 +381,7 @@ impl Reader {
     }
 
     /// Reads the frame whose `sem-w` token the caller holds.
-    fn consume(&self, mut st: std::cell::RefMut<'_, ReadState>) -> Result<Frame<'_>> {
+    fn consume(&self, mut st: MutexGuard<'_, ReadState>) -> Result<Frame<'_>> {
         // Acquire: pairs with the writer's fence(Release) before sem_post(sem-w).
         fence(Ordering::Acquire);
         let d = match self.decode(&st) {
@@ -484,10 +494,7 @@ impl Reader {
     /// gone; `Ok(None)` while the writer lives and nothing is signalled.
     #[cfg(all(feature = "async", not(zeroipc_loom)))]
     pub(crate) fn try_read_now(&self, token: bool) -> Result<Option<Frame<'_>>> {
-        let mut st = self
-            .state
-            .try_borrow_mut()
-            .map_err(|_| Error::InvalidArgument("reader state busy"))?;
+        let mut st = self.state()?;
         if token || self.sem_w.try_wait() || self.writer_gone(&mut st)? {
             return self.consume(st).map(Some);
         }
@@ -612,10 +619,7 @@ impl Reader {
     }
 
     fn release_id(&self, id: u64, explicit: bool) -> Result<()> {
-        let mut st = self
-            .state
-            .try_borrow_mut()
-            .map_err(|_| Error::InvalidArgument("reader state busy"))?;
+        let mut st = self.state()?;
         let idx = id.wrapping_sub(st.front_id);
         let idx = usize::try_from(idx).map_err(|_| Error::InvalidArgument("unknown frame"))?;
         if idx >= st.queue.len() {

@@ -189,3 +189,20 @@ fn write_frame_async_waits_for_space_and_a_dropped_one_wrote_nothing() {
         drop(writer);
     }
 }
+
+/// `read_frame_async` and `write_frame_async` futures are `Send` (the handles are), so a
+/// multi-thread runtime may move them between workers; this fails to compile otherwise.
+#[test]
+fn the_frame_futures_are_send() {
+    fn send<F: Future + Send>(f: F) -> F {
+        f
+    }
+    let name = unique("async-send");
+    let reader = create(&name, BufferConfig::new(64, 4096)).expect("create");
+    let mut writer = Writer::connect(&name).expect("connect");
+    drop(send(reader.read_frame_async()));
+    drop(send(writer.write_frame_async(b"x")));
+    drop(writer);
+    drop(reader);
+    assert_clean(&name);
+}

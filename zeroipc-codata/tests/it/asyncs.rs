@@ -466,3 +466,57 @@ fn closing_ends_a_thousand_pending_recv_async_with_none() {
         assert_eq!(ended, TASKS, "{rt:?}");
     }
 }
+
+#[test]
+fn closing_a_stream_ends_a_pending_subscription_recv_async_with_none() {
+    let _serial = serial();
+    for rt in Runtime::ALL {
+        let (seg, _g, _name) = named("async-sclose", 1 << 20, 16);
+        let stream = Stream::<u64>::create(&seg, "s", 8).unwrap();
+        let mut sub = stream.subscribe().unwrap();
+        let closer = stream.clone();
+        let end = rt.block_on(async move {
+            let peer = std::thread::spawn(move || {
+                while pending_waits() < 1 {
+                    std::thread::yield_now();
+                }
+                closer.close().unwrap();
+            });
+            let end = sub.recv_async().await.unwrap();
+            peer.join().unwrap();
+            end
+        });
+        assert_eq!(end, None, "{rt:?}: a closed stream ends the subscription");
+    }
+}
+
+/// Every async future is `Send` (the handles are), so a multi-thread runtime may move it
+/// between workers; this fails to compile otherwise. Dropping them unpolled registers nothing.
+#[test]
+fn every_async_future_is_send_and_an_unpolled_one_registers_nothing() {
+    fn send<F: std::future::Future + Send>(f: F) -> F {
+        f
+    }
+    let _serial = serial();
+    let (seg, _g, _name) = named("async-send", 1 << 20, 32);
+    let ch = Channel::<u64>::create(&seg, "c", 4).unwrap();
+    let (tx, rx) = (ch.sender().unwrap(), ch.receiver().unwrap());
+    let stream = Stream::<u64>::create(&seg, "s", 8).unwrap();
+    let mut sub = stream.subscribe().unwrap();
+    let fut = Future::<u64>::create(&seg, "f").unwrap();
+    let lazy = Lazy::<u64>::create_add(&seg, "l", 1, 2).unwrap();
+    {
+        let futures = (
+            send(ch.recv_async()),
+            send(ch.send_async(1)),
+            send(tx.send_async(2)),
+            send(rx.recv_async()),
+            send(fut.get_async()),
+            send(lazy.force_async()),
+        );
+        drop(futures);
+    }
+    drop(send(sub.recv_async()));
+    assert_eq!(pending_waits(), 0);
+    assert_eq!(ch.len().unwrap(), 0, "an unpolled send_async sent nothing");
+}
