@@ -233,20 +233,19 @@ impl<T: Pod> Lazy<T> {
         let l = Self::layout();
         let owner_name = format!("{name}{OWNER_SUFFIX}");
         let with_owner = owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME;
-        let mut parts = vec![(name, l.total as u64)];
-        if with_owner {
-            parts.push((owner_name.as_str(), zeroipc_sync::OWNER_SIZE));
-        }
+        let size = l.total as u64;
         let mut lock = seg.lock_table()?;
-        let (entries, mut regions) = lock.add(&parts, |r: &[Region]| match r.first() {
-            Some(r) => init(r, &l),
-            None => Err(FormatError::InvalidArgument("region expected".into()).into()),
-        })?;
-        drop(lock);
-        let owner = if with_owner { regions.pop() } else { None };
-        let (Some(region), Some(entry)) = (regions.pop(), entries.into_iter().next()) else {
-            return Err(FormatError::InvalidArgument("entry expected".into()).into());
+        let (entry, region, owner) = if with_owner {
+            let ([entry, _], [region, owner]) = lock.add(
+                &[(name, size), (&owner_name, zeroipc_sync::OWNER_SIZE)],
+                |[r, _]: &[Region; 2]| init(r, &l),
+            )?;
+            (entry, region, Some(owner))
+        } else {
+            let ([entry], [region]) = lock.add(&[(name, size)], |[r]: &[Region; 1]| init(r, &l))?;
+            (entry, region, None)
         };
+        drop(lock);
         Ok(Self {
             name: name.to_owned(),
             entry,

@@ -110,14 +110,9 @@ impl<T: Pod> Array<T> {
             drop(lock);
             return Self::open_entry(seg, entry, Some(capacity));
         }
-        let (mut entries, mut regions) = lock.add(&[(name, size)], |r: &[Region]| match r {
-            [one] => init(one, capacity),
-            _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
-        })?;
-        match (entries.pop(), regions.pop()) {
-            (Some(entry), Some(region)) => Ok(Self::from_parts(region, entry, capacity)),
-            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
-        }
+        let ([entry], [region]) =
+            lock.add(&[(name, size)], |[one]: &[Region; 1]| init(one, capacity))?;
+        Ok(Self::from_parts(region, entry, capacity))
     }
 
     fn checked_size(capacity: usize) -> Result<u64> {

@@ -78,15 +78,9 @@ pub(crate) fn open_or_create<S>(
         drop(lock);
         return open(entry);
     }
-    let (mut entries, mut regions) = lock.add(&[(name, size)], |r: &[Region]| match r {
-        [one] => init(one),
-        _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
-    })?;
+    let ([entry], [region]) = lock.add(&[(name, size)], |[one]: &[Region; 1]| init(one))?;
     drop(lock);
-    match (entries.pop(), regions.pop()) {
-        (Some(entry), Some(region)) => wrap(entry, region),
-        _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
-    }
+    wrap(entry, region)
 }
 
 /// The region of `entry`, after checking it can hold a `header`-byte header.

@@ -1,7 +1,6 @@
 //! Monitor (spec §4.11): `NAME_mtx`, `NAME_cond` (semaphore), `NAME_count`, marker `NAME`.
 
 use std::time::{Duration, Instant};
-use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
@@ -169,43 +168,37 @@ impl Monitor {
 
     fn create_locked(lock: &mut zeroipc_format::TableLock<'_>, name: &str) -> Result<Self> {
         let n = Self::names(name);
-        let (entries, regions) = lock.add(
+        let ([me, ce, _, _], [mr, cr, count, _]) = lock.add(
             &[
                 (&n[0], semaphore::SIZE),
                 (&n[1], semaphore::SIZE),
                 (&n[2], COUNT_SIZE),
                 (&n[3], 1),
             ],
-            |r: &[Region]| match r {
-                [mtx, cond, _, _] => {
-                    RawSemaphore::init(mtx, 1, 1)?;
-                    RawSemaphore::init(cond, 0, 0)
-                }
-                _ => Err(FormatError::InvalidArgument("four regions expected".into()).into()),
+            |[mtx, cond, _, _]: &[Region; 4]| {
+                RawSemaphore::init(mtx, 1, 1)?;
+                RawSemaphore::init(cond, 0, 0)
             },
         )?;
-        match (entries.as_slice(), regions.as_slice()) {
-            ([me, ce, _, _], [mr, cr, count, _]) => Ok(Self {
-                mtx: RawSemaphore {
-                    region: mr.clone(),
-                    entry: me.clone(),
-                    max: 1,
-                },
-                cond: RawSemaphore {
-                    region: cr.clone(),
-                    entry: ce.clone(),
-                    max: 0,
-                },
-                count: count.clone(),
-            }),
-            _ => Err(FormatError::InvalidArgument("four entries expected".into()).into()),
-        }
+        Ok(Self {
+            mtx: RawSemaphore {
+                region: mr,
+                entry: me,
+                max: 1,
+            },
+            cond: RawSemaphore {
+                region: cr,
+                entry: ce,
+                max: 0,
+            },
+            count,
+        })
     }
 
     /// Opens the existing monitor `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`FormatError::Incomplete`]; [`FormatError::SizeMismatch`] (`NAME_count` not 4
+    /// `NotFound`; [`zeroipc_format::Error::Incomplete`]; [`zeroipc_format::Error::SizeMismatch`] (`NAME_count` not 4
     /// bytes, mutex/semaphore not 16); Mutex and Semaphore open checks.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;

@@ -104,38 +104,29 @@ impl Mutex {
     /// Entry size of a mutex.
     pub const SIZE: u64 = semaphore::SIZE;
 
-    fn parts(name: &str) -> Vec<(String, u64)> {
-        let mut v = vec![(name.to_owned(), semaphore::SIZE)];
-        if name.len() + OWNER_SUFFIX.len() <= MAX_ENTRY_NAME {
-            v.push((part(name, OWNER_SUFFIX), OWNER_SIZE));
-        }
-        v
-    }
-
     fn create_locked(lock: &mut zeroipc_format::TableLock<'_>, name: &str) -> Result<Self> {
-        let parts = Self::parts(name);
-        let spec: Vec<(&str, u64)> = parts.iter().map(|(n, s)| (n.as_str(), *s)).collect();
-        let (mut entries, mut regions) = lock.add(&spec, |r: &[Region]| match r.first() {
-            Some(sem) => RawSemaphore::init(sem, 1, 1),
-            None => Err(FormatError::InvalidArgument("no region".into()).into()),
-        })?;
-        let owner = if regions.len() == 2 {
-            regions.pop()
+        let init = |sem: &Region| RawSemaphore::init(sem, 1, 1);
+        // The owner entry `NAME_owner` exists only where its name fits the table.
+        let (entry, region, owner) = if name.len() + OWNER_SUFFIX.len() <= MAX_ENTRY_NAME {
+            let owner_name = part(name, OWNER_SUFFIX);
+            let ([entry, _], [region, owner]) = lock.add(
+                &[(name, semaphore::SIZE), (&owner_name, OWNER_SIZE)],
+                |[sem, _]: &[Region; 2]| init(sem),
+            )?;
+            (entry, region, Some(owner))
         } else {
-            None
+            let ([entry], [region]) =
+                lock.add(&[(name, semaphore::SIZE)], |[sem]: &[Region; 1]| init(sem))?;
+            (entry, region, None)
         };
-        entries.truncate(1);
-        match (entries.pop(), regions.pop()) {
-            (Some(entry), Some(region)) => Ok(Self {
-                raw: RawSemaphore {
-                    region,
-                    entry,
-                    max: 1,
-                },
-                owner,
-            }),
-            _ => Err(FormatError::InvalidArgument("mutex entry missing".into()).into()),
-        }
+        Ok(Self {
+            raw: RawSemaphore {
+                region,
+                entry,
+                max: 1,
+            },
+            owner,
+        })
     }
 
     /// Creates mutex `name` (unlocked) and, if `name` is at most 25 bytes, its owner entry

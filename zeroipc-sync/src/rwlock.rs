@@ -239,38 +239,32 @@ impl RwLock {
 
     fn create_locked(lock: &mut zeroipc_format::TableLock<'_>, name: &str) -> Result<Self> {
         let n = Self::names(name);
-        let (entries, regions) = lock.add(
+        let ([_, re, we, _], [state, rr, wr, _]) = lock.add(
             &[
                 (&n[0], STATE_SIZE),
                 (&n[1], semaphore::SIZE),
                 (&n[2], semaphore::SIZE),
                 (&n[3], 1),
             ],
-            |r: &[Region]| match r {
-                [_, rmtx, wmtx, _] => {
-                    RawSemaphore::init(rmtx, 1, 1)?;
-                    RawSemaphore::init(wmtx, 1, 1)
-                }
-                _ => Err(FormatError::InvalidArgument("four regions expected".into()).into()),
+            |[_, rmtx, wmtx, _]: &[Region; 4]| {
+                RawSemaphore::init(rmtx, 1, 1)?;
+                RawSemaphore::init(wmtx, 1, 1)
             },
         )?;
-        match (entries.as_slice(), regions.as_slice()) {
-            ([_, re, we, _], [state, rr, wr, _]) => Ok(Self {
-                name: name.to_owned(),
-                state: state.clone(),
-                rmtx: RawSemaphore {
-                    region: rr.clone(),
-                    entry: re.clone(),
-                    max: 1,
-                },
-                wmtx: RawSemaphore {
-                    region: wr.clone(),
-                    entry: we.clone(),
-                    max: 1,
-                },
-            }),
-            _ => Err(FormatError::InvalidArgument("four entries expected".into()).into()),
-        }
+        Ok(Self {
+            name: name.to_owned(),
+            state,
+            rmtx: RawSemaphore {
+                region: rr,
+                entry: re,
+                max: 1,
+            },
+            wmtx: RawSemaphore {
+                region: wr,
+                entry: we,
+                max: 1,
+            },
+        })
     }
 
     /// Opens the existing lock `name`.

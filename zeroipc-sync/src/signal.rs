@@ -135,32 +135,26 @@ impl<T: Pod> Signal<T> {
         initial: T,
     ) -> Result<Self> {
         let n = Self::names(name);
-        let (entries, regions) = lock.add(
+        let ([_, me, _], [state, mtx, _]) = lock.add(
             &[
                 (&n[0], Self::state_size()),
                 (&n[1], semaphore::SIZE),
                 (&n[2], 1),
             ],
-            |r: &[Region]| match r {
-                [state, mtx, _] => {
-                    state.write(VALUE, initial)?;
-                    RawSemaphore::init(mtx, 1, 1)
-                }
-                _ => Err(FormatError::InvalidArgument("three regions expected".into()).into()),
+            |[state, mtx, _]: &[Region; 3]| {
+                state.write(VALUE, initial)?;
+                RawSemaphore::init(mtx, 1, 1)
             },
         )?;
-        match (entries.as_slice(), regions.as_slice()) {
-            ([_, me, _], [state, mtx, _]) => Ok(Self {
-                state: state.clone(),
-                mtx: RawSemaphore {
-                    region: mtx.clone(),
-                    entry: me.clone(),
-                    max: 1,
-                },
-                _value: PhantomData,
-            }),
-            _ => Err(FormatError::InvalidArgument("three entries expected".into()).into()),
-        }
+        Ok(Self {
+            state,
+            mtx: RawSemaphore {
+                region: mtx,
+                entry: me,
+                max: 1,
+            },
+            _value: PhantomData,
+        })
     }
 
     /// Opens the existing signal `name`.

@@ -161,12 +161,7 @@ impl<T: Pod> Stream<T> {
                 (b.as_str(), ring_size),
                 (s.as_str(), SubsHeader::TOTAL),
             ],
-            |r: &[Region]| {
-                let [h, b, s] = r else {
-                    return Err(Error::from(FormatError::InvalidArgument(
-                        "three regions expected".into(),
-                    )));
-                };
+            |[h, b, s]: &[Region; 3]| {
                 h.write::<u32>(StreamHeader::BUFFER_CAPACITY, capacity as u32)?;
                 let mut t = [0u8; 32];
                 for (d, c) in t.iter_mut().zip(transform.bytes().take(31)) {
@@ -178,7 +173,7 @@ impl<T: Pod> Stream<T> {
                 for i in 0..SUB_SLOTS {
                     s.write::<u64>(SubsHeader::slot(i) + SubSlot::CURSOR, SubSlot::JOINING)?;
                 }
-                Ok(())
+                Ok::<_, Error>(())
             },
         )?;
         drop(lock);

@@ -61,6 +61,50 @@ impl<T: Pod> Subscription<T> {
         &self.stream
     }
 
+    /// The stream position of the next element this subscription receives: how many
+    /// elements the stream had emitted before that one. Positions number a stream's elements
+    /// from 0 at its creation, so a subscription that has caught up is at
+    /// [`Stream::sequence`], and a later subscriber starts at the sequence it subscribed at.
+    /// A position only grows.
+    ///
+    /// A process that forwards a stream elsewhere (zeroipc-bridge does) sends the position
+    /// along, so the far side can count exactly how many elements a restart of the forwarder
+    /// skipped: the difference between the old subscription's last position and the new
+    /// one's first.
+    ///
+    /// # Errors
+    /// `Corrupt` if the slot's cursor is not within the buffered span (at most `capacity`
+    /// elements behind `write_pos`, a multiple of the element size); `InvalidArgument` if the
+    /// slot is gone.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_codata::Stream;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let s = Stream::<u32>::create(&seg, "ticks", 16)?;
+    /// let mut early = s.subscribe()?;
+    /// s.emit(10)?;
+    /// s.emit(11)?;
+    /// let late = s.subscribe()?; // sees only what is emitted from now on
+    /// assert_eq!((early.position()?, late.position()?), (0, 2));
+    /// assert_eq!(early.recv()?, Some(10));
+    /// assert_eq!(early.position()?, 1);
+    /// # Ok::<(), zeroipc_codata::Error>(())
+    /// ```
+    pub fn position(&self) -> Result<u64> {
+        let s = &self.stream;
+        let Some((cursor, _)) = s.slot(self.slot)? else {
+            return Err(FormatError::InvalidArgument("no subscriber slot".into()).into());
+        };
+        let c = cursor.load(Ordering::Acquire);
+        // Acquire: pairs with the producer's store of `write_pos`.
+        let w = s.wpos()?.load(Ordering::Acquire);
+        s.check_span(w, c, "subscriber cursor")?;
+        Ok(c / Stream::<T>::ES)
+    }
+
     fn notify_producer(&self) -> Result<()> {
         fence(Ordering::SeqCst);
         if let (Some(w), Some(p)) = (
