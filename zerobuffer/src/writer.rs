@@ -483,6 +483,18 @@ impl Writer {
         Ok(self.commit(res))
     }
 
+    /// `/sem-r-NAME`, for the async helper's own handle.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn space_semaphore_name(&self) -> &str {
+        &self.names.sem_r
+    }
+
+    /// The wait slice after which the reader's liveness is checked.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn liveness_slice(&self) -> Duration {
+        self.opts.liveness_interval
+    }
+
     fn check_reader(&mut self, reader_pid: u64, force: bool) -> Result<()> {
         if reader_pid == 0 {
             return Err(Error::ReaderDead { pid: 0 });

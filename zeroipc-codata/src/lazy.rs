@@ -486,6 +486,17 @@ impl<T: Pod> Lazy<T> {
         deadline: Option<Instant>,
         compute: impl FnOnce(LazyOp<T>) -> std::result::Result<T, String>,
     ) -> Result<T> {
+        self.run_with(deadline, &mut None, compute)
+    }
+
+    /// [`Lazy::run`] with the start of an ownerless COMPUTING state kept by the caller, so a
+    /// caller that polls (the async form) still takes over after [`Lazy::TAKEOVER_GRACE`].
+    fn run_with(
+        &self,
+        deadline: Option<Instant>,
+        ownerless_since: &mut Option<Instant>,
+        compute: impl FnOnce(LazyOp<T>) -> std::result::Result<T, String>,
+    ) -> Result<T> {
         let state = self.state_word()?;
         let me = common::my_pid();
         let mut compute = Some(compute);
@@ -497,7 +508,6 @@ impl<T: Pod> Lazy<T> {
             }
         };
         let since = Instant::now();
-        let mut ownerless_since: Option<Instant> = None;
         loop {
             let code = state.load(Ordering::Acquire);
             if let Some(v) = self.outcome(code)? {
@@ -535,7 +545,7 @@ impl<T: Pod> Lazy<T> {
                     let t = *ownerless_since.get_or_insert_with(Instant::now);
                     t.elapsed() >= Self::TAKEOVER_GRACE
                 } else {
-                    ownerless_since = None;
+                    *ownerless_since = None;
                     pid != me && common::is_dead(pid)
                 };
                 if takeover
@@ -612,6 +622,19 @@ impl<T: LazyValue> Lazy<T> {
     /// (created upstream; as upstream), or when an input failed; `Corrupt`.
     pub fn force(&self) -> Result<T> {
         self.force_until(None)
+    }
+
+    /// One non-waiting round of [`Lazy::force`] for the async form: the value, or
+    /// [`Error::Timeout`] while another live process computes it.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn force_step(&self, ownerless_since: &mut Option<Instant>) -> Result<T> {
+        self.run_with(Some(Instant::now()), ownerless_since, Self::eval)
+    }
+
+    /// The region and the offset of the `state` word (async waits).
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn async_word(&self) -> (&Region, usize) {
+        (&self.region, 0)
     }
 
     /// As [`Lazy::force`] with a timeout for waiting on another computer.
