@@ -406,11 +406,15 @@ fn run(h: &Arc<Helper>) {
             Woke::Other => None,
         };
         if sweeper {
-            // The sweep covers this helper's own entries; only a kernel wake needs its flag.
+            // The sweep covers this helper's own entries; only a kernel wake needs its flag,
+            // and its task is woken before the sweep (which may cover many entries).
             if let Some(named) = by_kernel.and_then(|i| snap.get(i..=i)) {
                 check(named, Some(0), false, &mut wake);
                 h.entries()
                     .retain(|e| !named.iter().any(|n| Arc::ptr_eq(e, n)));
+                for w in wake.drain(..) {
+                    w.wake();
+                }
             }
             sweep(h, &mut wake);
         } else {
