@@ -8,11 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 VENV="$ROOT/target/interop-venv"
-PY="$(command -v python3.11 || command -v python3)"
-if [ ! -x "$VENV/bin/python" ]; then
-    "$PY" -m venv "$VENV"
-    "$VENV/bin/pip" install -q numpy zerobuffer-ipc==1.3.0 posix-ipc
-fi
+bash "$ROOT/interop/venv.sh" >/dev/null
 cargo build --release -q -p zeroipc-interop --bin zerobuffer-peer --bin zeroipc-peer
 export PYTHONDONTWRITEBYTECODE=1
 exec "$VENV/bin/python" "$ROOT/interop/python/run_matrix.py" \

@@ -32,27 +32,34 @@ pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
     with_elem!(cfg.elem_size()?, import_t(session, cfg, stats))
 }
 
-fn open<T: Pod>(cfg: &LinkConfig) -> Result<Channel<T>> {
+fn open<T: Pod>(cfg: &LinkConfig, role: &str) -> Result<Channel<T>> {
     let seg = cfg.open_segment()?;
     match Channel::<T>::open(&seg, &cfg.name) {
         Ok(c) => Ok(c),
         Err(e) if not_found(&e) => {
             let cap = cfg.capacity.unwrap_or(1024);
-            Ok(Channel::<T>::open_or_create(&seg, &cfg.name, cap)?)
+            match Channel::<T>::create(&seg, &cfg.name, cap) {
+                Ok(c) => {
+                    cfg.mark_created(&seg, role);
+                    Ok(c)
+                }
+                // Created by someone else in between.
+                Err(_) => Ok(Channel::<T>::open(&seg, &cfg.name)?),
+            }
         }
         Err(e) => Err(e.into()),
     }
 }
 
 fn export_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
-    let ch = open::<T>(cfg)?;
+    let ch = open::<T>(cfg, "export")?;
     // Register as a receiver, so local senders see a live receiver while the bridge runs.
     let rx = ch.receiver()?;
     items::export(session, cfg, stats, rx, true)
 }
 
 fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
-    let ch = open::<T>(cfg)?;
+    let ch = open::<T>(cfg, "import")?;
     let tx = ch.sender()?;
     items::import(session, cfg, stats, tx)
 }

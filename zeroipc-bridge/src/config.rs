@@ -158,6 +158,30 @@ impl LinkConfig {
         )?)
     }
 
+    /// Marks the object this link just created in `seg` with a companion entry
+    /// `<name>_bridge` (see `zeroipc_inspect::bridge`), so `zeroipc-inspect list` labels it.
+    /// The object's own entries are untouched. A segment without room for the entry only
+    /// loses the label (logged).
+    pub fn mark_created(&self, seg: &zeroipc_format::Segment, role: &str) {
+        use zeroipc_inspect::bridge::{MARK_SIZE, MARK_SUFFIX, Mark};
+        let mark = Mark {
+            role: role.into(),
+            kind: self.kind.as_str().into(),
+            name: self.name.clone(),
+            key: self.key(),
+            pid: std::process::id(),
+        };
+        let entry = format!("{}{MARK_SUFFIX}", self.name);
+        let bytes = mark.encode();
+        if let Err(e) = seg.add(&entry, MARK_SIZE, |r| r.write_slice(0, &bytes)) {
+            eprintln!(
+                "zeroipc-bridge: {}: created, but not marked as the bridge's ({entry}: {e}); \
+                 zeroipc-inspect list will not label it",
+                self.name
+            );
+        }
+    }
+
     /// How long an importer may stay silent.
     pub fn peer_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.peer_timeout_ms.unwrap_or(5000))

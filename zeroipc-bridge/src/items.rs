@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::flow::{Credits, random_id};
 use crate::link::{self, Importer, Step};
 use crate::status::Stats;
-use crate::wire::{HEADER, Kind, Msg};
+use crate::wire::{FLAG_POSITION, HEADER, Kind, Msg};
 
 /// Largest data message payload the exporter builds (bytes).
 const BATCH_BYTES: usize = 64 << 10;
@@ -38,6 +38,11 @@ pub(crate) trait Source<T> {
     fn take(&mut self, wait: Duration) -> Result<Take<T>>;
     /// Takes an item if one is there.
     fn try_take(&mut self) -> Result<Take<T>>;
+    /// The source's own number of the next item [`Source::take`] returns, if it keeps one
+    /// (a Stream subscription does: [`zeroipc_codata::Subscription::position`]).
+    fn position(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Where an importer puts items.
@@ -95,6 +100,8 @@ pub(crate) fn export<T: Pod>(
         buf.resize(HEADER, 0);
         let mut n = 0usize;
         let mut closed = false;
+        // The source's number of the first item taken now (single consumer of `source`).
+        let position = source.position();
         match source.take(Duration::from_millis(50))? {
             Take::Item(v) => {
                 buf.extend_from_slice(bytemuck::bytes_of(&v));
@@ -116,7 +123,8 @@ pub(crate) fn export<T: Pod>(
         if n > 0 {
             let head = Msg {
                 elem_size: es as u32,
-                ..Msg::new(Kind::Data, epoch, seq, n as u64, 0)
+                flags: if position.is_some() { FLAG_POSITION } else { 0 },
+                ..Msg::new(Kind::Data, epoch, seq, n as u64, position.unwrap_or(0))
             };
             let mut h = Vec::with_capacity(HEADER);
             head.encode_header(&mut h);
@@ -133,7 +141,8 @@ pub(crate) fn export<T: Pod>(
             }
         }
         if closed {
-            return link::finish_export(&publisher, &credits, stats, epoch, seq);
+            let end = source.position();
+            return link::finish_export(&publisher, &credits, stats, epoch, seq, end);
         }
     }
 }

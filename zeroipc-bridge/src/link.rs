@@ -11,7 +11,7 @@ use crate::config::LinkConfig;
 use crate::error::{Error, Result};
 use crate::flow::Credits;
 use crate::status::Stats;
-use crate::wire::{FLAG_CLOSED, Kind, Msg};
+use crate::wire::{FLAG_CLOSED, FLAG_POSITION, Kind, Msg};
 
 /// What an importer does with a message.
 pub(crate) enum Step<'a> {
@@ -46,6 +46,11 @@ pub(crate) struct Importer {
     /// each credit so the exporter can count exactly what a killed importer delivered.
     position: std::cell::Cell<Option<u64>>,
     closed: bool,
+    /// The source position after the last item the current exporter sent us (exporters of
+    /// Streams send positions), to count what a restarted exporter skipped.
+    src_next: Option<u64>,
+    /// Epochs of exporters that were replaced: their late messages are dropped.
+    retired: Vec<u64>,
 }
 
 impl Importer {
@@ -71,6 +76,8 @@ impl Importer {
             announced: std::cell::Cell::new(0),
             position: std::cell::Cell::new(None),
             closed: false,
+            src_next: None,
+            retired: Vec::new(),
         })
     }
 
@@ -138,20 +145,20 @@ impl Importer {
             );
             return Ok(Step::Skip);
         }
+        if self.retired.contains(&m.epoch) {
+            // A late message of an exporter that was replaced: what it carries was counted
+            // as lost when the new one started (below), so it stays lost.
+            return Ok(Step::Skip);
+        }
+        let position = (m.flags & FLAG_POSITION != 0 && matches!(m.kind, Kind::Data | Kind::Close))
+            .then_some(m.id);
         if m.epoch != self.epoch {
             if self.epoch != 0 {
-                eprintln!(
-                    "zeroipc-bridge: {}: exporter restarted (epoch {:016x} -> {:016x}); \
-                     continuing at its seq {}",
-                    self.stats.lock().name,
-                    self.epoch,
-                    m.epoch,
-                    m.seq
-                );
-                self.stats.lock().restarts += 1;
+                self.exporter_restarted(&m, position);
             }
             self.epoch = m.epoch;
             self.next = m.seq;
+            self.src_next = None;
             let mut s = self.stats.lock();
             s.epoch = m.epoch;
             s.state = "running".into();
@@ -174,7 +181,11 @@ impl Importer {
             self.next = m.seq;
         }
         if m.kind == Kind::Close {
+            self.src_next = position.or(self.src_next);
             return Ok(Step::Close);
+        }
+        if let Some(p) = position {
+            self.src_next = Some(p.saturating_add(m.count));
         }
         let skip = self.next - m.seq;
         if skip >= m.count {
@@ -184,6 +195,35 @@ impl Importer {
             msg: m,
             skip: skip as usize,
         })
+    }
+
+    /// A new exporter epoch replaces `self.epoch`: logs the restart and, when both
+    /// exporters sent source positions, counts the items between the old one's last and the
+    /// new one's first as a gap (they were never published: taken but not sent by the killed
+    /// exporter, or emitted while no exporter was subscribed).
+    fn exporter_restarted(&mut self, m: &Msg<'_>, position: Option<u64>) {
+        let name = self.stats.lock().name.clone();
+        let what = match (self.src_next, position) {
+            (Some(had), Some(now)) if now >= had => {
+                let lost = now - had;
+                let mut s = self.stats.lock();
+                s.gap_items += lost;
+                s.gap_events += u64::from(lost > 0);
+                format!("{lost} items lost (source positions {had}..{now})")
+            }
+            (Some(had), Some(now)) => format!(
+                "its source position went back ({had} -> {now}: the local stream was created \
+                 anew?); loss not counted"
+            ),
+            _ => "loss not counted (no source positions: only Stream exporters send them)".into(),
+        };
+        eprintln!(
+            "zeroipc-bridge: {name}: exporter restarted (epoch {:016x} -> {:016x}), \
+             continuing at its seq {}: {what}",
+            self.epoch, m.epoch, m.seq
+        );
+        self.stats.lock().restarts += 1;
+        self.retired.push(self.epoch);
     }
 
     /// Records `n` items delivered locally and returns credit.
@@ -206,7 +246,8 @@ impl Importer {
     }
 }
 
-/// The exporter's end: publishes the close (final sequence `seq`) until every live importer
+/// The exporter's end: publishes the close (final sequence `seq`; `end`: the source
+/// position after the last item, if the source keeps positions) until every live importer
 /// acknowledged it.
 pub(crate) fn finish_export(
     publisher: &Publisher<'_>,
@@ -214,9 +255,14 @@ pub(crate) fn finish_export(
     stats: &Stats,
     epoch: u64,
     seq: u64,
+    end: Option<u64>,
 ) -> Result<()> {
     stats.set_state("closing");
-    let close = Msg::new(Kind::Close, epoch, seq, 0, 0).encode();
+    let close = Msg {
+        flags: if end.is_some() { FLAG_POSITION } else { 0 },
+        ..Msg::new(Kind::Close, epoch, seq, 0, end.unwrap_or(0))
+    }
+    .encode();
     loop {
         publisher.put(close.clone()).wait().map_err(Error::zenoh)?;
         if credits.close_acknowledged(seq, Duration::from_millis(500)) {

@@ -63,7 +63,10 @@ fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -
         Err(e) if not_found(&e) => {
             let cap = cfg.capacity.unwrap_or(zeroipc_codata::DEFAULT_CAPACITY);
             match Stream::<T>::create(&seg, &cfg.name, cap) {
-                Ok(s) => s,
+                Ok(s) => {
+                    cfg.mark_created(&seg, "import");
+                    s
+                }
                 // Created by someone else in between.
                 Err(_) => Stream::<T>::open(&seg, &cfg.name)?,
             }
@@ -90,6 +93,10 @@ impl<T: Pod> Source<T> for Subscription<T> {
             Err(CodataError::Closed { .. }) => Ok(Take::Closed),
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn position(&self) -> Option<u64> {
+        Subscription::position(self).ok()
     }
 }
 

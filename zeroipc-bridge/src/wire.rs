@@ -4,12 +4,16 @@
 //! |---|---|---|
 //! | 0 | u8 | `version` (1) |
 //! | 1 | u8 | `kind` ([`Kind`]) |
-//! | 2 | u16 | `flags` (bit 0: closed) |
+//! | 2 | u16 | `flags` (bit 0: closed; bit 1: `id` holds a source position) |
 //! | 4 | u32 | `elem_size` (bytes per item; 0 for credit and frame messages) |
 //! | 8 | u64 | `epoch` — the exporter's incarnation (random, never 0) |
 //! | 16 | u64 | `seq` — first item's sequence number (data), next expected (credit) |
 //! | 24 | u64 | `count` (data: items) or `limit` (credit: items the importer can take) |
-//! | 32 | u64 | `id` — the importer's id (credit), the ZeroBuffer frame sequence (frame) |
+//! | 32 | u64 | `id` — the importer's id (credit), the ZeroBuffer frame sequence (frame), the source position (data and close with [`FLAG_POSITION`]) |
+//!
+//! A *source position* is the local Stream's own number of the first item of a data message
+//! (of the item after the last one for a close): [`zeroipc_codata::Subscription::position`].
+//! It lets an importer count exactly what a restarted exporter skipped.
 //!
 //! Nothing read from the network is trusted: [`Msg::decode`] checks the version, the kind and
 //! that the payload length is exactly `count * elem_size`.
@@ -22,6 +26,8 @@ pub const HEADER: usize = 40;
 pub const VERSION: u8 = 1;
 /// `flags` bit: the source was closed; `seq` is the final sequence number.
 pub const FLAG_CLOSED: u16 = 1;
+/// `flags` bit of data and close messages: `id` is the source position (see the module docs).
+pub const FLAG_POSITION: u16 = 2;
 
 /// Message kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

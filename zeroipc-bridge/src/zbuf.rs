@@ -67,7 +67,7 @@ pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
             Ok(Some(f)) => f,
             Ok(None) => continue,
             Err(ZbError::WriterDead { .. }) => {
-                return link::finish_export(&publisher, &credits, stats, epoch, seq);
+                return link::finish_export(&publisher, &credits, stats, epoch, seq, None);
             }
             Err(e) => return Err(e.into()),
         };

@@ -143,13 +143,10 @@ impl<T: Pod> Future<T> {
             drop(lock);
             return Self::open(seg, name);
         }
-        let (mut entries, mut regions) =
+        let ([entry], [region]) =
             lock.add(&[(name, Self::memory_size())], |_| Ok::<_, Error>(()))?;
         drop(lock);
-        match (entries.pop(), regions.pop()) {
-            (Some(e), Some(r)) => Self::from_parts(e, r),
-            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
-        }
+        Self::from_parts(entry, region)
     }
 
     fn from_parts(entry: Entry, region: Region) -> Result<Self> {
@@ -221,6 +218,12 @@ impl<T: Pod> Future<T> {
             self.state()?,
             FutureState::Ready | FutureState::Error
         ))
+    }
+
+    /// The region, the `state` word's and the `waiters` counter's offsets (async waits).
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn async_words(&self) -> (&Region, usize, usize) {
+        (&self.region, FutureHeader::STATE, FutureHeader::WAITERS)
     }
 
     /// Number of processes currently blocked in `get` (a snapshot).

@@ -1,6 +1,10 @@
 //! The file behind a segment, as opposed to its contents: reserving its space, publishing it
 //! under its name only once it is complete, and the checks that keep a hostile file (sparse,
 //! shrunk, not a regular file) from costing memory or raising SIGBUS (issue 18).
+//!
+//! The header's numbers are untrusted here too: `arithmetic_side_effects` and
+//! `indexing_slicing` are denied, as in `table.rs`.
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use std::fs::File;
 
@@ -8,7 +12,7 @@ use rustix::fs::{FallocateFlags, FileType, RenameFlags, SeekFrom};
 use rustix::io::Errno;
 
 use crate::error::{Corruption, Error, Result};
-use crate::layout::{ENTRY_SIZE, HEADER_SIZE};
+use crate::layout::HEADER_SIZE;
 
 /// Where Linux keeps POSIX shared-memory objects (`shm_open("/NAME")` is `/dev/shm/NAME`).
 pub const SHM_DIR: &str = "/dev/shm";
@@ -153,8 +157,9 @@ pub(crate) fn check_table_backed(file: &File, entry_count: u32) -> Result<()> {
     let Some(before_last) = entry_count.checked_sub(1) else {
         return Ok(());
     };
-    // Cannot overflow on 64-bit targets: < 32 + 48 * 2^32.
-    let end = (HEADER_SIZE as u64) + (ENTRY_SIZE as u64) * u64::from(before_last);
+    // Where entry `before_last` starts: the size of a table of that many entries (at most
+    // 32 + 48 * (2^32 - 1), so never `None`; `u64::MAX` would only widen the check).
+    let end = crate::layout::table_size(before_last).unwrap_or(u64::MAX);
     if end <= HEADER_SIZE as u64 {
         return Ok(());
     }

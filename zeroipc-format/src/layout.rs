@@ -1,4 +1,8 @@
 //! The v2 table layout (spec §3.2, §3.3), pinned by compile-time asserts.
+//!
+//! `table_size` and `align8` size untrusted numbers: `arithmetic_side_effects` and
+//! `indexing_slicing` are denied, as in `table.rs`.
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use core::mem::{offset_of, size_of};
 

@@ -503,14 +503,8 @@ impl Segment {
         init: impl FnOnce(&Region) -> std::result::Result<(), E>,
     ) -> std::result::Result<(Entry, Region), E> {
         let mut lock = self.lock_table()?;
-        let (mut entries, mut regions) = lock.add(&[(name, size)], |r| match r {
-            [one] => init(one),
-            _ => Err(Error::InvalidArgument("one region expected".into()).into()),
-        })?;
-        match (entries.pop(), regions.pop()) {
-            (Some(e), Some(r)) => Ok((e, r)),
-            _ => Err(Error::InvalidArgument("one entry expected".into()).into()),
-        }
+        let ([entry], [region]) = lock.add(&[(name, size)], |[r]| init(r))?;
+        Ok((entry, region))
     }
 }
 

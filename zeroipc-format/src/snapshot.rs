@@ -98,7 +98,7 @@ impl SegmentOptions {
         }
         let (header, _) = table::validate_header(&root)?;
         file::check_table_backed(&file, header.entry_count)?;
-        let counted = table::entry_position(header.entry_count) - HEADER_SIZE;
+        let counted = table::entry_field(header.entry_count, 0)? - HEADER_SIZE;
         copy_in(&file, &root, HEADER_SIZE as u64, counted as u64)?;
         let mut seg = Segment::assemble(root, label, None, Some(file), self, false)?;
         seg.set_read_only();

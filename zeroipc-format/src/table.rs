@@ -2,28 +2,19 @@
 //!
 //! Every number read here comes from shared memory and is untrusted: all arithmetic is
 //! checked and every offset is validated against the geometry cached at open.
+//!
+//! `arithmetic_side_effects` and `indexing_slicing` are denied here: use `checked_*` and `get`,
+//! and turn a `None` into an [`Error`] that says what was out of range.
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use crate::atomic::Ordering;
 use crate::error::{Corruption, Error, Result};
 use crate::layout::{self, DEFAULT_MAX_ENTRIES, ENTRY_SIZE, HEADER_SIZE, MAGIC, VERSION};
 use crate::view::Region;
 
-/// A snapshot of the table header, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    /// Stored magic (`0x5A49504D` in a valid segment).
-    pub magic: u32,
-    /// Stored format version (2).
-    pub version: u32,
-    /// Number of published entries.
-    pub entry_count: u32,
-    /// Stored `max_entries` (0 means 64; see [`Header::effective_max_entries`]).
-    pub max_entries: u32,
-    /// Segment size recorded at creation.
-    pub memory_size: u64,
-    /// First free byte.
-    pub next_offset: u64,
-}
+/// A snapshot of the table header, as stored: the [`layout::TableHeader`] layout type itself
+/// (one definition of the fields).
+pub type Header = layout::TableHeader;
 
 impl Header {
     /// `max_entries` with the stored 0 read as 64.
@@ -162,10 +153,25 @@ pub(crate) fn check_next_offset(next_offset: u64, g: &Geometry) -> Result<()> {
     Ok(())
 }
 
-/// Byte offset of entry `index` in the segment.
-pub(crate) fn entry_position(index: u32) -> usize {
-    // Cannot overflow on 64-bit targets: index < 2^32, so the result is < 2^38.
-    HEADER_SIZE + ENTRY_SIZE * index as usize
+/// Byte offset of field `field` (a [`layout::entry`] offset) of entry `index` in the segment;
+/// `entry_field(n, 0)` is where entry `n` starts (and entry `n - 1` ends).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if the position does not fit in `usize`; `validate_header`
+/// checked that the whole table fits in the mapping, so this cannot happen for an index below
+/// `max_entries` of a mapped segment.
+pub(crate) fn entry_field(index: u32, field: usize) -> Result<usize> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| i.checked_mul(ENTRY_SIZE))
+        .and_then(|at| at.checked_add(HEADER_SIZE))
+        .and_then(|at| at.checked_add(field))
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "table entry {index} lies beyond this machine's address space: open the \
+                 segment on a 64-bit host, or recreate it with a smaller max_entries"
+            ))
+        })
 }
 
 /// The current entry count, re-validated against the cached geometry.
@@ -186,7 +192,7 @@ pub(crate) fn entry_count(root: &Region, g: &Geometry) -> Result<u32> {
 
 /// The raw 32-byte name field of entry `index` (index must be below `max_entries`).
 pub(crate) fn raw_name(root: &Region, index: u32) -> Result<[u8; 32]> {
-    root.read::<[u8; 32]>(entry_position(index) + layout::entry::NAME)
+    root.read::<[u8; 32]>(entry_field(index, layout::entry::NAME)?)
 }
 
 /// Length of a name field up to its NUL, or `Corrupt` if it has none.
@@ -219,9 +225,8 @@ pub(crate) fn read_entry(root: &Region, g: &Geometry, index: u32) -> Result<Opti
 
 /// Reads and validates the offset and size of entry `index`.
 fn read_extent(root: &Region, g: &Geometry, index: u32) -> Result<(u64, u64)> {
-    let pos = entry_position(index);
-    let offset = root.read::<u64>(pos + layout::entry::OFFSET)?;
-    let size = root.read::<u64>(pos + layout::entry::SIZE)?;
+    let offset = root.read::<u64>(entry_field(index, layout::entry::OFFSET)?)?;
+    let size = root.read::<u64>(entry_field(index, layout::entry::SIZE)?)?;
     if offset % layout::ALIGN != 0 {
         return Err(Error::corrupt(Corruption::EntryMisaligned {
             index,
@@ -303,7 +308,7 @@ pub(crate) fn find(root: &Region, g: &Geometry, name: &str) -> Result<Option<Ent
     };
     let n = entry_count(root, g)?;
     for index in 0..n {
-        let field = root.read::<[u64; 4]>(entry_position(index) + layout::entry::NAME)?;
+        let field = root.read::<[u64; 4]>(entry_field(index, layout::entry::NAME)?)?;
         // Words are compared as little-endian values, matching `words`.
         let field = field.map(u64::from_le);
         if key.matches(&field) {
@@ -365,6 +370,7 @@ pub(crate) fn validate_entries(root: &Region, g: &Geometry) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -372,6 +378,23 @@ mod tests {
         let mut f = [0u8; 32];
         f[..bytes.len()].copy_from_slice(bytes);
         words(&f)
+    }
+
+    #[test]
+    fn entry_fields_are_where_the_layout_puts_them() {
+        use layout::entry;
+        assert_eq!(entry_field(0, entry::NAME).unwrap(), HEADER_SIZE);
+        assert_eq!(
+            entry_field(2, entry::SIZE).unwrap(),
+            HEADER_SIZE + 2 * ENTRY_SIZE + entry::SIZE
+        );
+        // Entry n starts where a table of n entries ends, for every u32 on a 64-bit host.
+        for n in [0, 7, u32::MAX] {
+            assert_eq!(
+                entry_field(n, 0).unwrap() as u64,
+                layout::table_size(n).unwrap()
+            );
+        }
     }
 
     #[test]

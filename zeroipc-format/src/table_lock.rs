@@ -1,5 +1,9 @@
 //! The creation lock of a segment and the table operations that run under it: find an entry,
 //! add entries (allocation and publication, spec D3/D4).
+//!
+//! The offsets computed here come from shared-memory words (`entry_count`, `next_offset`):
+//! `arithmetic_side_effects` and `indexing_slicing` are denied, as in `table.rs`.
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use std::sync::MutexGuard;
 
@@ -31,7 +35,8 @@ impl TableLock<'_> {
         self.seg.get(name)
     }
 
-    /// Adds the entries `parts` (name, size) as one unit.
+    /// Adds the `N` entries `parts` (name, size) as one unit and returns them with their
+    /// regions, in the order of `parts`.
     ///
     /// Everything is checked before any space is taken: names, duplicates (in the table and
     /// within `parts`), free table entries and free space. Then `next_offset` is advanced,
@@ -40,14 +45,32 @@ impl TableLock<'_> {
     /// processes see all parts at once. If `init` fails, `next_offset` is restored and nothing
     /// is published.
     ///
+    /// The part count is a const generic, so callers destructure the results
+    /// (`let ([h, b], [hr, br]) = lock.add(&[..2 parts..], |[hr, br]| ..)?`) with no arm
+    /// for a count that cannot happen.
+    ///
     /// # Errors
     /// [`Error::InvalidName`], [`Error::NameTooLong`], [`Error::AlreadyExists`],
     /// [`Error::TableFull`], [`Error::OutOfSpace`], [`Error::Corrupt`], or `init`'s error.
-    pub fn add<E: From<Error>>(
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::{Error, Segment};
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 16)?;
+    /// let mut lock = seg.lock_table()?;
+    /// let ([header, _], [h, body]) = lock.add(&[("pair_header", 8), ("pair_body", 64)], |[h, _]| {
+    ///     h.write::<u64>(0, 64)
+    /// })?;
+    /// assert_eq!(header.name(), "pair_header");
+    /// assert_eq!((h.len(), body.len()), (8, 64));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn add<const N: usize, E: From<Error>>(
         &mut self,
-        parts: &[(&str, u64)],
-        init: impl FnOnce(&[Region]) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(Vec<Entry>, Vec<Region>), E> {
+        parts: &[(&str, u64); N],
+        init: impl FnOnce(&[Region; N]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<([Entry; N], [Region; N]), E> {
         let seg = self.seg;
         let root = &seg.inner.root;
         let g = seg.inner.geometry;
@@ -55,10 +78,10 @@ impl TableLock<'_> {
         if let Some(file) = &seg.inner.file {
             file::check_not_shrunk(file, root.len() as u64)?;
         }
-        let names = parts
-            .iter()
-            .map(|(name, _)| encode_entry_name(name))
-            .collect::<Result<Vec<_>>>()?;
+        let mut names = [[0u8; 32]; N];
+        for (slot, (name, _)) in names.iter_mut().zip(parts) {
+            *slot = encode_entry_name(name)?;
+        }
         for (i, (name, _)) in parts.iter().enumerate() {
             if parts
                 .get(..i)
@@ -72,22 +95,25 @@ impl TableLock<'_> {
             }
         }
         let count = table::entry_count(root, &g)?;
-        let needed = u32::try_from(parts.len()).unwrap_or(u32::MAX);
-        if count.checked_add(needed).is_none_or(|n| n > g.max_entries) {
+        let needed = u32::try_from(N).unwrap_or(u32::MAX);
+        let Some(total) = count
+            .checked_add(needed)
+            .filter(|total| *total <= g.max_entries)
+        else {
             return Err(Error::TableFull {
                 needed,
                 max_entries: g.max_entries,
             }
             .into());
-        }
+        };
         let start = seg.next_offset()?;
         let mut cursor = start;
-        let mut spans = Vec::with_capacity(parts.len());
-        for (_, size) in parts {
+        let mut spans = [(0u64, 0u64); N];
+        for (span, (_, size)) in spans.iter_mut().zip(parts) {
             let end = layout::align8(cursor).and_then(|at| Some((at, at.checked_add(*size)?)));
             match end {
                 Some((at, end)) if end <= g.memory_size => {
-                    spans.push((at, *size));
+                    *span = (at, *size);
                     cursor = end;
                 }
                 _ => {
@@ -96,7 +122,8 @@ impl TableLock<'_> {
                     });
                     return Err(Error::OutOfSpace {
                         requested,
-                        available: g.memory_size - start,
+                        // `start` (next_offset) was checked to be at most memory_size.
+                        available: g.memory_size.saturating_sub(start),
                     }
                     .into());
                 }
@@ -108,11 +135,11 @@ impl TableLock<'_> {
             next.store(start, Ordering::Relaxed);
             e
         };
-        let mut entries = Vec::with_capacity(parts.len());
-        let mut regions = Vec::with_capacity(parts.len());
-        for (i, ((name, _), (offset, size))) in parts.iter().zip(&spans).enumerate() {
+        let mut entries = Vec::with_capacity(N);
+        let mut regions = Vec::with_capacity(N);
+        for (((name, _), (offset, size)), index) in parts.iter().zip(&spans).zip(count..total) {
             let entry = Entry {
-                index: count + i as u32,
+                index,
                 name: (*name).to_owned(),
                 offset: *offset,
                 size: *size,
@@ -124,17 +151,31 @@ impl TableLock<'_> {
             entries.push(entry);
             regions.push(region);
         }
+        let (entries, regions) = match (exactly::<N, _>(entries), exactly::<N, _>(regions)) {
+            (Ok(e), Ok(r)) => (e, r),
+            (Err(e), _) | (_, Err(e)) => return Err(rollback(e.into())),
+        };
         init(&regions).map_err(rollback)?;
         for (entry, name) in entries.iter().zip(&names) {
-            let pos = table::entry_position(entry.index);
-            root.write(pos + layout::entry::NAME, *name)?;
-            root.write(pos + layout::entry::OFFSET, entry.offset)?;
-            root.write(pos + layout::entry::SIZE, entry.size)?;
+            let at = |field| table::entry_field(entry.index, field);
+            root.write(at(layout::entry::NAME)?, *name)?;
+            root.write(at(layout::entry::OFFSET)?, entry.offset)?;
+            root.write(at(layout::entry::SIZE)?, entry.size)?;
         }
         // Release: publishes the entries and the structures' initialised bytes; pairs with the
         // Acquire load in `table::entry_count` (every lookup and listing goes through it).
         root.atomic_u32(layout::header::ENTRY_COUNT)?
-            .store(count + needed, Ordering::Release);
+            .store(total, Ordering::Release);
         Ok((entries, regions))
     }
+}
+
+/// `v` as an array of `N`; one value per part was pushed, so a different length is a bug here.
+fn exactly<const N: usize, T>(v: Vec<T>) -> Result<[T; N]> {
+    <[T; N]>::try_from(v).map_err(|v| {
+        Error::InvalidArgument(format!(
+            "internal: {} values for {N} table parts (a bug in TableLock::add; please report it)",
+            v.len()
+        ))
+    })
 }

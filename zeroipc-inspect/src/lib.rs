@@ -8,6 +8,8 @@
 //! - [`golden_json`] and [`table_json`] give a segment as the golden JSON files
 //!   (`interop/golden/zeroipc/*.json`, spec §8.2) hold it: the one decoder of the workspace,
 //!   also used by the interop peer.
+//! - [`bridge`] recognises the objects a `zeroipc-bridge` created (companion entries, bridge
+//!   processes as buffer peers).
 //! - [`cmd`] holds the subcommands of the binary (`list`, `show`, `monitor`, `dump`, `gc`).
 //!
 //! Nothing here writes to a segment, takes a lock or registers a peer.
@@ -29,6 +31,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod bridge;
 pub mod cmd;
 pub mod decode;
 pub mod dtype;

@@ -46,15 +46,7 @@ pub struct Array<T> {
     _elem: PhantomData<fn() -> T>,
 }
 
-impl<T> std::fmt::Debug for Array<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Array")
-            .field("name", &self.entry.name())
-            .field("offset", &self.entry.offset())
-            .field("capacity", &self.capacity)
-            .finish()
-    }
-}
+crate::common::debug_by_name!(Array<T> { "offset": |s: &Self| s.entry.offset(), "capacity": |s: &Self| s.capacity });
 
 impl<T: Pod> Array<T> {
     /// Bytes an array of `capacity` elements occupies (`8 + capacity * size_of::<T>()`), or
@@ -110,14 +102,9 @@ impl<T: Pod> Array<T> {
             drop(lock);
             return Self::open_entry(seg, entry, Some(capacity));
         }
-        let (mut entries, mut regions) = lock.add(&[(name, size)], |r: &[Region]| match r {
-            [one] => init(one, capacity),
-            _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
-        })?;
-        match (entries.pop(), regions.pop()) {
-            (Some(entry), Some(region)) => Ok(Self::from_parts(region, entry, capacity)),
-            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
-        }
+        let ([entry], [region]) =
+            lock.add(&[(name, size)], |[one]: &[Region; 1]| init(one, capacity))?;
+        Ok(Self::from_parts(region, entry, capacity))
     }
 
     fn checked_size(capacity: usize) -> Result<u64> {

@@ -167,18 +167,14 @@ impl Barrier {
             drop(lock);
             return Self::open_entry(seg, entry);
         }
-        let (mut entries, mut regions) = lock.add(&[(name, SIZE)], |r: &[Region]| match r {
-            [one] => init(one, participants),
-            _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
+        let ([entry], [region]) = lock.add(&[(name, SIZE)], |[one]: &[Region; 1]| {
+            init(one, participants)
         })?;
-        match (entries.pop(), regions.pop()) {
-            (Some(entry), Some(region)) => Ok(Self {
-                region,
-                entry,
-                participants,
-            }),
-            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
-        }
+        Ok(Self {
+            region,
+            entry,
+            participants,
+        })
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<Option<bool>> {

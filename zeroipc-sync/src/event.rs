@@ -101,8 +101,7 @@ impl Event {
     /// `NameTooLong` if `name` is longer than 27 bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str, mode: EventMode) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SEM.len())?;
-        let mut lock = seg.lock_table()?;
-        Self::create_locked(&mut lock, name, mode)
+        Self::create_locked(&mut seg.lock_table()?, name, mode)
     }
 
     fn create_locked(
@@ -111,29 +110,23 @@ impl Event {
         mode: EventMode,
     ) -> Result<Self> {
         let sem_name = part(name, SEM);
-        let (mut entries, mut regions) = lock.add(
+        let ([entry, sem_entry], [region, sem_region]) = lock.add(
             &[(name, SIZE), (&sem_name, semaphore::SIZE)],
-            |r: &[Region]| match r {
-                [ev, sem] => {
-                    ev.write::<u32>(MODE, u32::from(mode == EventMode::ManualReset))?;
-                    RawSemaphore::init(sem, 0, 0)
-                }
-                _ => Err(FormatError::InvalidArgument("two regions expected".into()).into()),
+            |[ev, sem]: &[Region; 2]| {
+                ev.write::<u32>(MODE, u32::from(mode == EventMode::ManualReset))?;
+                RawSemaphore::init(sem, 0, 0)
             },
         )?;
-        match (entries.pop(), regions.pop(), entries.pop(), regions.pop()) {
-            (Some(sem_entry), Some(sem_region), Some(entry), Some(region)) => Ok(Self {
-                region,
-                entry,
-                sem: RawSemaphore {
-                    region: sem_region,
-                    entry: sem_entry,
-                    max: 0,
-                },
-                mode,
-            }),
-            _ => Err(FormatError::InvalidArgument("two entries expected".into()).into()),
-        }
+        Ok(Self {
+            region,
+            entry,
+            sem: RawSemaphore {
+                region: sem_region,
+                entry: sem_entry,
+                max: 0,
+            },
+            mode,
+        })
     }
 
     /// Opens the existing event `name`.

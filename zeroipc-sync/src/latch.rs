@@ -122,14 +122,9 @@ impl Latch {
             drop(lock);
             return Self::open(seg, name);
         }
-        let (mut entries, mut regions) = lock.add(&[(name, SIZE)], |r: &[Region]| match r {
-            [one] => init(one, count),
-            _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
-        })?;
-        match (entries.pop(), regions.pop()) {
-            (Some(entry), Some(region)) => Ok(Self { region, entry }),
-            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
-        }
+        let ([entry], [region]) =
+            lock.add(&[(name, SIZE)], |[one]: &[Region; 1]| init(one, count))?;
+        Ok(Self { region, entry })
     }
 
     /// Decrements the count by `n` (not below 0); the call that reaches 0 wakes all waiters.

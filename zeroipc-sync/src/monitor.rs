@@ -1,12 +1,11 @@
 //! Monitor (spec §4.11): `NAME_mtx`, `NAME_cond` (semaphore), `NAME_count`, marker `NAME`.
 
 use std::time::{Duration, Instant};
-use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
 
-use crate::common::{part, region};
+use crate::common::{self, part_names, region};
 use crate::error::{Error, Result};
 use crate::futex;
 use crate::layout::MonitorCount;
@@ -149,12 +148,7 @@ impl<'a> MonitorGuard<'a> {
 
 impl Monitor {
     fn names(name: &str) -> [String; 4] {
-        [
-            part(name, SUFFIXES[0]),
-            part(name, SUFFIXES[1]),
-            part(name, SUFFIXES[2]),
-            name.to_owned(),
-        ]
+        part_names(name, [SUFFIXES[0], SUFFIXES[1], SUFFIXES[2], ""])
     }
 
     /// Creates monitor `name` (four entries, published at once).
@@ -163,49 +157,42 @@ impl Monitor {
     /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
-        let mut lock = seg.lock_table()?;
-        Self::create_locked(&mut lock, name)
+        Self::create_locked(&mut seg.lock_table()?, name)
     }
 
     fn create_locked(lock: &mut zeroipc_format::TableLock<'_>, name: &str) -> Result<Self> {
         let n = Self::names(name);
-        let (entries, regions) = lock.add(
+        let ([me, ce, _, _], [mr, cr, count, _]) = lock.add(
             &[
                 (&n[0], semaphore::SIZE),
                 (&n[1], semaphore::SIZE),
                 (&n[2], COUNT_SIZE),
                 (&n[3], 1),
             ],
-            |r: &[Region]| match r {
-                [mtx, cond, _, _] => {
-                    RawSemaphore::init(mtx, 1, 1)?;
-                    RawSemaphore::init(cond, 0, 0)
-                }
-                _ => Err(FormatError::InvalidArgument("four regions expected".into()).into()),
+            |[mtx, cond, _, _]: &[Region; 4]| {
+                RawSemaphore::init(mtx, 1, 1)?;
+                RawSemaphore::init(cond, 0, 0)
             },
         )?;
-        match (entries.as_slice(), regions.as_slice()) {
-            ([me, ce, _, _], [mr, cr, count, _]) => Ok(Self {
-                mtx: RawSemaphore {
-                    region: mr.clone(),
-                    entry: me.clone(),
-                    max: 1,
-                },
-                cond: RawSemaphore {
-                    region: cr.clone(),
-                    entry: ce.clone(),
-                    max: 0,
-                },
-                count: count.clone(),
-            }),
-            _ => Err(FormatError::InvalidArgument("four entries expected".into()).into()),
-        }
+        Ok(Self {
+            mtx: RawSemaphore {
+                region: mr,
+                entry: me,
+                max: 1,
+            },
+            cond: RawSemaphore {
+                region: cr,
+                entry: ce,
+                max: 0,
+            },
+            count,
+        })
     }
 
     /// Opens the existing monitor `name`.
     ///
     /// # Errors
-    /// `NotFound`; [`FormatError::Incomplete`]; [`FormatError::SizeMismatch`] (`NAME_count` not 4
+    /// `NotFound`; [`zeroipc_format::Error::Incomplete`]; [`zeroipc_format::Error::SizeMismatch`] (`NAME_count` not 4
     /// bytes, mutex/semaphore not 16); Mutex and Semaphore open checks.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
@@ -224,16 +211,12 @@ impl Monitor {
     /// As [`Monitor::create`] and [`Monitor::open`].
     pub fn open_or_create(seg: &Segment, name: &str) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
-        let mut lock = seg.lock_table()?;
-        let mut any = false;
-        for n in &Self::names(name) {
-            any |= lock.get(n)?.is_some();
-        }
-        if any {
-            drop(lock);
-            return Self::open(seg, name);
-        }
-        Self::create_locked(&mut lock, name)
+        common::open_or_create_parts(
+            seg,
+            &Self::names(name),
+            || Self::open(seg, name),
+            |lock| Self::create_locked(lock, name),
+        )
     }
 
     /// Locks the monitor.

@@ -21,6 +21,52 @@ const PID: usize = OwnerLayout::PID;
 /// Entry size of the owner record.
 pub const OWNER_SIZE: u64 = OwnerLayout::SIZE;
 
+/// Adds entry `name` of `size` bytes (initialised by `init`) and, where its name fits the
+/// table, the owner entry `NAME_owner`, published together; returns the entry, its region
+/// and the owner region. [`Mutex`] stores itself this way, and so does any structure that
+/// records a holder pid the same way (codata's `Lazy`).
+///
+/// # Errors
+/// The segment's errors (name, duplicate, table full, out of space), or `init`'s.
+pub fn add_with_owner<E: From<FormatError>>(
+    lock: &mut zeroipc_format::TableLock<'_>,
+    name: &str,
+    size: u64,
+    init: impl FnOnce(&Region) -> std::result::Result<(), E>,
+) -> std::result::Result<(Entry, Region, Option<Region>), E> {
+    if name.len() + OWNER_SUFFIX.len() <= MAX_ENTRY_NAME {
+        let owner_name = part(name, OWNER_SUFFIX);
+        let ([entry, _], [region, owner]) = lock.add(
+            &[(name, size), (&owner_name, OWNER_SIZE)],
+            |[r, _]: &[Region; 2]| init(r),
+        )?;
+        Ok((entry, region, Some(owner)))
+    } else {
+        let ([entry], [region]) = lock.add(&[(name, size)], |[r]: &[Region; 1]| init(r))?;
+        Ok((entry, region, None))
+    }
+}
+
+/// The region of `NAME_owner` for the structure `name`, if that entry exists (see
+/// [`add_with_owner`]).
+///
+/// # Errors
+/// [`FormatError::SizeMismatch`] if the owner entry is not [`OWNER_SIZE`] bytes; the
+/// segment's errors.
+pub fn find_owner(seg: &Segment, name: &str) -> std::result::Result<Option<Region>, FormatError> {
+    let owner_name = part(name, OWNER_SUFFIX);
+    if owner_name.len() > MAX_ENTRY_NAME {
+        return Ok(None);
+    }
+    match seg.get(&owner_name)? {
+        Some(e) => {
+            e.expect_size(OWNER_SIZE)?;
+            Ok(Some(seg.region(&e)?))
+        }
+        None => Ok(None),
+    }
+}
+
 /// How soon a blocked locker first checks whether the recorded holder is still alive; later
 /// checks come after a quarter of the time waited, at most [`OWNER_CHECK_MAX`] apart.
 pub(crate) const OWNER_CHECK: Duration = Duration::from_millis(10);
@@ -104,38 +150,18 @@ impl Mutex {
     /// Entry size of a mutex.
     pub const SIZE: u64 = semaphore::SIZE;
 
-    fn parts(name: &str) -> Vec<(String, u64)> {
-        let mut v = vec![(name.to_owned(), semaphore::SIZE)];
-        if name.len() + OWNER_SUFFIX.len() <= MAX_ENTRY_NAME {
-            v.push((part(name, OWNER_SUFFIX), OWNER_SIZE));
-        }
-        v
-    }
-
     fn create_locked(lock: &mut zeroipc_format::TableLock<'_>, name: &str) -> Result<Self> {
-        let parts = Self::parts(name);
-        let spec: Vec<(&str, u64)> = parts.iter().map(|(n, s)| (n.as_str(), *s)).collect();
-        let (mut entries, mut regions) = lock.add(&spec, |r: &[Region]| match r.first() {
-            Some(sem) => RawSemaphore::init(sem, 1, 1),
-            None => Err(FormatError::InvalidArgument("no region".into()).into()),
+        let (entry, region, owner) = add_with_owner(lock, name, semaphore::SIZE, |sem| {
+            RawSemaphore::init(sem, 1, 1)
         })?;
-        let owner = if regions.len() == 2 {
-            regions.pop()
-        } else {
-            None
-        };
-        entries.truncate(1);
-        match (entries.pop(), regions.pop()) {
-            (Some(entry), Some(region)) => Ok(Self {
-                raw: RawSemaphore {
-                    region,
-                    entry,
-                    max: 1,
-                },
-                owner,
-            }),
-            _ => Err(FormatError::InvalidArgument("mutex entry missing".into()).into()),
-        }
+        Ok(Self {
+            raw: RawSemaphore {
+                region,
+                entry,
+                max: 1,
+            },
+            owner,
+        })
     }
 
     /// Creates mutex `name` (unlocked) and, if `name` is at most 25 bytes, its owner entry
@@ -144,8 +170,7 @@ impl Mutex {
     /// # Errors
     /// The segment's errors (name, duplicate, table full, out of space).
     pub fn create(seg: &Segment, name: &str) -> Result<Self> {
-        let mut lock = seg.lock_table()?;
-        Self::create_locked(&mut lock, name)
+        Self::create_locked(&mut seg.lock_table()?, name)
     }
 
     /// Opens the existing mutex `name` (with its owner entry if there is one).
@@ -173,18 +198,7 @@ impl Mutex {
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
         let raw = open_raw_mutex(seg, entry)?;
-        let owner_name = part(raw.entry.name(), OWNER_SUFFIX);
-        let owner = if owner_name.len() <= MAX_ENTRY_NAME {
-            match seg.get(&owner_name)? {
-                Some(e) => {
-                    e.expect_size(OWNER_SIZE)?;
-                    Some(seg.region(&e)?)
-                }
-                None => None,
-            }
-        } else {
-            None
-        };
+        let owner = find_owner(seg, raw.entry.name())?;
         Ok(Self { raw, owner })
     }
 

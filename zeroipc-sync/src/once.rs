@@ -164,12 +164,8 @@ impl Once {
             drop(lock);
             return Self::open(seg, name);
         }
-        let (mut entries, mut regions) =
-            lock.add(&[(name, SIZE)], |_: &[Region]| Ok::<_, Error>(()))?;
-        match (entries.pop(), regions.pop()) {
-            (Some(entry), Some(region)) => Ok(Self { region, entry }),
-            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
-        }
+        let ([entry], [region]) = lock.add(&[(name, SIZE)], |_| Ok::<_, Error>(()))?;
+        Ok(Self { region, entry })
     }
 
     fn call_until(&self, f: impl FnOnce(), deadline: Option<Instant>) -> Result<bool> {

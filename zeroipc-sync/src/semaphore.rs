@@ -292,17 +292,13 @@ impl Semaphore {
                 pace: Arc::default(),
             });
         }
-        let (mut entries, mut regions) = lock.add(&[(name, SIZE)], |r: &[Region]| match r {
-            [one] => RawSemaphore::init(one, initial, max),
-            _ => Err(FormatError::InvalidArgument("one region expected".into()).into()),
+        let ([entry], [region]) = lock.add(&[(name, SIZE)], |[one]: &[Region; 1]| {
+            RawSemaphore::init(one, initial, max)
         })?;
-        match (entries.pop(), regions.pop()) {
-            (Some(entry), Some(region)) => Ok(Self {
-                raw: RawSemaphore { region, entry, max },
-                pace: Arc::default(),
-            }),
-            _ => Err(FormatError::InvalidArgument("one entry expected".into()).into()),
-        }
+        Ok(Self {
+            raw: RawSemaphore { region, entry, max },
+            pace: Arc::default(),
+        })
     }
 
     /// Takes a permit if one is available, without blocking.

@@ -97,6 +97,15 @@ pub(crate) fn link_status(dir: &Path, pid: u32) -> Option<LinkStatus> {
         .and_then(|p| p.links.into_iter().next())
 }
 
+/// The `bridge` labels `zeroipc-inspect list` gives the object `/dev/shm/<name>`.
+pub(crate) fn listed_bridge(name: &str) -> serde_json::Value {
+    let rows = zeroipc_inspect::cmd::list::rows(Path::new("/dev/shm"), false).unwrap();
+    rows.into_iter()
+        .find(|r| r["name"] == name)
+        .map(|r| r["bridge"].clone())
+        .unwrap_or_else(|| panic!("{name} not listed"))
+}
+
 /// Polls `cond` every 10 ms until it holds or [`LIMIT`] passes (a liveness bound).
 pub(crate) fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let end = Instant::now() + LIMIT;

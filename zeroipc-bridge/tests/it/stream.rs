@@ -4,7 +4,7 @@ use zeroipc_codata::Stream;
 use zeroipc_format::Segment;
 use zeroipc_testkit::{ShmGuard, unique_name};
 
-use crate::{Bridge, LIMIT, TempDir, eventually, free_port, link_status};
+use crate::{Bridge, LIMIT, TempDir, eventually, free_port, link_status, listed_bridge};
 
 /// Opens the far side's stream once the importer has created it.
 fn wait_open(seg: &str, name: &str) -> (Segment, Stream<u64>) {
@@ -64,6 +64,17 @@ fn stream_100k_items_cross_in_order_exactly_once() {
     // The importer creates the far stream (it was missing) with the given capacity.
     let (_seg_b, far) = wait_open(&b, "ticks");
     assert_eq!(far.capacity(), 512);
+    // `zeroipc-inspect list` labels it as the importer's (its companion entry).
+    assert_eq!(
+        listed_bridge(&b),
+        serde_json::json!([{"role": "import", "kind": "stream", "name": "ticks", "key": key,
+                            "pid": importer.pid}])
+    );
+    assert_eq!(
+        listed_bridge(&a),
+        serde_json::json!([]),
+        "the exporter created nothing"
+    );
     let mut sub = far.subscribe().unwrap();
 
     let producer = std::thread::spawn(move || {
@@ -177,6 +188,110 @@ fn stream_importer_killed_and_restarted_counted_loss_equals_reported_gap() {
         ex.gap_items
     );
     assert_eq!(ex.gap_items, counted, "reported gap = counted loss");
+
+    src.close().unwrap();
+    assert_eq!(sub.recv_timeout(LIMIT).unwrap(), None);
+    exporter.wait_success();
+    importer.wait_success();
+}
+
+#[test]
+fn stream_exporter_killed_and_restarted_counted_loss_equals_reported_gap() {
+    // Items 0..K are emitted while the exporter runs and is killed (mid-stream, after the
+    // far side saw 10,000), the rest of 0..K while no exporter runs; K..N after a new
+    // exporter subscribed.
+    const K: u64 = 30_000;
+    const N: u64 = 50_000;
+    let (a, b) = (unique_name("bxa"), unique_name("bxb"));
+    let mut guard = ShmGuard::new(&a);
+    guard.add(&b);
+    let dir = TempDir::new("brxkill");
+    let d = dir.0.to_str().unwrap();
+    let key = format!("zt/{}", unique_name("k"));
+    let ep = format!("tcp/127.0.0.1:{}", free_port());
+
+    let seg_a = Segment::create(&a, 4 << 20, 64).unwrap();
+    let seg_b = Segment::create(&b, 4 << 20, 64).unwrap();
+    let src = Stream::<u64>::create(&seg_a, "ticks", 1024).unwrap();
+    let far = Stream::<u64>::create(&seg_b, "ticks", 1024).unwrap();
+    let mut sub = far.subscribe().unwrap();
+    let common = [
+        "--kind", "stream", "--name", "ticks", "--type", "u64", "--key", &key,
+    ];
+    // The importer listens, so a restarted exporter simply connects again.
+    let importer = Bridge::start(
+        &[
+            &["import", "--segment", &b, "--listen", &ep][..],
+            &common,
+            &["--status-dir", d],
+        ]
+        .concat(),
+    );
+    let export_args = [
+        &["export", "--segment", &a, "--connect", &ep][..],
+        &common,
+        &["--status-dir", d],
+    ]
+    .concat();
+    let exporter = Bridge::start(&export_args);
+
+    let (phase1_done, phase1_rx) = std::sync::mpsc::channel::<()>();
+    let (go_on, go_on_rx) = std::sync::mpsc::channel::<()>();
+    let producer = {
+        let src = src.clone();
+        std::thread::spawn(move || {
+            for i in 0..K {
+                // Blocks while the (killed) exporter's slot holds the buffer, until the
+                // stream frees the slot of the dead subscriber.
+                src.emit(i).unwrap();
+            }
+            phase1_done.send(()).unwrap();
+            go_on_rx.recv().unwrap();
+            for i in K..N {
+                src.emit(i).unwrap();
+            }
+        })
+    };
+    let mut got = Vec::with_capacity(N as usize);
+    while got.len() < 10_000 {
+        got.push(sub.recv_timeout(LIMIT).unwrap().unwrap());
+    }
+    exporter.kill();
+    phase1_rx.recv_timeout(LIMIT).unwrap();
+    // The dead exporter's subscription was freed (the producer could go on) and nobody
+    // subscribes now: what 0..K the old exporter did not publish is lost.
+    assert_eq!(src.subscribers().unwrap(), 0);
+    let exporter = Bridge::start(&export_args);
+    eventually("the restarted exporter to subscribe", || {
+        src.subscribers().unwrap() == 1
+    });
+    go_on.send(()).unwrap();
+    // The link resumes: the last item arrives.
+    while got.last() != Some(&(N - 1)) {
+        got.push(sub.recv_timeout(LIMIT).unwrap().unwrap());
+    }
+    producer.join().unwrap();
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicate"
+    );
+    assert!(
+        got.ends_with(&(K..N).collect::<Vec<_>>()),
+        "everything emitted after the restart arrives"
+    );
+    let counted = N - got.len() as u64;
+    assert!(counted > 0, "items emitted while no exporter ran are lost");
+    eventually(
+        "the importer's status to show every item it delivered",
+        || link_status(&dir.0, importer.pid).is_some_and(|s| s.items == got.len() as u64),
+    );
+    let im = link_status(&dir.0, importer.pid).unwrap();
+    eprintln!(
+        "killed exporter: {counted} items lost, importer reports {} in {} gap(s)",
+        im.gap_items, im.gap_events
+    );
+    assert_eq!(im.gap_items, counted, "reported gap = counted loss");
+    assert_eq!((im.gap_events, im.restarts), (1, 1));
 
     src.close().unwrap();
     assert_eq!(sub.recv_timeout(LIMIT).unwrap(), None);

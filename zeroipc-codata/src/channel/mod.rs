@@ -224,18 +224,13 @@ impl<T: Pod> Channel<T> {
             (second.as_str(), size),
             (peers.as_str(), PeersHeader::TOTAL),
         ];
-        lock.add(&parts, |regions: &[Region]| {
-            let [h, b, p] = regions else {
-                return Err(Error::from(FormatError::InvalidArgument(
-                    "three regions expected".into(),
-                )));
-            };
+        lock.add(&parts, |[h, b, p]: &[Region; 3]| {
             h.write::<u32>(ChannelHeader::CAPACITY, cap)?;
             if cap > 0 {
                 Queue::<T>::init_region(b, cap as usize)?;
             }
             p.write::<u32>(PeersHeader::SLOT_COUNT_AT, PeersHeader::SLOT_COUNT)?;
-            Ok(())
+            Ok::<_, Error>(())
         })?;
         Self::open_parts(seg, name)
     }

@@ -161,12 +161,7 @@ impl<T: Pod> Stream<T> {
                 (b.as_str(), ring_size),
                 (s.as_str(), SubsHeader::TOTAL),
             ],
-            |r: &[Region]| {
-                let [h, b, s] = r else {
-                    return Err(Error::from(FormatError::InvalidArgument(
-                        "three regions expected".into(),
-                    )));
-                };
+            |[h, b, s]: &[Region; 3]| {
                 h.write::<u32>(StreamHeader::BUFFER_CAPACITY, capacity as u32)?;
                 let mut t = [0u8; 32];
                 for (d, c) in t.iter_mut().zip(transform.bytes().take(31)) {
@@ -178,7 +173,7 @@ impl<T: Pod> Stream<T> {
                 for i in 0..SUB_SLOTS {
                     s.write::<u64>(SubsHeader::slot(i) + SubSlot::CURSOR, SubSlot::JOINING)?;
                 }
-                Ok(())
+                Ok::<_, Error>(())
             },
         )?;
         drop(lock);
@@ -621,6 +616,8 @@ impl<T: Pod> Stream<T> {
                 slot: i,
                 done: false,
                 pace: zeroipc_sync::backoff::Pace::default(),
+                #[cfg(all(feature = "async", not(zeroipc_loom)))]
+                next: None,
             });
         }
         Err(FormatError::InvalidArgument(format!(
@@ -628,5 +625,18 @@ impl<T: Pod> Stream<T> {
             self.inner.name
         ))
         .into())
+    }
+}
+
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+impl<T: Pod> Stream<T> {
+    /// For async waits (`crate::async_api`): the subscribers' futex word (the low half of
+    /// `write_pos`), or with `counter` the `sub_waiting` counter (`None` without one).
+    pub(crate) fn async_word(&self, counter: bool) -> Option<&HwU32> {
+        if counter {
+            self.subs_u32(SubsHeader::SUB_WAITING).ok().flatten()
+        } else {
+            self.wlow().ok()
+        }
     }
 }

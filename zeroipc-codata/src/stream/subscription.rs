@@ -10,6 +10,22 @@ pub struct Subscription<T: Pod> {
     pub(super) done: bool,
     /// How blocked receives spin (learnt from the previous wait).
     pub(super) pace: zeroipc_sync::backoff::Pace,
+    /// The pending `Stream::poll_next`, if any (feature `async`).
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(super) next: crate::async_api::NextState,
+}
+
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+impl<T: Pod> Subscription<T> {
+    /// Takes the pending stream state out (`crate::async_api`).
+    pub(crate) fn take_next_state(&mut self) -> crate::async_api::NextState {
+        self.next.take()
+    }
+
+    /// Puts the pending stream state back.
+    pub(crate) fn put_next_state(&mut self, next: crate::async_api::NextState) {
+        self.next = next;
+    }
 }
 
 impl<T: Pod> std::fmt::Debug for Subscription<T> {
@@ -45,6 +61,50 @@ impl<T: Pod> Subscription<T> {
     /// The stream.
     pub fn stream(&self) -> &Stream<T> {
         &self.stream
+    }
+
+    /// The stream position of the next element this subscription receives: how many
+    /// elements the stream had emitted before that one. Positions number a stream's elements
+    /// from 0 at its creation, so a subscription that has caught up is at
+    /// [`Stream::sequence`], and a later subscriber starts at the sequence it subscribed at.
+    /// A position only grows.
+    ///
+    /// A process that forwards a stream elsewhere (zeroipc-bridge does) sends the position
+    /// along, so the far side can count exactly how many elements a restart of the forwarder
+    /// skipped: the difference between the old subscription's last position and the new
+    /// one's first.
+    ///
+    /// # Errors
+    /// `Corrupt` if the slot's cursor is not within the buffered span (at most `capacity`
+    /// elements behind `write_pos`, a multiple of the element size); `InvalidArgument` if the
+    /// slot is gone.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_codata::Stream;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let s = Stream::<u32>::create(&seg, "ticks", 16)?;
+    /// let mut early = s.subscribe()?;
+    /// s.emit(10)?;
+    /// s.emit(11)?;
+    /// let late = s.subscribe()?; // sees only what is emitted from now on
+    /// assert_eq!((early.position()?, late.position()?), (0, 2));
+    /// assert_eq!(early.recv()?, Some(10));
+    /// assert_eq!(early.position()?, 1);
+    /// # Ok::<(), zeroipc_codata::Error>(())
+    /// ```
+    pub fn position(&self) -> Result<u64> {
+        let s = &self.stream;
+        let Some((cursor, _)) = s.slot(self.slot)? else {
+            return Err(FormatError::InvalidArgument("no subscriber slot".into()).into());
+        };
+        let c = cursor.load(Ordering::Acquire);
+        // Acquire: pairs with the producer's store of `write_pos`.
+        let w = s.wpos()?.load(Ordering::Acquire);
+        s.check_span(w, c, "subscriber cursor")?;
+        Ok(c / Stream::<T>::ES)
     }
 
     fn notify_producer(&self) -> Result<()> {

@@ -633,6 +633,43 @@ fn stream_slowest_subscriber_applies_backpressure() {
 }
 
 #[test]
+fn subscription_position_counts_elements_from_the_stream_start() {
+    let s = seg();
+    let st = Stream::<u64>::create(&s, "st", 4).unwrap();
+    let mut first = st.subscribe().unwrap();
+    assert_eq!(first.position().unwrap(), 0);
+    // Across several wrap-arounds of the 4-element buffer: position = elements taken.
+    for v in 0..10u64 {
+        st.emit(v).unwrap();
+        assert_eq!(first.position().unwrap(), v);
+        assert_eq!(first.try_recv().unwrap(), Some(v));
+        assert_eq!(first.position().unwrap(), v + 1);
+    }
+    // A later subscriber starts at the sequence it subscribed at.
+    st.emit(10).unwrap();
+    let mut late = st.subscribe().unwrap();
+    assert_eq!(late.position().unwrap(), st.sequence().unwrap());
+    assert_eq!(late.position().unwrap(), 11);
+    st.emit(11).unwrap();
+    assert_eq!(late.try_recv().unwrap(), Some(11));
+    assert_eq!(late.position().unwrap(), 12);
+    // The first one has caught up once it took everything.
+    assert_eq!(first.try_recv().unwrap(), Some(10));
+    assert_eq!(first.try_recv().unwrap(), Some(11));
+    assert_eq!(first.position().unwrap(), st.sequence().unwrap());
+    // A cursor outside the buffered span is corruption, not a position.
+    let e = s.find("st_subs").unwrap();
+    let slot0 = e.offset() as usize + 32;
+    s.raw().write::<u64>(slot0, 1 << 40).unwrap();
+    assert!(first.position().is_err());
+    s.raw().write::<u64>(slot0, 8 * 12 - 5).unwrap();
+    assert!(
+        first.position().is_err(),
+        "not a multiple of the element size"
+    );
+}
+
+#[test]
 fn stream_rejects_corrupt_state() {
     let s = seg();
     let st = Stream::<u32>::create(&s, "st", 4).unwrap();

@@ -1,4 +1,5 @@
-//! `list`: every ZeroIPC segment and ZeroBuffer buffer in a directory, recognised by content.
+//! `list`: every ZeroIPC segment and ZeroBuffer buffer in a directory, recognised by content,
+//! with the objects a `zeroipc-bridge` created labelled (see [`crate::bridge`]).
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -6,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use zerobuffer::BufferSnapshot;
 
+use crate::bridge::{self, Mark};
 use crate::cmd::{age_secs, out, out_json};
 use crate::error::{CliError, Result};
 use crate::source::{Content, SHM_DIR, classify};
@@ -32,25 +34,77 @@ pub fn buffer_state(s: &BufferSnapshot) -> &'static str {
     }
 }
 
+/// A buffer's bridge peers: its reader is an exporting bridge (the exporter creates the
+/// buffer as its reader), its writer an importing one. Known while those processes live.
+fn buffer_bridge(path: &Path, s: &BufferSnapshot) -> Vec<Mark> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    [("export", s.oieb.reader_pid), ("import", s.oieb.writer_pid)]
+        .into_iter()
+        .filter(|&(_, pid)| bridge::bridge_process(pid))
+        .map(|(role, pid)| Mark {
+            role: role.into(),
+            kind: "zerobuffer".into(),
+            name: name.clone(),
+            key: String::new(),
+            pid: u32::try_from(pid).unwrap_or(0),
+        })
+        .collect()
+}
+
+/// The BRIDGE cell: `import stream imu (site1/imu) pid 4242; ...`.
+fn bridge_cell(v: &Value) -> String {
+    let Some(Value::Array(marks)) = v.get("bridge") else {
+        return String::new();
+    };
+    marks
+        .iter()
+        .map(|m| {
+            let key = text(m, "key");
+            let key = if key.is_empty() || key == "-" {
+                String::new()
+            } else {
+                format!(" ({key})")
+            };
+            format!(
+                "{} {} {}{key} pid {}",
+                text(m, "role"),
+                text(m, "kind"),
+                text(m, "name"),
+                text(m, "pid")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn describe(path: &Path, content: Content, len: u64) -> Value {
     match content {
         // Header and table read with pread, never mapped: a file another process shrinks or
         // makes sparse costs nothing and cannot crash the listing.
         Content::ZeroIpc => match zeroipc_format::SegmentOptions::new()
             .snapshot_path(path)
-            .and_then(|s| s.header().map(|h| (h, s.table_size())))
-        {
-            Ok((h, table)) => json!({
+            .and_then(|s| {
+                // The bridge's companion entries only label the row: an unreadable one is
+                // left out, never an error of the listing.
+                let marks = bridge::marks(&s).unwrap_or_default();
+                s.header().map(|h| (h, s.table_size(), marks))
+            }) {
+            Ok((h, table, marks)) => json!({
                 "entries": h.entry_count,
                 "max_entries": h.effective_max_entries(),
                 "used_bytes": h.next_offset.saturating_sub(table),
                 "free_bytes": h.memory_size.saturating_sub(h.next_offset),
+                "bridge": marks,
                 "error": null,
             }),
             Err(e) => json!({"error": CliError::from(e).to_string()}),
         },
         Content::ZeroBuffer => match zerobuffer::inspect_file(path) {
             Ok(s) => json!({
+                "bridge": buffer_bridge(path, &s),
                 "state": buffer_state(&s),
                 "utilisation": s.health.utilisation,
                 "health": format!("{:?}", s.health.level).to_lowercase(),
@@ -72,8 +126,21 @@ fn describe(path: &Path, content: Content, len: u64) -> Value {
 /// # Errors
 /// Exit 1 if the directory does not exist.
 pub fn run(args: &Args, json: bool) -> Result<()> {
+    let rows = rows(&args.dir, args.all)?;
+    if json {
+        return out_json(&json!({ "dir": args.dir.display().to_string(), "objects": rows }));
+    }
+    print_table(&rows)
+}
+
+/// The rows `list` prints for directory `dir` (`all`: also other files), one JSON object
+/// each with the keys docs/CLI.md names, sorted by path.
+///
+/// # Errors
+/// Exit 1 if the directory does not exist.
+pub fn rows(dir_path: &Path, all: bool) -> Result<Vec<Value>> {
     let dir =
-        std::fs::read_dir(&args.dir).map_err(|e| CliError::from(e).context(args.dir.display()))?;
+        std::fs::read_dir(dir_path).map_err(|e| CliError::from(e).context(dir_path.display()))?;
     let mut rows = Vec::new();
     let mut paths: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
     paths.sort();
@@ -92,7 +159,7 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
             continue;
         }
         let Ok((content, len)) = classify(&path) else {
-            if args.all {
+            if all {
                 rows.push(row(
                     &path,
                     &meta,
@@ -102,16 +169,13 @@ pub fn run(args: &Args, json: bool) -> Result<()> {
             }
             continue;
         };
-        if content == Content::Other && !args.all {
+        if content == Content::Other && !all {
             continue;
         }
         let detail = describe(&path, content, len);
         rows.push(row(&path, &meta, content, detail));
     }
-    if json {
-        return out_json(&json!({ "dir": args.dir.display().to_string(), "objects": rows }));
-    }
-    print_table(&rows)
+    Ok(rows)
 }
 
 fn row(path: &Path, meta: &std::fs::Metadata, content: Content, detail: Value) -> Value {
@@ -159,6 +223,7 @@ fn print_table(rows: &[Value]) -> Result<()> {
         "MODE".to_owned(),
         "AGE".to_owned(),
         "PEERS".to_owned(),
+        "BRIDGE".to_owned(),
     ]];
     for r in rows {
         let kind = text(r, "kind");
@@ -189,6 +254,7 @@ fn print_table(rows: &[Value]) -> Result<()> {
             text(r, "mode"),
             crate::fmt::age(age),
             peers,
+            bridge_cell(r),
         ]);
     }
     let ncols = lines.first().map_or(0, Vec::len);

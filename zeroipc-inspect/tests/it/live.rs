@@ -183,3 +183,51 @@ fn live_buffer_is_listed_and_shown() {
     drop(reader);
     assert_eq!(run(&["show", &name]).status.code(), Some(1));
 }
+
+#[test]
+fn list_labels_the_objects_a_bridge_created() {
+    use zeroipc_codata::Stream;
+    use zeroipc_inspect::bridge::{MARK_SIZE, Mark};
+
+    let (name, _guard, seg) = live_segment("brmark", 1 << 20, 64);
+    // What zeroipc-bridge does when it creates a stream: the stream, then its companion.
+    Stream::<f64>::create(&seg, "imu", 64).expect("stream");
+    let mark = Mark {
+        role: "import".into(),
+        kind: "stream".into(),
+        name: "imu".into(),
+        key: "site1/imu".into(),
+        pid: 4242,
+    };
+    seg.add("imu_bridge", MARK_SIZE, |r| {
+        r.write_slice(0, &mark.encode())
+    })
+    .expect("mark");
+    // Neither an unmarked stream nor a `_bridge` entry with other bytes is the bridge's.
+    Stream::<u32>::create(&seg, "raw", 16).expect("stream");
+    seg.add("fake_bridge", MARK_SIZE, |r| {
+        r.write_slice(0, b"not a mark")
+    })
+    .expect("entry");
+    let (plain, _g2, _seg2) = live_segment("brplain", 1 << 16, 16);
+
+    let list = run_json(&["list", "--json"]);
+    let row = find(&list, &name).expect("segment listed");
+    assert_eq!(
+        row["bridge"],
+        json!([{"role": "import", "kind": "stream", "name": "imu", "key": "site1/imu",
+                "pid": 4242}])
+    );
+    assert_eq!(find(&list, &plain).expect("listed")["bridge"], json!([]));
+    let out = run(&["list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains(&name)).expect("row");
+    assert!(
+        line.contains("import stream imu (site1/imu) pid 4242"),
+        "{text}"
+    );
+    assert!(text.lines().next().is_some_and(|h| h.contains("BRIDGE")));
+    // The stream itself is read as before.
+    let st = run_json(&["show", &name, "imu", "--json"]);
+    assert_eq!(st["kind"], "stream", "{st}");
+}
