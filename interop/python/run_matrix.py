@@ -41,6 +41,10 @@ class Matrix:
     def cmd(self, impl, role, name, n, **opts):
         if impl == "rust":
             base = [self.args.rust_peer]
+        elif impl == "rust-async":
+            # The Rust reader awaiting `read_frame_async` (the async twin of a rust cell).
+            base = [self.args.rust_peer]
+            opts = dict(opts, async_read=True)
         else:
             base = [self.args.python, self.args.py_peer]
         c = base + [role, name, str(n)]
@@ -249,6 +253,10 @@ def zerobuffer_cases(m):
     m.writer_killed("python", "rust", 1000, 20)
     m.writer_killed("rust", "python", 2500, 1, " (upstream: on 1 s read timeout)")
     m.python_leftovers_then_rust()
+    # Async-reader twins of the PyPI-writer cells (issue #15).
+    m.transfer("python", "rust-async", 10000, 16384, 1, 4000, "10000 var frames + metadata", min_wraps=1000)
+    m.transfer("python", "rust-async", 20, 4 * MIB + 4096, MIB, MIB, "20 x 1 MiB + metadata")
+    m.writer_killed("python", "rust-async", 1000, 20)
 
 
 if __name__ == "__main__":

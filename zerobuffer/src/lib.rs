@@ -24,6 +24,8 @@
 //!
 //! See `docs/ZEROBUFFER.md` for the user guide (capacity planning, health monitoring).
 
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+mod async_io;
 mod atomic;
 mod attach;
 pub mod duplex;

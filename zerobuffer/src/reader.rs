@@ -2,8 +2,8 @@
 
 #![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use crate::atomic::{Ordering, fence};
@@ -68,10 +68,26 @@ struct ReadState {
     front_id: u64,
 }
 
+impl ReadState {
+    /// Nothing read yet: the first frame expected is sequence 1.
+    fn new() -> Self {
+        Self {
+            stats: ReaderStats::default(),
+            read_pos: 0,
+            expected: 1,
+            last_writer_pid: 0,
+            writer_seen: false,
+            queue: VecDeque::new(),
+            front_id: 0,
+        }
+    }
+}
+
 /// The reading side of a buffer. It creates and owns every shared resource and removes them
 /// all when dropped.
 ///
-/// A `Reader` is used from one thread at a time (it is `Send` but not `Sync`); frames borrow
+/// A `Reader` is used from one thread at a time (it is `Send` and `Sync`, so an async read may
+/// move between runtime workers; a second thread's concurrent call gets an error); frames borrow
 /// it, so they cannot outlive it.
 ///
 /// # Examples
@@ -99,7 +115,7 @@ pub struct Reader {
     lock: Option<LockFile>,
     pid: u64,
     liveness: Duration,
-    state: RefCell<ReadState>,
+    state: Mutex<ReadState>,
 }
 
 impl std::fmt::Debug for Reader {
@@ -161,15 +177,7 @@ impl Reader {
                 lock: Some(lock),
                 pid,
                 liveness: options.liveness_interval,
-                state: RefCell::new(ReadState {
-                    stats: ReaderStats::default(),
-                    read_pos: 0,
-                    expected: 1,
-                    last_writer_pid: 0,
-                    writer_seen: false,
-                    queue: VecDeque::new(),
-                    front_id: 0,
-                }),
+                state: Mutex::new(ReadState::new()),
             }),
             Err(e) => {
                 unlink_all(&names);
@@ -256,15 +264,7 @@ impl Reader {
             lock: None,
             pid,
             liveness: DEFAULT_LIVENESS_INTERVAL,
-            state: RefCell::new(ReadState {
-                stats: ReaderStats::default(),
-                read_pos: 0,
-                expected: 1,
-                last_writer_pid: 0,
-                writer_seen: false,
-                queue: VecDeque::new(),
-                front_id: 0,
-            }),
+            state: Mutex::new(ReadState::new()),
         };
         Ok((reader, writer))
     }
@@ -317,19 +317,31 @@ impl Reader {
 
     /// Local counters: frames, bytes, wraps crossed (explicit and implicit).
     pub fn stats(&self) -> ReaderStats {
-        self.state
-            .try_borrow()
-            .map_or(ReaderStats::default(), |st| st.stats)
+        self.state().map_or(ReaderStats::default(), |st| st.stats)
     }
 
     /// Number of frames read and not yet released.
     pub fn held_frames(&self) -> usize {
-        self.state.try_borrow().map_or(0, |st| {
+        self.state().map_or(0, |st| {
             st.queue
                 .iter()
                 .filter(|e| e.sequence.is_some() && !e.released)
                 .count()
         })
+    }
+
+    /// The local read state. A reader serves one thread at a time: a call made while another
+    /// thread is inside one (or from a frame's drop during a read) gets an error instead of
+    /// waiting, as the upstream readers' single-threaded contract expects.
+    fn state(&self) -> Result<MutexGuard<'_, ReadState>> {
+        match self.state.try_lock() {
+            Ok(st) => Ok(st),
+            // A panic inside a read left the state as it was before the panicking step.
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(Error::InvalidArgument(
+                "reader state busy: another thread is using this Reader; use it from one thread at a time",
+            )),
+        }
     }
 
     /// Reads the next frame, waiting up to [`DEFAULT_READ_TIMEOUT`].
@@ -359,14 +371,16 @@ impl Reader {
     /// [`Error::InvalidOieb`] when the shared state is inconsistent (the frame stays
     /// unread and the same error is reported again).
     pub fn read_frame_timeout(&self, timeout: Duration) -> Result<Option<Frame<'_>>> {
-        let mut st = self
-            .state
-            .try_borrow_mut()
-            .map_err(|_| Error::InvalidArgument("reader state busy"))?;
+        let mut st = self.state()?;
         // Fast path: a frame is already signalled (one atomic operation, no clock read).
         if !self.sem_w.try_wait() && !self.wait_data(&mut st, deadline_after(timeout))? {
             return Ok(None);
         }
+        self.consume(st).map(Some)
+    }
+
+    /// Reads the frame whose `sem-w` token the caller holds.
+    fn consume(&self, mut st: MutexGuard<'_, ReadState>) -> Result<Frame<'_>> {
         // Acquire: pairs with the writer's fence(Release) before sem_post(sem-w).
         fence(Ordering::Acquire);
         let d = match self.decode(&st) {
@@ -416,14 +430,14 @@ impl Reader {
             .map
             .slice(self.ring_at(at).ok_or_else(outside)?, len)
             .ok_or_else(outside)?;
-        Ok(Some(Frame {
+        Ok(Frame {
             reader: self,
             id,
             sequence: d.seq,
             writer_pid: d.writer_pid,
             data,
             released: false,
-        }))
+        })
     }
 
     fn wait_data(&self, st: &mut ReadState, deadline: std::time::Instant) -> Result<bool> {
@@ -440,28 +454,62 @@ impl Reader {
             {
                 return Ok(true);
             }
-            let wp = self.oieb().writer_pid.load(Ordering::Acquire);
-            let dead = if wp != 0 {
-                st.writer_seen = true;
-                !is_process_alive(wp)
-            } else {
-                st.writer_seen
-            };
-            if dead {
-                // A frame posted just before the writer went away is still delivered.
-                if self.sem_w.try_wait() {
-                    return Ok(true);
-                }
-                // That writer connection is over and fully drained: the next frame can only
-                // come from a new connection, which starts at sequence 1.
-                st.expected = 1;
-                st.writer_seen = false;
-                return Err(Error::WriterDead { pid: wp });
+            if self.writer_gone(st)? {
+                return Ok(true);
             }
             if std::time::Instant::now() >= deadline {
                 return Ok(false);
             }
         }
+    }
+
+    /// The liveness check after an empty wait: `Ok(true)` if the writer is gone but a token
+    /// arrived meanwhile (that frame is still delivered), `Ok(false)` if it is alive,
+    /// [`Error::WriterDead`] once it is gone and everything it sent was read.
+    fn writer_gone(&self, st: &mut ReadState) -> Result<bool> {
+        let wp = self.oieb().writer_pid.load(Ordering::Acquire);
+        let dead = if wp != 0 {
+            st.writer_seen = true;
+            !is_process_alive(wp)
+        } else {
+            st.writer_seen
+        };
+        if dead {
+            // A frame posted just before the writer went away is still delivered.
+            if self.sem_w.try_wait() {
+                return Ok(true);
+            }
+            // That writer connection is over and fully drained: the next frame can only
+            // come from a new connection, which starts at sequence 1.
+            st.expected = 1;
+            st.writer_seen = false;
+            return Err(Error::WriterDead { pid: wp });
+        }
+        Ok(false)
+    }
+
+    /// One read attempt that never waits (the async form's step): the frame if the caller
+    /// holds a `sem-w` token (`token`), takes one now, or one arrives as the writer is found
+    /// gone; `Ok(None)` while the writer lives and nothing is signalled.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn try_read_now(&self, token: bool) -> Result<Option<Frame<'_>>> {
+        let mut st = self.state()?;
+        if token || self.sem_w.try_wait() || self.writer_gone(&mut st)? {
+            return self.consume(st).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// `/sem-w-NAME`, for the async helper's own handle.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn data_semaphore_name(&self) -> &str {
+        &self.names.sem_w
+    }
+
+    /// The wait slice after which the writer's liveness is checked.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn liveness_slice(&self) -> Duration {
+        self.liveness
     }
 
     /// The mapping offset of ring offset `ring_off`; `None` past the address space.
@@ -570,10 +618,7 @@ impl Reader {
     }
 
     fn release_id(&self, id: u64, explicit: bool) -> Result<()> {
-        let mut st = self
-            .state
-            .try_borrow_mut()
-            .map_err(|_| Error::InvalidArgument("reader state busy"))?;
+        let mut st = self.state()?;
         let idx = id.wrapping_sub(st.front_id);
         let idx = usize::try_from(idx).map_err(|_| Error::InvalidArgument("unknown frame"))?;
         if idx >= st.queue.len() {

@@ -204,23 +204,40 @@ impl Writer {
         };
         let metadata_written = o.metadata_written_bytes.load(Ordering::Acquire) > 0;
         let w = o.payload_write_pos.load(Ordering::Acquire);
-        Ok(Writer {
+        let mut writer = Self::attached(names, geo, map, sem_w, sem_r, pid);
+        writer.opts = opts;
+        writer.w = w;
+        writer.metadata_written = metadata_written;
+        Ok(writer)
+    }
+
+    /// A writer holding the writer slot as `pid`, at sequence 1 and payload position 0, with
+    /// default options and nothing written or pending.
+    fn attached(
+        names: Names,
+        geo: Geometry,
+        map: Mapping,
+        sem_w: NamedSemaphore,
+        sem_r: NamedSemaphore,
+        pid: u64,
+    ) -> Self {
+        Writer {
             names,
             geo,
             map,
             sem_w,
             sem_r,
             pid,
-            opts,
-            w,
+            opts: WriterOptions::default(),
+            w: 0,
             seq: 1,
-            metadata_written,
+            metadata_written: false,
             last_check: coarse_now(),
             pending: None,
             pending_metadata: None,
             bytes_written: 0,
             frames_written: 0,
-        })
+        }
     }
 
     fn oieb(&self) -> &Oieb {
@@ -238,23 +255,7 @@ impl Writer {
     ) -> Result<Self> {
         let pid = u64::from(std::process::id());
         claim_writer_slot(map.oieb(), pid)?;
-        Ok(Writer {
-            names,
-            geo,
-            map,
-            sem_w,
-            sem_r,
-            pid,
-            opts: WriterOptions::default(),
-            w: 0,
-            seq: 1,
-            metadata_written: false,
-            last_check: coarse_now(),
-            pending: None,
-            pending_metadata: None,
-            bytes_written: 0,
-            frames_written: 0,
-        })
+        Ok(Self::attached(names, geo, map, sem_w, sem_r, pid))
     }
 
     /// Buffer name.
@@ -480,6 +481,18 @@ impl Writer {
             .take()
             .ok_or(Error::InvalidArgument("no frame buffer reserved"))?;
         Ok(self.commit(res))
+    }
+
+    /// `/sem-r-NAME`, for the async helper's own handle.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn space_semaphore_name(&self) -> &str {
+        &self.names.sem_r
+    }
+
+    /// The wait slice after which the reader's liveness is checked.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn liveness_slice(&self) -> Duration {
+        self.opts.liveness_interval
     }
 
     fn check_reader(&mut self, reader_pid: u64, force: bool) -> Result<()> {

@@ -29,6 +29,11 @@ pub enum Error {
         /// The structure name.
         name: String,
     },
+    /// An async wait could not start its helper thread (feature `async`).
+    #[error(
+        "could not start the async helper thread ({0}); the process may have hit its thread limit (ulimit -u, /proc/sys/kernel/threads-max)"
+    )]
+    Reactor(#[from] std::io::Error),
     /// Every registered peer on the other side of a channel is gone (exited or crashed).
     #[error("{name:?}: every {side} has gone")]
     Disconnected {

@@ -220,6 +220,12 @@ impl<T: Pod> Future<T> {
         ))
     }
 
+    /// The region, the `state` word's and the `waiters` counter's offsets (async waits).
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn async_words(&self) -> (&Region, usize, usize) {
+        (&self.region, FutureHeader::STATE, FutureHeader::WAITERS)
+    }
+
     /// Number of processes currently blocked in `get` (a snapshot).
     ///
     /// # Errors

@@ -47,8 +47,6 @@ const OP_NEGATE: u32 = 3;
 pub(crate) const OP_CHAIN: u32 = 4;
 const OP_EXTERNAL: u32 = 5;
 
-const OWNER_SUFFIX: &str = "_owner";
-
 /// Where a lazy value stands (decoded; unknown codes are `Corrupt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LazyState {
@@ -231,20 +229,9 @@ impl<T: Pod> Lazy<T> {
     ) -> Result<Self> {
         zeroipc_format::validate_entry_name(name)?;
         let l = Self::layout();
-        let owner_name = format!("{name}{OWNER_SUFFIX}");
-        let with_owner = owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME;
-        let size = l.total as u64;
         let mut lock = seg.lock_table()?;
-        let (entry, region, owner) = if with_owner {
-            let ([entry, _], [region, owner]) = lock.add(
-                &[(name, size), (&owner_name, zeroipc_sync::OWNER_SIZE)],
-                |[r, _]: &[Region; 2]| init(r, &l),
-            )?;
-            (entry, region, Some(owner))
-        } else {
-            let ([entry], [region]) = lock.add(&[(name, size)], |[r]: &[Region; 1]| init(r, &l))?;
-            (entry, region, None)
-        };
+        let (entry, region, owner) =
+            zeroipc_sync::add_with_owner(&mut lock, name, l.total as u64, |r| init(r, &l))?;
         drop(lock);
         Ok(Self {
             name: name.to_owned(),
@@ -328,23 +315,11 @@ impl<T: Pod> Lazy<T> {
         let l = Self::layout();
         entry.expect_size(l.total as u64)?;
         let region = seg.region(&entry)?;
-        let owner_name = format!("{name}{OWNER_SUFFIX}");
-        let owner = if owner_name.len() <= zeroipc_format::MAX_ENTRY_NAME {
-            match seg.get(&owner_name)? {
-                Some(e) => {
-                    e.expect_size(zeroipc_sync::OWNER_SIZE)?;
-                    Some(seg.region(&e)?)
-                }
-                None => None,
-            }
-        } else {
-            None
-        };
         let lazy = Self {
+            owner: zeroipc_sync::find_owner(seg, name)?,
             name: name.to_owned(),
             entry,
             region,
-            owner,
             seg: seg.clone(),
             _elem: PhantomData,
         };
@@ -511,6 +486,17 @@ impl<T: Pod> Lazy<T> {
         deadline: Option<Instant>,
         compute: impl FnOnce(LazyOp<T>) -> std::result::Result<T, String>,
     ) -> Result<T> {
+        self.run_with(deadline, &mut None, compute)
+    }
+
+    /// [`Lazy::run`] with the start of an ownerless COMPUTING state kept by the caller, so a
+    /// caller that polls (the async form) still takes over after [`Lazy::TAKEOVER_GRACE`].
+    fn run_with(
+        &self,
+        deadline: Option<Instant>,
+        ownerless_since: &mut Option<Instant>,
+        compute: impl FnOnce(LazyOp<T>) -> std::result::Result<T, String>,
+    ) -> Result<T> {
         let state = self.state_word()?;
         let me = common::my_pid();
         let mut compute = Some(compute);
@@ -522,7 +508,6 @@ impl<T: Pod> Lazy<T> {
             }
         };
         let since = Instant::now();
-        let mut ownerless_since: Option<Instant> = None;
         loop {
             let code = state.load(Ordering::Acquire);
             if let Some(v) = self.outcome(code)? {
@@ -560,7 +545,7 @@ impl<T: Pod> Lazy<T> {
                     let t = *ownerless_since.get_or_insert_with(Instant::now);
                     t.elapsed() >= Self::TAKEOVER_GRACE
                 } else {
-                    ownerless_since = None;
+                    *ownerless_since = None;
                     pid != me && common::is_dead(pid)
                 };
                 if takeover
@@ -637,6 +622,19 @@ impl<T: LazyValue> Lazy<T> {
     /// (created upstream; as upstream), or when an input failed; `Corrupt`.
     pub fn force(&self) -> Result<T> {
         self.force_until(None)
+    }
+
+    /// One non-waiting round of [`Lazy::force`] for the async form: the value, or
+    /// [`Error::Timeout`] while another live process computes it.
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn force_step(&self, ownerless_since: &mut Option<Instant>) -> Result<T> {
+        self.run_with(Some(Instant::now()), ownerless_since, Self::eval)
+    }
+
+    /// The region and the offset of the `state` word (async waits).
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(crate) fn async_word(&self) -> (&Region, usize) {
+        (&self.region, 0)
     }
 
     /// As [`Lazy::force`] with a timeout for waiting on another computer.

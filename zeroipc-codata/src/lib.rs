@@ -15,6 +15,11 @@
 //! upstream implementation polls) are still seen within a slice. Every value read from
 //! shared memory is validated; a corrupt segment gives [`Error`], never a panic.
 //!
+//! Feature `async` (on by default): `recv_async`/`send_async` on [`Channel`], [`Sender`] and
+//! [`Receiver`], [`Receiver`] and [`Subscription`] as `futures_core::Stream`s,
+//! [`Subscription::recv_async`], [`Future::get_async`] and [`Lazy::force_async`], on any
+//! runtime, with no thread per awaiting task (see `docs/CODATA.md`, "Async").
+//!
 //! The crate contains no `unsafe` code.
 //!
 //! # Examples
@@ -36,6 +41,8 @@
 //! # Ok::<(), zeroipc_codata::Error>(())
 //! ```
 
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+mod async_api;
 mod channel;
 mod common;
 mod error;

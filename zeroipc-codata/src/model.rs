@@ -43,39 +43,7 @@ impl ModelWord {
     }
 }
 
-impl Word32 for ModelWord {
-    fn load(&self, order: Ordering) -> u32 {
-        self.value.load(order)
-    }
-    fn store(&self, value: u32, order: Ordering) {
-        self.value.store(value, order);
-    }
-    fn compare_exchange(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32> {
-        self.value.compare_exchange(current, new, success, failure)
-    }
-    fn compare_exchange_weak(
-        &self,
-        current: u32,
-        new: u32,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u32, u32> {
-        self.value
-            .compare_exchange_weak(current, new, success, failure)
-    }
-    fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
-        self.value.fetch_add(value, order)
-    }
-    fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
-        self.value.fetch_sub(value, order)
-    }
-}
+zeroipc_format::impl_word!(Word32, u32, ModelWord, |w| w.value);
 
 impl Word for ModelWord {
     fn park(&self, expected: u32, _slice: Duration) {

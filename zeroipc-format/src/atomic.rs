@@ -112,6 +112,55 @@ facade!(
     AtomicUsize, usize
 );
 
+/// Implements [`Word32`] or [`Word64`] for `$ty` by calling the same-named methods of
+/// `$target` (an expression of `$w`, the `&self`). The facade and shared atomics implement
+/// the traits through it (`|w| w`: their inherent methods), and so do the loom models'
+/// futex words in `zeroipc-sync` and `zeroipc-codata` (`|w| w.value`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! impl_word {
+    ($trait:ident, $int:ty, $ty:ty, |$w:ident| $target:expr) => {
+        impl $crate::atomic::$trait for $ty {
+            #[inline]
+            fn load(&self, order: $crate::atomic::Ordering) -> $int {
+                let $w = self;
+                $target.load(order)
+            }
+            #[inline]
+            fn store(&self, value: $int, order: $crate::atomic::Ordering) {
+                let $w = self;
+                $target.store(value, order)
+            }
+            $crate::impl_word!(@cas $int, |$w| $target, compare_exchange, compare_exchange_weak);
+            $crate::impl_word!(@rmw $int, |$w| $target, fetch_add, fetch_sub);
+        }
+    };
+    (@cas $int:ty, |$w:ident| $target:expr, $($cas:ident),+) => {
+        $(
+            #[inline]
+            fn $cas(
+                &self,
+                current: $int,
+                new: $int,
+                success: $crate::atomic::Ordering,
+                failure: $crate::atomic::Ordering,
+            ) -> Result<$int, $int> {
+                let $w = self;
+                $target.$cas(current, new, success, failure)
+            }
+        )+
+    };
+    (@rmw $int:ty, |$w:ident| $target:expr, $($rmw:ident),+) => {
+        $(
+            #[inline]
+            fn $rmw(&self, value: $int, order: $crate::atomic::Ordering) -> $int {
+                let $w = self;
+                $target.$rmw(value, order)
+            }
+        )+
+    };
+}
+
 /// Defines an atomic-word trait (`$trait` over `$int`) with the methods of the atomic types,
 /// and implements it for the given types by calling their inherent methods.
 macro_rules! word_trait {
@@ -138,34 +187,7 @@ macro_rules! word_trait {
             fn fetch_sub(&self, value: $int, order: Ordering) -> $int;
         }
 
-        $(
-            impl $trait for $ty {
-                #[inline]
-                fn load(&self, order: Ordering) -> $int {
-                    <$ty>::load(self, order)
-                }
-                #[inline]
-                fn store(&self, value: $int, order: Ordering) {
-                    <$ty>::store(self, value, order)
-                }
-                #[inline]
-                fn compare_exchange(&self, current: $int, new: $int, success: Ordering, failure: Ordering) -> Result<$int, $int> {
-                    <$ty>::compare_exchange(self, current, new, success, failure)
-                }
-                #[inline]
-                fn compare_exchange_weak(&self, current: $int, new: $int, success: Ordering, failure: Ordering) -> Result<$int, $int> {
-                    <$ty>::compare_exchange_weak(self, current, new, success, failure)
-                }
-                #[inline]
-                fn fetch_add(&self, value: $int, order: Ordering) -> $int {
-                    <$ty>::fetch_add(self, value, order)
-                }
-                #[inline]
-                fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
-                    <$ty>::fetch_sub(self, value, order)
-                }
-            }
-        )*
+        $( $crate::impl_word!($trait, $int, $ty, |w| w); )*
     };
 }
 

@@ -50,6 +50,10 @@ impl Mapping {
             opts.map_raw(file)
         }
         .map_err(|source| Error::Io { op: "mmap", source })?;
+        Self::from_mmap(raw)
+    }
+
+    fn from_mmap(raw: memmap2::MmapRaw) -> Result<Self> {
         let ptr = NonNull::new(raw.as_mut_ptr()).ok_or_else(|| Error::Io {
             op: "mmap",
             source: std::io::Error::other("mapping at address 0"),
@@ -73,15 +77,7 @@ impl Mapping {
             .map_anon()
             .map(memmap2::MmapRaw::from)
             .map_err(|source| Error::Io { op: "mmap", source })?;
-        let ptr = NonNull::new(raw.as_mut_ptr()).ok_or_else(|| Error::Io {
-            op: "mmap",
-            source: std::io::Error::other("mapping at address 0"),
-        })?;
-        Ok(Self {
-            ptr,
-            len: raw.len(),
-            backing: Backing::Mmap(raw),
-        })
+        Self::from_mmap(raw)
     }
 
     /// Allocates `len` zeroed bytes on the heap, aligned to 64.

@@ -12,22 +12,9 @@ use crate::error::{Corruption, Error, Result};
 use crate::layout::{self, DEFAULT_MAX_ENTRIES, ENTRY_SIZE, HEADER_SIZE, MAGIC, VERSION};
 use crate::view::Region;
 
-/// A snapshot of the table header, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    /// Stored magic (`0x5A49504D` in a valid segment).
-    pub magic: u32,
-    /// Stored format version (2).
-    pub version: u32,
-    /// Number of published entries.
-    pub entry_count: u32,
-    /// Stored `max_entries` (0 means 64; see [`Header::effective_max_entries`]).
-    pub max_entries: u32,
-    /// Segment size recorded at creation.
-    pub memory_size: u64,
-    /// First free byte.
-    pub next_offset: u64,
-}
+/// A snapshot of the table header, as stored: the [`layout::TableHeader`] layout type itself
+/// (one definition of the fields).
+pub type Header = layout::TableHeader;
 
 impl Header {
     /// `max_entries` with the stored 0 read as 64.

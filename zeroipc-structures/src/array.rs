@@ -46,15 +46,7 @@ pub struct Array<T> {
     _elem: PhantomData<fn() -> T>,
 }
 
-impl<T> std::fmt::Debug for Array<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Array")
-            .field("name", &self.entry.name())
-            .field("offset", &self.entry.offset())
-            .field("capacity", &self.capacity)
-            .finish()
-    }
-}
+crate::common::debug_by_name!(Array<T> { "offset": |s: &Self| s.entry.offset(), "capacity": |s: &Self| s.capacity });
 
 impl<T: Pod> Array<T> {
     /// Bytes an array of `capacity` elements occupies (`8 + capacity * size_of::<T>()`), or

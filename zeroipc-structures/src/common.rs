@@ -53,6 +53,171 @@ pub(crate) fn open_or_create_shape<S: Shape>(
     )
 }
 
+/// The public `create`, `open` and `open_or_create` of a [`Shape`] `$ty` in its inherent
+/// `impl`, and with `embeddable;` also `init_region` and `open_entry` (for the composites
+/// that add the entry themselves). `create` and `open` keep the doc comments written before
+/// their names; the others' docs are generated:
+///
+/// ```ignore
+/// common::shape_constructors! { Set;
+///     /// Creates the set `name` ...
+///     create;
+///     /// Opens the existing set `name` ...
+///     open;
+/// }
+/// ```
+macro_rules! shape_constructors {
+    (
+        $ty:ident;
+        $(#[$create:meta])* create;
+        $(#[$open:meta])* open;
+        $($embeddable:ident;)?
+    ) => {
+        $(#[$create])*
+        pub fn create(
+            seg: &zeroipc_format::Segment,
+            name: &str,
+            capacity: usize,
+        ) -> $crate::error::Result<Self> {
+            $crate::common::create_shape(seg, name, capacity)
+        }
+
+        $(#[$open])*
+        pub fn open(seg: &zeroipc_format::Segment, name: &str) -> $crate::error::Result<Self> {
+            $crate::common::open_shape(seg, name)
+        }
+
+        /// Opens `name` if it exists, else creates it with `capacity` (decided under the
+        /// segment's creation lock, so concurrent callers agree).
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($ty), "::create`] and [`", stringify!($ty), "::open`].")]
+        pub fn open_or_create(
+            seg: &zeroipc_format::Segment,
+            name: &str,
+            capacity: usize,
+        ) -> $crate::error::Result<Self> {
+            $crate::common::open_or_create_shape(seg, name, capacity)
+        }
+
+        $($crate::common::shape_constructors!(@$embeddable $ty);)?
+    };
+    (@embeddable $ty:ident) => {
+        #[doc = concat!(
+            "Initialises `region` as an empty ", stringify!($ty), " of `capacity` elements ",
+            "(stored as [`", stringify!($ty), "::create`] stores it), for a composite structure ",
+            "that adds the entry itself together with its other parts (`TableLock::add`): the ",
+            "region must be fresh (zeroed) and [`", stringify!($ty), "::memory_size`]`(capacity)` ",
+            "bytes long. Open it afterwards with [`", stringify!($ty), "::open`] or [`",
+            stringify!($ty), "::open_entry`]."
+        )]
+        ///
+        /// # Errors
+        /// `InvalidArgument` for an impossible capacity; `OutOfBounds` if the region is too
+        /// small.
+        pub fn init_region(
+            region: &zeroipc_format::Region,
+            capacity: usize,
+        ) -> $crate::error::Result<()> {
+            let (geometry, _) = <Self as $crate::common::Shape>::layout_for(capacity)?;
+            <Self as $crate::common::Shape>::init(region, geometry)
+        }
+
+        #[doc = concat!(
+            "Opens the ", stringify!($ty), " stored in `entry` of `seg`, with every check of [`",
+            stringify!($ty), "::open`]."
+        )]
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($ty), "::open`].")]
+        pub fn open_entry(
+            seg: &zeroipc_format::Segment,
+            entry: zeroipc_format::Entry,
+        ) -> $crate::error::Result<Self> {
+            <Self as $crate::common::Shape>::open_entry(seg, entry)
+        }
+    };
+}
+pub(crate) use shape_constructors;
+
+/// `is_empty`, `is_full`, `free_slots` and `capacity` of a structure `$ty` with a `len()` and
+/// a `capacity: u32` field, in its inherent `impl`, with generated docs; doc comments written
+/// before `is_empty;` or `is_full;` (examples) are appended to theirs.
+macro_rules! occupancy {
+    (
+        $ty:ident;
+        $( $(#[$empty:meta])* is_empty; $(#[$full:meta])* is_full; )?
+    ) => {
+        /// Whether nothing is stored (a snapshot: `len() == 0`).
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($ty), "::len`].")]
+        $($(#[$empty])*)?
+        pub fn is_empty(&self) -> $crate::error::Result<bool> {
+            Ok(self.len()? == 0)
+        }
+
+        /// Whether every slot is taken (a snapshot: `len() >= capacity()`).
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($ty), "::len`].")]
+        $($(#[$full])*)?
+        pub fn is_full(&self) -> $crate::error::Result<bool> {
+            Ok(self.len()? >= self.capacity())
+        }
+
+        /// Slots still free (a snapshot: `capacity - len`).
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($ty), "::len`].")]
+        pub fn free_slots(&self) -> $crate::error::Result<usize> {
+            Ok(self.capacity().saturating_sub(self.len()?))
+        }
+
+        /// Number of slots: how many elements it holds when full.
+        pub fn capacity(&self) -> usize {
+            self.capacity as usize
+        }
+    };
+}
+pub(crate) use occupancy;
+
+/// `Debug` for a structure handle `$ty<..>`: its entry name and the given fields.
+macro_rules! debug_by_name {
+    ($ty:ident<$($g:ident),+> { $($label:literal: $value:expr),* }) => {
+        impl<$($g),+> std::fmt::Debug for $ty<$($g),+> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut d = f.debug_struct(stringify!($ty));
+                d.field("name", &self.entry.name());
+                $(d.field($label, &$value(self));)*
+                d.finish()
+            }
+        }
+    };
+}
+pub(crate) use debug_by_name;
+
+/// Bytes of a header of `header` bytes followed by `capacity` entries of `entry` bytes, or
+/// `None` if the capacity is 0, above `u32::MAX` or the total overflows (Map and Set).
+pub(crate) const fn table_size(capacity: usize, entry: usize, header: usize) -> Option<u64> {
+    if capacity == 0 || capacity > u32::MAX as usize {
+        return None;
+    }
+    match (capacity as u64).checked_mul(entry as u64) {
+        Some(n) => n.checked_add(header as u64),
+        None => None,
+    }
+}
+
+/// A shared element counter at `at` of `region`, clamped to `capacity` (a peer may have
+/// stored any value there).
+pub(crate) fn clamped_count(region: &Region, at: usize, capacity: u32) -> Result<usize> {
+    let n = region
+        .atomic_u32(at)?
+        .load(zeroipc_format::atomic::Ordering::Relaxed);
+    Ok(n.min(capacity) as usize)
+}
+
 /// Adds entry `name` of `size` bytes, initialised by `init` before it is published.
 pub(crate) fn create(
     seg: &Segment,

@@ -93,6 +93,16 @@ pub(crate) mod model {
                 cells: (0..n).map(|_| UnsafeCell::new(T::zeroed())).collect(),
             }
         }
+
+        fn cell(&self, i: usize) -> Result<&UnsafeCell<T>, zeroipc_format::Error> {
+            self.cells
+                .get(i)
+                .ok_or_else(|| zeroipc_format::Error::OutOfBounds {
+                    offset: i,
+                    len: 1,
+                    region_len: self.cells.len(),
+                })
+        }
     }
 
     // SAFETY: access to the cells is what the model checks; loom's UnsafeCell tracks it.
@@ -100,26 +110,12 @@ pub(crate) mod model {
 
     impl<T: Pod + Send> Slots<T> for ModelSlots<T> {
         fn load(&self, i: usize) -> Result<T, zeroipc_format::Error> {
-            let cell = self
-                .cells
-                .get(i)
-                .ok_or_else(|| zeroipc_format::Error::OutOfBounds {
-                    offset: i,
-                    len: 1,
-                    region_len: self.cells.len(),
-                })?;
+            let cell = self.cell(i)?;
             // SAFETY: loom checks that no write to this cell is concurrent with this read.
             Ok(cell.with(|p| unsafe { *p }))
         }
         fn store(&self, i: usize, value: T) -> Result<(), zeroipc_format::Error> {
-            let cell = self
-                .cells
-                .get(i)
-                .ok_or_else(|| zeroipc_format::Error::OutOfBounds {
-                    offset: i,
-                    len: 1,
-                    region_len: self.cells.len(),
-                })?;
+            let cell = self.cell(i)?;
             // SAFETY: loom checks that no other access to this cell is concurrent.
             cell.with_mut(|p| unsafe { *p = value });
             Ok(())

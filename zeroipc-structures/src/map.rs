@@ -16,7 +16,6 @@ use std::mem::{align_of, size_of};
 use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
-use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Entry, Region, Segment};
 
 use crate::common::{self, Fault};
@@ -55,14 +54,7 @@ pub struct Map<K, V> {
     _kv: PhantomData<fn() -> (K, V)>,
 }
 
-impl<K, V> std::fmt::Debug for Map<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Map")
-            .field("name", &self.entry.name())
-            .field("capacity", &self.capacity)
-            .finish()
-    }
-}
+crate::common::debug_by_name!(Map<K, V> { "capacity": |s: &Self| s.capacity });
 
 impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
     type Geometry = u32;
@@ -109,11 +101,16 @@ impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
             )));
         }
         common::check_total(&entry, Self::memory_size(cap as usize))?;
-        Ok(Self::from_parts(region, entry, cap))
+        Self::wrap(region, entry, cap)
     }
 
-    fn wrap(region: Region, entry: Entry, geometry: u32) -> Result<Self> {
-        Ok(Self::from_parts(region, entry, geometry))
+    fn wrap(region: Region, entry: Entry, capacity: u32) -> Result<Self> {
+        Ok(Self {
+            region,
+            entry,
+            capacity,
+            _kv: PhantomData,
+        })
     }
 }
 
@@ -138,58 +135,29 @@ impl<K: Pod, V: Pod> Map<K, V> {
             size_of::<V>() <= 8,
             "map values are at most 8 bytes (as upstream)"
         );
-        if capacity == 0 || capacity > u32::MAX as usize {
-            return None;
-        }
-        match (capacity as u64).checked_mul(Self::ENTRY_SIZE as u64) {
-            Some(n) => n.checked_add(ENTRIES as u64),
-            None => None,
-        }
+        common::table_size(capacity, Self::ENTRY_SIZE, ENTRIES)
     }
 
-    /// Creates the map `name` with `capacity` entries.
-    ///
-    /// # Errors
-    /// [`FormatError::InvalidArgument`] for capacity 0; the segment's errors.
-    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::create_shape(seg, name, capacity)
-    }
+    common::shape_constructors! { Map;
+        /// Creates the map `name` with `capacity` entries.
+        ///
+        /// # Errors
+        /// [`FormatError::InvalidArgument`] for capacity 0; the segment's errors.
+        create;
 
-    /// Opens the existing map `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`FormatError::TypeMismatch`] if the stored key or value size differs;
-    /// `Corrupt` for capacity 0; [`FormatError::SizeMismatch`] if the entry size is not
-    /// `16 + capacity * ENTRY_SIZE` (this rejects upstream Python maps, whose packed entries
-    /// and different hash are not interoperable).
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        common::open_shape(seg, name)
-    }
-
-    /// Opens `name` if it exists, else creates it (decided under the creation lock).
-    ///
-    /// # Errors
-    /// As [`Map::create`] and [`Map::open`].
-    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::open_or_create_shape(seg, name, capacity)
-    }
-
-    fn from_parts(region: Region, entry: Entry, capacity: u32) -> Self {
-        Self {
-            region,
-            entry,
-            capacity,
-            _kv: PhantomData,
-        }
+        /// Opens the existing map `name`.
+        ///
+        /// # Errors
+        /// `NotFound`; [`FormatError::TypeMismatch`] if the stored key or value size differs;
+        /// `Corrupt` for capacity 0; [`FormatError::SizeMismatch`] if the entry size is not
+        /// `16 + capacity * ENTRY_SIZE` (this rejects upstream Python maps, whose packed entries
+        /// and different hash are not interoperable).
+        open;
     }
 
     fn with<R>(&self, f: impl FnOnce(&RegionBuckets<'_>) -> Result<R, Fault>) -> Result<R> {
-        let buckets = RegionBuckets {
-            region: &self.region,
-            capacity: self.capacity,
-            layout: Self::LAYOUT,
-        };
-        f(&buckets).map_err(|fault| fault.into_error(self.entry.name()))
+        let name = self.entry.name();
+        RegionBuckets::run(&self.region, self.capacity, Self::LAYOUT, name, f)
     }
 
     /// Inserts `key → value`, or replaces the value of an existing key; returns the old value.
@@ -257,41 +225,10 @@ impl<K: Pod, V: Pod> Map<K, V> {
     /// # Errors
     /// Never for a validated handle; the `Result` guards the bounds-checked read.
     pub fn len(&self) -> Result<usize> {
-        let n = self
-            .region
-            .atomic_u32(MapHeader::SIZE)?
-            .load(Ordering::Relaxed);
-        Ok(n.min(self.capacity) as usize)
+        common::clamped_count(&self.region, MapHeader::SIZE, self.capacity)
     }
 
-    /// Whether the map is empty.
-    ///
-    /// # Errors
-    /// As [`Map::len`].
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
-    }
-
-    /// Whether every slot is taken (by the shared counter).
-    ///
-    /// # Errors
-    /// As [`Map::len`].
-    pub fn is_full(&self) -> Result<bool> {
-        Ok(self.len()? >= self.capacity as usize)
-    }
-
-    /// Slots still free (`capacity - len`).
-    ///
-    /// # Errors
-    /// As [`Map::len`].
-    pub fn free_slots(&self) -> Result<usize> {
-        Ok((self.capacity as usize).saturating_sub(self.len()?))
-    }
-
-    /// Number of slots.
-    pub fn capacity(&self) -> usize {
-        self.capacity as usize
-    }
+    common::occupancy!(Map;);
 
     /// The table entry (name, offset, size).
     pub fn entry(&self) -> &Entry {

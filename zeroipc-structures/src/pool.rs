@@ -214,14 +214,7 @@ pub struct Pool<T> {
     _elem: PhantomData<fn() -> T>,
 }
 
-impl<T> std::fmt::Debug for Pool<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool")
-            .field("name", &self.entry.name())
-            .field("capacity", &self.capacity)
-            .finish()
-    }
-}
+crate::common::debug_by_name!(Pool<T> { "capacity": |s: &Self| s.capacity });
 
 impl<T: Pod> common::Shape for Pool<T> {
     type Geometry = u32;
@@ -258,11 +251,16 @@ impl<T: Pod> common::Shape for Pool<T> {
             )));
         }
         common::check_total(&entry, Self::memory_size(cap as usize))?;
-        Ok(Self::from_parts(region, entry, cap))
+        Self::wrap(region, entry, cap)
     }
 
-    fn wrap(region: Region, entry: Entry, geometry: u32) -> Result<Self> {
-        Ok(Self::from_parts(region, entry, geometry))
+    fn wrap(region: Region, entry: Entry, capacity: u32) -> Result<Self> {
+        Ok(Self {
+            region,
+            entry,
+            capacity,
+            _elem: PhantomData,
+        })
     }
 }
 
@@ -288,40 +286,21 @@ impl<T: Pod> Pool<T> {
         PoolHeader::NODES + i as usize * Self::NODE_SIZE + Self::NEXT_OFF
     }
 
-    /// Creates the pool `name` with `capacity` free nodes.
-    ///
-    /// # Errors
-    /// [`FormatError::InvalidArgument`] for a capacity of 0 or `>= 0xFFFFFFFF`; the segment's
-    /// errors.
-    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::create_shape(seg, name, capacity)
-    }
+    common::shape_constructors! { Pool;
+        /// Creates the pool `name` with `capacity` free nodes.
+        ///
+        /// # Errors
+        /// [`FormatError::InvalidArgument`] for a capacity of 0 or `>= 0xFFFFFFFF`; the segment's
+        /// errors.
+        create;
 
-    /// Opens the existing pool `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`FormatError::TypeMismatch`] for another element size; `Corrupt` for a
-    /// capacity of 0 or `0xFFFFFFFF`; [`FormatError::SizeMismatch`] if the entry size is not
-    /// `24 + capacity * NODE_SIZE`.
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        common::open_shape(seg, name)
-    }
-
-    /// Opens `name` if it exists, else creates it (decided under the creation lock).
-    ///
-    /// # Errors
-    /// As [`Pool::create`] and [`Pool::open`].
-    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::open_or_create_shape(seg, name, capacity)
-    }
-
-    fn from_parts(region: Region, entry: Entry, capacity: u32) -> Self {
-        Self {
-            region,
-            entry,
-            capacity,
-            _elem: PhantomData,
-        }
+        /// Opens the existing pool `name`.
+        ///
+        /// # Errors
+        /// `NotFound`; [`FormatError::TypeMismatch`] for another element size; `Corrupt` for a
+        /// capacity of 0 or `0xFFFFFFFF`; [`FormatError::SizeMismatch`] if the entry size is not
+        /// `24 + capacity * NODE_SIZE`.
+        open;
     }
 
     fn with_core<R>(
@@ -417,56 +396,38 @@ impl<T: Pod> Pool<T> {
     /// # Errors
     /// Never for a validated handle.
     pub fn len(&self) -> Result<usize> {
-        let n = self
-            .region
-            .atomic_u32(PoolHeader::ALLOCATED)?
-            .load(Ordering::Relaxed);
-        Ok(n.min(self.capacity) as usize)
+        common::clamped_count(&self.region, PoolHeader::ALLOCATED, self.capacity)
     }
 
-    /// `true` when no node is allocated (every node is free; a snapshot).
-    ///
-    /// # Errors
-    /// Never for a validated handle.
-    ///
-    /// # Examples
-    /// ```
-    /// use zeroipc_format::Segment;
-    /// use zeroipc_structures::Pool;
-    ///
-    /// let seg = Segment::anonymous(1 << 16, 64)?;
-    /// let pool = Pool::<u64>::create(&seg, "nodes", 2)?;
-    /// assert!(pool.is_empty()?);
-    /// let i = pool.allocate()?.expect("a free node");
-    /// assert!(!pool.is_empty()?);
-    /// pool.deallocate(i)?;
-    /// assert!(pool.is_empty()?);
-    /// # Ok::<(), zeroipc_structures::Error>(())
-    /// ```
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
-    }
-
-    /// `true` when every node is allocated, so [`Pool::allocate`] would return `None` (a
-    /// snapshot).
-    ///
-    /// # Errors
-    /// Never for a validated handle.
-    ///
-    /// # Examples
-    /// ```
-    /// use zeroipc_format::Segment;
-    /// use zeroipc_structures::Pool;
-    ///
-    /// let seg = Segment::anonymous(1 << 16, 64)?;
-    /// let pool = Pool::<u32>::create(&seg, "nodes", 1)?;
-    /// assert!(!pool.is_full()?);
-    /// pool.allocate()?;
-    /// assert!(pool.is_full()?);
-    /// # Ok::<(), zeroipc_structures::Error>(())
-    /// ```
-    pub fn is_full(&self) -> Result<bool> {
-        Ok(self.len()? == self.capacity())
+    common::occupancy! { Pool;
+        /// # Examples
+        /// ```
+        /// use zeroipc_format::Segment;
+        /// use zeroipc_structures::Pool;
+        ///
+        /// let seg = Segment::anonymous(1 << 16, 64)?;
+        /// let pool = Pool::<u64>::create(&seg, "nodes", 2)?;
+        /// assert!(pool.is_empty()?);
+        /// let i = pool.allocate()?.expect("a free node");
+        /// assert!(!pool.is_empty()?);
+        /// pool.deallocate(i)?;
+        /// assert!(pool.is_empty()?);
+        /// # Ok::<(), zeroipc_structures::Error>(())
+        /// ```
+        is_empty;
+        /// # Examples
+        /// ```
+        /// use zeroipc_format::Segment;
+        /// use zeroipc_structures::Pool;
+        ///
+        /// let seg = Segment::anonymous(1 << 16, 64)?;
+        /// let pool = Pool::<u32>::create(&seg, "nodes", 1)?;
+        /// assert!(!pool.is_full()?);
+        /// pool.allocate()?;
+        /// assert!(pool.is_full()?);
+        /// # Ok::<(), zeroipc_structures::Error>(())
+        /// ```
+        is_full;
     }
 
     /// Returns every node to the free list at once (free list `0, 1, .., capacity - 1`,
@@ -509,19 +470,6 @@ impl<T: Pod> Pool<T> {
         // head in `Core::allocate` (and `free_head`).
         Word64::store(head, u64::from(generation) << 32, Ordering::Release);
         Ok(())
-    }
-
-    /// Nodes still free (`capacity - len`).
-    ///
-    /// # Errors
-    /// As [`Pool::len`].
-    pub fn free_slots(&self) -> Result<usize> {
-        Ok((self.capacity as usize).saturating_sub(self.len()?))
-    }
-
-    /// Number of nodes.
-    pub fn capacity(&self) -> usize {
-        self.capacity as usize
     }
 
     /// The free-list head as `(index, generation)`.

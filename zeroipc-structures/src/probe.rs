@@ -77,7 +77,24 @@ pub(crate) struct RegionBuckets<'a> {
     pub layout: EntryLayout,
 }
 
-impl RegionBuckets<'_> {
+impl<'a> RegionBuckets<'a> {
+    /// Runs the algorithm `f` over the entries of the table `name` (a Map or Set), turning
+    /// its fault into that structure's error.
+    pub(crate) fn run<R>(
+        region: &'a Region,
+        capacity: u32,
+        layout: EntryLayout,
+        name: &str,
+        f: impl FnOnce(&Self) -> Result<R, Fault>,
+    ) -> crate::error::Result<R> {
+        let buckets = Self {
+            region,
+            capacity,
+            layout,
+        };
+        f(&buckets).map_err(|fault| fault.into_error(name))
+    }
+
     #[inline]
     fn at(&self, i: usize, part: usize) -> Result<usize, Fault> {
         if i >= self.capacity as usize {

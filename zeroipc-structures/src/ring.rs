@@ -62,14 +62,7 @@ pub struct Ring<T> {
     _elem: PhantomData<fn() -> T>,
 }
 
-impl<T> std::fmt::Debug for Ring<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ring")
-            .field("name", &self.entry.name())
-            .field("capacity_bytes", &self.capacity)
-            .finish()
-    }
-}
+crate::common::debug_by_name!(Ring<T> { "capacity_bytes": |s: &Self| s.capacity });
 
 impl<T: Pod> common::Shape for Ring<T> {
     type Geometry = u32;
@@ -131,53 +124,22 @@ impl<T: Pod> Ring<T> {
         }
     }
 
-    /// Creates the ring `name` holding up to `capacity` elements.
-    ///
-    /// # Errors
-    /// [`FormatError::InvalidArgument`] for capacity 0 or more than 4 GiB of buffer; the segment's
-    /// errors.
-    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::create_shape(seg, name, capacity)
-    }
+    common::shape_constructors! { Ring;
+        /// Creates the ring `name` holding up to `capacity` elements.
+        ///
+        /// # Errors
+        /// [`FormatError::InvalidArgument`] for capacity 0 or more than 4 GiB of buffer; the segment's
+        /// errors.
+        create;
 
-    /// Opens the existing ring `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`FormatError::TypeMismatch`] for another element size; `Corrupt` if the byte
-    /// capacity is 0 or not a multiple of the element size; [`FormatError::SizeMismatch`] if the
-    /// entry size is not `24 + capacity`.
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        common::open_shape(seg, name)
-    }
-
-    /// Opens `name` if it exists, else creates it (decided under the creation lock).
-    ///
-    /// # Errors
-    /// As [`Ring::create`] and [`Ring::open`].
-    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::open_or_create_shape(seg, name, capacity)
-    }
-
-    /// Initialises `region` as an empty Ring of `capacity` elements (stored as [`Ring::create`]
-    /// stores it), for a composite structure that adds the entry itself together with its
-    /// other parts (`TableLock::add`): the region must be fresh (zeroed) and
-    /// [`Ring::memory_size`]`(capacity)` bytes long. Open it afterwards with
-    /// [`Ring::open`] or [`Ring::open_entry`].
-    ///
-    /// # Errors
-    /// `InvalidArgument` for an impossible capacity; `OutOfBounds` if the region is too
-    /// small.
-    pub fn init_region(region: &Region, capacity: usize) -> Result<()> {
-        let (geometry, _) = <Self as common::Shape>::layout_for(capacity)?;
-        <Self as common::Shape>::init(region, geometry)
-    }
-
-    /// Opens the Ring stored in `entry` of `seg`, with every check of [`Ring::open`].
-    ///
-    /// # Errors
-    /// As [`Ring::open`].
-    pub fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        <Self as common::Shape>::open_entry(seg, entry)
+        /// Opens the existing ring `name`.
+        ///
+        /// # Errors
+        /// `NotFound`; [`FormatError::TypeMismatch`] for another element size; `Corrupt` if the byte
+        /// capacity is 0 or not a multiple of the element size; [`FormatError::SizeMismatch`] if the
+        /// entry size is not `24 + capacity`.
+        open;
+        embeddable;
     }
 
     fn from_parts(region: Region, entry: Entry, bytes: u32) -> Self {

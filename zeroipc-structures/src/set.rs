@@ -15,7 +15,6 @@ use std::mem::{align_of, size_of};
 use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
-use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Entry, Region, Segment};
 
 use crate::common::{self, Fault};
@@ -48,14 +47,7 @@ pub struct Set<T> {
     _elem: PhantomData<fn() -> T>,
 }
 
-impl<T> std::fmt::Debug for Set<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Set")
-            .field("name", &self.entry.name())
-            .field("capacity", &self.capacity)
-            .finish()
-    }
-}
+crate::common::debug_by_name!(Set<T> { "capacity": |s: &Self| s.capacity });
 
 impl<T: Pod> common::Shape for Set<T> {
     type Geometry = u32;
@@ -98,11 +90,16 @@ impl<T: Pod> common::Shape for Set<T> {
             }
             .into());
         }
-        Ok(Self::from_parts(region, entry, cap))
+        Self::wrap(region, entry, cap)
     }
 
-    fn wrap(region: Region, entry: Entry, geometry: u32) -> Result<Self> {
-        Ok(Self::from_parts(region, entry, geometry))
+    fn wrap(region: Region, entry: Entry, capacity: u32) -> Result<Self> {
+        Ok(Self {
+            region,
+            entry,
+            capacity,
+            _elem: PhantomData,
+        })
     }
 }
 
@@ -116,58 +113,29 @@ impl<T: Pod> Set<T> {
     /// if the capacity is 0 or too large.
     pub const fn memory_size(capacity: usize) -> Option<u64> {
         assert_element::<T>();
-        if capacity == 0 || capacity > u32::MAX as usize {
-            return None;
-        }
-        match (capacity as u64).checked_mul(Self::ENTRY_SIZE as u64) {
-            Some(n) => n.checked_add(ENTRIES as u64),
-            None => None,
-        }
+        common::table_size(capacity, Self::ENTRY_SIZE, ENTRIES)
     }
 
-    /// Creates the set `name` with `capacity` entries.
-    ///
-    /// # Errors
-    /// [`FormatError::InvalidArgument`] for capacity 0; the segment's errors.
-    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::create_shape(seg, name, capacity)
-    }
+    common::shape_constructors! { Set;
+        /// Creates the set `name` with `capacity` entries.
+        ///
+        /// # Errors
+        /// [`FormatError::InvalidArgument`] for capacity 0; the segment's errors.
+        create;
 
-    /// Opens the existing set `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`FormatError::TypeMismatch`] for another element size or a non-zero
-    /// `reserved` word; `Corrupt` for capacity 0; [`FormatError::SizeMismatch`] if the entry size
-    /// is not `16 + capacity * ENTRY_SIZE` (this rejects the upstream Python "set", a packed
-    /// `Map<T, u8>`).
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        common::open_shape(seg, name)
-    }
-
-    /// Opens `name` if it exists, else creates it (decided under the creation lock).
-    ///
-    /// # Errors
-    /// As [`Set::create`] and [`Set::open`].
-    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::open_or_create_shape(seg, name, capacity)
-    }
-
-    fn from_parts(region: Region, entry: Entry, capacity: u32) -> Self {
-        Self {
-            region,
-            entry,
-            capacity,
-            _elem: PhantomData,
-        }
+        /// Opens the existing set `name`.
+        ///
+        /// # Errors
+        /// `NotFound`; [`FormatError::TypeMismatch`] for another element size or a non-zero
+        /// `reserved` word; `Corrupt` for capacity 0; [`FormatError::SizeMismatch`] if the entry size
+        /// is not `16 + capacity * ENTRY_SIZE` (this rejects the upstream Python "set", a packed
+        /// `Map<T, u8>`).
+        open;
     }
 
     fn with<R>(&self, f: impl FnOnce(&RegionBuckets<'_>) -> Result<R, Fault>) -> Result<R> {
-        let buckets = RegionBuckets {
-            region: &self.region,
-            capacity: self.capacity,
-            layout: Self::LAYOUT,
-        };
-        f(&buckets).map_err(|fault| fault.into_error(self.entry.name()))
+        let name = self.entry.name();
+        RegionBuckets::run(&self.region, self.capacity, Self::LAYOUT, name, f)
     }
 
     /// Adds `value`; `Ok(false)` if it was already present.
@@ -235,41 +203,10 @@ impl<T: Pod> Set<T> {
     /// # Errors
     /// Never for a validated handle; the `Result` guards the bounds-checked read.
     pub fn len(&self) -> Result<usize> {
-        let n = self
-            .region
-            .atomic_u32(SetHeader::SIZE)?
-            .load(Ordering::Relaxed);
-        Ok(n.min(self.capacity) as usize)
+        common::clamped_count(&self.region, SetHeader::SIZE, self.capacity)
     }
 
-    /// Whether the set is empty.
-    ///
-    /// # Errors
-    /// As [`Set::len`].
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
-    }
-
-    /// Whether every slot is taken (by the shared counter).
-    ///
-    /// # Errors
-    /// As [`Set::len`].
-    pub fn is_full(&self) -> Result<bool> {
-        Ok(self.len()? >= self.capacity as usize)
-    }
-
-    /// Slots still free (`capacity - len`).
-    ///
-    /// # Errors
-    /// As [`Set::len`].
-    pub fn free_slots(&self) -> Result<usize> {
-        Ok((self.capacity as usize).saturating_sub(self.len()?))
-    }
-
-    /// Number of slots.
-    pub fn capacity(&self) -> usize {
-        self.capacity as usize
-    }
+    common::occupancy!(Set;);
 
     /// The table entry (name, offset, size).
     pub fn entry(&self) -> &Entry {

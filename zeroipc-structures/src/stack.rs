@@ -225,14 +225,7 @@ pub struct Stack<T> {
     _elem: PhantomData<fn() -> T>,
 }
 
-impl<T> std::fmt::Debug for Stack<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stack")
-            .field("name", &self.entry.name())
-            .field("capacity", &self.capacity)
-            .finish()
-    }
-}
+crate::common::debug_by_name!(Stack<T> { "capacity": |s: &Self| s.capacity });
 
 impl<T: Pod> common::Shape for Stack<T> {
     type Geometry = (u32, u64);
@@ -297,31 +290,21 @@ impl<T: Pod> Stack<T> {
         }
     }
 
-    /// Creates the stack `name` with room for `capacity` elements.
-    ///
-    /// # Errors
-    /// [`FormatError::InvalidArgument`] for a capacity of 0 or above `i32::MAX`; the segment's
-    /// errors.
-    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::create_shape(seg, name, capacity)
-    }
+    common::shape_constructors! { Stack;
+        /// Creates the stack `name` with room for `capacity` elements.
+        ///
+        /// # Errors
+        /// [`FormatError::InvalidArgument`] for a capacity of 0 or above `i32::MAX`; the segment's
+        /// errors.
+        create;
 
-    /// Opens the existing stack `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`FormatError::TypeMismatch`] for another element size; `Corrupt` for a
-    /// capacity of 0 or above `i32::MAX`; [`FormatError::SizeMismatch`] if the entry size is not the
-    /// layout's total.
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        common::open_shape(seg, name)
-    }
-
-    /// Opens `name` if it exists, else creates it (decided under the creation lock).
-    ///
-    /// # Errors
-    /// As [`Stack::create`] and [`Stack::open`].
-    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::open_or_create_shape(seg, name, capacity)
+        /// Opens the existing stack `name`.
+        ///
+        /// # Errors
+        /// `NotFound`; [`FormatError::TypeMismatch`] for another element size; `Corrupt` for a
+        /// capacity of 0 or above `i32::MAX`; [`FormatError::SizeMismatch`] if the entry size is not the
+        /// layout's total.
+        open;
     }
 
     fn from_parts(region: Region, entry: Entry, capacity: u32, words: u64) -> Self {
@@ -393,34 +376,7 @@ impl<T: Pod> Stack<T> {
         self.with_core(|c| Ok((c.top(Ordering::Acquire)? + 1) as usize))
     }
 
-    /// Whether the stack is empty.
-    ///
-    /// # Errors
-    /// `Corrupt` if `top` is out of range.
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
-    }
-
-    /// Whether the stack is full.
-    ///
-    /// # Errors
-    /// `Corrupt` if `top` is out of range.
-    pub fn is_full(&self) -> Result<bool> {
-        Ok(self.len()? >= self.capacity as usize)
-    }
-
-    /// Slots still free (`capacity - len`).
-    ///
-    /// # Errors
-    /// `Corrupt` if `top` is out of range.
-    pub fn free_slots(&self) -> Result<usize> {
-        Ok((self.capacity as usize).saturating_sub(self.len()?))
-    }
-
-    /// Maximum number of elements.
-    pub fn capacity(&self) -> usize {
-        self.capacity as usize
-    }
+    common::occupancy!(Stack;);
 
     /// The raw slot states, for inspection (`0` empty, `1` writing, `2` ready, `3` reading).
     ///

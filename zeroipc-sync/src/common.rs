@@ -1,7 +1,7 @@
 //! Helpers shared by the primitives (the checks every structure crate shares live in
 //! `zeroipc-format`: `Entry::expect_size`, `Segment::find_composite`, `Error::corrupt_field`).
 
-use zeroipc_format::{Entry, Region, Segment};
+use zeroipc_format::{Entry, Region, Segment, TableLock};
 
 use crate::error::Result;
 
@@ -24,4 +24,30 @@ pub(crate) fn part(base: &str, suffix: &str) -> String {
     s.push_str(base);
     s.push_str(suffix);
     s
+}
+
+/// The entry names of the composite `name`: `name + suffix` for each suffix (`""` names the
+/// marker entry `name` itself).
+pub(crate) fn part_names<const N: usize>(name: &str, suffixes: [&str; N]) -> [String; N] {
+    suffixes.map(|suffix| part(name, suffix))
+}
+
+/// `open_or_create` of a composite: `open()` if any of its `names` exists, else
+/// `create(lock)`, decided under the creation lock so concurrent callers agree.
+pub(crate) fn open_or_create_parts<S>(
+    seg: &Segment,
+    names: &[String],
+    open: impl FnOnce() -> Result<S>,
+    create: impl FnOnce(&mut TableLock<'_>) -> Result<S>,
+) -> Result<S> {
+    let mut lock = seg.lock_table()?;
+    let mut any = false;
+    for n in names {
+        any |= lock.get(n)?.is_some();
+    }
+    if any {
+        drop(lock);
+        return open();
+    }
+    create(&mut lock)
 }

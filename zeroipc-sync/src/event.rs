@@ -101,8 +101,7 @@ impl Event {
     /// `NameTooLong` if `name` is longer than 27 bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str, mode: EventMode) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SEM.len())?;
-        let mut lock = seg.lock_table()?;
-        Self::create_locked(&mut lock, name, mode)
+        Self::create_locked(&mut seg.lock_table()?, name, mode)
     }
 
     fn create_locked(

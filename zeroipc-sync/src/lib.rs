@@ -65,7 +65,7 @@ pub use error::{Error, Result};
 pub use event::{Event, EventMode};
 pub use latch::Latch;
 pub use monitor::{Monitor, MonitorGuard};
-pub use mutex::{Mutex, MutexGuard, OWNER_SIZE, OWNER_SUFFIX};
+pub use mutex::{Mutex, MutexGuard, OWNER_SIZE, OWNER_SUFFIX, add_with_owner, find_owner};
 pub use once::{Once, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::Semaphore;

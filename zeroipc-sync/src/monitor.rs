@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
 
-use crate::common::{part, region};
+use crate::common::{self, part_names, region};
 use crate::error::{Error, Result};
 use crate::futex;
 use crate::layout::MonitorCount;
@@ -148,12 +148,7 @@ impl<'a> MonitorGuard<'a> {
 
 impl Monitor {
     fn names(name: &str) -> [String; 4] {
-        [
-            part(name, SUFFIXES[0]),
-            part(name, SUFFIXES[1]),
-            part(name, SUFFIXES[2]),
-            name.to_owned(),
-        ]
+        part_names(name, [SUFFIXES[0], SUFFIXES[1], SUFFIXES[2], ""])
     }
 
     /// Creates monitor `name` (four entries, published at once).
@@ -162,8 +157,7 @@ impl Monitor {
     /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
-        let mut lock = seg.lock_table()?;
-        Self::create_locked(&mut lock, name)
+        Self::create_locked(&mut seg.lock_table()?, name)
     }
 
     fn create_locked(lock: &mut zeroipc_format::TableLock<'_>, name: &str) -> Result<Self> {
@@ -217,16 +211,12 @@ impl Monitor {
     /// As [`Monitor::create`] and [`Monitor::open`].
     pub fn open_or_create(seg: &Segment, name: &str) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
-        let mut lock = seg.lock_table()?;
-        let mut any = false;
-        for n in &Self::names(name) {
-            any |= lock.get(n)?.is_some();
-        }
-        if any {
-            drop(lock);
-            return Self::open(seg, name);
-        }
-        Self::create_locked(&mut lock, name)
+        common::open_or_create_parts(
+            seg,
+            &Self::names(name),
+            || Self::open(seg, name),
+            |lock| Self::create_locked(lock, name),
+        )
     }
 
     /// Locks the monitor.

@@ -21,6 +21,52 @@ const PID: usize = OwnerLayout::PID;
 /// Entry size of the owner record.
 pub const OWNER_SIZE: u64 = OwnerLayout::SIZE;
 
+/// Adds entry `name` of `size` bytes (initialised by `init`) and, where its name fits the
+/// table, the owner entry `NAME_owner`, published together; returns the entry, its region
+/// and the owner region. [`Mutex`] stores itself this way, and so does any structure that
+/// records a holder pid the same way (codata's `Lazy`).
+///
+/// # Errors
+/// The segment's errors (name, duplicate, table full, out of space), or `init`'s.
+pub fn add_with_owner<E: From<FormatError>>(
+    lock: &mut zeroipc_format::TableLock<'_>,
+    name: &str,
+    size: u64,
+    init: impl FnOnce(&Region) -> std::result::Result<(), E>,
+) -> std::result::Result<(Entry, Region, Option<Region>), E> {
+    if name.len() + OWNER_SUFFIX.len() <= MAX_ENTRY_NAME {
+        let owner_name = part(name, OWNER_SUFFIX);
+        let ([entry, _], [region, owner]) = lock.add(
+            &[(name, size), (&owner_name, OWNER_SIZE)],
+            |[r, _]: &[Region; 2]| init(r),
+        )?;
+        Ok((entry, region, Some(owner)))
+    } else {
+        let ([entry], [region]) = lock.add(&[(name, size)], |[r]: &[Region; 1]| init(r))?;
+        Ok((entry, region, None))
+    }
+}
+
+/// The region of `NAME_owner` for the structure `name`, if that entry exists (see
+/// [`add_with_owner`]).
+///
+/// # Errors
+/// [`FormatError::SizeMismatch`] if the owner entry is not [`OWNER_SIZE`] bytes; the
+/// segment's errors.
+pub fn find_owner(seg: &Segment, name: &str) -> std::result::Result<Option<Region>, FormatError> {
+    let owner_name = part(name, OWNER_SUFFIX);
+    if owner_name.len() > MAX_ENTRY_NAME {
+        return Ok(None);
+    }
+    match seg.get(&owner_name)? {
+        Some(e) => {
+            e.expect_size(OWNER_SIZE)?;
+            Ok(Some(seg.region(&e)?))
+        }
+        None => Ok(None),
+    }
+}
+
 /// How soon a blocked locker first checks whether the recorded holder is still alive; later
 /// checks come after a quarter of the time waited, at most [`OWNER_CHECK_MAX`] apart.
 pub(crate) const OWNER_CHECK: Duration = Duration::from_millis(10);
@@ -105,20 +151,9 @@ impl Mutex {
     pub const SIZE: u64 = semaphore::SIZE;
 
     fn create_locked(lock: &mut zeroipc_format::TableLock<'_>, name: &str) -> Result<Self> {
-        let init = |sem: &Region| RawSemaphore::init(sem, 1, 1);
-        // The owner entry `NAME_owner` exists only where its name fits the table.
-        let (entry, region, owner) = if name.len() + OWNER_SUFFIX.len() <= MAX_ENTRY_NAME {
-            let owner_name = part(name, OWNER_SUFFIX);
-            let ([entry, _], [region, owner]) = lock.add(
-                &[(name, semaphore::SIZE), (&owner_name, OWNER_SIZE)],
-                |[sem, _]: &[Region; 2]| init(sem),
-            )?;
-            (entry, region, Some(owner))
-        } else {
-            let ([entry], [region]) =
-                lock.add(&[(name, semaphore::SIZE)], |[sem]: &[Region; 1]| init(sem))?;
-            (entry, region, None)
-        };
+        let (entry, region, owner) = add_with_owner(lock, name, semaphore::SIZE, |sem| {
+            RawSemaphore::init(sem, 1, 1)
+        })?;
         Ok(Self {
             raw: RawSemaphore {
                 region,
@@ -135,8 +170,7 @@ impl Mutex {
     /// # Errors
     /// The segment's errors (name, duplicate, table full, out of space).
     pub fn create(seg: &Segment, name: &str) -> Result<Self> {
-        let mut lock = seg.lock_table()?;
-        Self::create_locked(&mut lock, name)
+        Self::create_locked(&mut seg.lock_table()?, name)
     }
 
     /// Opens the existing mutex `name` (with its owner entry if there is one).
@@ -164,18 +198,7 @@ impl Mutex {
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
         let raw = open_raw_mutex(seg, entry)?;
-        let owner_name = part(raw.entry.name(), OWNER_SUFFIX);
-        let owner = if owner_name.len() <= MAX_ENTRY_NAME {
-            match seg.get(&owner_name)? {
-                Some(e) => {
-                    e.expect_size(OWNER_SIZE)?;
-                    Some(seg.region(&e)?)
-                }
-                None => None,
-            }
-        } else {
-            None
-        };
+        let owner = find_owner(seg, raw.entry.name())?;
         Ok(Self { raw, owner })
     }
 

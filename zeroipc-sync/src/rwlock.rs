@@ -6,7 +6,7 @@ use zeroipc_format::Error as FormatError;
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
 
-use crate::common::{part, region};
+use crate::common::{self, part, part_names, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
 use crate::layout::RwStateLayout;
@@ -219,12 +219,7 @@ impl Drop for RwLockWriteGuard<'_> {
 
 impl RwLock {
     fn names(name: &str) -> [String; 4] {
-        [
-            part(name, SUFFIXES[0]),
-            part(name, SUFFIXES[1]),
-            part(name, SUFFIXES[2]),
-            name.to_owned(),
-        ]
+        part_names(name, [SUFFIXES[0], SUFFIXES[1], SUFFIXES[2], ""])
     }
 
     /// Creates the lock `name` (four entries, published at once).
@@ -233,8 +228,7 @@ impl RwLock {
     /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
-        let mut lock = seg.lock_table()?;
-        Self::create_locked(&mut lock, name)
+        Self::create_locked(&mut seg.lock_table()?, name)
     }
 
     fn create_locked(lock: &mut zeroipc_format::TableLock<'_>, name: &str) -> Result<Self> {
@@ -291,17 +285,12 @@ impl RwLock {
     /// As [`RwLock::create`] and [`RwLock::open`].
     pub fn open_or_create(seg: &Segment, name: &str) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
-        let mut lock = seg.lock_table()?;
-        let names = Self::names(name);
-        let mut any = false;
-        for n in &names {
-            any |= lock.get(n)?.is_some();
-        }
-        if any {
-            drop(lock);
-            return Self::open(seg, name);
-        }
-        Self::create_locked(&mut lock, name)
+        common::open_or_create_parts(
+            seg,
+            &Self::names(name),
+            || Self::open(seg, name),
+            |lock| Self::create_locked(lock, name),
+        )
     }
 
     pub(crate) fn with_words<R>(

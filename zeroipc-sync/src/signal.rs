@@ -8,7 +8,7 @@ use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment, align8};
 
-use crate::common::{part, region};
+use crate::common::{self, part_names, region};
 use crate::error::{Error, Result};
 use crate::futex;
 use crate::layout::SignalHeader;
@@ -112,11 +112,7 @@ impl<T: Pod> Signal<T> {
     }
 
     fn names(name: &str) -> [String; 3] {
-        [
-            part(name, SUFFIXES[0]),
-            part(name, SUFFIXES[1]),
-            name.to_owned(),
-        ]
+        part_names(name, [SUFFIXES[0], SUFFIXES[1], ""])
     }
 
     /// Creates signal `name` with version 0 and value `initial`.
@@ -125,8 +121,7 @@ impl<T: Pod> Signal<T> {
     /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
     pub fn create(seg: &Segment, name: &str, initial: T) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
-        let mut lock = seg.lock_table()?;
-        Self::create_locked(&mut lock, name, initial)
+        Self::create_locked(&mut seg.lock_table()?, name, initial)
     }
 
     fn create_locked(
@@ -190,16 +185,12 @@ impl<T: Pod> Signal<T> {
     /// As [`Signal::create`] and [`Signal::open`].
     pub fn open_or_create(seg: &Segment, name: &str, initial: T) -> Result<Self> {
         zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
-        let mut lock = seg.lock_table()?;
-        let mut any = false;
-        for n in &Self::names(name) {
-            any |= lock.get(n)?.is_some();
-        }
-        if any {
-            drop(lock);
-            return Self::open(seg, name);
-        }
-        Self::create_locked(&mut lock, name, initial)
+        common::open_or_create_parts(
+            seg,
+            &Self::names(name),
+            || Self::open(seg, name),
+            |lock| Self::create_locked(lock, name, initial),
+        )
     }
 
     fn locked<R>(&self, timeout: Duration, f: impl FnOnce() -> Result<R>) -> Result<R> {

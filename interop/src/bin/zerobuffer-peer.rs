@@ -61,6 +61,10 @@ struct Common {
     /// Skip byte verification (reader), for throughput runs.
     #[arg(long)]
     no_verify: bool,
+    /// Read with `Reader::read_frame_async` (no runtime: `zeroipc_sync::reactor::block_on`)
+    /// instead of the blocking `read_frame_timeout` (reader).
+    #[arg(long)]
+    async_read: bool,
 }
 
 fn now_ms() -> f64 {
@@ -113,9 +117,36 @@ fn hang() -> ! {
     }
 }
 
+/// `read_frame_timeout` through the async API: awaits `read_frame_async` and gives up (as
+/// `Ok(None)`) once `timeout` passed. The pending read's helper wakes the future at least once
+/// per liveness slice (100 ms), so the deadline is checked that often.
+fn read_async_timeout(
+    reader: &Reader,
+    timeout: Duration,
+) -> Result<Option<zerobuffer::Frame<'_>>, Error> {
+    let deadline = Instant::now() + timeout;
+    let mut fut = std::pin::pin!(reader.read_frame_async());
+    zeroipc_sync::reactor::block_on(std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+        std::task::Poll::Pending if Instant::now() >= deadline => std::task::Poll::Ready(Ok(None)),
+        other => other,
+    }))
+}
+
+fn read<'a>(
+    reader: &'a Reader,
+    c: &Common,
+    timeout: Duration,
+) -> Result<Option<zerobuffer::Frame<'a>>, Error> {
+    if c.async_read {
+        read_async_timeout(reader, timeout)
+    } else {
+        reader.read_frame_timeout(timeout)
+    }
+}
+
 fn run_reader(c: &Common) -> Value {
     let mut s = json!({
-        "role": "reader", "impl": "rust", "name": c.name, "expected": c.n,
+        "role": "reader", "impl": if c.async_read { "rust-async" } else { "rust" }, "name": c.name, "expected": c.n,
         "frames": 0, "bytes": 0, "bad_frames": 0, "error": null, "error_at_ms": null,
         "metadata": null, "metadata_ok": false, "ok": false,
     });
@@ -140,7 +171,7 @@ fn run_reader(c: &Common) -> Value {
     let limit = c.hang_after.unwrap_or(c.n).min(c.n);
     let mut error: Option<Error> = None;
     while frames < limit {
-        match reader.read_frame_timeout(timeout) {
+        match read(&reader, c, timeout) {
             Ok(Some(f)) => {
                 t_first.get_or_insert_with(Instant::now);
                 let i = frames;
@@ -211,7 +242,7 @@ fn run_reader(c: &Common) -> Value {
         s["error_at_ms"] = json!(now_ms());
     } else if frames == c.n {
         // Drain: after the last frame the writer's close must be reported as WriterDead.
-        match reader.read_frame_timeout(timeout) {
+        match read(&reader, c, timeout) {
             Err(Error::WriterDead { .. }) => s["writer_closed_seen"] = json!(true),
             Ok(None) => s["writer_closed_seen"] = json!(false),
             Ok(Some(_)) => s["extra_frame"] = json!(true),

@@ -37,7 +37,8 @@ pub fn child_main(role: &str) {
         || crate::throughput::child(role, &arg)
         || crate::scaling::child(role, &arg)
         || crate::codata::child(role, &arg)
-        || crate::zb::child(role, &arg);
+        || crate::zb::child(role, &arg)
+        || crate::asyncs::child(role, &arg);
     if !handled {
         eprintln!("unknown role {role}");
         std::process::exit(2);

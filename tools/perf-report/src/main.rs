@@ -13,6 +13,7 @@
 //! analysis around them survives every run. The figures of every group are also kept in
 //! `docs/perf/results.json`, so `--only GROUP` refreshes one group and keeps the others.
 
+mod asyncs;
 mod baselines;
 mod codata;
 mod harness;
@@ -43,6 +44,7 @@ pub const GROUPS: &[&str] = &[
     "codata",
     "zerobuffer",
     "idle",
+    "async",
 ];
 
 /// Command line.
@@ -56,7 +58,7 @@ struct Cli {
     #[arg(long)]
     quick: bool,
     /// Run only this group (repeatable): micro, latency, spsc, throughput, scaling, codata,
-    /// zerobuffer, idle. The other groups keep their last results.
+    /// zerobuffer, idle, async. The other groups keep their last results.
     #[arg(long, value_name = "GROUP")]
     only: Vec<String>,
     /// Directory holding docs/PERFORMANCE.md, docs/img and docs/perf (default: the repository
@@ -166,6 +168,7 @@ fn main() {
             "codata" => codata::run(&cfg),
             "zerobuffer" => zb::run(&cfg),
             "idle" => idle::run(&cfg, &img),
+            "async" => asyncs::run(&cfg),
             _ => unreachable!("group list checked above"),
         };
         rec.when = harness::utc_now();

@@ -4,6 +4,7 @@
 //! [`child_process_entry_point`] instead of a test.
 
 mod api;
+mod asyncs;
 mod common;
 mod corruption;
 mod duplex;

@@ -82,6 +82,17 @@ impl<T: Pod> Sender<T> {
 pub struct Receiver<T: Pod> {
     pub(super) chan: Channel<T>,
     pub(super) slot: Option<usize>,
+    /// The pending `Stream::poll_next`, if any (feature `async`).
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(super) next: crate::async_api::NextState,
+}
+
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+impl<T: Pod> Receiver<T> {
+    /// The channel and the pending stream state, borrowed apart (`crate::async_api`).
+    pub(crate) fn parts_for_stream(&mut self) -> (&Channel<T>, &mut crate::async_api::NextState) {
+        (&self.chan, &mut self.next)
+    }
 }
 
 impl<T: Pod> Drop for Receiver<T> {

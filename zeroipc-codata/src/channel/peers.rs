@@ -131,6 +131,35 @@ impl<T: Pod> Channel<T> {
         Ok(Receiver {
             chan: self.clone(),
             slot,
+            #[cfg(all(feature = "async", not(zeroipc_loom)))]
+            next: None,
         })
+    }
+}
+
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+impl<T: Pod> Channel<T> {
+    /// The futex word or waiter counter an async wait uses (`crate::async_api`).
+    pub(crate) fn async_word(&self, which: crate::async_api::ChannelWord) -> Option<&HwU32> {
+        use crate::async_api::ChannelWord as W;
+        match which {
+            W::Recv => self.recv_word().ok(),
+            W::Send => match &self.inner.kind {
+                Kind::Buffered { qwords, .. } => qwords.first(),
+                Kind::Unbuffered { word, .. } => word.first(),
+            },
+            W::Receivers => self.word(ChannelHeader::W_RECEIVERS).ok(),
+            W::Senders => self.word(ChannelHeader::W_SENDERS).ok(),
+        }
+    }
+
+    /// [`Error::Disconnected`] once every registered receiver (`receivers`) or sender is
+    /// gone, as the blocking handles check once per slice.
+    pub(crate) fn peers_gone(&self, receivers: bool) -> Result<()> {
+        if receivers {
+            self.gone(PeersHeader::KIND_RECEIVER, "receiver")
+        } else {
+            self.gone(PeersHeader::KIND_SENDER, "sender")
+        }
     }
 }

@@ -618,6 +618,8 @@ impl<T: Pod> Stream<T> {
                 stream: self.clone(),
                 slot: i,
                 done: false,
+                #[cfg(all(feature = "async", not(zeroipc_loom)))]
+                next: None,
             });
         }
         Err(FormatError::InvalidArgument(format!(
@@ -625,5 +627,18 @@ impl<T: Pod> Stream<T> {
             self.inner.name
         ))
         .into())
+    }
+}
+
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+impl<T: Pod> Stream<T> {
+    /// For async waits (`crate::async_api`): the subscribers' futex word (the low half of
+    /// `write_pos`), or with `counter` the `sub_waiting` counter (`None` without one).
+    pub(crate) fn async_word(&self, counter: bool) -> Option<&HwU32> {
+        if counter {
+            self.subs_u32(SubsHeader::SUB_WAITING).ok().flatten()
+        } else {
+            self.wlow().ok()
+        }
     }
 }

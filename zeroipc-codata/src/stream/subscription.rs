@@ -8,6 +8,22 @@ pub struct Subscription<T: Pod> {
     pub(super) stream: Stream<T>,
     pub(super) slot: usize,
     pub(super) done: bool,
+    /// The pending `Stream::poll_next`, if any (feature `async`).
+    #[cfg(all(feature = "async", not(zeroipc_loom)))]
+    pub(super) next: crate::async_api::NextState,
+}
+
+#[cfg(all(feature = "async", not(zeroipc_loom)))]
+impl<T: Pod> Subscription<T> {
+    /// Takes the pending stream state out (`crate::async_api`).
+    pub(crate) fn take_next_state(&mut self) -> crate::async_api::NextState {
+        self.next.take()
+    }
+
+    /// Puts the pending stream state back.
+    pub(crate) fn put_next_state(&mut self, next: crate::async_api::NextState) {
+        self.next = next;
+    }
 }
 
 impl<T: Pod> std::fmt::Debug for Subscription<T> {

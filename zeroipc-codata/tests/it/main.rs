@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod asyncs;
 mod basic;
 mod crash;
 mod crash_matrix;

@@ -80,14 +80,7 @@ pub struct Queue<T> {
 #[derive(Debug, Default)]
 struct Hint(AtomicU32);
 
-impl<T> std::fmt::Debug for Queue<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Queue")
-            .field("name", &self.entry.name())
-            .field("capacity", &self.capacity)
-            .finish()
-    }
-}
+crate::common::debug_by_name!(Queue<T> { "capacity": |s: &Self| s.capacity });
 
 impl<T: Pod> common::Shape for Queue<T> {
     type Geometry = (u32, u64);
@@ -180,56 +173,24 @@ impl<T: Pod> Queue<T> {
         }
     }
 
-    /// Creates the queue `name` with room for `capacity` elements, rounded up to a power of
-    /// two.
-    ///
-    /// # Errors
-    /// [`FormatError::InvalidArgument`] for a capacity of 0 or above 2^31; the segment's errors
-    /// (name, duplicate, table full, out of space).
-    pub fn create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::create_shape(seg, name, capacity)
-    }
+    common::shape_constructors! { Queue;
+        /// Creates the queue `name` with room for `capacity` elements, rounded up to a power of
+        /// two.
+        ///
+        /// # Errors
+        /// [`FormatError::InvalidArgument`] for a capacity of 0 or above 2^31; the segment's errors
+        /// (name, duplicate, table full, out of space).
+        create;
 
-    /// Opens the existing queue `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`FormatError::TypeMismatch`] if `elem_size` is not `size_of::<T>()`;
-    /// `Corrupt` if the capacity is not a power of two in `2..=2^31` (one slot cannot tell
-    /// full from empty);
-    /// [`FormatError::SizeMismatch`] if the entry size is not the layout's total.
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        common::open_shape(seg, name)
-    }
-
-    /// Opens `name` if it exists, else creates it with `capacity` (decided under the
-    /// segment's creation lock).
-    ///
-    /// # Errors
-    /// As [`Queue::create`] and [`Queue::open`].
-    pub fn open_or_create(seg: &Segment, name: &str, capacity: usize) -> Result<Self> {
-        common::open_or_create_shape(seg, name, capacity)
-    }
-
-    /// Initialises `region` as an empty Queue of `capacity` slots (stored as [`Queue::create`]
-    /// stores it), for a composite structure that adds the entry itself together with its
-    /// other parts (`TableLock::add`): the region must be fresh (zeroed) and
-    /// [`Queue::memory_size`]`(capacity)` bytes long. Open it afterwards with
-    /// [`Queue::open`] or [`Queue::open_entry`].
-    ///
-    /// # Errors
-    /// `InvalidArgument` for an impossible capacity; `OutOfBounds` if the region is too
-    /// small.
-    pub fn init_region(region: &Region, capacity: usize) -> Result<()> {
-        let (geometry, _) = <Self as common::Shape>::layout_for(capacity)?;
-        <Self as common::Shape>::init(region, geometry)
-    }
-
-    /// Opens the Queue stored in `entry` of `seg`, with every check of [`Queue::open`].
-    ///
-    /// # Errors
-    /// As [`Queue::open`].
-    pub fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        <Self as common::Shape>::open_entry(seg, entry)
+        /// Opens the existing queue `name`.
+        ///
+        /// # Errors
+        /// `NotFound`; [`FormatError::TypeMismatch`] if `elem_size` is not `size_of::<T>()`;
+        /// `Corrupt` if the capacity is not a power of two in `2..=2^31` (one slot cannot tell
+        /// full from empty);
+        /// [`FormatError::SizeMismatch`] if the entry size is not the layout's total.
+        open;
+        embeddable;
     }
 
     /// The `head` and `tail` words (in that order): the futex words a composite's blocked
@@ -430,34 +391,7 @@ impl<T: Pod> Queue<T> {
         self.with_core(|c| Ok(c.len() as usize))
     }
 
-    /// Whether the queue is empty (a snapshot).
-    ///
-    /// # Errors
-    /// As [`Queue::len`].
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
-    }
-
-    /// Whether the queue is full (a snapshot).
-    ///
-    /// # Errors
-    /// As [`Queue::len`].
-    pub fn is_full(&self) -> Result<bool> {
-        Ok(self.len()? >= self.capacity as usize)
-    }
-
-    /// Slots still free (a snapshot: `capacity - len`).
-    ///
-    /// # Errors
-    /// As [`Queue::len`].
-    pub fn free_slots(&self) -> Result<usize> {
-        Ok((self.capacity as usize).saturating_sub(self.len()?))
-    }
-
-    /// Number of slots (a power of two).
-    pub fn capacity(&self) -> usize {
-        self.capacity as usize
-    }
+    common::occupancy!(Queue;);
 
     /// The raw `(head, tail)` counters, for inspection.
     ///

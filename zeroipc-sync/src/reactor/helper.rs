@@ -2,6 +2,14 @@
 //! shared words plus a private word of its own (its *sequence*), and wakes the [`Waker`]s of
 //! the registrations whose word changed, was woken, or whose re-poll time came.
 //!
+//! The first helper of the list is also the **sweeper**: it sleeps at most one slice (the
+//! slice of the youngest pending wait, as a blocking wait of that age would sleep, and no
+//! later than any re-poll time) and then re-checks the registered words of *every* helper by
+//! value, firing those that changed (an upstream peer that never calls `FUTEX_WAKE`) or whose
+//! re-poll time came. The other helpers sleep until the kernel wakes them (at most
+//! [`QUIET`]), so an idle process pays one timed wake-up per slice in total, not one per
+//! helper.
+//!
 //! Hand-off (modelled in `tests/loom.rs`): a registrant pushes its entry under the helper's
 //! lock, then increments the sequence and `FUTEX_WAKE`s it. A helper loads the sequence
 //! *before* it takes the snapshot of its entries and passes that value as the expected value
@@ -29,6 +37,10 @@ pub(crate) const PER_HELPER: usize = 127;
 
 /// How long a helper with nothing to wait for stays before it exits.
 const LINGER: Duration = Duration::from_millis(200);
+
+/// The longest sleep of a helper that is not the sweeper (a safety net; the sweeper and the
+/// kernel wake it sooner whenever there is something to do).
+const QUIET: Duration = Duration::from_secs(1);
 
 /// Where an entry is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,14 +214,22 @@ fn timespec(d: Duration) -> futex::Timespec {
 
 /// How long the helper may sleep: the slice of its youngest wait (as a blocking wait of
 /// that age would sleep, see [`crate::futex::next_slice`]), and no later than any re-poll.
+/// The youngest wait has the shortest slice, so one slice computation covers them all.
 fn sleep_for(snap: &[Arc<Entry>], now: Instant) -> Duration {
-    let mut d = crate::futex::max_slice();
+    let mut youngest: Option<Instant> = None;
+    let mut repoll: Option<Instant> = None;
     for e in snap {
-        let slice = crate::futex::next_slice(None, e.since).unwrap_or(crate::futex::SLICE);
-        d = d.min(slice);
+        youngest = Some(youngest.map_or(e.since, |y| y.max(e.since)));
         if let Some(t) = e.repoll_at {
-            d = d.min(t.saturating_duration_since(now));
+            repoll = Some(repoll.map_or(t, |r| r.min(t)));
         }
+    }
+    let mut d = crate::futex::max_slice();
+    if let Some(since) = youngest {
+        d = d.min(crate::futex::next_slice(None, since).unwrap_or(crate::futex::SLICE));
+    }
+    if let Some(t) = repoll {
+        d = d.min(t.saturating_duration_since(now));
     }
     d
 }
@@ -269,6 +289,86 @@ fn sleep(
     Woke::Other
 }
 
+impl Entry {
+    /// Whether the entry should fire without a kernel wake: its word changed or cannot be
+    /// reached, its word's owner flags a condition the value does not show, or (with `due`)
+    /// its re-poll time came.
+    fn ready(&self, now: Instant, due: bool) -> bool {
+        // SeqCst: the word was published by a peer's RMW; the future re-reads it anyway.
+        self.word
+            .word()
+            .is_none_or(|w| w.load(Ordering::SeqCst) != self.expected)
+            || self.word.flagged()
+            || (due && self.repoll_at.is_some_and(|t| now >= t))
+    }
+}
+
+/// Fires the entries of `snap` that are [`Entry::ready`] or that the kernel named
+/// (`by_kernel`); collects their wakers into `wake`. A kernel wake that reached an entry no
+/// longer armed is passed on (`FUTEX_WAKE` of one), so a wake-one protocol does not lose it.
+fn check(snap: &[Arc<Entry>], by_kernel: Option<usize>, due: bool, wake: &mut Vec<Waker>) {
+    let now = Instant::now();
+    for (i, e) in snap.iter().enumerate() {
+        let kernel = by_kernel == Some(i);
+        if kernel || e.ready(now, due) {
+            match e.fire(kernel) {
+                Some(w) => wake.push(w),
+                None if kernel => {
+                    if let Some(w) = e.word.word() {
+                        crate::futex::wake_one(w);
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// The sweeper's round over every helper (itself included): fire what is ready or due and
+/// drop it from its helper's list, under that list's lock (one pass, no copies: an idle
+/// process pays this once per slice), then poke the helpers whose lists shrank so that they
+/// stop sleeping on words nobody waits for.
+fn sweep(me: &Arc<Helper>, wake: &mut Vec<Waker>) {
+    let list: Vec<Arc<Helper>> = helpers().clone();
+    let now = Instant::now();
+    for h in &list {
+        let removed = {
+            let mut es = h.entries();
+            let before = es.len();
+            // Lock order: a helper's entries, then an entry's slot (`fire`); nothing takes
+            // them the other way round.
+            es.retain(|e| {
+                if !e.ready(now, true) {
+                    return true;
+                }
+                if let Some(w) = e.fire(false) {
+                    wake.push(w);
+                }
+                false
+            });
+            before != es.len()
+        };
+        if removed && !Arc::ptr_eq(h, me) {
+            h.poke();
+        }
+    }
+}
+
+/// Whether `h` is the sweeper (the first helper of the list).
+fn is_sweeper(h: &Arc<Helper>) -> bool {
+    helpers().first().is_some_and(|f| Arc::ptr_eq(f, h))
+}
+
+/// The sweeper's sleep: the shortest [`sleep_for`] over every helper's entries.
+fn sweep_sleep() -> Duration {
+    let list: Vec<Arc<Helper>> = helpers().clone();
+    let now = Instant::now();
+    list.iter()
+        .map(|h| sleep_for(&h.entries(), now))
+        .min()
+        .unwrap_or(QUIET)
+}
+
 fn run(h: &Arc<Helper>) {
     let mut snap: Vec<Arc<Entry>> = Vec::with_capacity(PER_HELPER);
     let mut waits: Vec<futex::Wait> = Vec::with_capacity(PER_HELPER + 1);
@@ -278,7 +378,8 @@ fn run(h: &Arc<Helper>) {
         let seq = h.seq.load(Ordering::SeqCst);
         snap.clear();
         snap.extend(h.entries().iter().cloned());
-        if snap.is_empty() {
+        let sweeper = is_sweeper(h);
+        if snap.is_empty() && (!sweeper || pending() == 0) {
             let _ = futex::wait(&h.seq, futex::Flags::PRIVATE, seq, Some(&timespec(LINGER)));
             if h.seq.load(Ordering::SeqCst) != seq {
                 continue;
@@ -286,27 +387,46 @@ fn run(h: &Arc<Helper>) {
             let mut list = helpers();
             if h.entries().is_empty() {
                 list.retain(|x| !Arc::ptr_eq(x, h));
+                // The next helper becomes the sweeper: wake it to take the role now.
+                if let Some(next) = list.first() {
+                    next.poke();
+                }
                 return;
             }
             continue;
         }
-        let woke = sleep(h, seq, &snap, &mut waits, sleep_for(&snap, Instant::now()));
-        let now = Instant::now();
-        for (i, e) in snap.iter().enumerate() {
-            let by_kernel = matches!(woke, Woke::Entry(k) if k == i);
-            // SeqCst: the word was published by a peer's RMW; the future re-reads it anyway.
-            let changed = e
-                .word
-                .word()
-                .is_none_or(|w| w.load(Ordering::SeqCst) != e.expected);
-            let due = e.repoll_at.is_some_and(|t| now >= t);
-            if (by_kernel || changed || due)
-                && let Some(w) = e.fire(by_kernel)
-            {
-                wake.push(w);
+        let d = if sweeper || NO_WAITV.get().is_some() {
+            sweep_sleep()
+        } else {
+            QUIET
+        };
+        let woke = sleep(h, seq, &snap, &mut waits, d);
+        let by_kernel = match woke {
+            Woke::Entry(i) => Some(i),
+            Woke::Other => None,
+        };
+        if sweeper {
+            // The sweep covers this helper's own entries; only a kernel wake needs its flag,
+            // and its task is woken before the sweep (which may cover many entries).
+            if let Some(named) = by_kernel.and_then(|i| snap.get(i..=i)) {
+                check(named, Some(0), false, &mut wake);
+                h.entries()
+                    .retain(|e| !named.iter().any(|n| Arc::ptr_eq(e, n)));
+                for w in wake.drain(..) {
+                    w.wake();
+                }
             }
+            sweep(h, &mut wake);
+        } else {
+            check(&snap, by_kernel, false, &mut wake);
+            h.entries().retain(|e| e.lock().state == State::Armed);
         }
-        h.entries().retain(|e| e.lock().state == State::Armed);
+        if !sweeper && NO_WAITV.get().is_some() {
+            // Without futex_waitv nothing wakes this helper for its words: check them by
+            // value (and re-poll times) every slice itself.
+            check(&snap, None, true, &mut wake);
+            h.entries().retain(|e| e.lock().state == State::Armed);
+        }
         snap.clear();
         for w in wake.drain(..) {
             w.wake();

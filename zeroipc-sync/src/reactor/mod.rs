@@ -57,6 +57,14 @@ pub trait FutexWord: Send + Sync + 'static {
     /// The word; `None` if it cannot be reached (the waiter is then woken at once and finds
     /// the error itself).
     fn word(&self) -> Option<&AtomicU32>;
+
+    /// Whether a condition that the word's value does not show (such as a closed flag) ends
+    /// the wait. The helpers check it together with the value, after every wake-up and once
+    /// per slice, so a `FUTEX_WAKE` that changed nothing and reached no sleeping helper (the
+    /// helper was busy, or `futex_waitv` named another word) is still noticed. Default: none.
+    fn flagged(&self) -> bool {
+        false
+    }
 }
 
 /// The word at an offset of a [`Region`] (the region keeps the mapping alive).

@@ -323,3 +323,38 @@ async fn tokio_or_smol_yield(rt: Runtime) {
         _ => tokio::task::yield_now().await,
     }
 }
+
+/// Every wait's future is `Send` (the handles are), so a multi-thread runtime may move it
+/// between workers; this fails to compile otherwise. Dropping them unpolled registers nothing.
+#[test]
+fn every_wait_future_is_send_and_an_unpolled_one_registers_nothing() {
+    fn send<F: Future + Send>(f: F) -> F {
+        f
+    }
+    let _serial = serial();
+    let seg = Segment::anonymous(1 << 18, 64).unwrap();
+    let sem = Semaphore::create(&seg, "sem", 0, 0).unwrap();
+    let mutex = Mutex::create(&seg, "mutex").unwrap();
+    let rw = RwLock::create(&seg, "rw").unwrap();
+    let event = Event::create(&seg, "event", EventMode::AutoReset).unwrap();
+    let latch = Latch::create(&seg, "latch", 1).unwrap();
+    let barrier = Barrier::create(&seg, "barrier", 2).unwrap();
+    let signal = Signal::<u64>::create(&seg, "signal", 0).unwrap();
+    let futures = (
+        send(sem.acquire_async()),
+        send(mutex.lock_async()),
+        send(rw.read_async()),
+        send(rw.write_async()),
+        send(event.wait_async()),
+        send(latch.wait_async()),
+        send(barrier.wait_async()),
+        send(signal.wait_for_change_async(0)),
+    );
+    drop(futures);
+    assert_eq!(pending_waits(), 0);
+    assert_eq!(
+        barrier.arrived().unwrap(),
+        0,
+        "an unpolled wait did not arrive"
+    );
+}
