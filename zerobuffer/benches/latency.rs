@@ -39,13 +39,7 @@ fn zerobuffer_rtt(size: usize, n: usize) -> Vec<Duration> {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn server");
-    let mut ready = [0u8; 1];
-    child
-        .stdout
-        .as_mut()
-        .expect("stdout")
-        .read_exact(&mut ready)
-        .expect("ready byte");
+    zeroipc_testkit::wait_ready(&mut child);
     let mut client = DuplexClient::connect_with(&name, CFG).expect("client");
     let req = vec![0x5au8; size];
     let mut out = Vec::with_capacity(n);
@@ -102,8 +96,7 @@ fn main() {
                 .and_then(|v| v.parse().ok())
                 .expect("n");
             let mut server = DuplexServer::create(&name, CFG).expect("server");
-            std::io::stdout().write_all(b"R").expect("ready");
-            std::io::stdout().flush().expect("flush");
+            zeroipc_testkit::signal_ready();
             while server.stats().requests < n {
                 server
                     .serve_one(&mut |req, out| out.write_frame(req.data()).map(|_| ()))

@@ -11,9 +11,8 @@
 //! `cargo bench -p zerobuffer --bench relay` — re-executes itself as the relay
 //! (`ZB_RELAY_ROLE=zb|raw`).
 
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer};
 use zeroipc_format::{Region, Segment, SegmentOptions};
@@ -41,37 +40,13 @@ fn spawn(role: &str, name: &str) -> std::process::Child {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn relay");
-    let mut ready = [0u8; 1];
+    zeroipc_testkit::wait_ready(&mut child);
     child
-        .stdout
-        .as_mut()
-        .expect("stdout")
-        .read_exact(&mut ready)
-        .expect("ready byte");
-    child
-}
-
-fn ready() {
-    std::io::stdout().write_all(b"R").expect("ready");
-    std::io::stdout().flush().expect("flush");
 }
 
 /// Runs `round_trip(i)` paced at one start per PERIOD; returns the measured round trips.
-fn paced(mut round_trip: impl FnMut(usize)) -> Vec<Duration> {
-    let mut out = Vec::with_capacity(FRAMES);
-    let start = Instant::now();
-    for i in 0..WARMUP + FRAMES {
-        let due = start + PERIOD * i as u32;
-        while Instant::now() < due {
-            std::hint::spin_loop();
-        }
-        let t = Instant::now();
-        round_trip(i);
-        if i >= WARMUP {
-            out.push(t.elapsed());
-        }
-    }
-    out
+fn paced(round_trip: impl FnMut(usize)) -> Vec<Duration> {
+    zeroipc_testkit::paced(WARMUP, FRAMES, PERIOD, round_trip)
 }
 
 fn zerobuffer_relay() -> Vec<Duration> {
@@ -123,7 +98,7 @@ fn main() {
         Ok("zb") => {
             let name = std::env::var("ZB_RELAY_NAME").expect("name");
             let mut server = DuplexServer::create(&name, CFG).expect("server");
-            ready();
+            zeroipc_testkit::signal_ready();
             while server.stats().requests < (WARMUP + FRAMES) as u64 {
                 server
                     .serve_one(&mut |req, out| out.write_frame(req.data()).map(|_| ()))
@@ -136,7 +111,7 @@ fn main() {
             let b = seg.region(&seg.find("b").expect("b")).expect("b");
             let req = Semaphore::open(&seg, "req").expect("sem");
             let resp = Semaphore::open(&seg, "resp").expect("sem");
-            ready();
+            zeroipc_testkit::signal_ready();
             for _ in 0..WARMUP + FRAMES {
                 req.acquire().expect("wait");
                 a.copy_to(0, &b, 0, FRAME).expect("relay copy");

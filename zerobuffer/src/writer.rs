@@ -204,7 +204,7 @@ impl Writer {
         };
         let metadata_written = o.metadata_written_bytes.load(Ordering::Acquire) > 0;
         let w = o.payload_write_pos.load(Ordering::Acquire);
-        let mut writer = Self::attached(names, geo, map, sem_w, sem_r, pid);
+        let mut writer = Self::attached(names, geo, map, [sem_w, sem_r], pid);
         writer.opts = opts;
         writer.w = w;
         writer.metadata_written = metadata_written;
@@ -217,10 +217,10 @@ impl Writer {
         names: Names,
         geo: Geometry,
         map: Mapping,
-        sem_w: NamedSemaphore,
-        sem_r: NamedSemaphore,
+        sem: [NamedSemaphore; 2],
         pid: u64,
     ) -> Self {
+        let [sem_w, sem_r] = sem;
         Writer {
             names,
             geo,
@@ -255,7 +255,7 @@ impl Writer {
     ) -> Result<Self> {
         let pid = u64::from(std::process::id());
         claim_writer_slot(map.oieb(), pid)?;
-        Ok(Self::attached(names, geo, map, sem_w, sem_r, pid))
+        Ok(Self::attached(names, geo, map, [sem_w, sem_r], pid))
     }
 
     /// Buffer name.

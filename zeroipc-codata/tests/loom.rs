@@ -7,12 +7,7 @@
 use loom::sync::Arc;
 use loom::thread;
 use zeroipc_codata::model::{Future, Rendezvous};
-
-fn bounded(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(3);
-    b.check(f);
-}
+use zeroipc_testkit::loom_bounded as bounded;
 
 #[test]
 fn future_set_wakes_the_getter_with_the_value() {

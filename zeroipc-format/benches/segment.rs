@@ -34,20 +34,7 @@ fn open_and_find(c: &mut Criterion) {
     group.bench_function("baseline_syscalls_open_map_touch", |b| {
         let path = format!("/{name}");
         b.iter(|| {
-            let fd = rustix::shm::open(
-                path.as_str(),
-                rustix::shm::OFlags::RDWR,
-                rustix::fs::Mode::empty(),
-            )
-            .expect("shm_open");
-            let st = rustix::fs::fstat(&fd).expect("fstat");
-            let file = std::fs::File::from(fd);
-            let map = memmap2::MmapOptions::new()
-                .len(st.st_size as usize)
-                .populate()
-                .map_raw(&file)
-                .expect("mmap");
-            black_box(&map);
+            black_box(zeroipc_testkit::map_shm(&path));
         })
     });
     let image = seg.raw().to_vec();

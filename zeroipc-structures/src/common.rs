@@ -197,6 +197,24 @@ macro_rules! debug_by_name {
 }
 pub(crate) use debug_by_name;
 
+/// [`Shape::layout_for`] of a structure whose geometry is its capacity as stored (`u32`):
+/// `(capacity, total)`, or `InvalidArgument` saying which capacities the `what` takes
+/// (`range`) when `total` (its `memory_size`) is `None`.
+pub(crate) fn capacity_layout(
+    capacity: usize,
+    total: Option<u64>,
+    what: &str,
+    range: &str,
+) -> Result<(u32, u64)> {
+    let total = total.ok_or_else(|| {
+        FormatError::InvalidArgument(format!(
+            "{what} capacity must be in {range}, got {capacity}"
+        ))
+    })?;
+    // `total` is `Some` only for capacities within `range`, all of which fit in a u32.
+    Ok((capacity as u32, total))
+}
+
 /// Bytes of a header of `header` bytes followed by `capacity` entries of `entry` bytes, or
 /// `None` if the capacity is 0, above `u32::MAX` or the total overflows (Map and Set).
 pub(crate) const fn table_size(capacity: usize, entry: usize, header: usize) -> Option<u64> {

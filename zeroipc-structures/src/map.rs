@@ -60,12 +60,7 @@ impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
     type Geometry = u32;
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
-        let total = Self::memory_size(capacity).ok_or_else(|| {
-            FormatError::InvalidArgument(format!(
-                "map capacity must be in 1..=u32::MAX, got {capacity}"
-            ))
-        })?;
-        Ok((capacity as u32, total))
+        common::capacity_layout(capacity, Self::memory_size(capacity), "map", "1..=u32::MAX")
     }
 
     fn init(region: &Region, cap: u32) -> Result<()> {

@@ -220,12 +220,12 @@ impl<T: Pod> common::Shape for Pool<T> {
     type Geometry = u32;
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
-        let total = Self::memory_size(capacity).ok_or_else(|| {
-            FormatError::InvalidArgument(format!(
-                "pool capacity must be in 1..0xFFFFFFFF, got {capacity}"
-            ))
-        })?;
-        Ok((capacity as u32, total))
+        common::capacity_layout(
+            capacity,
+            Self::memory_size(capacity),
+            "pool",
+            "1..0xFFFFFFFF",
+        )
     }
 
     fn init(region: &Region, cap: u32) -> Result<()> {

@@ -10,9 +10,7 @@ use loom::thread;
 use zeroipc_structures::loom_models::{MapModel, PoolModel, QueueModel, StackModel};
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(2);
-    b.check(f);
+    zeroipc_testkit::loom_check(2, f);
 }
 
 #[test]

@@ -9,12 +9,7 @@ use loom::sync::atomic::AtomicU32;
 use loom::thread;
 use zeroipc_format::atomic::Ordering::{Relaxed, SeqCst};
 use zeroipc_sync::model::{Barrier, Latch, ManualEvent, Once, RwLock, Semaphore};
-
-fn bounded(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(3);
-    b.check(f);
-}
+use zeroipc_testkit::loom_bounded as bounded;
 
 /// A non-atomic-style increment (load, then store, both Relaxed): without the lock's
 /// happens-before edges loom finds a lost update.

@@ -178,13 +178,7 @@ fn run_one(s: Subject, p: &Plan, pin: Option<(usize, usize)>) -> Vec<u64> {
         Subject::ZeroBuffer => {
             let name = unique("zbl");
             let mut child = spawn_with("lat.zb", &name, child_pin, Stdio::null(), Stdio::piped());
-            let mut ready = [0u8; 1];
-            child
-                .stdout
-                .as_mut()
-                .expect("stdout")
-                .read_exact(&mut ready)
-                .expect("server ready");
+            zeroipc_testkit::wait_ready(&mut child);
             let mut client =
                 DuplexClient::connect_with(&name, BufferConfig::new(0, 64 << 10)).expect("client");
             let mut rt = |i: u64| {
@@ -299,8 +293,7 @@ pub fn child(role: &str, arg: &str) -> bool {
         "lat.zb" => {
             let mut server =
                 DuplexServer::create(arg, BufferConfig::new(0, 64 << 10)).expect("server");
-            std::io::stdout().write_all(b"R").expect("ready");
-            std::io::stdout().flush().expect("flush");
+            zeroipc_testkit::signal_ready();
             let mut stop = false;
             while !stop {
                 server

@@ -121,20 +121,7 @@ pub fn run(cfg: &Config) -> GroupRecord {
         }));
         let opens = cfg.pick(4000, 500);
         v[9].push(per_op(opens, || {
-            let fd = rustix::shm::open(
-                path.as_str(),
-                rustix::shm::OFlags::RDWR,
-                rustix::fs::Mode::empty(),
-            )
-            .expect("shm_open");
-            let st = rustix::fs::fstat(&fd).expect("fstat");
-            let file = std::fs::File::from(fd);
-            let map = memmap2::MmapOptions::new()
-                .len(st.st_size as usize)
-                .populate()
-                .map_raw(&file)
-                .expect("mmap");
-            black_box(&map);
+            black_box(zeroipc_testkit::map_shm(&path));
         }));
         v[10].push(per_op(opens, || {
             let s = Segment::open(black_box(&oname)).expect("open");

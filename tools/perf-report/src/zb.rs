@@ -2,9 +2,8 @@
 //! process → client, paced at 1000 frames/s, against the floor measured in the same run (the
 //! same two copies and two hand-offs with two shared regions and two futex semaphores).
 
-use std::io::{Read, Write};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer};
 use zeroipc_format::Region;
@@ -24,39 +23,18 @@ fn parse(arg: &str) -> (String, usize) {
     (a.to_string(), b.parse().expect("n"))
 }
 
-fn ready() {
-    std::io::stdout().write_all(b"R").expect("ready");
-    std::io::stdout().flush().expect("flush");
-}
-
 fn spawn_ready(role: &str, arg: &str) -> Child {
     let mut child = spawn_with(role, arg, None, Stdio::null(), Stdio::piped());
-    let mut b = [0u8; 1];
-    child
-        .stdout
-        .as_mut()
-        .expect("stdout")
-        .read_exact(&mut b)
-        .expect("ready byte");
+    zeroipc_testkit::wait_ready(&mut child);
     child
 }
 
-/// Runs `round_trip(i)` paced at one start per PERIOD; returns the measured round trips.
-fn paced(warm: usize, n: usize, mut round_trip: impl FnMut(usize)) -> Vec<u64> {
-    let mut out = Vec::with_capacity(n);
-    let start = Instant::now();
-    for i in 0..warm + n {
-        let due = start + PERIOD * i as u32;
-        while Instant::now() < due {
-            std::hint::spin_loop();
-        }
-        let t = Instant::now();
-        round_trip(i);
-        if i >= warm {
-            out.push(t.elapsed().as_nanos() as u64);
-        }
-    }
-    out
+/// Runs `round_trip(i)` paced at one start per PERIOD; returns the measured round trips (ns).
+fn paced(warm: usize, n: usize, round_trip: impl FnMut(usize)) -> Vec<u64> {
+    zeroipc_testkit::paced(warm, n, PERIOD, round_trip)
+        .iter()
+        .map(|d| d.as_nanos() as u64)
+        .collect()
 }
 
 /// Peer roles of this group.
@@ -65,7 +43,7 @@ pub fn child(role: &str, arg: &str) -> bool {
         "zb.relay" => {
             let (name, total) = parse(arg);
             let mut server = DuplexServer::create(&name, CFG).expect("server");
-            ready();
+            zeroipc_testkit::signal_ready();
             while server.stats().requests < total as u64 {
                 server
                     .serve_one(&mut |req, out| out.write_frame(req.data()).map(|_| ()))
@@ -79,7 +57,7 @@ pub fn child(role: &str, arg: &str) -> bool {
             let b = region(&seg, "b");
             let req = Semaphore::open(&seg, "req").expect("sem");
             let resp = Semaphore::open(&seg, "resp").expect("sem");
-            ready();
+            zeroipc_testkit::signal_ready();
             for _ in 0..total {
                 req.acquire().expect("wait");
                 a.copy_to(0, &b, 0, FRAME).expect("relay copy");

@@ -375,3 +375,89 @@ pub fn threads() -> usize {
         .and_then(|v| v.trim().parse().ok())
         .expect("Threads: line")
 }
+
+/// Runs the loom model `f`, exploring every interleaving with at most `preemption_bound`
+/// preemptions (the workspace's loom tests use 2 for the lock-free structures and 3 for the
+/// synchronisation protocols, which keeps each model to seconds).
+#[cfg(zeroipc_loom)]
+pub fn loom_check(preemption_bound: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(preemption_bound);
+    b.check(f);
+}
+
+/// [`loom_check`] with a preemption bound of 3.
+#[cfg(zeroipc_loom)]
+pub fn loom_bounded(f: impl Fn() + Sync + Send + 'static) {
+    loom_check(3, f);
+}
+
+/// Waits for the one ready byte a peer process writes to its (piped) stdout with
+/// [`signal_ready`] once it is set up, so the caller measures nothing of the peer's start.
+///
+/// # Panics
+/// If the child's stdout is not piped or closes first (the peer failed to start).
+pub fn wait_ready(child: &mut std::process::Child) {
+    use std::io::Read;
+    let mut ready = [0u8; 1];
+    child
+        .stdout
+        .as_mut()
+        .expect("the peer's stdout is piped")
+        .read_exact(&mut ready)
+        .expect("ready byte from the peer");
+}
+
+/// The peer's side of [`wait_ready`]: writes and flushes the ready byte.
+///
+/// # Panics
+/// If stdout is closed.
+pub fn signal_ready() {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    out.write_all(b"R").expect("ready byte");
+    out.flush().expect("flush the ready byte");
+}
+
+/// Runs `round_trip(i)` for `warm + n` rounds, starting round `i` at `period * i` after the
+/// first (spinning until then, so the pace does not depend on the scheduler's timer); returns
+/// how long each of the `n` rounds after the warm-up took.
+pub fn paced(
+    warm: usize,
+    n: usize,
+    period: Duration,
+    mut round_trip: impl FnMut(usize),
+) -> Vec<Duration> {
+    let mut out = Vec::with_capacity(n);
+    let start = std::time::Instant::now();
+    for i in 0..warm + n {
+        let due = start + period * u32::try_from(i).unwrap_or(u32::MAX);
+        while std::time::Instant::now() < due {
+            std::hint::spin_loop();
+        }
+        let t = std::time::Instant::now();
+        round_trip(i);
+        if i >= warm {
+            out.push(t.elapsed());
+        }
+    }
+    out
+}
+
+/// Maps all of the existing shared-memory object `path` read-write, pre-faulted
+/// (`MAP_POPULATE`): what opening a segment costs at the least (the segment benchmarks'
+/// baseline).
+///
+/// # Panics
+/// If the object cannot be opened, sized or mapped.
+pub fn map_shm(path: &str) -> memmap2::MmapRaw {
+    let fd = rustix::shm::open(path, rustix::shm::OFlags::RDWR, rustix::fs::Mode::empty())
+        .expect("shm_open");
+    let st = rustix::fs::fstat(&fd).expect("fstat");
+    let file = std::fs::File::from(fd);
+    memmap2::MmapOptions::new()
+        .len(usize::try_from(st.st_size).expect("object size"))
+        .populate()
+        .map_raw(&file)
+        .expect("mmap")
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use zeroipc_codata::{Future, Lazy, LazyOp};
 use zeroipc_testkit::role;
 
-use crate::{LIMIT, child_segment, eventually, segment, spawn};
+use crate::{LIMIT, child_segment, race_eight, segment, spawn};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -40,20 +40,11 @@ fn chain_raced_by_8_processes_forces_every_input_once() {
     let results: Vec<_> = (0..8)
         .map(|i| Future::<i64>::create(&seg, &format!("r{i}")).unwrap())
         .collect();
-    let roles: Vec<String> = (0..8).map(|i| i.to_string()).collect();
-    let kids = spawn(
+    race_eight(
         "lazy_chain::chain_raced_by_8_processes_forces_every_input_once",
-        &roles.iter().map(String::as_str).collect::<Vec<_>>(),
         &name,
+        &go,
     );
-    assert!(
-        eventually(LONG, || go.waiters().unwrap() >= 6),
-        "racers ready"
-    );
-    go.set_value(1).unwrap();
-    for k in kids {
-        k.wait_success(LIMIT);
-    }
     for r in &results {
         assert_eq!(r.get_timeout(LONG).unwrap(), -114);
     }

@@ -39,6 +39,27 @@ pub(crate) fn spawn(test: &str, roles: &[&str], seg: &str) -> Vec<Child> {
         .collect()
 }
 
+/// Runs eight racers `0`..`7` of `test` on segment `seg`: they all wait on the future `go`,
+/// which is set once at least six of them are waiting, so they start together; returns once
+/// every racer has exited successfully.
+pub(crate) fn race_eight(test: &str, seg: &str, go: &zeroipc_codata::Future<u8>) {
+    let roles: Vec<String> = (0..8).map(|i| i.to_string()).collect();
+    let kids = spawn(
+        test,
+        &roles.iter().map(String::as_str).collect::<Vec<_>>(),
+        seg,
+    );
+    assert!(
+        eventually(std::time::Duration::from_secs(60), || go.waiters().unwrap()
+            >= 6),
+        "racers ready"
+    );
+    go.set_value(1).unwrap();
+    for k in kids {
+        k.wait_success(LIMIT);
+    }
+}
+
 /// Polls `cond` every millisecond until it holds or `limit` passes (a liveness bound).
 pub(crate) fn eventually(limit: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = std::time::Instant::now() + limit;

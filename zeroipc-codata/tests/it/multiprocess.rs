@@ -6,7 +6,7 @@ use std::time::Duration;
 use zeroipc_codata::{Channel, Future, Lazy};
 use zeroipc_testkit::role;
 
-use crate::{LIMIT, child_segment, eventually, segment, spawn};
+use crate::{LIMIT, child_segment, eventually, race_eight, segment, spawn};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -62,23 +62,14 @@ fn lazy_raced_by_8_processes_computes_once() {
     let (seg, _g, name) = segment("cdlazy8", 1 << 16);
     let l = Lazy::<u64>::create(&seg, "l").unwrap();
     let go = Future::<u8>::create(&seg, "go").unwrap();
-    let roles: Vec<String> = (0..8).map(|i| i.to_string()).collect();
     let results: Vec<_> = (0..8)
         .map(|i| Future::<u64>::create(&seg, &format!("r{i}")).unwrap())
         .collect();
-    let kids = spawn(
+    race_eight(
         "multiprocess::lazy_raced_by_8_processes_computes_once",
-        &roles.iter().map(String::as_str).collect::<Vec<_>>(),
         &name,
+        &go,
     );
-    assert!(
-        eventually(LONG, || go.waiters().unwrap() >= 6),
-        "racers ready"
-    );
-    go.set_value(1).unwrap();
-    for k in kids {
-        k.wait_success(LIMIT);
-    }
     let vals: Vec<u64> = results
         .iter()
         .map(|f| f.try_get().unwrap().unwrap())

@@ -45,26 +45,7 @@ fn monitor_reports_the_fill_rate_of_a_queue() {
     let mut child = spawn_child("producer", &format!("{name} work {RATE}"));
     wait_ready(&mut child);
 
-    let out = run(&[
-        "monitor",
-        &name,
-        "work",
-        "--json",
-        "--count",
-        "5",
-        "--interval",
-        "400",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ticks: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect();
-    assert_eq!(ticks.len(), 5);
+    let ticks = monitor_ticks(&[&name, "work"]);
     drop(child);
 
     let mut rates = Vec::new();

@@ -98,17 +98,24 @@ fn check_pool(seg: &Segment, want: &Value) {
     }
 }
 
+/// Checks the structures both upstream images lay out alike (queues, stacks, ring, pool);
+/// returns the image's `structures` object for the rest.
+fn check_shared_kinds<'a>(seg: &Segment, want: &'a Value) -> &'a Value {
+    let s = &want["structures"];
+    check_queue::<i32>(seg, "q_i32", &s["q_i32"]);
+    check_queue::<f64>(seg, "q_f64", &s["q_f64"]);
+    check_stack::<i32>(seg, "stk_i32", &s["stk_i32"]);
+    check_stack::<u8>(seg, "stk_u8", &s["stk_u8"]);
+    check_ring(seg, "ring_i32", &s["ring_i32"]);
+    check_pool(seg, &s["pool_i32"]);
+    s
+}
+
 #[test]
 fn cpp_image_decodes_as_its_json() {
     let seg = cpp();
     let want = json("standard-cpp.json");
-    let s = &want["structures"];
-    check_queue::<i32>(&seg, "q_i32", &s["q_i32"]);
-    check_queue::<f64>(&seg, "q_f64", &s["q_f64"]);
-    check_stack::<i32>(&seg, "stk_i32", &s["stk_i32"]);
-    check_stack::<u8>(&seg, "stk_u8", &s["stk_u8"]);
-    check_ring(&seg, "ring_i32", &s["ring_i32"]);
-    check_pool(&seg, &s["pool_i32"]);
+    let s = check_shared_kinds(&seg, &want);
 
     let m = Map::<i32, f64>::open(&seg, "map_i32_f64").unwrap();
     let w = &s["map_i32_f64"];
@@ -151,13 +158,7 @@ fn cpp_image_decodes_as_its_json() {
 fn python_image_where_it_agrees_and_where_it_does_not() {
     let seg = Segment::from_bytes(&golden_bytes("standard-py.seg")).unwrap();
     let want = json("standard-py.json");
-    let s = &want["structures"];
-    check_queue::<i32>(&seg, "q_i32", &s["q_i32"]);
-    check_queue::<f64>(&seg, "q_f64", &s["q_f64"]);
-    check_stack::<i32>(&seg, "stk_i32", &s["stk_i32"]);
-    check_stack::<u8>(&seg, "stk_u8", &s["stk_u8"]);
-    check_ring(&seg, "ring_i32", &s["ring_i32"]);
-    check_pool(&seg, &s["pool_i32"]);
+    check_shared_kinds(&seg, &want);
 
     // Same stride, Python hash: iteration and size work, canonical lookups miss.
     let m = Map::<i32, f64>::open(&seg, "map_i32_f64").unwrap();

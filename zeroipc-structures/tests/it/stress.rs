@@ -24,6 +24,71 @@ fn item(producer: u64, seq: u64) -> u64 {
     (producer << 40) | seq
 }
 
+/// A 2-producer/2-consumer child (`prod:ID` or `cons:ID`): the segment `SEG`, its results
+/// array, whether it produces, its id and the items per producer (`PER`).
+fn child(role: &str) -> (Segment, Array<u64>, bool, u64, u64) {
+    let seg = Segment::open(&env("SEG")).unwrap();
+    let res = Array::<u64>::open(&seg, "res").unwrap();
+    let (kind, id) = role.split_once(':').unwrap();
+    (
+        seg,
+        res,
+        kind == "prod",
+        id.parse().unwrap(),
+        env_u64("PER"),
+    )
+}
+
+/// Counts item `v` in its producer's row of `stats` (count, sum, sum of squares of the
+/// sequence numbers); returns the producer and the sequence number.
+fn tally(stats: &mut [[u64; 4]; 2], v: u64) -> (usize, u64) {
+    let (p, seq) = ((v >> 40) as usize, v & ((1 << 40) - 1));
+    let s = &mut stats[p];
+    s[0] += 1;
+    s[1] = s[1].wrapping_add(seq);
+    s[2] = s[2].wrapping_add(seq.wrapping_mul(seq));
+    (p, seq)
+}
+
+/// Runs two consumers and two producers (`test` re-executed on segment `name` with
+/// `per` items each), raises the done flag once the producers have finished, and returns,
+/// per producer, its four counters summed over both consumers.
+fn run_2p2c(test: &str, name: &str, res: &Array<u64>, per: u64) -> [[u64; 4]; 2] {
+    let per_s = per.to_string();
+    let env = [("SEG", name), ("PER", per_s.as_str())];
+    let consumers: Vec<Child> = (0..2)
+        .map(|c| Child::spawn(test, &format!("cons:{c}"), &env))
+        .collect();
+    let producers: Vec<Child> = (0..2)
+        .map(|p| Child::spawn(test, &format!("prod:{p}"), &env))
+        .collect();
+    for p in producers {
+        p.wait_success(Duration::from_secs(300));
+    }
+    res.set(0, 1).unwrap();
+    for c in consumers {
+        c.wait_success(Duration::from_secs(120));
+    }
+    let mut totals = [[0u64; 4]; 2];
+    for (p, total) in totals.iter_mut().enumerate() {
+        for c in 0..2 {
+            let at = 2 + 4 * (c * 2 + p);
+            total[0] += res.get(at).unwrap();
+            total[1] = total[1].wrapping_add(res.get(at + 1).unwrap());
+            total[2] = total[2].wrapping_add(res.get(at + 2).unwrap());
+            total[3] += res.get(at + 3).unwrap();
+        }
+    }
+    totals
+}
+
+/// `(sum, sum of squares)` of `0..n`, wrapping as the counters do.
+fn sums(n: u64) -> (u64, u64) {
+    (0..n).fold((0, 0), |(a, b): (u64, u64), s| {
+        (a.wrapping_add(s), b.wrapping_add(s.wrapping_mul(s)))
+    })
+}
+
 const QUEUE_ITEMS: u64 = 10_000_000;
 const QUEUE_TEST: &str = "stress::queue_2p2c_10m_items_exactly_once";
 
@@ -45,13 +110,9 @@ fn queue_2p2c_bulk_runs_exactly_once() {
 /// in order as seen by each consumer.
 fn queue_2p2c(test: &str, items: u64, bulk: bool) {
     if let Some(r) = role() {
-        let seg = Segment::open(&env("SEG")).unwrap();
+        let (seg, res, producer, id, per) = child(&r);
         let q = Queue::<u64>::open(&seg, "q").unwrap();
-        let res = Array::<u64>::open(&seg, "res").unwrap();
-        let (kind, id) = r.split_once(':').unwrap();
-        let id: u64 = id.parse().unwrap();
-        let per = env_u64("PER");
-        if kind == "prod" && bulk {
+        if producer && bulk {
             let mut seq = 0;
             let mut batch = Vec::with_capacity(64);
             while seq < per {
@@ -73,7 +134,7 @@ fn queue_2p2c(test: &str, items: u64, bulk: bool) {
                     std::thread::yield_now();
                 }
             }
-        } else if kind == "prod" {
+        } else if producer {
             for seq in 0..per {
                 let mut v = item(id, seq);
                 loop {
@@ -108,13 +169,9 @@ fn queue_2p2c(test: &str, items: u64, bulk: bool) {
                     continue;
                 }
                 for v in got {
-                    let (p, seq) = ((v >> 40) as usize, v & ((1 << 40) - 1));
-                    let s = &mut stats[p];
-                    s[0] += 1;
-                    s[1] = s[1].wrapping_add(seq);
-                    s[2] = s[2].wrapping_add(seq.wrapping_mul(seq));
+                    let (p, seq) = tally(&mut stats, v);
                     if last[p].is_some_and(|l| l >= seq) {
-                        s[3] += 1; // one consumer sees each producer's items in order
+                        stats[p][3] += 1; // one consumer sees each producer's items in order
                     }
                     last[p] = Some(seq);
                 }
@@ -131,37 +188,12 @@ fn queue_2p2c(test: &str, items: u64, bulk: bool) {
     Queue::<u64>::create(&seg, "q", 1024).unwrap();
     let res = Array::<u64>::create(&seg, "res", results_len(2, 2)).unwrap();
     let per = items / 2;
-    let per_s = per.to_string();
-    let env = [("SEG", name.as_str()), ("PER", per_s.as_str())];
-    let consumers: Vec<Child> = (0..2)
-        .map(|c| Child::spawn(test, &format!("cons:{c}"), &env))
-        .collect();
-    let producers: Vec<Child> = (0..2)
-        .map(|p| Child::spawn(test, &format!("prod:{p}"), &env))
-        .collect();
-    for p in producers {
-        p.wait_success(Duration::from_secs(300));
-    }
-    res.set(0, 1).unwrap();
-    for c in consumers {
-        c.wait_success(Duration::from_secs(120));
-    }
-    let n = per;
-    let (sum, sumsq) = (0..n).fold((0u64, 0u64), |(a, b), s| {
-        (a.wrapping_add(s), b.wrapping_add(s.wrapping_mul(s)))
-    });
-    for p in 0..2 {
-        let mut total = [0u64; 4];
-        for c in 0..2 {
-            let at = 2 + 4 * (c * 2 + p);
-            total[0] += res.get(at).unwrap();
-            total[1] = total[1].wrapping_add(res.get(at + 1).unwrap());
-            total[2] = total[2].wrapping_add(res.get(at + 2).unwrap());
-            total[3] += res.get(at + 3).unwrap();
-        }
+    let totals = run_2p2c(test, &name, &res, per);
+    let (sum, sumsq) = sums(per);
+    for (p, total) in totals.iter().enumerate() {
         assert_eq!(
-            total,
-            [n, sum, sumsq, 0],
+            *total,
+            [per, sum, sumsq, 0],
             "producer {p}: count, sum, sum of squares, order errors"
         );
     }
@@ -172,13 +204,9 @@ const STACK_TEST: &str = "stress::stack_2p2c_1m_items_exactly_once";
 #[test]
 fn stack_2p2c_1m_items_exactly_once() {
     if let Some(r) = role() {
-        let seg = Segment::open(&env("SEG")).unwrap();
+        let (seg, res, producer, id, per) = child(&r);
         let st = Stack::<u64>::open(&seg, "s").unwrap();
-        let res = Array::<u64>::open(&seg, "res").unwrap();
-        let (kind, id) = r.split_once(':').unwrap();
-        let id: u64 = id.parse().unwrap();
-        let per = env_u64("PER");
-        if kind == "prod" {
+        if producer {
             for seq in 0..per {
                 loop {
                     match st.push(item(id, seq)) {
@@ -196,11 +224,7 @@ fn stack_2p2c_1m_items_exactly_once() {
             loop {
                 match st.pop() {
                     Ok(Some(v)) => {
-                        let (p, seq) = ((v >> 40) as usize, v & ((1 << 40) - 1));
-                        let s = &mut stats[p];
-                        s[0] += 1;
-                        s[1] = s[1].wrapping_add(seq);
-                        s[2] = s[2].wrapping_add(seq.wrapping_mul(seq));
+                        tally(&mut stats, v);
                     }
                     Ok(None) if res.get(0) == Some(1) && st.is_empty().unwrap() => break,
                     Ok(None) | Err(Error::SlotBusy { .. }) => std::thread::yield_now(),
@@ -219,33 +243,11 @@ fn stack_2p2c_1m_items_exactly_once() {
     Stack::<u64>::create(&seg, "s", 256).unwrap();
     let res = Array::<u64>::create(&seg, "res", results_len(2, 2)).unwrap();
     let per: u64 = 500_000;
-    let per_s = per.to_string();
-    let env = [("SEG", name.as_str()), ("PER", per_s.as_str())];
-    let consumers: Vec<Child> = (0..2)
-        .map(|c| Child::spawn(STACK_TEST, &format!("cons:{c}"), &env))
-        .collect();
-    let producers: Vec<Child> = (0..2)
-        .map(|p| Child::spawn(STACK_TEST, &format!("prod:{p}"), &env))
-        .collect();
-    for p in producers {
-        p.wait_success(Duration::from_secs(300));
-    }
-    res.set(0, 1).unwrap();
-    for c in consumers {
-        c.wait_success(Duration::from_secs(120));
-    }
-    let (sum, sumsq) = (0..per).fold((0u64, 0u64), |(a, b), s| {
-        (a.wrapping_add(s), b.wrapping_add(s.wrapping_mul(s)))
-    });
-    for p in 0..2 {
-        let mut total = [0u64; 3];
-        for c in 0..2 {
-            let at = 2 + 4 * (c * 2 + p);
-            total[0] += res.get(at).unwrap();
-            total[1] = total[1].wrapping_add(res.get(at + 1).unwrap());
-            total[2] = total[2].wrapping_add(res.get(at + 2).unwrap());
-        }
-        assert_eq!(total, [per, sum, sumsq], "producer {p}");
+    let totals = run_2p2c(STACK_TEST, &name, &res, per);
+    let (sum, sumsq) = sums(per);
+    for (p, total) in totals.iter().enumerate() {
+        // A stack has no order to check: the fourth counter stays 0.
+        assert_eq!(*total, [per, sum, sumsq, 0], "producer {p}");
     }
 }
 
