@@ -53,8 +53,8 @@ pub(crate) fn open_or_create_shape<S: Shape>(
     )
 }
 
-/// The public `create`, `open` and `open_or_create` of a [`Shape`] `$ty` in its inherent
-/// `impl`, and with `embeddable;` also `init_region` and `open_entry` (for the composites
+/// The public `create`, `open`, `open_or_create` and `entry` of a [`Shape`] `$ty` in its
+/// inherent `impl`, and with `embeddable;` also `init_region` and `open_entry` (for the composites
 /// that add the entry themselves). `create` and `open` keep the doc comments written before
 /// their names; the others' docs are generated:
 ///
@@ -98,6 +98,11 @@ macro_rules! shape_constructors {
             capacity: usize,
         ) -> $crate::error::Result<Self> {
             $crate::common::open_or_create_shape(seg, name, capacity)
+        }
+
+        /// The table entry (name, offset, size).
+        pub fn entry(&self) -> &zeroipc_format::Entry {
+            &self.entry
         }
 
         $($crate::common::shape_constructors!(@$embeddable $ty);)?

@@ -18,12 +18,12 @@ use zeroipc_format::Error as FormatError;
 use bytemuck::Pod;
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{self, Fault};
+use crate::common;
 use crate::elem::assert_element;
 use crate::error::{Error, PushError, Result};
 use crate::hash::key_is_nan;
 use crate::layout::MapHeader;
-use crate::probe::{self, ENTRIES, EntryLayout, Inserted, RegionBuckets};
+use crate::probe::{self, ENTRIES, EntryLayout, Inserted};
 
 /// A fixed-capacity lock-free hash map in shared memory, byte-compatible with the upstream
 /// C++ `zeroipc::Map<K, V>` (same entry layout, same hash, same probing), so C++ processes
@@ -150,10 +150,7 @@ impl<K: Pod, V: Pod> Map<K, V> {
         open;
     }
 
-    fn with<R>(&self, f: impl FnOnce(&RegionBuckets<'_>) -> Result<R, Fault>) -> Result<R> {
-        let name = self.entry.name();
-        RegionBuckets::run(&self.region, self.capacity, Self::LAYOUT, name, f)
-    }
+    crate::probe::with_buckets!();
 
     /// Inserts `key → value`, or replaces the value of an existing key; returns the old value.
     ///
@@ -224,9 +221,4 @@ impl<K: Pod, V: Pod> Map<K, V> {
     }
 
     common::occupancy!(Map;);
-
-    /// The table entry (name, offset, size).
-    pub fn entry(&self) -> &Entry {
-        &self.entry
-    }
 }

@@ -491,9 +491,4 @@ impl<T: Pod> Pool<T> {
     pub fn free_list(&self) -> Result<Vec<u32>> {
         self.with_core(|c| c.free_list())
     }
-
-    /// The table entry (name, offset, size).
-    pub fn entry(&self) -> &Entry {
-        &self.entry
-    }
 }

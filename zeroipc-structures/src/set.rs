@@ -17,12 +17,12 @@ use zeroipc_format::Error as FormatError;
 use bytemuck::Pod;
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{self, Fault};
+use crate::common;
 use crate::elem::assert_element;
 use crate::error::{Error, PushError, Result};
 use crate::hash::key_is_nan;
 use crate::layout::SetHeader;
-use crate::probe::{self, ENTRIES, EntryLayout, Inserted, RegionBuckets};
+use crate::probe::{self, ENTRIES, EntryLayout, Inserted};
 
 /// A fixed-capacity lock-free hash set in shared memory, byte-compatible with the upstream
 /// C++ `zeroipc::Set<T>`.
@@ -128,10 +128,7 @@ impl<T: Pod> Set<T> {
         open;
     }
 
-    fn with<R>(&self, f: impl FnOnce(&RegionBuckets<'_>) -> Result<R, Fault>) -> Result<R> {
-        let name = self.entry.name();
-        RegionBuckets::run(&self.region, self.capacity, Self::LAYOUT, name, f)
-    }
+    crate::probe::with_buckets!();
 
     /// Adds `value`; `Ok(false)` if it was already present.
     ///
@@ -202,9 +199,4 @@ impl<T: Pod> Set<T> {
     }
 
     common::occupancy!(Set;);
-
-    /// The table entry (name, offset, size).
-    pub fn entry(&self) -> &Entry {
-        &self.entry
-    }
 }

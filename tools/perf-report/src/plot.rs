@@ -8,6 +8,33 @@ use crate::harness::Lat;
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
+/// Draws `chart`'s series legend in its lower right corner, on a translucent white box.
+macro_rules! legend {
+    ($chart:expr) => {
+        $chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()?
+    };
+}
+
+/// A chart on `area` captioned `title` in sans-serif of the given size, with a 12 px margin
+/// and label areas of `(x, y)` pixels.
+fn builder<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, plotters::coord::Shift>,
+    (title, size): (&str, u32),
+    (x, y): (u32, u32),
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.caption(title, ("sans-serif", size))
+        .margin(12)
+        .x_label_area_size(x)
+        .y_label_area_size(y);
+    b
+}
+
 fn warn(path: &Path, r: Res) {
     if let Err(e) = r {
         eprintln!("plot {}: {e}", path.display());
@@ -56,11 +83,7 @@ pub fn cdf(path: &Path, title: &str, series: &[(String, &Lat)]) {
         let hi = all.iter().copied().fold(0.0, f64::max).max(lo * 10.0) * 1.2;
         let root = SVGBackend::new(path, (960, 560)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(55)
+        let mut chart = builder(&root, (title, 20), (45, 55))
             .build_cartesian_2d((lo..hi).log_scale(), 0f64..1f64)?;
         chart
             .configure_mesh()
@@ -88,12 +111,7 @@ pub fn cdf(path: &Path, title: &str, series: &[(String, &Lat)]) {
                     PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()?;
+        legend!(chart);
         root.present()?;
         Ok(())
     };
@@ -115,11 +133,7 @@ pub fn lines(
         let (y0, y1) = bounds(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
         let root = SVGBackend::new(path, (960, 560)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut b = ChartBuilder::on(&root);
-        b.caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(60);
+        let mut b = builder(&root, (title, 20), (45, 60));
         macro_rules! draw {
             ($chart:expr, $xfmt:expr) => {{
                 let mut chart = $chart;
@@ -144,12 +158,7 @@ pub fn lines(
                         });
                     chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
                 }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .position(SeriesLabelPosition::LowerRight)
-                    .draw()?;
+                legend!(chart);
             }};
         }
         let (yl, yh) = if log_y {
@@ -200,11 +209,7 @@ pub fn bars(path: &Path, title: &str, bars: &[(String, f64)]) {
         let n = bars.len();
         let root = SVGBackend::new(path, (960, 80 + 60 * n as u32)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(10)
+        let mut chart = builder(&root, (title, 20), (40, 10))
             .build_cartesian_2d((lo..hi).log_scale(), 0f64..n as f64)?;
         chart
             .configure_mesh()
@@ -256,11 +261,7 @@ pub fn categories(
         root.fill(&WHITE)?;
         let (plot_area, legend_area) = root.split_horizontally(760);
         let n = cats.len().max(1);
-        let mut chart = ChartBuilder::on(&plot_area)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
+        let mut chart = builder(&plot_area, (title, 18), (45, 60))
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (yl..yh).log_scale())?;
         let ticks = steps125(yl, yh);
         chart
