@@ -287,6 +287,23 @@ pub(crate) fn check_elem_size(entry: &Entry, stored: u32, es: usize) -> Result<(
     Ok(())
 }
 
+/// The capacity stored at `at` of `entry`'s `region`, validated: `Corrupt` unless `valid`
+/// accepts it, [`FormatError::SizeMismatch`] unless the entry is `total(capacity)` bytes.
+pub(crate) fn stored_capacity(
+    entry: &Entry,
+    region: &Region,
+    at: usize,
+    valid: impl FnOnce(u32) -> bool,
+    total: impl FnOnce(usize) -> Option<u64>,
+) -> Result<u32> {
+    let cap = region.read::<u32>(at)?;
+    if !valid(cap) {
+        return Err(FormatError::corrupt_field(entry.name(), "capacity", u64::from(cap)).into());
+    }
+    check_total(entry, total(cap as usize))?;
+    Ok(cap)
+}
+
 /// Checks the entry size against the layout's total for the stored geometry (`None`: the
 /// geometry overflows, so no entry can match).
 pub(crate) fn check_total(entry: &Entry, expected: Option<u64>) -> Result<()> {

@@ -87,15 +87,13 @@ impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
                 .into());
             }
         }
-        let cap = region.read::<u32>(MapHeader::CAPACITY)?;
-        if cap == 0 {
-            return Err(Error::from(FormatError::corrupt_field(
-                entry.name(),
-                "capacity",
-                0,
-            )));
-        }
-        common::check_total(&entry, Self::memory_size(cap as usize))?;
+        let cap = common::stored_capacity(
+            &entry,
+            &region,
+            MapHeader::CAPACITY,
+            |c| c != 0,
+            Self::memory_size,
+        )?;
         Self::wrap(region, entry, cap)
     }
 

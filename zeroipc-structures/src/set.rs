@@ -66,15 +66,13 @@ impl<T: Pod> common::Shape for Set<T> {
         let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
         let elem_size = region.read::<u32>(SetHeader::ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let cap = region.read::<u32>(SetHeader::CAPACITY)?;
-        if cap == 0 {
-            return Err(Error::from(FormatError::corrupt_field(
-                entry.name(),
-                "capacity",
-                0,
-            )));
-        }
-        common::check_total(&entry, Self::memory_size(cap as usize))?;
+        let cap = common::stored_capacity(
+            &entry,
+            &region,
+            SetHeader::CAPACITY,
+            |c| c != 0,
+            Self::memory_size,
+        )?;
         let reserved = region.read::<u32>(SetHeader::RESERVED)?;
         if reserved != 0 {
             return Err(FormatError::TypeMismatch {
