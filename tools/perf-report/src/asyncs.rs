@@ -189,16 +189,7 @@ pub fn run(cfg: &Config) -> GroupRecord {
     };
     let (tpb, tpt) = (med(&mut tp_block), med(&mut tp_tokio));
     let ratio_med = med(&mut ratios.clone());
-    let row = |l: &str, x: &Lat| {
-        vec![
-            l.to_string(),
-            x.len().to_string(),
-            dur(x.p(0.5)),
-            dur(x.p(0.9)),
-            dur(x.p(0.99)),
-            ratio(x.p(0.5) / blocking.p(0.5)),
-        ]
-    };
+    let row = |l: &str, x: &Lat| x.row(l, &blocking);
     let md = format!(
         "Wake latency: the receiving process announces each round, the sender waits 300 µs (so \
          the receiver sleeps: blocking in `FUTEX_WAIT`, async with its future registered and a \

@@ -167,16 +167,7 @@ pub fn run(cfg: &Config) -> GroupRecord {
         }
     }
     let (fut, base, stream) = (Lat::new(fut), Lat::new(base), Lat::new(stream));
-    let row = |l: &str, x: &Lat| {
-        vec![
-            l.to_string(),
-            x.len().to_string(),
-            dur(x.p(0.5)),
-            dur(x.p(0.9)),
-            dur(x.p(0.99)),
-            ratio(x.p(0.5) / base.p(0.5)),
-        ]
-    };
+    let row = |l: &str, x: &Lat| x.row(l, &base);
     let md = format!(
         "Future: the getter announces itself, the setter waits 300 µs (so the getter has left \
          its spin phase and sleeps in `FUTEX_WAIT`), then sets; latency = the getter's \

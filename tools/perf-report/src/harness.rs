@@ -223,6 +223,17 @@ impl Lat {
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// A table row: `label`, samples, p50, p90, p99, and p50 against `base`'s p50.
+    pub fn row(&self, label: &str, base: &Lat) -> Vec<String> {
+        vec![
+            label.to_string(),
+            self.len().to_string(),
+            dur(self.p(0.5)),
+            dur(self.p(0.9)),
+            dur(self.p(0.99)),
+            ratio(self.p(0.5) / base.p(0.5)),
+        ]
+    }
 }
 
 /// Median, min and max of per-round values.
