@@ -14,14 +14,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../fuzz"
 secs="${1:-30}"
 # .ci/run installs cargo-fuzz here (cargo install --root target/cargo-tools).
 export PATH="$PWD/../target/cargo-tools/bin:$PATH"
-if ! command -v rustup >/dev/null 2>&1 || ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-    echo "fuzz smoke: skipped (no nightly toolchain)"
-    exit 0
-fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-    echo "fuzz smoke: skipped (cargo-fuzz not installed; install with: cargo install cargo-fuzz --locked --root target/cargo-tools, as .ci/run does)"
-    exit 0
-fi
+. ../scripts/nightly-tool.sh
+need_nightly_tool "fuzz smoke" fuzz \
+    "cargo-fuzz not installed; install with: cargo install cargo-fuzz --locked --root target/cargo-tools, as .ci/run does"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -21,14 +21,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 full=0
 [ "${1:-}" = "--full" ] && full=1
 
-if ! command -v rustup >/dev/null 2>&1 || ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-    echo "miri: skipped (no nightly toolchain; install with: rustup toolchain install nightly)"
-    exit 0
-fi
-if ! cargo +nightly miri --version >/dev/null 2>&1; then
-    echo "miri: skipped (Miri not installed; install with: rustup +nightly component add miri rust-src)"
-    exit 0
-fi
+. scripts/nightly-tool.sh
+need_nightly_tool miri miri "Miri not installed; install with: rustup +nightly component add miri rust-src"
 
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance -Zmiri-disable-isolation}"
 echo "miri: $(cargo +nightly miri --version), MIRIFLAGS=$MIRIFLAGS"

@@ -5,6 +5,23 @@
 //! bounds-checked accessors.
 #![allow(unsafe_code)]
 
+/// `read_u64`/`write_u64` of a mapping, over its `read_into`/`write_from` (the same for the
+/// real and the loom mapping).
+macro_rules! u64_access {
+    () => {
+        /// Reads a little-endian `u64` at any (unaligned) offset.
+        pub(crate) fn read_u64(&self, off: u64) -> Option<u64> {
+            let mut b = [0u8; 8];
+            self.read_into(off, &mut b).then(|| u64::from_le_bytes(b))
+        }
+
+        /// Writes a little-endian `u64` at any (unaligned) offset.
+        pub(crate) fn write_u64(&self, off: u64, v: u64) -> bool {
+            self.write_from(off, &v.to_le_bytes())
+        }
+    };
+}
+
 #[cfg(zeroipc_loom)]
 mod loom_backend;
 #[cfg(zeroipc_loom)]
@@ -111,16 +128,7 @@ mod real {
             true
         }
 
-        /// Reads a little-endian `u64` at any (unaligned) offset.
-        pub(crate) fn read_u64(&self, off: u64) -> Option<u64> {
-            let mut b = [0u8; 8];
-            self.read_into(off, &mut b).then(|| u64::from_le_bytes(b))
-        }
-
-        /// Writes a little-endian `u64` at any (unaligned) offset.
-        pub(crate) fn write_u64(&self, off: u64, v: u64) -> bool {
-            self.write_from(off, &v.to_le_bytes())
-        }
+        u64_access!();
 
         /// A read-only view of `len` bytes at `off`, `None` if out of bounds.
         ///

@@ -84,7 +84,8 @@ pub struct LinkConfig {
     #[serde(default)]
     pub key: Option<String>,
     /// Import side: items the exporter may send ahead of what was delivered locally
-    /// (default: the local object's capacity, at least 64).
+    /// (default: a Stream's capacity or 16 MiB of items, whichever is more; a Channel's free
+    /// space; 16 ZeroBuffer frames).
     #[arg(long)]
     #[serde(default)]
     pub window: Option<u64>,

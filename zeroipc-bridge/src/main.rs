@@ -48,15 +48,28 @@ enum Cmd {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Quick measurement: Stream items/s through two bridges (threads of this process) vs
-    /// zenoh's own pub/sub between the same sessions, over 127.0.0.1.
+    /// Same-run measurement against zenoh's own pub/sub between the same two sessions over
+    /// 127.0.0.1 (bridges as threads of this process): Stream items/s per item size,
+    /// ZeroBuffer frames/s, round-trip p50. JSON lines, then one summary line per ratio.
     Bench {
-        /// Items per measurement.
+        /// Stream items per measurement.
         #[arg(long, default_value_t = 100_000)]
         items: u64,
-        /// Item sizes in bytes (each a supported element size).
+        /// Stream item sizes in bytes (each a supported element size).
         #[arg(long, value_delimiter = ',', default_value = "8,1024")]
         sizes: Vec<usize>,
+        /// ZeroBuffer frames per measurement (0: skip).
+        #[arg(long, default_value_t = 300)]
+        frames: u64,
+        /// ZeroBuffer frame size in bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        frame_size: usize,
+        /// Round trips per measurement (0: skip).
+        #[arg(long, default_value_t = 2000)]
+        pings: u64,
+        /// How often every measurement is repeated.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         /// Local TCP port on 127.0.0.1.
         #[arg(long, default_value_t = 17447)]
         port: u16,
@@ -84,6 +97,60 @@ fn one(net: Net, link: LinkConfig, export: bool) -> BridgeConfig {
     }
 }
 
+fn line(v: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string(v).unwrap_or_else(|e| e.to_string())
+    );
+}
+
+fn bench(
+    sizes: &[usize],
+    items: u64,
+    frames: u64,
+    frame_size: usize,
+    pings: u64,
+    rounds: usize,
+    port: u16,
+) -> zeroipc_bridge::Result<()> {
+    use zeroipc_bridge::bench::{self, Sessions};
+    let s = Sessions::open(port)?;
+    let mut ratios: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut record = |what: String, r: f64| match ratios.iter_mut().find(|(w, _)| *w == what) {
+        Some((_, v)) => v.push(r),
+        None => ratios.push((what, vec![r])),
+    };
+    let result = (|| -> zeroipc_bridge::Result<()> {
+        for round in 1..=rounds {
+            for &size in sizes {
+                let r = bench::throughput::measure(&s, items, size)?;
+                line(&serde_json::json!({"round": round, "stream": r}));
+                record(format!("stream items/s, {size} B items"), r.ratio);
+            }
+            if frames > 0 {
+                let r = bench::frames::measure(&s, frames, frame_size)?;
+                line(&serde_json::json!({"round": round, "zerobuffer": r}));
+                record(
+                    format!("zerobuffer frames/s, {frame_size} B frames"),
+                    r.ratio,
+                );
+            }
+            if pings > 0 {
+                let r = bench::round_trip::measure(&s, pings)?;
+                line(&serde_json::json!({"round": round, "round_trip": r}));
+                record("round-trip p50 vs zenoh + local".into(), r.ratio);
+            }
+        }
+        Ok(())
+    })();
+    s.close();
+    result?;
+    for (what, v) in &ratios {
+        line(&serde_json::json!({ "summary": bench::summary(what, v) }));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
@@ -92,14 +159,15 @@ fn main() -> ExitCode {
         Cmd::Run { config } => {
             BridgeConfig::from_file(&config).and_then(|c| zeroipc_bridge::run(&c))
         }
-        Cmd::Bench { items, sizes, port } => sizes.iter().enumerate().try_for_each(|(i, &size)| {
-            let r = zeroipc_bridge::bench::run(items, size, port + i as u16)?;
-            println!(
-                "{}",
-                serde_json::to_string(&r).unwrap_or_else(|e| e.to_string())
-            );
-            Ok(())
-        }),
+        Cmd::Bench {
+            items,
+            sizes,
+            frames,
+            frame_size,
+            pings,
+            rounds,
+            port,
+        } => bench(&sizes, items, frames, frame_size, pings, rounds, port),
         Cmd::Status { json, status_dir } => {
             let dir = status_dir.unwrap_or_else(status::default_dir);
             status::read_all(&dir).map(|all| {

@@ -53,8 +53,8 @@ pub(crate) fn open_or_create_shape<S: Shape>(
     )
 }
 
-/// The public `create`, `open` and `open_or_create` of a [`Shape`] `$ty` in its inherent
-/// `impl`, and with `embeddable;` also `init_region` and `open_entry` (for the composites
+/// The public `create`, `open`, `open_or_create` and `entry` of a [`Shape`] `$ty` in its
+/// inherent `impl`, and with `embeddable;` also `init_region` and `open_entry` (for the composites
 /// that add the entry themselves). `create` and `open` keep the doc comments written before
 /// their names; the others' docs are generated:
 ///
@@ -98,6 +98,11 @@ macro_rules! shape_constructors {
             capacity: usize,
         ) -> $crate::error::Result<Self> {
             $crate::common::open_or_create_shape(seg, name, capacity)
+        }
+
+        /// The table entry (name, offset, size).
+        pub fn entry(&self) -> &zeroipc_format::Entry {
+            &self.entry
         }
 
         $($crate::common::shape_constructors!(@$embeddable $ty);)?
@@ -197,6 +202,24 @@ macro_rules! debug_by_name {
 }
 pub(crate) use debug_by_name;
 
+/// [`Shape::layout_for`] of a structure whose geometry is its capacity as stored (`u32`):
+/// `(capacity, total)`, or `InvalidArgument` saying which capacities the `what` takes
+/// (`range`) when `total` (its `memory_size`) is `None`.
+pub(crate) fn capacity_layout(
+    capacity: usize,
+    total: Option<u64>,
+    what: &str,
+    range: &str,
+) -> Result<(u32, u64)> {
+    let total = total.ok_or_else(|| {
+        FormatError::InvalidArgument(format!(
+            "{what} capacity must be in {range}, got {capacity}"
+        ))
+    })?;
+    // `total` is `Some` only for capacities within `range`, all of which fit in a u32.
+    Ok((capacity as u32, total))
+}
+
 /// Bytes of a header of `header` bytes followed by `capacity` entries of `entry` bytes, or
 /// `None` if the capacity is 0, above `u32::MAX` or the total overflows (Map and Set).
 pub(crate) const fn table_size(capacity: usize, entry: usize, header: usize) -> Option<u64> {
@@ -262,6 +285,23 @@ pub(crate) fn check_elem_size(entry: &Entry, stored: u32, es: usize) -> Result<(
         );
     }
     Ok(())
+}
+
+/// The capacity stored at `at` of `entry`'s `region`, validated: `Corrupt` unless `valid`
+/// accepts it, [`FormatError::SizeMismatch`] unless the entry is `total(capacity)` bytes.
+pub(crate) fn stored_capacity(
+    entry: &Entry,
+    region: &Region,
+    at: usize,
+    valid: impl FnOnce(u32) -> bool,
+    total: impl FnOnce(usize) -> Option<u64>,
+) -> Result<u32> {
+    let cap = region.read::<u32>(at)?;
+    if !valid(cap) {
+        return Err(FormatError::corrupt_field(entry.name(), "capacity", u64::from(cap)).into());
+    }
+    check_total(entry, total(cap as usize))?;
+    Ok(cap)
 }
 
 /// Checks the entry size against the layout's total for the stored geometry (`None`: the

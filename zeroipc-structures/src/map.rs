@@ -18,12 +18,12 @@ use zeroipc_format::Error as FormatError;
 use bytemuck::Pod;
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{self, Fault};
+use crate::common;
 use crate::elem::assert_element;
 use crate::error::{Error, PushError, Result};
 use crate::hash::key_is_nan;
 use crate::layout::MapHeader;
-use crate::probe::{self, ENTRIES, EntryLayout, Inserted, RegionBuckets};
+use crate::probe::{self, ENTRIES, EntryLayout, Inserted};
 
 /// A fixed-capacity lock-free hash map in shared memory, byte-compatible with the upstream
 /// C++ `zeroipc::Map<K, V>` (same entry layout, same hash, same probing), so C++ processes
@@ -60,12 +60,7 @@ impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
     type Geometry = u32;
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
-        let total = Self::memory_size(capacity).ok_or_else(|| {
-            FormatError::InvalidArgument(format!(
-                "map capacity must be in 1..=u32::MAX, got {capacity}"
-            ))
-        })?;
-        Ok((capacity as u32, total))
+        common::capacity_layout(capacity, Self::memory_size(capacity), "map", "1..=u32::MAX")
     }
 
     fn init(region: &Region, cap: u32) -> Result<()> {
@@ -92,15 +87,13 @@ impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
                 .into());
             }
         }
-        let cap = region.read::<u32>(MapHeader::CAPACITY)?;
-        if cap == 0 {
-            return Err(Error::from(FormatError::corrupt_field(
-                entry.name(),
-                "capacity",
-                0,
-            )));
-        }
-        common::check_total(&entry, Self::memory_size(cap as usize))?;
+        let cap = common::stored_capacity(
+            &entry,
+            &region,
+            MapHeader::CAPACITY,
+            |c| c != 0,
+            Self::memory_size,
+        )?;
         Self::wrap(region, entry, cap)
     }
 
@@ -155,10 +148,7 @@ impl<K: Pod, V: Pod> Map<K, V> {
         open;
     }
 
-    fn with<R>(&self, f: impl FnOnce(&RegionBuckets<'_>) -> Result<R, Fault>) -> Result<R> {
-        let name = self.entry.name();
-        RegionBuckets::run(&self.region, self.capacity, Self::LAYOUT, name, f)
-    }
+    crate::probe::with_buckets!();
 
     /// Inserts `key → value`, or replaces the value of an existing key; returns the old value.
     ///
@@ -229,9 +219,4 @@ impl<K: Pod, V: Pod> Map<K, V> {
     }
 
     common::occupancy!(Map;);
-
-    /// The table entry (name, offset, size).
-    pub fn entry(&self) -> &Entry {
-        &self.entry
-    }
 }

@@ -14,7 +14,6 @@
 
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
-use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
@@ -220,12 +219,12 @@ impl<T: Pod> common::Shape for Pool<T> {
     type Geometry = u32;
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
-        let total = Self::memory_size(capacity).ok_or_else(|| {
-            FormatError::InvalidArgument(format!(
-                "pool capacity must be in 1..0xFFFFFFFF, got {capacity}"
-            ))
-        })?;
-        Ok((capacity as u32, total))
+        common::capacity_layout(
+            capacity,
+            Self::memory_size(capacity),
+            "pool",
+            "1..0xFFFFFFFF",
+        )
     }
 
     fn init(region: &Region, cap: u32) -> Result<()> {
@@ -242,15 +241,13 @@ impl<T: Pod> common::Shape for Pool<T> {
         let region = common::region_with_header(seg, &entry, PoolHeader::NODES as u64)?;
         let elem_size = region.read::<u32>(PoolHeader::ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let cap = region.read::<u32>(PoolHeader::CAPACITY)?;
-        if cap == 0 || cap == NULL {
-            return Err(Error::from(FormatError::corrupt_field(
-                entry.name(),
-                "capacity",
-                u64::from(cap),
-            )));
-        }
-        common::check_total(&entry, Self::memory_size(cap as usize))?;
+        let cap = common::stored_capacity(
+            &entry,
+            &region,
+            PoolHeader::CAPACITY,
+            |c| c != 0 && c != NULL,
+            Self::memory_size,
+        )?;
         Self::wrap(region, entry, cap)
     }
 
@@ -290,15 +287,15 @@ impl<T: Pod> Pool<T> {
         /// Creates the pool `name` with `capacity` free nodes.
         ///
         /// # Errors
-        /// [`FormatError::InvalidArgument`] for a capacity of 0 or `>= 0xFFFFFFFF`; the segment's
+        /// [`FormatError::InvalidArgument`](crate::FormatError::InvalidArgument) for a capacity of 0 or `>= 0xFFFFFFFF`; the segment's
         /// errors.
         create;
 
         /// Opens the existing pool `name`.
         ///
         /// # Errors
-        /// `NotFound`; [`FormatError::TypeMismatch`] for another element size; `Corrupt` for a
-        /// capacity of 0 or `0xFFFFFFFF`; [`FormatError::SizeMismatch`] if the entry size is not
+        /// `NotFound`; [`FormatError::TypeMismatch`](crate::FormatError::TypeMismatch) for another element size; `Corrupt` for a
+        /// capacity of 0 or `0xFFFFFFFF`; [`FormatError::SizeMismatch`](crate::FormatError::SizeMismatch) if the entry size is not
         /// `24 + capacity * NODE_SIZE`.
         open;
     }
@@ -490,10 +487,5 @@ impl<T: Pod> Pool<T> {
     /// `Corrupt` if it holds an index out of range or is longer than the capacity (a cycle).
     pub fn free_list(&self) -> Result<Vec<u32>> {
         self.with_core(|c| c.free_list())
-    }
-
-    /// The table entry (name, offset, size).
-    pub fn entry(&self) -> &Entry {
-        &self.entry
     }
 }

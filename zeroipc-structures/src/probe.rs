@@ -70,6 +70,21 @@ pub(crate) trait Buckets {
     fn store_value<V: Pod>(&self, i: usize, value: V) -> Result<(), Fault>;
 }
 
+/// `fn with(&self, f)` of a Map or Set (fields `region`, `capacity`, `entry`, const `LAYOUT`):
+/// runs the algorithm `f` over its entries, turning a fault into the structure's error.
+macro_rules! with_buckets {
+    () => {
+        fn with<R>(
+            &self,
+            f: impl FnOnce(&$crate::probe::RegionBuckets<'_>) -> Result<R, $crate::common::Fault>,
+        ) -> $crate::error::Result<R> {
+            let name = self.entry.name();
+            $crate::probe::RegionBuckets::run(&self.region, self.capacity, Self::LAYOUT, name, f)
+        }
+    };
+}
+pub(crate) use with_buckets;
+
 /// Entries in a segment region.
 pub(crate) struct RegionBuckets<'a> {
     pub region: &'a Region,

@@ -502,11 +502,6 @@ impl<T: Pod> Ring<T> {
         self.copy_out(r, bytemuck::cast_slice_mut(&mut out))?;
         Ok(out)
     }
-
-    /// The table entry (name, offset, size).
-    pub fn entry(&self) -> &Entry {
-        &self.entry
-    }
 }
 
 /// The unread bytes of a [`Ring`], borrowed in place; see [`Ring::read_slices`].

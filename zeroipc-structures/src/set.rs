@@ -17,12 +17,12 @@ use zeroipc_format::Error as FormatError;
 use bytemuck::Pod;
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{self, Fault};
+use crate::common;
 use crate::elem::assert_element;
 use crate::error::{Error, PushError, Result};
 use crate::hash::key_is_nan;
 use crate::layout::SetHeader;
-use crate::probe::{self, ENTRIES, EntryLayout, Inserted, RegionBuckets};
+use crate::probe::{self, ENTRIES, EntryLayout, Inserted};
 
 /// A fixed-capacity lock-free hash set in shared memory, byte-compatible with the upstream
 /// C++ `zeroipc::Set<T>`.
@@ -53,12 +53,7 @@ impl<T: Pod> common::Shape for Set<T> {
     type Geometry = u32;
 
     fn layout_for(capacity: usize) -> Result<(u32, u64)> {
-        let total = Self::memory_size(capacity).ok_or_else(|| {
-            FormatError::InvalidArgument(format!(
-                "set capacity must be in 1..=u32::MAX, got {capacity}"
-            ))
-        })?;
-        Ok((capacity as u32, total))
+        common::capacity_layout(capacity, Self::memory_size(capacity), "set", "1..=u32::MAX")
     }
 
     fn init(region: &Region, cap: u32) -> Result<()> {
@@ -71,15 +66,13 @@ impl<T: Pod> common::Shape for Set<T> {
         let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
         let elem_size = region.read::<u32>(SetHeader::ELEM_SIZE)?;
         common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let cap = region.read::<u32>(SetHeader::CAPACITY)?;
-        if cap == 0 {
-            return Err(Error::from(FormatError::corrupt_field(
-                entry.name(),
-                "capacity",
-                0,
-            )));
-        }
-        common::check_total(&entry, Self::memory_size(cap as usize))?;
+        let cap = common::stored_capacity(
+            &entry,
+            &region,
+            SetHeader::CAPACITY,
+            |c| c != 0,
+            Self::memory_size,
+        )?;
         let reserved = region.read::<u32>(SetHeader::RESERVED)?;
         if reserved != 0 {
             return Err(FormatError::TypeMismatch {
@@ -133,10 +126,7 @@ impl<T: Pod> Set<T> {
         open;
     }
 
-    fn with<R>(&self, f: impl FnOnce(&RegionBuckets<'_>) -> Result<R, Fault>) -> Result<R> {
-        let name = self.entry.name();
-        RegionBuckets::run(&self.region, self.capacity, Self::LAYOUT, name, f)
-    }
+    crate::probe::with_buckets!();
 
     /// Adds `value`; `Ok(false)` if it was already present.
     ///
@@ -207,9 +197,4 @@ impl<T: Pod> Set<T> {
     }
 
     common::occupancy!(Set;);
-
-    /// The table entry (name, offset, size).
-    pub fn entry(&self) -> &Entry {
-        &self.entry
-    }
 }

@@ -400,9 +400,4 @@ impl<T: Pod> Stack<T> {
         self.region.read_slice(StackHeader::DATA, &mut out)?;
         Ok(out)
     }
-
-    /// The table entry (name, offset, size).
-    pub fn entry(&self) -> &Entry {
-        &self.entry
-    }
 }

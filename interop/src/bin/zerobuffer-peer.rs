@@ -220,11 +220,7 @@ fn run_reader(c: &Common) -> Value {
     s["bad_frames"] = json!(bad);
     s["first_bad"] = json!(first_bad);
     s["elapsed_s"] = json!(elapsed);
-    s["frames_per_s"] = json!(if elapsed > 0.0 {
-        frames as f64 / elapsed
-    } else {
-        0.0
-    });
+    s["frames_per_s"] = json!(per_second(frames, elapsed));
     let st = reader.stats();
     s["wraps"] = json!(st.explicit_wraps);
     // 1..15-byte tails without marker, as the upstream Python writer leaves them (R1).
@@ -320,11 +316,7 @@ fn run_writer(c: &Common) -> Value {
     s["frames"] = json!(frames);
     s["bytes"] = json!(bytes);
     s["elapsed_s"] = json!(elapsed);
-    s["frames_per_s"] = json!(if elapsed > 0.0 {
-        frames as f64 / elapsed
-    } else {
-        0.0
-    });
+    s["frames_per_s"] = json!(per_second(frames, elapsed));
     s["ok"] = json!(frames == c.n && s["error"].is_null());
     s
 }
@@ -340,5 +332,14 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// `n` per second over `elapsed` seconds (0 for no time).
+fn per_second(n: u64, elapsed: f64) -> f64 {
+    if elapsed > 0.0 {
+        n as f64 / elapsed
+    } else {
+        0.0
     }
 }

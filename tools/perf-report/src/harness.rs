@@ -223,7 +223,7 @@ impl Lat {
     pub fn len(&self) -> usize {
         self.0.len()
     }
-    /// A table row: `label`, samples, p50, p90, p99, and p50 against `base`'s p50.
+    /// A table row: `label`, samples, p50, p90, p99 and p50 relative to `base`'s p50.
     pub fn row(&self, label: &str, base: &Lat) -> Vec<String> {
         vec![
             label.to_string(),

@@ -409,32 +409,27 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
         let memcpy = spreads[0][j];
         let ring = spreads[3][j];
         let zbuf = spreads[5][j];
-        goals.push(
-            Goal::new(
-                "#5 structures",
-                "Ring 1 MiB writes + zero-copy reads (reader sums every word), 2 processes",
-            )
-            .result(ring.show(1e-9, "GB/s"))
-            .baseline(format!(
-                "memcpy 1 MiB blocks into 8 MiB: {}",
-                memcpy.show(1e-9, "GB/s")
-            ))
-            .ratio(ratio(ring.med / memcpy.med))
-            .goal("≥ 0.8×", Some(ring.med / memcpy.med >= 0.8)),
-        );
-        goals.push(
-            Goal::new(
-                "#3 zerobuffer",
-                "1 MiB frames, one copy in, zero-copy read of every byte, 2 processes",
-            )
-            .result(zbuf.show(1e-9, "GB/s"))
-            .baseline(format!(
-                "memcpy 1 MiB blocks into 8 MiB: {}",
-                memcpy.show(1e-9, "GB/s")
-            ))
-            .ratio(ratio(zbuf.med / memcpy.med))
-            .goal("≥ 0.8×", Some(zbuf.med / memcpy.med >= 0.8)),
-        );
+        // Both 1 MiB copy paths are held to 80 % of a plain memcpy of the same blocks.
+        let vs_memcpy = |issue: &str, figure: &str, s: Spread| {
+            Goal::new(issue, figure)
+                .result(s.show(1e-9, "GB/s"))
+                .baseline(format!(
+                    "memcpy 1 MiB blocks into 8 MiB: {}",
+                    memcpy.show(1e-9, "GB/s")
+                ))
+                .ratio(ratio(s.med / memcpy.med))
+                .goal("≥ 0.8×", Some(s.med / memcpy.med >= 0.8))
+        };
+        goals.push(vs_memcpy(
+            "#5 structures",
+            "Ring 1 MiB writes + zero-copy reads (reader sums every word), 2 processes",
+            ring,
+        ));
+        goals.push(vs_memcpy(
+            "#3 zerobuffer",
+            "1 MiB frames, one copy in, zero-copy read of every byte, 2 processes",
+            zbuf,
+        ));
     }
     if let Some(j) = at(1024) {
         let zbuf = spreads[5][j];

@@ -90,14 +90,7 @@ impl Mapping {
         true
     }
 
-    pub(crate) fn read_u64(&self, off: u64) -> Option<u64> {
-        let mut b = [0u8; 8];
-        self.read_into(off, &mut b).then(|| u64::from_le_bytes(b))
-    }
-
-    pub(crate) fn write_u64(&self, off: u64, v: u64) -> bool {
-        self.write_from(off, &v.to_le_bytes())
-    }
+    u64_access!();
 
     pub(crate) fn slice(&self, off: u64, len: usize) -> Option<&[u8]> {
         let i = self.range(off, len)?;

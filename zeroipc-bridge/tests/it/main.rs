@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod channel;
+mod netns;
 mod stream;
 mod zbuf;
 
@@ -49,7 +50,12 @@ pub(crate) struct Bridge {
 impl Bridge {
     /// Starts `zeroipc-bridge <args>`.
     pub(crate) fn start(args: &[&str]) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_zeroipc-bridge"))
+        Self::start_with(env!("CARGO_BIN_EXE_zeroipc-bridge"), args)
+    }
+
+    /// Starts `program <args>`, a program that execs the bridge (e.g. `ip netns exec`).
+    pub(crate) fn start_with(program: &str, args: &[&str]) -> Self {
+        let child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

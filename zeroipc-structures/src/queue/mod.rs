@@ -430,9 +430,4 @@ impl<T: Pod> Queue<T> {
             Ok(out)
         })
     }
-
-    /// The table entry (name, offset, size).
-    pub fn entry(&self) -> &Entry {
-        &self.entry
-    }
 }

@@ -1,7 +1,5 @@
-//! `zeroipc-bridge bench`: a quick same-run comparison of Stream items/s through an
-//! export/import pair with zenoh's own pub/sub between the same two sessions (127.0.0.1).
-//! Both bridges run as threads of this process; two segments stand in for two machines.
-//! The lead's full report belongs in tools/perf-report; this is the quick option.
+//! Stream items/s through an export/import pair vs zenoh's own pub/sub between the same two
+//! sessions, same run.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -12,10 +10,10 @@ use zenoh::qos::CongestionControl;
 use zeroipc_codata::Stream;
 use zeroipc_format::Segment;
 
+use super::{Sessions, unique};
 use crate::config::{LinkConfig, ObjectKind};
 use crate::elem::with_elem;
 use crate::error::{Error, Result};
-use crate::net::NetConfig;
 use crate::status::Stats;
 
 /// One measurement.
@@ -50,31 +48,31 @@ fn link(seg: &str, key: &str, size: usize) -> LinkConfig {
     }
 }
 
-/// Measures `items` items of `size` bytes (a supported element size) over 127.0.0.1:`port`.
+/// Measures `items` items of `size` bytes (a supported element size) over 127.0.0.1:`port`
+/// on sessions of its own.
 ///
 /// # Errors
 /// Segment, stream and zenoh errors.
 pub fn run(items: u64, size: usize, port: u16) -> Result<BenchResult> {
-    let ep = format!("tcp/127.0.0.1:{port}");
-    let a = NetConfig {
-        listen: vec![ep.clone()],
-        connect: vec![],
-    }
-    .open()?;
-    let b = NetConfig {
-        listen: vec![],
-        connect: vec![ep],
-    }
-    .open()?;
-    let pid = std::process::id();
-    let (sa, sb) = (format!("zbb_{pid}_{size}_a"), format!("zbb_{pid}_{size}_b"));
-    let r = with_elem!(size, bridged(&a, &b, &sa, &sb, items));
+    let s = Sessions::open(port)?;
+    let r = measure(&s, items, size);
+    s.close();
+    r
+}
+
+/// Measures `items` items of `size` bytes on the sessions `s`: first through the bridges,
+/// then zenoh's own pub/sub.
+///
+/// # Errors
+/// Segment, stream and zenoh errors.
+pub fn measure(s: &Sessions, items: u64, size: usize) -> Result<BenchResult> {
+    let stem = unique("s");
+    let (sa, sb) = (format!("{stem}_a"), format!("{stem}_b"));
+    let r = with_elem!(size, bridged(&s.a, &s.b, &sa, &sb, &stem, items));
     let _ = Segment::unlink(&sa);
     let _ = Segment::unlink(&sb);
     let bridge = r?;
-    let zenoh = raw(&a, &b, items, size)?;
-    let _ = a.close().wait();
-    let _ = b.close().wait();
+    let zenoh = raw(&s.a, &s.b, items, size)?;
     Ok(BenchResult {
         size,
         items,
@@ -89,10 +87,11 @@ fn bridged<T: Pod>(
     b: &zenoh::Session,
     sa: &str,
     sb: &str,
+    key: &str,
     items: u64,
 ) -> Result<f64> {
     let size = std::mem::size_of::<T>();
-    let key = format!("zeroipc/bench/{}/{size}", std::process::id());
+    let key = format!("zeroipc/bench/{key}");
     let (la, lb) = (link(sa, &key, size), link(sb, &key, size));
     let seg = la.open_segment()?;
     let src = Stream::<T>::create(&seg, "bench", 1024)?;
@@ -130,7 +129,7 @@ fn bridged<T: Pod>(
 }
 
 fn raw(a: &zenoh::Session, b: &zenoh::Session, items: u64, size: usize) -> Result<f64> {
-    let key = format!("zeroipc/bench-raw/{}/{size}", std::process::id());
+    let key = format!("zeroipc/bench-raw/{}/{size}", unique("r"));
     let done = Arc::new((Mutex::new(0u64), Condvar::new()));
     let d2 = Arc::clone(&done);
     let _sub = b
