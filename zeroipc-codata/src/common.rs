@@ -4,9 +4,10 @@
 // out and the futex call accepts; it names that type, nothing else does.
 #![allow(clippy::disallowed_types)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zeroipc_format::atomic::shared::AtomicU32;
+use zeroipc_sync::backoff::{Pace, Peer, Spun};
 use zeroipc_sync::futex;
 
 /// The hardware 32-bit atomic that `Region` hands out (a futex word).
@@ -29,8 +30,46 @@ pub(crate) fn wake_all(word: &AtomicU32) {
     futex::wake_all(word);
 }
 
-/// A short busy phase before sleeping.
-pub(crate) const SPIN: u32 = 100;
+/// The busy phase before a waiter registers and sleeps: polls `attempt` until it gives a
+/// result (`Ok(Some(r))`), fails, or the process's adaptive spin budget is spent
+/// (`Ok(None)`: register and park). See `zeroipc_sync::backoff`; none under loom.
+pub(crate) fn spin<R>(
+    mut attempt: impl FnMut() -> crate::Result<Option<R>>,
+) -> crate::Result<Option<R>> {
+    zeroipc_sync::backoff::spin(|| attempt().transpose()).transpose()
+}
+
+/// As [`spin`] for a waiter whose peer has work queued for it (a sender waiting for room in
+/// a full buffer): the timed phase yields the CPU instead of pausing
+/// (`zeroipc_sync::backoff::Peer::Busy`).
+pub(crate) fn spin_for_room<R>(
+    mut attempt: impl FnMut() -> crate::Result<Option<R>>,
+) -> crate::Result<Option<R>> {
+    zeroipc_sync::backoff::spin_for(Peer::Busy, || attempt().transpose()).transpose()
+}
+
+/// A blocking receive: the spin phase paced by `pace` (see `zeroipc_sync::backoff::Pace`),
+/// then `park_loop` (register and sleep). `attempt` gives `Some` once the wait is over.
+pub(crate) fn paced_wait<R>(
+    pace: &Pace,
+    mut attempt: impl FnMut() -> crate::Result<Option<R>>,
+    park_loop: impl FnOnce(&mut dyn FnMut() -> crate::Result<Option<R>>) -> crate::Result<R>,
+) -> crate::Result<R> {
+    let timed = pace.timed();
+    match zeroipc_sync::backoff::spin_until(Peer::MayBeIdle, timed, || attempt().transpose()) {
+        Spun::Early(r) => r,
+        Spun::Late(r) => {
+            pace.learn(timed, None);
+            r
+        }
+        Spun::Park => {
+            let since = Instant::now();
+            let r = park_loop(&mut attempt)?;
+            pace.learn(timed, Some(since.elapsed()));
+            Ok(r)
+        }
+    }
+}
 
 pub(crate) use zeroipc_sync::owner::{is_dead, my_pid};
 

@@ -335,11 +335,8 @@ impl<T: Pod> Future<T> {
     }
 
     fn wait(&self, deadline: Option<Instant>) -> Result<T> {
-        for _ in 0..common::SPIN {
-            if let Some(v) = self.try_get()? {
-                return Ok(v);
-            }
-            std::hint::spin_loop();
+        if let Some(v) = common::spin(|| self.try_get())? {
+            return Ok(v);
         }
         protocol::future_wait(self.state_word()?, self.waiters_word()?, deadline, |code| {
             self.outcome(code)

@@ -134,18 +134,11 @@ impl<W: Word> Drop for Registered<'_, W> {
     }
 }
 
-/// Polls `done` up to [`common::SPIN`] times with a CPU pause hint between: the busy phase
-/// of the rendezvous waits, before they register and sleep. Returns whether `done` held.
+/// Polls `done` for the process's adaptive spin budget (`common::spin`): the busy phase of
+/// the rendezvous waits, before they register and sleep. Returns whether `done` held. Under
+/// loom there is no busy phase (every poll would be a new interleaving).
 fn spin_until(mut done: impl FnMut() -> crate::Result<bool>) -> crate::Result<bool> {
-    // Under loom the models must not busy-wait: every poll would be a new interleaving.
-    const ROUNDS: u32 = if cfg!(zeroipc_loom) { 0 } else { common::SPIN };
-    for _ in 0..ROUNDS {
-        if done()? {
-            return Ok(true);
-        }
-        std::hint::spin_loop();
-    }
-    Ok(false)
+    Ok(common::spin(|| Ok(done()?.then_some(())))?.is_some())
 }
 
 /// Offers `v` and waits until a receiver took it (spec §4.20 unbuffered send). `abort` is

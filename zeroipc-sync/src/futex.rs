@@ -55,12 +55,6 @@ pub fn set_max_slice(cap: Duration) {
     *MAX_SLICE.lock().unwrap_or_else(|p| p.into_inner()) = cap.max(SLICE);
 }
 
-/// Iterations of the busy-wait phase before a waiter sleeps in the kernel.
-#[cfg(not(zeroipc_loom))]
-pub(crate) const SPIN: u32 = 200;
-#[cfg(zeroipc_loom)]
-pub(crate) const SPIN: u32 = 0;
-
 /// How a [`wait`] ended. All outcomes mean "re-check the condition".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitOutcome {
@@ -245,16 +239,9 @@ pub(crate) fn wait_for<W: Word + ?Sized, R>(
     }
 }
 
-/// The bounded busy-wait phase: up to [`SPIN`] attempts separated by a CPU pause hint.
+/// The busy-wait phase before a waiter registers and sleeps: adaptive, bounded by the
+/// process's measured spin budget (see [`crate::backoff`]); none under loom.
 #[inline]
-// Under loom `SPIN` is 0: the models must not busy-wait.
-#[cfg_attr(zeroipc_loom, allow(clippy::reversed_empty_ranges))]
-pub(crate) fn spin<R>(mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
-    for _ in 0..SPIN {
-        if let Some(r) = attempt() {
-            return Some(r);
-        }
-        std::hint::spin_loop();
-    }
-    None
+pub(crate) fn spin<R>(attempt: impl FnMut() -> Option<R>) -> Option<R> {
+    crate::backoff::spin(attempt)
 }

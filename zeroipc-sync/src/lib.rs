@@ -4,7 +4,8 @@
 //! with the upstream C++ implementation: [`Semaphore`], [`Mutex`], [`RwLock`], [`Monitor`],
 //! [`Barrier`], [`Latch`], [`Once`], [`Event`] and [`Signal`].
 //!
-//! Waiting (spec D5): a waiter spins briefly, then sleeps with a **shared** futex on the
+//! Waiting (spec D5): a waiter spins for a budget calibrated to the measured cost of a
+//! park (see [`backoff`]), then sleeps with a **shared** futex on the
 //! layout's 32-bit word in bounded slices (1 ms at first, growing to at most
 //! [`futex::max_slice`], 10 ms by default, for long waits; see [`futex`]), re-checking its
 //! condition after every slice. Project wakers call `FUTEX_WAKE` (only when the layout's
@@ -39,6 +40,7 @@
 
 #[cfg(all(feature = "async", not(zeroipc_loom)))]
 mod async_api;
+pub mod backoff;
 mod barrier;
 mod common;
 mod error;

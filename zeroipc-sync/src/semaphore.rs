@@ -1,11 +1,13 @@
 //! Counting semaphore (spec §4.8), also the building block of Mutex, Monitor and Event.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{Entry, Region, Segment};
 
+use crate::backoff::{self, Pace, Peer, Spun};
 use crate::common::{load_i32, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
@@ -38,11 +40,33 @@ pub(crate) fn try_take<W: Word + ?Sized>(count: &W, load: Ordering) -> Result<()
 /// `acquire(timeout)` of spec §4.8 with a busy-wait phase before registering as a waiter.
 /// Returns `false` on timeout.
 pub(crate) fn acquire<W: Word + ?Sized>(count: &W, waiting: &W, deadline: Option<Instant>) -> bool {
-    if try_take(count, Ordering::Acquire).is_ok()
-        || futex::spin(|| try_take(count, Ordering::Relaxed).ok()).is_some()
-    {
+    acquire_paced(count, waiting, deadline, None)
+}
+
+/// As [`acquire`], its spin phase paced by `pace` (see [`Pace`]) when given.
+pub(crate) fn acquire_paced<W: Word + ?Sized>(
+    count: &W,
+    waiting: &W,
+    deadline: Option<Instant>,
+    pace: Option<&Pace>,
+) -> bool {
+    if try_take(count, Ordering::Acquire).is_ok() {
         return true;
     }
+    let timed = pace.is_none_or(Pace::timed);
+    match backoff::spin_until(Peer::MayBeIdle, timed, || {
+        try_take(count, Ordering::Relaxed).ok()
+    }) {
+        Spun::Early(()) => return true,
+        Spun::Late(()) => {
+            if let Some(p) = pace {
+                p.learn(timed, None);
+            }
+            return true;
+        }
+        Spun::Park => {}
+    }
+    let since = Instant::now();
     // Store–load handshake with `release` (SeqCst RMW, SeqCst fence, then load on both
     // sides): either the releaser sees us in `waiting` and wakes us, or we see its increment
     // of `count` before sleeping. The fences make the argument hold in the C++ model as loom
@@ -52,6 +76,9 @@ pub(crate) fn acquire<W: Word + ?Sized>(count: &W, waiting: &W, deadline: Option
     fence(Ordering::SeqCst);
     let got = futex::wait_for(count, deadline, || try_take(count, Ordering::SeqCst)).is_some();
     waiting.fetch_sub(1, Ordering::Relaxed);
+    if let (true, Some(p)) = (got, pace) {
+        p.learn(timed, Some(since.elapsed()));
+    }
     got
 }
 
@@ -163,6 +190,16 @@ impl RawSemaphore {
         Ok(acquire(self.count_word()?, self.waiting_word()?, deadline))
     }
 
+    /// As [`RawSemaphore::acquire`], the spin phase paced by `pace`.
+    pub fn acquire_paced(&self, deadline: Option<Instant>, pace: &Pace) -> Result<bool> {
+        Ok(acquire_paced(
+            self.count_word()?,
+            self.waiting_word()?,
+            deadline,
+            Some(pace),
+        ))
+    }
+
     pub fn release(&self) -> Result<()> {
         release(self.count_word()?, self.waiting_word()?, self.max).map_err(|()| Error::Overflow {
             name: self.entry.name().to_owned(),
@@ -204,6 +241,9 @@ impl RawSemaphore {
 #[derive(Clone, Debug)]
 pub struct Semaphore {
     pub(crate) raw: RawSemaphore,
+    /// How this handle's blocked acquirers spin (learnt from their previous waits; shared by
+    /// clones).
+    pace: Arc<Pace>,
 }
 
 impl Semaphore {
@@ -221,6 +261,7 @@ impl Semaphore {
             seg.add(name, SIZE, |r: &Region| RawSemaphore::init(r, initial, max))?;
         Ok(Self {
             raw: RawSemaphore { region, entry, max },
+            pace: Arc::default(),
         })
     }
 
@@ -233,6 +274,7 @@ impl Semaphore {
         let entry = seg.find(name)?;
         Ok(Self {
             raw: RawSemaphore::open(seg, entry)?,
+            pace: Arc::default(),
         })
     }
 
@@ -247,6 +289,7 @@ impl Semaphore {
             drop(lock);
             return Ok(Self {
                 raw: RawSemaphore::open(seg, entry)?,
+                pace: Arc::default(),
             });
         }
         let ([entry], [region]) = lock.add(&[(name, SIZE)], |[one]: &[Region; 1]| {
@@ -254,6 +297,7 @@ impl Semaphore {
         })?;
         Ok(Self {
             raw: RawSemaphore { region, entry, max },
+            pace: Arc::default(),
         })
     }
 
@@ -273,7 +317,7 @@ impl Semaphore {
     /// # Errors
     /// Only if the validated region cannot be accessed (never for a mapped segment).
     pub fn acquire(&self) -> Result<()> {
-        self.raw.acquire(None)?;
+        self.raw.acquire_paced(None, &self.pace)?;
         Ok(())
     }
 
@@ -282,7 +326,11 @@ impl Semaphore {
     /// # Errors
     /// [`Error::Timeout`] if no permit became available in time.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<()> {
-        if self.raw.try_acquire()? || self.raw.acquire(futex::deadline_after(timeout))? {
+        if self.raw.try_acquire()?
+            || self
+                .raw
+                .acquire_paced(futex::deadline_after(timeout), &self.pace)?
+        {
             Ok(())
         } else {
             Err(Error::Timeout {

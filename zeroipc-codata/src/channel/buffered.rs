@@ -114,8 +114,10 @@ impl<T: Pod> Channel<T> {
         Ok(n)
     }
 
-    /// Blocks until `attempt` reports success: a short spin, then sleeps on the queue's
-    /// `head` word (which every pop changes) as a registered waiting sender.
+    /// Blocks until `attempt` reports success: the adaptive spin, yielding the CPU between
+    /// polls (the receivers have a full buffer to drain; `zeroipc_sync::backoff::Peer::Busy`),
+    /// then sleeps on the queue's `head` word (which every pop changes) as a registered
+    /// waiting sender.
     pub(super) fn buffered_block_send(
         &self,
         qwords: &AtomicWords,
@@ -123,11 +125,8 @@ impl<T: Pod> Channel<T> {
         abort: Abort<'_>,
         mut attempt: impl FnMut() -> Result<bool>,
     ) -> Result<()> {
-        for _ in 0..common::SPIN {
-            if attempt()? {
-                return Ok(());
-            }
-            std::hint::spin_loop();
+        if common::spin_for_room(|| Ok(attempt()?.then_some(())))?.is_some() {
+            return Ok(());
         }
         let head = Self::q_word(qwords, 0, &self.inner.name)?;
         let _waiting = Waiting::register(self.word(ChannelHeader::W_SENDERS)?);
@@ -147,44 +146,41 @@ impl<T: Pod> Channel<T> {
         }
     }
 
-    /// Blocks until `poll` reports a result (`Some(r)`): a short spin, then sleeps on the
-    /// receive word as a registered waiting receiver. `poll` returns `Some(Some(_))` for
-    /// values, `Some(None)` for the end (closed and drained), `None` for nothing yet.
-    /// Disconnected senders (the abort check) end the wait like a close, after a last poll.
+    /// Blocks until `poll` reports a result (`Some(r)`): the adaptive spin (paced by the
+    /// handle's `zeroipc_sync::backoff::Pace`), then sleeps on the receive word as a registered waiting
+    /// receiver. `poll` returns `Some(Some(_))` for values, `Some(None)` for the end (closed
+    /// and drained), `None` for nothing yet. Disconnected senders (the abort check) end the
+    /// wait like a close, after a last poll.
     pub(super) fn buffered_block_recv<R>(
         &self,
         deadline: Option<Instant>,
         abort: Abort<'_>,
-        mut poll: impl FnMut() -> Result<Option<Option<R>>>,
+        poll: impl FnMut() -> Result<Option<Option<R>>>,
     ) -> Result<Option<R>> {
-        for _ in 0..common::SPIN {
-            if let Some(r) = poll()? {
-                return Ok(r);
-            }
-            std::hint::spin_loop();
-        }
-        let word = self.recv_word()?;
-        let _waiting = Waiting::register(self.word(ChannelHeader::W_RECEIVERS)?);
-        let since = Instant::now();
-        loop {
-            let seen = word.load(Ordering::SeqCst);
-            if let Some(r) = poll()? {
-                return Ok(r);
-            }
-            if let Err(e) = abort() {
-                // Disconnected senders: behave as closed once drained (a value pushed just
-                // before the last sender left is still delivered).
-                return match e {
-                    Error::Disconnected { .. } => Ok(poll()?.flatten()),
-                    other => Err(other),
+        common::paced_wait(&self.inner.recv_pace, poll, |poll| {
+            let word = self.recv_word()?;
+            let _waiting = Waiting::register(self.word(ChannelHeader::W_RECEIVERS)?);
+            let since = Instant::now();
+            loop {
+                let seen = word.load(Ordering::SeqCst);
+                if let Some(r) = poll()? {
+                    return Ok(r);
+                }
+                if let Err(e) = abort() {
+                    // Disconnected senders: behave as closed once drained (a value pushed
+                    // just before the last sender left is still delivered).
+                    return match e {
+                        Error::Disconnected { .. } => Ok(poll()?.flatten()),
+                        other => Err(other),
+                    };
+                }
+                let Some(s) = common::next_slice(deadline, since) else {
+                    return Err(Error::Timeout {
+                        what: "a value on a channel",
+                    });
                 };
+                common::park(word, seen, s);
             }
-            let Some(s) = common::next_slice(deadline, since) else {
-                return Err(Error::Timeout {
-                    what: "a value on a channel",
-                });
-            };
-            common::park(word, seen, s);
-        }
+        })
     }
 }

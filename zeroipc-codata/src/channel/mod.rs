@@ -84,6 +84,8 @@ struct Inner<T> {
     /// Serialises this handle's senders / receivers on a rendezvous slot (spec §4.20).
     send_lock: Mutex<()>,
     recv_lock: Mutex<()>,
+    /// How this handle's blocked receivers spin (learnt from their previous wait).
+    recv_pace: zeroipc_sync::backoff::Pace,
 }
 
 /// A channel: FIFO of `T` between processes, buffered or unbuffered, closable.
@@ -368,6 +370,7 @@ impl<T: Pod> Channel<T> {
                 peers,
                 send_lock: Mutex::new(()),
                 recv_lock: Mutex::new(()),
+                recv_pace: zeroipc_sync::backoff::Pace::default(),
             }),
             _elem: PhantomData,
         })

@@ -491,11 +491,8 @@ impl<T: Pod> Stream<T> {
     }
 
     fn emit_until(&self, v: T, deadline: Option<Instant>) -> Result<()> {
-        for _ in 0..common::SPIN {
-            if self.try_emit_inner(v, false)? {
-                return Ok(());
-            }
-            std::hint::spin_loop();
+        if common::spin_for_room(|| Ok(self.try_emit_inner(v, false)?.then_some(())))?.is_some() {
+            return Ok(());
         }
         let prod = self.subs_u32(SubsHeader::PROD_WAITING)?;
         let progress = self.subs_u32(SubsHeader::PROGRESS)?;
@@ -618,6 +615,7 @@ impl<T: Pod> Stream<T> {
                 stream: self.clone(),
                 slot: i,
                 done: false,
+                pace: zeroipc_sync::backoff::Pace::default(),
                 #[cfg(all(feature = "async", not(zeroipc_loom)))]
                 next: None,
             });

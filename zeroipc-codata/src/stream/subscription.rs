@@ -8,6 +8,8 @@ pub struct Subscription<T: Pod> {
     pub(super) stream: Stream<T>,
     pub(super) slot: usize,
     pub(super) done: bool,
+    /// How blocked receives spin (learnt from the previous wait).
+    pub(super) pace: zeroipc_sync::backoff::Pace,
     /// The pending `Stream::poll_next`, if any (feature `async`).
     #[cfg(all(feature = "async", not(zeroipc_loom)))]
     pub(super) next: crate::async_api::NextState,
@@ -186,36 +188,39 @@ impl<T: Pod> Subscription<T> {
     }
 
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<Option<T>> {
-        for _ in 0..common::SPIN {
-            if let Some(r) = self.poll()? {
-                return Ok(r);
-            }
-            std::hint::spin_loop();
-        }
         let s = self.stream.clone();
-        let word = s.wlow()?;
-        let waiting = s.subs_u32(SubsHeader::SUB_WAITING)?;
-        if let Some(w) = waiting {
-            w.fetch_add(1, Ordering::SeqCst);
-        }
-        let since = Instant::now();
-        let result = loop {
-            let seen = word.load(Ordering::SeqCst);
-            match self.poll() {
-                Ok(Some(r)) => break Ok(r),
-                Ok(None) => {}
-                Err(e) => break Err(e),
-            }
-            let Some(slice) = common::next_slice(deadline, since) else {
-                break Err(Error::Timeout {
-                    what: "an element of a stream",
-                });
-            };
-            common::park(word, seen, slice);
-        };
-        if let Some(w) = waiting {
-            w.fetch_sub(1, Ordering::SeqCst);
-        }
+        let pace = std::mem::take(&mut self.pace);
+        let result = common::paced_wait(
+            &pace,
+            || self.poll(),
+            |poll| {
+                let word = s.wlow()?;
+                let waiting = s.subs_u32(SubsHeader::SUB_WAITING)?;
+                if let Some(w) = waiting {
+                    w.fetch_add(1, Ordering::SeqCst);
+                }
+                let since = Instant::now();
+                let result = loop {
+                    let seen = word.load(Ordering::SeqCst);
+                    match poll() {
+                        Ok(Some(r)) => break Ok(r),
+                        Ok(None) => {}
+                        Err(e) => break Err(e),
+                    }
+                    let Some(slice) = common::next_slice(deadline, since) else {
+                        break Err(Error::Timeout {
+                            what: "an element of a stream",
+                        });
+                    };
+                    common::park(word, seen, slice);
+                };
+                if let Some(w) = waiting {
+                    w.fetch_sub(1, Ordering::SeqCst);
+                }
+                result
+            },
+        );
+        self.pace = pace;
         result
     }
 }
