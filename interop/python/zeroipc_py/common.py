@@ -3,6 +3,7 @@
 import numpy as np
 
 from . import errors
+from .segment import align8
 
 U32 = "<u4"
 I32 = "<i4"
@@ -35,3 +36,9 @@ def check_elem(entry, what, stored, dt_size):
 def wrap_i32(x):
     x &= 0xFFFFFFFF
     return x - (1 << 32) if x >= 1 << 31 else x
+
+
+def slots_total(cap, es):
+    """Entry size of a Queue or a Stack: the 16-byte header, `cap` elements of `es` bytes, then
+    one u32 word per slot (the Queue's seq, the Stack's state) at 16 + align8(cap * es)."""
+    return 16 + align8(cap * es) + 4 * cap

@@ -17,7 +17,7 @@ written before ``seq`` is stored, and read only after ``seq`` says the slot is r
 """
 
 from . import errors
-from .common import U32, check_elem, check_size, elem_dtype, wrap_i32
+from .common import U32, check_elem, check_size, elem_dtype, slots_total, wrap_i32
 from .segment import align8
 
 HEAD, TAIL, CAPACITY, ELEM_SIZE, DATA = 0, 4, 8, 12, 16
@@ -46,9 +46,7 @@ class Queue:
         self.data = seg.view(self.dtype, cap, off + DATA)
         self.seq = seg.view(U32, cap, off + DATA + align8(cap * es))
 
-    @staticmethod
-    def total(cap, es):
-        return DATA + align8(cap * es) + 4 * cap
+    total = staticmethod(slots_total)
 
     @classmethod
     def create(cls, seg, name, dtype, capacity):

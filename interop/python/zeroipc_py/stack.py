@@ -15,7 +15,7 @@ by a crashed peer is refused rather than overwritten.
 """
 
 from . import errors
-from .common import I32, U32, check_elem, check_size, elem_dtype
+from .common import I32, U32, check_elem, check_size, elem_dtype, slots_total
 from .segment import align8
 
 TOP, CAPACITY, ELEM_SIZE, RESERVED, DATA = 0, 4, 8, 12, 16
@@ -38,9 +38,7 @@ class Stack:
         self.data = seg.view(self.dtype, cap, off + DATA)
         self.states = seg.view(U32, cap, off + DATA + align8(cap * es))
 
-    @staticmethod
-    def total(cap, es):
-        return DATA + align8(cap * es) + 4 * cap
+    total = staticmethod(slots_total)
 
     @classmethod
     def create(cls, seg, name, dtype, capacity):
