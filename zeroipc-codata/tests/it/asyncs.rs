@@ -206,14 +206,25 @@ async fn cancel_after<F: std::future::Future>(fut: F, polls: u32) -> Option<F::O
 }
 
 const CANCEL_ITEMS: u64 = 10_000;
+/// The sender pauses after every chunk until the receiver acknowledges it, so each chunk
+/// boundary has a `recv_async` that is surely pending (the channel is empty) when dropped.
+const CANCEL_CHUNK: u64 = 100;
 
 #[test]
 fn dropping_pending_recv_async_loses_nothing_exactly_once_over_10k_items() {
     if role().is_some() {
         let seg = child_segment();
         let ch = Channel::<u64>::open(&seg, "ch").unwrap();
+        let ack = Channel::<u64>::open(&seg, "ack").unwrap();
         for i in 0..CANCEL_ITEMS {
             ch.send(i).unwrap();
+            if (i + 1) % CANCEL_CHUNK == 0 {
+                assert_eq!(
+                    ack.recv().unwrap(),
+                    Some(i),
+                    "the receiver acknowledged the chunk"
+                );
+            }
         }
         ch.close().unwrap();
         return;
@@ -222,20 +233,22 @@ fn dropping_pending_recv_async_loses_nothing_exactly_once_over_10k_items() {
     for rt in Runtime::ALL {
         let (seg, _g, name) = named("async-cancel", 1 << 20, 64);
         let ch = Channel::<u64>::create(&seg, "ch", 8).unwrap();
+        let ack = Channel::<u64>::create(&seg, "ack", 1).unwrap();
         let kid = child(
             "dropping_pending_recv_async_loses_nothing_exactly_once_over_10k_items",
             "sender",
             &name,
         );
-        let (got, cancelled) = rt.block_on(async {
+        let (got, cancelled, at_boundaries) = rt.block_on(async {
             let mut rng = 0x9e37_79b9_7f4a_7c15u64;
             let mut got = Vec::with_capacity(CANCEL_ITEMS as usize);
-            let mut cancelled = 0u64;
+            let (mut cancelled, mut at_boundaries) = (0u64, 0u64);
             loop {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
                 rng ^= rng << 17;
-                // Half the receives are dropped after 0..=2 pending polls.
+                // Half the receives are dropped after 0..=2 pending polls (whether one is
+                // pending depends on timing).
                 let r = if rng.is_multiple_of(2) {
                     cancel_after(ch.recv_async(), (rng >> 8) as u32 % 3).await
                 } else {
@@ -243,17 +256,34 @@ fn dropping_pending_recv_async_loses_nothing_exactly_once_over_10k_items() {
                 };
                 match r {
                     None => cancelled += 1,
-                    Some(Ok(Some(v))) => got.push(v),
+                    Some(Ok(Some(v))) => {
+                        got.push(v);
+                        if (v + 1) % CANCEL_CHUNK == 0 {
+                            // The sender waits for the ack: nothing can arrive, so this
+                            // receive is pending when it is dropped.
+                            if cancel_after(ch.recv_async(), 1).await.is_none() {
+                                at_boundaries += 1;
+                            }
+                            ack.send_async(v).await.unwrap();
+                        }
+                    }
                     Some(Ok(None)) => break,
                     Some(Err(e)) => panic!("{rt:?}: {e}"),
                 }
             }
-            (got, cancelled)
+            (got, cancelled, at_boundaries)
         });
         kid.wait_success(LIMIT);
         let want: Vec<u64> = (0..CANCEL_ITEMS).collect();
-        assert_eq!(got, want, "{rt:?}: every item exactly once, in order");
-        assert!(cancelled > 0, "{rt:?}: some receives were really cancelled");
+        assert_eq!(
+            got, want,
+            "{rt:?}: every item exactly once, in order ({cancelled} random cancellations)"
+        );
+        assert_eq!(
+            at_boundaries,
+            CANCEL_ITEMS / CANCEL_CHUNK,
+            "{rt:?}: a receive on an empty channel stays pending until dropped"
+        );
         assert_eq!(pending_waits(), 0, "{rt:?}: no registration left behind");
     }
 }
