@@ -317,6 +317,20 @@ fn measure_park_cost() -> Option<Duration> {
 mod tests {
     use super::*;
 
+    /// Spins on a condition that never holds; asserts the spin gives up (returns `None`)
+    /// and returns how many times it polled.
+    fn polls_of_a_spin_that_never_succeeds() -> u32 {
+        let mut polls = 0u32;
+        assert_eq!(
+            spin(|| {
+                polls += 1;
+                None::<()>
+            }),
+            None
+        );
+        polls
+    }
+
     #[test]
     fn spin_returns_what_the_attempt_returns() {
         let mut n = 0;
@@ -332,14 +346,7 @@ mod tests {
     #[test]
     fn a_budget_of_zero_ends_the_spin_right_after_the_exponential_phase() {
         set_spin_budget(Duration::ZERO);
-        let mut polls = 0u32;
-        assert_eq!(
-            spin(|| {
-                polls += 1;
-                None::<()>
-            }),
-            None
-        );
+        let polls = polls_of_a_spin_that_never_succeeds();
         // One poll per exponential run, then one timed poll that finds the budget spent.
         assert_eq!(polls, SPIN_LIMIT + 2);
         assert_eq!(spin_budget(), Duration::ZERO);
@@ -386,14 +393,7 @@ mod tests {
     fn spin_gives_up_after_the_budget() {
         // A condition that never holds: the spin phase ends (it does not hang) after its
         // exponential runs and the budget.
-        let mut polls = 0u32;
-        assert_eq!(
-            spin(|| {
-                polls += 1;
-                None::<()>
-            }),
-            None
-        );
+        let polls = polls_of_a_spin_that_never_succeeds();
         assert!(polls > SPIN_LIMIT, "{polls} polls");
     }
 }

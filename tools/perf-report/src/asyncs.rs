@@ -10,13 +10,8 @@ use zeroipc_codata::Channel;
 use zeroipc_format::{Region, Segment};
 
 use crate::Config;
-use crate::harness::{Lat, dur, now_ns, num, open, ratio, raw, region, segment, with_peer};
+use crate::harness::{Lat, dur, group_peer, now_ns, num, ratio, raw, region, segment, with_peer};
 use crate::report::{Goal, GroupRecord, table};
-
-fn parse(arg: &str) -> (String, usize) {
-    let (a, b) = arg.split_once(':').expect("name:n");
-    (a.to_string(), b.parse().expect("n"))
-}
 
 fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -27,11 +22,9 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 
 /// Peer roles of this group.
 pub fn child(role: &str, arg: &str) -> bool {
-    if !role.starts_with("as.") {
+    let Some((seg, n)) = group_peer::<usize>(role, "as.", arg) else {
         return false;
-    }
-    let (name, n) = parse(arg);
-    let seg = open(&name);
+    };
     match role {
         // Receiver of the latency runs: announces round i, then waits for the stamped value.
         "as.wait_blocking" | "as.wait_async" => {

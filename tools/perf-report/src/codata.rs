@@ -9,13 +9,8 @@ use zeroipc_format::{Region, Segment};
 
 use crate::Config;
 use crate::baselines::{futex_block_sliced, futex_wake_all};
-use crate::harness::{Lat, dur, now_ns, open, ratio, raw, region, segment, with_peer};
+use crate::harness::{Lat, dur, group_peer, now_ns, ratio, raw, region, segment, with_peer};
 use crate::report::{Goal, GroupRecord, table};
-
-fn parse(arg: &str) -> (String, usize) {
-    let (a, b) = arg.split_once(':').expect("name:n");
-    (a.to_string(), b.parse().expect("n"))
-}
 
 /// Waits until the peer announced it is about to sleep on round `i`, then gives it 300 µs
 /// to get past any spinning into the futex.
@@ -35,11 +30,9 @@ fn read_lat(lat: &Region, n: usize) -> Vec<u64> {
 
 /// Peer roles of this group.
 pub fn child(role: &str, arg: &str) -> bool {
-    if !role.starts_with("cd.") {
+    let Some((seg, n)) = group_peer::<usize>(role, "cd.", arg) else {
         return false;
-    }
-    let (name, n) = parse(arg);
-    let seg = open(&name);
+    };
     match role {
         "cd.future_wait" => {
             let raw = region(&seg, "raw");

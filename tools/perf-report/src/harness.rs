@@ -98,6 +98,29 @@ pub fn segment(tag: &str, size: u64, entries: u32) -> Segment {
         .expect("create segment")
 }
 
+/// The `NAME:N` argument of a peer role: the shared-memory name and the count.
+pub fn name_and_count<N: std::str::FromStr>(arg: &str) -> (String, N) {
+    let (name, n) = arg.split_once(':').expect("peer argument NAME:N");
+    let Ok(n) = n.parse() else {
+        panic!("peer argument {arg:?}: N is not a count")
+    };
+    (name.to_string(), n)
+}
+
+/// The segment and count a peer role of the group `prefix` (`"cd."`...) was given as
+/// `NAME:N`, or `None` if `role` belongs to another group.
+pub fn group_peer<N: std::str::FromStr>(
+    role: &str,
+    prefix: &str,
+    arg: &str,
+) -> Option<(Segment, N)> {
+    if !role.starts_with(prefix) {
+        return None;
+    }
+    let (name, n) = name_and_count(arg);
+    Some((open(&name), n))
+}
+
 /// Opens the segment a peer was given.
 pub fn open(name: &str) -> Segment {
     Segment::open(name).expect("open segment")
@@ -236,6 +259,23 @@ impl Lat {
     }
 }
 
+/// One table row per subject: its label, then `cells` of its spread.
+pub fn labelled_rows(
+    labels: &[&str],
+    spreads: &[Spread],
+    cells: impl Fn(&Spread) -> Vec<String>,
+) -> Vec<Vec<String>> {
+    labels
+        .iter()
+        .zip(spreads)
+        .map(|(label, sp)| {
+            let mut row = vec![label.to_string()];
+            row.extend(cells(sp));
+            row
+        })
+        .collect()
+}
+
 /// Median, min and max of per-round values.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Spread {
@@ -270,6 +310,12 @@ impl Spread {
             max: s[s.len() - 1],
         }
     }
+
+    /// The spread of each subject's per-round values.
+    pub fn each(per_subject: &[Vec<f64>]) -> Vec<Self> {
+        per_subject.iter().map(|v| Self::of(v)).collect()
+    }
+
     /// "med (min–max)" with each value scaled by `scale` and printed by `fmt`.
     pub fn show(&self, scale: f64, unit: &str) -> String {
         let unit = if unit.is_empty() {

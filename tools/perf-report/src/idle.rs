@@ -14,7 +14,7 @@ use zeroipc_sync::{Semaphore, futex};
 
 use crate::Config;
 use crate::baselines::{futex_block, futex_block_sliced, futex_wake_all, sleep_backoff_until};
-use crate::harness::{Lat, Spread, dur, num, ratio, thread_cpu_ns, unique};
+use crate::harness::{Lat, Spread, dur, labelled_rows, num, ratio, thread_cpu_ns, unique};
 use crate::report::{Goal, GroupRecord, table};
 
 const LABELS: [&str; 5] = [
@@ -199,20 +199,15 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
             per[k].push(v);
         }
     }
-    let s: Vec<Spread> = per.iter().map(|v| Spread::of(v)).collect();
+    let s = Spread::each(&per);
     let backoff = s[4].med;
-    let rows: Vec<Vec<String>> = LABELS
-        .iter()
-        .zip(&s)
-        .map(|(l, sp)| {
-            vec![
-                l.to_string(),
-                sp.show(1e3, "ms/s"),
-                format!("{} %", num(sp.med * 100.0)),
-                ratio(sp.med / backoff),
-            ]
-        })
-        .collect();
+    let rows = labelled_rows(&LABELS, &s, |sp| {
+        vec![
+            sp.show(1e3, "ms/s"),
+            format!("{} %", num(sp.med * 100.0)),
+            ratio(sp.med / backoff),
+        ]
+    });
     let mut md = format!(
         "Each waiter waits {} ms for something that never comes, on its own thread, all five \
          at once; CPU time from `CLOCK_THREAD_CPUTIME_ID` (the accounting of \
@@ -240,12 +235,13 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
     .zip(&s)
     .map(|(l, sp)| (l.to_string(), sp.med * 100.0))
     .collect();
-    crate::plot::bars(
-        &img.join("idle.svg"),
-        "CPU used by one idle waiter (% of one CPU, log scale)",
-        &bars,
-    );
-    md.push_str("\n![idle waiter CPU](img/idle.svg)\n");
+    crate::plot::embed(&mut md, img, "idle.svg", "idle waiter CPU", |path| {
+        crate::plot::bars(
+            path,
+            "CPU used by one idle waiter (% of one CPU, log scale)",
+            &bars,
+        )
+    });
     let mut goals = Vec::new();
     md.push_str(&reactions(cfg, s[1].med, backoff, &mut goals));
     goals.push(

@@ -475,12 +475,13 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
         .iter()
         .map(|s| (s.short().to_string(), get(*s)))
         .collect();
-    crate::plot::cdf(
-        &img.join("roundtrip.svg"),
-        "Round trip of one 8-byte message between two processes (CDF)",
-        &series,
-    );
-    md.push_str("\n![round-trip CDF](img/roundtrip.svg)\n");
+    crate::plot::embed(&mut md, img, "roundtrip.svg", "round-trip CDF", |path| {
+        crate::plot::cdf(
+            path,
+            "Round trip of one 8-byte message between two processes (CDF)",
+            &series,
+        )
+    });
 
     let q = get(Subject::Queue);
     let sem = get(Subject::Semaphore);

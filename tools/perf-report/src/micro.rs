@@ -23,6 +23,37 @@ fn per_op<F: FnMut()>(iters: u64, mut f: F) -> f64 {
     t.elapsed().as_nanos() as f64 / iters as f64
 }
 
+/// The table's rows, in the order of the measurements: what, and the baseline (label, row).
+const ROWS: [(&str, Option<(&str, usize)>); 12] = [
+    ("`std::sync::Mutex` lock + unlock (reference)", None),
+    (
+        "`Mutex` lock + unlock, with owner entry",
+        Some(("std Mutex", 0)),
+    ),
+    (
+        "`Mutex` lock + unlock, upstream layout (no owner entry)",
+        Some(("std Mutex", 0)),
+    ),
+    ("`Semaphore` try_acquire + release", Some(("std Mutex", 0))),
+    ("crossbeam `ArrayQueue` push + pop (baseline)", None),
+    ("`Queue<u64>` push + pop", Some(("ArrayQueue", 4))),
+    ("sum of a plain `&[f64]` of 1M (baseline)", None),
+    (
+        "sum of an `Array<f64>` of 1M via `iter()`",
+        Some(("slice", 6)),
+    ),
+    ("same via `Array::get(i)` in a loop", Some(("slice", 6))),
+    (
+        "floor: `shm_open` + `fstat` + `mmap(MAP_POPULATE)` + `munmap` + `close`",
+        None,
+    ),
+    (
+        "`Segment::open` of a 64-entry segment + `find` of the last name",
+        Some(("floor", 9)),
+    ),
+    ("`find` of the last of 64 names in an open segment", None),
+];
+
 struct Rows {
     rows: Vec<Vec<String>>,
 }
@@ -36,6 +67,15 @@ impl Rows {
             base.map_or("–".into(), |(_, b)| ratio(s.med / b.med)),
         ]);
     }
+}
+
+/// The #4 goal for an uncontended `Mutex` lock + unlock pair, against `std::sync::Mutex`.
+fn mutex_goal(figure: &str, ours: &Spread, std_mutex: &Spread) -> Goal {
+    Goal::new("#4 sync", figure)
+        .result(dur(ours.med))
+        .baseline(format!("std Mutex: {}", dur(std_mutex.med)))
+        .ratio(ratio(ours.med / std_mutex.med))
+        .goal("< 25 ns", Some(ours.med < 25.0))
 }
 
 /// Runs the group.
@@ -131,56 +171,11 @@ pub fn run(cfg: &Config) -> GroupRecord {
             black_box(oseg.find(black_box("entry_63")).expect("find").offset());
         }));
     }
-    let s: Vec<Spread> = v.iter().map(|x| Spread::of(x)).collect();
+    let s = Spread::each(&v);
     let mut r = Rows { rows: Vec::new() };
-    r.add("`std::sync::Mutex` lock + unlock (reference)", &s[0], None);
-    r.add(
-        "`Mutex` lock + unlock, with owner entry",
-        &s[1],
-        Some(("std Mutex", &s[0])),
-    );
-    r.add(
-        "`Mutex` lock + unlock, upstream layout (no owner entry)",
-        &s[2],
-        Some(("std Mutex", &s[0])),
-    );
-    r.add(
-        "`Semaphore` try_acquire + release",
-        &s[3],
-        Some(("std Mutex", &s[0])),
-    );
-    r.add("crossbeam `ArrayQueue` push + pop (baseline)", &s[4], None);
-    r.add(
-        "`Queue<u64>` push + pop",
-        &s[5],
-        Some(("ArrayQueue", &s[4])),
-    );
-    r.add("sum of a plain `&[f64]` of 1M (baseline)", &s[6], None);
-    r.add(
-        "sum of an `Array<f64>` of 1M via `iter()`",
-        &s[7],
-        Some(("slice", &s[6])),
-    );
-    r.add(
-        "same via `Array::get(i)` in a loop",
-        &s[8],
-        Some(("slice", &s[6])),
-    );
-    r.add(
-        "floor: `shm_open` + `fstat` + `mmap(MAP_POPULATE)` + `munmap` + `close`",
-        &s[9],
-        None,
-    );
-    r.add(
-        "`Segment::open` of a 64-entry segment + `find` of the last name",
-        &s[10],
-        Some(("floor", &s[9])),
-    );
-    r.add(
-        "`find` of the last of 64 names in an open segment",
-        &s[11],
-        None,
-    );
+    for (i, (what, base)) in ROWS.iter().enumerate() {
+        r.add(what, &s[i], base.map(|(label, b)| (label, &s[b])));
+    }
     let md = format!(
         "One thread; median (min–max) over {rounds} rounds of the time per operation.\n\n{}",
         table(
@@ -189,22 +184,16 @@ pub fn run(cfg: &Config) -> GroupRecord {
         )
     );
     let goals = vec![
-        Goal::new(
-            "#4 sync",
+        mutex_goal(
             "uncontended `Mutex` lock + unlock (with owner entry)",
-        )
-        .result(dur(s[1].med))
-        .baseline(format!("std Mutex: {}", dur(s[0].med)))
-        .ratio(ratio(s[1].med / s[0].med))
-        .goal("< 25 ns", Some(s[1].med < 25.0)),
-        Goal::new(
-            "#4 sync",
+            &s[1],
+            &s[0],
+        ),
+        mutex_goal(
             "uncontended `Mutex` lock + unlock (upstream layout)",
-        )
-        .result(dur(s[2].med))
-        .baseline(format!("std Mutex: {}", dur(s[0].med)))
-        .ratio(ratio(s[2].med / s[0].med))
-        .goal("< 25 ns", Some(s[2].med < 25.0)),
+            &s[2],
+            &s[0],
+        ),
         Goal::new("#5 structures", "Queue push + pop pair, one thread")
             .result(dur(s[5].med))
             .baseline(format!("crossbeam ArrayQueue: {}", dur(s[4].med)))

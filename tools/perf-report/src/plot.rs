@@ -201,6 +201,13 @@ fn bounds(v: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
+/// Draws a figure into `img/file` with `draw` and appends its image link, described by
+/// `alt`, to the group's markdown `md`.
+pub fn embed(md: &mut String, img: &Path, file: &str, alt: &str, draw: impl FnOnce(&Path)) {
+    draw(&img.join(file));
+    md.push_str(&format!("\n![{alt}](img/{file})\n"));
+}
+
 /// Horizontal bars on a log scale (values > 0).
 pub fn bars(path: &Path, title: &str, bars: &[(String, f64)]) {
     let draw = || -> Res {

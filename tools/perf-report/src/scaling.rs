@@ -253,10 +253,7 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
             }
         }
     }
-    let sp: Vec<Vec<Spread>> = rates
-        .iter()
-        .map(|s| s.iter().map(|v| Spread::of(v)).collect())
-        .collect();
+    let sp: Vec<Vec<Spread>> = rates.iter().map(|s| Spread::each(s)).collect();
     let rows: Vec<Vec<String>> = SUBJECTS
         .iter()
         .enumerate()
@@ -300,15 +297,16 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
         })
         .collect();
     let cats: Vec<String> = KS.iter().map(|k| format!("{k}P/{k}C")).collect();
-    crate::plot::categories(
-        &img.join("scaling.svg"),
-        &format!("k producers → k consumers, {n}-CPU machine"),
-        "k (producers = consumers)",
-        "M items/s (log)",
-        &cats,
-        &series,
-    );
-    md.push_str("\n![scaling](img/scaling.svg)\n");
+    crate::plot::embed(&mut md, img, "scaling.svg", "scaling", |path| {
+        crate::plot::categories(
+            path,
+            &format!("k producers → k consumers, {n}-CPU machine"),
+            "k (producers = consumers)",
+            "M items/s (log)",
+            &cats,
+            &series,
+        )
+    });
     let m = |s: usize, j: usize| sp[s][j].show(1e-6, "M items/s");
     let goals = vec![
         Goal::new("#5 structures", "Queue 2P/2C, four threads")

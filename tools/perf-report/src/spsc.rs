@@ -13,17 +13,14 @@ use zeroipc_format::{Region, Segment};
 use zeroipc_structures::{PushError, Queue, Ring};
 
 use crate::Config;
-use crate::harness::{Backoff, Spread, open, ratio, raw, region, segment, with_peer};
+use crate::harness::{
+    Backoff, Spread, group_peer, labelled_rows, ratio, raw, region, segment, with_peer,
+};
 use crate::report::{Goal, GroupRecord, table};
 
 const CAP: usize = 1024;
 const RAW_SLOTS: u64 = 1024;
 const RAW_BASE: usize = 4096;
-
-fn items_of(arg: &str) -> (String, u64) {
-    let (name, n) = arg.split_once(':').expect("name:items");
-    (name.to_string(), n.parse().expect("items"))
-}
 
 fn expected(n: u64) -> u64 {
     n * (n - 1) / 2
@@ -66,11 +63,9 @@ fn queue_push(q: &Queue<u64>, v: u64) {
 
 /// Peer roles of this group.
 pub fn child(role: &str, arg: &str) -> bool {
-    if !role.starts_with("spsc.") {
+    let Some((seg, n)) = group_peer::<u64>(role, "spsc.", arg) else {
         return false;
-    }
-    let (name, n) = items_of(arg);
-    let seg = open(&name);
+    };
     match role {
         "spsc.queue" => {
             let q = Queue::<u64>::open(&seg, "q").expect("q");
@@ -385,20 +380,15 @@ pub fn run(cfg: &Config) -> GroupRecord {
             rate.push(one(k, n));
         }
     }
-    let s: Vec<Spread> = rates.iter().map(|v| Spread::of(v)).collect();
+    let s = Spread::each(&rates);
     let cb = s[6].med;
-    let rows: Vec<Vec<String>> = SUBJECTS
-        .iter()
-        .zip(&s)
-        .map(|(label, sp)| {
-            vec![
-                label.to_string(),
-                sp.show(1e-6, "M/s"),
-                ratio(sp.med / cb),
-                ratio(sp.med / s[7].med),
-            ]
-        })
-        .collect();
+    let rows = labelled_rows(&SUBJECTS, &s, |sp| {
+        vec![
+            sp.show(1e-6, "M/s"),
+            ratio(sp.med / cb),
+            ratio(sp.med / s[7].med),
+        ]
+    });
     let md = format!(
         "{n} items per round, {} rounds: median (min–max) in millions of items per second.\n\n{}",
         cfg.rounds,

@@ -347,10 +347,7 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
             }
         }
     }
-    let spreads: Vec<Vec<Spread>> = rates
-        .iter()
-        .map(|s| s.iter().map(|v| Spread::of(v)).collect())
-        .collect();
+    let spreads: Vec<Vec<Spread>> = rates.iter().map(|s| Spread::each(s)).collect();
     let mut header = vec!["message size".to_string(), "messages".to_string()];
     header.extend(SUBJECTS.iter().map(|s| s.to_string()));
     let h: Vec<&str> = header.iter().map(String::as_str).collect();
@@ -392,16 +389,23 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
             )
         })
         .collect();
-    crate::plot::lines(
-        &img.join("throughput.svg"),
-        "Throughput against message size, 2 processes (GB/s)",
-        "message size (bytes)",
-        "GB/s",
-        &series,
-        true,
-        true,
+    crate::plot::embed(
+        &mut md,
+        img,
+        "throughput.svg",
+        "throughput against message size",
+        |path| {
+            crate::plot::lines(
+                path,
+                "Throughput against message size, 2 processes (GB/s)",
+                "message size (bytes)",
+                "GB/s",
+                &series,
+                true,
+                true,
+            )
+        },
     );
-    md.push_str("\n![throughput against message size](img/throughput.svg)\n");
 
     let mut goals = Vec::new();
     let at = |size: usize| sizes.iter().position(|&s| s == size);

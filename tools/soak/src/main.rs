@@ -328,27 +328,20 @@ fn driver(seconds: u64) {
         "soak: {seconds} s, kills: producer {}, consumer {}, writer {}, reader {}",
         kills[0], kills[1], kills[2], kills[3]
     );
-    let (q_lost, q_dup, q_odd) = report(
-        "queue",
-        q_acked.get(0).unwrap(),
-        &q_seen,
-        kills[0],
-        Some(&q_window),
-    );
-    let (ch_lost, ch_dup, ch_odd) = report(
-        "channel",
-        ch_acked.get(0).unwrap(),
-        &ch_seen,
-        kills[0],
-        Some(&ch_window),
-    );
-    let (zb_lost, zb_dup, _) = report(
-        "zerobuffer",
-        zb_acked.get(0).unwrap(),
-        &zb_seen,
-        kills[2],
-        None,
-    );
+    // Per stream: name, acknowledged count, receipt counts, kills of the sending side and
+    // the consumer-kill window that explains losses (none for ZeroBuffer frames).
+    let [
+        (q_lost, q_dup, q_odd),
+        (ch_lost, ch_dup, ch_odd),
+        (zb_lost, zb_dup, _),
+    ] = [
+        ("queue", &q_acked, &q_seen, kills[0], Some(&q_window)),
+        ("channel", &ch_acked, &ch_seen, kills[0], Some(&ch_window)),
+        ("zerobuffer", &zb_acked, &zb_seen, kills[2], None),
+    ]
+    .map(|(what, acked, seen, dup_kills, window)| {
+        report(what, acked.get(0).unwrap(), seen, dup_kills, window)
+    });
     let zb_bound = (kills[3] + 1) * (RING / 24);
     println!(
         "zerobuffer: frames lost with killed readers: {zb_lost} (bound: {} reader kills x {} frames)",

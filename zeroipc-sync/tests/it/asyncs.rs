@@ -11,9 +11,9 @@ use zeroipc_format::Segment;
 use zeroipc_format::atomic::Ordering;
 use zeroipc_sync::reactor::{helper_threads, pending_waits};
 use zeroipc_sync::{Barrier, Event, EventMode, Latch, Mutex, RwLock, Semaphore, Signal};
-use zeroipc_testkit::{Child, Runtime, role};
+use zeroipc_testkit::{Runtime, role};
 
-use crate::multiprocess::{child_segment, segment};
+use crate::multiprocess::{child_open, segment, spawn_peer};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -40,8 +40,7 @@ fn until_pending(n: usize) {
 fn acquire_async_takes_every_permit_another_process_releases() {
     const N: usize = 2_000;
     if role().is_some() {
-        let seg = child_segment();
-        let sem = Semaphore::open(&seg, "s").unwrap();
+        let (_seg, sem) = child_open(Semaphore::open, "s");
         for _ in 0..N {
             // Keep at most a few permits outstanding, so the parent really waits.
             while sem.count().unwrap() > 2 {
@@ -55,10 +54,10 @@ fn acquire_async_takes_every_permit_another_process_releases() {
     for rt in Runtime::ALL {
         let (seg, _g, name) = segment("async-sem");
         let sem = Semaphore::create(&seg, "s", 0, 0).unwrap();
-        let kid = Child::spawn(
+        let kid = spawn_peer(
             "asyncs::acquire_async_takes_every_permit_another_process_releases",
             "releaser",
-            &[("SEG", &name)],
+            &name,
         );
         rt.block_on(async {
             for _ in 0..N {

@@ -4,15 +4,14 @@ use std::time::{Duration, Instant};
 
 use zeroipc_format::atomic::Ordering;
 use zeroipc_sync::{Barrier, Error, Mutex, Once, OnceState, Semaphore};
-use zeroipc_testkit::{Child, role};
+use zeroipc_testkit::role;
 
-use crate::multiprocess::{child_segment, data, segment};
+use crate::multiprocess::{child_open, data, segment, spawn_peer};
 
 #[test]
 fn mutex_holder_killed_next_locker_gets_owner_died() {
     if role().is_some() {
-        let seg = child_segment();
-        let m = Mutex::open(&seg, "m").unwrap();
+        let (seg, m) = child_open(Mutex::open, "m");
         let flag = data(&seg, "flag", 16);
         let _g = m.lock().unwrap();
         // Half-done update of the protected data, then report "holding" and hang.
@@ -25,10 +24,10 @@ fn mutex_holder_killed_next_locker_gets_owner_died() {
     let (seg, _g, name) = segment("crash_m");
     let m = Mutex::create(&seg, "m").unwrap();
     let flag = data(&seg, "flag", 16);
-    let kid = Child::spawn(
+    let kid = spawn_peer(
         "crash::mutex_holder_killed_next_locker_gets_owner_died",
         "holder",
-        &[("SEG", &name)],
+        &name,
     );
     let pid = kid.id();
     while flag.atomic_u32(4).unwrap().load(Ordering::Acquire) == 0 {
@@ -58,8 +57,7 @@ fn mutex_holder_killed_next_locker_gets_owner_died() {
 #[test]
 fn barrier_participant_killed_others_time_out() {
     if let Some(r) = role() {
-        let seg = child_segment();
-        let b = Barrier::open(&seg, "b").unwrap();
+        let (_seg, b) = child_open(Barrier::open, "b");
         if r == "victim" {
             b.wait().unwrap(); // never completes: killed while waiting
             unreachable!("the phase cannot complete");
@@ -72,19 +70,19 @@ fn barrier_participant_killed_others_time_out() {
     }
     let (seg, _g, name) = segment("crash_b");
     let b = Barrier::create(&seg, "b", 4).unwrap();
-    let victim = Child::spawn(
+    let victim = spawn_peer(
         "crash::barrier_participant_killed_others_time_out",
         "victim",
-        &[("SEG", &name)],
+        &name,
     );
     while b.arrived().unwrap() < 1 {
         std::thread::sleep(Duration::from_millis(1));
     }
     victim.kill();
-    let other = Child::spawn(
+    let other = spawn_peer(
         "crash::barrier_participant_killed_others_time_out",
         "survivor",
-        &[("SEG", &name)],
+        &name,
     );
     let r = b.wait_timeout(Duration::from_millis(300));
     assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
@@ -100,8 +98,7 @@ fn barrier_participant_killed_others_time_out() {
 fn once_executor_killed_inside_call_others_time_out() {
     const TEST: &str = "crash::once_executor_killed_inside_call_others_time_out";
     if role().is_some() {
-        let seg = child_segment();
-        let once = Once::open(&seg, "o").unwrap();
+        let (seg, once) = child_open(Once::open, "o");
         let flag = data(&seg, "flag", 8);
         once.call(|| {
             flag.atomic_u32(0).unwrap().store(1, Ordering::Release);
@@ -115,7 +112,7 @@ fn once_executor_killed_inside_call_others_time_out() {
     let (seg, _g, name) = segment("crash_o");
     let once = Once::create(&seg, "o").unwrap();
     let flag = data(&seg, "flag", 8);
-    let kid = Child::spawn(TEST, "executor", &[("SEG", &name)]);
+    let kid = spawn_peer(TEST, "executor", &name);
     while flag.atomic_u32(0).unwrap().load(Ordering::Acquire) == 0 {
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -139,14 +136,13 @@ fn once_executor_killed_inside_call_others_time_out() {
 fn semaphore_waiter_killed_while_waiting_survivors_unaffected() {
     const TEST: &str = "crash::semaphore_waiter_killed_while_waiting_survivors_unaffected";
     if role().is_some() {
-        let seg = child_segment();
-        let sem = Semaphore::open(&seg, "s").unwrap();
+        let (_seg, sem) = child_open(Semaphore::open, "s");
         sem.acquire().unwrap(); // blocks: the count is 0
         unreachable!("killed while waiting");
     }
     let (seg, _g, name) = segment("crash_s");
     let sem = Semaphore::create(&seg, "s", 0, 1).unwrap();
-    let kid = Child::spawn(TEST, "waiter", &[("SEG", &name)]);
+    let kid = spawn_peer(TEST, "waiter", &name);
     let t = Instant::now();
     while sem.waiting().unwrap() == 0 {
         assert!(t.elapsed() < Duration::from_secs(30), "child never waited");

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
 use zeroipc_sync::{Error, Event, EventMode, Latch, Monitor, Mutex, RwLock, Semaphore};
-use zeroipc_testkit::{Child, role};
+use zeroipc_testkit::role;
 
-use crate::multiprocess::{child_segment, data, segment};
+use crate::multiprocess::{child_open, data, segment, spawn_peer};
 
 /// Generous bound for a survivor's operation on a loaded 2-core machine (the operations
 /// themselves use timeouts of at most 300 ms, or return at once).
@@ -65,8 +65,7 @@ fn mutex_waiter_killed_while_blocked_holder_unlocks_others_proceed() {
     const TEST: &str =
         "crash_matrix::mutex_waiter_killed_while_blocked_holder_unlocks_others_proceed";
     if let Some(r) = role() {
-        let seg = child_segment();
-        let m = Mutex::open(&seg, "m").unwrap();
+        let (seg, m) = child_open(Mutex::open, "m");
         if r == "victim" {
             let _g = m.lock().unwrap(); // blocks: the parent holds the mutex
             unreachable!("killed while blocked in lock");
@@ -85,7 +84,7 @@ fn mutex_waiter_killed_while_blocked_holder_unlocks_others_proceed() {
     // The mutex word is a semaphore (spec §4.9): its `waiting` shows the blocked victim.
     let word = Semaphore::open(&seg, "m").unwrap();
     let held = m.lock().unwrap();
-    let victim = Child::spawn(TEST, "victim", &[("SEG", &name)]);
+    let victim = spawn_peer(TEST, "victim", &name);
     until("victim waiting", || word.waiting().unwrap() >= 1);
     victim.kill();
     assert_eq!(
@@ -96,7 +95,7 @@ fn mutex_waiter_killed_while_blocked_holder_unlocks_others_proceed() {
     assert_eq!(m.owner_pid().unwrap(), Some(std::process::id()));
     drop(held);
     // The holder unlocked: a new process and the parent both lock promptly.
-    Child::spawn(TEST, "survivor", &[("SEG", &name)]).wait_success(CHILD);
+    spawn_peer(TEST, "survivor", &name).wait_success(CHILD);
     let g = bounded("parent lock", || {
         m.lock_timeout(Duration::from_secs(3)).unwrap()
     });
@@ -114,8 +113,7 @@ fn mutex_waiter_killed_while_blocked_holder_unlocks_others_proceed() {
 fn rwlock_reader_killed_holding_a_read_guard_writers_time_out() {
     const TEST: &str = "crash_matrix::rwlock_reader_killed_holding_a_read_guard_writers_time_out";
     if role().is_some() {
-        let seg = child_segment();
-        let rw = RwLock::open(&seg, "rw").unwrap();
+        let (seg, rw) = child_open(RwLock::open, "rw");
         let _g = rw.read().unwrap();
         raise(&seg);
         park_forever();
@@ -123,7 +121,7 @@ fn rwlock_reader_killed_holding_a_read_guard_writers_time_out() {
     let (seg, _g, name) = segment("cm_rr");
     let rw = RwLock::create(&seg, "rw").unwrap();
     flag(&seg);
-    let kid = Child::spawn(TEST, "reader", &[("SEG", &name)]);
+    let kid = spawn_peer(TEST, "reader", &name);
     until("read guard taken", || raised(&seg));
     kid.kill();
     assert_eq!(rw.readers().unwrap(), 1, "the dead reader stays counted");
@@ -151,8 +149,7 @@ fn rwlock_reader_killed_holding_a_read_guard_writers_time_out() {
 fn rwlock_writer_killed_holding_the_write_guard_others_time_out() {
     const TEST: &str = "crash_matrix::rwlock_writer_killed_holding_the_write_guard_others_time_out";
     if role().is_some() {
-        let seg = child_segment();
-        let rw = RwLock::open(&seg, "rw").unwrap();
+        let (seg, rw) = child_open(RwLock::open, "rw");
         let _g = rw.write().unwrap();
         raise(&seg);
         park_forever();
@@ -160,7 +157,7 @@ fn rwlock_writer_killed_holding_the_write_guard_others_time_out() {
     let (seg, _g, name) = segment("cm_rw");
     let rw = RwLock::create(&seg, "rw").unwrap();
     flag(&seg);
-    let kid = Child::spawn(TEST, "writer", &[("SEG", &name)]);
+    let kid = spawn_peer(TEST, "writer", &name);
     until("write guard taken", || raised(&seg));
     kid.kill();
     assert!(rw.writer_active().unwrap());
@@ -182,8 +179,7 @@ fn rwlock_writer_killed_holding_the_write_guard_others_time_out() {
 fn latch_waiter_killed_other_waiters_still_released() {
     const TEST: &str = "crash_matrix::latch_waiter_killed_other_waiters_still_released";
     if let Some(r) = role() {
-        let seg = child_segment();
-        let l = Latch::open(&seg, "l").unwrap();
+        let (seg, l) = child_open(Latch::open, "l");
         if r == "victim" {
             raise(&seg);
             l.wait().unwrap();
@@ -197,13 +193,13 @@ fn latch_waiter_killed_other_waiters_still_released() {
     let (seg, _g, name) = segment("cm_lw");
     let l = Latch::create(&seg, "l", 1).unwrap();
     flag(&seg);
-    let victim = Child::spawn(TEST, "victim", &[("SEG", &name)]);
+    let victim = spawn_peer(TEST, "victim", &name);
     until("victim about to wait", || raised(&seg));
     // A latch waiter registers nothing (it sleeps on `count`), so any point inside `wait` is
     // equivalent; give it time to reach the futex.
     std::thread::sleep(Duration::from_millis(50));
     victim.kill();
-    let survivor = Child::spawn(TEST, "survivor", &[("SEG", &name)]);
+    let survivor = spawn_peer(TEST, "survivor", &name);
     std::thread::sleep(Duration::from_millis(50));
     assert!(
         l.count_down(1).unwrap(),
@@ -220,8 +216,7 @@ fn latch_waiter_killed_other_waiters_still_released() {
 fn latch_counter_killed_before_counting_down_waiters_time_out() {
     const TEST: &str = "crash_matrix::latch_counter_killed_before_counting_down_waiters_time_out";
     if role().is_some() {
-        let seg = child_segment();
-        let l = Latch::open(&seg, "l").unwrap();
+        let (seg, l) = child_open(Latch::open, "l");
         assert!(!l.count_down(1).unwrap());
         raise(&seg);
         park_forever(); // killed before its second count-down
@@ -229,7 +224,7 @@ fn latch_counter_killed_before_counting_down_waiters_time_out() {
     let (seg, _g, name) = segment("cm_lc");
     let l = Latch::create(&seg, "l", 2).unwrap();
     flag(&seg);
-    let kid = Child::spawn(TEST, "counter", &[("SEG", &name)]);
+    let kid = spawn_peer(TEST, "counter", &name);
     until("first count-down", || raised(&seg));
     kid.kill();
     assert_eq!(l.count().unwrap(), 1, "the acknowledged count-down is kept");
@@ -250,8 +245,7 @@ fn latch_counter_killed_before_counting_down_waiters_time_out() {
 fn monitor_waiter_killed_while_waiting_others_notified() {
     const TEST: &str = "crash_matrix::monitor_waiter_killed_while_waiting_others_notified";
     if let Some(r) = role() {
-        let seg = child_segment();
-        let mon = Monitor::open(&seg, "mon").unwrap();
+        let (seg, mon) = child_open(Monitor::open, "mon");
         let ready = data(&seg, "ready", 8);
         let is_ready = || ready.atomic_u32(0).unwrap().load(Ordering::Acquire) == 1;
         let g = mon.lock().unwrap();
@@ -269,7 +263,7 @@ fn monitor_waiter_killed_while_waiting_others_notified() {
     let (seg, _g, name) = segment("cm_mon");
     let mon = Monitor::create(&seg, "mon").unwrap();
     let ready = data(&seg, "ready", 8);
-    let victim = Child::spawn(TEST, "victim", &[("SEG", &name)]);
+    let victim = spawn_peer(TEST, "victim", &name);
     until("victim registered", || mon.waiters().unwrap() == 1);
     // Holding the monitor while killing: the victim is then asleep on the condition or
     // blocked relocking, never inside the monitor (which would leave it locked, documented).
@@ -281,7 +275,7 @@ fn monitor_waiter_killed_while_waiting_others_notified() {
         1,
         "the dead waiter stays registered"
     );
-    let survivor = Child::spawn(TEST, "survivor", &[("SEG", &name)]);
+    let survivor = spawn_peer(TEST, "survivor", &name);
     until("survivor registered", || mon.waiters().unwrap() == 2);
     let g = bounded("lock", || mon.lock_timeout(BOUND).unwrap());
     ready.atomic_u32(0).unwrap().store(1, Ordering::Release);
@@ -301,8 +295,7 @@ fn monitor_waiter_killed_while_waiting_others_notified() {
 fn event_manual_reset_waiter_killed_pulse_and_signal_still_work() {
     const TEST: &str = "crash_matrix::event_manual_reset_waiter_killed_pulse_and_signal_still_work";
     if let Some(r) = role() {
-        let seg = child_segment();
-        let ev = Event::open(&seg, "ev").unwrap();
+        let (_seg, ev) = child_open(Event::open, "ev");
         if r == "victim" {
             ev.wait().unwrap();
             unreachable!("killed while waiting");
@@ -314,7 +307,7 @@ fn event_manual_reset_waiter_killed_pulse_and_signal_still_work() {
     }
     let (seg, _g, name) = segment("cm_evm");
     let ev = Event::create(&seg, "ev", EventMode::ManualReset).unwrap();
-    let victim = Child::spawn(TEST, "victim", &[("SEG", &name)]);
+    let victim = spawn_peer(TEST, "victim", &name);
     until("victim registered", || ev.waiting().unwrap() == 1);
     victim.kill();
     assert_eq!(ev.waiting().unwrap(), 1, "the dead waiter stays registered");
@@ -322,7 +315,7 @@ fn event_manual_reset_waiter_killed_pulse_and_signal_still_work() {
     // registration costs 10 ms, not a hang.
     bounded("pulse", || ev.pulse().unwrap());
     assert!(!ev.is_signaled().unwrap());
-    let survivor = Child::spawn(TEST, "survivor", &[("SEG", &name)]);
+    let survivor = spawn_peer(TEST, "survivor", &name);
     until("survivor registered", || ev.waiting().unwrap() == 2);
     ev.signal().unwrap();
     survivor.wait_success(CHILD);
@@ -335,8 +328,7 @@ fn event_manual_reset_waiter_killed_pulse_and_signal_still_work() {
 fn event_auto_reset_waiter_killed_signal_is_not_swallowed() {
     const TEST: &str = "crash_matrix::event_auto_reset_waiter_killed_signal_is_not_swallowed";
     if role().is_some() {
-        let seg = child_segment();
-        let ev = Event::open(&seg, "ev").unwrap();
+        let (_seg, ev) = child_open(Event::open, "ev");
         ev.wait().unwrap();
         unreachable!("killed while waiting");
     }
@@ -344,7 +336,7 @@ fn event_auto_reset_waiter_killed_signal_is_not_swallowed() {
     let ev = Event::create(&seg, "ev", EventMode::AutoReset).unwrap();
     // Auto-reset waiters sleep on the event's semaphore `NAME_sem` (spec §4.15).
     let sem = Semaphore::open(&seg, "ev_sem").unwrap();
-    let victim = Child::spawn(TEST, "victim", &[("SEG", &name)]);
+    let victim = spawn_peer(TEST, "victim", &name);
     until("victim waiting", || sem.waiting().unwrap() == 1);
     victim.kill();
     ev.signal().unwrap();

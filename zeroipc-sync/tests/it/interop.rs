@@ -5,9 +5,9 @@ use std::time::Duration;
 use rustix::time::{ClockId, clock_gettime};
 use zeroipc_format::atomic::Ordering;
 use zeroipc_sync::Semaphore;
-use zeroipc_testkit::{Child, role};
+use zeroipc_testkit::role;
 
-use crate::multiprocess::{child_segment, data, segment};
+use crate::multiprocess::{child_open, data, segment, spawn_peer};
 
 fn now_ns(clock: ClockId) -> u64 {
     let t = clock_gettime(clock);
@@ -18,8 +18,7 @@ fn now_ns(clock: ClockId) -> u64 {
 fn plain_store_without_futex_wake_releases_a_blocked_acquire() {
     if role().is_some() {
         // An upstream-like peer: plain atomic store of the count, never FUTEX_WAKE.
-        let seg = child_segment();
-        let sem = Semaphore::open(&seg, "sem").unwrap();
+        let (seg, sem) = child_open(Semaphore::open, "sem");
         let stamp = data(&seg, "stamp", 8);
         while sem.waiting().unwrap() == 0 {
             std::thread::sleep(Duration::from_millis(1));
@@ -36,10 +35,10 @@ fn plain_store_without_futex_wake_releases_a_blocked_acquire() {
     let (seg, _g, name) = segment("poll");
     let sem = Semaphore::create(&seg, "sem", 0, 0).unwrap();
     let stamp = data(&seg, "stamp", 8);
-    let kid = Child::spawn(
+    let kid = spawn_peer(
         "interop::plain_store_without_futex_wake_releases_a_blocked_acquire",
         "peer",
-        &[("SEG", &name)],
+        &name,
     );
     sem.acquire_timeout(Duration::from_secs(10)).unwrap();
     let latency_ns =
@@ -56,8 +55,7 @@ fn plain_store_without_futex_wake_releases_a_blocked_acquire() {
 #[test]
 fn a_blocked_acquire_costs_under_1_percent_cpu() {
     if role().is_some() {
-        let seg = child_segment();
-        let sem = Semaphore::open(&seg, "sem").unwrap();
+        let (_seg, sem) = child_open(Semaphore::open, "sem");
         let cpu0 = now_ns(ClockId::ProcessCPUTime);
         let wall0 = now_ns(ClockId::Monotonic);
         sem.acquire_timeout(Duration::from_secs(30)).unwrap();
@@ -80,10 +78,10 @@ fn a_blocked_acquire_costs_under_1_percent_cpu() {
     }
     let (seg, _g, name) = segment("idle");
     let sem = Semaphore::create(&seg, "sem", 0, 0).unwrap();
-    let kid = Child::spawn(
+    let kid = spawn_peer(
         "interop::a_blocked_acquire_costs_under_1_percent_cpu",
         "waiter",
-        &[("SEG", &name)],
+        &name,
     );
     while sem.waiting().unwrap() == 0 {
         std::thread::sleep(Duration::from_millis(1));

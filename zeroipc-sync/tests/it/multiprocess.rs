@@ -18,9 +18,15 @@ pub(crate) fn segment(tag: &str) -> (Segment, ShmGuard, String) {
     (seg, guard, name)
 }
 
-/// The child's view of the parent's segment (`SEG` in the environment).
-pub(crate) fn child_segment() -> Segment {
-    Segment::open(&std::env::var("SEG").unwrap()).unwrap()
+/// The child's view of the parent's segment (`SEG` in the environment) and its primitive
+/// `name`, opened with `open` (`Mutex::open`...).
+pub(crate) fn child_open<P, E: std::fmt::Debug>(
+    open: impl FnOnce(&Segment, &str) -> Result<P, E>,
+    name: &str,
+) -> (Segment, P) {
+    let seg = Segment::open(&std::env::var("SEG").unwrap()).unwrap();
+    let primitive = open(&seg, name).unwrap();
+    (seg, primitive)
 }
 
 /// A plain data region `name` of `size` bytes.
@@ -31,11 +37,13 @@ pub(crate) fn data(seg: &Segment, name: &str, size: u64) -> Region {
     }
 }
 
+/// Re-executes this binary as the peer `role` of `test`, on the segment named `seg`.
+pub(crate) fn spawn_peer(test: &str, role: &str, seg: &str) -> Child {
+    Child::spawn(test, role, &[("SEG", seg)])
+}
+
 fn spawn(test: &str, roles: &[&str], seg: &str) -> Vec<Child> {
-    roles
-        .iter()
-        .map(|r| Child::spawn(test, r, &[("SEG", seg)]))
-        .collect()
+    roles.iter().map(|r| spawn_peer(test, r, seg)).collect()
 }
 
 fn wait_all(kids: Vec<Child>) {
@@ -48,8 +56,7 @@ fn wait_all(kids: Vec<Child>) {
 fn mutex_counter_100k_increments_across_4_processes() {
     const PER: u64 = 25_000;
     if role().is_some() {
-        let seg = child_segment();
-        let m = Mutex::open(&seg, "m").unwrap();
+        let (seg, m) = child_open(Mutex::open, "m");
         let counter = data(&seg, "counter", 8);
         for _ in 0..PER {
             let g = m.lock_timeout(Duration::from_secs(30)).unwrap();
@@ -78,8 +85,7 @@ fn barrier_holds_4_processes_through_1000_phases() {
     const PHASES: u64 = 1000;
     if let Some(r) = role() {
         let me: usize = r.parse().unwrap();
-        let seg = child_segment();
-        let b = Barrier::open(&seg, "b").unwrap();
+        let (seg, b) = child_open(Barrier::open, "b");
         let slots = data(&seg, "phase", 32);
         for p in 1..=PHASES {
             // Release: pairs with the Acquire loads of the other participants below.
@@ -115,8 +121,7 @@ fn barrier_holds_4_processes_through_1000_phases() {
 #[test]
 fn latch_is_a_start_gate_for_3_processes() {
     if role().is_some() {
-        let seg = child_segment();
-        let gate = Latch::open(&seg, "gate").unwrap();
+        let (seg, gate) = child_open(Latch::open, "gate");
         let passed = data(&seg, "passed", 8);
         passed.atomic_u32(4).unwrap().fetch_add(1, Ordering::AcqRel); // ready
         gate.wait_timeout(Duration::from_secs(30)).unwrap();
@@ -148,8 +153,7 @@ fn latch_is_a_start_gate_for_3_processes() {
 #[test]
 fn once_runs_exactly_once_across_4_processes() {
     if role().is_some() {
-        let seg = child_segment();
-        let once = Once::open(&seg, "init").unwrap();
+        let (seg, once) = child_open(Once::open, "init");
         let stats = data(&seg, "stats", 16);
         let runs = stats.atomic_u32(0).unwrap();
         let ran = once
@@ -188,8 +192,7 @@ fn once_runs_exactly_once_across_4_processes() {
 fn rwlock_writers_exclude_readers_across_processes() {
     const ITER: u32 = 1500;
     if let Some(r) = role() {
-        let seg = child_segment();
-        let rw = RwLock::open(&seg, "rw").unwrap();
+        let (seg, rw) = child_open(RwLock::open, "rw");
         let inside = data(&seg, "inside", 8);
         let readers = inside.atomic_u32(0).unwrap();
         let writers = inside.atomic_u32(4).unwrap();
@@ -232,8 +235,7 @@ fn monitor_producer_consumer_across_processes() {
     const ITEMS: u64 = 300;
     if role().is_some() {
         // Producer: puts 1..=ITEMS into the one-item slot.
-        let seg = child_segment();
-        let mon = Monitor::open(&seg, "mon").unwrap();
+        let (seg, mon) = child_open(Monitor::open, "mon");
         let slot = data(&seg, "slot", 8);
         for i in 1..=ITEMS {
             let g = mon.lock_timeout(Duration::from_secs(30)).unwrap();
@@ -283,8 +285,7 @@ fn monitor_producer_consumer_across_processes() {
 fn event_and_signal_wake_waiters_in_other_processes() {
     use zeroipc_sync::{Event, EventMode, Signal};
     if role().is_some() {
-        let seg = child_segment();
-        let go = Event::open(&seg, "go").unwrap();
+        let (seg, go) = child_open(Event::open, "go");
         let sig = Signal::<u64>::open(&seg, "value").unwrap();
         go.wait_timeout(Duration::from_secs(30)).unwrap();
         // Follow the parent's updates until it publishes 10.
@@ -328,8 +329,7 @@ fn concurrent_open_or_create_makes_each_structure_once() {
     use zeroipc_sync::{Event, EventMode, Semaphore, Signal};
     const N: usize = 30;
     if role().is_some() {
-        let seg = child_segment();
-        let go = Latch::open(&seg, "go").unwrap();
+        let (seg, go) = child_open(Latch::open, "go");
         go.wait_timeout(Duration::from_secs(30)).unwrap();
         for i in 0..N {
             Mutex::open_or_create(&seg, &format!("m{i}")).unwrap();
