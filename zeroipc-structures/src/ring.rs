@@ -84,15 +84,10 @@ impl<T: Pod> common::Shape for Ring<T> {
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
         let region = common::region_with_header(seg, &entry, RingHeader::BUFFER as u64)?;
-        let elem_size = region.read::<u32>(RingHeader::ELEM_SIZE)?;
-        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        common::check_stored_elem_size::<T>(&entry, &region, RingHeader::ELEM_SIZE)?;
         let bytes = region.read::<u32>(RingHeader::CAPACITY)?;
         if bytes == 0 || !(bytes as usize).is_multiple_of(size_of::<T>()) {
-            return Err(Error::from(FormatError::corrupt_field(
-                entry.name(),
-                "capacity",
-                u64::from(bytes),
-            )));
+            return Err(common::corrupt_capacity(&entry, bytes));
         }
         common::check_total(&entry, Some(RingHeader::BUFFER as u64 + u64::from(bytes)))?;
         Ok(Self::from_parts(region, entry, bytes))

@@ -27,7 +27,7 @@ use zeroipc_format::{Entry, Region, Segment};
 
 use crate::common::{self, Fault};
 use crate::elem::{RegionSlots, Slots, assert_element};
-use crate::error::{Error, PushError, Result};
+use crate::error::{PushError, Result};
 use crate::layout::StackHeader;
 use crate::word::{BoundedWait, HwWord32, Word32};
 
@@ -255,19 +255,12 @@ impl<T: Pod> common::Shape for Stack<T> {
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
         let region = common::region_with_header(seg, &entry, StackHeader::DATA as u64)?;
-        let elem_size = region.read::<u32>(StackHeader::ELEM_SIZE)?;
-        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        common::check_stored_elem_size::<T>(&entry, &region, StackHeader::ELEM_SIZE)?;
         let cap = region.read::<u32>(StackHeader::CAPACITY)?;
         if cap == 0 || cap > i32::MAX as u32 {
-            return Err(Error::from(FormatError::corrupt_field(
-                entry.name(),
-                "capacity",
-                u64::from(cap),
-            )));
+            return Err(common::corrupt_capacity(&entry, cap));
         }
-        let geo = StackHeader::geometry(cap, size_of::<T>());
-        common::check_total(&entry, geo.map(|(_, total)| total))?;
-        let words = geo.map_or(0, |(words, _)| words);
+        let words = common::slot_words(&entry, StackHeader::geometry(cap, size_of::<T>()))?;
         Ok(Self::from_parts(region, entry, cap, words))
     }
 
