@@ -37,6 +37,22 @@ pub(crate) const WRITING: u32 = 1;
 pub(crate) const READY: u32 = 2;
 pub(crate) const READING: u32 = 3;
 
+/// A claim of `slot` found its state `s` instead of the one it expected: a state past
+/// `READING` is corrupt, a slot still held by a peer after the bounded `wait` is `Busy`;
+/// otherwise the caller retries.
+fn held(slot: i64, s: u32, wait: &mut BoundedWait) -> Result<(), Fault> {
+    if s > READING {
+        return Err(Fault::field("slot_state", u64::from(s)));
+    }
+    if !wait.wait() {
+        return Err(Fault::Busy {
+            slot: slot as u64,
+            state: s,
+        });
+    }
+    Ok(())
+}
+
 /// The stack algorithm over any atomic words and slot storage.
 ///
 /// Invariants: `1 <= capacity <= i32::MAX`, `states.len() == capacity`, slots hold
@@ -74,15 +90,7 @@ impl<W: Word32, S> Core<'_, W, S> {
         loop {
             match state.compare_exchange_weak(from, to, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => return Ok(()),
-                Err(s) if s > READING => return Err(Fault::field("slot_state", u64::from(s))),
-                Err(s) => {
-                    if !wait.wait() {
-                        return Err(Fault::Busy {
-                            slot: slot as u64,
-                            state: s,
-                        });
-                    }
-                }
+                Err(s) => held(slot, s, &mut wait)?,
             }
         }
     }
@@ -186,15 +194,7 @@ impl<W: Word32, S> Core<'_, W, S> {
                     state.store(READY, Ordering::Release);
                     return Ok(Some(value?));
                 }
-                Err(s) if s > READING => return Err(Fault::field("slot_state", u64::from(s))),
-                Err(s) => {
-                    if !wait.wait() {
-                        return Err(Fault::Busy {
-                            slot: top as u64,
-                            state: s,
-                        });
-                    }
-                }
+                Err(s) => held(top, s, &mut wait)?,
             }
         }
     }
