@@ -122,8 +122,9 @@ impl<T: Pod> Sink<T> for Stream<T> {
     }
 
     fn position(&self) -> Option<u64> {
-        // The importer is the stream's one producer: its `sequence` counts exactly what it
-        // emitted, also across a kill of the importer.
-        self.sequence().ok()
+        // The importer is the stream's one producer: the stream's write position counts
+        // exactly what it published, also across a kill of the importer (`sequence` is
+        // bumped after publishing, so a kill in between leaves it one behind).
+        Stream::position(self).ok()
     }
 }

@@ -254,7 +254,9 @@ impl<T: Pod> Stream<T> {
         Ok(String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned())
     }
 
-    /// Elements ever emitted.
+    /// Elements ever emitted: the `sequence` counter, which a producer bumps after it
+    /// published the element (a producer killed in between leaves it one behind; see
+    /// [`Stream::position`]).
     ///
     /// # Errors
     /// Never for a validated handle.
@@ -264,6 +266,37 @@ impl<T: Pod> Stream<T> {
             .header
             .atomic_u64(StreamHeader::SEQUENCE)?
             .load(Ordering::Acquire))
+    }
+
+    /// The stream's own number of the next element to be emitted: the ring's `write_pos`
+    /// in elements, the numbering [`Subscription::position`] uses. It counts exactly what
+    /// was published, also when a producer was killed between publishing an element and
+    /// bumping [`Stream::sequence`].
+    ///
+    /// # Errors
+    /// `Corrupt` if `write_pos` is not a whole number of elements.
+    ///
+    /// # Examples
+    /// ```
+    /// # use zeroipc_format::Segment;
+    /// # use zeroipc_codata::Stream;
+    /// # let name = format!("/zipc_doc_stpos_{}", std::process::id());
+    /// # let seg = Segment::create(&name, 1 << 16, 8)?;
+    /// let s = Stream::<u32>::create(&seg, "ticks", 16)?;
+    /// let mut sub = s.subscribe()?;
+    /// s.emit(7)?;
+    /// assert_eq!(s.position()?, 1);
+    /// assert_eq!(sub.position()?, 0);
+    /// # drop(sub); drop(s); drop(seg); Segment::unlink(&name)?;
+    /// # Ok::<(), zeroipc_codata::Error>(())
+    /// ```
+    pub fn position(&self) -> Result<u64> {
+        // Acquire: pairs with the producer's store of `write_pos`.
+        let w = self.wpos()?.load(Ordering::Acquire);
+        if !w.is_multiple_of(Self::ES) {
+            return Err(FormatError::corrupt_field(&self.inner.name, "write_pos", w).into());
+        }
+        Ok(w / Self::ES)
     }
 
     /// The `subscribers` count.
