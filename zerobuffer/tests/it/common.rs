@@ -176,7 +176,21 @@ pub fn one_frame_then_close(reader: Reader, mut w: Writer, name: &str, data: &[u
     let f = reader.read_frame().expect("read").expect("frame");
     assert_eq!((f.sequence(), f.data()), (1, data));
     drop(f);
-    drop(w);
+    close_both(reader, w, name);
+}
+
+/// A fresh buffer for a test: its unique name (from `tag`), its reader (created with
+/// `config`) and a connected writer.
+pub fn connected(tag: &str, config: BufferConfig) -> (String, Reader, Writer) {
+    let name = unique(tag);
+    let reader = create(&name, config).expect("create");
+    let writer = Writer::connect(&name).expect("connect");
+    (name, reader, writer)
+}
+
+/// Closes the writer, then the reader, and asserts that nothing of the buffer `name` is left.
+pub fn close_both(reader: Reader, writer: Writer, name: &str) {
+    drop(writer);
     drop(reader);
     assert_clean(name);
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use zerobuffer::{BufferConfig, Error, LOCK_DIR, MAX_NAME_LEN, Reader, Writer};
 
 use crate::common::{
-    Peer, assert_clean, cleanup_by_new_reader, kill_writer_then_drain, one_frame_then_close,
-    resource_paths, unique,
+    Peer, assert_clean, cleanup_by_new_reader, close_both, connected, kill_writer_then_drain,
+    one_frame_then_close, resource_paths, unique,
 };
 
 #[test]
@@ -180,9 +180,7 @@ fn writer_reconnect_from_new_process_resets_sequence() {
             got: 1
         })
     ));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// R5 with the dead writer's frames still unread when the next writer connects: the OIEB
@@ -223,9 +221,7 @@ fn new_writer_connecting_before_the_dead_ones_frames_are_drained_restarts_sequen
 
 #[test]
 fn graceful_reader_close_reported_to_writer() {
-    let name = unique("lc-rclose");
-    let reader = crate::common::create(&name, BufferConfig::default()).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("lc-rclose", BufferConfig::default());
     drop(reader);
     assert_clean(&name);
     assert!(matches!(

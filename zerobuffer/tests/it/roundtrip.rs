@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use zerobuffer::{BufferConfig, Error, Writer};
 
-use crate::common::{Peer, assert_clean, one_frame_then_close, pattern, unique};
+use crate::common::{
+    Peer, assert_clean, close_both, connected, one_frame_then_close, pattern, unique,
+};
 
 #[test]
 fn two_process_variable_frames_hundreds_of_wraps() {
@@ -132,9 +134,7 @@ fn threads_round_trip_holding_several_frames() {
 
 #[test]
 fn metadata_round_trip_and_write_once() {
-    let name = unique("rt-meta");
-    let reader = crate::common::create(&name, BufferConfig::new(1024, 10240)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("rt-meta", BufferConfig::new(1024, 10240));
     assert_eq!(reader.metadata().expect("none yet"), None);
     let meta: Vec<u8> = (0..500u32).map(|i| (i % 256) as u8).collect();
     w.set_metadata(&meta).expect("first write");
@@ -170,16 +170,12 @@ fn metadata_round_trip_and_write_once() {
     ));
     w.set_metadata(&[]).expect("empty metadata allowed");
     assert_eq!(reader.metadata().expect("read"), Some(Vec::new()));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 #[test]
 fn metadata_block_zero_rejects_metadata_but_frames_work() {
-    let name = unique("rt-meta0");
-    let reader = crate::common::create(&name, BufferConfig::new(0, 1024)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("rt-meta0", BufferConfig::new(0, 1024));
     assert!(matches!(
         w.set_metadata(&[]),
         Err(Error::MetadataTooLarge { .. })
@@ -189,9 +185,7 @@ fn metadata_block_zero_rejects_metadata_but_frames_work() {
 
 #[test]
 fn zero_copy_metadata_is_invisible_until_committed() {
-    let name = unique("rt-meta-zc");
-    let reader = crate::common::create(&name, BufferConfig::new(256, 1024)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("rt-meta-zc", BufferConfig::new(256, 1024));
     assert!(matches!(
         w.get_metadata_buffer(249),
         Err(Error::MetadataTooLarge {
@@ -217,7 +211,5 @@ fn zero_copy_metadata_is_invisible_until_committed() {
         w.commit_metadata(),
         Err(Error::InvalidArgument(_))
     ));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
