@@ -13,7 +13,9 @@ use std::time::Duration;
 use zerobuffer::{BufferConfig, Error};
 use zeroipc_testkit::Runtime;
 
-use crate::common::{Peer, assert_clean, close_both, connected, create, pattern, unique};
+use crate::common::{
+    Peer, assert_clean, close_both, connected, create, next_frame, pattern, unique, writer_stream,
+};
 
 const FRAMES: u64 = 10_000;
 
@@ -22,15 +24,7 @@ fn read_frame_async_receives_10000_frames_from_a_writer_process() {
     for (k, rt) in Runtime::ALL.into_iter().enumerate() {
         let name = unique(&format!("async-read-{k}"));
         let reader = create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
-        let mut w = Peer::spawn(
-            "writer-stream",
-            &[
-                ("ZB_NAME", name.clone()),
-                ("ZB_N", FRAMES.to_string()),
-                ("ZB_MIN", "1".into()),
-                ("ZB_MAX", "4000".into()),
-            ],
-        );
+        let mut w = writer_stream(&name, FRAMES, 1, 4000);
         let (n, end) = rt.block_on(async {
             let mut n = 0u64;
             while n < FRAMES {
@@ -132,10 +126,7 @@ fn a_dropped_pending_read_loses_no_frame_and_no_token() {
             // before or after the drop: either way it must come back.
             writer.write_frame(&[round; 16]).expect("write");
         }
-        let f = reader
-            .read_frame_timeout(Duration::from_secs(30))
-            .expect("read")
-            .expect("the frame is still there");
+        let f = next_frame(&reader, 30);
         assert_eq!(f.data(), &[round; 16]);
         drop(f);
     }

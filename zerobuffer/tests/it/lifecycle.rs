@@ -7,7 +7,7 @@ use zerobuffer::{BufferConfig, Error, LOCK_DIR, MAX_NAME_LEN, Reader, Writer};
 
 use crate::common::{
     Peer, assert_clean, cleanup_by_new_reader, close_both, connected, kill_writer_then_drain,
-    one_frame_then_close, resource_paths, unique,
+    next_frame, one_frame_then_close, resource_paths, unique, writer_stream,
 };
 
 #[test]
@@ -147,15 +147,10 @@ fn writer_reconnect_from_new_process_resets_sequence() {
     let name = unique("lc-recon");
     let reader = crate::common::create(&name, BufferConfig::new(256, 16 * 1024)).expect("create");
     for round in 0..2 {
-        let mut child = Peer::spawn(
-            "writer-stream",
-            &[("ZB_NAME", name.clone()), ("ZB_N", "3".into())],
-        );
+        // The role's default frame sizes (1..=1024).
+        let mut child = writer_stream(&name, 3, 1, 1024);
         for i in 0..3 {
-            let f = reader
-                .read_frame_timeout(Duration::from_secs(10))
-                .expect("read")
-                .expect("frame");
+            let f = next_frame(&reader, 10);
             assert_eq!(f.sequence(), i + 1, "round {round}");
         }
         assert_eq!(child.reap(), Some(0));

@@ -5,7 +5,8 @@ use std::time::Duration;
 use zerobuffer::{BufferConfig, Error, Writer};
 
 use crate::common::{
-    Peer, assert_clean, close_both, connected, one_frame_then_close, pattern, unique,
+    assert_clean, close_both, connected, next_frame, one_frame_then_close, pattern, unique,
+    writer_stream,
 };
 
 #[test]
@@ -14,21 +15,10 @@ fn two_process_variable_frames_hundreds_of_wraps() {
     let n = 20_000u64;
     let (min, max) = (1u64, 3000u64);
     let reader = crate::common::create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
-    let mut child = Peer::spawn(
-        "writer-stream",
-        &[
-            ("ZB_NAME", name.clone()),
-            ("ZB_N", n.to_string()),
-            ("ZB_MIN", min.to_string()),
-            ("ZB_MAX", max.to_string()),
-        ],
-    );
+    let mut child = writer_stream(&name, n, min, max);
     let mut frames = 0u64;
     for i in 0..n {
-        let frame = reader
-            .read_frame_timeout(Duration::from_secs(10))
-            .expect("read")
-            .expect("frame before timeout");
+        let frame = next_frame(&reader, 10);
         assert_eq!(frame.sequence(), i + 1, "sequence of frame {i}");
         assert_eq!(
             frame.data(),
@@ -64,20 +54,9 @@ fn two_process_one_mib_frames() {
     let mib = 1024 * 1024;
     let reader =
         crate::common::create(&name, BufferConfig::new(256, 4 * mib + 4096)).expect("create");
-    let mut child = Peer::spawn(
-        "writer-stream",
-        &[
-            ("ZB_NAME", name.clone()),
-            ("ZB_N", n.to_string()),
-            ("ZB_MIN", mib.to_string()),
-            ("ZB_MAX", mib.to_string()),
-        ],
-    );
+    let mut child = writer_stream(&name, n, mib, mib);
     for i in 0..n {
-        let frame = reader
-            .read_frame_timeout(Duration::from_secs(10))
-            .expect("read")
-            .expect("frame");
+        let frame = next_frame(&reader, 10);
         assert_eq!(frame.sequence(), i + 1);
         assert_eq!(frame.len() as u64, mib);
         assert!(

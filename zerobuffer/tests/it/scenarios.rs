@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use zerobuffer::{BufferConfig, Error, HealthLevel, Writer};
 
-use crate::common::{assert_clean, close_both, connected, create, peek, unique};
+use crate::common::{assert_clean, close_both, connected, create, next_frame, peek, unique};
 
 /// §3.1 test vector: OIEB, metadata and ring bytes after metadata "hello" and frames of 10
 /// and 20 bytes in a 100/1000 buffer.
@@ -398,10 +398,7 @@ fn f1_6_slow_reader_flow_control() {
     });
     for i in 0..100u32 {
         std::thread::sleep(Duration::from_millis(2));
-        let f = reader
-            .read_frame_timeout(Duration::from_secs(10))
-            .expect("read")
-            .expect("frame");
+        let f = next_frame(&reader, 10);
         assert_eq!(f.sequence(), u64::from(i) + 1);
         assert!(f.iter().all(|b| *b == (i % 256) as u8));
     }
@@ -430,10 +427,7 @@ fn f4_9_ten_thousand_frames_through_small_ring() {
         }
     });
     for i in 0..10_000u32 {
-        let f = reader
-            .read_frame_timeout(Duration::from_secs(10))
-            .expect("read")
-            .expect("frame");
+        let f = next_frame(&reader, 10);
         assert_eq!(f.sequence(), u64::from(i) + 1);
         assert!(f.iter().all(|b| *b == (i % 251) as u8), "frame {i}");
     }
