@@ -10,7 +10,7 @@ use zeroipc_format::Segment;
 use zeroipc_sync::reactor::{helper_threads, pending_waits};
 use zeroipc_testkit::{Child, Runtime, ShmGuard, role, unique_name};
 
-use crate::{LIMIT, child_open, child_segment};
+use crate::{LIMIT, child_open, child_segment, signal};
 
 /// The reactor's counters are per process: these tests run one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -328,10 +328,7 @@ fn a_killed_receiver_process_ends_a_pending_send_async_with_disconnected() {
             .unwrap()
             .receiver()
             .unwrap();
-        Future::<u8>::open(&seg, "registered")
-            .unwrap()
-            .set_value(1)
-            .unwrap();
+        signal(&seg, "registered");
         // Never receive; wait to be killed.
         loop {
             std::thread::park();

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use zeroipc_codata::{Channel, Error, Future, Lazy, LazyState};
+use zeroipc_codata::{Channel, Error, Lazy, LazyState};
 use zeroipc_testkit::role;
 
-use crate::{child_open, eventually, segment, spawn_one};
+use crate::{child_open, eventually, segment, signal, spawn_one, spawn_ready};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -56,10 +56,7 @@ fn channel_receiver_killed_senders_get_an_error_not_a_hang() {
     if role().is_some() {
         let (seg, c) = child_open(Channel::<u32>::open, "c");
         let rx = c.receiver().unwrap();
-        Future::<u8>::open(&seg, "ready")
-            .unwrap()
-            .set_value(1)
-            .unwrap();
+        signal(&seg, "ready");
         // Takes one value, then blocks until killed.
         assert_eq!(rx.recv_timeout(LONG).unwrap(), Some(1));
         let _ = rx.recv_timeout(LONG);
@@ -67,13 +64,13 @@ fn channel_receiver_killed_senders_get_an_error_not_a_hang() {
     }
     let (seg, _g, name) = segment("cdrxk", 1 << 16);
     let c = Channel::<u32>::create(&seg, "c", 2).unwrap();
-    let ready = Future::<u8>::create(&seg, "ready").unwrap();
-    let kid = spawn_one(
+    let kid = spawn_ready(
         "crash::channel_receiver_killed_senders_get_an_error_not_a_hang",
         "receiver",
+        &seg,
         &name,
+        "ready",
     );
-    ready.get_timeout(LONG).unwrap();
     let tx = c.sender().unwrap();
     tx.send_timeout(1, LONG).unwrap();
     assert!(
@@ -146,23 +143,20 @@ fn rendezvous_receiver_killed_sender_gets_disconnected() {
     if role().is_some() {
         let (seg, c) = child_open(Channel::<u64>::open, "rv");
         let _rx = c.receiver().unwrap();
-        Future::<u8>::open(&seg, "ready")
-            .unwrap()
-            .set_value(1)
-            .unwrap();
+        signal(&seg, "ready");
         // Registered but never receives: killed while "alive".
         std::thread::sleep(LONG);
         unreachable!("killed");
     }
     let (seg, _g, name) = segment("cdrvk", 1 << 16);
     let c = Channel::<u64>::create_unbuffered(&seg, "rv").unwrap();
-    let ready = Future::<u8>::create(&seg, "ready").unwrap();
-    let kid = spawn_one(
+    let kid = spawn_ready(
         "crash::rendezvous_receiver_killed_sender_gets_disconnected",
         "receiver",
+        &seg,
         &name,
+        "ready",
     );
-    ready.get_timeout(LONG).unwrap();
     let tx = c.sender().unwrap();
     // While the receiver lives, an offer nobody takes times out.
     assert!(
