@@ -18,6 +18,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod images;
+mod park;
+mod runtime_yield;
+
+pub use park::park_forever;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 

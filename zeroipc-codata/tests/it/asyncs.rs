@@ -151,7 +151,7 @@ fn a_thousand_tasks_each_awaiting_its_own_channel_all_complete() {
                     peak.0.max(helper_threads()),
                     peak.1.max(zeroipc_testkit::threads()),
                 );
-                yield_now(rt).await;
+                rt.yield_now().await;
             }
             peak = (
                 peak.0.max(helper_threads()),
@@ -176,13 +176,6 @@ fn a_thousand_tasks_each_awaiting_its_own_channel_all_complete() {
             peak_threads <= before + 3 + TASKS.div_ceil(100),
             "{rt:?}: {peak_threads} threads (before the tasks: {before})"
         );
-    }
-}
-
-async fn yield_now(rt: Runtime) {
-    match rt {
-        Runtime::Smol => smol::future::yield_now().await,
-        _ => tokio::task::yield_now().await,
     }
 }
 
@@ -471,7 +464,7 @@ fn closing_ends_a_thousand_pending_recv_async_with_none() {
                 .map(|c| rt.spawn(async move { c.recv_async().await.unwrap() }))
                 .collect();
             while pending_waits() < TASKS {
-                yield_now(rt).await;
+                rt.yield_now().await;
             }
             for c in &chans {
                 c.close().unwrap();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use zeroipc_codata::{Channel, Error, Future, FutureState, Receiver, Sender, Stream};
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
-use zeroipc_testkit::role;
+use zeroipc_testkit::{park_forever, role};
 
 use crate::{child_open, child_segment, eventually, segment, signal, spawn_one, spawn_ready};
 
@@ -50,12 +50,6 @@ fn hands_over(tx: Sender<u64>, rx: &Receiver<u64>, v: u64) {
         s.spawn(move || tx.send_timeout(v, BOUND).unwrap());
         assert_eq!(recv(rx), Some(v));
     });
-}
-
-fn park_forever() -> ! {
-    loop {
-        std::thread::sleep(Duration::from_secs(1));
-    }
 }
 
 #[test]
