@@ -74,23 +74,33 @@ class Matrix:
 
     # -- cases ---------------------------------------------------------------------------
 
-    def transfer(self, w, r, n, payload, lo, hi, label, min_wraps=0):
-        name = self.name("xfer")
-        cleanup(name)
-        common = dict(min_size=lo, max_size=hi, read_timeout=20)
-        rp = subprocess.Popen(self.cmd(r, "reader", name, n, payload_size=payload, metadata_size=4096, **common),
+    def _run_pair(self, w, r, name, n, common, writer_timeout, **reader_opts):
+        """Runs a reader (`r`, started first) and a writer (`w`) of `n` frames through the buffer
+        `name`, `common` options for both, `reader_opts` for the reader only. Returns the writer's
+        parsed output and stderr, then the reader's; None (both killed) when the writer takes
+        over `writer_timeout` s or the reader then over 60 s."""
+        rp = subprocess.Popen(self.cmd(r, "reader", name, n, **reader_opts, **common),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wp = subprocess.Popen(self.cmd(w, "writer", name, n, **common), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
         try:
-            wout, werr = wp.communicate(timeout=300)
+            wout, werr = wp.communicate(timeout=writer_timeout)
             rout, rerr = rp.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             wp.kill(); rp.kill(); wp.wait(); rp.wait()
+            return None
+        return self.parse(wout), werr, self.parse(rout), rerr
+
+    def transfer(self, w, r, n, payload, lo, hi, label, min_wraps=0):
+        name = self.name("xfer")
+        cleanup(name)
+        done = self._run_pair(w, r, name, n, dict(min_size=lo, max_size=hi, read_timeout=20), 300,
+                              payload_size=payload, metadata_size=4096)
+        if done is None:
             left = cleanup(name)
             self.record(f"{w}->{r} {label}", False, f"timeout; leftovers {left}")
             return
-        ws, rs = self.parse(wout), self.parse(rout)
+        ws, werr, rs, rerr = done
         left = cleanup(name)
         ok = bool(ws.get("ok")) and bool(rs.get("ok")) and rs.get("frames") == n and rs.get("bad_frames") == 0 \
             and bool(rs.get("metadata_ok"))
@@ -119,18 +129,9 @@ class Matrix:
         cleanup(name)
 
         def run(w, r):
-            common = dict(min_size=1, max_size=4000, read_timeout=20)
-            rp = subprocess.Popen(self.cmd(r, "reader", name, n, payload_size=16384, metadata_size=4096, **common),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            wp = subprocess.Popen(self.cmd(w, "writer", name, n, **common), stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-            try:
-                wout, _ = wp.communicate(timeout=120)
-                rout, _ = rp.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                wp.kill(); rp.kill(); wp.wait(); rp.wait()
-                return {}, {}
-            return self.parse(wout), self.parse(rout)
+            done = self._run_pair(w, r, name, n, dict(min_size=1, max_size=4000, read_timeout=20), 120,
+                                  payload_size=16384, metadata_size=4096)
+            return (done[0], done[2]) if done else ({}, {})
 
         _, first = run("rust", "python")
         sems = [f"/dev/shm/sem.sem-w-{name}", f"/dev/shm/sem.sem-r-{name}"]
@@ -153,59 +154,52 @@ class Matrix:
             time.sleep(0.01)
         return False
 
-    def reader_killed(self, w, r, bound_ms, write_timeout, note=""):
-        name = self.name("rkill")
+    def _kill_one(self, tag, victim, settle, cmds):
+        """Starts the reader, then the writer, of a fresh buffer named after `tag`: `cmds(name,
+        jf)` gives their two commands. Once the `victim` side ("reader" or "writer") has written
+        its --json-out file `jf` (it hangs from then on), waits `settle` s and SIGKILLs it, then
+        waits for the other side (at most 60 s). Returns: whether `jf` appeared, the survivor's
+        JSON output and stderr, how many ms after the kill it reported its error (None if it
+        did not), and the leftovers removed."""
+        name = self.name(tag)
         cleanup(name)
         jf = f"/tmp/{name}.json"
-        rp = subprocess.Popen(self.cmd(r, "reader", name, 1_000_000, payload_size=65536, min_size=1024,
-                                       max_size=1024, hang_after=50, json_out=jf),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wp = subprocess.Popen(self.cmd(w, "writer", name, 1_000_000, min_size=1024, max_size=1024,
-                                       read_timeout=write_timeout), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        ok = self._wait_file(jf, rp, 30)
-        time.sleep(0.5)  # the writer fills the ring and blocks
+        reader_cmd, writer_cmd = cmds(name, jf)
+        rp = subprocess.Popen(reader_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wp = subprocess.Popen(writer_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        killed, survivor = (rp, wp) if victim == "reader" else (wp, rp)
+        ok = self._wait_file(jf, killed, 30)
+        time.sleep(settle)
         kill_ms = time.time() * 1000.0
-        rp.send_signal(signal.SIGKILL)
-        rp.wait()
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
         try:
-            wout, werr = wp.communicate(timeout=60)
+            out, err = survivor.communicate(timeout=60)
         except subprocess.TimeoutExpired:
-            wp.kill(); wout, werr = wp.communicate()
-        ws = self.parse(wout)
+            survivor.kill(); out, err = survivor.communicate()
+        got = self.parse(out)
         left = cleanup(name)
         if os.path.exists(jf):
             os.unlink(jf)
-        at = ws.get("error_at_ms")
-        latency = (at - kill_ms) if at else None
+        at = got.get("error_at_ms")
+        return ok, got, err, (at - kill_ms) if at else None, left
+
+    def reader_killed(self, w, r, bound_ms, write_timeout, note=""):
+        # the writer fills the ring and blocks in the 0.5 s before the kill
+        ok, ws, werr, latency, left = self._kill_one("rkill", "reader", 0.5, lambda name, jf: (
+            self.cmd(r, "reader", name, 1_000_000, payload_size=65536, min_size=1024, max_size=1024, hang_after=50,
+                     json_out=jf),
+            self.cmd(w, "writer", name, 1_000_000, min_size=1024, max_size=1024, read_timeout=write_timeout)))
         ok = ok and ws.get("error") == "ReaderDead" and latency is not None and latency <= bound_ms
         detail = (f"writer error {ws.get('error')} {latency:.0f} ms after SIGKILL (bound {bound_ms} ms)"
                   if latency is not None else f"writer: {ws or werr[-300:]}")
         self.record(f"{w}->{r} reader killed{note}", ok, detail + f", leftovers removed: {len(left)}")
 
     def writer_killed(self, w, r, bound_ms, read_timeout, note=""):
-        name = self.name("wkill")
-        cleanup(name)
-        jf = f"/tmp/{name}.json"
-        rp = subprocess.Popen(self.cmd(r, "reader", name, 100, payload_size=65536, min_size=1024, max_size=1024,
-                                       read_timeout=read_timeout), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
-        wp = subprocess.Popen(self.cmd(w, "writer", name, 100, min_size=1024, max_size=1024, hang_after=50,
-                                       json_out=jf), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        ok = self._wait_file(jf, wp, 30)
-        time.sleep(0.3)
-        kill_ms = time.time() * 1000.0
-        wp.send_signal(signal.SIGKILL)
-        wp.wait()
-        try:
-            rout, rerr = rp.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            rp.kill(); rout, rerr = rp.communicate()
-        rs = self.parse(rout)
-        left = cleanup(name)
-        if os.path.exists(jf):
-            os.unlink(jf)
-        at = rs.get("error_at_ms")
-        latency = (at - kill_ms) if at else None
+        ok, rs, rerr, latency, _ = self._kill_one("wkill", "writer", 0.3, lambda name, jf: (
+            self.cmd(r, "reader", name, 100, payload_size=65536, min_size=1024, max_size=1024,
+                     read_timeout=read_timeout),
+            self.cmd(w, "writer", name, 100, min_size=1024, max_size=1024, hang_after=50, json_out=jf)))
         ok = ok and rs.get("error") == "WriterDead" and rs.get("frames") == 50 and rs.get("bad_frames") == 0 \
             and latency is not None and latency <= bound_ms
         detail = (f"reader drained {rs.get('frames')}/50 then {rs.get('error')} {latency:.0f} ms after SIGKILL "

@@ -213,16 +213,22 @@ class ZeroIPCMatrix:
                     f"{ran.split(' in ')[0][4:]} (hash vectors of spec 4.5, entry/node layouts, sync and codata at rest, "
                     "composite publication, mutation, lifecycle)")
 
-    def golden_cpp(self, impl):
-        path = os.path.join(GOLDEN, "standard-cpp.seg")
+    def read_golden(self, impl, image, want):
+        """`impl` reads the golden image `image`: returns its path, what `impl` decoded, and a
+        problem for a failed read and for a header or entry table that differs from `want`."""
+        path = os.path.join(GOLDEN, image)
         problems = []
         rc, got, err = self.peer(impl, "read", path)
         if rc != 0:
             problems.append(f"read exit {rc}: {err}")
         for k in ("header", "entries"):
-            d = diff(got.get(k), self.cpp[k], k)
+            d = diff(got.get(k), want[k], k)
             if d:
                 problems.append(d)
+        return path, got, problems
+
+    def golden_cpp(self, impl):
+        path, got, problems = self.read_golden(impl, "standard-cpp.seg", self.cpp)
         rc, table, err = self.peer(impl, "table", path)
         for k in ("header", "entries"):
             d = diff(table.get(k), self.cpp[k], "table." + k)
@@ -238,15 +244,7 @@ class ZeroIPCMatrix:
                     f"{len(self.cpp['entries'])} entries, {len(self.unsupported)} skipped")
 
     def golden_py(self, impl, extras_file):
-        path = os.path.join(GOLDEN, "standard-py.seg")
-        problems = []
-        rc, got, err = self.peer(impl, "read", path)
-        if rc != 0:
-            problems.append(f"read exit {rc}: {err}")
-        for k in ("header", "entries"):
-            d = diff(got.get(k), self.py[k], k)
-            if d:
-                problems.append(d)
+        path, got, problems = self.read_golden(impl, "standard-py.seg", self.py)
         odd = ("map_i32_f64", "map_i32_i32", "set_i32", "lazy_f64", "stream_i32", "chan_i32")
         same = [n for n in self.supported if n not in odd]
         self.check_structures(got, self.py["structures"], same, problems)
@@ -467,19 +465,21 @@ class ZeroIPCMatrix:
         self.record("zeroipc: rust write == python write (whole segment)", problems,
                     f"{len(rust_bytes)} bytes identical (fut completion_time excepted)")
 
-    def pingpong(self, creator, other, rounds=40, batch=250):
-        seg = self.name("pp")
-        common = ["--rounds", rounds, "--batch", batch, "--capacity", 16, "--timeout", 20]
-        procs = {}
-        for impl, role, extra in ((creator, "first", ["--create"]), (other, "second", [])):
-            procs[impl] = subprocess.Popen(self.peers[impl] + ["pingpong", seg, "--role", role]
-                                           + [str(a) for a in common + extra],
-                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            if extra:
-                time.sleep(0.05)  # the other side waits for the segment anyway
-        outs = {}
-        problems = []
-        for impl, p in procs.items():
+    def live(self, cmd, seg, sides, args, good, pause=0.0):
+        """Runs both sides of a live test at once. `sides` is ((impl, role, extra args), ...),
+        the creating side (the one with extra args) first and followed by `pause` seconds; each
+        side is waited for at most 90 s, then killed. Returns each side's JSON output by impl
+        ({} when it printed none) and a problem for each side that exited non-zero or whose
+        output is not `good`."""
+        procs = []
+        for impl, role, extra in sides:
+            procs.append((impl, subprocess.Popen(self.peers[impl] + [cmd, seg, "--role", role]
+                                                 + [str(x) for x in args + extra],
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+            if extra and pause:
+                time.sleep(pause)
+        outs, problems = {}, []
+        for impl, p in procs:
             try:
                 out, err = p.communicate(timeout=90)
             except subprocess.TimeoutExpired:
@@ -489,8 +489,16 @@ class ZeroIPCMatrix:
                 outs[impl] = json.loads(out)
             except ValueError:
                 outs[impl] = {}
-            if p.returncode != 0 or outs[impl].get("ok") is not True:
+            if p.returncode != 0 or outs[impl].get("ok") is not True or not good(outs[impl]):
                 problems.append(f"{impl}: exit {p.returncode} {outs[impl] or err[-200:]}")
+        return outs, problems
+
+    def pingpong(self, creator, other, rounds=40, batch=250):
+        seg = self.name("pp")
+        # the other side waits for the segment anyway: the pause only spares it the retries
+        outs, problems = self.live("pingpong", seg, ((creator, "first", ["--create"]), (other, "second", [])),
+                                   ["--rounds", rounds, "--batch", batch, "--capacity", 16, "--timeout", 20],
+                                   lambda o: True, pause=0.05)
         self.peer(creator, "unlink", seg)
         total = rounds * batch
         for impl, o in outs.items():
@@ -589,25 +597,9 @@ class ZeroIPCMatrix:
 
     def stream(self, producer, consumer, count=20000, capacity=61):
         seg = self.name("st")
-        procs = []
-        for impl, role, extra in ((producer, "producer", ["--create"]), (consumer, "consumer", [])):
-            procs.append((impl, subprocess.Popen(
-                self.peers[impl] + ["stream", seg, "--role", role, "--count", str(count), "--capacity", str(capacity)]
-                + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
-        problems, outs = [], {}
-        for impl, p in procs:
-            try:
-                out, err = p.communicate(timeout=90)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out, err = p.communicate()
-            try:
-                outs[impl] = json.loads(out)
-            except ValueError:
-                outs[impl] = {}
-            o = outs[impl]
-            if p.returncode != 0 or o.get("ok") is not True or o.get("done") != count or o.get("bad") != 0:
-                problems.append(f"{impl}: exit {p.returncode} {o or err[-200:]}")
+        outs, problems = self.live("stream", seg, ((producer, "producer", ["--create"]), (consumer, "consumer", [])),
+                                   ["--count", count, "--capacity", capacity],
+                                   lambda o: o.get("done") == count and o.get("bad") == 0)
         self.peer(producer, "unlink", seg)
         c = outs.get(consumer, {})
         self.record(f"zeroipc: live ring {producer} -> {consumer}", problems,
@@ -619,26 +611,10 @@ class ZeroIPCMatrix:
         zeroipc-rs side uses its blocking send/recv, which only its bounded sleep slices wake
         when the other side is the Python peer (no futex wake-ups)."""
         seg = self.name("ch")
-        procs = []
-        for impl, role, extra in ((sender, "sender", ["--create"]), (receiver, "receiver", [])):
-            procs.append((impl, subprocess.Popen(
-                self.peers[impl] + ["channel", seg, "--role", role, "--count", str(count), "--capacity",
-                                    str(capacity)] + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
-        problems, outs = [], {}
-        for impl, p in procs:
-            try:
-                out, err = p.communicate(timeout=90)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out, err = p.communicate()
-            try:
-                outs[impl] = json.loads(out)
-            except ValueError:
-                outs[impl] = {}
-            o = outs[impl]
-            if p.returncode != 0 or o.get("ok") is not True or o.get("done") != count or o.get("bad") != 0 \
-                    or o.get("closed_seen") is not True:
-                problems.append(f"{impl}: exit {p.returncode} {o or err[-200:]}")
+        outs, problems = self.live("channel", seg, ((sender, "sender", ["--create"]), (receiver, "receiver", [])),
+                                   ["--count", count, "--capacity", capacity],
+                                   lambda o: o.get("done") == count and o.get("bad") == 0
+                                   and o.get("closed_seen") is True)
         self.peer(sender, "unlink", seg)
         self.record(f"zeroipc: live channel {sender} -> {receiver}", problems,
                     f"{count} values through a {capacity}-slot Channel with both attached, every value verified in "

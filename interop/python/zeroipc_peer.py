@@ -62,6 +62,18 @@ def label_of(seg):
 
 # -- write --------------------------------------------------------------------------------
 
+def put_then_take(name, put, values, take=None, taken=0, mismatch=""):
+    """Puts every value in order (a refused one is a Full error), then takes the first `taken`
+    back and checks each against the value put (`mismatch` formats a difference)."""
+    for v in values:
+        if not put(v):
+            raise PeerError("Full", f"{name}: full at {v}")
+    for want in values[:taken]:
+        got = take()
+        if got != want:
+            raise PeerError("Mismatch", f"{name}: " + mismatch.format(got=got, want=want))
+
+
 def write_structure(seg, s):
     """Writes one supported structure; False for a kind this project does not implement."""
     kind, name = s["kind"], s["name"]
@@ -70,27 +82,13 @@ def write_structure(seg, s):
         a.write(0, s["values"])
     elif kind == "queue":
         q = Queue.create(seg, name, s["dtype"], s["capacity"])
-        for v in s["push"]:
-            if not q.push(v):
-                raise PeerError("Full", f"{name}: full at {v}")
-        for want in s["push"][:s["pop"]]:
-            got = q.pop()
-            if got != want:
-                raise PeerError("Mismatch", f"{name}: popped {got}, pushed {want}")
+        put_then_take(name, q.push, s["push"], q.pop, s["pop"], "popped {got}, pushed {want}")
     elif kind == "stack":
         st = Stack.create(seg, name, s["dtype"], s["capacity"])
-        for v in s["push"]:
-            if not st.push(v):
-                raise PeerError("Full", f"{name}: full at {v}")
+        put_then_take(name, st.push, s["push"])
     elif kind == "ring":
         r = Ring.create(seg, name, s["dtype"], s["capacity"])
-        for v in s["write"]:
-            if not r.write(v):
-                raise PeerError("Full", f"{name}: full at {v}")
-        for want in s["write"][:s["read"]]:
-            got = r.read()
-            if got != want:
-                raise PeerError("Mismatch", f"{name}: read {got}, wrote {want}")
+        put_then_take(name, r.write, s["write"], r.read, s["read"], "read {got}, wrote {want}")
     elif kind == "map":
         m = Map.create(seg, name, s["key_dtype"], s["value_dtype"], s["capacity"])
         for k, v in s["items"]:
@@ -463,35 +461,52 @@ class Backoff:
         time.sleep(0 if self.n < 64 else 50e-6)
 
 
+def retry(attempt, ready, limit, stuck):
+    """Calls `attempt` until `ready` holds for its result, snoozing between calls; past `limit`
+    (a time.monotonic() value) raises a Timeout with the message `stuck()`. Returns the result
+    and how many calls were not ready."""
+    b = Backoff()
+    waits = 0
+    while not ready(got := attempt()):
+        waits += 1
+        if time.monotonic() > limit:
+            raise PeerError("Timeout", stuck())
+        b.snooze()
+    return got, waits
+
+
+def is_some(v):
+    return v is not None
+
+
+def attach(a, deadline, create, open_entries):
+    """The live test's entries: `create(seg)` in a fresh segment with --create, else
+    `open_entries(seg)` as soon as the creating peer has published the segment and the
+    entries (retried while not found, until `deadline`)."""
+    if a.create:
+        return create(Segment.create_or_replace(a.seg, 65536, 64))
+    while True:
+        try:
+            return open_entries(Segment.open(a.seg))
+        except errors.NotFound:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 def cmd_pingpong(a):
     first = a.role == "first"
     out = {"impl": "python", "role": a.role, "rounds": a.rounds, "batch": a.batch, "pushed": 0, "popped": 0,
            "bad": 0, "full_waits": 0, "empty_waits": 0, "ok": False, "error": None}
     deadline = time.monotonic() + a.timeout
-    if a.create:
-        seg = Segment.create_or_replace(a.seg, 65536, 64)
-        q = Queue.create(seg, PP_QUEUE, "int64", a.capacity)
-        turn_arr = Array.create(seg, PP_TURN, "uint64", 1)
-    else:
-        while True:
-            try:
-                seg = Segment.open(a.seg)
-                q = Queue.open(seg, PP_QUEUE, "int64")
-                turn_arr = Array.open(seg, PP_TURN, "uint64")
-                break
-            except errors.NotFound:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
+    q, turn_arr = attach(a, deadline,
+                         lambda seg: (Queue.create(seg, PP_QUEUE, "int64", a.capacity),
+                                      Array.create(seg, PP_TURN, "uint64", 1)),
+                         lambda seg: (Queue.open(seg, PP_QUEUE, "int64"), Array.open(seg, PP_TURN, "uint64")))
     turn = turn_arr.data  # the single u64: loads and stores are single aligned accesses
 
     def wait_turn(r):
-        limit = time.monotonic() + a.timeout
-        b = Backoff()
-        while int(turn[0]) != r:
-            if time.monotonic() > limit:
-                raise PeerError("Timeout", f"waiting for turn {r}")
-            b.snooze()
+        retry(lambda: int(turn[0]) == r, bool, time.monotonic() + a.timeout, lambda: f"waiting for turn {r}")
 
     pushed = popped = bad = full_waits = empty_waits = 0
     first_bad = None
@@ -501,22 +516,14 @@ def cmd_pingpong(a):
         if (r % 2 == 0) == first:
             for i in range(a.batch):
                 v = pp_value(r, i, first)
-                b = Backoff()
-                while not q.push(v):
-                    full_waits += 1
-                    if time.monotonic() > limit:
-                        raise PeerError("Timeout", f"round {r}: queue stayed full")
-                    b.snooze()
+                _, waits = retry(lambda: q.push(v), bool, limit, lambda: f"round {r}: queue stayed full")
+                full_waits += waits
                 pushed += 1
         else:
             for i in range(a.batch):
                 want = pp_value(r, i, not first)
-                b = Backoff()
-                while (got := q.pop()) is None:
-                    empty_waits += 1
-                    if time.monotonic() > limit:
-                        raise PeerError("Timeout", f"round {r}: queue stayed empty at {i}")
-                    b.snooze()
+                got, waits = retry(q.pop, is_some, limit, lambda: f"round {r}: queue stayed empty at {i}")
+                empty_waits += waits
                 popped += 1
                 if got != want:
                     bad += 1
@@ -549,35 +556,17 @@ def cmd_stream(a):
     out = {"impl": "python", "role": a.role, "count": a.count, "done": 0, "bad": 0, "waits": 0, "ok": False,
            "error": None}
     deadline = time.monotonic() + a.timeout
-    if a.create:
-        seg = Segment.create_or_replace(a.seg, 65536, 64)
-        ring = Ring.create(seg, ST_RING, "uint32", a.capacity)
-    else:
-        while True:
-            try:
-                seg = Segment.open(a.seg)
-                ring = Ring.open(seg, ST_RING, "uint32")
-                break
-            except errors.NotFound:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
+    ring = attach(a, deadline, lambda seg: Ring.create(seg, ST_RING, "uint32", a.capacity),
+                  lambda seg: Ring.open(seg, ST_RING, "uint32"))
     done = bad = waits = 0
     first_bad = None
     while done < a.count:
-        b = Backoff()
         if producer:
-            while not ring.write(st_value(done)):
-                waits += 1
-                if time.monotonic() > deadline:
-                    raise PeerError("Timeout", f"ring stayed full at {done}")
-                b.snooze()
+            _, n = retry(lambda: ring.write(st_value(done)), bool, deadline, lambda: f"ring stayed full at {done}")
+            waits += n
         else:
-            while (got := ring.read()) is None:
-                waits += 1
-                if time.monotonic() > deadline:
-                    raise PeerError("Timeout", f"ring stayed empty at {done}")
-                b.snooze()
+            got, n = retry(ring.read, is_some, deadline, lambda: f"ring stayed empty at {done}")
+            waits += n
             if got != st_value(done):
                 bad += 1
                 first_bad = first_bad or f"item {done}: got {got}, want {st_value(done)}"
@@ -609,45 +598,24 @@ def cmd_channel(a):
     out = {"impl": "python", "role": a.role, "count": a.count, "done": 0, "bad": 0, "blocked": 0,
            "closed_seen": False, "ok": False, "error": None}
     deadline = time.monotonic() + a.timeout
-    if a.create:
-        seg = Segment.create_or_replace(a.seg, 65536, 64)
-        ch = Channel.create(seg, CH_LIVE, "uint32", a.capacity)
-    else:
-        while True:
-            try:
-                seg = Segment.open(a.seg)
-                ch = Channel.open(seg, CH_LIVE, "uint32")
-                break
-            except errors.NotFound:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
+    ch = attach(a, deadline, lambda seg: Channel.create(seg, CH_LIVE, "uint32", a.capacity),
+                lambda seg: Channel.open(seg, CH_LIVE, "uint32"))
     done = bad = blocked = 0
     first_bad = None
     closed_seen = False
     if sender:
         while done < a.count:
-            b = Backoff()
-            if not ch.send(st_value(done)):
-                blocked += 1
-                while not ch.send(st_value(done)):
-                    if time.monotonic() > deadline:
-                        raise PeerError("Timeout", f"channel stayed full at {done}")
-                    b.snooze()
+            _, waits = retry(lambda: ch.send(st_value(done)), bool, deadline,
+                             lambda: f"channel stayed full at {done}")
+            blocked += waits > 0
             done += 1
         ch.close()
         closed_seen = True
     else:
         while True:
-            b = Backoff()
             try:
-                got = ch.recv()
-                if got is None:
-                    blocked += 1
-                    while (got := ch.recv()) is None:
-                        if time.monotonic() > deadline:
-                            raise PeerError("Timeout", f"channel stayed empty at {done}")
-                        b.snooze()
+                got, waits = retry(ch.recv, is_some, deadline, lambda: f"channel stayed empty at {done}")
+                blocked += waits > 0
             except errors.Closed:
                 closed_seen = True
                 break
@@ -680,30 +648,24 @@ def main():
     t.add_argument("--path", action="store_true")
     u = sub.add_parser("unlink")
     u.add_argument("seg")
-    st = sub.add_parser("stream")
-    st.add_argument("seg")
-    st.add_argument("--role", choices=["producer", "consumer"], required=True)
-    st.add_argument("--count", type=int, default=20000)
-    st.add_argument("--capacity", type=int, default=61)
-    st.add_argument("--create", action="store_true")
-    st.add_argument("--timeout", type=float, default=30.0)
-    ch = sub.add_parser("channel")
-    ch.add_argument("seg")
-    ch.add_argument("--role", choices=["sender", "receiver"], required=True)
-    ch.add_argument("--count", type=int, default=2000)
-    ch.add_argument("--capacity", type=int, default=4)
-    ch.add_argument("--create", action="store_true")
-    ch.add_argument("--timeout", type=float, default=30.0)
+
+    def live(cmd, roles, counts, capacity, timeout):
+        """A live test's subcommand: the segment, the side it plays, how much it moves (flag:
+        default), the capacity of what it creates with --create, and its deadline in seconds."""
+        sp = sub.add_parser(cmd)
+        sp.add_argument("seg")
+        sp.add_argument("--role", choices=roles, required=True)
+        for flag, default in counts.items():
+            sp.add_argument(flag, type=int, default=default)
+        sp.add_argument("--capacity", type=int, default=capacity)
+        sp.add_argument("--create", action="store_true")
+        sp.add_argument("--timeout", type=float, default=timeout)
+
+    live("stream", ["producer", "consumer"], {"--count": 20000}, 61, 30.0)
+    live("channel", ["sender", "receiver"], {"--count": 2000}, 4, 30.0)
     mu = sub.add_parser("mutate")
     mu.add_argument("seg")
-    pp = sub.add_parser("pingpong")
-    pp.add_argument("seg")
-    pp.add_argument("--role", choices=["first", "second"], required=True)
-    pp.add_argument("--rounds", type=int, default=40)
-    pp.add_argument("--batch", type=int, default=250)
-    pp.add_argument("--capacity", type=int, default=16)
-    pp.add_argument("--create", action="store_true")
-    pp.add_argument("--timeout", type=float, default=20.0)
+    live("pingpong", ["first", "second"], {"--rounds": 40, "--batch": 250}, 16, 20.0)
     a = p.parse_args()
     handlers = {"write": cmd_write, "read": cmd_read, "table": cmd_table, "unlink": cmd_unlink, "mutate": cmd_mutate, "stream": cmd_stream,
                 "channel": cmd_channel,

@@ -101,6 +101,88 @@ pub(crate) fn encode_message(msg: &str) -> [u8; 256] {
     out
 }
 
+/// A 0/1 flag read from shared memory (`closed`, `multicast`): `Corrupt` naming the structure
+/// and `field` for any other value.
+pub(crate) fn flag(name: &str, field: &'static str, v: u64) -> crate::Result<bool> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        v => Err(crate::Error::from(zeroipc_format::Error::corrupt_field(
+            name, field, v,
+        ))),
+    }
+}
+
+/// The `closed` byte at `at` of a composite's header (Acquire): `Corrupt` unless 0 or 1.
+pub(crate) fn closed(
+    header: &zeroipc_format::Region,
+    at: usize,
+    name: &str,
+) -> crate::Result<bool> {
+    let byte = header.atomic_u8(at)?;
+    flag(
+        name,
+        "closed",
+        u64::from(byte.load(zeroipc_format::atomic::Ordering::Acquire)),
+    )
+}
+
+/// The optional slot table `{name}{suffix}` of a composite (a Channel's `_peers`, a Stream's
+/// `_subs`):
+/// `None` when the segment has no such entry; else its region, checked to be `size` bytes and
+/// to say `slots` in its u32 word at `count_at` (`Corrupt` naming `field` otherwise).
+pub(crate) fn slot_table(
+    seg: &zeroipc_format::Segment,
+    name: &str,
+    suffix: &str,
+    size: u64,
+    count_at: usize,
+    slots: u32,
+    field: &'static str,
+) -> crate::Result<Option<zeroipc_format::Region>> {
+    let Some(e) = seg.get(&format!("{name}{suffix}"))? else {
+        return Ok(None);
+    };
+    e.expect_size(size)?;
+    let r = seg.region(&e)?;
+    let n = r
+        .atomic_u32(count_at)?
+        .load(zeroipc_format::atomic::Ordering::Acquire);
+    if n != slots {
+        return Err(crate::Error::from(zeroipc_format::Error::corrupt_field(
+            name,
+            field,
+            u64::from(n),
+        )));
+    }
+    Ok(Some(r))
+}
+
+/// `Clone` (a second handle sharing the same `Arc`) and `Debug` (the struct's name and the
+/// structure's name) for a codata handle `$ty<T>` of the shape
+/// `{ inner: Arc<Inner>, _elem: PhantomData<fn() -> T> }` whose `Inner` has a `name`.
+macro_rules! shared_handle {
+    ($ty:ident) => {
+        impl<T> Clone for $ty<T> {
+            fn clone(&self) -> Self {
+                Self {
+                    inner: Arc::clone(&self.inner),
+                    _elem: PhantomData,
+                }
+            }
+        }
+
+        impl<T> std::fmt::Debug for $ty<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("name", &self.inner.name)
+                    .finish()
+            }
+        }
+    };
+}
+pub(crate) use shared_handle;
+
 #[cfg(test)]
 mod tests {
     use super::*;

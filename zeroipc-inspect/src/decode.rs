@@ -129,47 +129,27 @@ impl Fields {
 #[macro_export]
 macro_rules! with_dtype {
     ($d:expr, $T:ident => $body:expr) => {
+        $crate::with_dtype!(@each $d, $T => $body;
+            I8 = i8,
+            I16 = i16,
+            I32 = i32,
+            I64 = i64,
+            U8 = u8,
+            U16 = u16,
+            U32 = u32,
+            U64 = u64,
+            F32 = f32,
+            F64 = f64,
+        )
+    };
+    (@each $d:expr, $T:ident => $body:expr; $($variant:ident = $t:ty,)+) => {
         match $d {
-            $crate::dtype::Dtype::I8 => {
-                type $T = i8;
-                $body
-            }
-            $crate::dtype::Dtype::I16 => {
-                type $T = i16;
-                $body
-            }
-            $crate::dtype::Dtype::I32 => {
-                type $T = i32;
-                $body
-            }
-            $crate::dtype::Dtype::I64 => {
-                type $T = i64;
-                $body
-            }
-            $crate::dtype::Dtype::U8 => {
-                type $T = u8;
-                $body
-            }
-            $crate::dtype::Dtype::U16 => {
-                type $T = u16;
-                $body
-            }
-            $crate::dtype::Dtype::U32 => {
-                type $T = u32;
-                $body
-            }
-            $crate::dtype::Dtype::U64 => {
-                type $T = u64;
-                $body
-            }
-            $crate::dtype::Dtype::F32 => {
-                type $T = f32;
-                $body
-            }
-            $crate::dtype::Dtype::F64 => {
-                type $T = f64;
-                $body
-            }
+            $(
+                $crate::dtype::Dtype::$variant => {
+                    type $T = $t;
+                    $body
+                }
+            )+
         }
     };
 }

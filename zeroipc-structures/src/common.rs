@@ -187,6 +187,83 @@ macro_rules! occupancy {
 }
 pub(crate) use occupancy;
 
+/// A structure handle whose geometry is its stored capacity (Map, Set, Pool): the struct
+/// `$ty` (doc comments written before it) holding its region, table entry and capacity, its
+/// `Debug`, and its [`Shape`]. The layout is `$ty::memory_size` (`InvalidArgument` naming the
+/// `$what` and the capacities it takes, `$range`, where that is `None`); a fresh header is
+/// written by `$ty::init_header(region, capacity)`; an existing entry must hold the `$header`
+/// type, pass `$ty::check_types(entry, region)` (stored sizes), have a capacity at
+/// `$header::CAPACITY` that `$valid` accepts and `memory_size` matches (see
+/// [`stored_capacity`]), and pass `$ty::$after` if given.
+macro_rules! capacity_handle {
+    (
+        $(#[$meta:meta])*
+        pub struct $ty:ident<$($g:ident),+>;
+        $what:literal of capacity $range:literal, header $header:ident, valid $valid:expr
+        $(, then $after:ident)?;
+    ) => {
+        $(#[$meta])*
+        pub struct $ty<$($g),+> {
+            region: zeroipc_format::Region,
+            entry: zeroipc_format::Entry,
+            capacity: u32,
+            _elem: std::marker::PhantomData<fn() -> ($($g,)+)>,
+        }
+
+        $crate::common::debug_by_name!($ty<$($g),+> { "capacity": |s: &Self| s.capacity });
+
+        impl<$($g: bytemuck::Pod),+> $crate::common::Shape for $ty<$($g),+> {
+            type Geometry = u32;
+
+            fn layout_for(capacity: usize) -> $crate::error::Result<(u32, u64)> {
+                $crate::common::capacity_layout(capacity, Self::memory_size(capacity), $what, $range)
+            }
+
+            fn init(region: &zeroipc_format::Region, capacity: u32) -> $crate::error::Result<()> {
+                Self::init_header(region, capacity)
+            }
+
+            fn open_entry(
+                seg: &zeroipc_format::Segment,
+                entry: zeroipc_format::Entry,
+            ) -> $crate::error::Result<Self> {
+                let header = std::mem::size_of::<$header>() as u64;
+                let region = $crate::common::region_with_header(seg, &entry, header)?;
+                Self::check_types(&entry, &region)?;
+                let capacity = $crate::common::stored_capacity(
+                    &entry,
+                    &region,
+                    $header::CAPACITY,
+                    $valid,
+                    Self::memory_size,
+                )?;
+                $(Self::$after(&entry, &region)?;)?
+                Self::wrap(region, entry, capacity)
+            }
+
+            fn wrap(
+                region: zeroipc_format::Region,
+                entry: zeroipc_format::Entry,
+                capacity: u32,
+            ) -> $crate::error::Result<Self> {
+                Ok(Self {
+                    region,
+                    entry,
+                    capacity,
+                    _elem: std::marker::PhantomData,
+                })
+            }
+        }
+    };
+}
+pub(crate) use capacity_handle;
+
+/// Checks the element size stored at `at` of `region` against `T`'s (`TypeMismatch`).
+pub(crate) fn check_stored_elem_size<T>(entry: &Entry, region: &Region, at: usize) -> Result<()> {
+    let stored = region.read::<u32>(at)?;
+    check_elem_size(entry, stored, std::mem::size_of::<T>())
+}
+
 /// `Debug` for a structure handle `$ty<..>`: its entry name and the given fields.
 macro_rules! debug_by_name {
     ($ty:ident<$($g:ident),+> { $($label:literal: $value:expr),* }) => {
@@ -298,10 +375,23 @@ pub(crate) fn stored_capacity(
 ) -> Result<u32> {
     let cap = region.read::<u32>(at)?;
     if !valid(cap) {
-        return Err(FormatError::corrupt_field(entry.name(), "capacity", u64::from(cap)).into());
+        return Err(corrupt_capacity(entry, cap));
     }
     check_total(entry, total(cap as usize))?;
     Ok(cap)
+}
+
+/// `Corrupt` for an impossible stored capacity `cap`.
+pub(crate) fn corrupt_capacity(entry: &Entry, cap: u32) -> Error {
+    FormatError::corrupt_field(entry.name(), "capacity", u64::from(cap)).into()
+}
+
+/// The offset of the per-slot words of a data-then-words layout (Queue, Stack), after
+/// checking the entry size against its total; `geometry` is the layout's `(offset, total)`
+/// for the stored capacity, `None` if it overflows (then no entry size matches).
+pub(crate) fn slot_words(entry: &Entry, geometry: Option<(u64, u64)>) -> Result<u64> {
+    check_total(entry, geometry.map(|(_, total)| total))?;
+    Ok(geometry.map_or(0, |(words, _)| words))
 }
 
 /// Checks the entry size against the layout's total for the stored geometry (`None`: the

@@ -11,12 +11,11 @@
 //! | 12 | u32 | `value_size` |
 //! | 16 | Entry[capacity] | `{ atomic u32 state; K key; V value }` in natural C layout |
 
-use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
-use zeroipc_format::{Entry, Region, Segment};
+use zeroipc_format::{Entry, Region};
 
 use crate::common;
 use crate::elem::assert_element;
@@ -25,53 +24,42 @@ use crate::hash::key_is_nan;
 use crate::layout::MapHeader;
 use crate::probe::{self, ENTRIES, EntryLayout, Inserted};
 
-/// A fixed-capacity lock-free hash map in shared memory, byte-compatible with the upstream
-/// C++ `zeroipc::Map<K, V>` (same entry layout, same hash, same probing), so C++ processes
-/// find the keys Rust inserts and the reverse.
-///
-/// Keys hash as upstream C++ does: integers by value, everything else over its bytes
-/// ([`key_hash`](crate::key_hash)). Values are at most 8 bytes (as upstream). Any number of
-/// processes may insert, look up and remove concurrently.
-///
-/// # Examples
-/// ```
-/// use zeroipc_format::Segment;
-/// use zeroipc_structures::Map;
-///
-/// let seg = Segment::anonymous(1 << 16, 64)?;
-/// let prices = Map::<u32, f64>::create(&seg, "prices", 64)?;
-/// assert_eq!(prices.insert(7, 1.5)?, None);
-/// assert_eq!(prices.insert(7, 2.5)?, Some(1.5)); // update returns the old value
-/// assert_eq!(prices.get(&7)?, Some(2.5));
-/// assert_eq!(prices.remove(&7)?, Some(2.5));
-/// assert!(prices.is_empty()?);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct Map<K, V> {
-    region: Region,
-    entry: Entry,
-    capacity: u32,
-    _kv: PhantomData<fn() -> (K, V)>,
+common::capacity_handle! {
+    /// A fixed-capacity lock-free hash map in shared memory, byte-compatible with the upstream
+    /// C++ `zeroipc::Map<K, V>` (same entry layout, same hash, same probing), so C++ processes
+    /// find the keys Rust inserts and the reverse.
+    ///
+    /// Keys hash as upstream C++ does: integers by value, everything else over its bytes
+    /// ([`key_hash`](crate::key_hash)). Values are at most 8 bytes (as upstream). Any number of
+    /// processes may insert, look up and remove concurrently.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_structures::Map;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let prices = Map::<u32, f64>::create(&seg, "prices", 64)?;
+    /// assert_eq!(prices.insert(7, 1.5)?, None);
+    /// assert_eq!(prices.insert(7, 2.5)?, Some(1.5)); // update returns the old value
+    /// assert_eq!(prices.get(&7)?, Some(2.5));
+    /// assert_eq!(prices.remove(&7)?, Some(2.5));
+    /// assert!(prices.is_empty()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub struct Map<K, V>;
+    "map" of capacity "1..=u32::MAX", header MapHeader, valid |c| c != 0;
 }
 
-crate::common::debug_by_name!(Map<K, V> { "capacity": |s: &Self| s.capacity });
-
-impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
-    type Geometry = u32;
-
-    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
-        common::capacity_layout(capacity, Self::memory_size(capacity), "map", "1..=u32::MAX")
-    }
-
-    fn init(region: &Region, cap: u32) -> Result<()> {
+impl<K: Pod, V: Pod> Map<K, V> {
+    fn init_header(region: &Region, cap: u32) -> Result<()> {
         region.write::<u32>(MapHeader::CAPACITY, cap)?;
         region.write::<u32>(MapHeader::KEY_SIZE, size_of::<K>() as u32)?;
         region.write::<u32>(MapHeader::VALUE_SIZE, size_of::<V>() as u32)?;
         Ok(())
     }
 
-    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
+    fn check_types(entry: &Entry, region: &Region) -> Result<()> {
         for (field, off, want) in [
             ("key_size", MapHeader::KEY_SIZE, size_of::<K>()),
             ("value_size", MapHeader::VALUE_SIZE, size_of::<V>()),
@@ -87,23 +75,7 @@ impl<K: Pod, V: Pod> common::Shape for Map<K, V> {
                 .into());
             }
         }
-        let cap = common::stored_capacity(
-            &entry,
-            &region,
-            MapHeader::CAPACITY,
-            |c| c != 0,
-            Self::memory_size,
-        )?;
-        Self::wrap(region, entry, cap)
-    }
-
-    fn wrap(region: Region, entry: Entry, capacity: u32) -> Result<Self> {
-        Ok(Self {
-            region,
-            entry,
-            capacity,
-            _kv: PhantomData,
-        })
+        Ok(())
     }
 }
 

@@ -12,12 +12,11 @@
 //! | 20 | u32 | `elem_size` |
 //! | 24 | Node[capacity] | `{ T data; atomic u32 next }`, `next` at `align_up(es, 4)` |
 
-use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 
 use bytemuck::Pod;
 use zeroipc_format::atomic::Ordering;
-use zeroipc_format::{Entry, Region, Segment};
+use zeroipc_format::{Entry, Region};
 
 use crate::common::{self, Fault, align_up};
 use crate::elem::assert_element;
@@ -187,47 +186,33 @@ impl<W64: Word64, L: Links> Core<'_, W64, L> {
     }
 }
 
-/// A pool of `capacity` nodes of `T` in shared memory, allocated and freed by index from any
-/// process, compatible with the upstream C++ `zeroipc::Pool<T>` layout.
-///
-/// Indices are plain `u32`s, valid in every process that opens the pool.
-///
-/// # Examples
-/// ```
-/// use zeroipc_format::Segment;
-/// use zeroipc_structures::Pool;
-///
-/// let seg = Segment::anonymous(1 << 16, 64)?;
-/// let pool = Pool::<[f32; 3]>::create(&seg, "particles", 100)?;
-/// let i = pool.allocate()?.expect("a free node");
-/// pool.set(i, [1.0, 2.0, 3.0])?;
-/// assert_eq!(pool.get(i)?, [1.0, 2.0, 3.0]);
-/// pool.deallocate(i)?;
-/// assert!(pool.deallocate(i).is_err(), "double free is detected");
-/// # Ok::<(), zeroipc_structures::Error>(())
-/// ```
-pub struct Pool<T> {
-    region: Region,
-    entry: Entry,
-    capacity: u32,
-    _elem: PhantomData<fn() -> T>,
+common::capacity_handle! {
+    /// A pool of `capacity` nodes of `T` in shared memory, allocated and freed by index from any
+    /// process, compatible with the upstream C++ `zeroipc::Pool<T>` layout.
+    ///
+    /// Indices are plain `u32`s, valid in every process that opens the pool.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_structures::Pool;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let pool = Pool::<[f32; 3]>::create(&seg, "particles", 100)?;
+    /// let i = pool.allocate()?.expect("a free node");
+    /// pool.set(i, [1.0, 2.0, 3.0])?;
+    /// assert_eq!(pool.get(i)?, [1.0, 2.0, 3.0]);
+    /// pool.deallocate(i)?;
+    /// assert!(pool.deallocate(i).is_err(), "double free is detected");
+    /// # Ok::<(), zeroipc_structures::Error>(())
+    /// ```
+    pub struct Pool<T>;
+    "pool" of capacity "1..0xFFFFFFFF", header PoolHeader, valid |c| c != 0 && c != NULL;
 }
 
-crate::common::debug_by_name!(Pool<T> { "capacity": |s: &Self| s.capacity });
-
-impl<T: Pod> common::Shape for Pool<T> {
-    type Geometry = u32;
-
-    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
-        common::capacity_layout(
-            capacity,
-            Self::memory_size(capacity),
-            "pool",
-            "1..0xFFFFFFFF",
-        )
-    }
-
-    fn init(region: &Region, cap: u32) -> Result<()> {
+impl<T: Pod> Pool<T> {
+    /// Writes the header and threads every node onto the free list, in index order.
+    fn init_header(region: &Region, cap: u32) -> Result<()> {
         region.write::<u32>(PoolHeader::CAPACITY, cap)?;
         region.write::<u32>(PoolHeader::ELEM_SIZE, size_of::<T>() as u32)?;
         for i in 0..cap {
@@ -237,27 +222,8 @@ impl<T: Pod> common::Shape for Pool<T> {
         Ok(())
     }
 
-    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        let region = common::region_with_header(seg, &entry, PoolHeader::NODES as u64)?;
-        let elem_size = region.read::<u32>(PoolHeader::ELEM_SIZE)?;
-        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let cap = common::stored_capacity(
-            &entry,
-            &region,
-            PoolHeader::CAPACITY,
-            |c| c != 0 && c != NULL,
-            Self::memory_size,
-        )?;
-        Self::wrap(region, entry, cap)
-    }
-
-    fn wrap(region: Region, entry: Entry, capacity: u32) -> Result<Self> {
-        Ok(Self {
-            region,
-            entry,
-            capacity,
-            _elem: PhantomData,
-        })
+    fn check_types(entry: &Entry, region: &Region) -> Result<()> {
+        common::check_stored_elem_size::<T>(entry, region, PoolHeader::ELEM_SIZE)
     }
 }
 

@@ -84,15 +84,10 @@ impl<T: Pod> common::Shape for Ring<T> {
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
         let region = common::region_with_header(seg, &entry, RingHeader::BUFFER as u64)?;
-        let elem_size = region.read::<u32>(RingHeader::ELEM_SIZE)?;
-        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        common::check_stored_elem_size::<T>(&entry, &region, RingHeader::ELEM_SIZE)?;
         let bytes = region.read::<u32>(RingHeader::CAPACITY)?;
         if bytes == 0 || !(bytes as usize).is_multiple_of(size_of::<T>()) {
-            return Err(Error::from(FormatError::corrupt_field(
-                entry.name(),
-                "capacity",
-                u64::from(bytes),
-            )));
+            return Err(common::corrupt_capacity(&entry, bytes));
         }
         common::check_total(&entry, Some(RingHeader::BUFFER as u64 + u64::from(bytes)))?;
         Ok(Self::from_parts(region, entry, bytes))
@@ -191,14 +186,17 @@ impl<T: Pod> Ring<T> {
         }
     }
 
+    /// The position word at `at` that only this side writes (`write_pos` for the producer,
+    /// `read_pos` for the consumer), loaded Relaxed.
+    fn own_position(&self, at: usize) -> Result<u64> {
+        Ok(Word64::load(self.region.atomic_u64(at)?, Ordering::Relaxed))
+    }
+
     /// The producer's view: its own `write_pos` and a `read_pos` recent enough to find room
     /// for `need` bytes if there is any (reloaded with Acquire only when the cached one
     /// shows too little room).
     fn producer_positions(&self, need: u64) -> Result<(u64, u64)> {
-        let w = Word64::load(
-            self.region.atomic_u64(RingHeader::WRITE_POS)?,
-            Ordering::Relaxed,
-        );
+        let w = self.own_position(RingHeader::WRITE_POS)?;
         let r = self.cached_read.load(Ordering::Relaxed);
         let used = w.wrapping_sub(r);
         if used <= self.capacity && self.capacity - used >= need {
@@ -212,10 +210,7 @@ impl<T: Pod> Ring<T> {
     /// The consumer's view: its own `read_pos` and a `write_pos` recent enough to find `need`
     /// bytes if they exist (reloaded with Acquire only when the cached one shows too few).
     fn consumer_positions(&self, need: u64) -> Result<(u64, u64)> {
-        let r = Word64::load(
-            self.region.atomic_u64(RingHeader::READ_POS)?,
-            Ordering::Relaxed,
-        );
+        let r = self.own_position(RingHeader::READ_POS)?;
         let w = self.cached_write.load(Ordering::Relaxed);
         let used = w.wrapping_sub(r);
         if used <= self.capacity && used >= need {
@@ -226,46 +221,53 @@ impl<T: Pod> Ring<T> {
         Ok((w, r))
     }
 
+    /// Where `len` bytes from stream position `pos` go in the region: the offset of the first
+    /// part and its length, up to the end of the buffer; the rest continue at its start.
+    fn split_at_end(&self, pos: u64, len: usize) -> (usize, usize) {
+        let at = (pos % self.capacity) as usize;
+        (
+            RingHeader::BUFFER + at,
+            len.min(self.capacity as usize - at),
+        )
+    }
+
     /// Copies `bytes` into the buffer at stream position `pos`, split at the end.
     fn copy_in(&self, pos: u64, bytes: &[u8]) -> Result<()> {
-        let at = (pos % self.capacity) as usize;
-        let first = bytes.len().min(self.capacity as usize - at);
+        let (at, first) = self.split_at_end(pos, bytes.len());
         let (a, b) = bytes.split_at(first);
-        self.region.write_slice(RingHeader::BUFFER + at, a)?;
-        self.region.write_slice(RingHeader::BUFFER, b)?;
-        Ok(())
+        self.region.write_slice(at, a)?;
+        Ok(self.region.write_slice(RingHeader::BUFFER, b)?)
     }
 
     /// Copies from stream position `pos` into `out`, split at the end.
     fn copy_out(&self, pos: u64, out: &mut [u8]) -> Result<()> {
-        let at = (pos % self.capacity) as usize;
-        let first = out.len().min(self.capacity as usize - at);
+        let (at, first) = self.split_at_end(pos, out.len());
         let (a, b) = out.split_at_mut(first);
-        self.region.read_slice(RingHeader::BUFFER + at, a)?;
-        self.region.read_slice(RingHeader::BUFFER, b)?;
+        self.region.read_slice(at, a)?;
+        Ok(self.region.read_slice(RingHeader::BUFFER, b)?)
+    }
+
+    /// Stores `pos + bytes` into the position word at `at` with Release: the publication of
+    /// [`produce`](Self::produce) or [`consume_bytes`](Self::consume_bytes).
+    fn advance(&self, at: usize, pos: u64, bytes: u64) -> Result<()> {
+        Word64::store(
+            self.region.atomic_u64(at)?,
+            pos.wrapping_add(bytes),
+            Ordering::Release,
+        );
         Ok(())
     }
 
     fn produce(&self, w: u64, bytes: u64) -> Result<()> {
         // Release: publishes the copied bytes; pairs with the Acquire load of `write_pos` in
         // `positions(false)` on the reader's side.
-        Word64::store(
-            self.region.atomic_u64(RingHeader::WRITE_POS)?,
-            w.wrapping_add(bytes),
-            Ordering::Release,
-        );
-        Ok(())
+        self.advance(RingHeader::WRITE_POS, w, bytes)
     }
 
     fn consume_bytes(&self, r: u64, bytes: u64) -> Result<()> {
         // Release: hands the space back after the copy; pairs with the Acquire load of
         // `read_pos` in `positions(true)` on the writer's side.
-        Word64::store(
-            self.region.atomic_u64(RingHeader::READ_POS)?,
-            r.wrapping_add(bytes),
-            Ordering::Release,
-        );
-        Ok(())
+        self.advance(RingHeader::READ_POS, r, bytes)
     }
 
     /// Appends one element (producer side).

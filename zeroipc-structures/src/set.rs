@@ -10,12 +10,11 @@
 //! | 12 | u32 | `reserved` = 0 |
 //! | 16 | Entry[capacity] | `{ atomic u32 state; T value }` in natural C layout |
 
-use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
-use zeroipc_format::{Entry, Region, Segment};
+use zeroipc_format::{Entry, Region};
 
 use crate::common;
 use crate::elem::assert_element;
@@ -24,55 +23,40 @@ use crate::hash::key_is_nan;
 use crate::layout::SetHeader;
 use crate::probe::{self, ENTRIES, EntryLayout, Inserted};
 
-/// A fixed-capacity lock-free hash set in shared memory, byte-compatible with the upstream
-/// C++ `zeroipc::Set<T>`.
-///
-/// # Examples
-/// ```
-/// use zeroipc_format::Segment;
-/// use zeroipc_structures::Set;
-///
-/// let seg = Segment::anonymous(1 << 16, 64)?;
-/// let seen = Set::<u64>::create(&seg, "seen", 128)?;
-/// assert!(seen.insert(42)?);
-/// assert!(!seen.insert(42)?, "already present");
-/// assert!(seen.contains(&42)?);
-/// assert!(seen.remove(&42)?);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct Set<T> {
-    region: Region,
-    entry: Entry,
-    capacity: u32,
-    _elem: PhantomData<fn() -> T>,
+common::capacity_handle! {
+    /// A fixed-capacity lock-free hash set in shared memory, byte-compatible with the upstream
+    /// C++ `zeroipc::Set<T>`.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_structures::Set;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let seen = Set::<u64>::create(&seg, "seen", 128)?;
+    /// assert!(seen.insert(42)?);
+    /// assert!(!seen.insert(42)?, "already present");
+    /// assert!(seen.contains(&42)?);
+    /// assert!(seen.remove(&42)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub struct Set<T>;
+    "set" of capacity "1..=u32::MAX", header SetHeader, valid |c| c != 0, then check_reserved;
 }
 
-crate::common::debug_by_name!(Set<T> { "capacity": |s: &Self| s.capacity });
-
-impl<T: Pod> common::Shape for Set<T> {
-    type Geometry = u32;
-
-    fn layout_for(capacity: usize) -> Result<(u32, u64)> {
-        common::capacity_layout(capacity, Self::memory_size(capacity), "set", "1..=u32::MAX")
-    }
-
-    fn init(region: &Region, cap: u32) -> Result<()> {
+impl<T: Pod> Set<T> {
+    fn init_header(region: &Region, cap: u32) -> Result<()> {
         region.write::<u32>(SetHeader::CAPACITY, cap)?;
         region.write::<u32>(SetHeader::ELEM_SIZE, size_of::<T>() as u32)?;
         Ok(())
     }
 
-    fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
-        let region = common::region_with_header(seg, &entry, ENTRIES as u64)?;
-        let elem_size = region.read::<u32>(SetHeader::ELEM_SIZE)?;
-        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
-        let cap = common::stored_capacity(
-            &entry,
-            &region,
-            SetHeader::CAPACITY,
-            |c| c != 0,
-            Self::memory_size,
-        )?;
+    fn check_types(entry: &Entry, region: &Region) -> Result<()> {
+        common::check_stored_elem_size::<T>(entry, region, SetHeader::ELEM_SIZE)
+    }
+
+    /// The `reserved` word must be 0 (checked after the capacity).
+    fn check_reserved(entry: &Entry, region: &Region) -> Result<()> {
         let reserved = region.read::<u32>(SetHeader::RESERVED)?;
         if reserved != 0 {
             return Err(FormatError::TypeMismatch {
@@ -83,16 +67,7 @@ impl<T: Pod> common::Shape for Set<T> {
             }
             .into());
         }
-        Self::wrap(region, entry, cap)
-    }
-
-    fn wrap(region: Region, entry: Entry, capacity: u32) -> Result<Self> {
-        Ok(Self {
-            region,
-            entry,
-            capacity,
-            _elem: PhantomData,
-        })
+        Ok(())
     }
 }
 

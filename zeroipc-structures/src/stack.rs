@@ -27,7 +27,7 @@ use zeroipc_format::{Entry, Region, Segment};
 
 use crate::common::{self, Fault};
 use crate::elem::{RegionSlots, Slots, assert_element};
-use crate::error::{Error, PushError, Result};
+use crate::error::{PushError, Result};
 use crate::layout::StackHeader;
 use crate::word::{BoundedWait, HwWord32, Word32};
 
@@ -36,6 +36,22 @@ pub(crate) const EMPTY: u32 = 0;
 pub(crate) const WRITING: u32 = 1;
 pub(crate) const READY: u32 = 2;
 pub(crate) const READING: u32 = 3;
+
+/// A claim of `slot` found its state `s` instead of the one it expected: a state past
+/// `READING` is corrupt, a slot still held by a peer after the bounded `wait` is `Busy`;
+/// otherwise the caller retries.
+fn held(slot: i64, s: u32, wait: &mut BoundedWait) -> Result<(), Fault> {
+    if s > READING {
+        return Err(Fault::field("slot_state", u64::from(s)));
+    }
+    if !wait.wait() {
+        return Err(Fault::Busy {
+            slot: slot as u64,
+            state: s,
+        });
+    }
+    Ok(())
+}
 
 /// The stack algorithm over any atomic words and slot storage.
 ///
@@ -74,15 +90,7 @@ impl<W: Word32, S> Core<'_, W, S> {
         loop {
             match state.compare_exchange_weak(from, to, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => return Ok(()),
-                Err(s) if s > READING => return Err(Fault::field("slot_state", u64::from(s))),
-                Err(s) => {
-                    if !wait.wait() {
-                        return Err(Fault::Busy {
-                            slot: slot as u64,
-                            state: s,
-                        });
-                    }
-                }
+                Err(s) => held(slot, s, &mut wait)?,
             }
         }
     }
@@ -186,15 +194,7 @@ impl<W: Word32, S> Core<'_, W, S> {
                     state.store(READY, Ordering::Release);
                     return Ok(Some(value?));
                 }
-                Err(s) if s > READING => return Err(Fault::field("slot_state", u64::from(s))),
-                Err(s) => {
-                    if !wait.wait() {
-                        return Err(Fault::Busy {
-                            slot: top as u64,
-                            state: s,
-                        });
-                    }
-                }
+                Err(s) => held(top, s, &mut wait)?,
             }
         }
     }
@@ -255,19 +255,12 @@ impl<T: Pod> common::Shape for Stack<T> {
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
         let region = common::region_with_header(seg, &entry, StackHeader::DATA as u64)?;
-        let elem_size = region.read::<u32>(StackHeader::ELEM_SIZE)?;
-        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        common::check_stored_elem_size::<T>(&entry, &region, StackHeader::ELEM_SIZE)?;
         let cap = region.read::<u32>(StackHeader::CAPACITY)?;
         if cap == 0 || cap > i32::MAX as u32 {
-            return Err(Error::from(FormatError::corrupt_field(
-                entry.name(),
-                "capacity",
-                u64::from(cap),
-            )));
+            return Err(common::corrupt_capacity(&entry, cap));
         }
-        let geo = StackHeader::geometry(cap, size_of::<T>());
-        common::check_total(&entry, geo.map(|(_, total)| total))?;
-        let words = geo.map_or(0, |(words, _)| words);
+        let words = common::slot_words(&entry, StackHeader::geometry(cap, size_of::<T>()))?;
         Ok(Self::from_parts(region, entry, cap, words))
     }
 

@@ -105,13 +105,9 @@ impl Barrier {
     pub const SIZE: u64 = SIZE;
 
     fn check(participants: i32) -> Result<()> {
-        if participants <= 0 {
-            return Err(FormatError::InvalidArgument(format!(
-                "a barrier needs at least one participant (got {participants})"
-            ))
-            .into());
-        }
-        Ok(())
+        crate::common::require(participants > 0, || {
+            format!("a barrier needs at least one participant (got {participants})")
+        })
     }
 
     /// Creates barrier `name` for `participants` processes (or threads).

@@ -18,6 +18,15 @@ pub(crate) fn load_i32(region: &Region, offset: usize) -> Result<i32> {
         .load(zeroipc_format::atomic::Ordering::Relaxed))
 }
 
+/// `InvalidArgument` with `message()` unless the caller's argument is `valid`.
+pub(crate) fn require(valid: bool, message: impl FnOnce() -> String) -> Result<()> {
+    if valid {
+        Ok(())
+    } else {
+        Err(zeroipc_format::Error::InvalidArgument(message()).into())
+    }
+}
+
 /// Composite-structure part name `base` + `suffix`.
 pub(crate) fn part(base: &str, suffix: &str) -> String {
     let mut s = String::with_capacity(base.len() + suffix.len());

@@ -1,7 +1,6 @@
 //! Latch (spec §4.13).
 
 use std::time::{Duration, Instant};
-use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Entry, Region, Segment};
@@ -81,19 +80,15 @@ impl Latch {
     pub const SIZE: u64 = SIZE;
 
     fn check(count: i32) -> Result<()> {
-        if count < 0 {
-            return Err(FormatError::InvalidArgument(format!(
-                "latch count must not be negative (got {count})"
-            ))
-            .into());
-        }
-        Ok(())
+        crate::common::require(count >= 0, || {
+            format!("latch count must not be negative (got {count})")
+        })
     }
 
     /// Creates latch `name` with `count` (0 creates it released).
     ///
     /// # Errors
-    /// [`FormatError::InvalidArgument`] for a negative count; the segment's errors.
+    /// [`FormatError::InvalidArgument`](crate::FormatError::InvalidArgument) for a negative count; the segment's errors.
     pub fn create(seg: &Segment, name: &str, count: i32) -> Result<Self> {
         Self::check(count)?;
         let (entry, region) = seg.add(name, SIZE, |r: &Region| init(r, count))?;
@@ -103,7 +98,7 @@ impl Latch {
     /// Opens the existing latch `name`.
     ///
     /// # Errors
-    /// `NotFound`, [`FormatError::SizeMismatch`] unless 16 bytes.
+    /// `NotFound`, [`FormatError::SizeMismatch`](crate::FormatError::SizeMismatch) unless 16 bytes.
     pub fn open(seg: &Segment, name: &str) -> Result<Self> {
         let entry = seg.find(name)?;
         entry.expect_size(SIZE)?;
@@ -131,13 +126,9 @@ impl Latch {
     /// Returns whether this call released the latch.
     ///
     /// # Errors
-    /// [`FormatError::InvalidArgument`] for `n <= 0`.
+    /// [`FormatError::InvalidArgument`](crate::FormatError::InvalidArgument) for `n <= 0`.
     pub fn count_down(&self, n: i32) -> Result<bool> {
-        if n <= 0 {
-            return Err(
-                FormatError::InvalidArgument(format!("count_down needs n > 0 (got {n})")).into(),
-            );
-        }
+        crate::common::require(n > 0, || format!("count_down needs n > 0 (got {n})"))?;
         Ok(count_down(self.region.atomic_u32(COUNT)?, n))
     }
 

@@ -126,14 +126,13 @@ impl RawSemaphore {
     }
 
     pub fn check_args(initial: i32, max: i32) -> Result<()> {
-        if initial < 0 || max < 0 || (max > 0 && initial > max) {
-            return Err(FormatError::InvalidArgument(format!(
+        let valid = initial >= 0 && max >= 0 && (max == 0 || initial <= max);
+        crate::common::require(valid, || {
+            format!(
                 "semaphore needs 0 <= initial and 0 <= max, initial <= max when max > 0 \
                  (got initial {initial}, max {max})"
-            ))
-            .into());
-        }
-        Ok(())
+            )
+        })
     }
 
     /// Open checks of spec §4.8: size 16, `max_count >= 0`.

@@ -1,10 +1,10 @@
 """Array (ZEROIPC-FORMAT §4.1): ``{u64 capacity; T data[capacity]}``; no synchronisation."""
 
 from . import errors
-from .common import U64, check_size, elem_dtype
+from .common import U64, OneEntry, check_size, elem_dtype
 
 
-class Array:
+class Array(OneEntry):
     HEADER = 8
 
     def __init__(self, seg, entry, dtype):
@@ -24,10 +24,6 @@ class Array:
         entry = seg.add(name, cls.memory_size(dtype, capacity),
                         lambda off: seg.view(U64, 1, off).__setitem__(0, capacity))
         return cls(seg, entry, dtype)
-
-    @classmethod
-    def open(cls, seg, name, dtype):
-        return cls(seg, seg.find(name), dtype)
 
     def __len__(self):
         return self.capacity

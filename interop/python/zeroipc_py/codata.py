@@ -23,9 +23,9 @@ import time
 import numpy as np
 
 from . import errors
-from .common import elem_dtype, scalar
+from .common import OneEntry, elem_dtype, scalar
 from .queue import Queue, stored_capacity
-from .ring import Ring
+from .ring import Ring, byte_capacity, init_ring
 from .segment import align8, align_up
 from .sync import OWNER_SIZE, find_parts
 
@@ -53,7 +53,7 @@ def decode_message(raw):
     return raw[:nul if nul >= 0 else MSG_LEN - 1].decode("utf-8", errors="replace")
 
 
-class Future:
+class Future(OneEntry):
     """A value or an error, set once."""
 
     def __init__(self, seg, entry, dtype):
@@ -77,10 +77,6 @@ class Future:
     def create(cls, seg, name, dtype):
         dt = elem_dtype(dtype)
         return cls(seg, seg.add(name, cls.size(dt)), dt)
-
-    @classmethod
-    def open(cls, seg, name, dtype):
-        return cls(seg, seg.find(name), dtype)
 
     def state(self):
         s = int(self.words[0])
@@ -140,7 +136,7 @@ def lazy_layout(dt):
             "total": align_up(count + 4, max(4, a))}
 
 
-class Lazy:
+class Lazy(OneEntry):
     """A lazily computed value (C++ layout)."""
 
     NOT_COMPUTED, COMPUTING, COMPUTED, ERROR = 0, 1, 2, 3
@@ -184,10 +180,6 @@ class Lazy:
         if cls.owner_name(name):
             parts.append((cls.owner_name(name), OWNER_SIZE))
         return cls(seg, seg.add_parts(parts, init)[0], dt)
-
-    @classmethod
-    def open(cls, seg, name, dtype):
-        return cls(seg, seg.find(name), dtype)
 
     def state(self):
         s = int(self.state_word[0])
@@ -235,6 +227,21 @@ class Lazy:
                 "value": scalar(self.dtype, self.cached[0]) if s == self.COMPUTED else None}
 
 
+def _header(entry, size, what):
+    """`entry`, checked to be the `size` bytes of a `what` header."""
+    if entry.size != size:
+        raise errors.LayoutMismatch(f"{entry.name!r}: {entry.size} bytes, a {what} header is {size}")
+    return entry
+
+
+def _closed(byte, entry):
+    """The `closed` byte of a Stream's or a Channel's header: Corrupt unless 0 or 1."""
+    c = int(byte[0])
+    if c > 1:
+        raise errors.Corrupt(f"{entry.name!r}: closed {c}")
+    return c == 1
+
+
 STREAM_HEADER, SUBS_SLOTS, SUBS_SIZE, JOINING = 56, 16, 32 + 16 * 16, (1 << 64) - 1
 
 
@@ -242,10 +249,7 @@ class Stream:
     """Single-producer stream over a Ring; `next` is an upstream-style competing consumer."""
 
     def __init__(self, seg, header, buffer, subs, dtype):
-        self.seg, self.dtype = seg, elem_dtype(dtype)
-        if header.size != STREAM_HEADER:
-            raise errors.LayoutMismatch(f"{header.name!r}: {header.size} bytes, a stream header is 56")
-        self.entry = header
+        self.seg, self.dtype, self.entry = seg, elem_dtype(dtype), _header(header, STREAM_HEADER, "stream")
         self.ring = Ring(seg, buffer, self.dtype)
         h = header.offset
         self.sequence_word = seg.view("<u8", 1, h)
@@ -268,16 +272,14 @@ class Stream:
     @classmethod
     def create(cls, seg, name, dtype, capacity):
         dt = elem_dtype(dtype)
-        nbytes = capacity * dt.itemsize
-        if capacity <= 0 or nbytes > 0xFFFFFFFF:
-            raise errors.InvalidArgument(f"stream capacity {capacity}")
+        nbytes = byte_capacity(dt, capacity, "stream")
         if len(name.encode("utf-8")) > 24:
             raise errors.InvalidName(f"{name!r}: stream names are at most 24 bytes")
 
         def init(offs):
             h, b, s = offs
             seg.view("<u4", 1, h + 16)[0] = capacity
-            seg.view("<u4", 2, b + 16)[:] = (nbytes, dt.itemsize)
+            init_ring(seg, b, nbytes, dt)
             seg.view("<u4", 1, s)[0] = SUBS_SLOTS
             for i in range(SUBS_SLOTS):
                 seg.view("<u8", 1, s + 32 + 16 * i)[0] = JOINING  # free slot
@@ -295,10 +297,7 @@ class Stream:
         return int(self.sequence_word[0])
 
     def closed(self):
-        c = int(self.closed_byte[0])
-        if c > 1:
-            raise errors.Corrupt(f"{self.entry.name!r}: closed {c}")
-        return c == 1
+        return _closed(self.closed_byte, self.entry)
 
     def multicast(self):
         if self.subs is None:
@@ -339,10 +338,7 @@ class Channel:
     """Buffered channel: a header and a Queue."""
 
     def __init__(self, seg, header, buffer, peers, dtype):
-        self.seg, self.dtype = seg, elem_dtype(dtype)
-        if header.size != CHANNEL_HEADER:
-            raise errors.LayoutMismatch(f"{header.name!r}: {header.size} bytes, a channel header is 32")
-        self.entry = header
+        self.seg, self.dtype, self.entry = seg, elem_dtype(dtype), _header(header, CHANNEL_HEADER, "channel")
         h = header.offset
         self.capacity = seg.u32(h)
         self.closed_byte = seg.view(np.uint8, 1, h + 12)
@@ -391,10 +387,7 @@ class Channel:
         return cls(seg, h, b, seg.get(name + "_peers"), dtype)
 
     def closed(self):
-        c = int(self.closed_byte[0])
-        if c > 1:
-            raise errors.Corrupt(f"{self.entry.name!r}: closed {c}")
-        return c == 1
+        return _closed(self.closed_byte, self.entry)
 
     def __len__(self):
         return len(self.queue)

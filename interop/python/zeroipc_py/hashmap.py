@@ -14,7 +14,7 @@ half-written entry.
 import numpy as np
 
 from . import errors
-from .common import U32, check_elem, check_size, elem_dtype, scalar
+from .common import U32, OneEntry, check_elem, check_size, elem_dtype, scalar
 from .hashing import MASK64, key_hash
 from .segment import align_up
 
@@ -99,11 +99,24 @@ class _Table:
         # the entry always finds it counted.
         self.size_view[0] = (int(self.size_view[0]) + 1) & 0xFFFFFFFF
 
+    def _store(self, slot, key, fresh, **fields):
+        """Writes `slot` under the INSERTING state: the key if the slot is `fresh` (then also
+        counted), and `fields`; OCCUPIED last. True."""
+        self.slots["state"][slot] = INSERTING
+        if fresh:
+            self.slots["key"][slot] = key
+        for field, v in fields.items():
+            self.slots[field][slot] = v
+        if fresh:
+            self._count()
+        self.slots["state"][slot] = OCCUPIED
+        return True
+
     def _occupied(self):
         return [i for i in range(self.capacity) if self._state(i) == OCCUPIED]
 
 
-class Map(_Table):
+class Map(_Table, OneEntry):
     def __init__(self, seg, entry, key_dtype, value_dtype):
         kd, vd = elem_dtype(key_dtype), elem_dtype(value_dtype)
         off = entry.offset
@@ -130,10 +143,6 @@ class Map(_Table):
             slice(None), (capacity, kd.itemsize, vd.itemsize)))
         return cls(seg, entry, kd, vd)
 
-    @classmethod
-    def open(cls, seg, name, key_dtype, value_dtype):
-        return cls(seg, seg.find(name), key_dtype, value_dtype)
-
     def get(self, key):
         slot = self._find(key)
         return None if slot is None else self.slots["value"][slot].item()
@@ -146,14 +155,7 @@ class Map(_Table):
         slot = existing if existing is not None else free
         if slot is None:
             return False
-        self.slots["state"][slot] = INSERTING
-        if existing is None:
-            self.slots["key"][slot] = key
-        self.slots["value"][slot] = value
-        if existing is None:
-            self._count()
-        self.slots["state"][slot] = OCCUPIED
-        return True
+        return self._store(slot, key, existing is None, value=value)
 
     def remove(self, key):
         return self._remove(key)
@@ -162,7 +164,7 @@ class Map(_Table):
         return [(self.slots["key"][i].item(), self.slots["value"][i].item()) for i in self._occupied()]
 
 
-class Set(_Table):
+class Set(_Table, OneEntry):
     def __init__(self, seg, entry, dtype):
         dt = elem_dtype(dtype)
         off = entry.offset
@@ -189,10 +191,6 @@ class Set(_Table):
             slice(None), (capacity, dt.itemsize)))
         return cls(seg, entry, dt)
 
-    @classmethod
-    def open(cls, seg, name, dtype):
-        return cls(seg, seg.find(name), dtype)
-
     def contains(self, value):
         return self._find(value) is not None
 
@@ -203,11 +201,7 @@ class Set(_Table):
         existing, free = self._target(value)
         if existing is not None or free is None:
             return False
-        self.slots["state"][free] = INSERTING
-        self.slots["key"][free] = value
-        self._count()
-        self.slots["state"][free] = OCCUPIED
-        return True
+        return self._store(free, value, True)
 
     def remove(self, value):
         return self._remove(value)

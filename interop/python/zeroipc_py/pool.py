@@ -14,7 +14,7 @@ at a time; the generation is still bumped on every change, as the canonical algo
 """
 
 from . import errors
-from .common import U32, U64, check_elem, check_size, elem_dtype
+from .common import U32, U64, OneEntry, check_size, elem_dtype, open_header
 from .segment import align_up
 
 import numpy as np
@@ -29,14 +29,10 @@ def node_layout(dt):
     return next_off, align_up(next_off + 4, max(dt.alignment, 4))
 
 
-class Pool:
+class Pool(OneEntry):
     def __init__(self, seg, entry, dtype):
-        self.seg, self.entry, self.dtype = seg, entry, elem_dtype(dtype)
-        off = entry.offset
-        if entry.size < NODES:
-            raise errors.LayoutMismatch(f"{entry.name!r}: too small for a pool header")
-        cap, es = seg.u32(off + CAPACITY), seg.u32(off + ELEM_SIZE)
-        check_elem(entry, "elem_size", es, self.dtype.itemsize)
+        self.seg, self.entry = seg, entry
+        self.dtype, off, cap, es = open_header(seg, entry, dtype, NODES, "pool", CAPACITY, ELEM_SIZE)
         if not 0 < cap < NULL:
             raise errors.Corrupt(f"{entry.name!r}: capacity {cap}")
         next_off, self.node_size = node_layout(self.dtype)
@@ -61,10 +57,6 @@ class Pool:
                 seg.view(U32, 1, off + NODES + i * node_size + next_off)[0] = i + 1 if i + 1 < capacity else NULL
 
         return cls(seg, seg.add(name, NODES + capacity * node_size, init), dt)
-
-    @classmethod
-    def open(cls, seg, name, dtype):
-        return cls(seg, seg.find(name), dtype)
 
     def free_head(self):
         h = int(self.head_view[0])

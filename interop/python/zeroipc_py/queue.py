@@ -17,7 +17,7 @@ written before ``seq`` is stored, and read only after ``seq`` says the slot is r
 """
 
 from . import errors
-from .common import U32, check_elem, check_size, elem_dtype, slots_total, wrap_i32
+from .common import U32, OneEntry, elem_dtype, open_header, slot_views, slots_total, wrap_i32
 from .segment import align8
 
 HEAD, TAIL, CAPACITY, ELEM_SIZE, DATA = 0, 4, 8, 12, 16
@@ -30,21 +30,15 @@ def stored_capacity(requested):
     return max(2, 1 << (requested - 1).bit_length())
 
 
-class Queue:
+class Queue(OneEntry):
     def __init__(self, seg, entry, dtype):
-        self.seg, self.entry, self.dtype = seg, entry, elem_dtype(dtype)
-        off = entry.offset
-        if entry.size < DATA:
-            raise errors.LayoutMismatch(f"{entry.name!r}: {entry.size} bytes cannot hold a queue header")
-        cap, es = seg.u32(off + CAPACITY), seg.u32(off + ELEM_SIZE)
-        check_elem(entry, "elem_size", es, self.dtype.itemsize)
+        self.seg, self.entry = seg, entry
+        self.dtype, off, cap, es = open_header(seg, entry, dtype, DATA, "queue", CAPACITY, ELEM_SIZE)
         if cap < 2 or cap > MAX_CAPACITY or cap & (cap - 1):
             raise errors.Corrupt(f"{entry.name!r}: capacity {cap} is not a power of two in 2..=2^31")
-        check_size(entry, self.total(cap, es))
         self.capacity = cap
         self.counters_view = seg.view(U32, 2, off)
-        self.data = seg.view(self.dtype, cap, off + DATA)
-        self.seq = seg.view(U32, cap, off + DATA + align8(cap * es))
+        self.data, self.seq = slot_views(seg, entry, off, self.dtype, cap, es)
 
     total = staticmethod(slots_total)
 
@@ -58,10 +52,6 @@ class Queue:
             seg.view(U32, cap, off + DATA + align8(cap * dt.itemsize))[:] = range(cap)
 
         return cls(seg, seg.add(name, cls.total(cap, dt.itemsize), init), dt)
-
-    @classmethod
-    def open(cls, seg, name, dtype):
-        return cls(seg, seg.find(name), dtype)
 
     def counters(self):
         return int(self.counters_view[0]), int(self.counters_view[1])

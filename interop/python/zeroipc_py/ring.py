@@ -15,19 +15,29 @@ bytes. One producer and one consumer at a time, as in every implementation.
 import numpy as np
 
 from . import errors
-from .common import U32, U64, check_elem, check_size, elem_dtype
+from .common import U32, U64, OneEntry, check_size, elem_dtype, open_header
 
 WRITE_POS, READ_POS, CAPACITY, ELEM_SIZE, BUFFER = 0, 8, 16, 20, 24
 
 
-class Ring:
+def byte_capacity(dt, capacity, what):
+    """The bytes of a ring of `capacity` elements of `dt`: InvalidArgument unless 1..=u32::MAX.
+    `what` names the structure in the message."""
+    nbytes = capacity * dt.itemsize
+    if capacity <= 0 or nbytes > 0xFFFFFFFF:
+        raise errors.InvalidArgument(f"{what} capacity {capacity} elements")
+    return nbytes
+
+
+def init_ring(seg, off, nbytes, dt):
+    """Initialises the ring header at `off` (positions are already zero in a fresh entry)."""
+    seg.view(U32, 2, off + CAPACITY)[:] = (nbytes, dt.itemsize)
+
+
+class Ring(OneEntry):
     def __init__(self, seg, entry, dtype):
-        self.seg, self.entry, self.dtype = seg, entry, elem_dtype(dtype)
-        off = entry.offset
-        if entry.size < BUFFER:
-            raise errors.LayoutMismatch(f"{entry.name!r}: too small for a ring header")
-        cap, es = seg.u32(off + CAPACITY), seg.u32(off + ELEM_SIZE)
-        check_elem(entry, "elem_size", es, self.dtype.itemsize)
+        self.seg, self.entry = seg, entry
+        self.dtype, off, cap, es = open_header(seg, entry, dtype, BUFFER, "ring", CAPACITY, ELEM_SIZE)
         if cap == 0 or cap % es:
             raise errors.Corrupt(f"{entry.name!r}: capacity {cap} bytes is not a multiple of {es}")
         check_size(entry, BUFFER + cap)
@@ -38,16 +48,9 @@ class Ring:
     @classmethod
     def create(cls, seg, name, dtype, capacity):
         dt = elem_dtype(dtype)
-        nbytes = capacity * dt.itemsize
-        if capacity <= 0 or nbytes > 0xFFFFFFFF:
-            raise errors.InvalidArgument(f"ring capacity {capacity} elements")
-        entry = seg.add(name, BUFFER + nbytes,
-                        lambda off: seg.view(U32, 2, off + CAPACITY).__setitem__(slice(None), (nbytes, dt.itemsize)))
+        nbytes = byte_capacity(dt, capacity, "ring")
+        entry = seg.add(name, BUFFER + nbytes, lambda off: init_ring(seg, off, nbytes, dt))
         return cls(seg, entry, dt)
-
-    @classmethod
-    def open(cls, seg, name, dtype):
-        return cls(seg, seg.find(name), dtype)
 
     def positions(self):
         w, r = int(self.pos[WRITE_POS // 8]), int(self.pos[READ_POS // 8])

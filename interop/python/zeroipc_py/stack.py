@@ -15,28 +15,21 @@ by a crashed peer is refused rather than overwritten.
 """
 
 from . import errors
-from .common import I32, U32, check_elem, check_size, elem_dtype, slots_total
-from .segment import align8
+from .common import I32, U32, OneEntry, elem_dtype, open_header, slot_views, slots_total
 
 TOP, CAPACITY, ELEM_SIZE, RESERVED, DATA = 0, 4, 8, 12, 16
 EMPTY, WRITING, READY, READING = 0, 1, 2, 3
 
 
-class Stack:
+class Stack(OneEntry):
     def __init__(self, seg, entry, dtype):
-        self.seg, self.entry, self.dtype = seg, entry, elem_dtype(dtype)
-        off = entry.offset
-        if entry.size < DATA:
-            raise errors.LayoutMismatch(f"{entry.name!r}: too small for a stack header")
-        cap, es = seg.u32(off + CAPACITY), seg.u32(off + ELEM_SIZE)
-        check_elem(entry, "elem_size", es, self.dtype.itemsize)
+        self.seg, self.entry = seg, entry
+        self.dtype, off, cap, es = open_header(seg, entry, dtype, DATA, "stack", CAPACITY, ELEM_SIZE)
         if not 0 < cap <= 0x7FFFFFFF:
             raise errors.Corrupt(f"{entry.name!r}: capacity {cap}")
-        check_size(entry, self.total(cap, es))
         self.capacity = cap
         self.top_view = seg.view(I32, 1, off + TOP)
-        self.data = seg.view(self.dtype, cap, off + DATA)
-        self.states = seg.view(U32, cap, off + DATA + align8(cap * es))
+        self.data, self.states = slot_views(seg, entry, off, self.dtype, cap, es)
 
     total = staticmethod(slots_total)
 
@@ -51,10 +44,6 @@ class Stack:
             seg.view(U32, 2, off + CAPACITY)[:] = (capacity, dt.itemsize)
 
         return cls(seg, seg.add(name, cls.total(capacity, dt.itemsize), init), dt)
-
-    @classmethod
-    def open(cls, seg, name, dtype):
-        return cls(seg, seg.find(name), dtype)
 
     def top(self):
         t = int(self.top_view[0])

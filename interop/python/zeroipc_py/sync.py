@@ -30,7 +30,7 @@ import os
 import time
 
 from . import errors
-from .common import elem_dtype, scalar
+from .common import OneEntry, elem_dtype, scalar
 from .segment import align8
 
 SEM_SIZE = 16
@@ -72,7 +72,7 @@ def find_parts(seg, base, names):
         time.sleep(0.001)
 
 
-class Semaphore:
+class Semaphore(OneEntry):
     """Counting semaphore, 16 bytes."""
 
     def __init__(self, seg, entry):
@@ -93,10 +93,6 @@ class Semaphore:
         cls.check_args(initial, max_count)
         e = seg.add(name, SEM_SIZE, lambda off: _init_sem(seg, off, initial, max_count))
         return cls(seg, e)
-
-    @classmethod
-    def open(cls, seg, name):
-        return cls(seg, seg.find(name))
 
     def count(self):
         return int(self.words[0])
@@ -180,7 +176,7 @@ def _plain_mutex(seg, entry):
     return Mutex(seg, entry)
 
 
-class Barrier:
+class Barrier(OneEntry):
     SIZE = 16
 
     def __init__(self, seg, entry):
@@ -196,16 +192,12 @@ class Barrier:
             raise errors.InvalidArgument(f"barrier of {participants} participants")
         return cls(seg, seg.add(name, cls.SIZE, lambda off: seg.view("<i4", 1, off + 8).__setitem__(0, participants)))
 
-    @classmethod
-    def open(cls, seg, name):
-        return cls(seg, seg.find(name))
-
     def to_json(self):
         return {"kind": "barrier", "arrived": int(self.words[0]), "generation": int(self.words[1]),
                 "num_participants": self.participants}
 
 
-class Latch:
+class Latch(OneEntry):
     SIZE = 16
 
     def __init__(self, seg, entry):
@@ -218,10 +210,6 @@ class Latch:
             raise errors.InvalidArgument(f"latch count {count}")
         return cls(seg, seg.add(name, cls.SIZE, lambda off: seg.view("<i4", 2, off).__setitem__(slice(None),
                                                                                               (count, count))))
-
-    @classmethod
-    def open(cls, seg, name):
-        return cls(seg, seg.find(name))
 
     def count(self):
         return int(self.words[0])
@@ -243,7 +231,7 @@ class Latch:
         return {"kind": "latch", "count": self.count(), "initial_count": self.initial_count()}
 
 
-class Once:
+class Once(OneEntry):
     SIZE = 4
     PENDING, EXECUTING, DONE = 0, 1, 2
 
@@ -255,10 +243,6 @@ class Once:
     @classmethod
     def create(cls, seg, name):
         return cls(seg, seg.add(name, cls.SIZE))
-
-    @classmethod
-    def open(cls, seg, name):
-        return cls(seg, seg.find(name))
 
     def state(self):
         s = int(self.word[0])
@@ -394,29 +378,37 @@ class Signal:
                 "value": scalar(self.dtype, self.get())}
 
 
-class RWLock:
+class _Marked:
+    """A composite of named parts then a 1-byte marker entry `name`, added last (spec §3.8).
+    A subclass lists its PARTS ((suffix, size) in table order) and SEMS ({index of a
+    semaphore part: (initial, max)}); its constructor takes the parts' entries."""
+
+    @classmethod
+    def create(cls, seg, name):
+        _check_base(name, max((suffix for suffix, _ in cls.PARTS), key=len))
+
+        def init(offs):
+            for i, (initial, max_count) in cls.SEMS.items():
+                _init_sem(seg, offs[i], initial, max_count)
+
+        entries = seg.add_parts([(name + suffix, size) for suffix, size in cls.PARTS] + [(name, 1)], init)
+        return cls(seg, *entries[:-1])
+
+    @classmethod
+    def open(cls, seg, name):
+        return cls(seg, *find_parts(seg, name, [name + suffix for suffix, _ in cls.PARTS] + [name])[:-1])
+
+
+class RWLock(_Marked):
+    PARTS = [("_state", 8), ("_rmtx", SEM_SIZE), ("_wmtx", SEM_SIZE)]
+    SEMS = {1: (1, 1), 2: (1, 1)}
+
     def __init__(self, seg, state, rmtx, wmtx):
         _exact(state, 8)
         self.seg, self.entry = seg, state
         self.words = _words(seg, state, 2)
         self.rmtx, self.wmtx = _plain_mutex(seg, rmtx), _plain_mutex(seg, wmtx)
 
-    @classmethod
-    def create(cls, seg, name):
-        _check_base(name, "_state")
-
-        def init(offs):
-            _init_sem(seg, offs[1], 1, 1)
-            _init_sem(seg, offs[2], 1, 1)
-
-        st, r, w, _ = seg.add_parts([(name + "_state", 8), (name + "_rmtx", SEM_SIZE), (name + "_wmtx", SEM_SIZE),
-                                     (name, 1)], init)
-        return cls(seg, st, r, w)
-
-    @classmethod
-    def open(cls, seg, name):
-        st, r, w, _ = find_parts(seg, name, [name + "_state", name + "_rmtx", name + "_wmtx", name])
-        return cls(seg, st, r, w)
 
     def readers(self):
         return int(self.words[0])
@@ -428,29 +420,16 @@ class RWLock:
         return {"kind": "rwlock", "readers": self.readers(), "writer_active": self.writer_active()}
 
 
-class Monitor:
+class Monitor(_Marked):
+    PARTS = [("_mtx", SEM_SIZE), ("_cond", SEM_SIZE), ("_count", 4)]
+    SEMS = {0: (1, 1), 1: (0, 0)}
+
     def __init__(self, seg, mtx, cond, count):
         _exact(count, 4)
         self.seg, self.entry = seg, mtx
         self.mtx, self.cond = _plain_mutex(seg, mtx), Semaphore(seg, cond)
         self.count = _words(seg, count, 1, signed=False)
 
-    @classmethod
-    def create(cls, seg, name):
-        _check_base(name, "_count")
-
-        def init(offs):
-            _init_sem(seg, offs[0], 1, 1)
-            _init_sem(seg, offs[1], 0, 0)
-
-        m, c, n, _ = seg.add_parts([(name + "_mtx", SEM_SIZE), (name + "_cond", SEM_SIZE), (name + "_count", 4),
-                                    (name, 1)], init)
-        return cls(seg, m, c, n)
-
-    @classmethod
-    def open(cls, seg, name):
-        m, c, n, _ = find_parts(seg, name, [name + "_mtx", name + "_cond", name + "_count", name])
-        return cls(seg, m, c, n)
 
     def waiters(self):
         return int(self.count[0])

@@ -64,27 +64,39 @@ fn consumer(seg: &Segment) {
     });
 }
 
-fn channel_sender(seg: &Segment) {
-    let ch = Channel::<u64>::open(seg, "ch").unwrap();
-    let tx = ch.sender().unwrap();
-    let acked = Array::<u64>::open(seg, "ch_acked").unwrap();
+/// Sends numbered items from the acknowledged count in `acked_name` on (idling once
+/// `MAX_ITEMS` were sent, paced by `throttle`): `send(seq)` says whether item `seq` was
+/// accepted, then it is acknowledged and the next follows; else the same item is retried.
+fn produce_acknowledged(seg: &Segment, acked_name: &str, mut send: impl FnMut(u64) -> bool) -> ! {
+    let acked = Array::<u64>::open(seg, acked_name).unwrap();
     let mut seq = acked.get(0).unwrap();
     loop {
         if seq as usize >= MAX_ITEMS {
             idle();
         }
         throttle(seq);
-        match tx.send_timeout(seq, Duration::from_millis(100)) {
-            Ok(()) => {
-                acked.set(0, seq + 1).unwrap();
-                seq += 1;
-            }
-            // Full for 100 ms, or every receiver dead: retry the same item.
-            Err(ChError::Timeout { .. }) => {}
-            Err(ChError::Disconnected { .. }) => std::thread::sleep(Duration::from_millis(1)),
-            Err(e) => panic!("send: {e:?}"),
+        if send(seq) {
+            acked.set(0, seq + 1).unwrap();
+            seq += 1;
         }
     }
+}
+
+fn channel_sender(seg: &Segment) {
+    let ch = Channel::<u64>::open(seg, "ch").unwrap();
+    let tx = ch.sender().unwrap();
+    produce_acknowledged(seg, "ch_acked", |seq| {
+        match tx.send_timeout(seq, Duration::from_millis(100)) {
+            Ok(()) => true,
+            // Full for 100 ms, or every receiver dead: retry the same item.
+            Err(ChError::Timeout { .. }) => false,
+            Err(ChError::Disconnected { .. }) => {
+                std::thread::sleep(Duration::from_millis(1));
+                false
+            }
+            Err(e) => panic!("send: {e:?}"),
+        }
+    })
 }
 
 fn channel_receiver(seg: &Segment) {
@@ -105,22 +117,14 @@ fn channel_receiver(seg: &Segment) {
 
 fn queue_producer(seg: &Segment) {
     let q = Queue::<u64>::open(seg, "q").unwrap();
-    let acked = Array::<u64>::open(seg, "q_acked").unwrap();
-    let mut seq = acked.get(0).unwrap();
-    loop {
-        if seq as usize >= MAX_ITEMS {
-            idle();
+    produce_acknowledged(seg, "q_acked", |seq| match q.push(seq) {
+        Ok(()) => true,
+        Err(e) if e.is_full() => {
+            std::thread::sleep(Duration::from_micros(50));
+            false
         }
-        throttle(seq);
-        match q.push(seq) {
-            Ok(()) => {
-                acked.set(0, seq + 1).unwrap();
-                seq += 1;
-            }
-            Err(e) if e.is_full() => std::thread::sleep(Duration::from_micros(50)),
-            Err(e) => panic!("push: {e:?}"),
-        }
-    }
+        Err(e) => panic!("push: {e:?}"),
+    })
 }
 
 fn queue_consumer(seg: &Segment) {

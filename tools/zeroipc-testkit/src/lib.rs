@@ -6,6 +6,7 @@
 //!   process with a role, the way multi-process tests are written here (never `fork`).
 //! * [`Runtime`]: runs an async test on tokio (current-thread and multi-thread) and smol.
 //! * [`threads`]: this process's thread count (`/proc/self/status`).
+//! * [`images`]: hand-made segment images (a sparse table).
 
 // A process-local counter, never in shared memory: the atomic facade is not needed here.
 #![allow(clippy::disallowed_types)]
@@ -15,6 +16,8 @@ use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+pub mod images;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use zerobuffer::{BufferConfig, Reader, Writer};
+use zerobuffer::{BufferConfig, Error, Reader, Writer};
 
 /// A buffer name unique to this test and process.
 pub fn unique(tag: &str) -> String {
@@ -95,6 +95,16 @@ impl Peer {
         }
     }
 
+    /// Spawns the child `role` on the buffer `name` (with `env` besides `ZB_NAME`) and waits
+    /// up to 10 s for its `ZB:<ready>` line.
+    pub fn started(role: &str, name: &str, env: &[(&str, String)], ready: &str) -> Peer {
+        let mut all = vec![("ZB_NAME", name.to_owned())];
+        all.extend_from_slice(env);
+        let peer = Self::spawn(role, &all);
+        peer.expect_line(ready, Duration::from_secs(10));
+        peer
+    }
+
     /// Waits for a stdout line starting with `ZB:<tag>` and returns the rest.
     pub fn expect_line(&self, tag: &str, timeout: Duration) -> String {
         let want = format!("ZB:{tag}");
@@ -133,6 +143,42 @@ impl Drop for Peer {
             let _ = self.child.wait();
         }
     }
+}
+
+/// SIGKILLs `child`, a writer that wrote the frames `0..n` of the 1..=1024 pattern and then
+/// hangs, and asserts that `reader` still gets each of them intact (F2.1), then `WriterDead`
+/// within 3 s of the kill (the liveness bound, §12). Returns how long after the kill it came.
+pub fn kill_writer_then_drain(reader: &Reader, child: &mut Peer, n: u64) -> Duration {
+    child.kill_no_reap();
+    let killed = Instant::now();
+    for i in 0..n {
+        let f = reader.read_frame().expect("drain").expect("frame");
+        assert_eq!(f.sequence(), i + 1, "sequence of frame {i}");
+        assert_eq!(
+            f.data(),
+            pattern(i, 1, 1024).as_slice(),
+            "bytes of frame {i}"
+        );
+    }
+    let err = reader
+        .read_frame_timeout(Duration::from_secs(10))
+        .expect_err("writer is dead");
+    let took = killed.elapsed();
+    assert!(matches!(err, Error::WriterDead { .. }), "got {err:?}");
+    assert!(took < Duration::from_secs(3), "WriterDead after {took:?}");
+    took
+}
+
+/// `w`, the first writer of this connection, sends `data`; asserts that `reader` gets it as
+/// frame 1, then closes both and asserts that nothing of the buffer `name` is left.
+pub fn one_frame_then_close(reader: Reader, mut w: Writer, name: &str, data: &[u8]) {
+    w.write_frame(data).expect("write");
+    let f = reader.read_frame().expect("read").expect("frame");
+    assert_eq!((f.sequence(), f.data()), (1, data));
+    drop(f);
+    drop(w);
+    drop(reader);
+    assert_clean(name);
 }
 
 fn env_u64(key: &str, default: u64) -> u64 {

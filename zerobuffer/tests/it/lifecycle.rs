@@ -5,16 +5,20 @@ use std::time::{Duration, Instant};
 
 use zerobuffer::{BufferConfig, Error, LOCK_DIR, MAX_NAME_LEN, Reader, Writer};
 
-use crate::common::{Peer, assert_clean, cleanup_by_new_reader, pattern, resource_paths, unique};
+use crate::common::{
+    Peer, assert_clean, cleanup_by_new_reader, kill_writer_then_drain, one_frame_then_close,
+    resource_paths, unique,
+};
 
 #[test]
 fn reader_killed_writer_gets_reader_dead_within_a_second() {
     let name = unique("lc-rdead");
-    let mut child = Peer::spawn(
+    let mut child = Peer::started(
         "reader-hold",
-        &[("ZB_NAME", name.clone()), ("ZB_P", (16 * 1024).to_string())],
+        &name,
+        &[("ZB_P", (16 * 1024).to_string())],
+        "READY",
     );
-    child.expect_line("READY", Duration::from_secs(10));
     let mut w = Writer::connect(&name).expect("connect");
     assert!(w.is_reader_connected());
     // Fill part of the ring, then kill the reader (left as an unreaped zombie).
@@ -47,26 +51,10 @@ fn reader_killed_writer_gets_reader_dead_within_a_second() {
 fn writer_killed_reader_drains_then_gets_writer_dead() {
     let name = unique("lc-wdead");
     let reader = crate::common::create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
-    let mut child = Peer::spawn(
-        "writer-hang",
-        &[("ZB_NAME", name.clone()), ("ZB_N", "5".into())],
-    );
-    child.expect_line("WROTE", Duration::from_secs(10));
+    let mut child = Peer::started("writer-hang", &name, &[("ZB_N", "5".into())], "WROTE");
     assert!(reader.is_writer_connected());
-    child.kill_no_reap();
-    let killed = Instant::now();
     // Frames written before the death are still delivered (F2.1).
-    for i in 0..5 {
-        let f = reader.read_frame().expect("drain").expect("frame");
-        assert_eq!(f.sequence(), i + 1);
-        assert_eq!(f.data(), pattern(i, 1, 1024).as_slice());
-    }
-    let err = reader
-        .read_frame_timeout(Duration::from_secs(10))
-        .expect_err("writer is dead");
-    let took = killed.elapsed();
-    assert!(matches!(err, Error::WriterDead { .. }), "got {err:?}");
-    assert!(took < Duration::from_secs(3), "WriterDead after {took:?}");
+    let took = kill_writer_then_drain(&reader, &mut child, 5);
     println!(
         "WriterDead detected {} ms after SIGKILL (zombie)",
         took.as_millis()
@@ -80,8 +68,7 @@ fn writer_killed_reader_drains_then_gets_writer_dead() {
 #[test]
 fn stale_resources_of_killed_reader_are_replaced() {
     let name = unique("lc-stale");
-    let mut child = Peer::spawn("reader-hold", &[("ZB_NAME", name.clone())]);
-    child.expect_line("READY", Duration::from_secs(10));
+    let mut child = Peer::started("reader-hold", &name, &[], "READY");
     // No other test may run a stale cleanup while we look at the leftovers.
     let guard = crate::common::STALE_GUARD
         .write()
@@ -100,14 +87,8 @@ fn stale_resources_of_killed_reader_are_replaced() {
     let reader = Reader::create(&name, BufferConfig::new(128, 4096)).expect("replacement");
     drop(guard);
     assert_eq!(reader.payload_size(), 4096);
-    let mut w = Writer::connect(&name).expect("connect");
-    w.write_frame(b"fresh").expect("write");
-    let f = reader.read_frame().expect("read").expect("frame");
-    assert_eq!((f.sequence(), f.data()), (1, &b"fresh"[..]));
-    drop(f);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    let w = Writer::connect(&name).expect("connect");
+    one_frame_then_close(reader, w, &name, b"fresh");
 }
 
 #[test]
@@ -147,11 +128,7 @@ fn second_writer_rejected_and_missing_buffer_reported() {
         Err(Error::BufferNotFound { .. })
     ));
     let reader = crate::common::create(&name, BufferConfig::default()).expect("create");
-    let mut child = Peer::spawn(
-        "writer-hang",
-        &[("ZB_NAME", name.clone()), ("ZB_N", "1".into())],
-    );
-    child.expect_line("WROTE", Duration::from_secs(10));
+    let mut child = Peer::started("writer-hang", &name, &[("ZB_N", "1".into())], "WROTE");
     match Writer::connect(&name) {
         Err(Error::WriterAlreadyConnected { pid }) => assert_eq!(pid, u64::from(child.child.id())),
         other => panic!("expected WriterAlreadyConnected, got {other:?}"),
@@ -216,17 +193,15 @@ fn writer_reconnect_from_new_process_resets_sequence() {
 fn new_writer_connecting_before_the_dead_ones_frames_are_drained_restarts_sequence() {
     let name = unique("lc-recon-undrained");
     let reader = crate::common::create(&name, BufferConfig::new(0, 16 * 1024)).expect("create");
-    let env = [("ZB_NAME", name.clone()), ("ZB_N", "3".into())];
-    let mut first = Peer::spawn("writer-hang", &env);
-    first.expect_line("WROTE", Duration::from_secs(10));
+    let env = [("ZB_N", "3".into())];
+    let mut first = Peer::started("writer-hang", &name, &env, "WROTE");
     let f = reader.read_frame().expect("read").expect("frame");
     assert_eq!(f.sequence(), 1);
     drop(f);
     // Killed with frames 2 and 3 unread; the next writer process connects at once.
     first.kill_no_reap();
     first.reap();
-    let mut second = Peer::spawn("writer-hang", &env);
-    second.expect_line("WROTE", Duration::from_secs(10));
+    let mut second = Peer::started("writer-hang", &name, &env, "WROTE");
     let second_pid = u64::from(second.child.id());
     for want in [2, 3, 1, 2, 3] {
         let f = reader
@@ -330,14 +305,8 @@ fn restrictive_mode_denies_other_users() {
     } else {
         println!("not root: cross-user connect not attempted, modes checked only");
     }
-    let mut w = Writer::connect(&name).expect("owner can connect");
-    w.write_frame(b"intact").expect("write");
-    let f = reader.read_frame().expect("read").expect("frame");
-    assert_eq!(f.data(), b"intact");
-    drop(f);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    let w = Writer::connect(&name).expect("owner can connect");
+    one_frame_then_close(reader, w, &name, b"intact");
 }
 
 /// §5 step 4: a live reader that is not visible through the lock file (e.g. it uses another
@@ -346,8 +315,7 @@ fn restrictive_mode_denies_other_users() {
 #[test]
 fn live_reader_without_lock_file_is_not_hijacked() {
     let name = unique("lc-nolock");
-    let mut child = Peer::spawn("reader-hold", &[("ZB_NAME", name.clone())]);
-    child.expect_line("READY", Duration::from_secs(10));
+    let mut child = Peer::started("reader-hold", &name, &[], "READY");
     std::fs::remove_file(format!("/tmp/zerobuffer/{name}.lock")).expect("remove lock file");
     let r = crate::common::create(&name, BufferConfig::default());
     assert!(
@@ -402,34 +370,14 @@ fn bad_names_are_rejected_before_any_system_call() {
 fn writer_killed_mid_frame_reader_keeps_committed_frames_and_buffer_stays_usable() {
     let name = unique("lc-wmid");
     let reader = crate::common::create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
-    let mut child = Peer::spawn(
+    let mut child = Peer::started(
         "writer-hang-mid-frame",
-        &[("ZB_NAME", name.clone()), ("ZB_N", "4".into())],
+        &name,
+        &[("ZB_N", "4".into())],
+        "RESERVED",
     );
-    child.expect_line("RESERVED", Duration::from_secs(10));
-    child.kill_no_reap();
-    let killed = Instant::now();
-    for i in 0..4 {
-        let f = reader.read_frame().expect("drain").expect("frame");
-        assert_eq!(f.sequence(), i + 1);
-        assert_eq!(f.data(), pattern(i, 1, 1024).as_slice());
-    }
-    let err = reader
-        .read_frame_timeout(Duration::from_secs(10))
-        .expect_err("writer is dead");
-    assert!(matches!(err, Error::WriterDead { .. }), "got {err:?}");
-    assert!(
-        killed.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        killed.elapsed()
-    );
+    kill_writer_then_drain(&reader, &mut child, 4);
     child.reap();
-    let mut w = Writer::connect(&name).expect("a new writer connects");
-    w.write_frame(b"after the crash").expect("write");
-    let f = reader.read_frame().expect("read").expect("frame");
-    assert_eq!((f.sequence(), f.data()), (1, &b"after the crash"[..]));
-    drop(f);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    let w = Writer::connect(&name).expect("a new writer connects");
+    one_frame_then_close(reader, w, &name, b"after the crash");
 }

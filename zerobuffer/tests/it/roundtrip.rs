@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use zerobuffer::{BufferConfig, Error, Writer};
 
-use crate::common::{Peer, assert_clean, pattern, unique};
+use crate::common::{Peer, assert_clean, one_frame_then_close, pattern, unique};
 
 #[test]
 fn two_process_variable_frames_hundreds_of_wraps() {
@@ -184,13 +184,7 @@ fn metadata_block_zero_rejects_metadata_but_frames_work() {
         w.set_metadata(&[]),
         Err(Error::MetadataTooLarge { .. })
     ));
-    w.write_frame(b"abc").expect("write");
-    let f = reader.read_frame().expect("read").expect("frame");
-    assert_eq!(f.data(), b"abc");
-    drop(f);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    one_frame_then_close(reader, w, &name, b"abc");
 }
 
 #[test]

@@ -115,22 +115,7 @@ pub struct Channel<T> {
     _elem: PhantomData<fn() -> T>,
 }
 
-impl<T> Clone for Channel<T> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-            _elem: PhantomData,
-        }
-    }
-}
-
-impl<T> std::fmt::Debug for Channel<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Channel")
-            .field("name", &self.inner.name)
-            .finish()
-    }
-}
+crate::common::shared_handle!(Channel);
 
 /// Decrements a waiter counter on drop.
 pub(crate) struct Waiting<'a>(&'a HwU32);
@@ -343,24 +328,15 @@ impl<T: Pod> Channel<T> {
                 u64::from(closed),
             )));
         }
-        let peers = match seg.get(&part(name, "_peers"))? {
-            Some(e) => {
-                e.expect_size(PeersHeader::TOTAL)?;
-                let r = seg.region(&e)?;
-                let slots = r
-                    .atomic_u32(PeersHeader::SLOT_COUNT_AT)?
-                    .load(Ordering::Acquire);
-                if slots != PeersHeader::SLOT_COUNT {
-                    return Err(Error::from(FormatError::corrupt_field(
-                        name,
-                        "peer slots",
-                        u64::from(slots),
-                    )));
-                }
-                Some(r)
-            }
-            None => None,
-        };
+        let peers = common::slot_table(
+            seg,
+            name,
+            "_peers",
+            PeersHeader::TOTAL,
+            PeersHeader::SLOT_COUNT_AT,
+            PeersHeader::SLOT_COUNT,
+            "peer slots",
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
@@ -455,20 +431,7 @@ impl<T: Pod> Channel<T> {
     /// # Errors
     /// `Corrupt` if the `closed` byte is neither 0 nor 1.
     pub fn is_closed(&self) -> Result<bool> {
-        match self
-            .inner
-            .header
-            .atomic_u8(ChannelHeader::CLOSED)?
-            .load(Ordering::Acquire)
-        {
-            0 => Ok(false),
-            1 => Ok(true),
-            v => Err(Error::from(FormatError::corrupt_field(
-                &self.inner.name,
-                "closed",
-                u64::from(v),
-            ))),
-        }
+        common::closed(&self.inner.header, ChannelHeader::CLOSED, &self.inner.name)
     }
 
     fn closed_err(&self) -> Error {

@@ -101,22 +101,7 @@ pub struct Stream<T> {
     _elem: PhantomData<fn() -> T>,
 }
 
-impl<T> Clone for Stream<T> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-            _elem: PhantomData,
-        }
-    }
-}
-
-impl<T> std::fmt::Debug for Stream<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream")
-            .field("name", &self.inner.name)
-            .finish()
-    }
-}
+crate::common::shared_handle!(Stream);
 
 impl<T: Pod> Stream<T> {
     const ELEMENT_OK: () = assert!(
@@ -204,22 +189,15 @@ impl<T: Pod> Stream<T> {
             .into());
         }
         let ring = seg.region(&be)?;
-        let subs = match seg.get(&format!("{name}_subs"))? {
-            Some(e) => {
-                e.expect_size(SubsHeader::TOTAL)?;
-                let r = seg.region(&e)?;
-                let n = r.read::<u32>(SubsHeader::SLOT_COUNT_AT)?;
-                if n as usize != SUB_SLOTS {
-                    return Err(Error::from(FormatError::corrupt_field(
-                        name,
-                        "subscriber slots",
-                        u64::from(n),
-                    )));
-                }
-                Some(r)
-            }
-            None => None,
-        };
+        let subs = common::slot_table(
+            seg,
+            name,
+            "_subs",
+            SubsHeader::TOTAL,
+            SubsHeader::SLOT_COUNT_AT,
+            SUB_SLOTS as u32,
+            "subscriber slots",
+        )?;
         let s = Self {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
@@ -316,20 +294,7 @@ impl<T: Pod> Stream<T> {
     /// # Errors
     /// `Corrupt` if the `closed` byte is neither 0 nor 1.
     pub fn is_closed(&self) -> Result<bool> {
-        match self
-            .inner
-            .header
-            .atomic_u8(StreamHeader::CLOSED)?
-            .load(Ordering::Acquire)
-        {
-            0 => Ok(false),
-            1 => Ok(true),
-            v => Err(Error::from(FormatError::corrupt_field(
-                &self.inner.name,
-                "closed",
-                u64::from(v),
-            ))),
-        }
+        common::closed(&self.inner.header, StreamHeader::CLOSED, &self.inner.name)
     }
 
     fn wpos(&self) -> Result<&HwU64> {
@@ -354,17 +319,13 @@ impl<T: Pod> Stream<T> {
 
     /// Whether the stream has had a subscriber (multicast mode).
     fn multicast(&self) -> Result<bool> {
-        match self
-            .subs_u32(SubsHeader::MULTICAST)?
-            .map(|m| m.load(Ordering::Acquire))
-        {
-            None | Some(0) => Ok(false),
-            Some(1) => Ok(true),
-            Some(v) => Err(Error::from(FormatError::corrupt_field(
+        match self.subs_u32(SubsHeader::MULTICAST)? {
+            None => Ok(false),
+            Some(m) => common::flag(
                 &self.inner.name,
                 "multicast",
-                u64::from(v),
-            ))),
+                u64::from(m.load(Ordering::Acquire)),
+            ),
         }
     }
 

@@ -92,19 +92,8 @@ fn a_sparse_file_claiming_millions_of_entries_is_refused_without_reading_them() 
     }
     // 40 M entries: a 1.92 GB table in a 1 GiB tmpfs, 4 KiB of it real.
     let n: u32 = 40_000_000;
-    let len = 32 + 48 * u64::from(n);
     let path = "/dev/shm/sparse";
-    let f = std::fs::File::create(path).unwrap();
-    f.set_len(len).unwrap();
-    let mut header = [0u8; 32];
-    header[0..4].copy_from_slice(&0x5A49_504Du32.to_le_bytes());
-    header[4..8].copy_from_slice(&2u32.to_le_bytes());
-    header[8..12].copy_from_slice(&n.to_le_bytes());
-    header[12..16].copy_from_slice(&n.to_le_bytes());
-    header[16..24].copy_from_slice(&len.to_le_bytes());
-    header[24..32].copy_from_slice(&len.to_le_bytes());
-    rustix::io::pwrite(&f, &header, 0).unwrap();
-    drop(f);
+    zeroipc_testkit::images::sparse_table(path, n);
     let used_before = shm_used_bytes();
     let t = Instant::now();
     for r in [

@@ -21,22 +21,6 @@ fn inspect(args: &[&str]) -> Option<Measured> {
     run_measured(&argv, KILL_AFTER)
 }
 
-/// Writes a segment header claiming `n` entries (`entry_count = max_entries = n`) into a
-/// sparse file of the table's size: 32 real bytes.
-fn sparse_table(path: &str, n: u32) {
-    let len = 32 + 48 * u64::from(n);
-    let f = std::fs::File::create(path).expect("create");
-    f.set_len(len).expect("set_len");
-    let mut h = [0u8; 32];
-    h[0..4].copy_from_slice(&0x5A49_504Du32.to_le_bytes());
-    h[4..8].copy_from_slice(&2u32.to_le_bytes());
-    h[8..12].copy_from_slice(&n.to_le_bytes());
-    h[12..16].copy_from_slice(&n.to_le_bytes());
-    h[16..24].copy_from_slice(&len.to_le_bytes());
-    h[24..32].copy_from_slice(&len.to_le_bytes());
-    rustix::io::pwrite(&f, &h, 0).expect("pwrite");
-}
-
 #[test]
 fn a_sparse_huge_table_is_refused_by_list_and_show_in_little_memory() {
     if !private_shm(
@@ -47,7 +31,7 @@ fn a_sparse_huge_table_is_refused_by_list_and_show_in_little_memory() {
         return;
     }
     // 40 M entries: a 1.92 GB table in a 1 GiB tmpfs (SIGBUS before), 32 bytes real.
-    sparse_table("/dev/shm/sparse", 40_000_000);
+    zeroipc_testkit::images::sparse_table("/dev/shm/sparse", 40_000_000);
     for args in [
         &["list"][..],
         &["show", "sparse"],

@@ -48,22 +48,14 @@ fn monitor_reports_the_fill_rate_of_a_queue() {
     let ticks = monitor_ticks(&[&name, "work"]);
     drop(child);
 
-    let mut rates = Vec::new();
     for (i, t) in ticks.iter().enumerate() {
         assert_eq!(t["tick"], i as u64 + 1);
         assert_eq!(t["kind"], "queue");
         assert_eq!(t["capacity"], 1 << 15);
         assert_eq!(t["read_items_per_s"], 0.0);
-        rates.push(t["items_per_s"].as_f64().expect("rate"));
         assert!(t["bytes_per_s"].as_f64().expect("bytes") >= 0.0);
     }
-    // The mean over the 2 s window is robust to one late sample on a loaded machine.
-    let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-    let want = RATE as f64;
-    assert!(
-        (mean - want).abs() <= 0.2 * want,
-        "mean rate {mean:.0} items/s, want {want} ± 20% (per tick {rates:?})"
-    );
+    assert_mean_within_20(&ticks, "items_per_s", RATE as f64, "items/s");
     let depth = ticks[4]["depth"].as_u64().expect("depth");
     assert!(
         depth > 0 && depth <= q.len().unwrap() as u64,
@@ -185,11 +177,21 @@ fn mean(ticks: &[Value], key: &str) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
-fn assert_within_20(got: f64, want: f64, what: &str, ticks: &[Value]) {
+/// Asserts the mean of `key` over the ticks is `want` ± 20% (`what` names the unit).
+fn assert_mean_within_20(ticks: &[Value], key: &str, want: f64, what: &str) {
+    let got = mean(ticks, key);
     assert!(
         (got - want).abs() <= 0.2 * want,
         "mean {what} {got:.3}, want {want} ± 20% (ticks {ticks:?})"
     );
+}
+
+/// `key` of every tick, as an integer.
+fn series(ticks: &[Value], key: &str) -> Vec<u64> {
+    ticks
+        .iter()
+        .map(|t| t[key].as_u64().unwrap_or_else(|| panic!("{key} in {t}")))
+        .collect()
 }
 
 /// Items per second the stream and channel emitters send.
@@ -215,16 +217,8 @@ fn monitor_reports_a_streams_rate_and_subscriber_lag() {
         // Nothing read: the lag is the depth the producer holds for the subscriber.
         assert_eq!(t["max_lag"], slots[0]["lag"]);
     }
-    assert_within_20(
-        mean(&ticks, "items_per_s"),
-        CODATA_RATE as f64,
-        "items/s",
-        &ticks,
-    );
-    let lags: Vec<u64> = ticks
-        .iter()
-        .map(|t| t["max_lag"].as_u64().expect("lag"))
-        .collect();
+    assert_mean_within_20(&ticks, "items_per_s", CODATA_RATE as f64, "items/s");
+    let lags = series(&ticks, "max_lag");
     assert!(
         lags.windows(2).all(|w| w[0] <= w[1]) && lags[4] > lags[0],
         "the lag of a subscriber that never reads grows: {lags:?}"
@@ -246,17 +240,9 @@ fn monitor_reports_a_channels_depth_and_rate() {
         assert_eq!(t["closed"], false);
         assert_eq!(t["read_items_per_s"], 0.0);
     }
-    assert_within_20(
-        mean(&ticks, "items_per_s"),
-        CODATA_RATE as f64,
-        "items/s",
-        &ticks,
-    );
+    assert_mean_within_20(&ticks, "items_per_s", CODATA_RATE as f64, "items/s");
     // Nobody receives: the depth grows and never exceeds what was sent.
-    let depths: Vec<u64> = ticks
-        .iter()
-        .map(|t| t["depth"].as_u64().expect("depth"))
-        .collect();
+    let depths = series(&ticks, "depth");
     assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{depths:?}");
     assert!(depths[4] as usize <= ch.len().unwrap(), "{depths:?}");
     // A rendezvous channel has no counters to take rates from.
@@ -309,13 +295,8 @@ fn monitor_reports_frames_and_megabytes_per_second_of_a_buffer() {
     }
     let want_fps = FRAME_RATE as f64;
     let want_mbps = (FRAME_RATE * (FRAME_LEN + 16)) as f64 / 1e6;
-    assert_within_20(mean(&ticks, "frames_per_s"), want_fps, "frames/s", &ticks);
-    assert_within_20(mean(&ticks, "mb_per_s"), want_mbps, "MB/s", &ticks);
+    assert_mean_within_20(&ticks, "frames_per_s", want_fps, "frames/s");
+    assert_mean_within_20(&ticks, "mb_per_s", want_mbps, "MB/s");
     // The reader keeps up, so it reads at the same rate.
-    assert_within_20(
-        mean(&ticks, "read_frames_per_s"),
-        want_fps,
-        "read frames/s",
-        &ticks,
-    );
+    assert_mean_within_20(&ticks, "read_frames_per_s", want_fps, "read frames/s");
 }

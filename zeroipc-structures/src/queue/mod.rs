@@ -109,8 +109,7 @@ impl<T: Pod> common::Shape for Queue<T> {
 
     fn open_entry(seg: &Segment, entry: Entry) -> Result<Self> {
         let region = common::region_with_header(seg, &entry, QueueHeader::DATA as u64)?;
-        let elem_size = region.read::<u32>(QueueHeader::ELEM_SIZE)?;
-        common::check_elem_size(&entry, elem_size, size_of::<T>())?;
+        common::check_stored_elem_size::<T>(&entry, &region, QueueHeader::ELEM_SIZE)?;
         let cap = region.read::<u32>(QueueHeader::CAPACITY)?;
         if cap == 1 {
             return Err(zeroipc_format::Error::Unsupported {
@@ -124,15 +123,9 @@ impl<T: Pod> common::Shape for Queue<T> {
             .into());
         }
         if cap < 2 || !cap.is_power_of_two() || cap > MAX_CAPACITY {
-            return Err(Error::from(FormatError::corrupt_field(
-                entry.name(),
-                "capacity",
-                u64::from(cap),
-            )));
+            return Err(common::corrupt_capacity(&entry, cap));
         }
-        let geo = QueueHeader::geometry(cap, size_of::<T>());
-        common::check_total(&entry, geo.map(|(_, total)| total))?;
-        let words = geo.map_or(0, |(words, _)| words);
+        let words = common::slot_words(&entry, QueueHeader::geometry(cap, size_of::<T>()))?;
         Self::from_parts(region, entry, cap, words)
     }
 

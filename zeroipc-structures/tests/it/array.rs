@@ -1,15 +1,13 @@
 //! The Array API: access, bounds, and the checks made when opening.
 
-use zeroipc_format::{Corruption, Region, Segment};
+use zeroipc_format::{Corruption, Region};
 use zeroipc_structures::{Array, Error};
 
-fn seg() -> Segment {
-    Segment::anonymous(1 << 16, 64).unwrap()
-}
+use crate::{size_mismatch, small_segment};
 
 #[test]
 fn get_set_and_bulk_copies() {
-    let s = seg();
+    let s = small_segment();
     let a = Array::<u32>::create(&s, "a", 8).unwrap();
     assert_eq!(a.len(), 8);
     assert!(!a.is_empty());
@@ -48,7 +46,7 @@ fn memory_size_formula() {
 #[test]
 fn capacity_zero_is_rejected() {
     assert!(matches!(
-        Array::<u8>::create(&seg(), "z", 0),
+        Array::<u8>::create(&small_segment(), "z", 0),
         Err(zeroipc_structures::Error::Format(
             zeroipc_structures::FormatError::InvalidArgument(_)
         ))
@@ -57,18 +55,9 @@ fn capacity_zero_is_rejected() {
 
 #[test]
 fn opening_with_another_element_size_is_a_size_mismatch() {
-    let s = seg();
+    let s = small_segment();
     Array::<f32>::create(&s, "f", 10).unwrap();
-    assert!(matches!(
-        Array::<f64>::open(&s, "f"),
-        Err(zeroipc_structures::Error::Format(
-            zeroipc_structures::FormatError::SizeMismatch {
-                expected: 88,
-                found: 48,
-                ..
-            }
-        ))
-    ));
+    assert_eq!(size_mismatch(&Array::<f64>::open(&s, "f")), Some((88, 48)));
     // Same element size, different type: the format cannot tell (no type is stored).
     assert!(Array::<u32>::open(&s, "f").is_ok());
 }
@@ -76,27 +65,21 @@ fn opening_with_another_element_size_is_a_size_mismatch() {
 #[test]
 fn upstream_c_library_arrays_are_rejected() {
     // The C library writes a 16-byte header {capacity, elem_size}.
-    let s = seg();
+    let s = small_segment();
     s.add("c_arr", 16 + 4 * 4, |r: &Region| {
         r.write::<u64>(0, 4)?;
         r.write::<u64>(8, 4)
     })
     .unwrap();
-    assert!(matches!(
-        Array::<u32>::open(&s, "c_arr"),
-        Err(zeroipc_structures::Error::Format(
-            zeroipc_structures::FormatError::SizeMismatch {
-                expected: 24,
-                found: 32,
-                ..
-            }
-        ))
-    ));
+    assert_eq!(
+        size_mismatch(&Array::<u32>::open(&s, "c_arr")),
+        Some((24, 32))
+    );
 }
 
 #[test]
 fn capacity_checks_on_open() {
-    let s = seg();
+    let s = small_segment();
     Array::<u16>::create(&s, "a", 4).unwrap();
     assert!(Array::<u16>::open_with_capacity(&s, "a", 4).is_ok());
     assert!(matches!(
@@ -118,7 +101,7 @@ fn capacity_checks_on_open() {
 
 #[test]
 fn open_or_create_creates_once() {
-    let s = seg();
+    let s = small_segment();
     let a = Array::<i32>::open_or_create(&s, "x", 3).unwrap();
     a.set(0, -1).unwrap();
     let b = Array::<i32>::open_or_create(&s, "x", 3).unwrap();
@@ -134,7 +117,7 @@ fn open_or_create_creates_once() {
 
 #[test]
 fn hostile_capacity_values() {
-    let s = seg();
+    let s = small_segment();
     let a = Array::<u64>::create(&s, "h", 2).unwrap();
     let raw = s.raw();
     let at = a.entry().offset() as usize;

@@ -1,16 +1,12 @@
 //! The convenience calls shared with upstream: Ring `is_empty`/`is_full`/`clear`, Pool
 //! `is_empty`/`is_full`/`reset`.
 
-use zeroipc_format::Segment;
+use crate::small_segment;
 use zeroipc_structures::{Pool, Ring};
-
-fn seg() -> Segment {
-    Segment::anonymous(1 << 16, 64).unwrap()
-}
 
 #[test]
 fn ring_is_empty_is_full_follow_the_fill_level() {
-    let s = seg();
+    let s = small_segment();
     let r = Ring::<u32>::create(&s, "r", 3).unwrap();
     assert!(r.is_empty().unwrap() && !r.is_full().unwrap());
     r.write(1).unwrap();
@@ -27,7 +23,7 @@ fn ring_is_empty_is_full_follow_the_fill_level() {
 
 #[test]
 fn ring_clear_discards_unread_and_keeps_working_across_the_wrap() {
-    let s = seg();
+    let s = small_segment();
     let r = Ring::<u16>::create(&s, "r", 4).unwrap();
     assert_eq!(
         r.clear().unwrap(),
@@ -48,7 +44,7 @@ fn ring_clear_discards_unread_and_keeps_working_across_the_wrap() {
 
 #[test]
 fn pool_is_empty_is_full_track_allocations() {
-    let s = seg();
+    let s = small_segment();
     let p = Pool::<u64>::create(&s, "p", 3).unwrap();
     assert!(p.is_empty().unwrap() && !p.is_full().unwrap());
     let a = p.allocate().unwrap().unwrap();
@@ -63,7 +59,7 @@ fn pool_is_empty_is_full_track_allocations() {
 
 #[test]
 fn pool_reset_frees_every_node_and_bumps_the_generation() {
-    let s = seg();
+    let s = small_segment();
     let p = Pool::<u32>::create(&s, "p", 4).unwrap();
     let held: Vec<u32> = (0..3).map(|_| p.allocate().unwrap().unwrap()).collect();
     p.set(held[0], 42).unwrap();

@@ -35,23 +35,16 @@ fn peer(what: &str) -> ! {
             for i in 1..=ACKED {
                 q.push(i * 10).unwrap();
             }
-            if what == "queue-push" {
-                // §4.2 push: tail CAS t -> t+1 claims slot t; killed before data and seq.
-                let t = words.atomic_u32(4).unwrap().load(Ordering::Relaxed);
-                words
-                    .atomic_u32(4)
-                    .unwrap()
-                    .compare_exchange(t, t + 1, Ordering::Relaxed, Ordering::Relaxed)
-                    .unwrap();
-            } else {
-                // §4.2 pop: head CAS h -> h+1 claims slot h; killed before seq[h] = h + cap.
-                let h = words.atomic_u32(0).unwrap().load(Ordering::Relaxed);
-                words
-                    .atomic_u32(0)
-                    .unwrap()
-                    .compare_exchange(h, h + 1, Ordering::Relaxed, Ordering::Relaxed)
-                    .unwrap();
-            }
+            // §4.2 push: tail CAS t -> t+1 claims slot t; killed before data and seq.
+            // §4.2 pop: head CAS h -> h+1 claims slot h; killed before seq[h] = h + cap.
+            let (head, tail) = (0, 4);
+            let counter = words
+                .atomic_u32(if what == "queue-push" { tail } else { head })
+                .unwrap();
+            let c = counter.load(Ordering::Relaxed);
+            counter
+                .compare_exchange(c, c + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .unwrap();
         }
         "stack-push" | "stack-pop" => {
             let s = Stack::<u32>::open(&seg, "x").unwrap();
@@ -179,6 +172,24 @@ fn run_peer(test: &str, make: impl FnOnce(&Segment)) -> (Segment, ShmGuard) {
     (seg, guard)
 }
 
+/// One crash case, run by its test `test` in both processes. In the peer (the child): plays
+/// `role` (see [`peer`]) and never returns. In the survivor: the segment (and its guard) with
+/// `x`, made by `create`, after the peer claimed its slot and was killed (see [`run_peer`]),
+/// and `x` reopened by `open`.
+fn survivor<S, E: std::fmt::Debug>(
+    test: &str,
+    role_in_peer: &str,
+    create: impl FnOnce(&Segment, &str, usize) -> Result<S, E>,
+    open: impl FnOnce(&Segment, &str) -> Result<S, E>,
+) -> (Segment, ShmGuard, S) {
+    if role().is_some() {
+        peer(role_in_peer);
+    }
+    let (seg, guard) = run_peer(test, |s| drop(create(s, "x", CAP).unwrap()));
+    let opened = open(&seg, "x").unwrap();
+    (seg, guard, opened)
+}
+
 /// Runs `op` and asserts it returns within `BOUND`.
 fn bounded<R>(what: &str, op: impl FnOnce() -> R) -> R {
     let t = Instant::now();
@@ -190,11 +201,7 @@ fn bounded<R>(what: &str, op: impl FnOnce() -> R) -> R {
 #[test]
 fn queue_producer_killed_after_claiming_a_slot() {
     const TEST: &str = "crash_matrix::queue_producer_killed_after_claiming_a_slot";
-    if role().is_some() {
-        peer("queue-push");
-    }
-    let (seg, _g) = run_peer(TEST, |s| drop(Queue::<u32>::create(s, "x", CAP).unwrap()));
-    let q = Queue::<u32>::open(&seg, "x").unwrap();
+    let (_seg, _g, q) = survivor(TEST, "queue-push", Queue::create, Queue::<u32>::open);
     for i in 1..=ACKED {
         assert_eq!(
             bounded("pop", || q.pop().unwrap()),
@@ -214,11 +221,7 @@ fn queue_producer_killed_after_claiming_a_slot() {
 #[test]
 fn queue_consumer_killed_after_claiming_a_slot() {
     const TEST: &str = "crash_matrix::queue_consumer_killed_after_claiming_a_slot";
-    if role().is_some() {
-        peer("queue-pop");
-    }
-    let (seg, _g) = run_peer(TEST, |s| drop(Queue::<u32>::create(s, "x", CAP).unwrap()));
-    let q = Queue::<u32>::open(&seg, "x").unwrap();
+    let (_seg, _g, q) = survivor(TEST, "queue-pop", Queue::create, Queue::<u32>::open);
     // The dead consumer took item 1 (never delivered); the others arrive intact.
     for i in 2..=ACKED {
         assert_eq!(bounded("pop", || q.pop().unwrap()), Some(i * 10));
@@ -251,11 +254,7 @@ fn queue_consumer_killed_after_claiming_a_slot() {
 #[test]
 fn stack_pusher_killed_after_claiming_a_slot() {
     const TEST: &str = "crash_matrix::stack_pusher_killed_after_claiming_a_slot";
-    if role().is_some() {
-        peer("stack-push");
-    }
-    let (seg, _g) = run_peer(TEST, |s| drop(Stack::<u32>::create(s, "x", CAP).unwrap()));
-    let s = Stack::<u32>::open(&seg, "x").unwrap();
+    let (_seg, _g, s) = survivor(TEST, "stack-push", Stack::create, Stack::<u32>::open);
     // The top slot stays WRITING: pop and peek fail with SlotBusy after the bounded wait
     // (spec §4.3: a spurious failure, never a hang) and give their claim back.
     let r = bounded("pop", || s.pop());
@@ -272,11 +271,7 @@ fn stack_pusher_killed_after_claiming_a_slot() {
 #[test]
 fn stack_popper_killed_after_claiming_a_slot() {
     const TEST: &str = "crash_matrix::stack_popper_killed_after_claiming_a_slot";
-    if role().is_some() {
-        peer("stack-pop");
-    }
-    let (seg, _g) = run_peer(TEST, |s| drop(Stack::<u32>::create(s, "x", CAP).unwrap()));
-    let s = Stack::<u32>::open(&seg, "x").unwrap();
+    let (_seg, _g, s) = survivor(TEST, "stack-pop", Stack::create, Stack::<u32>::open);
     // The dead popper took the top item (30, never delivered); the rest arrive intact.
     for i in (1..ACKED).rev() {
         assert_eq!(bounded("pop", || s.pop().unwrap()), Some(i * 10));
@@ -303,11 +298,7 @@ fn stack_popper_killed_after_claiming_a_slot() {
 fn ring_writer_killed_mid_write_reader_sees_only_committed_elements() {
     const TEST: &str =
         "crash_matrix::ring_writer_killed_mid_write_reader_sees_only_committed_elements";
-    if role().is_some() {
-        peer("ring-write");
-    }
-    let (seg, _g) = run_peer(TEST, |s| drop(Ring::<u32>::create(s, "x", CAP).unwrap()));
-    let r = Ring::<u32>::open(&seg, "x").unwrap();
+    let (seg, _g, r) = survivor(TEST, "ring-write", Ring::create, Ring::<u32>::open);
     assert_eq!(r.len().unwrap(), ACKED as usize);
     for i in 1..=ACKED {
         assert_eq!(bounded("read", || r.read().unwrap()), Some(i * 10));
@@ -330,13 +321,7 @@ fn ring_writer_killed_mid_write_reader_sees_only_committed_elements() {
 #[test]
 fn map_inserter_killed_after_claiming_a_slot() {
     const TEST: &str = "crash_matrix::map_inserter_killed_after_claiming_a_slot";
-    if role().is_some() {
-        peer("map-insert");
-    }
-    let (seg, _g) = run_peer(TEST, |s| {
-        drop(Map::<u32, u32>::create(s, "x", CAP).unwrap())
-    });
-    let m = Map::<u32, u32>::open(&seg, "x").unwrap();
+    let (_seg, _g, m) = survivor(TEST, "map-insert", Map::create, Map::<u32, u32>::open);
     // Acknowledged entries are intact and found at once: the dead slot was EMPTY when they
     // were inserted, so it lies on none of their probe paths.
     for i in 1..=ACKED {
@@ -361,11 +346,7 @@ fn map_inserter_killed_after_claiming_a_slot() {
 #[test]
 fn set_inserter_killed_after_claiming_a_slot() {
     const TEST: &str = "crash_matrix::set_inserter_killed_after_claiming_a_slot";
-    if role().is_some() {
-        peer("set-insert");
-    }
-    let (seg, _g) = run_peer(TEST, |s| drop(Set::<u32>::create(s, "x", CAP).unwrap()));
-    let s = Set::<u32>::open(&seg, "x").unwrap();
+    let (_seg, _g, s) = survivor(TEST, "set-insert", Set::create, Set::<u32>::open);
     for i in 1..=ACKED {
         assert!(bounded("contains", || s.contains(&i).unwrap()));
     }
@@ -386,11 +367,7 @@ fn set_inserter_killed_after_claiming_a_slot() {
 #[test]
 fn pool_allocator_killed_after_claiming_a_node() {
     const TEST: &str = "crash_matrix::pool_allocator_killed_after_claiming_a_node";
-    if role().is_some() {
-        peer("pool-alloc");
-    }
-    let (seg, _g) = run_peer(TEST, |s| drop(Pool::<u32>::create(s, "x", CAP).unwrap()));
-    let p = Pool::<u32>::open(&seg, "x").unwrap();
+    let (_seg, _g, p) = survivor(TEST, "pool-alloc", Pool::create, Pool::<u32>::open);
     // Nodes 0..ACKED were handed out in order from the fresh free list; their data is intact.
     for i in 0..ACKED {
         assert_eq!(p.get(i).unwrap(), (i + 1) * 10);
@@ -415,11 +392,7 @@ fn pool_allocator_killed_after_claiming_a_node() {
 #[test]
 fn pool_freer_killed_before_publishing_the_node() {
     const TEST: &str = "crash_matrix::pool_freer_killed_before_publishing_the_node";
-    if role().is_some() {
-        peer("pool-free");
-    }
-    let (seg, _g) = run_peer(TEST, |s| drop(Pool::<u32>::create(s, "x", CAP).unwrap()));
-    let p = Pool::<u32>::open(&seg, "x").unwrap();
+    let (_seg, _g, p) = survivor(TEST, "pool-free", Pool::create, Pool::<u32>::open);
     // The dead free never published node 0: it is still allocated, with its data, and the
     // free list is untouched (the node's own `next` word is not part of the list).
     assert_eq!(p.len().unwrap(), ACKED as usize);

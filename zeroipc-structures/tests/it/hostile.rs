@@ -27,6 +27,15 @@ fn exercise(img: &[u8]) {
     }
 }
 
+/// The golden image `file` with each `(at, mask)` of `flips` XORed in.
+fn flipped(file: &str, flips: Vec<(usize, u8)>) -> Vec<u8> {
+    let mut img = golden_bytes(file);
+    for (at, mask) in flips {
+        img[at] ^= mask;
+    }
+    img
+}
+
 fn flips() -> impl Strategy<Value = Vec<(usize, u8)>> {
     // Most flips land in the header, the table and the first structures, where they matter.
     let pos = prop_oneof![3 => 0usize..3200, 1 => 0usize..65536];
@@ -38,20 +47,12 @@ proptest! {
 
     #[test]
     fn flipped_cpp_image_never_panics(flips in flips()) {
-        let mut img = golden_bytes("standard-cpp.seg");
-        for (at, b) in flips {
-            img[at] ^= b;
-        }
-        exercise(&img);
+        exercise(&flipped("standard-cpp.seg", flips));
     }
 
     #[test]
     fn flipped_python_image_never_panics(flips in flips()) {
-        let mut img = golden_bytes("standard-py.seg");
-        for (at, b) in flips {
-            img[at] ^= b;
-        }
-        exercise(&img);
+        exercise(&flipped("standard-py.seg", flips));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use serde_json::Value;
 use zeroipc_format::{Region, Segment};
 use zeroipc_structures::{Array, Map, Pool, Queue, Ring, Set, Stack};
+
+use crate::size_mismatch;
 use zeroipc_testkit::{golden_bytes, golden_dir};
 
 fn json(file: &str) -> Value {
@@ -174,27 +176,15 @@ fn python_image_where_it_agrees_and_where_it_does_not() {
         );
     }
     // Packed stride 16 instead of 12: rejected.
-    assert!(matches!(
-        Map::<i32, i32>::open(&seg, "map_i32_i32"),
-        Err(zeroipc_structures::Error::Format(
-            zeroipc_structures::FormatError::SizeMismatch {
-                expected: 112,
-                found: 144,
-                ..
-            }
-        ))
-    ));
+    assert_eq!(
+        size_mismatch(&Map::<i32, i32>::open(&seg, "map_i32_i32")),
+        Some((112, 144))
+    );
     // The Python "set" is a Map<i32, u8>: rejected.
-    assert!(matches!(
-        Set::<i32>::open(&seg, "set_i32"),
-        Err(zeroipc_structures::Error::Format(
-            zeroipc_structures::FormatError::SizeMismatch {
-                expected: 80,
-                found: 144,
-                ..
-            }
-        ))
-    ));
+    assert_eq!(
+        size_mismatch(&Set::<i32>::open(&seg, "set_i32")),
+        Some((80, 144))
+    );
     // Python's Stream and Channel are a bare Ring and Queue under the base name.
     let r = Ring::<i32>::open(&seg, "stream_i32").unwrap();
     assert_eq!(r.capacity_bytes(), 64);

@@ -50,12 +50,26 @@ fn tally(stats: &mut [[u64; 4]; 2], v: u64) -> (usize, u64) {
     (p, seq)
 }
 
-/// Runs two consumers and two producers (`test` re-executed on segment `name` with
-/// `per` items each), raises the done flag once the producers have finished, and returns,
-/// per producer, its four counters summed over both consumers.
-fn run_2p2c(test: &str, name: &str, res: &Array<u64>, per: u64) -> [[u64; 4]; 2] {
+/// Stores a consumer's counters (`stats`, per producer) in its rows of the results array.
+fn store_stats(res: &Array<u64>, id: u64, stats: &[[u64; 4]; 2]) {
+    for (p, s) in stats.iter().enumerate() {
+        res.write(2 + 4 * (id as usize * 2 + p), s).unwrap();
+    }
+}
+
+/// Creates a segment (tagged `tag`, unlinked at the end) with the structure `make` adds and
+/// the results array, runs two consumers and two producers on it (`test` re-executed with
+/// `per` items each), raises the done flag once the producers have finished, and,
+/// per producer, asserts its four counters summed over both consumers: every item exactly
+/// once (count, sum and sum of squares of the sequence numbers) and no order error.
+fn run_2p2c(test: &str, tag: &str, per: u64, make: impl FnOnce(&Segment)) {
+    let name = unique_name(tag);
+    let _g = ShmGuard::new(&name);
+    let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
+    make(&seg);
+    let res = Array::<u64>::create(&seg, "res", results_len(2, 2)).unwrap();
     let per_s = per.to_string();
-    let env = [("SEG", name), ("PER", per_s.as_str())];
+    let env = [("SEG", name.as_str()), ("PER", per_s.as_str())];
     let consumers: Vec<Child> = (0..2)
         .map(|c| Child::spawn(test, &format!("cons:{c}"), &env))
         .collect();
@@ -79,7 +93,14 @@ fn run_2p2c(test: &str, name: &str, res: &Array<u64>, per: u64) -> [[u64; 4]; 2]
             total[3] += res.get(at + 3).unwrap();
         }
     }
-    totals
+    let (sum, sumsq) = sums(per);
+    for (p, total) in totals.iter().enumerate() {
+        assert_eq!(
+            *total,
+            [per, sum, sumsq, 0],
+            "producer {p}: count, sum, sum of squares, order errors"
+        );
+    }
 }
 
 /// `(sum, sum of squares)` of `0..n`, wrapping as the counters do.
@@ -176,27 +197,13 @@ fn queue_2p2c(test: &str, items: u64, bulk: bool) {
                     last[p] = Some(seq);
                 }
             }
-            for (p, s) in stats.iter().enumerate() {
-                res.write(2 + 4 * (id as usize * 2 + p), s).unwrap();
-            }
+            store_stats(&res, id, &stats);
         }
         return;
     }
-    let name = unique_name("sq");
-    let _g = ShmGuard::new(&name);
-    let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
-    Queue::<u64>::create(&seg, "q", 1024).unwrap();
-    let res = Array::<u64>::create(&seg, "res", results_len(2, 2)).unwrap();
-    let per = items / 2;
-    let totals = run_2p2c(test, &name, &res, per);
-    let (sum, sumsq) = sums(per);
-    for (p, total) in totals.iter().enumerate() {
-        assert_eq!(
-            *total,
-            [per, sum, sumsq, 0],
-            "producer {p}: count, sum, sum of squares, order errors"
-        );
-    }
+    run_2p2c(test, "sq", items / 2, |seg| {
+        drop(Queue::<u64>::create(seg, "q", 1024).unwrap())
+    });
 }
 
 const STACK_TEST: &str = "stress::stack_2p2c_1m_items_exactly_once";
@@ -231,24 +238,14 @@ fn stack_2p2c_1m_items_exactly_once() {
                     Err(e) => panic!("pop: {e}"),
                 }
             }
-            for (p, s) in stats.iter().enumerate() {
-                res.write(2 + 4 * (id as usize * 2 + p), s).unwrap();
-            }
+            store_stats(&res, id, &stats);
         }
         return;
     }
-    let name = unique_name("ss");
-    let _g = ShmGuard::new(&name);
-    let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
-    Stack::<u64>::create(&seg, "s", 256).unwrap();
-    let res = Array::<u64>::create(&seg, "res", results_len(2, 2)).unwrap();
-    let per: u64 = 500_000;
-    let totals = run_2p2c(STACK_TEST, &name, &res, per);
-    let (sum, sumsq) = sums(per);
-    for (p, total) in totals.iter().enumerate() {
-        // A stack has no order to check: the fourth counter stays 0.
-        assert_eq!(*total, [per, sum, sumsq, 0], "producer {p}");
-    }
+    // A stack has no order to check: its consumers leave the order counter at 0.
+    run_2p2c(STACK_TEST, "ss", 500_000, |seg| {
+        drop(Stack::<u64>::create(seg, "s", 256).unwrap())
+    });
 }
 
 const POOL_TEST: &str = "stress::pool_churn_4_processes_exclusive_ownership";

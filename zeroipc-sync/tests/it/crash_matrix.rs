@@ -42,6 +42,14 @@ fn until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Spawns the peer `role` of `test` on the segment `seg_name`, waits until `reached` shows it
+/// at its point (`what`), and SIGKILLs it.
+fn kill_at(test: &str, seg_name: &str, role: &str, what: &str, reached: impl FnMut() -> bool) {
+    let kid = spawn_peer(test, role, seg_name);
+    until(what, reached);
+    kid.kill();
+}
+
 fn flag(seg: &Segment) -> Region {
     data(seg, "flag", 8)
 }
@@ -84,9 +92,9 @@ fn mutex_waiter_killed_while_blocked_holder_unlocks_others_proceed() {
     // The mutex word is a semaphore (spec §4.9): its `waiting` shows the blocked victim.
     let word = Semaphore::open(&seg, "m").unwrap();
     let held = m.lock().unwrap();
-    let victim = spawn_peer(TEST, "victim", &name);
-    until("victim waiting", || word.waiting().unwrap() >= 1);
-    victim.kill();
+    kill_at(TEST, &name, "victim", "victim waiting", || {
+        word.waiting().unwrap() >= 1
+    });
     assert_eq!(
         word.waiting().unwrap(),
         1,
@@ -121,9 +129,7 @@ fn rwlock_reader_killed_holding_a_read_guard_writers_time_out() {
     let (seg, _g, name) = segment("cm_rr");
     let rw = RwLock::create(&seg, "rw").unwrap();
     flag(&seg);
-    let kid = spawn_peer(TEST, "reader", &name);
-    until("read guard taken", || raised(&seg));
-    kid.kill();
+    kill_at(TEST, &name, "reader", "read guard taken", || raised(&seg));
     assert_eq!(rw.readers().unwrap(), 1, "the dead reader stays counted");
     // No owner is recorded for readers (documented): a writer times out, never hangs, and
     // rolls its `writer_active` flag back so readers are not locked out by it.
@@ -157,9 +163,7 @@ fn rwlock_writer_killed_holding_the_write_guard_others_time_out() {
     let (seg, _g, name) = segment("cm_rw");
     let rw = RwLock::create(&seg, "rw").unwrap();
     flag(&seg);
-    let kid = spawn_peer(TEST, "writer", &name);
-    until("write guard taken", || raised(&seg));
-    kid.kill();
+    kill_at(TEST, &name, "writer", "write guard taken", || raised(&seg));
     assert!(rw.writer_active().unwrap());
     let r = bounded("read_timeout", || {
         rw.read_timeout(Duration::from_millis(200))
@@ -224,9 +228,7 @@ fn latch_counter_killed_before_counting_down_waiters_time_out() {
     let (seg, _g, name) = segment("cm_lc");
     let l = Latch::create(&seg, "l", 2).unwrap();
     flag(&seg);
-    let kid = spawn_peer(TEST, "counter", &name);
-    until("first count-down", || raised(&seg));
-    kid.kill();
+    kill_at(TEST, &name, "counter", "first count-down", || raised(&seg));
     assert_eq!(l.count().unwrap(), 1, "the acknowledged count-down is kept");
     let t = Instant::now();
     let r = bounded("wait_timeout", || {
@@ -307,9 +309,9 @@ fn event_manual_reset_waiter_killed_pulse_and_signal_still_work() {
     }
     let (seg, _g, name) = segment("cm_evm");
     let ev = Event::create(&seg, "ev", EventMode::ManualReset).unwrap();
-    let victim = spawn_peer(TEST, "victim", &name);
-    until("victim registered", || ev.waiting().unwrap() == 1);
-    victim.kill();
+    kill_at(TEST, &name, "victim", "victim registered", || {
+        ev.waiting().unwrap() == 1
+    });
     assert_eq!(ev.waiting().unwrap(), 1, "the dead waiter stays registered");
     // `pulse` waits for registered waiters at most its 10 ms bound, so the stale
     // registration costs 10 ms, not a hang.
@@ -336,9 +338,9 @@ fn event_auto_reset_waiter_killed_signal_is_not_swallowed() {
     let ev = Event::create(&seg, "ev", EventMode::AutoReset).unwrap();
     // Auto-reset waiters sleep on the event's semaphore `NAME_sem` (spec §4.15).
     let sem = Semaphore::open(&seg, "ev_sem").unwrap();
-    let victim = spawn_peer(TEST, "victim", &name);
-    until("victim waiting", || sem.waiting().unwrap() == 1);
-    victim.kill();
+    kill_at(TEST, &name, "victim", "victim waiting", || {
+        sem.waiting().unwrap() == 1
+    });
     ev.signal().unwrap();
     // The dead waiter cannot take the signal: the next wait gets it at once.
     bounded("wait", || {

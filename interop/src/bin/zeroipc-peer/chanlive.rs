@@ -9,76 +9,35 @@
 //! never issues a futex wake-up, that shows a blocked zeroipc-rs party still sees the other
 //! side's progress (it re-checks after every bounded sleep slice, spec §3.8).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use zeroipc_codata::{Channel, Error as CodataError};
-use zeroipc_format::Segment;
 
 use crate::error::{PeerError, sent};
+use crate::live::{self, Params};
 use crate::stream::value;
 
 /// Channel name.
 pub const CHANNEL: &str = "ch_live";
 
-/// Parameters of a run.
-pub struct Params {
-    /// Segment name.
-    pub segment: String,
-    /// Sender (else receiver).
-    pub sender: bool,
-    /// Number of values.
-    pub count: u64,
-    /// Channel capacity (when creating).
-    pub capacity: usize,
-    /// Create the segment (else wait for it).
-    pub create: bool,
-    /// Bound on the whole run.
-    pub timeout: Duration,
-}
-
-fn attach(p: &Params) -> Result<(Segment, Channel<u32>), PeerError> {
-    if p.create {
-        let seg = Segment::create_or_replace(&p.segment, 65536, 64)?;
-        let ch = Channel::<u32>::create(&seg, CHANNEL, p.capacity)?;
-        return Ok((seg, ch));
-    }
-    let deadline = Instant::now() + p.timeout;
-    loop {
-        let attempt = Segment::open(&p.segment)
-            .map_err(PeerError::from)
-            .and_then(|seg| Ok((Channel::<u32>::open(&seg, CHANNEL)?, seg)));
-        match attempt {
-            Ok((ch, seg)) => return Ok((seg, ch)),
-            Err(e) if e.kind == "NotFound" && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// Runs one side; returns its JSON summary (`ok` only if every value matched).
 pub fn run(p: &Params) -> Value {
-    let mut out = json!({
-        "impl": "rust", "role": if p.sender { "sender" } else { "receiver" },
+    let out = json!({
+        "impl": "rust", "role": if p.putter { "sender" } else { "receiver" },
         "count": p.count, "done": 0, "bad": 0, "blocked": 0, "closed_seen": false, "ok": false,
         "error": null,
     });
-    if let Err(e) = side(p, &mut out) {
-        out["error"] = json!(e.kind);
-        out["message"] = json!(e.message);
-    }
-    out
+    live::summarise(out, || side(p))
 }
 
-fn side(p: &Params, out: &mut Value) -> Result<(), PeerError> {
-    let (_seg, ch) = attach(p)?;
+fn side(p: &Params) -> Result<Value, PeerError> {
+    let (_seg, ch) = p.attach(CHANNEL, Channel::<u32>::create, Channel::<u32>::open)?;
     let deadline = Instant::now() + p.timeout;
     let left = || deadline.saturating_duration_since(Instant::now());
     let (mut done, mut bad, mut blocked) = (0u64, 0u64, 0u64);
     let mut first_bad = None;
-    let closed_seen = if p.sender {
+    let closed_seen = if p.putter {
         while done < p.count {
             let v = value(done);
             if !sent(ch.try_send(v))? {
@@ -109,24 +68,22 @@ fn side(p: &Params, out: &mut Value) -> Result<(), PeerError> {
             done += 1;
         }
     };
-    out["done"] = json!(done);
-    out["bad"] = json!(bad);
-    out["first_bad"] = json!(first_bad);
-    out["blocked"] = json!(blocked);
-    out["closed_seen"] = json!(closed_seen);
-    out["ok"] = json!(bad == 0 && done == p.count && closed_seen);
-    Ok(())
+    Ok(json!({
+        "done": done, "bad": bad, "first_bad": first_bad, "blocked": blocked,
+        "closed_seen": closed_seen, "ok": bad == 0 && done == p.count && closed_seen,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use zeroipc_testkit::{ShmGuard, unique_name};
 
     fn params(name: &str, sender: bool, create: bool, count: u64) -> Params {
         Params {
             segment: name.to_owned(),
-            sender,
+            putter: sender,
             count,
             capacity: 2,
             create,
@@ -134,14 +91,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_sender_and_a_receiver_pass_every_value_through_two_slots() {
+    /// A sender (creating the channel) of `sent` values and a receiver expecting `expected`,
+    /// run at once; their summaries.
+    fn pair(sent: u64, expected: u64) -> (Value, Value) {
         let name = unique_name("chanlive");
         let _guard = ShmGuard::new(&name);
-        let (tx, rx) = std::thread::scope(|s| {
-            let r = s.spawn(|| run(&params(&name, false, false, 500)));
-            (run(&params(&name, true, true, 500)), r.join().unwrap())
-        });
+        std::thread::scope(|s| {
+            let r = s.spawn(|| run(&params(&name, false, false, expected)));
+            (run(&params(&name, true, true, sent)), r.join().unwrap())
+        })
+    }
+
+    #[test]
+    fn a_sender_and_a_receiver_pass_every_value_through_two_slots() {
+        let (tx, rx) = pair(500, 500);
         assert_eq!(tx["ok"], true, "{tx}");
         assert_eq!(rx["ok"], true, "{rx}");
         assert_eq!(
@@ -152,12 +115,7 @@ mod tests {
 
     #[test]
     fn a_receiver_expecting_more_than_was_sent_fails() {
-        let name = unique_name("chanlive");
-        let _guard = ShmGuard::new(&name);
-        let (tx, rx) = std::thread::scope(|s| {
-            let r = s.spawn(|| run(&params(&name, false, false, 30)));
-            (run(&params(&name, true, true, 20)), r.join().unwrap())
-        });
+        let (tx, rx) = pair(20, 30);
         assert_eq!(tx["ok"], true, "{tx}");
         assert_eq!(rx["ok"], false, "{rx}");
         assert_eq!(

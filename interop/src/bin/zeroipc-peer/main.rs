@@ -24,6 +24,7 @@ mod decode;
 mod elem;
 mod error;
 mod kinds;
+mod live;
 mod mutate;
 mod pingpong;
 mod scenario;
@@ -120,44 +121,20 @@ enum Cmd {
     },
     /// Stream values through a ring to/from another attached peer (see `stream.rs`).
     Stream {
-        /// Shared-memory name.
-        seg: String,
         /// Which side.
         #[arg(long, value_enum)]
         role: StreamRole,
-        /// Number of values.
-        #[arg(long, default_value_t = 20_000)]
-        count: u64,
-        /// Ring capacity in elements (with --create).
-        #[arg(long, default_value_t = 61)]
-        capacity: usize,
-        /// Create the segment and the ring (the other side waits for them).
-        #[arg(long)]
-        create: bool,
-        /// Seconds the whole run may take.
-        #[arg(long, default_value_t = 30.0)]
-        timeout: f64,
+        #[command(flatten)]
+        args: live::Args,
     },
     /// Send values through a buffered channel to/from another attached peer (see
     /// `chanlive.rs`).
     Channel {
-        /// Shared-memory name.
-        seg: String,
         /// Which side.
         #[arg(long, value_enum)]
         role: ChannelRole,
-        /// Number of values.
-        #[arg(long, default_value_t = 2_000)]
-        count: u64,
-        /// Channel capacity (with --create).
-        #[arg(long, default_value_t = 4)]
-        capacity: usize,
-        /// Create the segment and the channel (the other side waits for them).
-        #[arg(long)]
-        create: bool,
-        /// Seconds the whole run may take.
-        #[arg(long, default_value_t = 30.0)]
-        timeout: f64,
+        #[command(flatten)]
+        args: live::Args,
     },
 }
 
@@ -186,6 +163,11 @@ fn summary(out: Value, what: &str) -> Result<Value, PeerError> {
     } else {
         Err(PeerError::new(what, out.to_string()))
     }
+}
+
+/// A `--timeout` in seconds (at least 1 ms).
+fn seconds(timeout: f64) -> Duration {
+    Duration::from_secs_f64(timeout.max(0.001))
 }
 
 fn default_scenario() -> PathBuf {
@@ -338,46 +320,18 @@ fn run(cli: Cli) -> Result<Value, PeerError> {
                 batch,
                 capacity,
                 create,
-                timeout: Duration::from_secs_f64(timeout.max(0.001)),
+                timeout: seconds(timeout),
             });
             summary(out, "Pingpong")
         }
-        Cmd::Stream {
-            seg,
-            role,
-            count,
-            capacity,
-            create,
-            timeout,
-        } => summary(
-            stream::run(&stream::Params {
-                segment: seg,
-                producer: matches!(role, StreamRole::Producer),
-                count,
-                capacity,
-                create,
-                timeout: Duration::from_secs_f64(timeout.max(0.001)),
-            }),
-            "Stream",
-        ),
-        Cmd::Channel {
-            seg,
-            role,
-            count,
-            capacity,
-            create,
-            timeout,
-        } => summary(
-            chanlive::run(&chanlive::Params {
-                segment: seg,
-                sender: matches!(role, ChannelRole::Sender),
-                count,
-                capacity,
-                create,
-                timeout: Duration::from_secs_f64(timeout.max(0.001)),
-            }),
-            "Channel",
-        ),
+        Cmd::Stream { role, args } => {
+            let p = args.params(matches!(role, StreamRole::Producer), 20_000, 61);
+            summary(stream::run(&p), "Stream")
+        }
+        Cmd::Channel { role, args } => {
+            let p = args.params(matches!(role, ChannelRole::Sender), 2_000, 4);
+            summary(chanlive::run(&p), "Channel")
+        }
     }
 }
 

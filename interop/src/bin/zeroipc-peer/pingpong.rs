@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
-use zeroipc_structures::{Array, PushError, Queue};
+use zeroipc_structures::{Array, Queue};
 
-use crate::error::PeerError;
+use crate::error::{PeerError, sent};
+use crate::live;
 
 /// Queue entry name.
 pub const QUEUE: &str = "pp_q";
@@ -49,62 +50,36 @@ pub fn value(r: u64, i: u64, from_first: bool) -> i64 {
     if from_first { v } else { -v }
 }
 
-struct Backoff(u32);
-
-impl Backoff {
-    fn snooze(&mut self) {
-        self.0 += 1;
-        if self.0 < 64 {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(Duration::from_micros(50));
-        }
-    }
-}
-
-fn attach(p: &Params) -> Result<(Segment, Queue<i64>, Region), PeerError> {
-    if p.create {
-        let seg = Segment::create_or_replace(&p.segment, 65536, 64)?;
-        let q = Queue::<i64>::create(&seg, QUEUE, p.capacity)?;
-        let turn = Array::<u64>::create(&seg, TURN, 1)?;
-        let region = seg.region(turn.entry())?;
-        return Ok((seg, q, region));
-    }
-    let deadline = Instant::now() + p.timeout;
-    loop {
-        let attempt = (|| -> Result<_, PeerError> {
-            let seg = Segment::open(&p.segment)?;
-            let q = Queue::<i64>::open(&seg, QUEUE)?;
-            let turn = Array::<u64>::open(&seg, TURN)?;
-            let region = seg.region(turn.entry())?;
-            Ok((seg, q, region))
-        })();
-        match attempt {
-            Ok(t) => return Ok(t),
-            Err(e) if e.kind == "NotFound" && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+fn attach(p: &Params) -> Result<(Segment, (Queue<i64>, Region)), PeerError> {
+    live::attach(
+        &p.segment,
+        p.create,
+        p.timeout,
+        |seg| {
+            let q = Queue::<i64>::create(seg, QUEUE, p.capacity)?;
+            let turn = Array::<u64>::create(seg, TURN, 1)?;
+            Ok((q, seg.region(turn.entry())?))
+        },
+        |seg| {
+            let q = Queue::<i64>::open(seg, QUEUE)?;
+            let turn = Array::<u64>::open(seg, TURN)?;
+            Ok((q, seg.region(turn.entry())?))
+        },
+    )
 }
 
 /// Runs one side; returns its JSON summary (`ok` only if every value matched).
 pub fn run(p: &Params) -> Value {
-    let mut out = json!({
+    let out = json!({
         "impl": "rust", "role": if p.first { "first" } else { "second" }, "rounds": p.rounds,
         "batch": p.batch, "pushed": 0, "popped": 0, "bad": 0, "full_waits": 0,
         "empty_waits": 0, "ok": false, "error": null,
     });
-    if let Err(e) = side(p, &mut out) {
-        out["error"] = json!(e.kind);
-        out["message"] = json!(e.message);
-    }
-    out
+    live::summarise(out, || side(p))
 }
 
-fn side(p: &Params, out: &mut Value) -> Result<(), PeerError> {
-    let (_seg, q, region) = attach(p)?;
+fn side(p: &Params) -> Result<Value, PeerError> {
+    let (_seg, (q, region)) = attach(p)?;
     // Array data start at offset 8; the single u64 is the turn word.
     let turn = region.atomic_u64(8)?;
     let (mut pushed, mut popped, mut bad, mut full_waits, mut empty_waits) =
@@ -112,15 +87,11 @@ fn side(p: &Params, out: &mut Value) -> Result<(), PeerError> {
     let mut first_bad: Option<String> = None;
     let wait_turn = |r: u64| -> Result<(), PeerError> {
         let deadline = Instant::now() + p.timeout;
-        let mut b = Backoff(0);
+        let stuck = || format!("waiting for turn {r}");
         // Acquire: pairs with the consumer's Release store of `r` below.
-        while turn.load(Ordering::Acquire) != r {
-            if Instant::now() > deadline {
-                return Err(PeerError::new("Timeout", format!("waiting for turn {r}")));
-            }
-            b.snooze();
-        }
-        Ok(())
+        live::retry(deadline, &mut 0, stuck, || {
+            Ok((turn.load(Ordering::Acquire) == r).then_some(()))
+        })
     };
     for r in 0..p.rounds {
         let producer_is_first = r % 2 == 0;
@@ -128,44 +99,18 @@ fn side(p: &Params, out: &mut Value) -> Result<(), PeerError> {
         let deadline = Instant::now() + p.timeout;
         if producer_is_first == p.first {
             for i in 0..p.batch {
-                let mut v = value(r, i, p.first);
-                let mut b = Backoff(0);
-                loop {
-                    match q.push(v) {
-                        Ok(()) => break,
-                        Err(PushError::Full(back)) => {
-                            v = back;
-                            full_waits += 1;
-                            if Instant::now() > deadline {
-                                return Err(PeerError::new(
-                                    "Timeout",
-                                    format!("round {r}: queue stayed full"),
-                                ));
-                            }
-                            b.snooze();
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
+                let v = value(r, i, p.first);
+                let stuck = || format!("round {r}: queue stayed full");
+                live::retry(deadline, &mut full_waits, stuck, || {
+                    Ok(sent(q.push(v))?.then_some(()))
+                })?;
                 pushed += 1;
             }
         } else {
             for i in 0..p.batch {
                 let want = value(r, i, !p.first);
-                let mut b = Backoff(0);
-                let got = loop {
-                    if let Some(x) = q.pop()? {
-                        break x;
-                    }
-                    empty_waits += 1;
-                    if Instant::now() > deadline {
-                        return Err(PeerError::new(
-                            "Timeout",
-                            format!("round {r}: queue stayed empty at {i}"),
-                        ));
-                    }
-                    b.snooze();
-                };
+                let stuck = || format!("round {r}: queue stayed empty at {i}");
+                let got = live::retry(deadline, &mut empty_waits, stuck, || Ok(q.pop()?))?;
                 popped += 1;
                 if got != want {
                     bad += 1;
@@ -182,14 +127,6 @@ fn side(p: &Params, out: &mut Value) -> Result<(), PeerError> {
     wait_turn(p.rounds)?;
     let (head, tail) = q.counters()?;
     let total = (p.rounds * p.batch) as u32;
-    out["pushed"] = json!(pushed);
-    out["popped"] = json!(popped);
-    out["bad"] = json!(bad);
-    out["first_bad"] = json!(first_bad);
-    out["full_waits"] = json!(full_waits);
-    out["empty_waits"] = json!(empty_waits);
-    out["final_head"] = json!(head);
-    out["final_tail"] = json!(tail);
     let rounds_of = |first: bool| {
         if first {
             p.rounds.div_ceil(2)
@@ -197,12 +134,14 @@ fn side(p: &Params, out: &mut Value) -> Result<(), PeerError> {
             p.rounds / 2
         }
     };
-    out["ok"] = json!(
-        bad == 0
-            && pushed == rounds_of(p.first) * p.batch
-            && popped == rounds_of(!p.first) * p.batch
-            && (head, tail) == (total, total)
-            && q.is_empty()?
-    );
-    Ok(())
+    let ok = bad == 0
+        && pushed == rounds_of(p.first) * p.batch
+        && popped == rounds_of(!p.first) * p.batch
+        && (head, tail) == (total, total)
+        && q.is_empty()?;
+    Ok(json!({
+        "pushed": pushed, "popped": popped, "bad": bad, "first_bad": first_bad,
+        "full_waits": full_waits, "empty_waits": empty_waits, "final_head": head,
+        "final_tail": tail, "ok": ok,
+    }))
 }
