@@ -451,21 +451,31 @@ mod tests {
         let b = sample();
         let o = OiebFields::parse(&b).expect("parse");
         assert!(matches!(validate(&o, 1279), Err(Error::Corrupt { .. })));
-        let mut bad = o;
-        bad.oieb_size = 64;
-        assert!(matches!(
-            validate(&bad, 1280),
-            Err(Error::InvalidOieb { .. })
-        ));
-        let mut bad = o;
-        bad.payload_read_pos = 1024;
-        assert!(matches!(validate(&bad, 1280), Err(Error::Corrupt { .. })));
-        let mut bad = o;
-        bad.metadata_written_bytes = 4;
-        assert!(matches!(
-            validate(&bad, 1280),
-            Err(Error::InvalidMetadata { .. })
-        ));
+        type Spoil = fn(&mut OiebFields);
+        type Want = fn(&Error) -> bool;
+        let cases: [(&str, Spoil, Want); 3] = [
+            (
+                "oieb_size 64",
+                |o| o.oieb_size = 64,
+                |e| matches!(e, Error::InvalidOieb { .. }),
+            ),
+            (
+                "read_pos 1024",
+                |o| o.payload_read_pos = 1024,
+                |e| matches!(e, Error::Corrupt { .. }),
+            ),
+            (
+                "metadata_written 4",
+                |o| o.metadata_written_bytes = 4,
+                |e| matches!(e, Error::InvalidMetadata { .. }),
+            ),
+        ];
+        for (case, spoil, want) in cases {
+            let mut bad = o;
+            spoil(&mut bad);
+            let got = validate(&bad, 1280);
+            assert!(got.as_ref().is_err_and(want), "{case}: {got:?}");
+        }
         assert!(decode_metadata(&[9, 0, 0, 0, 0, 0, 0, 0, 1]).is_err());
     }
 

@@ -100,39 +100,34 @@ pub fn recommended_payload_size(max_len: u64, held: u64) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// The placement examples of the spec (1 to 4 and 7): `(case, P, w, t, placement and
+    /// ring bytes used)`, `None` where the frame does not fit now (`BufferFull`).
     #[test]
-    fn spec_example_1_marker() {
-        assert_eq!(
-            plan(1024, 900, 200).ok(),
-            Some((Placement::Wrap { waste: 124 }, 324))
-        );
-    }
-
-    #[test]
-    fn spec_example_2_exact_fit() {
-        assert_eq!(frame_bytes(1024, 1008).ok(), Some(1024));
-        assert_eq!(plan(1024, 0, 1024).ok(), Some((Placement::InPlace, 1024)));
-        // Upstream writers may leave w == P: wrap without waste.
-        assert_eq!(
-            plan(1024, 1024, 100).ok(),
-            Some((Placement::Wrap { waste: 0 }, 100))
-        );
-    }
-
-    #[test]
-    fn spec_example_3_early_wrap() {
-        assert_eq!(
-            plan(1024, 600, 410).ok(),
-            Some((Placement::Wrap { waste: 424 }, 834))
-        );
-    }
-
-    #[test]
-    fn spec_example_4_unplaceable() {
-        assert!(matches!(
-            plan(1024, 116, 894),
-            Err(Error::BufferFull { .. })
-        ));
+    fn spec_examples_of_placement() {
+        let wrap = |waste| Placement::Wrap { waste };
+        let cases = [
+            ("1: marker", 1024, 900, 200, Some((wrap(124), 324))),
+            (
+                "2: exact fit",
+                1024,
+                0,
+                1024,
+                Some((Placement::InPlace, 1024)),
+            ),
+            // Upstream writers may leave w == P: wrap without waste.
+            ("2: w == P", 1024, 1024, 100, Some((wrap(0), 100))),
+            ("3: early wrap", 1024, 600, 410, Some((wrap(424), 834))),
+            ("4: unplaceable", 1024, 116, 894, None),
+            ("7: six then seven KiB", 10240, 6160, 7184, None),
+        ];
+        for (case, p, w, t, want) in cases {
+            match (plan(p, w, t), want) {
+                (Ok(got), Some(want)) => assert_eq!(got, want, "example {case}"),
+                (Err(Error::BufferFull { .. }), None) => {}
+                (got, want) => panic!("example {case}: got {got:?}, want {want:?}"),
+            }
+        }
+        assert_eq!(frame_bytes(1024, 1008).ok(), Some(1024), "example 2");
     }
 
     #[test]
@@ -157,14 +152,6 @@ mod tests {
             Err(Error::InvalidFrameSize { size: 0 })
         ));
         assert!(frame_bytes(64, u64::MAX).is_err());
-    }
-
-    #[test]
-    fn spec_example_7_six_then_seven_kib() {
-        assert!(matches!(
-            plan(10240, 6160, 7184),
-            Err(Error::BufferFull { .. })
-        ));
     }
 
     #[test]

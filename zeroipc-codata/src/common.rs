@@ -113,6 +113,19 @@ pub(crate) fn flag(name: &str, field: &'static str, v: u64) -> crate::Result<boo
     }
 }
 
+/// The state a shared state word's `code` stands for, `states` listing them by code:
+/// `Corrupt` naming the structure for any other code.
+pub(crate) fn state_of<S: Copy>(name: &str, code: u32, states: &[S]) -> crate::Result<S> {
+    match usize::try_from(code).ok().and_then(|i| states.get(i)) {
+        Some(&s) => Ok(s),
+        None => Err(crate::Error::from(zeroipc_format::Error::corrupt_field(
+            name,
+            "state",
+            u64::from(code),
+        ))),
+    }
+}
+
 /// The `closed` byte at `at` of a composite's header (Acquire): `Corrupt` unless 0 or 1.
 pub(crate) fn closed(
     header: &zeroipc_format::Region,

@@ -39,6 +39,12 @@ pub enum FutureState {
     Error,
 }
 
+impl FutureState {
+    /// The states by their code in the `state` word.
+    const BY_CODE: [Self; 4] = [Self::Pending, Self::Computing, Self::Ready, Self::Error];
+}
+const _: () = assert!(PENDING == 0 && COMPUTING == 1 && READY == 2 && ERROR == 3);
+
 /// A shared future: set once with a value or an error, read by any number of processes.
 ///
 /// Waiting is a shared futex wait on the `state` word in bounded slices (spec D5); the setter
@@ -188,17 +194,7 @@ impl<T: Pod> Future<T> {
     }
 
     fn decode(&self, code: u32) -> Result<FutureState> {
-        match code {
-            PENDING => Ok(FutureState::Pending),
-            COMPUTING => Ok(FutureState::Computing),
-            READY => Ok(FutureState::Ready),
-            ERROR => Ok(FutureState::Error),
-            other => Err(Error::from(FormatError::corrupt_field(
-                &self.name,
-                "state",
-                u64::from(other),
-            ))),
-        }
+        common::state_of(&self.name, code, &FutureState::BY_CODE)
     }
 
     /// The current state.

@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread::JoinHandle;
 
 use bytemuck::Pod;
-use zeroipc_format::{Error as FormatError, Segment};
+use zeroipc_format::Segment;
 
 use crate::error::{Error, Result};
 use crate::future::Future;
@@ -39,13 +39,7 @@ impl<U: Pod> DerivedFuture<U> {
     /// The error of completing the derived future (e.g. [`Error::AlreadySet`] if someone
     /// else completed it first); [`FormatError::InvalidArgument`] if the worker panicked.
     pub fn join(mut self) -> Result<()> {
-        match self.worker.take().map(JoinHandle::join) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => {
-                Err(FormatError::InvalidArgument("derived future worker panicked".into()).into())
-            }
-            None => Ok(()),
-        }
+        crate::operators::join_thread(self.worker.take(), "derived future worker")
     }
 }
 

@@ -60,6 +60,17 @@ pub enum LazyState {
     Error,
 }
 
+impl LazyState {
+    /// The states by their code in the `state` word.
+    const BY_CODE: [Self; 4] = [
+        Self::NotComputed,
+        Self::Computing,
+        Self::Computed,
+        Self::Error,
+    ];
+}
+const _: () = assert!(NOT_COMPUTED == 0 && COMPUTING == 1 && COMPUTED == 2 && ERROR == 3);
+
 /// The stored C++ `ComputationOp` (decoded).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LazyOp<T> {
@@ -343,17 +354,7 @@ impl<T: Pod> Lazy<T> {
     }
 
     fn decode(&self, code: u32) -> Result<LazyState> {
-        match code {
-            NOT_COMPUTED => Ok(LazyState::NotComputed),
-            COMPUTING => Ok(LazyState::Computing),
-            COMPUTED => Ok(LazyState::Computed),
-            ERROR => Ok(LazyState::Error),
-            other => Err(Error::from(FormatError::corrupt_field(
-                &self.name,
-                "state",
-                u64::from(other),
-            ))),
-        }
+        common::state_of(&self.name, code, &LazyState::BY_CODE)
     }
 
     /// The current state.

@@ -39,13 +39,7 @@ impl<U: Pod> Derived<U> {
     /// # Errors
     /// The driver's error (e.g. `Corrupt`), or [`FormatError::InvalidArgument`] if it panicked.
     pub fn join(mut self) -> Result<()> {
-        match self.driver.take().map(JoinHandle::join) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => {
-                Err(FormatError::InvalidArgument("stream driver panicked".into()).into())
-            }
-            None => Ok(()),
-        }
+        join_thread(self.driver.take(), "stream driver")
     }
 }
 
@@ -62,6 +56,36 @@ pub(crate) fn put<U: Pod>(out: &Stream<U>, v: U) -> Result<bool> {
         Ok(()) => Ok(true),
         Err(Error::Closed { .. }) => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// Moves `input` into `out` through `step`, which gives for each element what to emit (if
+/// anything) and whether to go on after it; stops early once `out` is closed.
+pub(crate) fn pipe<T, U: Pod>(
+    input: impl IntoIterator<Item = Result<T>>,
+    out: &Stream<U>,
+    mut step: impl FnMut(T) -> (Option<U>, bool),
+) -> Result<()> {
+    for x in input {
+        let (emit, go_on) = step(x?);
+        if let Some(v) = emit
+            && !put(out, v)?
+        {
+            break;
+        }
+        if !go_on {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Waits for the thread of a derived stream or future; `what` names it when it panicked.
+pub(crate) fn join_thread(thread: Option<JoinHandle<Result<()>>>, what: &str) -> Result<()> {
+    match thread.map(JoinHandle::join) {
+        Some(Ok(r)) => r,
+        Some(Err(_)) => Err(FormatError::InvalidArgument(format!("{what} panicked")).into()),
+        None => Ok(()),
     }
 }
 
@@ -106,12 +130,7 @@ impl<T: Pod> Stream<T> {
         mut f: impl FnMut(T) -> U + Send + 'static,
     ) -> Result<Derived<U>> {
         self.derive(seg, name, "map", move |sub, out| {
-            for x in sub {
-                if !put(out, f(x?))? {
-                    break;
-                }
-            }
-            Ok(())
+            pipe(sub, out, |x| (Some(f(x)), true))
         })
     }
 
@@ -126,13 +145,7 @@ impl<T: Pod> Stream<T> {
         mut pred: impl FnMut(&T) -> bool + Send + 'static,
     ) -> Result<Derived<T>> {
         self.derive(seg, name, "filter", move |sub, out| {
-            for x in sub {
-                let x = x?;
-                if pred(&x) && !put(out, x)? {
-                    break;
-                }
-            }
-            Ok(())
+            pipe(sub, out, |x| (pred(&x).then_some(x), true))
         })
     }
 
@@ -150,13 +163,10 @@ impl<T: Pod> Stream<T> {
     ) -> Result<Derived<A>> {
         self.derive(seg, name, "scan", move |sub, out| {
             let mut acc = init;
-            for x in sub {
-                acc = f(acc, x?);
-                if !put(out, acc)? {
-                    break;
-                }
-            }
-            Ok(())
+            pipe(sub, out, |x| {
+                acc = f(acc, x);
+                (Some(acc), true)
+            })
         })
     }
 
@@ -166,12 +176,7 @@ impl<T: Pod> Stream<T> {
     /// As [`Stream::map`].
     pub fn take(&self, seg: &Segment, name: &str, n: u64) -> Result<Derived<T>> {
         self.derive(seg, name, "take", move |sub, out| {
-            for x in sub.take(n as usize) {
-                if !put(out, x?)? {
-                    break;
-                }
-            }
-            Ok(())
+            pipe(sub.take(n as usize), out, |x| (Some(x), true))
         })
     }
 
@@ -181,12 +186,7 @@ impl<T: Pod> Stream<T> {
     /// As [`Stream::map`].
     pub fn skip(&self, seg: &Segment, name: &str, n: u64) -> Result<Derived<T>> {
         self.derive(seg, name, "skip", move |sub, out| {
-            for x in sub.skip(n as usize) {
-                if !put(out, x?)? {
-                    break;
-                }
-            }
-            Ok(())
+            pipe(sub.skip(n as usize), out, |x| (Some(x), true))
         })
     }
 

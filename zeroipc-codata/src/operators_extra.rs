@@ -12,7 +12,7 @@ use bytemuck::Pod;
 use zeroipc_format::{Error as FormatError, Segment};
 
 use crate::error::Result;
-use crate::operators::{Derived, put, spawn_driver};
+use crate::operators::{Derived, pipe, spawn_driver};
 use crate::stream::{Stream, Subscription};
 
 /// Where a derived stream's driver takes its elements from.
@@ -35,39 +35,22 @@ pub(crate) fn derive_eager<T: Pod, U: Pod>(
 }
 
 pub(crate) fn map_body<T: Pod, U: Pod>(mut f: impl FnMut(T) -> U + Send + 'static) -> Body<T, U> {
-    Box::new(move |input, out| {
-        for x in input {
-            if !put(out, f(x?))? {
-                break;
-            }
-        }
-        Ok(())
-    })
+    Box::new(move |input, out| pipe(input, out, |x| (Some(f(x)), true)))
 }
 
 pub(crate) fn filter_body<T: Pod>(mut f: impl FnMut(&T) -> bool + Send + 'static) -> Body<T, T> {
-    Box::new(move |input, out| {
-        for x in input {
-            let x = x?;
-            if f(&x) && !put(out, x)? {
-                break;
-            }
-        }
-        Ok(())
-    })
+    Box::new(move |input, out| pipe(input, out, |x| (f(&x).then_some(x), true)))
 }
 
 pub(crate) fn take_while_body<T: Pod>(
     mut f: impl FnMut(&T) -> bool + Send + 'static,
 ) -> Body<T, T> {
+    // The first element for which `f` fails ends the stream and is not passed on.
     Box::new(move |input, out| {
-        for x in input {
-            let x = x?;
-            if !f(&x) || !put(out, x)? {
-                break;
-            }
-        }
-        Ok(())
+        pipe(input, out, |x| {
+            let keep = f(&x);
+            (keep.then_some(x), keep)
+        })
     })
 }
 
@@ -76,14 +59,10 @@ pub(crate) fn skip_while_body<T: Pod>(
 ) -> Body<T, T> {
     Box::new(move |input, out| {
         let mut skipping = true;
-        for x in input {
-            let x = x?;
+        pipe(input, out, |x| {
             skipping = skipping && f(&x);
-            if !skipping && !put(out, x)? {
-                break;
-            }
-        }
-        Ok(())
+            ((!skipping).then_some(x), true)
+        })
     })
 }
 
@@ -93,16 +72,13 @@ pub(crate) fn rolling_body<T: Pod, U: Pod>(
 ) -> Body<T, U> {
     Box::new(move |input, out| {
         let mut win = VecDeque::with_capacity(window);
-        for x in input {
+        pipe(input, out, |x| {
             if win.len() == window {
                 win.pop_front();
             }
-            win.push_back(x?);
-            if win.len() == window && !put(out, f(&win))? {
-                break;
-            }
-        }
-        Ok(())
+            win.push_back(x);
+            ((win.len() == window).then(|| f(&win)), true)
+        })
     })
 }
 

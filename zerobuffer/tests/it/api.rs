@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Writer};
 
-use crate::common::{Peer, assert_clean, create, pattern, unique};
+use crate::common::{Peer, assert_clean, close_both, create, pattern, unique};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -34,9 +34,7 @@ fn writer_counters_count_committed_frames_and_payload_bytes() {
     w.get_frame_buffer(7).unwrap().fill(2);
     w.commit_frame().unwrap();
     assert_eq!((w.frames_written(), w.bytes_written()), (51, total + 7));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 #[repr(C)]
@@ -76,9 +74,7 @@ fn metadata_ref_borrows_in_place_and_metadata_as_checks_the_size() {
         }
         other => panic!("expected InvalidMetadata, got {other:?}"),
     }
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 #[test]

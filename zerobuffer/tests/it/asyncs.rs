@@ -10,10 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use zerobuffer::{BufferConfig, Error, Writer};
+use zerobuffer::{BufferConfig, Error};
 use zeroipc_testkit::Runtime;
 
-use crate::common::{Peer, assert_clean, create, pattern, unique};
+use crate::common::{
+    Peer, assert_clean, close_both, connected, create, next_frame, pattern, unique, writer_stream,
+};
 
 const FRAMES: u64 = 10_000;
 
@@ -22,15 +24,7 @@ fn read_frame_async_receives_10000_frames_from_a_writer_process() {
     for (k, rt) in Runtime::ALL.into_iter().enumerate() {
         let name = unique(&format!("async-read-{k}"));
         let reader = create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
-        let mut w = Peer::spawn(
-            "writer-stream",
-            &[
-                ("ZB_NAME", name.clone()),
-                ("ZB_N", FRAMES.to_string()),
-                ("ZB_MIN", "1".into()),
-                ("ZB_MAX", "4000".into()),
-            ],
-        );
+        let mut w = writer_stream(&name, FRAMES, 1, 4000);
         let (n, end) = rt.block_on(async {
             let mut n = 0u64;
             while n < FRAMES {
@@ -123,9 +117,7 @@ fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
 
 #[test]
 fn a_dropped_pending_read_loses_no_frame_and_no_token() {
-    let name = unique("async-drop");
-    let reader = create(&name, BufferConfig::new(0, 4096)).expect("create");
-    let mut writer = Writer::connect(&name).expect("connect");
+    let (name, reader, mut writer) = connected("async-drop", BufferConfig::new(0, 4096));
     for round in 0..50u8 {
         {
             let mut fut = pin!(reader.read_frame_async());
@@ -134,23 +126,20 @@ fn a_dropped_pending_read_loses_no_frame_and_no_token() {
             // before or after the drop: either way it must come back.
             writer.write_frame(&[round; 16]).expect("write");
         }
-        let f = reader
-            .read_frame_timeout(Duration::from_secs(30))
-            .expect("read")
-            .expect("the frame is still there");
+        let f = next_frame(&reader, 30);
         assert_eq!(f.data(), &[round; 16]);
         drop(f);
     }
     // Exactly one token per frame: nothing further is signalled.
     assert!(reader.try_read_frame().expect("try").is_none());
+    close_both(reader, writer, &name);
 }
 
 #[test]
 fn write_frame_async_waits_for_space_and_a_dropped_one_wrote_nothing() {
     for (k, rt) in Runtime::ALL.into_iter().enumerate() {
-        let name = unique(&format!("async-write-{k}"));
-        let reader = create(&name, BufferConfig::new(0, 4096)).expect("create");
-        let mut writer = Writer::connect(&name).expect("connect");
+        let (name, reader, mut writer) =
+            connected(&format!("async-write-{k}"), BufferConfig::new(0, 4096));
         // Fill the ring.
         let mut written = 0u64;
         while writer.try_write_frame(&[1; 1000]).is_ok() {
@@ -187,6 +176,7 @@ fn write_frame_async_waits_for_space_and_a_dropped_one_wrote_nothing() {
         });
         assert_eq!(seq, written + 1, "{rt:?}");
         drop(writer);
+        assert_clean(&name);
     }
 }
 
@@ -197,12 +187,8 @@ fn the_frame_futures_are_send() {
     fn send<F: Future + Send>(f: F) -> F {
         f
     }
-    let name = unique("async-send");
-    let reader = create(&name, BufferConfig::new(64, 4096)).expect("create");
-    let mut writer = Writer::connect(&name).expect("connect");
+    let (name, reader, mut writer) = connected("async-send", BufferConfig::new(64, 4096));
     drop(send(reader.read_frame_async()));
     drop(send(writer.write_frame_async(b"x")));
-    drop(writer);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, writer, &name);
 }

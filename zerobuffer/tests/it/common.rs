@@ -176,9 +176,66 @@ pub fn one_frame_then_close(reader: Reader, mut w: Writer, name: &str, data: &[u
     let f = reader.read_frame().expect("read").expect("frame");
     assert_eq!((f.sequence(), f.data()), (1, data));
     drop(f);
-    drop(w);
+    close_both(reader, w, name);
+}
+
+/// Spawns the `writer-stream` role on the buffer `name`: a writer process that sends the
+/// frames `0..n` of the `min..=max` pattern (and metadata), then exits.
+pub fn writer_stream(name: &str, n: u64, min: u64, max: u64) -> Peer {
+    Peer::spawn(
+        "writer-stream",
+        &[
+            ("ZB_NAME", name.to_owned()),
+            ("ZB_N", n.to_string()),
+            ("ZB_MIN", min.to_string()),
+            ("ZB_MAX", max.to_string()),
+        ],
+    )
+}
+
+/// The next frame `reader` gets within `secs` seconds; none (a timeout) fails the test.
+pub fn next_frame(reader: &Reader, secs: u64) -> zerobuffer::Frame<'_> {
+    reader
+        .read_frame_timeout(Duration::from_secs(secs))
+        .expect("read")
+        .unwrap_or_else(|| panic!("no frame within {secs} s"))
+}
+
+/// The next response `c` gets within `secs` seconds; none (a timeout) fails the test.
+pub fn next_response(c: &zerobuffer::DuplexClient, secs: u64) -> zerobuffer::Frame<'_> {
+    c.receive_response(Duration::from_secs(secs))
+        .expect("receive")
+        .unwrap_or_else(|| panic!("no response within {secs} s"))
+}
+
+/// A fresh buffer for a test: its unique name (from `tag`), its reader (created with
+/// `config`) and a connected writer.
+pub fn connected(tag: &str, config: BufferConfig) -> (String, Reader, Writer) {
+    let name = unique(tag);
+    let reader = create(&name, config).expect("create");
+    let writer = Writer::connect(&name).expect("connect");
+    (name, reader, writer)
+}
+
+/// Closes the writer, then the reader, and asserts that nothing of the buffer `name` is left.
+pub fn close_both(reader: Reader, writer: Writer, name: &str) {
+    drop(writer);
     drop(reader);
     assert_clean(name);
+}
+
+/// Writes the frames `0..n` of the `min..=max` pattern.
+fn write_pattern(w: &mut Writer, n: u64, min: u64, max: u64) {
+    for i in 0..n {
+        w.write_frame(&pattern(i, min, max)).expect("write");
+    }
+}
+
+/// Blocks this child process until the parent kills it.
+fn hang() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 fn env_u64(key: &str, default: u64) -> u64 {
@@ -204,34 +261,24 @@ pub fn run_child_role(role: &str) -> i32 {
         "reader-hold" => {
             let _r = create(&name, BufferConfig::new(256, payload)).expect("create");
             println!("ZB:READY");
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-            }
+            hang()
         }
         // Writes metadata and n pattern frames, then hangs until killed.
         "writer-hang" => {
             let mut w = Writer::connect(&name).expect("connect");
-            for i in 0..n {
-                w.write_frame(&pattern(i, min, max)).expect("write");
-            }
+            write_pattern(&mut w, n, min, max);
             println!("ZB:WROTE {n}");
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-            }
+            hang()
         }
         // Writes n pattern frames, reserves a frame (zero-copy), half fills it, hangs
         // until killed before committing it.
         "writer-hang-mid-frame" => {
             let mut w = Writer::connect(&name).expect("connect");
-            for i in 0..n {
-                w.write_frame(&pattern(i, min, max)).expect("write");
-            }
+            write_pattern(&mut w, n, min, max);
             let buf = w.get_frame_buffer(512).expect("reserve");
             buf[..256].fill(0xEE);
             println!("ZB:RESERVED {n}");
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-            }
+            hang()
         }
         // As another user: plants a dangling symlink where the lock file of `name` will be.
         "plant-lock-symlink" => {
@@ -306,9 +353,7 @@ pub fn run_child_role(role: &str) -> i32 {
                 let _ = server.serve_one(&mut |req, out| {
                     if req.data() == b"hang" {
                         println!("\nZB:PROCESSING");
-                        loop {
-                            std::thread::sleep(Duration::from_secs(1));
-                        }
+                        hang()
                     }
                     out.write_frame(req.data()).map(|_| ())
                 });
@@ -321,18 +366,14 @@ pub fn run_child_role(role: &str) -> i32 {
                     .expect("client");
             c.send_request(b"slow").expect("send");
             println!("\nZB:SENT");
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-            }
+            hang()
         }
         // Announces it is waiting, then connects with `connect_timeout` (the reader is created
         // by the parent afterwards) and writes n pattern frames.
         "writer-connect-wait" => {
             println!("\nZB:WAITING");
             let mut w = Writer::connect_timeout(&name, Duration::from_secs(60)).expect("connect");
-            for i in 0..n {
-                w.write_frame(&pattern(i, min, max)).expect("write");
-            }
+            write_pattern(&mut w, n, min, max);
             println!("\nZB:WROTE {} {}", w.frames_written(), w.bytes_written());
             0
         }
@@ -345,10 +386,7 @@ pub fn run_child_role(role: &str) -> i32 {
             for i in 0..n {
                 let req = pattern(i, min, max);
                 c.send_request(&req).expect("send");
-                let resp = c
-                    .receive_response(Duration::from_secs(60))
-                    .expect("receive")
-                    .expect("a response within 60 s");
+                let resp = next_response(&c, 60);
                 let mut want = req.clone();
                 want.reverse();
                 assert_eq!(resp.data(), &want[..], "response {i}");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use zerobuffer::{BufferConfig, Error, Writer, WriterOptions};
 
-use crate::common::{assert_clean, create, poke, unique};
+use crate::common::{assert_clean, close_both, connected, create, poke, unique};
 
 const M: u64 = 64;
 const P: u64 = 256;
@@ -36,9 +36,7 @@ fn oieb_size_corrupted_writer_connect_fails() {
 
 #[test]
 fn zero_size_header_at_ring_start_is_invalid_frame_size_every_time() {
-    let name = unique("co-zero");
-    let reader = create(&name, BufferConfig::new(M, P)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("co-zero", BufferConfig::new(M, P));
     w.write_frame(&[1; 10]).expect("write");
     poke(&name, RING, &0u64.to_le_bytes());
     for _ in 0..2 {
@@ -47,16 +45,12 @@ fn zero_size_header_at_ring_start_is_invalid_frame_size_every_time() {
             Err(Error::InvalidFrameSize { size: 0 })
         ));
     }
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 #[test]
 fn header_size_past_ring_end_is_corrupt() {
-    let name = unique("co-past");
-    let reader = create(&name, BufferConfig::new(M, P)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("co-past", BufferConfig::new(M, P));
     w.write_frame(&[1; 10]).expect("write");
     for bogus in [P - 15, P, u64::MAX, u64::MAX - 15] {
         poke(&name, RING, &bogus.to_le_bytes());
@@ -68,16 +62,12 @@ fn header_size_past_ring_end_is_corrupt() {
     let f = reader.read_frame().expect("read").expect("frame");
     assert_eq!(f.data(), &[1; 10]);
     drop(f);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 #[test]
 fn sequence_corrupted_to_five_reports_expected_four() {
-    let name = unique("co-seq");
-    let reader = create(&name, BufferConfig::new(M, 1024)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("co-seq", BufferConfig::new(M, 1024));
     for _ in 0..4 {
         w.write_frame(&[9; 20]).expect("write");
     }
@@ -102,16 +92,12 @@ fn sequence_corrupted_to_five_reports_expected_four() {
             })
         ));
     }
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 #[test]
 fn impossible_oieb_values_are_corrupt() {
-    let name = unique("co-pos");
-    let reader = create(&name, BufferConfig::new(M, P)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("co-pos", BufferConfig::new(M, P));
     // payload_write_pos > P
     poke(&name, 0x30, &(P + 1).to_le_bytes());
     assert!(matches!(w.write_frame(b"x"), Err(Error::Corrupt { .. })));
@@ -138,9 +124,7 @@ fn impossible_oieb_values_are_corrupt() {
         reader.metadata(),
         Err(Error::InvalidMetadata { .. })
     ));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 thread_local! {
@@ -208,8 +192,6 @@ proptest! {
         let _ = Writer::connect_with(&name, opts);
         let _ = reader.read_frame_timeout(Duration::from_millis(1)).map(|f| f.map(|f| f.len()));
         drop(held);
-        drop(w);
-        drop(reader);
-        assert_clean(&name);
+        close_both(reader, w, &name);
     }
 }

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Frame, Writer};
 
-use crate::common::{Peer, STALE_GUARD, assert_clean, cleanup_by_new_reader, unique};
+use crate::common::{
+    Peer, STALE_GUARD, assert_clean, cleanup_by_new_reader, next_response, unique,
+};
 
 const CFG: BufferConfig = BufferConfig::new(4096, 1024 * 1024);
 
@@ -51,28 +53,19 @@ fn echo_sizes_sequential_and_pipelined_in_order() {
     for len in [1usize, 1024, 100 * 1024] {
         let req: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
         c.send_request(&req).expect("send");
-        let resp = c
-            .receive_response(Duration::from_secs(10))
-            .expect("receive")
-            .expect("response");
+        let resp = next_response(&c, 10);
         assert_eq!(resp.data(), req.as_slice(), "{len}");
     }
     for i in 0..10u32 {
         c.send_request(&i.to_le_bytes()).expect("send");
-        let resp = c
-            .receive_response(Duration::from_secs(10))
-            .expect("rx")
-            .expect("resp");
+        let resp = next_response(&c, 10);
         assert_eq!(resp.data(), i.to_le_bytes());
     }
     for i in 0..20u32 {
         c.send_request(&(1000 + i).to_le_bytes()).expect("send");
     }
     for i in 0..20u32 {
-        let resp = c
-            .receive_response(Duration::from_secs(10))
-            .expect("rx")
-            .expect("resp");
+        let resp = next_response(&c, 10);
         assert_eq!(
             resp.data(),
             (1000 + i).to_le_bytes(),
@@ -103,10 +96,7 @@ fn zero_copy_request_and_xor_server() {
         *b = (i % 256) as u8;
     }
     assert_eq!(c.commit_request().expect("commit"), 1);
-    let resp = c
-        .receive_response(Duration::from_secs(10))
-        .expect("rx")
-        .expect("resp");
+    let resp = next_response(&c, 10);
     assert!(
         resp.iter()
             .enumerate()
@@ -115,10 +105,7 @@ fn zero_copy_request_and_xor_server() {
     drop(resp);
     let req: Vec<u8> = (0..10240).map(|i| (i * 7 % 256) as u8).collect();
     c.send_request(&req).expect("send");
-    let resp = c
-        .receive_response(Duration::from_secs(10))
-        .expect("rx")
-        .expect("resp");
+    let resp = next_response(&c, 10);
     assert!(resp.iter().zip(&req).all(|(r, q)| *r == q ^ 0xff));
     drop(resp);
     server.join().expect("server");
@@ -142,10 +129,7 @@ fn server_disposed_with_pending_responses() {
     ));
     assert!(!c.is_server_connected());
     for want in [&b"one"[..], b"two"] {
-        let r = c
-            .receive_response(Duration::from_secs(5))
-            .expect("rx")
-            .expect("pending");
+        let r = next_response(&c, 5);
         assert_eq!(r.data(), want);
     }
     assert!(matches!(
@@ -157,13 +141,7 @@ fn server_disposed_with_pending_responses() {
     let again = serve_n(&name, 1, echo);
     let mut c = client(&name);
     c.send_request(b"reuse").expect("send");
-    assert_eq!(
-        c.receive_response(Duration::from_secs(5))
-            .expect("rx")
-            .expect("resp")
-            .data(),
-        b"reuse"
-    );
+    assert_eq!(next_response(&c, 5).data(), b"reuse");
     again.join().expect("server");
     drop(c);
     assert_channel_clean(&name);
@@ -177,10 +155,7 @@ fn server_crash_detected_by_client() {
     server.expect_line("READY", Duration::from_secs(10));
     let mut c = client(&name);
     c.send_request(b"ping").expect("send");
-    let r = c
-        .receive_response(Duration::from_secs(10))
-        .expect("rx")
-        .expect("pong");
+    let r = next_response(&c, 10);
     assert_eq!(r.data(), b"ping");
     drop(r);
     c.send_request(b"hang").expect("send");
@@ -226,10 +201,7 @@ fn client_death_does_not_stop_the_server() {
     std::thread::sleep(Duration::from_millis(600));
     let mut c = client(&name);
     c.send_request(b"next").expect("send");
-    let r = c
-        .receive_response(Duration::from_secs(10))
-        .expect("rx")
-        .expect("served");
+    let r = next_response(&c, 10);
     assert_eq!(r.data(), b"next");
     drop(r);
     let stats = server.join().expect("server");
@@ -259,10 +231,7 @@ fn server_blocks_on_full_response_ring_until_client_reads() {
     // Only one 8 KiB response fits the response ring: the server waits for the client.
     std::thread::sleep(Duration::from_millis(300));
     for i in 0..3u8 {
-        let r = c
-            .receive_response(Duration::from_secs(10))
-            .expect("rx")
-            .expect("resp");
+        let r = next_response(&c, 10);
         assert_eq!(r.len(), 8192);
         assert!(r.iter().all(|b| *b == i));
     }

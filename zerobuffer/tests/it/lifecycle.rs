@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use zerobuffer::{BufferConfig, Error, LOCK_DIR, MAX_NAME_LEN, Reader, Writer};
 
 use crate::common::{
-    Peer, assert_clean, cleanup_by_new_reader, kill_writer_then_drain, one_frame_then_close,
-    resource_paths, unique,
+    Peer, assert_clean, cleanup_by_new_reader, close_both, connected, kill_writer_then_drain,
+    next_frame, one_frame_then_close, resource_paths, unique, writer_stream,
 };
 
 #[test]
@@ -147,15 +147,10 @@ fn writer_reconnect_from_new_process_resets_sequence() {
     let name = unique("lc-recon");
     let reader = crate::common::create(&name, BufferConfig::new(256, 16 * 1024)).expect("create");
     for round in 0..2 {
-        let mut child = Peer::spawn(
-            "writer-stream",
-            &[("ZB_NAME", name.clone()), ("ZB_N", "3".into())],
-        );
+        // The role's default frame sizes (1..=1024).
+        let mut child = writer_stream(&name, 3, 1, 1024);
         for i in 0..3 {
-            let f = reader
-                .read_frame_timeout(Duration::from_secs(10))
-                .expect("read")
-                .expect("frame");
+            let f = next_frame(&reader, 10);
             assert_eq!(f.sequence(), i + 1, "round {round}");
         }
         assert_eq!(child.reap(), Some(0));
@@ -180,9 +175,7 @@ fn writer_reconnect_from_new_process_resets_sequence() {
             got: 1
         })
     ));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// R5 with the dead writer's frames still unread when the next writer connects: the OIEB
@@ -223,9 +216,7 @@ fn new_writer_connecting_before_the_dead_ones_frames_are_drained_restarts_sequen
 
 #[test]
 fn graceful_reader_close_reported_to_writer() {
-    let name = unique("lc-rclose");
-    let reader = crate::common::create(&name, BufferConfig::default()).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("lc-rclose", BufferConfig::default());
     drop(reader);
     assert_clean(&name);
     assert!(matches!(

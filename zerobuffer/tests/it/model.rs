@@ -9,7 +9,7 @@ use std::cell::Cell;
 use proptest::prelude::*;
 use zerobuffer::{BufferConfig, Error, Frame, Writer, ring};
 
-use crate::common::{assert_clean, create, unique};
+use crate::common::{close_both, create, unique};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -109,8 +109,6 @@ proptest! {
         prop_assert_eq!(read, written);
         prop_assert_eq!(reader.health().expect("health").free_bytes, p);
         drop(held);
-        drop(w);
-        drop(reader);
-        assert_clean(&name);
+        close_both(reader, w, &name);
     }
 }

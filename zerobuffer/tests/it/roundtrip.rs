@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use zerobuffer::{BufferConfig, Error, Writer};
 
-use crate::common::{Peer, assert_clean, one_frame_then_close, pattern, unique};
+use crate::common::{
+    assert_clean, close_both, connected, next_frame, one_frame_then_close, pattern, unique,
+    writer_stream,
+};
 
 #[test]
 fn two_process_variable_frames_hundreds_of_wraps() {
@@ -12,21 +15,10 @@ fn two_process_variable_frames_hundreds_of_wraps() {
     let n = 20_000u64;
     let (min, max) = (1u64, 3000u64);
     let reader = crate::common::create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
-    let mut child = Peer::spawn(
-        "writer-stream",
-        &[
-            ("ZB_NAME", name.clone()),
-            ("ZB_N", n.to_string()),
-            ("ZB_MIN", min.to_string()),
-            ("ZB_MAX", max.to_string()),
-        ],
-    );
+    let mut child = writer_stream(&name, n, min, max);
     let mut frames = 0u64;
     for i in 0..n {
-        let frame = reader
-            .read_frame_timeout(Duration::from_secs(10))
-            .expect("read")
-            .expect("frame before timeout");
+        let frame = next_frame(&reader, 10);
         assert_eq!(frame.sequence(), i + 1, "sequence of frame {i}");
         assert_eq!(
             frame.data(),
@@ -62,20 +54,9 @@ fn two_process_one_mib_frames() {
     let mib = 1024 * 1024;
     let reader =
         crate::common::create(&name, BufferConfig::new(256, 4 * mib + 4096)).expect("create");
-    let mut child = Peer::spawn(
-        "writer-stream",
-        &[
-            ("ZB_NAME", name.clone()),
-            ("ZB_N", n.to_string()),
-            ("ZB_MIN", mib.to_string()),
-            ("ZB_MAX", mib.to_string()),
-        ],
-    );
+    let mut child = writer_stream(&name, n, mib, mib);
     for i in 0..n {
-        let frame = reader
-            .read_frame_timeout(Duration::from_secs(10))
-            .expect("read")
-            .expect("frame");
+        let frame = next_frame(&reader, 10);
         assert_eq!(frame.sequence(), i + 1);
         assert_eq!(frame.len() as u64, mib);
         assert!(
@@ -132,9 +113,7 @@ fn threads_round_trip_holding_several_frames() {
 
 #[test]
 fn metadata_round_trip_and_write_once() {
-    let name = unique("rt-meta");
-    let reader = crate::common::create(&name, BufferConfig::new(1024, 10240)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("rt-meta", BufferConfig::new(1024, 10240));
     assert_eq!(reader.metadata().expect("none yet"), None);
     let meta: Vec<u8> = (0..500u32).map(|i| (i % 256) as u8).collect();
     w.set_metadata(&meta).expect("first write");
@@ -170,16 +149,12 @@ fn metadata_round_trip_and_write_once() {
     ));
     w.set_metadata(&[]).expect("empty metadata allowed");
     assert_eq!(reader.metadata().expect("read"), Some(Vec::new()));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 #[test]
 fn metadata_block_zero_rejects_metadata_but_frames_work() {
-    let name = unique("rt-meta0");
-    let reader = crate::common::create(&name, BufferConfig::new(0, 1024)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("rt-meta0", BufferConfig::new(0, 1024));
     assert!(matches!(
         w.set_metadata(&[]),
         Err(Error::MetadataTooLarge { .. })
@@ -189,9 +164,7 @@ fn metadata_block_zero_rejects_metadata_but_frames_work() {
 
 #[test]
 fn zero_copy_metadata_is_invisible_until_committed() {
-    let name = unique("rt-meta-zc");
-    let reader = crate::common::create(&name, BufferConfig::new(256, 1024)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("rt-meta-zc", BufferConfig::new(256, 1024));
     assert!(matches!(
         w.get_metadata_buffer(249),
         Err(Error::MetadataTooLarge {
@@ -217,7 +190,5 @@ fn zero_copy_metadata_is_invisible_until_committed() {
         w.commit_metadata(),
         Err(Error::InvalidArgument(_))
     ));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }

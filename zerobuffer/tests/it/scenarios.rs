@@ -6,15 +6,13 @@ use std::time::{Duration, Instant};
 
 use zerobuffer::{BufferConfig, Error, HealthLevel, Writer};
 
-use crate::common::{assert_clean, create, peek, unique};
+use crate::common::{assert_clean, close_both, connected, create, next_frame, peek, unique};
 
 /// §3.1 test vector: OIEB, metadata and ring bytes after metadata "hello" and frames of 10
 /// and 20 bytes in a 100/1000 buffer.
 #[test]
 fn oieb_test_vector_matches_spec_bytes() {
-    let name = unique("sc-vector");
-    let reader = create(&name, BufferConfig::new(100, 1000)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-vector", BufferConfig::new(100, 1000));
     w.set_metadata(b"hello").expect("metadata");
     w.write_frame(&[0xa1; 10]).expect("frame 1");
     w.write_frame(&[0xb2; 20]).expect("frame 2");
@@ -54,17 +52,13 @@ fn oieb_test_vector_matches_spec_bytes() {
             .len(),
         1280
     );
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F1.3 buffer full; F4.10 filling to 100 % blocks.
 #[test]
 fn f1_3_buffer_full_then_one_release_unblocks() {
-    let name = unique("sc-full");
-    let reader = create(&name, BufferConfig::new(0, 10240)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-full", BufferConfig::new(0, 10240));
     let mut n = 0;
     while w
         .write_frame_timeout(&[1; 1008], Duration::from_millis(50))
@@ -81,17 +75,13 @@ fn f1_3_buffer_full_then_one_release_unblocks() {
     drop(f);
     w.write_frame_timeout(&[2; 1008], Duration::from_millis(50))
         .expect("space after one release");
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F4.6 exact fit: `P - 16` fills the ring (free 0), and works again after release.
 #[test]
 fn f4_6_exact_fit_twice() {
-    let name = unique("sc-exact");
-    let reader = create(&name, BufferConfig::new(0, 10240)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-exact", BufferConfig::new(0, 10240));
     for round in 0..2 {
         w.write_frame(&[round; 10224]).expect("exact fit");
         assert_eq!(reader.health().expect("health").free_bytes, 0);
@@ -101,17 +91,13 @@ fn f4_6_exact_fit_twice() {
         drop(f);
         assert_eq!(reader.health().expect("health").free_bytes, 10240);
     }
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F4.7 zero length rejected, one byte works, 16 bytes of overhead.
 #[test]
 fn f4_7_zero_length_rejected_one_byte_costs_seventeen() {
-    let name = unique("sc-len");
-    let reader = create(&name, BufferConfig::new(0, 1024)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-len", BufferConfig::new(0, 1024));
     assert!(matches!(
         w.write_frame(&[]),
         Err(Error::InvalidFrameSize { size: 0 })
@@ -121,17 +107,13 @@ fn f4_7_zero_length_rejected_one_byte_costs_seventeen() {
     let f = reader.read_frame().expect("read").expect("frame");
     assert_eq!(f.data(), &[42]);
     drop(f);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F4.4 / T11.2 payload 64: 1-byte ok, 49-byte `FrameTooLarge` (also 33..=47), 48 exact.
 #[test]
 fn f4_4_minimum_ring() {
-    let name = unique("sc-min");
-    let reader = create(&name, BufferConfig::new(0, 64)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-min", BufferConfig::new(0, 64));
     w.write_frame(&[1]).expect("1 byte");
     for len in [33usize, 40, 47, 49, 100] {
         assert!(
@@ -146,17 +128,13 @@ fn f4_4_minimum_ring() {
     w.write_frame(&[2; 2])
         .expect("2-byte frame fits a 64-byte ring");
     drop(reader.read_frame().expect("read").expect("frame"));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F4.8 / T5.3: 6 KiB then 7 KiB in a 10 KiB ring is unplaceable: `BufferFull` at once.
 #[test]
 fn f4_8_unplaceable_frame_fails_immediately() {
-    let name = unique("sc-unplace");
-    let reader = create(&name, BufferConfig::new(0, 10240)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-unplace", BufferConfig::new(0, 10240));
     w.write_frame(&[1; 6144]).expect("6 KiB");
     let start = Instant::now();
     let r = w.write_frame_timeout(&[2; 7168], Duration::from_secs(30));
@@ -174,17 +152,13 @@ fn f4_8_unplaceable_frame_fails_immediately() {
         w.write_frame_timeout(&[2; 7168], Duration::from_millis(10)),
         Err(Error::BufferFull { .. })
     ));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F5.5 / §10.3 example 1: a marker, free bytes drop by the tail, reader follows to 0.
 #[test]
 fn f5_5_wrap_marker_and_waste_accounting() {
-    let name = unique("sc-marker");
-    let reader = create(&name, BufferConfig::new(0, 1024)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-marker", BufferConfig::new(0, 1024));
     for _ in 0..3 {
         w.write_frame(&[3; 284]).expect("T = 300");
     }
@@ -214,17 +188,13 @@ fn f5_5_wrap_marker_and_waste_accounting() {
     drop(f);
     let h = reader.health().expect("health");
     assert_eq!((h.free_bytes, h.read_pos, h.frames_read), (1024, 200, 5));
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// §10.3 example 3: early wrap instead of a 14-byte tail.
 #[test]
 fn early_wrap_never_leaves_a_tiny_tail() {
-    let name = unique("sc-early");
-    let reader = create(&name, BufferConfig::new(0, 1024)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-early", BufferConfig::new(0, 1024));
     w.write_frame(&[1; 584]).expect("T = 600");
     drop(reader.read_frame().expect("read").expect("frame"));
     w.write_frame(&[2; 394]).expect("T = 410 wraps early");
@@ -233,17 +203,13 @@ fn early_wrap_never_leaves_a_tiny_tail() {
     let f = reader.read_frame().expect("read").expect("frame");
     assert_eq!((f.sequence(), f.len()), (2, 394));
     drop(f);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// §9 example (R4): frames held across a wrap are never overwritten; waste returns in order.
 #[test]
 fn held_frames_across_wrap_are_protected() {
-    let name = unique("sc-held");
-    let reader = create(&name, BufferConfig::new(0, 64)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-held", BufferConfig::new(0, 64));
     w.write_frame(&[0; 2]).expect("X at 0..18");
     drop(reader.read_frame().expect("read").expect("X"));
     w.write_frame(&[0xaa; 4]).expect("A at 18..38");
@@ -267,17 +233,13 @@ fn held_frames_across_wrap_are_protected() {
     assert_eq!(a.data(), &[0xaa; 4]);
     a.release().expect("oldest first");
     assert_eq!(reader.health().expect("health").free_bytes, 64);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F4.2 / T11.4 signal coalescing: the semaphore counts pending frames.
 #[test]
 fn f4_2_semaphore_counts_pending_frames() {
-    let name = unique("sc-sem");
-    let reader = create(&name, BufferConfig::new(0, 4096)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-sem", BufferConfig::new(0, 4096));
     for i in 0..10u8 {
         w.write_frame(&[i; 100]).expect("write");
     }
@@ -287,26 +249,20 @@ fn f4_2_semaphore_counts_pending_frames() {
         assert_eq!(f.data(), &[i; 100]);
     }
     assert_eq!(reader.pending_signals().expect("value"), 0);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F4.1 / T11.3 alternating 90 % / 1 byte / 90 % frames.
 #[test]
 fn f4_1_alternating_sizes() {
-    let name = unique("sc-alt");
-    let reader = create(&name, BufferConfig::new(0, 10240)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-alt", BufferConfig::new(0, 10240));
     for (i, len) in [9216usize, 1, 9216, 1, 9216].into_iter().enumerate() {
         w.write_frame(&vec![i as u8; len]).expect("write");
         let f = reader.read_frame().expect("read").expect("frame");
         assert_eq!(f.len(), len);
         assert!(f.iter().all(|b| *b == i as u8));
     }
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F1.5 mixed sizes through a 102400 ring; F12.2 block alignment.
@@ -326,17 +282,13 @@ fn f1_5_mixed_sizes_and_alignment() {
         let f = reader.read_frame().expect("read").expect("frame");
         assert_eq!((f.sequence(), f.len()), (i as u64 + 1, len));
     }
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F12.1 / T13.1 OIEB after each write and read.
 #[test]
 fn f12_1_oieb_consistency_after_each_operation() {
-    let name = unique("sc-oieb");
-    let reader = create(&name, BufferConfig::new(0, 4096)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-oieb", BufferConfig::new(0, 4096));
     let mut expect_w = 0;
     for i in 1..=20u64 {
         let len = 10 + (i as usize * 13) % 90;
@@ -358,17 +310,13 @@ fn f12_1_oieb_consistency_after_each_operation() {
         drop(f);
         assert_eq!(reader.health().expect("health").free_bytes, 4096);
     }
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F14.6 / T15.6 utilisation: degradation detected at 80 %, critical above 95 %.
 #[test]
 fn f14_6_health_levels_follow_utilisation() {
-    let name = unique("sc-health");
-    let reader = create(&name, BufferConfig::new(0, 10240)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-health", BufferConfig::new(0, 10240));
     let mut levels = Vec::new();
     for _ in 0..10 {
         w.write_frame(&[0; 1008]).expect("write");
@@ -388,9 +336,7 @@ fn f14_6_health_levels_follow_utilisation() {
     assert_eq!(levels[6].1, HealthLevel::Healthy); // 70 %
     assert_eq!(levels[7].1, HealthLevel::Degraded); // 80 %
     assert_eq!(levels[9].1, HealthLevel::Critical); // 100 %
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F5.7 / T5.4: 100 MiB ring, `P - 16` accepted, larger rejected.
@@ -413,17 +359,13 @@ fn f5_7_large_ring_limits() {
     let f = reader.read_frame().expect("read").expect("frame");
     assert_eq!((f.len() as u64, f[0], f[f.len() - 1]), (p - 16, 1, 2));
     drop(f);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F1.1 / T1.1 simple write-read with 100 bytes of metadata and one 1 KiB frame.
 #[test]
 fn f1_1_simple_write_read() {
-    let name = unique("sc-simple");
-    let reader = create(&name, BufferConfig::new(1024, 10240)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-simple", BufferConfig::new(1024, 10240));
     let meta: Vec<u8> = (0..100u8).collect();
     w.set_metadata(&meta).expect("metadata");
     let data: Vec<u8> = (0..1024u32).map(|i| (i % 256) as u8).collect();
@@ -432,9 +374,7 @@ fn f1_1_simple_write_read() {
     assert_eq!((f.sequence(), f.data()), (1, data.as_slice()));
     assert_eq!(reader.metadata().expect("metadata"), Some(meta));
     drop(f);
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F1.6 / F4.5 / F6.3 / T6.3 / T11.5 slow reader: the writer blocks, nothing is lost.
@@ -458,10 +398,7 @@ fn f1_6_slow_reader_flow_control() {
     });
     for i in 0..100u32 {
         std::thread::sleep(Duration::from_millis(2));
-        let f = reader
-            .read_frame_timeout(Duration::from_secs(10))
-            .expect("read")
-            .expect("frame");
+        let f = next_frame(&reader, 10);
         assert_eq!(f.sequence(), u64::from(i) + 1);
         assert!(f.iter().all(|b| *b == (i % 256) as u8));
     }
@@ -490,10 +427,7 @@ fn f4_9_ten_thousand_frames_through_small_ring() {
         }
     });
     for i in 0..10_000u32 {
-        let f = reader
-            .read_frame_timeout(Duration::from_secs(10))
-            .expect("read")
-            .expect("frame");
+        let f = next_frame(&reader, 10);
         assert_eq!(f.sequence(), u64::from(i) + 1);
         assert!(f.iter().all(|b| *b == (i % 251) as u8), "frame {i}");
     }
@@ -505,9 +439,7 @@ fn f4_9_ten_thousand_frames_through_small_ring() {
 /// F6.2 / T6.2 burst of 50 × 1 KiB written before the reader starts.
 #[test]
 fn f6_2_burst_before_reader_starts() {
-    let name = unique("sc-burst");
-    let reader = create(&name, BufferConfig::new(0, 64 * 1024)).expect("create");
-    let mut w = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w) = connected("sc-burst", BufferConfig::new(0, 64 * 1024));
     for i in 0..50u8 {
         w.write_frame(&[i; 1024]).expect("write");
     }
@@ -515,9 +447,7 @@ fn f6_2_burst_before_reader_starts() {
         let f = reader.read_frame().expect("read").expect("frame");
         assert_eq!((f.sequence(), f[0], f[1023]), (u64::from(i) + 1, i, i));
     }
-    drop(w);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w, &name);
 }
 
 /// F7.1 / F10.1 / T10.1 semaphore creation fails after the shared memory exists: the error is
@@ -598,9 +528,7 @@ fn f12_3_lock_file_is_held() {
 #[test]
 fn implicit_wrap_after_upstream_tiny_tail() {
     use crate::common::poke;
-    let name = unique("sc-tail");
-    let reader = create(&name, BufferConfig::new(0, 1024)).expect("create");
-    let mut w1 = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w1) = connected("sc-tail", BufferConfig::new(0, 1024));
     w1.write_frame(&[5; 84]).expect("frame 1");
     // Rewrite it into what an upstream C++ writer produces: T = 1010 at 0, w = 1010.
     poke(&name, 128, &994u64.to_le_bytes());
@@ -636,9 +564,7 @@ fn implicit_wrap_after_upstream_tiny_tail() {
     assert_eq!(reader.health().expect("health").free_bytes, 1024 - 66);
     drop(f);
     assert_eq!(reader.health().expect("health").free_bytes, 1024);
-    drop(w2);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w2, &name);
 }
 
 /// Upstream writers leave `w == P` after an exact fill; a project writer connecting there
@@ -646,9 +572,7 @@ fn implicit_wrap_after_upstream_tiny_tail() {
 #[test]
 fn writer_inherits_write_position_at_ring_end() {
     use crate::common::poke;
-    let name = unique("sc-wp");
-    let reader = create(&name, BufferConfig::new(0, 1024)).expect("create");
-    let mut w1 = Writer::connect(&name).expect("connect");
+    let (name, reader, mut w1) = connected("sc-wp", BufferConfig::new(0, 1024));
     w1.write_frame(&[1; 1008]).expect("exact fill");
     poke(&name, 0x30, &1024u64.to_le_bytes()); // as upstream leaves it
     drop(reader.read_frame().expect("read").expect("frame"));
@@ -663,7 +587,5 @@ fn writer_inherits_write_position_at_ring_end() {
     let f = reader.try_read_frame().expect("read").expect("frame");
     assert_eq!((f.sequence(), f.len()), (1, 10));
     drop(f);
-    drop(w2);
-    drop(reader);
-    assert_clean(&name);
+    close_both(reader, w2, &name);
 }

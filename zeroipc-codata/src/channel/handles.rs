@@ -2,6 +2,26 @@
 
 use super::*;
 
+/// `Drop` (unregistering the end's peer slot) and [`Channel`] access for a registered end.
+macro_rules! registered_end {
+    ($end:ident, $kind:ident) => {
+        impl<T: Pod> Drop for $end<T> {
+            fn drop(&mut self) {
+                if let Some(s) = self.slot {
+                    self.chan.unregister(s, PeersHeader::$kind);
+                }
+            }
+        }
+
+        impl<T: Pod> $end<T> {
+            /// The channel.
+            pub fn channel(&self) -> &Channel<T> {
+                &self.chan
+            }
+        }
+    };
+}
+
 /// A registered sending end of a [`Channel`] (see [`Channel::sender`]). Unregisters on drop.
 #[derive(Debug)]
 pub struct Sender<T: Pod> {
@@ -9,20 +29,9 @@ pub struct Sender<T: Pod> {
     pub(super) slot: Option<usize>,
 }
 
-impl<T: Pod> Drop for Sender<T> {
-    fn drop(&mut self) {
-        if let Some(s) = self.slot {
-            self.chan.unregister(s, PeersHeader::KIND_SENDER);
-        }
-    }
-}
+registered_end!(Sender, KIND_SENDER);
 
 impl<T: Pod> Sender<T> {
-    /// The channel.
-    pub fn channel(&self) -> &Channel<T> {
-        &self.chan
-    }
-
     /// As [`Channel::send`], failing with [`Error::Disconnected`] when every registered
     /// receiver is gone while we wait.
     ///
@@ -95,20 +104,9 @@ impl<T: Pod> Receiver<T> {
     }
 }
 
-impl<T: Pod> Drop for Receiver<T> {
-    fn drop(&mut self) {
-        if let Some(s) = self.slot {
-            self.chan.unregister(s, PeersHeader::KIND_RECEIVER);
-        }
-    }
-}
+registered_end!(Receiver, KIND_RECEIVER);
 
 impl<T: Pod> Receiver<T> {
-    /// The channel.
-    pub fn channel(&self) -> &Channel<T> {
-        &self.chan
-    }
-
     /// As [`Channel::recv`], also ending (`Ok(None)`) once drained when every registered
     /// sender is gone (after at least one registered).
     ///

@@ -10,7 +10,7 @@ use zeroipc_format::Segment;
 use zeroipc_sync::reactor::{helper_threads, pending_waits};
 use zeroipc_testkit::{Child, Runtime, ShmGuard, role, unique_name};
 
-use crate::{LIMIT, child_segment};
+use crate::{LIMIT, child_open, child_segment};
 
 /// The reactor's counters are per process: these tests run one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -45,8 +45,7 @@ const ITEMS: u64 = 100_000;
 #[test]
 fn recv_async_gets_100k_items_in_order_from_another_process() {
     if role().is_some() {
-        let seg = child_segment();
-        let ch = Channel::<u64>::open(&seg, "ch").unwrap();
+        let (_seg, ch) = child_open(Channel::<u64>::open, "ch");
         for i in 0..ITEMS {
             ch.send(i).unwrap();
         }
@@ -117,8 +116,7 @@ const TASKS: usize = 1_000;
 #[test]
 fn a_thousand_tasks_each_awaiting_its_own_channel_all_complete() {
     if role().is_some() {
-        let seg = child_segment();
-        let go = Future::<u8>::open(&seg, "go").unwrap();
+        let (seg, go) = child_open(Future::<u8>::open, "go");
         go.get_timeout(LIMIT).unwrap();
         for i in 0..TASKS {
             let ch = Channel::<u64>::open(&seg, &format!("c{i}")).unwrap();
@@ -213,8 +211,7 @@ const CANCEL_CHUNK: u64 = 100;
 #[test]
 fn dropping_pending_recv_async_loses_nothing_exactly_once_over_10k_items() {
     if role().is_some() {
-        let seg = child_segment();
-        let ch = Channel::<u64>::open(&seg, "ch").unwrap();
+        let (seg, ch) = child_open(Channel::<u64>::open, "ch");
         let ack = Channel::<u64>::open(&seg, "ack").unwrap();
         for i in 0..CANCEL_ITEMS {
             ch.send(i).unwrap();

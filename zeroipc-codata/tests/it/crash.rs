@@ -6,15 +6,14 @@ use std::time::{Duration, Instant};
 use zeroipc_codata::{Channel, Error, Future, Lazy, LazyState};
 use zeroipc_testkit::role;
 
-use crate::{child_segment, eventually, segment, spawn};
+use crate::{child_open, eventually, segment, spawn_one};
 
 const LONG: Duration = Duration::from_secs(60);
 
 #[test]
 fn lazy_computer_killed_another_process_takes_over() {
     if role().is_some() {
-        let seg = child_segment();
-        let l = Lazy::<u64>::open(&seg, "l").unwrap();
+        let (_seg, l) = child_open(Lazy::<u64>::open, "l");
         l.get_or_compute(|| {
             loop {
                 // Computes forever: the parent kills us mid-computation.
@@ -26,12 +25,11 @@ fn lazy_computer_killed_another_process_takes_over() {
     }
     let (seg, _g, name) = segment("cdlazyk", 1 << 16);
     let l = Lazy::<u64>::create(&seg, "l").unwrap();
-    let kid = spawn(
+    let kid = spawn_one(
         "crash::lazy_computer_killed_another_process_takes_over",
-        &["computer"],
+        "computer",
         &name,
-    )
-    .remove(0);
+    );
     assert!(eventually(LONG, || l.state().unwrap() == LazyState::Computing));
     // Waiting while the computer lives: a timeout, not a takeover.
     assert!(
@@ -56,8 +54,7 @@ fn lazy_computer_killed_another_process_takes_over() {
 #[test]
 fn channel_receiver_killed_senders_get_an_error_not_a_hang() {
     if role().is_some() {
-        let seg = child_segment();
-        let c = Channel::<u32>::open(&seg, "c").unwrap();
+        let (seg, c) = child_open(Channel::<u32>::open, "c");
         let rx = c.receiver().unwrap();
         Future::<u8>::open(&seg, "ready")
             .unwrap()
@@ -71,12 +68,11 @@ fn channel_receiver_killed_senders_get_an_error_not_a_hang() {
     let (seg, _g, name) = segment("cdrxk", 1 << 16);
     let c = Channel::<u32>::create(&seg, "c", 2).unwrap();
     let ready = Future::<u8>::create(&seg, "ready").unwrap();
-    let kid = spawn(
+    let kid = spawn_one(
         "crash::channel_receiver_killed_senders_get_an_error_not_a_hang",
-        &["receiver"],
+        "receiver",
         &name,
-    )
-    .remove(0);
+    );
     ready.get_timeout(LONG).unwrap();
     let tx = c.sender().unwrap();
     tx.send_timeout(1, LONG).unwrap();
@@ -109,8 +105,7 @@ fn channel_receiver_killed_senders_get_an_error_not_a_hang() {
 fn stream_subscriber_killed_producer_is_not_held_back() {
     use zeroipc_codata::Stream;
     if role().is_some() {
-        let seg = child_segment();
-        let st = Stream::<u32>::open(&seg, "st").unwrap();
+        let (_seg, st) = child_open(Stream::<u32>::open, "st");
         let _sub = st.subscribe().unwrap();
         // Never reads: holds the producer back until killed.
         std::thread::sleep(LONG);
@@ -118,12 +113,11 @@ fn stream_subscriber_killed_producer_is_not_held_back() {
     }
     let (seg, _g, name) = segment("cdsubk", 1 << 16);
     let st = Stream::<u32>::create(&seg, "st", 8).unwrap();
-    let kid = spawn(
+    let kid = spawn_one(
         "crash::stream_subscriber_killed_producer_is_not_held_back",
-        &["subscriber"],
+        "subscriber",
         &name,
-    )
-    .remove(0);
+    );
     assert!(eventually(LONG, || st.subscribers().unwrap() == 1));
     for v in 0..8 {
         st.emit_timeout(v, LONG).unwrap();
@@ -150,8 +144,7 @@ fn stream_subscriber_killed_producer_is_not_held_back() {
 #[test]
 fn rendezvous_receiver_killed_sender_gets_disconnected() {
     if role().is_some() {
-        let seg = child_segment();
-        let c = Channel::<u64>::open(&seg, "rv").unwrap();
+        let (seg, c) = child_open(Channel::<u64>::open, "rv");
         let _rx = c.receiver().unwrap();
         Future::<u8>::open(&seg, "ready")
             .unwrap()
@@ -164,12 +157,11 @@ fn rendezvous_receiver_killed_sender_gets_disconnected() {
     let (seg, _g, name) = segment("cdrvk", 1 << 16);
     let c = Channel::<u64>::create_unbuffered(&seg, "rv").unwrap();
     let ready = Future::<u8>::create(&seg, "ready").unwrap();
-    let kid = spawn(
+    let kid = spawn_one(
         "crash::rendezvous_receiver_killed_sender_gets_disconnected",
-        &["receiver"],
+        "receiver",
         &name,
-    )
-    .remove(0);
+    );
     ready.get_timeout(LONG).unwrap();
     let tx = c.sender().unwrap();
     // While the receiver lives, an offer nobody takes times out.

@@ -10,7 +10,7 @@ use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
 use zeroipc_testkit::role;
 
-use crate::{child_segment, eventually, segment, spawn};
+use crate::{child_open, child_segment, eventually, segment, spawn_one};
 
 /// How long a peer may take to start and reach its point.
 const START: Duration = Duration::from_secs(30);
@@ -43,8 +43,7 @@ fn channel_sender_killed_while_blocked_on_full_receiver_drains_then_ends() {
     const TEST: &str =
         "crash_matrix::channel_sender_killed_while_blocked_on_full_receiver_drains_then_ends";
     if role().is_some() {
-        let seg = child_segment();
-        let c = Channel::<u32>::open(&seg, "c").unwrap();
+        let (_seg, c) = child_open(Channel::<u32>::open, "c");
         let tx = c.sender().unwrap();
         for v in 1..=ACKED {
             tx.send(v).unwrap(); // acknowledged: `send` returned
@@ -55,7 +54,7 @@ fn channel_sender_killed_while_blocked_on_full_receiver_drains_then_ends() {
     let (seg, _g, name) = segment("cmcs", 1 << 16);
     let c = Channel::<u32>::create(&seg, "c", ACKED as usize).unwrap();
     let rx = c.receiver().unwrap();
-    let kid = spawn(TEST, &["sender"], &name).remove(0);
+    let kid = spawn_one(TEST, "sender", &name);
     // The header's `senders` word counts senders blocked on a full buffer (spec §4.20).
     let waiting = raw(&seg, "c_header");
     assert!(
@@ -86,15 +85,14 @@ fn channel_sender_killed_while_blocked_on_full_receiver_drains_then_ends() {
 fn rendezvous_sender_killed_while_offering_receiver_gets_the_offer_then_the_end() {
     const TEST: &str = "crash_matrix::rendezvous_sender_killed_while_offering_receiver_gets_the_offer_then_the_end";
     if role().is_some() {
-        let seg = child_segment();
-        let c = Channel::<u64>::open(&seg, "rv").unwrap();
+        let (_seg, c) = child_open(Channel::<u64>::open, "rv");
         let tx = c.sender().unwrap();
         tx.send(42).unwrap(); // offers, then waits for a receiver that never comes
         unreachable!("killed while offering");
     }
     let (seg, _g, name) = segment("cmrs", 1 << 16);
     let c = Channel::<u64>::create_unbuffered(&seg, "rv").unwrap();
-    let kid = spawn(TEST, &["sender"], &name).remove(0);
+    let kid = spawn_one(TEST, "sender", &name);
     // `ready` (byte 0 of the slot) is set once the value is offered (spec §4.20).
     let slot = raw(&seg, "rv_slot");
     assert!(
@@ -124,15 +122,14 @@ fn rendezvous_receiver_killed_while_blocked_in_recv_sender_gets_disconnected() {
     const TEST: &str =
         "crash_matrix::rendezvous_receiver_killed_while_blocked_in_recv_sender_gets_disconnected";
     if role().is_some() {
-        let seg = child_segment();
-        let c = Channel::<u64>::open(&seg, "rv").unwrap();
+        let (_seg, c) = child_open(Channel::<u64>::open, "rv");
         let rx = c.receiver().unwrap();
         let _ = rx.recv(); // blocks: nobody sends
         unreachable!("killed while blocked");
     }
     let (seg, _g, name) = segment("cmrr", 1 << 16);
     let c = Channel::<u64>::create_unbuffered(&seg, "rv").unwrap();
-    let kid = spawn(TEST, &["receiver"], &name).remove(0);
+    let kid = spawn_one(TEST, "receiver", &name);
     // The header's `receivers` word counts receivers blocked in `recv`.
     let header = raw(&seg, "rv_header");
     assert!(
@@ -170,8 +167,7 @@ fn stream_producer_killed_mid_emit_subscriber_keeps_committed_and_times_out() {
     const TEST: &str =
         "crash_matrix::stream_producer_killed_mid_emit_subscriber_keeps_committed_and_times_out";
     if role().is_some() {
-        let seg = child_segment();
-        let st = Stream::<u32>::open(&seg, "st").unwrap();
+        let (seg, st) = child_open(Stream::<u32>::open, "st");
         for v in 1..=ACKED {
             st.emit(v * 10).unwrap();
         }
@@ -192,7 +188,7 @@ fn stream_producer_killed_mid_emit_subscriber_keeps_committed_and_times_out() {
     let st = Stream::<u32>::create(&seg, "st", 8).unwrap();
     let ready = Future::<u8>::create(&seg, "ready").unwrap();
     let mut sub = st.subscribe().unwrap();
-    let kid = spawn(TEST, &["producer"], &name).remove(0);
+    let kid = spawn_one(TEST, "producer", &name);
     ready.get_timeout(START).unwrap();
     kid.kill();
     for v in 1..=ACKED {
@@ -247,9 +243,9 @@ fn future_setter_killed_after_claiming_getters_time_out() {
     let (seg, _g, name) = segment("cmfs", 1 << 16);
     let f = Future::<u64>::create(&seg, "f").unwrap();
     let ready = Future::<u8>::create(&seg, "ready").unwrap();
-    let setter = spawn(TEST, &["setter"], &name).remove(0);
+    let setter = spawn_one(TEST, "setter", &name);
     ready.get_timeout(START).unwrap();
-    let getter = spawn(TEST, &["getter"], &name).remove(0);
+    let getter = spawn_one(TEST, "getter", &name);
     setter.kill();
     let r = bounded("get", || f.get_timeout(Duration::from_millis(300)));
     assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");

@@ -7,17 +7,14 @@ use std::time::Duration;
 use zeroipc_codata::Future;
 use zeroipc_testkit::role;
 
-use crate::{LIMIT, child_segment, eventually, segment, spawn};
+use crate::{LIMIT, child_gets, child_open, child_segment, eventually, segment, spawn};
 
 const LONG: Duration = Duration::from_secs(60);
 
 #[test]
 fn map_is_completed_by_the_declaring_process_and_read_by_another() {
     if role().is_some() {
-        let seg = child_segment();
-        let f = Future::<f64>::open(&seg, "fahrenheit").unwrap();
-        assert_eq!(f.get_timeout(LONG).unwrap(), 212.0);
-        return;
+        return child_gets("fahrenheit", 212.0);
     }
     let (seg, _g, name) = segment("cdfmap", 1 << 16);
     let celsius = Future::<f64>::create(&seg, "celsius").unwrap();
@@ -40,8 +37,7 @@ fn map_is_completed_by_the_declaring_process_and_read_by_another() {
 #[test]
 fn map_fails_with_the_source_error_in_another_process() {
     if role().is_some() {
-        let seg = child_segment();
-        let f = Future::<u32>::open(&seg, "doubled").unwrap();
+        let (_seg, f) = child_open(Future::<u32>::open, "doubled");
         let e = f.get_timeout(LONG).unwrap_err();
         assert_eq!(e.failure_message(), Some("sensor offline"), "{e:?}");
         return;

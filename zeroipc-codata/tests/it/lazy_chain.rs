@@ -8,7 +8,7 @@ use std::time::Duration;
 use zeroipc_codata::{Future, Lazy, LazyOp};
 use zeroipc_testkit::role;
 
-use crate::{LIMIT, child_segment, race_eight, segment, spawn};
+use crate::{LIMIT, child_open, child_segment, race_eight, segment, spawn};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -62,8 +62,7 @@ fn chain_raced_by_8_processes_forces_every_input_once() {
 #[test]
 fn map_is_computed_by_the_declaring_process_when_another_forces_it() {
     if role().is_some() {
-        let seg = child_segment();
-        let f = Lazy::<f64>::open(&seg, "fahrenheit").unwrap();
+        let (_seg, f) = child_open(Lazy::<f64>::open, "fahrenheit");
         assert_eq!(f.force_timeout(LONG).unwrap(), 212.0);
         return;
     }

@@ -31,6 +31,28 @@ pub(crate) fn child_segment() -> Segment {
     Segment::open(&std::env::var("SEG").unwrap()).unwrap()
 }
 
+/// The child's preamble: the parent's segment and its structure `name`, opened with `open`.
+pub(crate) fn child_open<T, E: std::fmt::Debug>(
+    open: impl FnOnce(&Segment, &str) -> Result<T, E>,
+    name: &str,
+) -> (Segment, T) {
+    let seg = child_segment();
+    let s = open(&seg, name).unwrap();
+    (seg, s)
+}
+
+/// The child's side of a test whose children only wait: asserts that the parent's future
+/// `name` completes with `want`.
+pub(crate) fn child_gets<T: bytemuck::Pod + PartialEq + std::fmt::Debug>(name: &str, want: T) {
+    let (_seg, f) = child_open(zeroipc_codata::Future::<T>::open, name);
+    assert_eq!(f.get_timeout(LIMIT).unwrap(), want, "{name}");
+}
+
+/// Starts one child in `role` running `test`, with the segment name in `SEG`.
+pub(crate) fn spawn_one(test: &str, role: &str, seg: &str) -> Child {
+    Child::spawn(test, role, &[("SEG", seg)])
+}
+
 /// Starts one child per role running `test`, with the segment name in `SEG`.
 pub(crate) fn spawn(test: &str, roles: &[&str], seg: &str) -> Vec<Child> {
     roles

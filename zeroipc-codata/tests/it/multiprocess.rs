@@ -6,17 +6,14 @@ use std::time::Duration;
 use zeroipc_codata::{Channel, Future, Lazy};
 use zeroipc_testkit::role;
 
-use crate::{LIMIT, child_segment, eventually, race_eight, segment, spawn};
+use crate::{LIMIT, child_gets, child_open, eventually, race_eight, segment, spawn, spawn_one};
 
 const LONG: Duration = Duration::from_secs(60);
 
 #[test]
 fn future_wakes_8_waiting_processes_with_the_value() {
     if role().is_some() {
-        let seg = child_segment();
-        let f = Future::<f64>::open(&seg, "f").unwrap();
-        assert_eq!(f.get_timeout(LONG).unwrap(), 2.75);
-        return;
+        return child_gets("f", 2.75);
     }
     let (seg, _g, name) = segment("cdfut8", 1 << 16);
     let f = Future::<f64>::create(&seg, "f").unwrap();
@@ -40,8 +37,7 @@ fn future_wakes_8_waiting_processes_with_the_value() {
 fn lazy_raced_by_8_processes_computes_once() {
     if let Some(r) = role() {
         let me: u64 = r.parse().unwrap();
-        let seg = child_segment();
-        let go = Future::<u8>::open(&seg, "go").unwrap();
+        let (seg, go) = child_open(Future::<u8>::open, "go");
         go.get_timeout(LONG).unwrap();
         let l = Lazy::<u64>::open(&seg, "l").unwrap();
         let v = l
@@ -85,8 +81,7 @@ const TASKS: u64 = 100_000;
 #[test]
 fn worker_pool_of_4_processes_moves_100k_tasks() {
     if role().is_some() {
-        let seg = child_segment();
-        let tasks = Channel::<u64>::open(&seg, "tasks").unwrap();
+        let (seg, tasks) = child_open(Channel::<u64>::open, "tasks");
         let results = Channel::<[u64; 2]>::open(&seg, "results").unwrap();
         while let Some(t) = tasks.recv_timeout(LONG).unwrap() {
             results.send_timeout([t, t * t], LONG).unwrap();
@@ -130,8 +125,7 @@ fn worker_pool_of_4_processes_moves_100k_tasks() {
 #[test]
 fn unbuffered_send_blocks_until_another_process_receives() {
     if role().is_some() {
-        let seg = child_segment();
-        let c = Channel::<u32>::open(&seg, "rv").unwrap();
+        let (seg, c) = child_open(Channel::<u32>::open, "rv");
         let sent = Future::<u32>::open(&seg, "sent").unwrap();
         c.send_timeout(41, LONG).unwrap();
         sent.set_value(1).unwrap();
@@ -141,12 +135,11 @@ fn unbuffered_send_blocks_until_another_process_receives() {
     let (seg, _g, name) = segment("cdrv", 1 << 16);
     let c = Channel::<u32>::create_unbuffered(&seg, "rv").unwrap();
     let sent = Future::<u32>::create(&seg, "sent").unwrap();
-    let kid = spawn(
+    let kid = spawn_one(
         "multiprocess::unbuffered_send_blocks_until_another_process_receives",
-        &["sender"],
+        "sender",
         &name,
-    )
-    .remove(0);
+    );
     // The value is offered but `send` has not returned: nobody took it yet.
     assert!(eventually(LONG, || c.len().unwrap() == 1), "value offered");
     std::thread::sleep(Duration::from_millis(200));
@@ -171,8 +164,7 @@ const STREAM_N: u64 = 1_000_000;
 fn stream_3_subscriber_processes_each_receive_all_elements_in_order() {
     use zeroipc_codata::Stream;
     if role().is_some() {
-        let seg = child_segment();
-        let st = Stream::<u64>::open(&seg, "st").unwrap();
+        let (_seg, st) = child_open(Stream::<u64>::open, "st");
         let mut sub = st.subscribe().unwrap();
         let mut expect = 0u64;
         while let Some(v) = sub.recv_timeout(LONG).unwrap() {
@@ -207,8 +199,7 @@ fn map_filter_window_pipeline_driven_by_another_process_matches_in_process() {
     use zeroipc_codata::Stream;
     if role().is_some() {
         // The declaring process drives the derived streams.
-        let seg = child_segment();
-        let src = Stream::<i64>::open(&seg, "src").unwrap();
+        let (seg, src) = child_open(Stream::<i64>::open, "src");
         let mapped = src.map(&seg, "mapped", |x| x * 3 + 1).unwrap();
         let even = mapped.filter(&seg, "even", |x| x % 2 == 0).unwrap();
         let win = even.window::<4>(&seg, "win").unwrap();
@@ -225,12 +216,11 @@ fn map_filter_window_pipeline_driven_by_another_process_matches_in_process() {
     let (seg, _g, name) = segment("cdpipe", 1 << 20);
     let src = Stream::<i64>::create(&seg, "src", 256).unwrap();
     let declared = Future::<u8>::create(&seg, "declared").unwrap();
-    let kid = spawn(
+    let kid = spawn_one(
         "multiprocess::map_filter_window_pipeline_driven_by_another_process_matches_in_process",
-        &["driver"],
+        "driver",
         &name,
-    )
-    .remove(0);
+    );
     declared.get_timeout(LONG).unwrap();
     let win = Stream::<[i64; 4]>::open(&seg, "win").unwrap();
     assert_eq!(win.transform().unwrap(), "window");
@@ -264,8 +254,7 @@ fn map_filter_window_pipeline_driven_by_another_process_matches_in_process() {
 fn bulk_send_slice_recv_into_between_processes_exactly_once_in_order() {
     const PER: u64 = 200_000;
     if let Some(r) = role() {
-        let seg = child_segment();
-        let c = Channel::<u64>::open(&seg, "bulk").unwrap();
+        let (_seg, c) = child_open(Channel::<u64>::open, "bulk");
         let id: u64 = r.trim_start_matches('s').parse().unwrap();
         let mut next = 0;
         let mut buf = Vec::with_capacity(97);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use zeroipc_codata::{Error, Stream};
 use zeroipc_testkit::role;
 
-use crate::{LIMIT, child_segment, eventually, segment, spawn};
+use crate::{LIMIT, child_open, eventually, segment, spawn};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -122,8 +122,7 @@ fn eager_derived_stream_subscribes_at_declaration() {
 #[test]
 fn lazy_derived_stream_runs_only_while_another_process_subscribes() {
     if let Some(r) = role() {
-        let seg = child_segment();
-        let d = Stream::<u32>::open(&seg, "doubled").unwrap();
+        let (_seg, d) = child_open(Stream::<u32>::open, "doubled");
         let sub = d.subscribe().unwrap();
         let want: Vec<u32> = if r == "first" {
             vec![2, 4, 6, 8, 10]

@@ -104,25 +104,28 @@ fn take(seg: &Segment, name: &str, kind: Kind, dtype: Option<Dtype>) -> Result<(
     Ok(())
 }
 
+/// Calls `take` on `s` until it gives nothing more.
+fn take_all<S, V, E: Into<PeerError>>(
+    s: &S,
+    take: impl Fn(&S) -> Result<Option<V>, E>,
+) -> Result<(), PeerError> {
+    while take(s).map_err(Into::into)?.is_some() {}
+    Ok(())
+}
+
+/// The error kind `structure` gives for the spec `v` (tests).
+#[cfg(test)]
+pub fn error_kind(seg: &Segment, v: &Value) -> String {
+    structure(seg, &Spec::of(v), false).unwrap_err().kind
+}
+
 /// Pops, reads or receives every element of a queue, stack, ring, stream or channel.
 fn drain<T: bytemuck::Pod>(seg: &Segment, name: &str, kind: Kind) -> Result<(), PeerError> {
     match kind {
-        Kind::Queue => {
-            let q = Queue::<T>::open(seg, name)?;
-            while q.pop()?.is_some() {}
-        }
-        Kind::Stack => {
-            let st = Stack::<T>::open(seg, name)?;
-            while st.pop()?.is_some() {}
-        }
-        Kind::Ring => {
-            let r = Ring::<T>::open(seg, name)?;
-            while r.read()?.is_some() {}
-        }
-        Kind::Stream => {
-            let st = Stream::<T>::open(seg, name)?;
-            while st.try_next()?.is_some() {}
-        }
+        Kind::Queue => take_all(&Queue::<T>::open(seg, name)?, Queue::pop)?,
+        Kind::Stack => take_all(&Stack::<T>::open(seg, name)?, Stack::pop)?,
+        Kind::Ring => take_all(&Ring::<T>::open(seg, name)?, Ring::read)?,
+        Kind::Stream => take_all(&Stream::<T>::open(seg, name)?, Stream::try_next)?,
         Kind::Channel => {
             let c = Channel::<T>::open(seg, name)?;
             loop {
@@ -217,16 +220,8 @@ mod tests {
             json!({"name": "a", "kind": "array", "dtype": "int32", "capacity": 4, "values": []});
         scenario::write(&seg, &Spec::of(&a)).unwrap();
         let as_i64 = json!({"name": "a", "kind": "array", "dtype": "int64"});
-        assert_eq!(
-            structure(&seg, &Spec::of(&as_i64), false).unwrap_err().kind,
-            "LayoutMismatch"
-        );
+        assert_eq!(error_kind(&seg, &as_i64), "LayoutMismatch");
         let missing = json!({"name": "nope", "kind": "ring", "dtype": "int32"});
-        assert_eq!(
-            structure(&seg, &Spec::of(&missing), false)
-                .unwrap_err()
-                .kind,
-            "NotFound"
-        );
+        assert_eq!(error_kind(&seg, &missing), "NotFound");
     }
 }

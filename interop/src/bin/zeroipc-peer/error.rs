@@ -46,29 +46,25 @@ impl From<zeroipc_inspect::CliError> for PeerError {
     }
 }
 
-impl From<zeroipc_format::Error> for PeerError {
-    fn from(e: zeroipc_format::Error) -> Self {
-        zeroipc_inspect::CliError::from(e).into()
-    }
+/// `From` each crate's error, through the library's mapping to the spec's kinds.
+macro_rules! via_cli_error {
+    ($($error:ty),*) => {
+        $(
+            impl From<$error> for PeerError {
+                fn from(e: $error) -> Self {
+                    zeroipc_inspect::CliError::from(e).into()
+                }
+            }
+        )*
+    };
 }
 
-impl From<zeroipc_structures::Error> for PeerError {
-    fn from(e: zeroipc_structures::Error) -> Self {
-        zeroipc_inspect::CliError::from(e).into()
-    }
-}
-
-impl From<zeroipc_sync::Error> for PeerError {
-    fn from(e: zeroipc_sync::Error) -> Self {
-        zeroipc_inspect::CliError::from(e).into()
-    }
-}
-
-impl From<zeroipc_codata::Error> for PeerError {
-    fn from(e: zeroipc_codata::Error) -> Self {
-        zeroipc_inspect::CliError::from(e).into()
-    }
-}
+via_cli_error!(
+    zeroipc_format::Error,
+    zeroipc_structures::Error,
+    zeroipc_sync::Error,
+    zeroipc_codata::Error
+);
 
 impl<T, E: Into<PeerError>> From<zeroipc_structures::PushError<T, E>> for PeerError {
     /// A full structure becomes the error kind `Full` (the value is not needed: the peer

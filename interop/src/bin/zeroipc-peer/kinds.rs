@@ -159,7 +159,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::decode::structure;
+    use crate::decode::{error_kind, structure};
 
     fn roundtrip(seg: &Segment, v: &Value) -> Value {
         assert!(write(seg, &Spec::of(v)).unwrap(), "{v}");
@@ -260,16 +260,8 @@ mod tests {
                           "emit": [1, 2]});
         assert_eq!(write(&seg, &Spec::of(&full)).unwrap_err().kind, "Full");
         let wrong = json!({"name": "ch", "kind": "channel", "dtype": "uint32"});
-        assert_eq!(
-            structure(&seg, &Spec::of(&wrong), false).unwrap_err().kind,
-            "TypeMismatch"
-        );
+        assert_eq!(error_kind(&seg, &wrong), "TypeMismatch");
         let missing = json!({"name": "zz", "kind": "lazy", "dtype": "int16"});
-        assert_eq!(
-            structure(&seg, &Spec::of(&missing), false)
-                .unwrap_err()
-                .kind,
-            "NotFound"
-        );
+        assert_eq!(error_kind(&seg, &missing), "NotFound");
     }
 }

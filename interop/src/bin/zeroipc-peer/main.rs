@@ -196,14 +196,8 @@ fn load_scenario(path: &PathBuf) -> Result<Value, PeerError> {
     Ok(serde_json::from_str(&text)?)
 }
 
-fn write(
-    seg_name: &str,
-    scenario_file: &PathBuf,
-    size: u64,
-    max_entries: u32,
-) -> Result<Value, PeerError> {
-    let doc = load_scenario(scenario_file)?;
-    let specs = scenario::parse(&doc)?;
+fn write(seg_name: &str, doc: &Value, size: u64, max_entries: u32) -> Result<Value, PeerError> {
+    let specs = scenario::parse(doc)?;
     let seg = Segment::create_or_replace(seg_name, size, max_entries)?;
     let (mut written, mut skipped, mut aux) = (Vec::new(), Vec::new(), Vec::new());
     for s in &specs {
@@ -233,14 +227,8 @@ fn write(
     }))
 }
 
-fn read(
-    seg_name: &str,
-    scenario_file: &PathBuf,
-    consume: bool,
-    path: bool,
-) -> Result<Value, PeerError> {
-    let doc = load_scenario(scenario_file)?;
-    let specs = scenario::parse(&doc)?;
+fn read(seg_name: &str, doc: &Value, consume: bool, path: bool) -> Result<Value, PeerError> {
+    let specs = scenario::parse(doc)?;
     let (live, label) = open(seg_name, path)?;
     let (header, entries) = decode::table(&live)?;
     // Peeking never writes the live segment: decode a private copy. Image files are never
@@ -288,13 +276,13 @@ fn run(cli: Cli) -> Result<Value, PeerError> {
             scenario,
             size,
             max_entries,
-        } => write(&seg, &scenario, size, max_entries),
+        } => write(&seg, &load_scenario(&scenario)?, size, max_entries),
         Cmd::Read {
             seg,
             scenario,
             consume,
             path,
-        } => read(&seg, &scenario, consume, path),
+        } => read(&seg, &load_scenario(&scenario)?, consume, path),
         Cmd::Table { seg, path } => table(&seg, path),
         Cmd::Unlink { seg } => {
             Segment::unlink(&seg)?;
@@ -373,7 +361,7 @@ mod tests {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden/zeroipc");
         let got = read(
             dir.join("standard-cpp.seg").to_str().unwrap(),
-            &default_scenario(),
+            &load_scenario(&default_scenario()).unwrap(),
             false,
             false,
         )

@@ -107,6 +107,31 @@ pub fn write(seg: &Segment, s: &Spec<'_>) -> Result<bool, PeerError> {
     Ok(true)
 }
 
+/// Puts every value in order, then takes the first `taken` back and checks each against the
+/// value put (`verbs` name the two operations in a mismatch: put, take).
+fn put_then_take<T: Elem>(
+    name: &str,
+    values: &[T],
+    mut put: impl FnMut(T) -> Result<(), PeerError>,
+    taken: usize,
+    mut take: impl FnMut() -> Result<Option<T>, PeerError>,
+    (put_verb, take_verb): (&str, &str),
+) -> Result<(), PeerError> {
+    for v in values {
+        put(*v)?;
+    }
+    for want in values.iter().take(taken) {
+        let got = take()?;
+        if got.as_ref() != Some(want) {
+            return Err(PeerError::new(
+                "Mismatch",
+                format!("{name}: {take_verb} {got:?}, {put_verb} {want:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn write_array<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     let a = Array::<T>::create(seg, s.name, s.usize("capacity")?)?;
     a.write(0, &vec_from_json::<T>(s.field("values")?)?)?;
@@ -116,19 +141,14 @@ fn write_array<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
 fn write_queue<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     let q = Queue::<T>::create(seg, s.name, s.usize("capacity")?)?;
     let pushed = vec_from_json::<T>(s.field("push")?)?;
-    for v in &pushed {
-        q.push(*v)?;
-    }
-    for want in pushed.iter().take(s.usize("pop")?) {
-        let got = q.pop()?;
-        if got.as_ref() != Some(want) {
-            return Err(PeerError::new(
-                "Mismatch",
-                format!("{}: popped {got:?}, pushed {want:?}", s.name),
-            ));
-        }
-    }
-    Ok(())
+    put_then_take(
+        s.name,
+        &pushed,
+        |v| Ok(q.push(v)?),
+        s.usize("pop")?,
+        || Ok(q.pop()?),
+        ("pushed", "popped"),
+    )
 }
 
 fn write_stack<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
@@ -143,19 +163,14 @@ fn write_ring<T: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
     // The scenario gives the capacity in elements, as the project API takes it.
     let r = Ring::<T>::create(seg, s.name, s.usize("capacity")?)?;
     let written = vec_from_json::<T>(s.field("write")?)?;
-    for v in &written {
-        r.write(*v)?;
-    }
-    for want in written.iter().take(s.usize("read")?) {
-        let got = r.read()?;
-        if got.as_ref() != Some(want) {
-            return Err(PeerError::new(
-                "Mismatch",
-                format!("{}: read {got:?}, wrote {want:?}", s.name),
-            ));
-        }
-    }
-    Ok(())
+    put_then_take(
+        s.name,
+        &written,
+        |v| Ok(r.write(v)?),
+        s.usize("read")?,
+        || Ok(r.read()?),
+        ("wrote", "read"),
+    )
 }
 
 fn write_map<K: Elem, V: Elem>(seg: &Segment, s: &Spec<'_>) -> Result<(), PeerError> {
