@@ -26,9 +26,11 @@ use std::time::{Duration, Instant};
 use bytemuck::Pod;
 use zeroipc_format::atomic::shared::AtomicU32;
 use zeroipc_format::atomic::{Ordering, fence};
+use zeroipc_format::{AtomicWords, Region};
 use zeroipc_sync::reactor::{FutexWord, RegionWord, Waiter};
 
 use crate::error::{Error, Result};
+use crate::layout::ChannelHeader;
 use crate::{Channel, Future, Lazy, LazyValue, Receiver, Sender, Subscription};
 
 /// How often a pending wait of a registered [`Sender`]/[`Receiver`] checks whether every
@@ -49,27 +51,31 @@ pub(crate) enum ChannelWord {
     Senders,
 }
 
-/// A channel word owned by a handle (which keeps the mapping alive).
-struct ChanWord<T: Pod> {
-    chan: Channel<T>,
-    which: ChannelWord,
+/// A channel's word, resolved once (the views keep the mapping alive): the reactor's sweep
+/// reads the word and the `closed` flag of every pending wait once per slice.
+struct ChanWord {
+    word: Option<AtomicWords>,
+    header: Region,
 }
 
-impl<T: Pod> FutexWord for ChanWord<T> {
+impl FutexWord for ChanWord {
     fn word(&self) -> Option<&AtomicU32> {
-        self.chan.async_word(self.which)
+        self.word.as_ref().and_then(|w| w.first())
     }
 
     /// `close()` changes no futex word: its wake-up must not depend on a helper sleeping.
+    /// Any value but 0 (also a corrupt one, which the woken future reports) ends the wait.
     fn flagged(&self) -> bool {
-        self.chan.is_closed().unwrap_or(true)
+        self.header
+            .atomic_u8(ChannelHeader::CLOSED)
+            .map_or(true, |c| c.load(Ordering::Acquire) != 0)
     }
 }
 
 fn chan_word<T: Pod>(chan: &Channel<T>, which: ChannelWord) -> Arc<dyn FutexWord> {
     Arc::new(ChanWord {
-        chan: chan.clone(),
-        which,
+        word: chan.async_word(which),
+        header: chan.header_region(),
     })
 }
 
