@@ -12,6 +12,8 @@ use zeroipc_codata::Channel;
 use zeroipc_format::{Region, Segment};
 use zeroipc_structures::{PushError, Queue, Ring};
 
+use zeroipc_testkit::spsc::produce_batches;
+
 use crate::Config;
 use crate::harness::{
     Backoff, Spread, group_peer, labelled_rows, ratio, raw, region, segment, with_peer,
@@ -126,24 +128,6 @@ fn until_moved(mut put: impl FnMut() -> usize) -> usize {
             0 => bk.snooze(),
             moved => return moved,
         }
-    }
-}
-
-/// Sends `0..n` in batches of up to 256 through `send`, which moves a prefix of its argument
-/// and returns how many (at least one).
-fn produce_batches(n: u64, mut send: impl FnMut(&[u64]) -> usize) {
-    let mut next = 0u64;
-    let mut batch = [0u64; 256];
-    while next < n {
-        let k = ((n - next) as usize).min(batch.len());
-        for (j, b) in batch[..k].iter_mut().enumerate() {
-            *b = next + j as u64;
-        }
-        let mut sent = 0;
-        while sent < k {
-            sent += send(&batch[sent..k]);
-        }
-        next += k as u64;
     }
 }
 

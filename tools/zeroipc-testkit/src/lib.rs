@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 mod guarded;
 pub mod images;
+pub mod spsc;
 
 pub use guarded::unique_guarded;
 
