@@ -13,7 +13,7 @@ use zenoh::qos::CongestionControl;
 use crate::config::LinkConfig;
 use crate::error::{Error, Result};
 use crate::flow::{Credits, random_id};
-use crate::link::{self, Importer, Step};
+use crate::link::{self, HEARTBEAT, Importer, Step};
 use crate::status::Stats;
 use crate::wire::{FLAG_POSITION, HEADER, Kind, Msg};
 
@@ -175,21 +175,19 @@ pub(crate) fn import<T: Pod>(
     imp.set_position(sink.position());
     imp.send_credit()?;
     stats.set_state("waiting for the exporter");
-    let heartbeat = Duration::from_millis(100);
     let poll = if sink.room().is_some() {
         // Room grows as local consumers take items: announce it promptly.
         Duration::from_millis(5)
     } else {
-        heartbeat
+        HEARTBEAT
     };
-    let mut last_credit = std::time::Instant::now();
     loop {
         let sample = match data.recv_timeout(poll) {
             Ok(Some(s)) => s,
             Ok(None) => {
-                if imp.set_window(window()) || last_credit.elapsed() >= heartbeat {
+                imp.set_window(window());
+                if imp.credit_due() {
                     imp.send_credit()?;
-                    last_credit = std::time::Instant::now();
                 }
                 continue;
             }
@@ -210,7 +208,7 @@ pub(crate) fn import<T: Pod>(
         for chunk in msg.payload.chunks_exact(es).skip(skip) {
             let v: T = bytemuck::pod_read_unaligned(chunk);
             // Keep the credit heartbeat going while the local object is full.
-            while !sink.put(v, heartbeat)? {
+            while !sink.put(v, HEARTBEAT)? {
                 imp.send_credit()?;
             }
             delivered += 1;
@@ -218,6 +216,5 @@ pub(crate) fn import<T: Pod>(
         imp.set_window(window());
         imp.set_position(sink.position());
         imp.delivered(delivered, (delivered as usize * es) as u64)?;
-        last_credit = std::time::Instant::now();
     }
 }

@@ -1,7 +1,8 @@
 //! The import-side sequence bookkeeping shared by stream and channel links: epochs, gap
 //! detection, duplicate suppression and credit messages; and the exporter's close.
 
-use std::time::Duration;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 use zenoh::Wait;
 use zenoh::pubsub::Publisher;
@@ -12,6 +13,11 @@ use crate::error::{Error, Result};
 use crate::flow::Credits;
 use crate::status::Stats;
 use crate::wire::{FLAG_CLOSED, FLAG_POSITION, Kind, Msg};
+
+/// An importer announces its credit at least this often while it lives (the exporter drops
+/// an importer silent for its peer timeout), besides whenever a credit is due (see
+/// [`Importer::credit_due`]).
+pub(crate) const HEARTBEAT: Duration = Duration::from_millis(100);
 
 /// What an importer does with a message.
 pub(crate) enum Step<'a> {
@@ -41,10 +47,12 @@ pub(crate) struct Importer {
     /// Next expected sequence number.
     next: u64,
     /// The limit last announced.
-    announced: std::cell::Cell<u64>,
+    announced: Cell<u64>,
+    /// When the last credit went out, and with which exporter epoch.
+    last_sent: Cell<(Instant, u64)>,
     /// The local object's own count of items ever put in (a Stream's `sequence`), sent with
     /// each credit so the exporter can count exactly what a killed importer delivered.
-    position: std::cell::Cell<Option<u64>>,
+    position: Cell<Option<u64>>,
     closed: bool,
     /// The source position after the last item the current exporter sent us (exporters of
     /// Streams send positions), to count what a restarted exporter skipped.
@@ -73,19 +81,19 @@ impl Importer {
             window,
             epoch: 0,
             next: 0,
-            announced: std::cell::Cell::new(0),
-            position: std::cell::Cell::new(None),
+            announced: Cell::new(0),
+            last_sent: Cell::new((Instant::now(), 0)),
+            position: Cell::new(None),
             closed: false,
             src_next: None,
             retired: Vec::new(),
         })
     }
 
-    /// Sets how many items past the next expected one we can take; `true` if that raises
-    /// the limit last announced.
-    pub(crate) fn set_window(&mut self, window: u64) -> bool {
+    /// Sets how many items past the next expected one we can take (announced with the next
+    /// credit).
+    pub(crate) fn set_window(&mut self, window: u64) {
         self.window = window;
-        self.next.saturating_add(window) > self.announced.get()
     }
 
     /// Sets the local object's position sent with the next credits.
@@ -93,9 +101,23 @@ impl Importer {
         self.position.set(position);
     }
 
+    /// Whether a credit should go out now: less than half the window remains announced
+    /// (so the exporter learns of more room before it runs out), this exporter has not been
+    /// acknowledged yet (its first acknowledgement tells it where a restarted importer got
+    /// to), or [`HEARTBEAT`] passed since the last one. One credit per delivery would cost
+    /// the exporter a message per item in a round trip of single items.
+    pub(crate) fn credit_due(&self) -> bool {
+        let (at, epoch) = self.last_sent.get();
+        let remaining = self.announced.get().saturating_sub(self.next);
+        remaining.saturating_mul(2) < self.window
+            || epoch != self.epoch
+            || at.elapsed() >= HEARTBEAT
+    }
+
     /// Tells the exporter where we are and how much more we can take.
     pub(crate) fn send_credit(&self) -> Result<()> {
         self.announced.set(self.next.saturating_add(self.window));
+        self.last_sent.set((Instant::now(), self.epoch));
         let pos = self.position.get().map(u64::to_le_bytes);
         let m = Msg {
             flags: if self.closed { FLAG_CLOSED } else { 0 },
@@ -226,7 +248,8 @@ impl Importer {
         self.retired.push(self.epoch);
     }
 
-    /// Records `n` items delivered locally and returns credit.
+    /// Records `n` items delivered locally and returns credit when it is due
+    /// ([`Importer::credit_due`]).
     pub(crate) fn delivered(&mut self, n: u64, bytes: u64) -> Result<()> {
         self.next += n;
         {
@@ -235,7 +258,11 @@ impl Importer {
             s.bytes += bytes;
             s.seq = self.next;
         }
-        self.send_credit()
+        if self.credit_due() {
+            self.send_credit()
+        } else {
+            Ok(())
+        }
     }
 
     /// Records the close and acknowledges it.

@@ -26,9 +26,11 @@ use std::time::{Duration, Instant};
 use bytemuck::Pod;
 use zeroipc_format::atomic::shared::AtomicU32;
 use zeroipc_format::atomic::{Ordering, fence};
+use zeroipc_format::{AtomicWords, Region};
 use zeroipc_sync::reactor::{FutexWord, RegionWord, Waiter};
 
 use crate::error::{Error, Result};
+use crate::layout::ChannelHeader;
 use crate::{Channel, Future, Lazy, LazyValue, Receiver, Sender, Subscription};
 
 /// How often a pending wait of a registered [`Sender`]/[`Receiver`] checks whether every
@@ -49,27 +51,31 @@ pub(crate) enum ChannelWord {
     Senders,
 }
 
-/// A channel word owned by a handle (which keeps the mapping alive).
-struct ChanWord<T: Pod> {
-    chan: Channel<T>,
-    which: ChannelWord,
+/// A channel's word, resolved once (the views keep the mapping alive): the reactor's sweep
+/// reads the word and the `closed` flag of every pending wait once per slice.
+struct ChanWord {
+    word: Option<AtomicWords>,
+    header: Region,
 }
 
-impl<T: Pod> FutexWord for ChanWord<T> {
+impl FutexWord for ChanWord {
     fn word(&self) -> Option<&AtomicU32> {
-        self.chan.async_word(self.which)
+        self.word.as_ref().and_then(|w| w.first())
     }
 
     /// `close()` changes no futex word: its wake-up must not depend on a helper sleeping.
+    /// Any value but 0 (also a corrupt one, which the woken future reports) ends the wait.
     fn flagged(&self) -> bool {
-        self.chan.is_closed().unwrap_or(true)
+        self.header
+            .atomic_u8(ChannelHeader::CLOSED)
+            .map_or(true, |c| c.load(Ordering::Acquire) != 0)
     }
 }
 
 fn chan_word<T: Pod>(chan: &Channel<T>, which: ChannelWord) -> Arc<dyn FutexWord> {
     Arc::new(ChanWord {
-        chan: chan.clone(),
-        which,
+        word: chan.async_word(which),
+        header: chan.header_region(),
     })
 }
 
@@ -95,6 +101,9 @@ impl<T: Pod> FutexWord for StreamWord<T> {
 pub(crate) struct Pending {
     waiter: Waiter,
     counter: Option<Arc<dyn FutexWord>>,
+    /// Whether another process is half-way through making the wait's condition true (see
+    /// [`Waiter::poll_until_busy`]).
+    busy: Option<Box<dyn Fn() -> bool + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -120,7 +129,17 @@ impl Pending {
         if let Some(d) = repoll {
             waiter = waiter.repoll_every(d);
         }
-        Self { waiter, counter }
+        Self {
+            waiter,
+            counter,
+            busy: None,
+        }
+    }
+
+    /// Sets the check of [`Pending::busy`].
+    fn busy_when(mut self, busy: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.busy = Some(Box::new(busy));
+        self
     }
 
     fn poll<R>(
@@ -128,7 +147,9 @@ impl Pending {
         cx: &mut Context<'_>,
         attempt: impl FnMut() -> Result<Option<R>>,
     ) -> Poll<Result<R>> {
-        self.waiter.poll_until(cx, attempt)
+        let busy = &self.busy;
+        self.waiter
+            .poll_until_busy(cx, attempt, || busy.as_ref().is_some_and(|f| f()))
     }
 }
 
@@ -182,11 +203,13 @@ fn recv_step<T: Pod>(chan: &Channel<T>, ends_when_senders_gone: bool) -> Result<
 }
 
 fn recv_pending<T: Pod>(chan: &Channel<T>, liveness: bool) -> Pending {
+    let c = chan.clone();
     Pending::new(
         chan_word(chan, ChannelWord::Recv),
         Some(chan_word(chan, ChannelWord::Receivers)),
         liveness.then_some(LIVENESS_REPOLL),
     )
+    .busy_when(move || c.in_flight(true))
 }
 
 /// One send attempt of `v`: `Some(())` sent, `None` no room yet.
@@ -210,11 +233,13 @@ fn send_pending<T: Pod>(chan: &Channel<T>, liveness: bool) -> Pending {
     } else {
         Some(zeroipc_sync::futex::max_slice())
     };
+    let c = chan.clone();
     Pending::new(
         chan_word(chan, ChannelWord::Send),
         Some(chan_word(chan, ChannelWord::Senders)),
         repoll,
     )
+    .busy_when(move || c.in_flight(false))
 }
 
 impl<T: Pod> Channel<T> {

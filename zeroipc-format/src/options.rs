@@ -35,6 +35,20 @@ impl Default for SegmentOptions {
     }
 }
 
+/// Builder methods that store their argument in the field of the same name, in the
+/// `impl` of [`SegmentOptions`].
+macro_rules! setters {
+    ($( $(#[$doc:meta])* $field:ident: $ty:ty; )+) => {
+        $(
+            $(#[$doc])*
+            pub fn $field(mut self, $field: $ty) -> Self {
+                self.$field = $field;
+                self
+            }
+        )+
+    };
+}
+
 /// Retries of `open_or_create` when the object disappears between `create` and `open`.
 const OPEN_OR_CREATE_ATTEMPTS: u32 = 8;
 
@@ -60,31 +74,21 @@ impl SegmentOptions {
         self
     }
 
-    /// How long table mutations wait for the creation lock before failing with
-    /// [`Error::Timeout`].
-    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
-        self.lock_timeout = timeout;
-        self
-    }
+    setters! {
+        /// How long table mutations wait for the creation lock before failing with
+        /// [`Error::Timeout`].
+        lock_timeout: Duration;
 
-    /// How long an opener waits for a segment that is still being created (shorter than its
-    /// header, or magic 0) before failing with [`Error::NotInitialized`].
-    pub fn init_grace(mut self, grace: Duration) -> Self {
-        self.init_grace = grace;
-        self
-    }
+        /// How long an opener waits for a segment that is still being created (shorter than
+        /// its header, or magic 0) before failing with [`Error::NotInitialized`].
+        init_grace: Duration;
 
-    /// Pre-fault every page when mapping (`MAP_POPULATE`), so first touches do not fault in a
-    /// hot path.
-    pub fn populate(mut self, populate: bool) -> Self {
-        self.populate = populate;
-        self
-    }
+        /// Pre-fault every page when mapping (`MAP_POPULATE`), so first touches do not fault
+        /// in a hot path.
+        populate: bool;
 
-    /// Unlink the segment's name when the last handle in this process is dropped.
-    pub fn unlink_on_drop(mut self, unlink: bool) -> Self {
-        self.unlink_on_drop = unlink;
-        self
+        /// Unlink the segment's name when the last handle in this process is dropped.
+        unlink_on_drop: bool;
     }
 
     /// Creates a new segment `name` of `size` bytes with room for `max_entries` entries.
@@ -220,11 +224,7 @@ impl SegmentOptions {
     /// [`Error::Truncated`] for a file shorter than the header, otherwise as
     /// [`SegmentOptions::open`].
     pub fn open_path(&self, path: impl AsRef<Path>) -> Result<Segment> {
-        let path = path.as_ref();
-        let label = path.display().to_string();
-        let file = file::open_nonblocking(path, true)
-            .map_err(|e| path_error(std::io::Error::from(e), &label))?;
-        let root = self.map_initialised(&file, &label, false, true)?;
+        let (file, root, label) = self.map_path(path.as_ref(), true)?;
         Segment::assemble(root, label, None, Some(file), self, false)
     }
 
@@ -233,14 +233,20 @@ impl SegmentOptions {
     /// # Errors
     /// As [`SegmentOptions::open_path`].
     pub fn open_path_read_only(&self, path: impl AsRef<Path>) -> Result<Segment> {
-        let path = path.as_ref();
-        let label = path.display().to_string();
-        let file = file::open_nonblocking(path, false)
-            .map_err(|e| path_error(std::io::Error::from(e), &label))?;
-        let root = self.map_initialised(&file, &label, true, true)?;
+        let (_file, root, label) = self.map_path(path.as_ref(), false)?;
         let mut seg = Segment::assemble(root, label, None, None, self, false)?;
         seg.set_read_only();
         Ok(seg)
+    }
+
+    /// Opens the image file at `path` and maps it, read-write and shared if `writable`, else
+    /// read-only and copy-on-write: the file, its root region and its label (the path).
+    fn map_path(&self, path: &Path, writable: bool) -> Result<(File, Region, String)> {
+        let label = path.display().to_string();
+        let file = file::open_nonblocking(path, writable)
+            .map_err(|e| path_error(std::io::Error::from(e), &label))?;
+        let root = self.map_initialised(&file, &label, !writable, true)?;
+        Ok((file, root, label))
     }
 
     /// Maps `file` once it is initialised (length ≥ 32 and magic ≠ 0), waiting up to the

@@ -355,6 +355,42 @@ impl std::ops::Deref for AtomicWords {
     }
 }
 
+impl AtomicWords {
+    /// Words `start .. start + len` of this view as an owned view of their own (it keeps
+    /// the mapping alive too), or `None` if they are not all inside this view. No new
+    /// validation is needed: they lie inside words validated already.
+    ///
+    /// # Examples
+    /// ```
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_format::atomic::Ordering;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 16)?;
+    /// let (_, region) = seg.add("words", 16, |_| Ok::<_, zeroipc_format::Error>(()))?;
+    /// let words = region.atomic_words(0, 4)?;
+    /// let third = words.range(2, 1).expect("inside");
+    /// third[0].store(7, Ordering::Relaxed);
+    /// assert_eq!(words[2].load(Ordering::Relaxed), 7);
+    /// assert!(words.range(3, 2).is_none(), "past the end");
+    /// # Ok::<(), zeroipc_format::Error>(())
+    /// ```
+    #[must_use]
+    pub fn range(&self, start: usize, len: usize) -> Option<AtomicWords> {
+        if start.checked_add(len)? > self.len {
+            return None;
+        }
+        // SAFETY: `start + len <= self.len`, so `ptr + start` and the `len` words after it
+        // lie inside this view's validated, aligned words, inside the mapping that the
+        // cloned `Arc` keeps alive.
+        let ptr = unsafe { self.ptr.add(start) };
+        Some(AtomicWords {
+            _map: Arc::clone(&self._map),
+            ptr,
+            len,
+        })
+    }
+}
+
 impl std::fmt::Debug for AtomicWords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AtomicWords")

@@ -176,10 +176,7 @@ fn semaphore(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
 fn mutex(seg: &Segment, name: &str, f: &mut Fields) -> Result<()> {
     let m = Mutex::open(seg, name)?;
     // A mutex is a semaphore with max_count 1: its words read through that view.
-    let s = Semaphore::open(seg, name)?;
-    f.put("count", s.count()?);
-    f.put("waiting", s.waiting()?);
-    f.put("max_count", s.max_count());
+    semaphore(seg, name, f)?;
     f.put("locked", m.is_locked()?);
     f.put("tracks_owner", m.tracks_owner());
     let (pid, alive) = pid_json(m.owner_pid()?.unwrap_or(0));

@@ -238,6 +238,28 @@ fn expected_sum() -> u64 {
     ITEMS * (ITEMS - 1) / 2
 }
 
+/// Receives `ITEMS` items one at a time through `pop` (spinning while there is none),
+/// checks their sum, and returns the items per second from the first item on.
+fn consume_each(mut pop: impl FnMut() -> Option<u64>) -> f64 {
+    let mut sum = 0u64;
+    let mut start = None;
+    for _ in 0..ITEMS {
+        loop {
+            if let Some(v) = pop() {
+                start.get_or_insert_with(Instant::now);
+                sum = sum.wrapping_add(v);
+                break;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    assert_eq!(sum, expected_sum());
+    ITEMS as f64
+        / start
+            .map_or(Duration::from_secs(1), |s| s.elapsed())
+            .as_secs_f64()
+}
+
 fn queue_produce(seg: &Segment) {
     let q = Queue::<u64>::open(seg, "spsc").expect("q");
     for i in 0..ITEMS {
@@ -257,23 +279,7 @@ fn queue_produce(seg: &Segment) {
 
 fn queue_consume(seg: &Segment) -> f64 {
     let q = Queue::<u64>::open(seg, "spsc").expect("q");
-    let mut sum = 0u64;
-    let mut start = None;
-    for _ in 0..ITEMS {
-        loop {
-            if let Some(v) = q.pop().expect("pop") {
-                start.get_or_insert_with(Instant::now);
-                sum = sum.wrapping_add(v);
-                break;
-            }
-            std::hint::spin_loop();
-        }
-    }
-    assert_eq!(sum, expected_sum());
-    ITEMS as f64
-        / start
-            .map_or(Duration::from_secs(1), |s| s.elapsed())
-            .as_secs_f64()
+    consume_each(|| q.pop().expect("pop"))
 }
 
 fn ring_produce(seg: &Segment) {
@@ -285,40 +291,12 @@ fn ring_produce(seg: &Segment) {
         }
     }
     // Batches.
-    let mut next = 0u64;
-    let mut batch = [0u64; 256];
-    while next < ITEMS {
-        let n = ((ITEMS - next) as usize).min(batch.len());
-        for (k, b) in batch[..n].iter_mut().enumerate() {
-            *b = next + k as u64;
-        }
-        let mut sent = 0;
-        while sent < n {
-            sent += r.write_slice(&batch[sent..n]).expect("write");
-        }
-        next += n as u64;
-    }
+    zeroipc_testkit::spsc::produce_batches(ITEMS, |b| r.write_slice(b).expect("write"));
 }
 
 fn ring_consume(seg: &Segment) -> (f64, f64) {
     let r = Ring::<u64>::open(seg, "ring64").expect("ring");
-    let mut sum = 0u64;
-    let mut start = None;
-    for _ in 0..ITEMS {
-        loop {
-            if let Some(v) = r.read().expect("read") {
-                start.get_or_insert_with(Instant::now);
-                sum = sum.wrapping_add(v);
-                break;
-            }
-            std::hint::spin_loop();
-        }
-    }
-    assert_eq!(sum, expected_sum());
-    let one = ITEMS as f64
-        / start
-            .map_or(Duration::from_secs(1), |s| s.elapsed())
-            .as_secs_f64();
+    let one = consume_each(|| r.read().expect("read"));
     let mut sum = 0u64;
     let mut got = 0u64;
     let mut start = None;

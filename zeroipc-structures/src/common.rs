@@ -216,7 +216,8 @@ macro_rules! capacity_handle {
             type Geometry = u32;
 
             fn layout_for(capacity: usize) -> $crate::error::Result<(u32, u64)> {
-                $crate::common::capacity_layout(capacity, Self::memory_size(capacity), $what, $range)
+                let total = Self::memory_size(capacity);
+                $crate::common::capacity_layout(capacity, total, $what, $range)
             }
 
             fn init(region: &zeroipc_format::Region, capacity: u32) -> $crate::error::Result<()> {

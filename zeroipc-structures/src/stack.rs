@@ -12,10 +12,11 @@
 //! | 16 + align8(capacity * es) | atomic u32[capacity] | slot state: EMPTY 0, WRITING 1, READY 2, READING 3 |
 //!
 //! Waits for a slot another process holds are bounded in time (yields, then short sleeps,
-//! for up to 2 s), so a peer that died holding a claim turns into [`Error::SlotBusy`], never
-//! a hang, while a live peer that was merely descheduled is waited for. (Upstream bounds the
-//! wait at 10 000 yields, which an overloaded machine can exhaust while the holder is alive;
-//! giving up then can strand an element above `top`.)
+//! for up to 2 s), so a peer that died holding a claim turns into
+//! [`Error::SlotBusy`](crate::Error::SlotBusy), never a hang, while a live peer that was
+//! merely descheduled is waited for. (Upstream bounds the wait at 10 000 yields, which an
+//! overloaded machine can exhaust while the holder is alive; giving up then can strand an
+//! element above `top`.)
 
 use std::marker::PhantomData;
 use std::mem::size_of;
@@ -336,7 +337,8 @@ impl<T: Pod> Stack<T> {
     ///
     /// # Errors
     /// [`PushError::Full`] when full; [`PushError::Failed`] with `Corrupt` (top or a slot
-    /// state out of range) or [`Error::SlotBusy`] (a peer holds the slot; nothing pushed).
+    /// state out of range) or [`Error::SlotBusy`](crate::Error::SlotBusy) (a peer holds the
+    /// slot; nothing pushed).
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
         match self.with_core(|c| c.push(value)) {
             Ok(true) => Ok(()),
@@ -348,7 +350,8 @@ impl<T: Pod> Stack<T> {
     /// Pops the top element; `Ok(None)` when empty.
     ///
     /// # Errors
-    /// `Corrupt`, or [`Error::SlotBusy`] if a peer holds the top slot past the bounded wait.
+    /// `Corrupt`, or [`Error::SlotBusy`](crate::Error::SlotBusy) if a peer holds the top slot
+    /// past the bounded wait.
     pub fn pop(&self) -> Result<Option<T>> {
         self.with_core(|c| c.pop())
     }

@@ -9,6 +9,15 @@ use loom::sync::Arc;
 use loom::thread;
 use zeroipc_structures::loom_models::{MapModel, PoolModel, QueueModel, StackModel};
 
+/// Runs `f` on a new model thread with its own handle to `shared`.
+fn spawn_on<T: Send + Sync + 'static, R: Send + 'static>(
+    shared: &Arc<T>,
+    f: impl FnOnce(Arc<T>) -> R + Send + 'static,
+) -> thread::JoinHandle<R> {
+    let shared = Arc::clone(shared);
+    thread::spawn(move || f(shared))
+}
+
 fn model(f: impl Fn() + Sync + Send + 'static) {
     zeroipc_testkit::loom_check(2, f);
 }
@@ -20,20 +29,14 @@ fn queue_two_producers_two_consumers() {
         let producers: Vec<_> = [1u64, 2]
             .into_iter()
             .map(|v| {
-                let q = Arc::clone(&q);
-                thread::spawn(move || {
+                spawn_on(&q, move |q| {
                     while !q.push(v) {
                         thread::yield_now();
                     }
                 })
             })
             .collect();
-        let consumers: Vec<_> = (0..2)
-            .map(|_| {
-                let q = Arc::clone(&q);
-                thread::spawn(move || q.pop())
-            })
-            .collect();
+        let consumers: Vec<_> = (0..2).map(|_| spawn_on(&q, move |q| q.pop())).collect();
         for p in producers {
             p.join().unwrap();
         }
@@ -55,24 +58,18 @@ fn queue_full_and_empty_with_wrap() {
         let q = Arc::new(QueueModel::new(2));
         assert!(q.push(1) && q.push(2));
         assert!(!q.push(3), "full");
-        let c = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || (q.pop(), q.pop()))
-        };
-        let p = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || {
-                let mut n = 0;
-                while !q.push(3) {
-                    n += 1;
-                    if n > 3 {
-                        return false;
-                    }
-                    thread::yield_now();
+        let c = spawn_on(&q, move |q| (q.pop(), q.pop()));
+        let p = spawn_on(&q, move |q| {
+            let mut n = 0;
+            while !q.push(3) {
+                n += 1;
+                if n > 3 {
+                    return false;
                 }
-                true
-            })
-        };
+                thread::yield_now();
+            }
+            true
+        });
         let (a, b) = c.join().unwrap();
         let pushed = p.join().unwrap();
         assert_eq!((a, b), (Some(1), Some(2)), "FIFO across the wrap");
@@ -89,26 +86,17 @@ fn queue_full_and_empty_with_wrap() {
 fn queue_runs_and_stale_guesses() {
     model(|| {
         let q = Arc::new(QueueModel::new(4));
-        let runner = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || {
-                let (n, next) = q.push_run(0, &[1, 2]);
-                let mut pushed = n;
-                if n < 2 {
-                    pushed += q.push_run(next, &[2]).0;
-                }
-                pushed
-            })
-        };
-        let single = {
-            let q = Arc::clone(&q);
-            // Guess 0 is stale as soon as the runner claims it.
-            thread::spawn(move || q.push_guessed(0, 10).is_some())
-        };
-        let consumer = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.pop_run(0, 3))
-        };
+        let runner = spawn_on(&q, move |q| {
+            let (n, next) = q.push_run(0, &[1, 2]);
+            let mut pushed = n;
+            if n < 2 {
+                pushed += q.push_run(next, &[2]).0;
+            }
+            pushed
+        });
+        // Guess 0 is stale as soon as the runner claims it.
+        let single = spawn_on(&q, move |q| q.push_guessed(0, 10).is_some());
+        let consumer = spawn_on(&q, move |q| q.pop_run(0, 3));
         let pushed = runner.join().unwrap();
         assert!(single.join().unwrap(), "room for all three");
         assert_eq!(pushed, 2);
@@ -133,14 +121,8 @@ fn stack_concurrent_push_and_pop() {
     model(|| {
         let s = Arc::new(StackModel::new(2));
         s.push(1).unwrap();
-        let pusher = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || s.push(2))
-        };
-        let popper = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || s.pop())
-        };
+        let pusher = spawn_on(&s, move |s| s.push(2));
+        let popper = spawn_on(&s, move |s| s.pop());
         let pushed = pusher.join().unwrap();
         let popped = popper.join().unwrap();
         let mut all: Vec<u64> = Vec::new();
@@ -166,8 +148,7 @@ fn pool_nodes_are_owned_exclusively() {
         let p = Arc::new(PoolModel::new(2));
         let threads: Vec<_> = (0..2u64)
             .map(|t| {
-                let p = Arc::clone(&p);
-                thread::spawn(move || {
+                spawn_on(&p, move |p| {
                     if let Some(i) = p.alloc() {
                         // A node handed to two threads at once is a data race loom reports.
                         p.write(i, t);
@@ -191,14 +172,8 @@ fn pool_nodes_are_owned_exclusively() {
 fn map_insert_and_remove() {
     model(|| {
         let m = Arc::new(MapModel::new(2));
-        let ins = {
-            let m = Arc::clone(&m);
-            thread::spawn(move || m.insert(7, 70))
-        };
-        let rem = {
-            let m = Arc::clone(&m);
-            thread::spawn(move || m.remove(7))
-        };
+        let ins = spawn_on(&m, move |m| m.insert(7, 70));
+        let rem = spawn_on(&m, move |m| m.remove(7));
         assert_eq!(ins.join().unwrap(), None);
         match rem.join().unwrap() {
             Some(v) => {

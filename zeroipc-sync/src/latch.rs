@@ -88,7 +88,8 @@ impl Latch {
     /// Creates latch `name` with `count` (0 creates it released).
     ///
     /// # Errors
-    /// [`FormatError::InvalidArgument`](crate::FormatError::InvalidArgument) for a negative count; the segment's errors.
+    /// [`FormatError::InvalidArgument`](crate::FormatError::InvalidArgument) for a negative
+    /// count; the segment's errors.
     pub fn create(seg: &Segment, name: &str, count: i32) -> Result<Self> {
         Self::check(count)?;
         let (entry, region) = seg.add(name, SIZE, |r: &Region| init(r, count))?;

@@ -18,6 +18,27 @@ fn bump(x: &AtomicU32) {
     x.store(v + 1, Relaxed);
 }
 
+/// This thread and a second one each take `lock` with `enter`, [`bump`] a shared counter and
+/// leave with `exit` (which must succeed); the counter once both are done.
+fn two_lockers_bump<L: Send + Sync + 'static>(
+    lock: &Arc<L>,
+    enter: fn(&L),
+    exit: fn(&L) -> bool,
+) -> u32 {
+    let data = Arc::new(AtomicU32::new(0));
+    let (l2, d2) = (Arc::clone(lock), Arc::clone(&data));
+    let t = thread::spawn(move || {
+        enter(&l2);
+        bump(&d2);
+        assert!(exit(&l2));
+    });
+    enter(lock);
+    bump(&data);
+    assert!(exit(lock));
+    t.join().unwrap();
+    data.load(SeqCst)
+}
+
 #[test]
 fn semaphore_release_wakes_a_waiter_and_no_permit_is_lost() {
     bounded(|| {
@@ -51,18 +72,8 @@ fn semaphore_respects_max_count() {
 fn mutex_excludes_and_orders_two_lockers() {
     bounded(|| {
         let m = Arc::new(Semaphore::new(1, 1));
-        let data = Arc::new(AtomicU32::new(0));
-        let (m2, d2) = (Arc::clone(&m), Arc::clone(&data));
-        let t = thread::spawn(move || {
-            m2.acquire();
-            bump(&d2);
-            assert!(m2.release());
-        });
-        m.acquire();
-        bump(&data);
-        assert!(m.release());
-        t.join().unwrap();
-        assert_eq!(data.load(SeqCst), 2, "no lost update");
+        let bumps = two_lockers_bump(&m, Semaphore::acquire, Semaphore::release);
+        assert_eq!(bumps, 2, "no lost update");
         assert!(!m.release(), "unlocking an unlocked mutex overflows");
     });
 }
@@ -187,18 +198,8 @@ fn rwlock_writer_excludes_reader() {
 fn rwlock_two_writers_do_not_lose_updates() {
     bounded(|| {
         let rw = Arc::new(RwLock::new());
-        let data = Arc::new(AtomicU32::new(0));
-        let (rw2, d2) = (Arc::clone(&rw), Arc::clone(&data));
-        let t = thread::spawn(move || {
-            rw2.write();
-            bump(&d2);
-            assert!(rw2.write_unlock());
-        });
-        rw.write();
-        bump(&data);
-        assert!(rw.write_unlock());
-        t.join().unwrap();
-        assert_eq!(data.load(SeqCst), 2);
+        let bumps = two_lockers_bump(&rw, RwLock::write, RwLock::write_unlock);
+        assert_eq!(bumps, 2, "no lost update");
     });
 }
 

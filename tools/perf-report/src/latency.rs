@@ -487,88 +487,110 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
     let sem = get(Subject::Semaphore);
     let ch = get(Subject::Channel);
     let zbl = get(Subject::ZeroBuffer);
+    let (raw_spin, raw_futex, pipe_lat) = (
+        get(Subject::RawSpin),
+        get(Subject::RawFutex),
+        get(Subject::Pipe),
+    );
     let lat2 = |l: &Lat| format!("p50 {}, p99 {}", dur(l.p(0.5)), dur(l.p(0.99)));
+    // `ours` against the baseline `base` (described by `against`): met if its p50 is at most
+    // `limit` times the baseline's.
+    let p50_within =
+        |issue: &str, figure: &str, ours: &Lat, against: &str, base: &Lat, limit: f64| {
+            let r = ours.p(0.5) / base.p(0.5);
+            Goal::new(issue, figure)
+                .result(lat2(ours))
+                .baseline(format!("{against}: {}", lat2(base)))
+                .ratio(format!("p50 {}", ratio(r)))
+                .goal(format!("p50 ≤ {limit}×"), Some(r <= limit))
+        };
+    // `ours` (named `what` in the ratio) against a pipe between two processes (`against`).
+    let vs_pipe = |issue: &str, figure: &str, ours: &Lat, what: &str, against: &str| {
+        Goal::new(issue, figure)
+            .result(lat2(ours))
+            .baseline(format!("{against}: {}", lat2(pipe_lat)))
+            .ratio(format!(
+                "pipe p50 / {what} p50: {}",
+                ratio(pipe / ours.p(0.5))
+            ))
+    };
+    let twenty_times = |ours: &Lat| Some(pipe / ours.p(0.5) > 20.0);
     let mut goals = vec![
-        Goal::new("#5 structures", "Queue round trip, 2 processes, spinning")
-            .result(lat2(q))
-            .baseline(format!(
-                "raw cache-line ping-pong: {}",
-                lat2(get(Subject::RawSpin))
-            ))
-            .ratio(format!("p50 {}", ratio(q.p(0.5) / spin)))
-            .goal("p50 ≤ 2×", Some(q.p(0.5) / spin <= 2.0)),
-        Goal::new("#4 sync", "Semaphore ping-pong round trip, unpinned")
-            .result(lat2(sem))
-            .baseline(format!(
-                "raw spin-then-futex: {}",
-                lat2(get(Subject::RawFutex))
-            ))
-            .ratio(format!("p50 {}", ratio(sem.p(0.5) / fx)))
-            .goal("p50 ≤ 1.5×", Some(sem.p(0.5) / fx <= 1.5)),
+        p50_within(
+            "#5 structures",
+            "Queue round trip, 2 processes, spinning",
+            q,
+            "raw cache-line ping-pong",
+            raw_spin,
+            2.0,
+        ),
+        p50_within(
+            "#4 sync",
+            "Semaphore ping-pong round trip, unpinned",
+            sem,
+            "raw spin-then-futex",
+            raw_futex,
+            1.5,
+        ),
     ];
-    if let (Some(ps), Some(pf)) = (getp(Subject::Semaphore), getp(Subject::RawFutex)) {
-        goals.push(
-            Goal::new(
-                "#4 sync",
-                "Semaphore ping-pong round trip, pinned to 2 CPUs",
-            )
-            .result(lat2(ps))
-            .baseline(format!("raw spin-then-futex, pinned: {}", lat2(pf)))
-            .ratio(format!("p50 {}", ratio(ps.p(0.5) / pf.p(0.5))))
-            .goal("p50 ≤ 1.5×", Some(ps.p(0.5) / pf.p(0.5) <= 1.5)),
-        );
+    let pinned_futex = getp(Subject::RawFutex);
+    if let (Some(ps), Some(pf)) = (getp(Subject::Semaphore), pinned_futex) {
+        goals.push(p50_within(
+            "#4 sync",
+            "Semaphore ping-pong round trip, pinned to 2 CPUs",
+            ps,
+            "raw spin-then-futex, pinned",
+            pf,
+            1.5,
+        ));
     }
+    goals.push(p50_within(
+        "#7 codata",
+        "Channel round trip, blocking, 2 processes",
+        ch,
+        "raw spin-then-futex",
+        raw_futex,
+        1.5,
+    ));
     goals.push(
-        Goal::new("#7 codata", "Channel round trip, blocking, 2 processes")
-            .result(lat2(ch))
-            .baseline(format!(
-                "raw spin-then-futex: {}",
-                lat2(get(Subject::RawFutex))
-            ))
-            .ratio(format!("p50 {}", ratio(ch.p(0.5) / fx)))
-            .goal("p50 ≤ 1.5×", Some(ch.p(0.5) / fx <= 1.5)),
+        vs_pipe(
+            "#7 codata",
+            "Channel round trip vs pipe",
+            ch,
+            "Channel",
+            "pipe",
+        )
+        .goal("> 20× faster than a pipe", twenty_times(ch)),
     );
-    goals.push(
-        Goal::new("#7 codata", "Channel round trip vs pipe")
-            .result(lat2(ch))
-            .baseline(format!("pipe: {}", lat2(get(Subject::Pipe))))
-            .ratio(format!(
-                "pipe p50 / Channel p50: {}",
-                ratio(pipe / ch.p(0.5))
-            ))
-            .goal("> 20× faster than a pipe", Some(pipe / ch.p(0.5) > 20.0)),
-    );
-    if let (Some(pc), Some(pf)) = (getp(Subject::Channel), getp(Subject::RawFutex)) {
+    if let (Some(pc), Some(pf)) = (getp(Subject::Channel), pinned_futex) {
+        goals.push(p50_within(
+            "#7 codata",
+            "Channel round trip, blocking, pinned to 2 CPUs",
+            pc,
+            "raw spin-then-futex, pinned",
+            pf,
+            1.5,
+        ));
         goals.push(
-            Goal::new(
+            vs_pipe(
                 "#7 codata",
-                "Channel round trip, blocking, pinned to 2 CPUs",
+                "Channel round trip pinned vs pipe",
+                pc,
+                "Channel",
+                "pipe (unpinned)",
             )
-            .result(lat2(pc))
-            .baseline(format!("raw spin-then-futex, pinned: {}", lat2(pf)))
-            .ratio(format!("p50 {}", ratio(pc.p(0.5) / pf.p(0.5))))
-            .goal("p50 ≤ 1.5×", Some(pc.p(0.5) / pf.p(0.5) <= 1.5)),
-        );
-        goals.push(
-            Goal::new("#7 codata", "Channel round trip pinned vs pipe")
-                .result(lat2(pc))
-                .baseline(format!("pipe (unpinned): {}", lat2(get(Subject::Pipe))))
-                .ratio(format!(
-                    "pipe p50 / Channel p50: {}",
-                    ratio(pipe / pc.p(0.5))
-                ))
-                .goal("> 20× faster than a pipe", Some(pipe / pc.p(0.5) > 20.0)),
+            .goal("> 20× faster than a pipe", twenty_times(pc)),
         );
     }
     goals.push(
-        Goal::new("#10 report", "ZeroBuffer duplex round trip, 8-byte frames")
-            .result(lat2(zbl))
-            .baseline(format!("pipe: {}", lat2(get(Subject::Pipe))))
-            .ratio(format!(
-                "pipe p50 / ZeroBuffer p50: {}",
-                ratio(pipe / zbl.p(0.5))
-            ))
-            .goal("–", None),
+        vs_pipe(
+            "#10 report",
+            "ZeroBuffer duplex round trip, 8-byte frames",
+            zbl,
+            "ZeroBuffer",
+            "pipe",
+        )
+        .goal("–", None),
     );
     // Issue #19: the blocking round trips against the raw spin-then-futex of the same round.
     let idx = |s: Subject| Subject::ALL.iter().position(|x| *x == s).expect("subject");
@@ -588,10 +610,7 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
         goals.push(
             Goal::new("#19 perf", figure)
                 .result(lat2(get(subject)))
-                .baseline(format!(
-                    "raw spin-then-futex: {}",
-                    lat2(get(Subject::RawFutex))
-                ))
+                .baseline(format!("raw spin-then-futex: {}", lat2(raw_futex)))
                 .ratio(crate::report::median_worst(&sp, cfg.rounds, true))
                 .goal("p50 ≤ 1.5× in every round", Some(sp.max <= 1.5)),
         );

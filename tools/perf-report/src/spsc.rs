@@ -12,6 +12,8 @@ use zeroipc_codata::Channel;
 use zeroipc_format::{Region, Segment};
 use zeroipc_structures::{PushError, Queue, Ring};
 
+use zeroipc_testkit::spsc::produce_batches;
+
 use crate::Config;
 use crate::harness::{
     Backoff, Spread, group_peer, labelled_rows, ratio, raw, region, segment, with_peer,
@@ -84,15 +86,7 @@ pub fn child(role: &str, arg: &str) -> bool {
         }
         "spsc.ringbatch" => {
             let r = Ring::<u64>::open(&seg, "r").expect("ring");
-            produce_batches(n, |b| {
-                let mut bk = Backoff::default();
-                loop {
-                    match r.write_slice(b).expect("write") {
-                        0 => bk.snooze(),
-                        w => return w,
-                    }
-                }
-            });
+            produce_batches(n, |b| until_moved(|| r.write_slice(b).expect("write")));
         }
         "spsc.raw" => raw_produce(&region(&seg, "w"), n),
         "spsc.channel" => {
@@ -103,15 +97,7 @@ pub fn child(role: &str, arg: &str) -> bool {
         }
         "spsc.queuebatch" => {
             let q = Queue::<u64>::open(&seg, "q").expect("q");
-            produce_batches(n, |b| {
-                let mut bk = Backoff::default();
-                loop {
-                    match q.push_slice(b).expect("push_slice") {
-                        0 => bk.snooze(),
-                        w => return w,
-                    }
-                }
-            });
+            produce_batches(n, |b| until_moved(|| q.push_slice(b).expect("push_slice")));
         }
         "spsc.rendezvous" => {
             let c = Channel::<u64>::open(&seg, "u").expect("rendezvous channel");
@@ -134,21 +120,14 @@ pub fn child(role: &str, arg: &str) -> bool {
     true
 }
 
-/// Sends `0..n` in batches of up to 256 through `send`, which moves a prefix of its argument
-/// and returns how many (at least one).
-fn produce_batches(n: u64, mut send: impl FnMut(&[u64]) -> usize) {
-    let mut next = 0u64;
-    let mut batch = [0u64; 256];
-    while next < n {
-        let k = ((n - next) as usize).min(batch.len());
-        for (j, b) in batch[..k].iter_mut().enumerate() {
-            *b = next + j as u64;
+/// Calls `put` until it moves something (returns a non-zero count), backing off in between.
+fn until_moved(mut put: impl FnMut() -> usize) -> usize {
+    let mut bk = Backoff::default();
+    loop {
+        match put() {
+            0 => bk.snooze(),
+            moved => return moved,
         }
-        let mut sent = 0;
-        while sent < k {
-            sent += send(&batch[sent..k]);
-        }
-        next += k as u64;
     }
 }
 
@@ -403,75 +382,61 @@ pub fn run(cfg: &Config) -> GroupRecord {
         )
     );
     let m = |i: usize| s[i].show(1e-6, "M items/s");
+    // Subject `i` against subject `b` (described by `against`), as a ratio of medians.
+    let vs = |issue: &str, figure: &str, i: usize, against: &str, b: usize| {
+        Goal::new(issue, figure)
+            .result(m(i))
+            .baseline(format!("{against}: {}", m(b)))
+            .ratio(ratio(s[i].med / s[b].med))
+    };
+    let at_least = |i: usize, b: usize, min: f64| Some(s[i].med / s[b].med >= min);
+    let (aq, in_process_aq, in_process_cc) = (
+        "ArrayQueue 1P/1C",
+        "crossbeam ArrayQueue 1P/1C in-process",
+        "crossbeam-channel 1P/1C in-process",
+    );
     let goals = vec![
-        Goal::new("#5 structures", "Queue 1P/1C, two threads")
-            .result(m(5))
-            .baseline(format!("crossbeam ArrayQueue 1P/1C: {}", m(6)))
-            .ratio(ratio(s[5].med / cb))
-            .goal("≥ 1.0×", Some(s[5].med / cb >= 1.0)),
-        Goal::new("#5 structures", "SPSC 8-byte items, Queue, 2 processes")
-            .result(m(0))
-            .baseline(format!("crossbeam ArrayQueue 1P/1C in-process: {}", m(6)))
-            .ratio(ratio(s[0].med / cb))
-            .goal("≥ 0.5×", Some(s[0].med / cb >= 0.5)),
-        Goal::new(
-            "#5 structures",
-            "SPSC 8-byte items, Ring one at a time, 2 processes",
-        )
-        .result(m(1))
-        .baseline(format!("ArrayQueue 1P/1C: {}", m(6)))
-        .ratio(ratio(s[1].med / cb))
-        .goal("(≥ 0.5×, as the Queue)", Some(s[1].med / cb >= 0.5)),
-        Goal::new(
-            "#5 structures",
-            "SPSC 8-byte items, Ring in batches, 2 processes",
-        )
-        .result(m(2))
-        .baseline(format!("ArrayQueue 1P/1C: {}", m(6)))
-        .ratio(ratio(s[2].med / cb))
-        .goal("(≥ 0.5×, as the Queue)", Some(s[2].med / cb >= 0.5)),
-        Goal::new("#5 structures", "raw SPSC ring ceiling, 2 processes")
-            .result(m(3))
-            .baseline(format!("ArrayQueue 1P/1C: {}", m(6)))
-            .ratio(ratio(s[3].med / cb))
-            .goal("–", None),
-        Goal::new(
-            "#7 codata",
-            "buffered Channel<u64>, 8-byte messages, 2 processes",
-        )
-        .result(m(4))
-        .baseline(format!("crossbeam-channel 1P/1C in-process: {}", m(7)))
-        .ratio(ratio(s[4].med / s[7].med))
-        .goal("≥ 20 M msgs/s", Some(s[4].med >= 20e6)),
-        Goal::new(
+        vs("#5 structures", "Queue 1P/1C, two threads", 5, "crossbeam ArrayQueue 1P/1C", 6)
+            .goal("≥ 1.0×", at_least(5, 6, 1.0)),
+        vs("#5 structures", "SPSC 8-byte items, Queue, 2 processes", 0, in_process_aq, 6)
+            .goal("≥ 0.5×", at_least(0, 6, 0.5)),
+        vs("#5 structures", "SPSC 8-byte items, Ring one at a time, 2 processes", 1, aq, 6)
+            .goal("(≥ 0.5×, as the Queue)", at_least(1, 6, 0.5)),
+        vs("#5 structures", "SPSC 8-byte items, Ring in batches, 2 processes", 2, aq, 6)
+            .goal("(≥ 0.5×, as the Queue)", at_least(2, 6, 0.5)),
+        vs("#5 structures", "raw SPSC ring ceiling, 2 processes", 3, aq, 6).goal("–", None),
+        vs("#7 codata", "buffered Channel<u64>, 8-byte messages, 2 processes", 4, in_process_cc, 7)
+            .goal("≥ 20 M msgs/s", Some(s[4].med >= 20e6)),
+        vs(
             "#5 structures",
             "SPSC 8-byte items, Queue in batches (`push_slice`/`pop_into`), 2 processes",
+            8,
+            aq,
+            6,
         )
-        .result(m(8))
-        .baseline(format!("ArrayQueue 1P/1C: {}", m(6)))
-        .ratio(ratio(s[8].med / cb))
-        .goal("(≥ 0.5×, in bulk)", Some(s[8].med / cb >= 0.5)),
-        Goal::new(
+        .goal("(≥ 0.5×, in bulk)", at_least(8, 6, 0.5)),
+        vs(
             "#7 codata",
             "buffered Channel<u64>, 8-byte messages in batches (`send_slice`/`recv_into`), 2 processes",
+            9,
+            in_process_cc,
+            7,
         )
-        .result(m(9))
-        .baseline(format!("crossbeam-channel 1P/1C in-process: {}", m(7)))
-        .ratio(ratio(s[9].med / s[7].med))
         .goal("≥ 20 M msgs/s (in bulk)", Some(s[9].med >= 20e6)),
-        Goal::new("#19 perf", "buffered Channel<u64>, one at a time, 2 processes")
-            .result(m(4))
-            .baseline(format!("crossbeam-channel 1P/1C in-process: {}", m(7)))
+        vs("#19 perf", "buffered Channel<u64>, one at a time, 2 processes", 4, in_process_cc, 7)
             .ratio(format!(
                 "worst round {} M/s",
                 crate::harness::num(s[4].min * 1e-6)
             ))
             .goal("≥ 20 M msgs/s median", Some(s[4].med >= 20e6)),
-        Goal::new("#19 perf", "rendezvous Channel<u64>, 2 processes")
-            .result(m(10))
-            .baseline(format!("upstream-style polling slot: {}", m(11)))
-            .ratio(ratio(s[10].med / s[11].med))
-            .goal("≥ 2 M hand-offs/s", Some(s[10].med >= 2e6)),
+        vs(
+            "#19 perf",
+            "rendezvous Channel<u64>, 2 processes",
+            10,
+            "upstream-style polling slot",
+            11,
+        )
+        .goal("≥ 2 M hand-offs/s", Some(s[10].med >= 2e6)),
     ];
     GroupRecord::new(md, goals)
 }

@@ -1,7 +1,8 @@
 //! Test helpers shared by the zeroipc-rs crates (not published).
 //!
 //! * [`unique_name`]: a shared-memory name unique to this process, test and call.
-//! * [`ShmGuard`]: unlinks `/dev/shm` objects when dropped, so failing tests clean up too.
+//! * [`ShmGuard`]: unlinks `/dev/shm` objects when dropped, so failing tests clean up too;
+//!   [`unique_guarded`] makes a unique name and its guard at once.
 //! * [`Child`]: re-executes the current test binary to run one test function as a child
 //!   process with a role, the way multi-process tests are written here (never `fork`).
 //! * [`Runtime`]: runs an async test on tokio (current-thread and multi-thread) and smol.
@@ -17,10 +18,13 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+mod guarded;
 pub mod images;
 mod park;
 mod runtime_yield;
+pub mod spsc;
 
+pub use guarded::unique_guarded;
 pub use park::park_forever;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -64,12 +64,13 @@ fn stream_100k_items_cross_in_order_exactly_once() {
     // The importer creates the far stream (it was missing) with the given capacity.
     let (_seg_b, far) = wait_open(&b, "ticks");
     assert_eq!(far.capacity(), 512);
-    // `zeroipc-inspect list` labels it as the importer's (its companion entry).
-    assert_eq!(
-        listed_bridge(&b),
-        serde_json::json!([{"role": "import", "kind": "stream", "name": "ticks", "key": key,
-                            "pid": importer.pid}])
-    );
+    // `zeroipc-inspect list` labels it as the importer's (its companion entry, which the
+    // importer adds right after creating the stream).
+    let label = serde_json::json!([{"role": "import", "kind": "stream", "name": "ticks",
+                                    "key": key, "pid": importer.pid}]);
+    eventually("`zeroipc-inspect list` to label the far stream", || {
+        listed_bridge(&b) == label
+    });
     assert_eq!(
         listed_bridge(&a),
         serde_json::json!([]),

@@ -139,18 +139,36 @@ impl<T: Pod> Channel<T> {
 
 #[cfg(all(feature = "async", not(zeroipc_loom)))]
 impl<T: Pod> Channel<T> {
-    /// The futex word or waiter counter an async wait uses (`crate::async_api`).
-    pub(crate) fn async_word(&self, which: crate::async_api::ChannelWord) -> Option<&HwU32> {
+    /// The futex word or waiter counter an async wait uses (`crate::async_api`), as an
+    /// owned view: the reactor reads it on every sweep, without going through the handle.
+    pub(crate) fn async_word(&self, which: crate::async_api::ChannelWord) -> Option<AtomicWords> {
         use crate::async_api::ChannelWord as W;
-        match which {
-            W::Recv => self.recv_word().ok(),
-            W::Send => match &self.inner.kind {
-                Kind::Buffered { qwords, .. } => qwords.first(),
-                Kind::Unbuffered { word, .. } => word.first(),
-            },
-            W::Receivers => self.word(ChannelHeader::W_RECEIVERS).ok(),
-            W::Senders => self.word(ChannelHeader::W_SENDERS).ok(),
+        match (which, &self.inner.kind) {
+            // The queue's `tail` (receivers) and `head` (senders) words.
+            (W::Recv, Kind::Buffered { qwords, .. }) => qwords.range(1, 1),
+            (W::Send, Kind::Buffered { qwords, .. }) => qwords.range(0, 1),
+            (W::Recv | W::Send, Kind::Unbuffered { word, .. }) => word.range(0, 1),
+            (W::Receivers, _) => self.inner.words.range(ChannelHeader::W_RECEIVERS, 1),
+            (W::Senders, _) => self.inner.words.range(ChannelHeader::W_SENDERS, 1),
         }
+    }
+
+    /// Whether a buffered channel has a slot claimed by another process but not yet
+    /// published (`recv`: the queue's counters show an element that a receive could not
+    /// take; `!recv`: they show room that a send could not claim). The queue's counter moved
+    /// at the claim, before the value could be taken, so a waiter must re-check by time.
+    pub(crate) fn in_flight(&self, recv: bool) -> bool {
+        match &self.inner.kind {
+            Kind::Buffered { queue, .. } => queue
+                .len()
+                .is_ok_and(|n| if recv { n > 0 } else { n < queue.capacity() }),
+            Kind::Unbuffered { .. } => false,
+        }
+    }
+
+    /// The header region (the async waits read its `closed` flag on every sweep).
+    pub(crate) fn header_region(&self) -> Region {
+        self.inner.header.clone()
     }
 
     /// [`Error::Disconnected`] once every registered receiver (`receivers`) or sender is

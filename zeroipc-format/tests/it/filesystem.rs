@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Corruption, Error, Segment, SegmentOptions};
-use zeroipc_testkit::{ShmGuard, private_shm, role, unique_name};
+use zeroipc_testkit::{ShmGuard, private_shm, role, unique_guarded, unique_name};
 
 const MIB: u64 = 1 << 20;
 
@@ -188,8 +188,7 @@ fn creation_is_atomic_for_an_opener_that_does_not_wait() {
 
 #[test]
 fn modes_are_masked_to_permission_bits() {
-    let name = unique_name("mask");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("mask");
     SegmentOptions::new()
         .mode(0o4777)
         .create(&name, 4096, 8)
@@ -203,8 +202,7 @@ fn modes_are_masked_to_permission_bits() {
 
 #[test]
 fn a_shrunk_file_is_refused_at_open_and_before_the_table_grows() {
-    let name = unique_name("shrink");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("shrink");
     let seg = Segment::create(&name, 64 * 1024, 16).unwrap();
     seg.add("a", 64, |_| Ok::<_, Error>(())).unwrap();
     let f = std::fs::OpenOptions::new()
@@ -247,8 +245,7 @@ fn a_peer_truncating_a_live_mapping_crashes_its_users_as_documented() {
         let _ = region.read::<u64>(region.len() - 8);
         std::process::exit(0);
     }
-    let name = unique_name("trunc");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("trunc");
     let seg = Segment::create(&name, 1 << 20, 8).unwrap();
     seg.add("data", 512 * 1024, |_| Ok::<_, Error>(())).unwrap();
     let status = Command::new(std::env::current_exe().unwrap())

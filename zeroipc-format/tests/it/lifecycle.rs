@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use zeroipc_format::{Error, Segment, SegmentOptions};
-use zeroipc_testkit::{ShmGuard, unique_name};
+use zeroipc_testkit::{ShmGuard, unique_guarded, unique_name};
 
 fn shm_mode(name: &str) -> u32 {
     std::fs::metadata(format!("/dev/shm/{name}"))
@@ -16,8 +16,7 @@ fn shm_mode(name: &str) -> u32 {
 
 #[test]
 fn create_open_unlink() {
-    let name = unique_name("life");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("life");
     let seg = Segment::create(&name, 1 << 16, 64).unwrap();
     assert!(seg.created());
     assert_eq!(seg.name(), format!("/{name}"));
@@ -66,8 +65,7 @@ fn created_with_mode_0600_by_default_and_configurable() {
 
 #[test]
 fn open_or_create_and_create_or_replace() {
-    let name = unique_name("ooc");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("ooc");
     let first = Segment::open_or_create(&name, 1 << 16, 64).unwrap();
     assert!(first.created());
     first.add("keep", 16, |_| Ok::<_, Error>(())).unwrap();
@@ -85,8 +83,7 @@ fn open_or_create_and_create_or_replace() {
 
 #[test]
 fn bad_arguments_fail_before_any_system_call() {
-    let name = unique_name("args");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("args");
     assert!(matches!(
         Segment::create(&name, 3103, 64),
         Err(Error::InvalidArgument(_))
@@ -130,8 +127,7 @@ fn bad_arguments_fail_before_any_system_call() {
 
 #[test]
 fn an_uninitialised_object_is_reported_after_the_grace_period() {
-    let name = unique_name("uninit");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("uninit");
     // A creator that died before writing the header: the object exists, magic is 0.
     let fd = rustix::shm::open(
         format!("/{name}").as_str(),
@@ -153,8 +149,7 @@ fn an_uninitialised_object_is_reported_after_the_grace_period() {
 
 #[test]
 fn unlink_on_drop_removes_the_name_with_the_last_handle() {
-    let name = unique_name("drop");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("drop");
     let seg = SegmentOptions::new()
         .unlink_on_drop(true)
         .create(&name, 4096, 8)
@@ -179,8 +174,7 @@ fn stored_max_entries_zero_reads_as_64() {
 
 #[test]
 fn populate_and_read_only_open() {
-    let name = unique_name("ro");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("ro");
     let seg = SegmentOptions::new()
         .populate(true)
         .create(&name, 1 << 16, 64)
@@ -237,26 +231,18 @@ fn other_users_are_denied_by_default_and_admitted_by_mode() {
             .unwrap();
         assert!(status.success(), "child running as nobody: {status}");
         // The other user could write only where the mode allowed it.
-        let c = Segment::open(&names[2]).unwrap();
-        assert_eq!(
-            c.region(&c.find("x").unwrap())
+        let x_of = |name: &str| {
+            let seg = Segment::open(name).unwrap();
+            seg.region(&seg.find("x").unwrap())
                 .unwrap()
                 .read::<u64>(0)
-                .unwrap(),
-            7
-        );
-        let a = Segment::open(&names[0]).unwrap();
-        assert_eq!(
-            a.region(&a.find("x").unwrap())
                 .unwrap()
-                .read::<u64>(0)
-                .unwrap(),
-            42
-        );
+        };
+        assert_eq!(x_of(&names[2]), 7, "mode 0o666: written by the other user");
+        assert_eq!(x_of(&names[0]), 42, "mode 0o600: left alone");
     } else {
         println!("not root: checking mode 0o000 against the owner instead of another user");
-        let name = unique_name("perm000");
-        let _g = ShmGuard::new(&name);
+        let (name, _g) = unique_guarded("perm000");
         SegmentOptions::new()
             .mode(0)
             .create(&name, 4096, 8)

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use zeroipc_format::{Segment, SegmentOptions};
 use zeroipc_structures::{Array, PushError, Queue};
-use zeroipc_testkit::{Child, ShmGuard, role, unique_name};
+use zeroipc_testkit::{Child, role, unique_guarded};
 
 const TEST: &str = "crash::producer_killed_mid_run";
 
@@ -28,8 +28,7 @@ fn producer_killed_mid_run() {
         }
         return;
     }
-    let name = unique_name("crash");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("crash");
     let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
     let q = Queue::<u64>::create(&seg, "q", 64).unwrap();
     let acked = Array::<u64>::create(&seg, "acked", 1).unwrap();

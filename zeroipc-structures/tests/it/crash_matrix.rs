@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
 use zeroipc_structures::{Array, Error, Map, Pool, PushError, Queue, Ring, Set, Stack, key_hash};
-use zeroipc_testkit::{Child, ShmGuard, role, unique_name};
+use zeroipc_testkit::{Child, ShmGuard, role, unique_guarded};
 
 /// Capacity of the structures under test.
 const CAP: usize = 8;
@@ -154,8 +154,7 @@ fn peer(what: &str) -> ! {
 /// Creates the segment with `x` (made by `make`) and `flag`, runs the peer for `test` until it
 /// reports its claim, SIGKILLs it, and returns the segment.
 fn run_peer(test: &str, make: impl FnOnce(&Segment)) -> (Segment, ShmGuard) {
-    let name = unique_name("cm");
-    let guard = ShmGuard::new(&name);
+    let (name, guard) = unique_guarded("cm");
     let seg = Segment::create(&name, 1 << 16, 16).unwrap();
     make(&seg);
     let flag = Array::<u32>::create(&seg, "flag", 1).unwrap();

@@ -46,6 +46,28 @@ fn start_queue_at(seg: &Segment, q: &Queue<u32>, start: u32) {
     }
 }
 
+/// Checks a bulk write of `vs` that stored `n` items against the FIFO `model` of a structure
+/// of `cap` slots (as many as fit, from the front) and applies it to the model.
+fn bulk_written(
+    model: &mut VecDeque<u32>,
+    vs: &[u32],
+    n: usize,
+    cap: usize,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(n, vs.len().min(cap - model.len()));
+    model.extend(&vs[..n]);
+    Ok(())
+}
+
+/// Checks a bulk read into `buf` that returned `got` items against the FIFO `model` (as many
+/// as asked and present, oldest first) and applies it to the model.
+fn bulk_read(model: &mut VecDeque<u32>, buf: &[u32], got: usize) -> Result<(), TestCaseError> {
+    prop_assert_eq!(got, buf.len().min(model.len()));
+    let want: Vec<u32> = model.drain(..got).collect();
+    prop_assert_eq!(&buf[..got], &want[..]);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -66,15 +88,12 @@ proptest! {
                 QOp::Pop => prop_assert_eq!(q.pop().unwrap(), model.pop_front()),
                 QOp::PushSlice(vs) => {
                     let n = q.push_slice(&vs).unwrap();
-                    prop_assert_eq!(n, vs.len().min(cap - model.len()));
-                    model.extend(&vs[..n]);
+                    bulk_written(&mut model, &vs, n, cap)?;
                 }
                 QOp::PopInto(n) => {
                     let mut buf = vec![0; n];
                     let got = q.pop_into(&mut buf).unwrap();
-                    prop_assert_eq!(got, n.min(model.len()));
-                    let want: Vec<u32> = model.drain(..got).collect();
-                    prop_assert_eq!(&buf[..got], &want[..]);
+                    bulk_read(&mut model, &buf, got)?;
                 }
             }
             prop_assert_eq!(q.len().unwrap(), model.len());
@@ -119,8 +138,7 @@ proptest! {
                 QOp::Pop => prop_assert_eq!(r.read().unwrap(), model.pop_front()),
                 QOp::PushSlice(vs) => {
                     let n = r.write_slice(&vs).unwrap();
-                    prop_assert_eq!(n, vs.len().min(cap - model.len()));
-                    model.extend(&vs[..n]);
+                    bulk_written(&mut model, &vs, n, cap)?;
                 }
                 QOp::PopInto(n) if n % 2 == 1 => {
                     // Zero-copy: view everything unread, release n of it.
@@ -135,9 +153,7 @@ proptest! {
                 QOp::PopInto(n) => {
                     let mut buf = vec![0; n];
                     let got = r.read_into(&mut buf).unwrap();
-                    prop_assert_eq!(got, n.min(model.len()));
-                    let want: Vec<u32> = model.drain(..got).collect();
-                    prop_assert_eq!(&buf[..got], &want[..]);
+                    bulk_read(&mut model, &buf, got)?;
                 }
             }
             prop_assert_eq!(r.len().unwrap(), model.len());

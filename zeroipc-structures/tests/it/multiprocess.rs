@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use zeroipc_format::{Segment, SegmentOptions};
 use zeroipc_structures::Array;
-use zeroipc_testkit::{Child, ShmGuard, role, unique_name};
+use zeroipc_testkit::{Child, role, unique_guarded};
 
 const PER_PROCESS: usize = 200;
 const TEST: &str = "multiprocess::two_processes_create_200_arrays_each";
@@ -37,8 +37,7 @@ fn two_processes_create_200_arrays_each() {
         child(&seg, &r);
         return;
     }
-    let name = unique_name("mp");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("mp");
     let seg = SegmentOptions::new().create(&name, 1 << 20, 512).unwrap();
     let go = Array::<u64>::create(&seg, "go", 1).unwrap();
     let kids: Vec<Child> = ["a", "b"]

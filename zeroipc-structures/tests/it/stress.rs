@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use zeroipc_format::{Segment, SegmentOptions};
 use zeroipc_structures::{Array, Error, Map, Pool, PushError, Queue, Stack};
-use zeroipc_testkit::{Child, ShmGuard, role, unique_name};
+use zeroipc_testkit::{Child, role, unique_guarded};
 
 fn env(key: &str) -> String {
     std::env::var(key).unwrap()
@@ -63,8 +63,7 @@ fn store_stats(res: &Array<u64>, id: u64, stats: &[[u64; 4]; 2]) {
 /// per producer, asserts its four counters summed over both consumers: every item exactly
 /// once (count, sum and sum of squares of the sequence numbers) and no order error.
 fn run_2p2c(test: &str, tag: &str, per: u64, make: impl FnOnce(&Segment)) {
-    let name = unique_name(tag);
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded(tag);
     let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
     make(&seg);
     let res = Array::<u64>::create(&seg, "res", results_len(2, 2)).unwrap();
@@ -279,8 +278,7 @@ fn pool_churn_4_processes_exclusive_ownership() {
         }
         return;
     }
-    let name = unique_name("sp");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("sp");
     let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
     let pool = Pool::<u64>::create(&seg, "p", 24).unwrap();
     let kids: Vec<Child> = (0..4)
@@ -330,8 +328,7 @@ fn map_4_processes_disjoint_and_overlapping_keys() {
         }
         return;
     }
-    let name = unique_name("sm");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("sm");
     let seg = SegmentOptions::new().create(&name, 1 << 20, 64).unwrap();
     let m = Map::<u64, u64>::create(&seg, "m", 512).unwrap();
     let kids: Vec<Child> = (0..4)

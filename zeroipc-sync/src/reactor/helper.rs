@@ -97,21 +97,45 @@ impl Entry {
         if prev == State::Armed
             && let Some(h) = self.helper.upgrade()
         {
-            h.entries().retain(|e| !Arc::ptr_eq(e, self));
+            h.entries().list.retain(|e| !Arc::ptr_eq(e, self));
         }
         prev
     }
 }
 
+/// A helper's registrations, with what its sleep depends on.
+pub(crate) struct Entries {
+    pub list: Vec<Arc<Entry>>,
+    /// The latest `since` and the earliest `repoll_at` of the entries: exact after each
+    /// sweep and raised/lowered by each registration; an entry withdrawn in between may
+    /// leave them conservative (a shorter sleep) until the next sweep.
+    youngest: Option<Instant>,
+    repoll: Option<Instant>,
+}
+
+impl Entries {
+    /// The next sleep of a helper with these entries: see [`sleep_for`].
+    fn sleep(&self, now: Instant) -> Duration {
+        sleep_for(self.youngest, self.repoll, now)
+    }
+
+    fn note(&mut self, since: Instant, repoll_at: Option<Instant>) {
+        self.youngest = Some(self.youngest.map_or(since, |y| y.max(since)));
+        if let Some(t) = repoll_at {
+            self.repoll = Some(self.repoll.map_or(t, |r| r.min(t)));
+        }
+    }
+}
+
 /// A helper thread's shared part.
 pub(crate) struct Helper {
-    entries: Mutex<Vec<Arc<Entry>>>,
+    entries: Mutex<Entries>,
     /// Incremented (and woken) on every new registration: the helper's own futex word.
     seq: AtomicU32,
 }
 
 impl Helper {
-    fn entries(&self) -> MutexGuard<'_, Vec<Arc<Entry>>> {
+    fn entries(&self) -> MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -140,7 +164,7 @@ pub(crate) fn helper_count() -> usize {
 
 /// Registered, not yet fired entries of this process.
 pub(crate) fn pending() -> usize {
-    helpers().iter().map(|h| h.entries().len()).sum()
+    helpers().iter().map(|h| h.entries().list.len()).sum()
 }
 
 /// Registers an entry with the first helper that has room, starting one if none has.
@@ -154,13 +178,17 @@ pub(crate) fn register(
     let mut list = helpers();
     let found = list
         .iter()
-        .find(|h| h.entries().len() < PER_HELPER)
+        .find(|h| h.entries().list.len() < PER_HELPER)
         .cloned();
     let helper = match found {
         Some(h) => h,
         None => {
             let h = Arc::new(Helper {
-                entries: Mutex::new(Vec::with_capacity(PER_HELPER)),
+                entries: Mutex::new(Entries {
+                    list: Vec::with_capacity(PER_HELPER),
+                    youngest: None,
+                    repoll: None,
+                }),
                 seq: AtomicU32::new(0),
             });
             let for_thread = Arc::clone(&h);
@@ -182,7 +210,11 @@ pub(crate) fn register(
         }),
         helper: Arc::downgrade(&helper),
     });
-    helper.entries().push(Arc::clone(&entry));
+    {
+        let mut es = helper.entries();
+        es.list.push(Arc::clone(&entry));
+        es.note(since, repoll_at);
+    }
     drop(list);
     helper.poke();
     Ok(entry)
@@ -212,18 +244,11 @@ fn timespec(d: Duration) -> futex::Timespec {
     }
 }
 
-/// How long the helper may sleep: the slice of its youngest wait (as a blocking wait of
-/// that age would sleep, see [`crate::futex::next_slice`]), and no later than any re-poll.
-/// The youngest wait has the shortest slice, so one slice computation covers them all.
-fn sleep_for(snap: &[Arc<Entry>], now: Instant) -> Duration {
-    let mut youngest: Option<Instant> = None;
-    let mut repoll: Option<Instant> = None;
-    for e in snap {
-        youngest = Some(youngest.map_or(e.since, |y| y.max(e.since)));
-        if let Some(t) = e.repoll_at {
-            repoll = Some(repoll.map_or(t, |r| r.min(t)));
-        }
-    }
+/// How long a helper may sleep: the slice of its youngest wait (`youngest`, as a blocking
+/// wait of that age would sleep, see [`crate::futex::next_slice`]), and no later than the
+/// earliest re-poll. The youngest wait has the shortest slice, so one slice computation
+/// covers them all.
+fn sleep_for(youngest: Option<Instant>, repoll: Option<Instant>, now: Instant) -> Duration {
     let mut d = crate::futex::max_slice();
     if let Some(since) = youngest {
         d = d.min(crate::futex::next_slice(None, since).unwrap_or(crate::futex::SLICE));
@@ -326,19 +351,26 @@ fn check(snap: &[Arc<Entry>], by_kernel: Option<usize>, due: bool, wake: &mut Ve
 
 /// The sweeper's round over every helper (itself included): fire what is ready or due and
 /// drop it from its helper's list, under that list's lock (one pass, no copies: an idle
-/// process pays this once per slice), then poke the helpers whose lists shrank so that they
-/// stop sleeping on words nobody waits for.
+/// process pays this once per slice; the same pass makes the helper's sleep bounds exact),
+/// then poke the helpers whose lists shrank so that they stop sleeping on words nobody
+/// waits for.
 fn sweep(me: &Arc<Helper>, wake: &mut Vec<Waker>) {
     let list: Vec<Arc<Helper>> = helpers().clone();
     let now = Instant::now();
     for h in &list {
         let removed = {
-            let mut es = h.entries();
-            let before = es.len();
+            let mut guard = h.entries();
+            let es = &mut *guard;
+            let before = es.list.len();
+            let (mut youngest, mut repoll) = (None, None);
             // Lock order: a helper's entries, then an entry's slot (`fire`); nothing takes
             // them the other way round.
-            es.retain(|e| {
+            es.list.retain(|e| {
                 if !e.ready(now, true) {
+                    youngest = Some(youngest.map_or(e.since, |y: Instant| y.max(e.since)));
+                    if let Some(t) = e.repoll_at {
+                        repoll = Some(repoll.map_or(t, |r: Instant| r.min(t)));
+                    }
                     return true;
                 }
                 if let Some(w) = e.fire(false) {
@@ -346,7 +378,8 @@ fn sweep(me: &Arc<Helper>, wake: &mut Vec<Waker>) {
                 }
                 false
             });
-            before != es.len()
+            (es.youngest, es.repoll) = (youngest, repoll);
+            before != es.list.len()
         };
         if removed && !Arc::ptr_eq(h, me) {
             h.poke();
@@ -359,12 +392,13 @@ fn is_sweeper(h: &Arc<Helper>) -> bool {
     helpers().first().is_some_and(|f| Arc::ptr_eq(f, h))
 }
 
-/// The sweeper's sleep: the shortest [`sleep_for`] over every helper's entries.
+/// The sweeper's sleep: the shortest [`sleep_for`] over every helper (from each helper's
+/// bounds, without visiting its entries).
 fn sweep_sleep() -> Duration {
     let list: Vec<Arc<Helper>> = helpers().clone();
     let now = Instant::now();
     list.iter()
-        .map(|h| sleep_for(&h.entries(), now))
+        .map(|h| h.entries().sleep(now))
         .min()
         .unwrap_or(QUIET)
 }
@@ -377,7 +411,7 @@ fn run(h: &Arc<Helper>) {
         // SeqCst: pairs with `poke` (see the module docs); loaded before the snapshot.
         let seq = h.seq.load(Ordering::SeqCst);
         snap.clear();
-        snap.extend(h.entries().iter().cloned());
+        snap.extend(h.entries().list.iter().cloned());
         let sweeper = is_sweeper(h);
         if snap.is_empty() && (!sweeper || pending() == 0) {
             let _ = futex::wait(&h.seq, futex::Flags::PRIVATE, seq, Some(&timespec(LINGER)));
@@ -385,7 +419,7 @@ fn run(h: &Arc<Helper>) {
                 continue;
             }
             let mut list = helpers();
-            if h.entries().is_empty() {
+            if h.entries().list.is_empty() {
                 list.retain(|x| !Arc::ptr_eq(x, h));
                 // The next helper becomes the sweeper: wake it to take the role now.
                 if let Some(next) = list.first() {
@@ -411,6 +445,7 @@ fn run(h: &Arc<Helper>) {
             if let Some(named) = by_kernel.and_then(|i| snap.get(i..=i)) {
                 check(named, Some(0), false, &mut wake);
                 h.entries()
+                    .list
                     .retain(|e| !named.iter().any(|n| Arc::ptr_eq(e, n)));
                 for w in wake.drain(..) {
                     w.wake();
@@ -419,13 +454,13 @@ fn run(h: &Arc<Helper>) {
             sweep(h, &mut wake);
         } else {
             check(&snap, by_kernel, false, &mut wake);
-            h.entries().retain(|e| e.lock().state == State::Armed);
+            h.entries().list.retain(|e| e.lock().state == State::Armed);
         }
         if !sweeper && NO_WAITV.get().is_some() {
             // Without futex_waitv nothing wakes this helper for its words: check them by
             // value (and re-poll times) every slice itself.
             check(&snap, None, true, &mut wake);
-            h.entries().retain(|e| e.lock().state == State::Armed);
+            h.entries().list.retain(|e| e.lock().state == State::Armed);
         }
         snap.clear();
         for w in wake.drain(..) {

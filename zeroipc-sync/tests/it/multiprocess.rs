@@ -6,14 +6,13 @@ use std::time::Duration;
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
 use zeroipc_sync::{Barrier, Error, Latch, Monitor, Mutex, Once, RwLock};
-use zeroipc_testkit::{Child, ShmGuard, role, unique_name};
+use zeroipc_testkit::{Child, ShmGuard, role, unique_guarded};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// Creates a segment for a test and returns it with its cleanup guard.
 pub(crate) fn segment(tag: &str) -> (Segment, ShmGuard, String) {
-    let name = unique_name(tag);
-    let guard = ShmGuard::new(&name);
+    let (name, guard) = unique_guarded(tag);
     let seg = Segment::create(&name, 1 << 16, 64).unwrap();
     (seg, guard, name)
 }
@@ -341,8 +340,7 @@ fn concurrent_open_or_create_makes_each_structure_once() {
         }
         return;
     }
-    let name = unique_name("ooc");
-    let _g = ShmGuard::new(&name);
+    let (name, _g) = unique_guarded("ooc");
     let seg = zeroipc_format::SegmentOptions::new()
         .create(&name, 1 << 20, 1024)
         .unwrap();
