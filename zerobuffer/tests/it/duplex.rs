@@ -44,6 +44,12 @@ fn assert_channel_clean(name: &str) {
     assert_clean(&format!("{name}_response"));
 }
 
+/// Disconnects the client `c`, then asserts that nothing of the channel `name` is left.
+fn close_client(c: DuplexClient, name: &str) {
+    drop(c);
+    assert_channel_clean(name);
+}
+
 /// F13.1 echo 1 B / 1 KiB / 100 KiB; F13.2 10 sequential; F13.3 20 pipelined, in order.
 #[test]
 fn echo_sizes_sequential_and_pipelined_in_order() {
@@ -75,8 +81,7 @@ fn echo_sizes_sequential_and_pipelined_in_order() {
     let stats = server.join().expect("server thread");
     assert_eq!(stats.requests, 33);
     assert_eq!(stats.handler_errors, 0);
-    drop(c);
-    assert_channel_clean(&name);
+    close_client(c, &name);
 }
 
 /// F13.7 zero-copy request; F13.8 XOR 0xFF transform of a 10240-byte request.
@@ -109,8 +114,7 @@ fn zero_copy_request_and_xor_server() {
     assert!(resp.iter().zip(&req).all(|(r, q)| *r == q ^ 0xff));
     drop(resp);
     server.join().expect("server");
-    drop(c);
-    assert_channel_clean(&name);
+    close_client(c, &name);
 }
 
 /// F13.10 server disposed with responses pending: client drains them, then errors; the
@@ -136,15 +140,13 @@ fn server_disposed_with_pending_responses() {
         c.receive_response(Duration::from_secs(5)),
         Err(Error::WriterDead { .. })
     ));
-    drop(c);
-    assert_channel_clean(&name);
+    close_client(c, &name);
     let again = serve_n(&name, 1, echo);
     let mut c = client(&name);
     c.send_request(b"reuse").expect("send");
     assert_eq!(next_response(&c, 5).data(), b"reuse");
     again.join().expect("server");
-    drop(c);
-    assert_channel_clean(&name);
+    close_client(c, &name);
 }
 
 /// F13.5 / T14.6 the server process dies while processing: the client detects it.
@@ -207,8 +209,7 @@ fn client_death_does_not_stop_the_server() {
     let stats = server.join().expect("server");
     assert_eq!(stats.requests, 2);
     assert_eq!(stats.clients_lost, 1, "{stats:?}");
-    drop(c);
-    assert_channel_clean(&name);
+    close_client(c, &name);
 }
 
 /// F13.6 / T14.8 response ring of 10240 bytes, 4 KiB requests answered with 8 KiB: the
@@ -240,8 +241,7 @@ fn server_blocks_on_full_response_ring_until_client_reads() {
         (stats.requests, stats.handler_errors, stats.clients_lost),
         (3, 0, 0)
     );
-    drop(c);
-    assert_channel_clean(&name);
+    close_client(c, &name);
 }
 
 /// Channel names leave room for the `_response` suffix (236 bytes); a client without a

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 use zeroipc_codata::{Channel, Error, Future, Lazy, Receiver, Stream};
 use zeroipc_format::Segment;
 use zeroipc_sync::reactor::{helper_threads, pending_waits};
-use zeroipc_testkit::{Child, Runtime, ShmGuard, role, unique_name};
+use zeroipc_testkit::{Child, Runtime, ShmGuard, park_forever, role, unique_name};
 
 use crate::{LIMIT, child_open, child_segment, signal};
 
@@ -24,6 +24,21 @@ fn named(tag: &str, size: u64, entries: u32) -> (Segment, ShmGuard, String) {
     let guard = ShmGuard::new(&name);
     let seg = Segment::create(&name, size, entries).unwrap();
     (seg, guard, name)
+}
+
+/// Spins until an await of this process is pending in the reactor.
+fn until_an_await_is_pending() {
+    while pending_waits() == 0 {
+        std::thread::yield_now();
+    }
+}
+
+/// Kills `kid` from another thread once an await of this process is pending.
+fn kill_once_pending(kid: Child) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        until_an_await_is_pending();
+        kid.kill();
+    })
 }
 
 fn child(test: &str, role: &str, seg: &str) -> Child {
@@ -301,9 +316,7 @@ fn a_dropped_pending_send_async_did_not_send() {
         ch.send(2).unwrap();
         let c2 = ch.clone();
         let t = std::thread::spawn(move || {
-            while pending_waits() == 0 {
-                std::thread::yield_now();
-            }
+            until_an_await_is_pending();
             c2.recv().unwrap()
         });
         rt.block_on(ch.send_async(3)).unwrap();
@@ -317,16 +330,13 @@ fn a_dropped_pending_send_async_did_not_send() {
 fn a_killed_receiver_process_ends_a_pending_send_async_with_disconnected() {
     if role().is_some() {
         let seg = child_segment();
-        let rx = Channel::<u64>::open(&seg, "ch")
+        let _rx = Channel::<u64>::open(&seg, "ch")
             .unwrap()
             .receiver()
             .unwrap();
         signal(&seg, "registered");
         // Never receive; wait to be killed.
-        loop {
-            std::thread::park();
-            let _ = &rx;
-        }
+        park_forever();
     }
     let _serial = serial();
     for rt in Runtime::ALL {
@@ -342,12 +352,7 @@ fn a_killed_receiver_process_ends_a_pending_send_async_with_disconnected() {
             &name,
         );
         registered.get_timeout(LIMIT).unwrap();
-        let killer = std::thread::spawn(move || {
-            while pending_waits() == 0 {
-                std::thread::yield_now();
-            }
-            kid.kill();
-        });
+        let killer = kill_once_pending(kid);
         let r = rt.block_on(tx.send_async(3));
         killer.join().unwrap();
         assert!(
@@ -362,11 +367,8 @@ fn a_killed_sender_process_ends_a_pending_recv_async_as_recv_does() {
     if role().is_some() {
         let seg = child_segment();
         let tx = Channel::<u64>::open(&seg, "ch").unwrap().sender().unwrap();
-        tx.send(7).unwrap();
-        loop {
-            std::thread::park();
-            let _ = &tx;
-        }
+        tx.send(7).unwrap(); // `tx` stays registered while this child waits to be killed
+        park_forever();
     }
     let _serial = serial();
     for rt in Runtime::ALL {
@@ -381,12 +383,7 @@ fn a_killed_sender_process_ends_a_pending_recv_async_as_recv_does() {
         // The child's value proves its sender is registered (a channel whose senders never
         // registered does not end when they die, for blocking `recv` either).
         let first = rt.block_on(rx.recv_async()).unwrap();
-        let killer = std::thread::spawn(move || {
-            while pending_waits() == 0 {
-                std::thread::yield_now();
-            }
-            kid.kill();
-        });
+        let killer = kill_once_pending(kid);
         let end = rt.block_on(rx.recv_async()).unwrap();
         killer.join().unwrap();
         assert_eq!(first, Some(7), "{rt:?}");
@@ -413,13 +410,9 @@ fn future_lazy_and_subscription_await_a_thread() {
         let e2 = Future::<u32>::open(&seg, "failed").unwrap();
         let s2 = stream.clone();
         let peer = std::thread::spawn(move || {
-            while pending_waits() == 0 {
-                std::thread::yield_now();
-            }
+            until_an_await_is_pending();
             f2.set_value(2.5).unwrap();
-            while pending_waits() == 0 {
-                std::thread::yield_now();
-            }
+            until_an_await_is_pending();
             e2.set_error("boom").unwrap();
             for i in 0..100 {
                 s2.emit(i).unwrap();
