@@ -91,10 +91,7 @@ fn main() {
     match std::env::var("ZB_LAT_ROLE").as_deref() {
         Ok("server") => {
             let name = std::env::var("ZB_LAT_NAME").expect("name");
-            let n: u64 = std::env::var("ZB_LAT_N")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .expect("n");
+            let n: u64 = zeroipc_testkit::env_parse("ZB_LAT_N").expect("n");
             let mut server = DuplexServer::create(&name, CFG).expect("server");
             zeroipc_testkit::signal_ready();
             while server.stats().requests < n {
@@ -105,10 +102,7 @@ fn main() {
             return;
         }
         Ok("pipe") => {
-            let size: usize = std::env::var("ZB_LAT_SIZE")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .expect("size");
+            let size: usize = zeroipc_testkit::env_parse("ZB_LAT_SIZE").expect("size");
             let mut buf = vec![0u8; size];
             let (mut i, mut o) = (std::io::stdin().lock(), std::io::stdout().lock());
             while i.read_exact(&mut buf).is_ok() {
@@ -119,10 +113,7 @@ fn main() {
         }
         _ => {}
     }
-    let n: usize = std::env::var("ZB_LAT_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let n: usize = zeroipc_testkit::env_parse("ZB_LAT_N").unwrap_or(10_000);
     println!("round trip, µs | min | mean | p50 | p90 | p99 | p99.9");
     println!("---|---|---|---|---|---|---");
     for size in [1024usize, 64 * 1024, 1 << 20] {

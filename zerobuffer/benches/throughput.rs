@@ -125,21 +125,12 @@ fn idle_reader_cpu(secs: u64) -> f64 {
 fn main() {
     if std::env::var("ZB_BENCH_ROLE").as_deref() == Ok("writer") {
         let name = std::env::var("ZB_BENCH_NAME").expect("name");
-        let size: usize = std::env::var("ZB_BENCH_SIZE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .expect("size");
-        let count: u64 = std::env::var("ZB_BENCH_COUNT")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .expect("count");
+        let size: usize = zeroipc_testkit::env_parse("ZB_BENCH_SIZE").expect("size");
+        let count: u64 = zeroipc_testkit::env_parse("ZB_BENCH_COUNT").expect("count");
         writer_main(&name, size, count);
         return;
     }
-    let rounds: u32 = std::env::var("ZB_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let rounds: u32 = zeroipc_testkit::env_parse("ZB_BENCH_ROUNDS").unwrap_or(3);
     println!("| case | run | frames | seconds | frames/s | GB/s |");
     println!("|---|---|---|---|---|---|");
     let only_small = std::env::var("ZB_BENCH_CASES").as_deref() == Ok("1k");

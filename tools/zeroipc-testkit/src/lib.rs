@@ -18,12 +18,14 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+mod env;
 mod guarded;
 pub mod images;
 mod park;
 mod runtime_yield;
 pub mod spsc;
 
+pub use env::env_parse;
 pub use guarded::unique_guarded;
 pub use park::park_forever;
 
