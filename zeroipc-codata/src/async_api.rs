@@ -101,6 +101,9 @@ impl<T: Pod> FutexWord for StreamWord<T> {
 pub(crate) struct Pending {
     waiter: Waiter,
     counter: Option<Arc<dyn FutexWord>>,
+    /// Whether another process is half-way through making the wait's condition true (see
+    /// [`Waiter::poll_until_busy`]).
+    busy: Option<Box<dyn Fn() -> bool + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -126,7 +129,17 @@ impl Pending {
         if let Some(d) = repoll {
             waiter = waiter.repoll_every(d);
         }
-        Self { waiter, counter }
+        Self {
+            waiter,
+            counter,
+            busy: None,
+        }
+    }
+
+    /// Sets the check of [`Pending::busy`].
+    fn busy_when(mut self, busy: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.busy = Some(Box::new(busy));
+        self
     }
 
     fn poll<R>(
@@ -134,7 +147,9 @@ impl Pending {
         cx: &mut Context<'_>,
         attempt: impl FnMut() -> Result<Option<R>>,
     ) -> Poll<Result<R>> {
-        self.waiter.poll_until(cx, attempt)
+        let busy = &self.busy;
+        self.waiter
+            .poll_until_busy(cx, attempt, || busy.as_ref().is_some_and(|f| f()))
     }
 }
 
@@ -188,11 +203,13 @@ fn recv_step<T: Pod>(chan: &Channel<T>, ends_when_senders_gone: bool) -> Result<
 }
 
 fn recv_pending<T: Pod>(chan: &Channel<T>, liveness: bool) -> Pending {
+    let c = chan.clone();
     Pending::new(
         chan_word(chan, ChannelWord::Recv),
         Some(chan_word(chan, ChannelWord::Receivers)),
         liveness.then_some(LIVENESS_REPOLL),
     )
+    .busy_when(move || c.in_flight(true))
 }
 
 /// One send attempt of `v`: `Some(())` sent, `None` no room yet.
@@ -216,11 +233,13 @@ fn send_pending<T: Pod>(chan: &Channel<T>, liveness: bool) -> Pending {
     } else {
         Some(zeroipc_sync::futex::max_slice())
     };
+    let c = chan.clone();
     Pending::new(
         chan_word(chan, ChannelWord::Send),
         Some(chan_word(chan, ChannelWord::Senders)),
         repoll,
     )
+    .busy_when(move || c.in_flight(false))
 }
 
 impl<T: Pod> Channel<T> {

@@ -37,7 +37,7 @@ impl<U: Pod> DerivedFuture<U> {
     ///
     /// # Errors
     /// The error of completing the derived future (e.g. [`Error::AlreadySet`] if someone
-    /// else completed it first); [`FormatError::InvalidArgument`] if the worker panicked.
+    /// else completed it first); [`zeroipc_format::Error::InvalidArgument`] if the worker panicked.
     pub fn join(mut self) -> Result<()> {
         crate::operators::join_thread(self.worker.take(), "derived future worker")
     }

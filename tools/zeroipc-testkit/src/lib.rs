@@ -20,9 +20,12 @@ use std::time::{Duration, Instant};
 
 mod guarded;
 pub mod images;
+mod park;
+mod runtime_yield;
 pub mod spsc;
 
 pub use guarded::unique_guarded;
+pub use park::park_forever;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 

@@ -6,6 +6,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use zerobuffer::{BufferConfig, Error, Reader, Writer};
+use zeroipc_testkit::park_forever;
 
 /// A buffer name unique to this test and process.
 pub fn unique(tag: &str) -> String {
@@ -231,13 +232,6 @@ fn write_pattern(w: &mut Writer, n: u64, min: u64, max: u64) {
     }
 }
 
-/// Blocks this child process until the parent kills it.
-fn hang() -> ! {
-    loop {
-        std::thread::sleep(Duration::from_secs(1));
-    }
-}
-
 fn env_u64(key: &str, default: u64) -> u64 {
     std::env::var(key)
         .ok()
@@ -261,14 +255,14 @@ pub fn run_child_role(role: &str) -> i32 {
         "reader-hold" => {
             let _r = create(&name, BufferConfig::new(256, payload)).expect("create");
             println!("ZB:READY");
-            hang()
+            park_forever()
         }
         // Writes metadata and n pattern frames, then hangs until killed.
         "writer-hang" => {
             let mut w = Writer::connect(&name).expect("connect");
             write_pattern(&mut w, n, min, max);
             println!("ZB:WROTE {n}");
-            hang()
+            park_forever()
         }
         // Writes n pattern frames, reserves a frame (zero-copy), half fills it, hangs
         // until killed before committing it.
@@ -278,7 +272,7 @@ pub fn run_child_role(role: &str) -> i32 {
             let buf = w.get_frame_buffer(512).expect("reserve");
             buf[..256].fill(0xEE);
             println!("ZB:RESERVED {n}");
-            hang()
+            park_forever()
         }
         // As another user: plants a dangling symlink where the lock file of `name` will be.
         "plant-lock-symlink" => {
@@ -353,7 +347,7 @@ pub fn run_child_role(role: &str) -> i32 {
                 let _ = server.serve_one(&mut |req, out| {
                     if req.data() == b"hang" {
                         println!("\nZB:PROCESSING");
-                        hang()
+                        park_forever()
                     }
                     out.write_frame(req.data()).map(|_| ())
                 });
@@ -366,7 +360,7 @@ pub fn run_child_role(role: &str) -> i32 {
                     .expect("client");
             c.send_request(b"slow").expect("send");
             println!("\nZB:SENT");
-            hang()
+            park_forever()
         }
         // Announces it is waiting, then connects with `connect_timeout` (the reader is created
         // by the parent afterwards) and writes n pattern frames.

@@ -4,22 +4,17 @@ use std::time::Duration;
 
 use zeroipc_codata::Channel;
 use zeroipc_format::Segment;
-use zeroipc_testkit::{ShmGuard, unique_name};
 
-use crate::{Bridge, LIMIT, TempDir, eventually, free_port, link_status};
+use crate::{LIMIT, Setup, eventually, link_status};
 
 #[test]
 fn channel_slow_remote_consumer_blocks_the_sender_and_loses_nothing() {
     const N: u64 = 20_000;
     const CAP_A: usize = 64;
     const CAP_B: usize = 128;
-    let (a, b) = (unique_name("bca"), unique_name("bcb"));
-    let mut guard = ShmGuard::new(&a);
-    guard.add(&b);
-    let dir = TempDir::new("brch");
-    let d = dir.0.to_str().unwrap();
-    let key = format!("zt/{}", unique_name("k"));
-    let ep = format!("tcp/127.0.0.1:{}", free_port());
+    let setup = Setup::new("bc");
+    let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
+    let ep = setup.ep.clone();
 
     let seg_a = Segment::create(&a, 1 << 20, 64).unwrap();
     let seg_b = Segment::create(&b, 1 << 20, 64).unwrap();
@@ -28,22 +23,8 @@ fn channel_slow_remote_consumer_blocks_the_sender_and_loses_nothing() {
     let common = [
         "--kind", "channel", "--name", "jobs", "--type", "u64", "--key", &key,
     ];
-    let importer = Bridge::start(
-        &[
-            &["import", "--segment", &b, "--listen", &ep][..],
-            &common,
-            &["--status-dir", d],
-        ]
-        .concat(),
-    );
-    let exporter = Bridge::start(
-        &[
-            &["export", "--segment", &a, "--connect", &ep][..],
-            &common,
-            &["--status-dir", d],
-        ]
-        .concat(),
-    );
+    let importer = setup.bridge(&["import", "--segment", &b, "--listen", &ep], &common);
+    let exporter = setup.bridge(&["export", "--segment", &a, "--connect", &ep], &common);
 
     // Nobody reads the remote channel yet: exactly CAP_B items cross, CAP_A wait locally,
     // and then the local sender blocks.
@@ -82,7 +63,7 @@ fn channel_slow_remote_consumer_blocks_the_sender_and_loses_nothing() {
     sender.join().unwrap();
     // close() travelled: the remote channel ends after the last item.
     assert_eq!(remote.recv_timeout(LIMIT).unwrap(), None);
-    let st = link_status(&dir.0, importer.pid);
+    let st = link_status(&setup.dir.0, importer.pid);
     if let Some(st) = st {
         assert_eq!(st.gap_items, 0);
     }

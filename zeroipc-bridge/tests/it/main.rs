@@ -13,10 +13,57 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use zeroipc_bridge::status::{self, LinkStatus};
-use zeroipc_testkit::unique_name;
+use zeroipc_testkit::{ShmGuard, unique_name};
 
 /// Generous bound for anything a test waits for (the machine is shared and loaded).
 pub(crate) const LIMIT: Duration = Duration::from_secs(120);
+
+/// What every link test sets up: two segment names standing in for the two machines
+/// (unlinked on drop, also when a test fails), a status directory, a unique zenoh key and a
+/// free local endpoint.
+pub(crate) struct Setup {
+    pub(crate) a: String,
+    pub(crate) b: String,
+    pub(crate) dir: TempDir,
+    pub(crate) key: String,
+    pub(crate) ep: String,
+    _guard: ShmGuard,
+}
+
+impl Setup {
+    pub(crate) fn new(tag: &str) -> Self {
+        let (a, b) = (
+            unique_name(&format!("{tag}a")),
+            unique_name(&format!("{tag}b")),
+        );
+        let mut guard = ShmGuard::new(&a);
+        guard.add(&b);
+        Self {
+            dir: TempDir::new(tag),
+            key: format!("zt/{}", unique_name("k")),
+            ep: format!("tcp/127.0.0.1:{}", free_port()),
+            a,
+            b,
+            _guard: guard,
+        }
+    }
+
+    /// `head` (the role, the local object, an endpoint), then `common` (the link's kind,
+    /// name, type and key), then `--status-dir` this setup's directory.
+    pub(crate) fn args<'x>(&'x self, head: &[&'x str], common: &[&'x str]) -> Vec<&'x str> {
+        [head, common, &["--status-dir", self.d()]].concat()
+    }
+
+    /// Starts `zeroipc-bridge` with [`Setup::args`].
+    pub(crate) fn bridge(&self, head: &[&str], common: &[&str]) -> Bridge {
+        Bridge::start(&self.args(head, common))
+    }
+
+    /// The status directory, as a bridge argument.
+    pub(crate) fn d(&self) -> &str {
+        self.dir.0.to_str().unwrap()
+    }
+}
 
 /// A free TCP port on 127.0.0.1 (the kernel picks it; the listener is closed again).
 pub(crate) fn free_port() -> u16 {

@@ -5,9 +5,8 @@ use std::process::{Command, Stdio};
 
 use zeroipc_codata::Stream;
 use zeroipc_format::Segment;
-use zeroipc_testkit::{ShmGuard, unique_name};
 
-use crate::{Bridge, LIMIT, TempDir, eventually, link_status};
+use crate::{Bridge, LIMIT, Setup, eventually, link_status};
 
 /// Runs `ip <args>`; `Err` with its stderr if it fails.
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -119,12 +118,9 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
             return;
         }
     };
-    let (a, b) = (unique_name("bna"), unique_name("bnb"));
-    let mut guard = ShmGuard::new(&a);
-    guard.add(&b);
-    let dir = TempDir::new("brns");
-    let d = dir.0.to_str().unwrap();
-    let key = format!("zt/{}", unique_name("k"));
+    let setup = Setup::new("bn");
+    let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
+    let d = setup.d();
 
     let seg_a = Segment::create(&a, 4 << 20, 64).unwrap();
     let seg_b = Segment::create(&b, 4 << 20, 64).unwrap();
@@ -174,9 +170,12 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
     }
     let src = producer.join().unwrap();
     eventually("the importer's status to show every item", || {
-        link_status(&dir.0, importer.pid).is_some_and(|s| s.items == N)
+        link_status(&setup.dir.0, importer.pid).is_some_and(|s| s.items == N)
     });
-    assert_eq!(link_status(&dir.0, importer.pid).unwrap().gap_items, 0);
+    assert_eq!(
+        link_status(&setup.dir.0, importer.pid).unwrap().gap_items,
+        0
+    );
     // The items crossed the veth pair (the only way from one namespace to the other).
     let rx = ns.rx_bytes_b();
     assert!(rx >= N * 8, "the veth end in {} received {rx} bytes", ns.b);

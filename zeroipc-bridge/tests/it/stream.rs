@@ -2,9 +2,8 @@
 
 use zeroipc_codata::Stream;
 use zeroipc_format::Segment;
-use zeroipc_testkit::{ShmGuard, unique_name};
 
-use crate::{Bridge, LIMIT, TempDir, eventually, free_port, link_status, listed_bridge};
+use crate::{Bridge, LIMIT, Setup, eventually, link_status, listed_bridge};
 
 /// Opens the far side's stream once the importer has created it.
 fn wait_open(seg: &str, name: &str) -> (Segment, Stream<u64>) {
@@ -23,43 +22,28 @@ fn wait_open(seg: &str, name: &str) -> (Segment, Stream<u64>) {
 #[test]
 fn stream_100k_items_cross_in_order_exactly_once() {
     const N: u64 = 100_000;
-    let (a, b) = (unique_name("bra"), unique_name("brb"));
-    let mut guard = ShmGuard::new(&a);
-    guard.add(&b);
-    let dir = TempDir::new("brst");
-    let d = dir.0.to_str().unwrap();
-    let key = format!("zt/{}", unique_name("k"));
-    let ep = format!("tcp/127.0.0.1:{}", free_port());
+    let setup = Setup::new("br");
+    let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
+    let ep = setup.ep.clone();
 
     let seg_a = Segment::create(&a, 4 << 20, 64).unwrap();
     let src = Stream::<u64>::create(&seg_a, "ticks", 1024).unwrap();
     let common = [
         "--kind", "stream", "--name", "ticks", "--type", "u64", "--key", &key,
     ];
-    let importer = Bridge::start(
+    let importer = setup.bridge(
         &[
-            &[
-                "import",
-                "--segment",
-                &b,
-                "--capacity",
-                "512",
-                "--listen",
-                &ep,
-            ][..],
-            &common,
-            &["--status-dir", d],
-        ]
-        .concat(),
+            "import",
+            "--segment",
+            &b,
+            "--capacity",
+            "512",
+            "--listen",
+            &ep,
+        ],
+        &common,
     );
-    let exporter = Bridge::start(
-        &[
-            &["export", "--segment", &a, "--connect", &ep][..],
-            &common,
-            &["--status-dir", d],
-        ]
-        .concat(),
-    );
+    let exporter = setup.bridge(&["export", "--segment", &a, "--connect", &ep], &common);
 
     // The importer creates the far stream (it was missing) with the given capacity.
     let (_seg_b, far) = wait_open(&b, "ticks");
@@ -92,12 +76,12 @@ fn stream_100k_items_cross_in_order_exactly_once() {
 
     // The importer reports every item and no gap; the exporter has one importer.
     eventually("the importer's status to show every item", || {
-        link_status(&dir.0, importer.pid).is_some_and(|s| s.items == N)
+        link_status(&setup.dir.0, importer.pid).is_some_and(|s| s.items == N)
     });
-    let st = link_status(&dir.0, importer.pid).unwrap();
+    let st = link_status(&setup.dir.0, importer.pid).unwrap();
     assert_eq!((st.gap_items, st.gap_events, st.restarts), (0, 0, 0));
     assert_eq!(st.seq, N);
-    let ex = link_status(&dir.0, exporter.pid).unwrap();
+    let ex = link_status(&setup.dir.0, exporter.pid).unwrap();
     assert_eq!(ex.importers, 1);
 
     // The close travels: nothing more arrives, the far stream ends, both bridges exit.
@@ -132,13 +116,9 @@ fn stream_importer_killed_and_restarted_counted_loss_equals_reported_gap() {
     // restarted importer has put an item into the far stream; then TAIL more, which all
     // arrive. How many were emitted in all depends on how long the restart took.
     const TAIL: u64 = 10_000;
-    let (a, b) = (unique_name("bka"), unique_name("bkb"));
-    let mut guard = ShmGuard::new(&a);
-    guard.add(&b);
-    let dir = TempDir::new("brkill");
-    let d = dir.0.to_str().unwrap();
-    let key = format!("zt/{}", unique_name("k"));
-    let ep = format!("tcp/127.0.0.1:{}", free_port());
+    let setup = Setup::new("bk");
+    let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
+    let ep = setup.ep.clone();
 
     let seg_a = Segment::create(&a, 4 << 20, 64).unwrap();
     let seg_b = Segment::create(&b, 4 << 20, 64).unwrap();
@@ -149,15 +129,8 @@ fn stream_importer_killed_and_restarted_counted_loss_equals_reported_gap() {
         "--kind", "stream", "--name", "ticks", "--type", "u64", "--key", &key,
     ];
     // The exporter listens, so a restarted importer simply connects again.
-    let exporter = Bridge::start(
-        &[
-            &["export", "--segment", &a, "--listen", &ep][..],
-            &common,
-            &["--status-dir", d],
-        ]
-        .concat(),
-    );
-    let import_args = [
+    let exporter = setup.bridge(&["export", "--segment", &a, "--listen", &ep], &common);
+    let import_args = setup.args(
         &[
             "import",
             "--segment",
@@ -166,11 +139,9 @@ fn stream_importer_killed_and_restarted_counted_loss_equals_reported_gap() {
             &ep,
             "--importer-id",
             "7",
-        ][..],
+        ],
         &common,
-        &["--status-dir", d],
-    ]
-    .concat();
+    );
     let importer = Bridge::start(&import_args);
 
     let (resumed, resumed_rx) = std::sync::mpsc::channel::<()>();
@@ -228,13 +199,13 @@ fn stream_importer_killed_and_restarted_counted_loss_equals_reported_gap() {
     // restarted importer any message zenoh dropped while it set up the new session's routes
     // (its gap detection; see docs/BRIDGE.md).
     eventually("the exporter to have sent every item", || {
-        link_status(&dir.0, exporter.pid).is_some_and(|s| s.seq == n)
+        link_status(&setup.dir.0, exporter.pid).is_some_and(|s| s.seq == n)
     });
     eventually("the importer to have taken every item", || {
-        link_status(&dir.0, importer.pid).is_some_and(|s| s.seq == n)
+        link_status(&setup.dir.0, importer.pid).is_some_and(|s| s.seq == n)
     });
-    let ex = link_status(&dir.0, exporter.pid).unwrap();
-    let im = link_status(&dir.0, importer.pid).unwrap();
+    let ex = link_status(&setup.dir.0, exporter.pid).unwrap();
+    let im = link_status(&setup.dir.0, importer.pid).unwrap();
     eprintln!(
         "killed importer: {counted} of {n} items lost (missing {holes:?}), exporter reports {}, \
          restarted importer {}",
@@ -268,13 +239,9 @@ fn stream_exporter_killed_and_restarted_counted_loss_equals_reported_gap() {
     const K: u64 = 30_000;
     const K2: u64 = K + 2_048;
     const N: u64 = 50_000;
-    let (a, b) = (unique_name("bxa"), unique_name("bxb"));
-    let mut guard = ShmGuard::new(&a);
-    guard.add(&b);
-    let dir = TempDir::new("brxkill");
-    let d = dir.0.to_str().unwrap();
-    let key = format!("zt/{}", unique_name("k"));
-    let ep = format!("tcp/127.0.0.1:{}", free_port());
+    let setup = Setup::new("bx");
+    let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
+    let ep = setup.ep.clone();
 
     let seg_a = Segment::create(&a, 4 << 20, 64).unwrap();
     let seg_b = Segment::create(&b, 4 << 20, 64).unwrap();
@@ -285,20 +252,8 @@ fn stream_exporter_killed_and_restarted_counted_loss_equals_reported_gap() {
         "--kind", "stream", "--name", "ticks", "--type", "u64", "--key", &key,
     ];
     // The importer listens, so a restarted exporter simply connects again.
-    let importer = Bridge::start(
-        &[
-            &["import", "--segment", &b, "--listen", &ep][..],
-            &common,
-            &["--status-dir", d],
-        ]
-        .concat(),
-    );
-    let export_args = [
-        &["export", "--segment", &a, "--connect", &ep][..],
-        &common,
-        &["--status-dir", d],
-    ]
-    .concat();
+    let importer = setup.bridge(&["import", "--segment", &b, "--listen", &ep], &common);
+    let export_args = setup.args(&["export", "--segment", &a, "--connect", &ep], &common);
     let exporter = Bridge::start(&export_args);
 
     let (killed, killed_rx) = std::sync::mpsc::channel::<()>();
@@ -355,9 +310,9 @@ fn stream_exporter_killed_and_restarted_counted_loss_equals_reported_gap() {
     assert!(counted > 0, "items emitted while no exporter ran are lost");
     eventually(
         "the importer's status to show every item it delivered",
-        || link_status(&dir.0, importer.pid).is_some_and(|s| s.items == got.len() as u64),
+        || link_status(&setup.dir.0, importer.pid).is_some_and(|s| s.items == got.len() as u64),
     );
-    let im = link_status(&dir.0, importer.pid).unwrap();
+    let im = link_status(&setup.dir.0, importer.pid).unwrap();
     eprintln!(
         "killed exporter: {counted} items lost, importer reports {} in {} gap(s)",
         im.gap_items, im.gap_events

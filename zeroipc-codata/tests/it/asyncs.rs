@@ -10,7 +10,7 @@ use zeroipc_format::Segment;
 use zeroipc_sync::reactor::{helper_threads, pending_waits};
 use zeroipc_testkit::{Child, Runtime, ShmGuard, role, unique_name};
 
-use crate::{LIMIT, child_open, child_segment};
+use crate::{LIMIT, child_open, child_segment, signal};
 
 /// The reactor's counters are per process: these tests run one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -151,7 +151,7 @@ fn a_thousand_tasks_each_awaiting_its_own_channel_all_complete() {
                     peak.0.max(helper_threads()),
                     peak.1.max(zeroipc_testkit::threads()),
                 );
-                yield_now(rt).await;
+                rt.yield_now().await;
             }
             peak = (
                 peak.0.max(helper_threads()),
@@ -176,13 +176,6 @@ fn a_thousand_tasks_each_awaiting_its_own_channel_all_complete() {
             peak_threads <= before + 3 + TASKS.div_ceil(100),
             "{rt:?}: {peak_threads} threads (before the tasks: {before})"
         );
-    }
-}
-
-async fn yield_now(rt: Runtime) {
-    match rt {
-        Runtime::Smol => smol::future::yield_now().await,
-        _ => tokio::task::yield_now().await,
     }
 }
 
@@ -328,10 +321,7 @@ fn a_killed_receiver_process_ends_a_pending_send_async_with_disconnected() {
             .unwrap()
             .receiver()
             .unwrap();
-        Future::<u8>::open(&seg, "registered")
-            .unwrap()
-            .set_value(1)
-            .unwrap();
+        signal(&seg, "registered");
         // Never receive; wait to be killed.
         loop {
             std::thread::park();
@@ -474,7 +464,7 @@ fn closing_ends_a_thousand_pending_recv_async_with_none() {
                 .map(|c| rt.spawn(async move { c.recv_async().await.unwrap() }))
                 .collect();
             while pending_waits() < TASKS {
-                yield_now(rt).await;
+                rt.yield_now().await;
             }
             for c in &chans {
                 c.close().unwrap();

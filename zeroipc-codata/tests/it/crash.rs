@@ -3,12 +3,28 @@
 
 use std::time::{Duration, Instant};
 
-use zeroipc_codata::{Channel, Error, Future, Lazy, LazyState};
+use zeroipc_codata::{Channel, Error, Lazy, LazyState, Sender};
 use zeroipc_testkit::role;
 
-use crate::{child_open, eventually, segment, spawn_one};
+use crate::{child_open, eventually, segment, signal, spawn_one, spawn_ready};
 
 const LONG: Duration = Duration::from_secs(60);
+
+/// Asserts that sending `v` fails with `Disconnected` (every receiver gone) within 10 s: an
+/// error, not a hang.
+fn disconnected_promptly<T: bytemuck::Pod>(tx: &Sender<T>, v: T) {
+    let start = Instant::now();
+    let r = tx.send_timeout(v, LONG);
+    let gone = matches!(
+        r,
+        Err(Error::Disconnected {
+            side: "receiver",
+            ..
+        })
+    );
+    assert!(gone, "{r:?}");
+    assert!(start.elapsed() < Duration::from_secs(10), "no hang");
+}
 
 #[test]
 fn lazy_computer_killed_another_process_takes_over() {
@@ -56,10 +72,7 @@ fn channel_receiver_killed_senders_get_an_error_not_a_hang() {
     if role().is_some() {
         let (seg, c) = child_open(Channel::<u32>::open, "c");
         let rx = c.receiver().unwrap();
-        Future::<u8>::open(&seg, "ready")
-            .unwrap()
-            .set_value(1)
-            .unwrap();
+        signal(&seg, "ready");
         // Takes one value, then blocks until killed.
         assert_eq!(rx.recv_timeout(LONG).unwrap(), Some(1));
         let _ = rx.recv_timeout(LONG);
@@ -67,13 +80,13 @@ fn channel_receiver_killed_senders_get_an_error_not_a_hang() {
     }
     let (seg, _g, name) = segment("cdrxk", 1 << 16);
     let c = Channel::<u32>::create(&seg, "c", 2).unwrap();
-    let ready = Future::<u8>::create(&seg, "ready").unwrap();
-    let kid = spawn_one(
+    let kid = spawn_ready(
         "crash::channel_receiver_killed_senders_get_an_error_not_a_hang",
         "receiver",
+        &seg,
         &name,
+        "ready",
     );
-    ready.get_timeout(LONG).unwrap();
     let tx = c.sender().unwrap();
     tx.send_timeout(1, LONG).unwrap();
     assert!(
@@ -83,15 +96,7 @@ fn channel_receiver_killed_senders_get_an_error_not_a_hang() {
     kid.kill();
     tx.send_timeout(2, LONG).unwrap();
     tx.send_timeout(3, LONG).unwrap();
-    let start = Instant::now();
-    assert!(matches!(
-        tx.send_timeout(4, LONG),
-        Err(Error::Disconnected {
-            side: "receiver",
-            ..
-        })
-    ));
-    assert!(start.elapsed() < Duration::from_secs(10), "no hang");
+    disconnected_promptly(&tx, 4);
     // An unregistered sender gets its timeout.
     assert!(
         c.send_timeout(4, Duration::from_millis(20))
@@ -146,23 +151,20 @@ fn rendezvous_receiver_killed_sender_gets_disconnected() {
     if role().is_some() {
         let (seg, c) = child_open(Channel::<u64>::open, "rv");
         let _rx = c.receiver().unwrap();
-        Future::<u8>::open(&seg, "ready")
-            .unwrap()
-            .set_value(1)
-            .unwrap();
+        signal(&seg, "ready");
         // Registered but never receives: killed while "alive".
         std::thread::sleep(LONG);
         unreachable!("killed");
     }
     let (seg, _g, name) = segment("cdrvk", 1 << 16);
     let c = Channel::<u64>::create_unbuffered(&seg, "rv").unwrap();
-    let ready = Future::<u8>::create(&seg, "ready").unwrap();
-    let kid = spawn_one(
+    let kid = spawn_ready(
         "crash::rendezvous_receiver_killed_sender_gets_disconnected",
         "receiver",
+        &seg,
         &name,
+        "ready",
     );
-    ready.get_timeout(LONG).unwrap();
     let tx = c.sender().unwrap();
     // While the receiver lives, an offer nobody takes times out.
     assert!(
@@ -171,14 +173,6 @@ fn rendezvous_receiver_killed_sender_gets_disconnected() {
             .is_timeout()
     );
     kid.kill();
-    let start = Instant::now();
-    assert!(matches!(
-        tx.send_timeout(2, LONG),
-        Err(Error::Disconnected {
-            side: "receiver",
-            ..
-        })
-    ));
-    assert!(start.elapsed() < Duration::from_secs(10), "no hang");
+    disconnected_promptly(&tx, 2);
     assert_eq!(c.len().unwrap(), 0, "the offer was withdrawn");
 }

@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use zeroipc_codata::{Channel, Error, Future, FutureState, Stream};
+use zeroipc_codata::{Channel, Error, Future, FutureState, Receiver, Sender, Stream};
 use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{Region, Segment};
-use zeroipc_testkit::role;
+use zeroipc_testkit::{park_forever, role};
 
-use crate::{child_open, child_segment, eventually, segment, spawn_one};
+use crate::{child_open, child_segment, eventually, segment, signal, spawn_one, spawn_ready};
 
 /// How long a peer may take to start and reach its point.
 const START: Duration = Duration::from_secs(30);
@@ -32,10 +32,24 @@ fn bounded<R>(what: &str, op: impl FnOnce() -> R) -> R {
     r
 }
 
-fn park_forever() -> ! {
-    loop {
-        std::thread::sleep(Duration::from_secs(1));
-    }
+/// What `rx` gives within BOUND (`None`: the end of the channel).
+fn recv<T: bytemuck::Pod>(rx: &Receiver<T>) -> Option<T> {
+    bounded("recv", || rx.recv_timeout(BOUND).unwrap())
+}
+
+/// Asserts that the counter of blocked peers at `at` of `header` reaches 1 within START: the
+/// child is blocked there.
+fn await_blocked(header: &Region, at: usize, who: &str) {
+    let blocked = || header.atomic_u32(at).unwrap().load(Ordering::SeqCst) == 1;
+    assert!(eventually(START, blocked), "{who} never blocked");
+}
+
+/// The rendezvous channel is still usable: `v`, sent by `tx` from another thread, arrives.
+fn hands_over(tx: Sender<u64>, rx: &Receiver<u64>, v: u64) {
+    std::thread::scope(|s| {
+        s.spawn(move || tx.send_timeout(v, BOUND).unwrap());
+        assert_eq!(recv(rx), Some(v));
+    });
 }
 
 #[test]
@@ -56,29 +70,21 @@ fn channel_sender_killed_while_blocked_on_full_receiver_drains_then_ends() {
     let rx = c.receiver().unwrap();
     let kid = spawn_one(TEST, "sender", &name);
     // The header's `senders` word counts senders blocked on a full buffer (spec §4.20).
-    let waiting = raw(&seg, "c_header");
-    assert!(
-        eventually(START, || waiting
-            .atomic_u32(4)
-            .unwrap()
-            .load(Ordering::SeqCst)
-            == 1),
-        "sender never blocked"
-    );
+    await_blocked(&raw(&seg, "c_header"), 4, "sender");
     kid.kill();
     for v in 1..=ACKED {
-        assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), Some(v));
+        assert_eq!(recv(&rx), Some(v));
     }
     // The only registered sender is dead: the end of the channel, not a hang; the value it
     // was blocked on was never sent.
-    assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), None);
+    assert_eq!(recv(&rx), None);
     assert_eq!(c.live_senders().unwrap(), Some(0));
     // Still usable: a new sender revives it.
     let tx = c.sender().unwrap();
     tx.send_timeout(7, BOUND).unwrap();
-    assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), Some(7));
+    assert_eq!(recv(&rx), Some(7));
     drop(tx);
-    assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), None);
+    assert_eq!(recv(&rx), None);
 }
 
 #[test]
@@ -104,17 +110,10 @@ fn rendezvous_sender_killed_while_offering_receiver_gets_the_offer_then_the_end(
     // The layout has no claim field: the dead sender's offer is still in the slot and is
     // delivered once (it was never acknowledged to the sender, so a restarted sender that
     // resends it makes a duplicate, not a loss).
-    assert_eq!(
-        bounded("recv", || rx.recv_timeout(BOUND).unwrap()),
-        Some(42)
-    );
-    assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), None);
+    assert_eq!(recv(&rx), Some(42));
+    assert_eq!(recv(&rx), None);
     // Still usable: the slot is free again for a new sender.
-    let tx = c.sender().unwrap();
-    std::thread::scope(|s| {
-        s.spawn(move || tx.send_timeout(8, BOUND).unwrap());
-        assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), Some(8));
-    });
+    hands_over(c.sender().unwrap(), &rx, 8);
 }
 
 #[test]
@@ -131,15 +130,7 @@ fn rendezvous_receiver_killed_while_blocked_in_recv_sender_gets_disconnected() {
     let c = Channel::<u64>::create_unbuffered(&seg, "rv").unwrap();
     let kid = spawn_one(TEST, "receiver", &name);
     // The header's `receivers` word counts receivers blocked in `recv`.
-    let header = raw(&seg, "rv_header");
-    assert!(
-        eventually(START, || header
-            .atomic_u32(8)
-            .unwrap()
-            .load(Ordering::SeqCst)
-            == 1),
-        "receiver never blocked"
-    );
+    await_blocked(&raw(&seg, "rv_header"), 8, "receiver");
     kid.kill();
     let tx = c.sender().unwrap();
     let r = bounded("send", || tx.send_timeout(5, Duration::from_secs(3)));
@@ -155,11 +146,7 @@ fn rendezvous_receiver_killed_while_blocked_in_recv_sender_gets_disconnected() {
     );
     assert_eq!(c.len().unwrap(), 0, "the offer was withdrawn");
     // Still usable with a live receiver.
-    let rx = c.receiver().unwrap();
-    std::thread::scope(|s| {
-        s.spawn(|| tx.send_timeout(6, BOUND).unwrap());
-        assert_eq!(bounded("recv", || rx.recv_timeout(BOUND).unwrap()), Some(6));
-    });
+    hands_over(tx, &c.receiver().unwrap(), 6);
 }
 
 #[test]
@@ -178,18 +165,13 @@ fn stream_producer_killed_mid_emit_subscriber_keeps_committed_and_times_out() {
         let cap = u64::from(ring.read::<u32>(16).unwrap());
         ring.write::<u32>(24 + (w % cap) as usize, 0xdead_beef)
             .unwrap();
-        Future::<u8>::open(&seg, "ready")
-            .unwrap()
-            .set_value(1)
-            .unwrap();
+        signal(&seg, "ready");
         park_forever();
     }
     let (seg, _g, name) = segment("cmsp", 1 << 16);
     let st = Stream::<u32>::create(&seg, "st", 8).unwrap();
-    let ready = Future::<u8>::create(&seg, "ready").unwrap();
     let mut sub = st.subscribe().unwrap();
-    let kid = spawn_one(TEST, "producer", &name);
-    ready.get_timeout(START).unwrap();
+    let kid = spawn_ready(TEST, "producer", &seg, &name, "ready");
     kid.kill();
     for v in 1..=ACKED {
         assert_eq!(
@@ -234,17 +216,12 @@ fn future_setter_killed_after_claiming_getters_time_out() {
             .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
             .unwrap();
         f.write::<u32>(16, 0xdead).unwrap();
-        Future::<u8>::open(&seg, "ready")
-            .unwrap()
-            .set_value(1)
-            .unwrap();
+        signal(&seg, "ready");
         park_forever();
     }
     let (seg, _g, name) = segment("cmfs", 1 << 16);
     let f = Future::<u64>::create(&seg, "f").unwrap();
-    let ready = Future::<u8>::create(&seg, "ready").unwrap();
-    let setter = spawn_one(TEST, "setter", &name);
-    ready.get_timeout(START).unwrap();
+    let setter = spawn_ready(TEST, "setter", &seg, &name, "ready");
     let getter = spawn_one(TEST, "getter", &name);
     setter.kill();
     let r = bounded("get", || f.get_timeout(Duration::from_millis(300)));

@@ -4,12 +4,22 @@
 
 use std::time::Duration;
 
-use zeroipc_codata::Future;
+use zeroipc_codata::{DerivedFuture, Future};
+use zeroipc_format::Segment;
 use zeroipc_testkit::role;
 
 use crate::{LIMIT, child_gets, child_open, child_segment, eventually, segment, spawn};
 
 const LONG: Duration = Duration::from_secs(60);
+
+/// `id.then(..)` as the derived future `chained`: the future `{prefix}_{id}` of `seg`.
+fn then_open(seg: &Segment, id: &Future<u32>, prefix: &'static str) -> DerivedFuture<u64> {
+    let s = seg.clone();
+    id.then(seg, "chained", move |id| {
+        Future::<u64>::open(&s, &format!("{prefix}_{id}"))
+    })
+    .unwrap()
+}
 
 #[test]
 fn map_is_completed_by_the_declaring_process_and_read_by_another() {
@@ -74,12 +84,7 @@ fn then_chains_to_the_future_the_function_returns_across_processes() {
     let (seg, _g, name) = segment("cdfthen", 1 << 16);
     let id = Future::<u32>::create(&seg, "id").unwrap();
     let _job = Future::<u64>::create(&seg, "job_42").unwrap();
-    let s = seg.clone();
-    let chained = id
-        .then(&seg, "chained", move |id| {
-            Future::<u64>::open(&s, &format!("job_{id}"))
-        })
-        .unwrap();
+    let chained = then_open(&seg, &id, "job");
     let reader = spawn(
         "derived::then_chains_to_the_future_the_function_returns_across_processes",
         &["reader"],
@@ -103,12 +108,7 @@ fn then_chains_to_the_future_the_function_returns_across_processes() {
 fn then_fails_when_the_function_fails() {
     let (seg, _g, _name) = segment("cdfthenerr", 1 << 16);
     let id = Future::<u32>::create(&seg, "id").unwrap();
-    let s = seg.clone();
-    let chained = id
-        .then(&seg, "chained", move |id| {
-            Future::<u64>::open(&s, &format!("missing_{id}"))
-        })
-        .unwrap();
+    let chained = then_open(&seg, &id, "missing");
     id.set_value(1).unwrap();
     let e = chained.get_timeout(LONG).unwrap_err();
     assert!(

@@ -18,6 +18,13 @@ fn bytes(seg: &Segment, name: &str) -> Vec<u8> {
     seg.region(&seg.find(name).unwrap()).unwrap().to_vec()
 }
 
+/// Asserts that each of the entries `names` of `seg` holds the same bytes as in `golden`.
+fn same_bytes(seg: &Segment, golden: &Segment, names: &[&str]) {
+    for name in names {
+        same_except(seg, golden, name, 0..0);
+    }
+}
+
 #[test]
 fn fut_f64_reads_3_25() {
     let seg = cpp();
@@ -104,11 +111,14 @@ fn python_image_lazy_is_rejected_and_futures_read() {
 }
 
 /// Compares two structure images, ignoring `skip` (the time stamp).
-fn same_except(ours: &[u8], theirs: &[u8], skip: std::ops::Range<usize>, what: &str) {
-    assert_eq!(ours.len(), theirs.len(), "{what}: size");
-    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+/// Asserts that the entry `name` of `seg` holds the bytes it holds in `golden`, except in
+/// `skip`.
+fn same_except(seg: &Segment, golden: &Segment, name: &str, skip: std::ops::Range<usize>) {
+    let (ours, theirs) = (bytes(seg, name), bytes(golden, name));
+    assert_eq!(ours.len(), theirs.len(), "{name}: size");
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
         if !skip.contains(&i) {
-            assert_eq!(a, b, "{what}: byte {i} differs");
+            assert_eq!(a, b, "{name}: byte {i} differs");
         }
     }
 }
@@ -122,38 +132,21 @@ fn writing_the_scenario_gives_byte_identical_structures() {
         .unwrap()
         .set_value(3.25)
         .unwrap();
-    same_except(
-        &bytes(&seg, "fut_f64"),
-        &bytes(&golden, "fut_f64"),
-        8..16,
-        "fut_f64",
-    );
+    same_except(&seg, &golden, "fut_f64", 8..16);
 
     Future::<i32>::create(&seg, "fut_err")
         .unwrap()
         .set_error("boom")
         .unwrap();
-    same_except(
-        &bytes(&seg, "fut_err"),
-        &bytes(&golden, "fut_err"),
-        8..16,
-        "fut_err",
-    );
+    same_except(&seg, &golden, "fut_err", 8..16);
 
     Lazy::<f64>::create_constant(&seg, "lazy_f64", 6.5).unwrap();
-    assert_eq!(bytes(&seg, "lazy_f64"), bytes(&golden, "lazy_f64"));
+    same_bytes(&seg, &golden, &["lazy_f64"]);
 
     let c = Channel::<i32>::create(&seg, "chan_i32", 4).unwrap();
     c.send(100).unwrap();
     c.send(200).unwrap();
-    assert_eq!(
-        bytes(&seg, "chan_i32_header"),
-        bytes(&golden, "chan_i32_header")
-    );
-    assert_eq!(
-        bytes(&seg, "chan_i32_buffer"),
-        bytes(&golden, "chan_i32_buffer")
-    );
+    same_bytes(&seg, &golden, &["chan_i32_header", "chan_i32_buffer"]);
 }
 
 #[test]
@@ -193,12 +186,5 @@ fn writing_the_stream_scenario_gives_byte_identical_entries() {
     for v in [1, 2, 3] {
         st.emit(v).unwrap();
     }
-    assert_eq!(
-        bytes(&seg, "stream_i32_header"),
-        bytes(&golden, "stream_i32_header")
-    );
-    assert_eq!(
-        bytes(&seg, "stream_i32_buffer"),
-        bytes(&golden, "stream_i32_buffer")
-    );
+    same_bytes(&seg, &golden, &["stream_i32_header", "stream_i32_buffer"]);
 }

@@ -53,6 +53,23 @@ pub(crate) fn spawn_one(test: &str, role: &str, seg: &str) -> Child {
     Child::spawn(test, role, &[("SEG", seg)])
 }
 
+/// The child's side of a hand-shake: sets the parent's future `flag` (see [`spawn_ready`]).
+pub(crate) fn signal(seg: &Segment, flag: &str) {
+    zeroipc_codata::Future::<u8>::open(seg, flag)
+        .unwrap()
+        .set_value(1)
+        .unwrap();
+}
+
+/// Starts one child in `role` running `test` on the segment `seg` (named `name`) and returns
+/// it once the child has [`signal`]led `flag`, a future this creates first.
+pub(crate) fn spawn_ready(test: &str, role: &str, seg: &Segment, name: &str, flag: &str) -> Child {
+    let ready = zeroipc_codata::Future::<u8>::create(seg, flag).unwrap();
+    let kid = spawn_one(test, role, name);
+    ready.get_timeout(LIMIT).unwrap();
+    kid
+}
+
 /// Starts one child per role running `test`, with the segment name in `SEG`.
 pub(crate) fn spawn(test: &str, roles: &[&str], seg: &str) -> Vec<Child> {
     roles

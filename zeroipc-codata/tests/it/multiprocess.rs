@@ -6,7 +6,9 @@ use std::time::Duration;
 use zeroipc_codata::{Channel, Future, Lazy};
 use zeroipc_testkit::role;
 
-use crate::{LIMIT, child_gets, child_open, eventually, race_eight, segment, spawn, spawn_one};
+use crate::{
+    LIMIT, child_gets, child_open, eventually, race_eight, segment, signal, spawn, spawn_one,
+};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -203,10 +205,7 @@ fn map_filter_window_pipeline_driven_by_another_process_matches_in_process() {
         let mapped = src.map(&seg, "mapped", |x| x * 3 + 1).unwrap();
         let even = mapped.filter(&seg, "even", |x| x % 2 == 0).unwrap();
         let win = even.window::<4>(&seg, "win").unwrap();
-        Future::<u8>::open(&seg, "declared")
-            .unwrap()
-            .set_value(1)
-            .unwrap();
+        signal(&seg, "declared");
         for d in [mapped, even] {
             d.join().unwrap();
         }

@@ -154,8 +154,21 @@ impl Waiter {
     /// # Errors
     /// The OS error if a helper thread had to be started and could not be.
     pub fn arm(&mut self, seen: u32, waker: &Waker) -> std::io::Result<bool> {
+        self.arm_inner(seen, false, waker)
+    }
+
+    /// [`Waiter::arm`]; with `soon`, the registration also fires after one
+    /// [`crate::futex::SLICE`] even if nothing changes (see [`Waiter::poll_until_busy`]).
+    fn arm_inner(&mut self, seen: u32, soon: bool, waker: &Waker) -> std::io::Result<bool> {
+        let now = Instant::now();
+        let soon_at = if soon {
+            now.checked_add(crate::futex::SLICE)
+        } else {
+            None
+        };
         if let Some(e) = &self.entry
             && e.expected == seen
+            && soon_at.is_none_or(|t| e.repoll_at.is_some_and(|r| r <= t))
         {
             let mut s = e.lock();
             if s.state == State::Armed {
@@ -172,9 +185,11 @@ impl Waiter {
             }
         }
         self.disarm();
-        let now = Instant::now();
         let since = *self.since.get_or_insert(now);
-        let repoll_at = self.repoll.and_then(|d| now.checked_add(d));
+        let repoll_at = match (self.repoll.and_then(|d| now.checked_add(d)), soon_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.entry = Some(helper::register(
             Arc::clone(&self.word),
             seen,
@@ -206,7 +221,22 @@ impl Waiter {
     pub fn poll_until<R, E: From<std::io::Error>>(
         &mut self,
         cx: &mut Context<'_>,
+        attempt: impl FnMut() -> Result<Option<R>, E>,
+    ) -> Poll<Result<R, E>> {
+        self.poll_until_busy(cx, attempt, || false)
+    }
+
+    /// [`Waiter::poll_until`] for a condition that can become true without a further change
+    /// of the word: `busy` says, after a failed attempt, that another process is half-way
+    /// through making it true (a queue slot claimed, which moved the word, but not yet
+    /// published). A `FUTEX_WAKE` sent when it finishes reaches only a helper that is asleep
+    /// on the word at that moment, so while `busy` holds the registration also fires after
+    /// one [`crate::futex::SLICE`], as a blocking wait re-checks after each slice.
+    pub fn poll_until_busy<R, E: From<std::io::Error>>(
+        &mut self,
+        cx: &mut Context<'_>,
         mut attempt: impl FnMut() -> Result<Option<R>, E>,
+        busy: impl Fn() -> bool,
     ) -> Poll<Result<R, E>> {
         loop {
             let Some(seen) = self.load() else {
@@ -221,7 +251,7 @@ impl Waiter {
                 self.disarm();
                 return Poll::Ready(Ok(r));
             }
-            if !self.arm(seen, cx.waker())? {
+            if !self.arm_inner(seen, busy(), cx.waker())? {
                 continue;
             }
             if let Some(r) = attempt().inspect_err(|_| self.disarm())? {

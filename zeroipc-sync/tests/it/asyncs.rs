@@ -357,3 +357,47 @@ fn every_wait_future_is_send_and_an_unpolled_one_registers_nothing() {
         "an unpolled wait did not arrive"
     );
 }
+
+/// A condition that becomes true without its word changing or anyone waking (a queue slot
+/// claimed, which moved the word, then published): `poll_until_busy` re-checks while the
+/// `busy` check holds, so the wait ends; `poll_until` alone would wait for a change.
+#[test]
+fn poll_until_busy_notices_a_condition_that_changes_no_word() {
+    use std::sync::Arc;
+    use zeroipc_sync::reactor::{RegionWord, Waiter, block_on};
+
+    let _serial = serial();
+    let seg = Segment::anonymous(1 << 16, 8).unwrap();
+    let (_, region) = seg
+        .add("w", 8, |_| Ok::<_, zeroipc_format::Error>(()))
+        .unwrap();
+    let word = Arc::new(RegionWord::new(&region, 0).unwrap());
+    // 0: nothing yet; 1: half-way (claimed, not published); 2: done. Only this flag
+    // changes (no futex word, no wake), as a slot's publication after its claim.
+    let state = Arc::new(std::sync::Mutex::new(1u8));
+    let get = |s: &std::sync::Mutex<u8>| *s.lock().unwrap_or_else(|p| p.into_inner());
+    let s2 = Arc::clone(&state);
+    let setter = std::thread::spawn(move || {
+        until_pending(1);
+        *s2.lock().unwrap() = 2;
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    // The wait runs on its own thread, so that a wait that never ends fails the test.
+    std::thread::spawn(move || {
+        let mut waiter = Waiter::new(word);
+        let done = block_on(std::future::poll_fn(|cx| {
+            waiter.poll_until_busy(
+                cx,
+                || Ok::<_, std::io::Error>((get(&state) == 2).then_some(())),
+                || get(&state) == 1,
+            )
+        }));
+        let _ = tx.send(done.is_ok());
+    });
+    assert_eq!(
+        rx.recv_timeout(LIMIT),
+        Ok(true),
+        "the wait ends once the condition holds"
+    );
+    setter.join().unwrap();
+}
