@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytemuck::Pod;
-use zeroipc_codata::{Channel, Error as CodataError};
+use zeroipc_codata::Channel;
 
 use crate::config::LinkConfig;
 use crate::elem::with_elem;
@@ -66,21 +66,11 @@ fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -
 
 impl<T: Pod> Source<T> for zeroipc_codata::Receiver<T> {
     fn take(&mut self, wait: Duration) -> Result<Take<T>> {
-        match self.recv_timeout(wait) {
-            Ok(Some(v)) => Ok(Take::Item(v)),
-            Ok(None) => Ok(Take::Closed),
-            Err(e) if e.is_timeout() => Ok(Take::Empty),
-            Err(e) => Err(e.into()),
-        }
+        Take::from_wait(self.recv_timeout(wait))
     }
 
     fn try_take(&mut self) -> Result<Take<T>> {
-        match self.try_recv() {
-            Ok(Some(v)) => Ok(Take::Item(v)),
-            Ok(None) => Ok(Take::Empty),
-            Err(CodataError::Closed { .. }) => Ok(Take::Closed),
-            Err(e) => Err(e.into()),
-        }
+        Take::from_try(self.try_recv())
     }
 }
 

@@ -8,11 +8,11 @@ use std::time::Duration;
 use bytemuck::Pod;
 use zenoh::Wait;
 use zenoh::handlers::FifoChannel;
-use zenoh::qos::CongestionControl;
+use zeroipc_codata::Error as CodataError;
 
 use crate::config::LinkConfig;
 use crate::error::{Error, Result};
-use crate::flow::{Credits, random_id};
+use crate::flow::random_id;
 use crate::link::{self, HEARTBEAT, Importer, Step};
 use crate::status::Stats;
 use crate::wire::{FLAG_POSITION, HEADER, Kind, Msg};
@@ -35,6 +35,29 @@ pub(crate) enum Take<T> {
     Empty,
     /// Closed and drained.
     Closed,
+}
+
+impl<T> Take<T> {
+    /// A blocking receive's result: `Ok(None)` is the end (closed and drained), a timeout
+    /// is nothing yet.
+    pub(crate) fn from_wait(r: std::result::Result<Option<T>, CodataError>) -> Result<Self> {
+        match r {
+            Ok(Some(v)) => Ok(Self::Item(v)),
+            Ok(None) => Ok(Self::Closed),
+            Err(e) if e.is_timeout() => Ok(Self::Empty),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A non-blocking receive's result: `Ok(None)` is nothing yet, `Closed` the end.
+    pub(crate) fn from_try(r: std::result::Result<Option<T>, CodataError>) -> Result<Self> {
+        match r {
+            Ok(Some(v)) => Ok(Self::Item(v)),
+            Ok(None) => Ok(Self::Empty),
+            Err(CodataError::Closed { .. }) => Ok(Self::Closed),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Where an exporter takes items from.
@@ -76,21 +99,13 @@ pub(crate) fn export<T: Pod>(
     mut source: impl Source<T>,
     exclusive: bool,
 ) -> Result<()> {
-    let key = cfg.key();
-    let epoch = random_id();
-    stats.lock().epoch = epoch;
-    let credits = Credits::new(epoch, stats.clone(), cfg.peer_timeout(), exclusive);
-    let c2 = std::sync::Arc::clone(&credits);
-    let _credit_sub = session
-        .declare_subscriber(format!("{key}/c"))
-        .callback(move |s| c2.on_message(&s.payload().to_bytes()))
-        .wait()
-        .map_err(Error::zenoh)?;
-    let publisher = session
-        .declare_publisher(format!("{key}/d"))
-        .congestion_control(CongestionControl::Block)
-        .wait()
-        .map_err(Error::zenoh)?;
+    let link::ExportEnd {
+        epoch,
+        credits,
+        publisher,
+        ..
+    } = &link::ExportEnd::open(session, cfg, stats, exclusive)?;
+    let epoch = *epoch;
     let es = std::mem::size_of::<T>();
     let max_batch = (BATCH_BYTES / es).clamp(1, BATCH_ITEMS);
     let mut seq = 0u64;
@@ -148,7 +163,7 @@ pub(crate) fn export<T: Pod>(
         }
         if closed {
             let end = source.position();
-            return link::finish_export(&publisher, &credits, stats, epoch, seq, end);
+            return link::finish_export(publisher, credits, stats, epoch, seq, end);
         }
     }
 }

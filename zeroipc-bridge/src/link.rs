@@ -273,6 +273,50 @@ impl Importer {
     }
 }
 
+/// The exporter's end of a link on zenoh: its epoch (a random id for this run), the credit
+/// board fed by the importers' credit messages on `<key>/c`, and the publisher of
+/// `<key>/d` (reliable, blocking when congested).
+pub(crate) struct ExportEnd {
+    pub(crate) epoch: u64,
+    pub(crate) credits: std::sync::Arc<Credits>,
+    pub(crate) publisher: Publisher<'static>,
+    /// Keeps the credit subscription declared.
+    _credit_sub: zenoh::pubsub::Subscriber<()>,
+}
+
+impl ExportEnd {
+    /// Declares the credit subscription and the data publisher of `cfg`'s key, and records
+    /// the epoch in `stats`. `exclusive`: one importer at a time (point to point).
+    pub(crate) fn open(
+        session: &zenoh::Session,
+        cfg: &LinkConfig,
+        stats: &Stats,
+        exclusive: bool,
+    ) -> Result<Self> {
+        let key = cfg.key();
+        let epoch = crate::flow::random_id();
+        stats.lock().epoch = epoch;
+        let credits = Credits::new(epoch, stats.clone(), cfg.peer_timeout(), exclusive);
+        let c2 = std::sync::Arc::clone(&credits);
+        let credit_sub = session
+            .declare_subscriber(format!("{key}/c"))
+            .callback(move |s| c2.on_message(&s.payload().to_bytes()))
+            .wait()
+            .map_err(Error::zenoh)?;
+        let publisher = session
+            .declare_publisher(format!("{key}/d"))
+            .congestion_control(CongestionControl::Block)
+            .wait()
+            .map_err(Error::zenoh)?;
+        Ok(Self {
+            epoch,
+            credits,
+            publisher,
+            _credit_sub: credit_sub,
+        })
+    }
+}
+
 /// The exporter's end: publishes the close (final sequence `seq`; `end`: the source
 /// position after the last item, if the source keeps positions) until every live importer
 /// acknowledged it.

@@ -78,21 +78,11 @@ fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -
 
 impl<T: Pod> Source<T> for Subscription<T> {
     fn take(&mut self, wait: Duration) -> Result<Take<T>> {
-        match self.recv_timeout(wait) {
-            Ok(Some(v)) => Ok(Take::Item(v)),
-            Ok(None) => Ok(Take::Closed),
-            Err(e) if e.is_timeout() => Ok(Take::Empty),
-            Err(e) => Err(e.into()),
-        }
+        Take::from_wait(self.recv_timeout(wait))
     }
 
     fn try_take(&mut self) -> Result<Take<T>> {
-        match self.try_recv() {
-            Ok(Some(v)) => Ok(Take::Item(v)),
-            Ok(None) => Ok(Take::Empty),
-            Err(CodataError::Closed { .. }) => Ok(Take::Closed),
-            Err(e) => Err(e.into()),
-        }
+        Take::from_try(self.try_recv())
     }
 
     fn position(&self) -> Option<u64> {

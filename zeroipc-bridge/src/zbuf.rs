@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use zenoh::Wait;
 use zenoh::handlers::FifoChannel;
-use zenoh::qos::CongestionControl;
 use zerobuffer::{BufferConfig, Error as ZbError, Reader, Writer};
 
 use crate::config::LinkConfig;
 use crate::error::{Error, Result};
-use crate::flow::{Credits, random_id};
+use crate::flow::random_id;
 use crate::link::{self, Importer, Step};
 use crate::status::Stats;
 use crate::wire::{Kind, Msg};
@@ -34,7 +33,6 @@ pub const DEFAULT_WINDOW: u64 = 16;
 /// # Errors
 /// ZeroBuffer and zenoh errors.
 pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
-    let key = cfg.key();
     let reader = Reader::create(
         &cfg.name,
         BufferConfig::new(
@@ -42,20 +40,13 @@ pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
             cfg.payload_size.unwrap_or(DEFAULT_PAYLOAD_SIZE),
         ),
     )?;
-    let epoch = random_id();
-    stats.lock().epoch = epoch;
-    let credits = Credits::new(epoch, stats.clone(), cfg.peer_timeout(), false);
-    let c2 = std::sync::Arc::clone(&credits);
-    let _credit_sub = session
-        .declare_subscriber(format!("{key}/c"))
-        .callback(move |s| c2.on_message(&s.payload().to_bytes()))
-        .wait()
-        .map_err(Error::zenoh)?;
-    let publisher = session
-        .declare_publisher(format!("{key}/d"))
-        .congestion_control(CongestionControl::Block)
-        .wait()
-        .map_err(Error::zenoh)?;
+    let link::ExportEnd {
+        epoch,
+        credits,
+        publisher,
+        ..
+    } = &link::ExportEnd::open(session, cfg, stats, false)?;
+    let epoch = *epoch;
     let mut seq = 0u64;
     let mut metadata_sent = false;
     stats.set_state("waiting for an importer");
@@ -67,7 +58,7 @@ pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
             Ok(Some(f)) => f,
             Ok(None) => continue,
             Err(ZbError::WriterDead { .. }) => {
-                return link::finish_export(&publisher, &credits, stats, epoch, seq, None);
+                return link::finish_export(publisher, credits, stats, epoch, seq, None);
             }
             Err(e) => return Err(e.into()),
         };

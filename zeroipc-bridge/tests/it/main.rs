@@ -65,6 +65,35 @@ impl Setup {
     }
 }
 
+/// A Stream link's two ends: the stream "ticks" (u64, 1,024 items) in segment `a` (the
+/// exporter's source) and in segment `b` (the importer's target), and a subscription to the
+/// far one.
+pub(crate) struct StreamPair {
+    pub(crate) src: zeroipc_codata::Stream<u64>,
+    pub(crate) far: zeroipc_codata::Stream<u64>,
+    pub(crate) sub: zeroipc_codata::Subscription<u64>,
+    _segs: (zeroipc_format::Segment, zeroipc_format::Segment),
+}
+
+impl Setup {
+    /// Creates both segments and the [`StreamPair`].
+    pub(crate) fn streams(&self) -> StreamPair {
+        use zeroipc_codata::Stream;
+        use zeroipc_format::Segment;
+        let seg_a = Segment::create(&self.a, 4 << 20, 64).unwrap();
+        let seg_b = Segment::create(&self.b, 4 << 20, 64).unwrap();
+        let src = Stream::<u64>::create(&seg_a, "ticks", 1024).unwrap();
+        let far = Stream::<u64>::create(&seg_b, "ticks", 1024).unwrap();
+        let sub = far.subscribe().unwrap();
+        StreamPair {
+            src,
+            far,
+            sub,
+            _segs: (seg_a, seg_b),
+        }
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (the kernel picks it; the listener is closed again).
 pub(crate) fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -3,10 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use zeroipc_codata::Stream;
-use zeroipc_format::Segment;
-
-use crate::{Bridge, LIMIT, Setup, eventually, link_status};
+use crate::{Bridge, LIMIT, Setup, StreamPair, eventually, link_status};
 
 /// Runs `ip <args>`; `Err` with its stderr if it fails.
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -122,11 +119,12 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
     let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
     let d = setup.d();
 
-    let seg_a = Segment::create(&a, 4 << 20, 64).unwrap();
-    let seg_b = Segment::create(&b, 4 << 20, 64).unwrap();
-    let src = Stream::<u64>::create(&seg_a, "ticks", 1024).unwrap();
-    let far = Stream::<u64>::create(&seg_b, "ticks", 1024).unwrap();
-    let mut sub = far.subscribe().unwrap();
+    let StreamPair {
+        src,
+        far: _far,
+        mut sub,
+        _segs,
+    } = setup.streams();
     let common = [
         "--kind",
         "stream",

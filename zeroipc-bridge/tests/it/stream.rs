@@ -3,7 +3,7 @@
 use zeroipc_codata::Stream;
 use zeroipc_format::Segment;
 
-use crate::{Bridge, LIMIT, Setup, eventually, link_status, listed_bridge};
+use crate::{Bridge, LIMIT, Setup, StreamPair, eventually, link_status, listed_bridge};
 
 /// Opens the far side's stream once the importer has created it.
 fn wait_open(seg: &str, name: &str) -> (Segment, Stream<u64>) {
@@ -120,11 +120,12 @@ fn stream_importer_killed_and_restarted_counted_loss_equals_reported_gap() {
     let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
     let ep = setup.ep.clone();
 
-    let seg_a = Segment::create(&a, 4 << 20, 64).unwrap();
-    let seg_b = Segment::create(&b, 4 << 20, 64).unwrap();
-    let src = Stream::<u64>::create(&seg_a, "ticks", 1024).unwrap();
-    let far = Stream::<u64>::create(&seg_b, "ticks", 1024).unwrap();
-    let mut sub = far.subscribe().unwrap();
+    let StreamPair {
+        src,
+        far,
+        mut sub,
+        _segs,
+    } = setup.streams();
     let common = [
         "--kind", "stream", "--name", "ticks", "--type", "u64", "--key", &key,
     ];
@@ -243,11 +244,12 @@ fn stream_exporter_killed_and_restarted_counted_loss_equals_reported_gap() {
     let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
     let ep = setup.ep.clone();
 
-    let seg_a = Segment::create(&a, 4 << 20, 64).unwrap();
-    let seg_b = Segment::create(&b, 4 << 20, 64).unwrap();
-    let src = Stream::<u64>::create(&seg_a, "ticks", 1024).unwrap();
-    let far = Stream::<u64>::create(&seg_b, "ticks", 1024).unwrap();
-    let mut sub = far.subscribe().unwrap();
+    let StreamPair {
+        src,
+        far: _far,
+        mut sub,
+        _segs,
+    } = setup.streams();
     let common = [
         "--kind", "stream", "--name", "ticks", "--type", "u64", "--key", &key,
     ];

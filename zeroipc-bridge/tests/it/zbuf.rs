@@ -1,9 +1,9 @@
 //! ZeroBuffer links.
 
 use zerobuffer::{BufferConfig, Error as ZbError, Reader, Writer};
-use zeroipc_testkit::{ShmGuard, unique_name};
+use zeroipc_testkit::ShmGuard;
 
-use crate::{Bridge, LIMIT, TempDir, eventually, free_port, link_status, listed_bridge};
+use crate::{Bridge, LIMIT, Setup, eventually, link_status, listed_bridge};
 
 /// Unlinks a ZeroBuffer's shared memory, semaphores and lock file on drop (also when a
 /// bridge holding it was killed).
@@ -30,6 +30,30 @@ impl Drop for ZbGuard {
     }
 }
 
+/// The two bridges of a ZeroBuffer link on `setup`: the importer (listening) writes into the
+/// far buffer `setup.b`, which its reader created; the exporter (connecting) creates the
+/// near buffer `setup.a` (256 KiB payload) as its reader, for a local writer to connect.
+fn start_zb_link(setup: &Setup) -> (Bridge, Bridge) {
+    let link = ["--kind", "zerobuffer", "--key", &setup.key];
+    let importer = setup.bridge(
+        &["import", "--name", &setup.b, "--listen", &setup.ep],
+        &link,
+    );
+    let exporter = setup.bridge(
+        &[
+            "export",
+            "--name",
+            &setup.a,
+            "--connect",
+            &setup.ep,
+            "--payload-size",
+            "262144",
+        ],
+        &link,
+    );
+    (importer, exporter)
+}
+
 /// Frame `i`: 1 to 60,000 bytes, content derived from `i`.
 pub(crate) fn frame(i: u64) -> Vec<u8> {
     let len = 1 + (i.wrapping_mul(7919) % 60_000) as usize;
@@ -41,46 +65,15 @@ pub(crate) fn frame(i: u64) -> Vec<u8> {
 #[test]
 fn zerobuffer_10k_frames_of_varying_size_cross_with_metadata() {
     const N: u64 = 10_000;
-    let (a, b) = (unique_name("bza"), unique_name("bzb"));
+    let setup = Setup::new("bz");
+    let (a, b) = (setup.a.clone(), setup.b.clone());
     let _ga = ZbGuard::new(&a);
     let _gb = ZbGuard::new(&b);
-    let dir = TempDir::new("brzb");
-    let d = dir.0.to_str().unwrap();
-    let key = format!("zt/{}", unique_name("k"));
-    let ep = format!("tcp/127.0.0.1:{}", free_port());
     let meta = b"camera=3 format=test";
 
     // Far side: an ordinary reader owns the buffer; the importer connects as its writer.
     let far = Reader::create(&b, BufferConfig::new(1024, 1 << 20)).unwrap();
-    let importer = Bridge::start(&[
-        "import",
-        "--kind",
-        "zerobuffer",
-        "--name",
-        &b,
-        "--key",
-        &key,
-        "--listen",
-        &ep,
-        "--status-dir",
-        d,
-    ]);
-    // Near side: the exporter creates the buffer as its reader; our writer connects.
-    let exporter = Bridge::start(&[
-        "export",
-        "--kind",
-        "zerobuffer",
-        "--name",
-        &a,
-        "--key",
-        &key,
-        "--connect",
-        &ep,
-        "--payload-size",
-        "262144",
-        "--status-dir",
-        d,
-    ]);
+    let (importer, exporter) = start_zb_link(&setup);
     let mut w = None;
     eventually("the exporter to create the local buffer", || {
         w = Writer::connect(&a).ok();
@@ -117,9 +110,12 @@ fn zerobuffer_10k_frames_of_varying_size_cross_with_metadata() {
     }
     let w = writer.join().unwrap();
     eventually("the importer's status to show every frame", || {
-        link_status(&dir.0, importer.pid).is_some_and(|s| s.items == N)
+        link_status(&setup.dir.0, importer.pid).is_some_and(|s| s.items == N)
     });
-    assert_eq!(link_status(&dir.0, importer.pid).unwrap().gap_items, 0);
+    assert_eq!(
+        link_status(&setup.dir.0, importer.pid).unwrap().gap_items,
+        0
+    );
 
     // The local writer disconnects: so does the far one, after the last frame.
     drop(w);
@@ -174,14 +170,11 @@ fn zerobuffer_10k_frames_cross_to_the_pypi_zerobuffer_ipc_reader() {
         }
         Err(why) => panic!("{why}"),
     };
-    let (a, b) = (unique_name("bpa"), unique_name("bpb"));
+    let setup = Setup::new("bp");
+    let (a, b) = (setup.a.clone(), setup.b.clone());
     let _ga = ZbGuard::new(&a);
     let _gb = ZbGuard::new(&b);
-    let dir = TempDir::new("brpy");
-    let d = dir.0.to_str().unwrap();
-    let key = format!("zt/{}", unique_name("k"));
-    let ep = format!("tcp/127.0.0.1:{}", free_port());
-    let out = dir.0.join("reader.json");
+    let out = setup.dir.0.join("reader.json");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../interop/python/zerobuffer_peer.py");
 
@@ -196,34 +189,7 @@ fn zerobuffer_10k_frames_cross_to_the_pypi_zerobuffer_ipc_reader() {
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .spawn()
         .unwrap();
-    let importer = Bridge::start(&[
-        "import",
-        "--kind",
-        "zerobuffer",
-        "--name",
-        &b,
-        "--key",
-        &key,
-        "--listen",
-        &ep,
-        "--status-dir",
-        d,
-    ]);
-    let exporter = Bridge::start(&[
-        "export",
-        "--kind",
-        "zerobuffer",
-        "--name",
-        &a,
-        "--key",
-        &key,
-        "--connect",
-        &ep,
-        "--payload-size",
-        "262144",
-        "--status-dir",
-        d,
-    ]);
+    let (importer, exporter) = start_zb_link(&setup);
     let mut w = None;
     eventually("the exporter to create the local buffer", || {
         w = Writer::connect(&a).ok();
@@ -250,8 +216,8 @@ fn zerobuffer_10k_frames_cross_to_the_pypi_zerobuffer_ipc_reader() {
                 let _ = reader.wait();
                 panic!(
                     "the Python reader did not finish; exporter {:?}, importer {:?}",
-                    link_status(&dir.0, exporter.pid),
-                    link_status(&dir.0, importer.pid)
+                    link_status(&setup.dir.0, exporter.pid),
+                    link_status(&setup.dir.0, importer.pid)
                 );
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
