@@ -17,6 +17,20 @@ pub(crate) type HwU64 = zeroipc_format::atomic::shared::AtomicU64;
 
 pub(crate) use zeroipc_sync::futex::{deadline_after, next_slice};
 
+/// The next sleep of a polling wait on several words: one shared-futex [`SLICE`], cut short
+/// at `deadline`; `None` once the deadline has passed.
+///
+/// [`SLICE`]: zeroipc_sync::futex::SLICE
+pub(crate) fn short_slice(deadline: Option<Instant>) -> Option<Duration> {
+    let slice = zeroipc_sync::futex::SLICE;
+    let now = Instant::now();
+    match deadline {
+        Some(d) if now >= d => None,
+        Some(d) => Some(slice.min(d - now)),
+        None => Some(slice),
+    }
+}
+
 /// Sleeps on `word` while it holds `expected`, for at most `slice` (shared futex). Any
 /// outcome means "re-check"; a hard futex failure degrades to a plain sleep.
 pub(crate) fn park(word: &AtomicU32, expected: u32, slice: Duration) {

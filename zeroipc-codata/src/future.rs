@@ -400,18 +400,13 @@ impl<T: Pod> Future<T> {
             if failures == futures.len() {
                 return Err(last_err.unwrap_or(Error::Timeout { what: "any future" }));
             }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
+            let Some(slice) = common::short_slice(deadline) else {
                 return Err(Error::Timeout { what: "any future" });
-            }
-            if let Some((i, code)) = pending {
-                let mut slice = zeroipc_sync::futex::SLICE;
-                if let Some(d) = deadline {
-                    slice = slice.min(d - now);
-                }
-                if let Some(f) = futures.get(i) {
-                    common::park(f.state_word()?, code, slice);
-                }
+            };
+            if let Some((i, code)) = pending
+                && let Some(f) = futures.get(i)
+            {
+                common::park(f.state_word()?, code, slice);
             }
             turn = turn.wrapping_add(1);
         }

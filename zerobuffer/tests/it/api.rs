@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Writer};
 
-use crate::common::{Peer, assert_clean, close_both, create, pattern, unique};
+use crate::common::{Peer, assert_clean, close_both, close_reader, create, pattern, unique};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -91,8 +91,7 @@ fn wait_for_writer_times_out_then_sees_a_writer_of_another_thread() {
     assert!(reader.wait_for_writer(LONG));
     tx.send(()).unwrap();
     t.join().unwrap();
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 #[test]
@@ -124,8 +123,7 @@ fn connect_timeout_in_another_process_waits_for_the_reader_created_later() {
         "the child's counters"
     );
     assert_eq!(child.reap(), Some(0));
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 #[test]

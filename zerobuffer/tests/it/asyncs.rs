@@ -14,7 +14,8 @@ use zerobuffer::{BufferConfig, Error};
 use zeroipc_testkit::Runtime;
 
 use crate::common::{
-    Peer, assert_clean, close_both, connected, create, next_frame, pattern, unique, writer_stream,
+    Peer, assert_clean, close_both, close_reader, connected, created, next_frame, pattern,
+    writer_stream,
 };
 
 const FRAMES: u64 = 10_000;
@@ -22,8 +23,10 @@ const FRAMES: u64 = 10_000;
 #[test]
 fn read_frame_async_receives_10000_frames_from_a_writer_process() {
     for (k, rt) in Runtime::ALL.into_iter().enumerate() {
-        let name = unique(&format!("async-read-{k}"));
-        let reader = create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
+        let (name, reader) = created(
+            &format!("async-read-{k}"),
+            BufferConfig::new(256, 64 * 1024),
+        );
         let mut w = writer_stream(&name, FRAMES, 1, 4000);
         let (n, end) = rt.block_on(async {
             let mut n = 0u64;
@@ -50,8 +53,7 @@ fn read_frame_async_receives_10000_frames_from_a_writer_process() {
             "{rt:?}: {end:?}"
         );
         assert_eq!(w.reap(), Some(0));
-        drop(reader);
-        assert_clean(&name);
+        close_reader(reader, &name);
     }
 }
 
@@ -71,8 +73,10 @@ async fn flag_pending<F: Future>(fut: F, flag: &AtomicBool) -> F::Output {
 #[test]
 fn a_writer_killed_while_a_read_awaits_gives_writer_dead() {
     for (k, rt) in Runtime::ALL.into_iter().enumerate() {
-        let name = unique(&format!("async-kill-{k}"));
-        let reader = create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
+        let (name, reader) = created(
+            &format!("async-kill-{k}"),
+            BufferConfig::new(256, 64 * 1024),
+        );
         let mut w = Peer::spawn(
             "writer-hang",
             &[("ZB_NAME", name.clone()), ("ZB_N", "3".into())],

@@ -209,11 +209,24 @@ pub fn next_response(c: &zerobuffer::DuplexClient, secs: u64) -> zerobuffer::Fra
         .unwrap_or_else(|| panic!("no response within {secs} s"))
 }
 
+/// A fresh buffer for a test: its unique name (from `tag`) and its reader (created with
+/// `config`).
+pub fn created(tag: &str, config: BufferConfig) -> (String, Reader) {
+    let name = unique(tag);
+    let reader = create(&name, config).expect("create");
+    (name, reader)
+}
+
+/// Closes the reader and asserts that nothing of the buffer `name` is left.
+pub fn close_reader(reader: Reader, name: &str) {
+    drop(reader);
+    assert_clean(name);
+}
+
 /// A fresh buffer for a test: its unique name (from `tag`), its reader (created with
 /// `config`) and a connected writer.
 pub fn connected(tag: &str, config: BufferConfig) -> (String, Reader, Writer) {
-    let name = unique(tag);
-    let reader = create(&name, config).expect("create");
+    let (name, reader) = created(tag, config);
     let writer = Writer::connect(&name).expect("connect");
     (name, reader, writer)
 }
@@ -221,8 +234,7 @@ pub fn connected(tag: &str, config: BufferConfig) -> (String, Reader, Writer) {
 /// Closes the writer, then the reader, and asserts that nothing of the buffer `name` is left.
 pub fn close_both(reader: Reader, writer: Writer, name: &str) {
     drop(writer);
-    drop(reader);
-    assert_clean(name);
+    close_reader(reader, name);
 }
 
 /// Writes the frames `0..n` of the `min..=max` pattern.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use zerobuffer::{BufferConfig, Error, Writer, WriterOptions};
 
-use crate::common::{assert_clean, close_both, connected, create, poke, unique};
+use crate::common::{close_both, close_reader, connected, created, poke};
 
 const M: u64 = 64;
 const P: u64 = 256;
@@ -15,8 +15,7 @@ const RING: u64 = 128 + M;
 
 #[test]
 fn oieb_size_corrupted_writer_connect_fails() {
-    let name = unique("co-size");
-    let reader = create(&name, BufferConfig::new(M, P)).expect("create");
+    let (name, reader) = created("co-size", BufferConfig::new(M, P));
     poke(&name, 0, &64u32.to_le_bytes());
     assert!(matches!(
         Writer::connect(&name),
@@ -30,8 +29,7 @@ fn oieb_size_corrupted_writer_connect_fails() {
     ));
     poke(&name, 4, &[1, 7, 3, 0]); // minor/patch are ignored
     Writer::connect(&name).expect("minor version ignored");
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 #[test]
@@ -156,8 +154,7 @@ proptest! {
         hold in 0usize..3,
     ) {
         let case = CASE.with(|c| { let v = c.get(); c.set(v + 1); v });
-        let name = unique(&format!("co-prop-{case}"));
-        let reader = create(&name, BufferConfig::new(M, P)).expect("create");
+        let (name, reader) = created(&format!("co-prop-{case}"), BufferConfig::new(M, P));
         let opts = WriterOptions {
             write_timeout: Duration::from_millis(2),
             connect_grace: Duration::from_millis(1),

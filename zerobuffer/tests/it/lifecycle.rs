@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use zerobuffer::{BufferConfig, Error, LOCK_DIR, MAX_NAME_LEN, Reader, Writer};
 
 use crate::common::{
-    Peer, assert_clean, cleanup_by_new_reader, close_both, connected, kill_writer_then_drain,
-    next_frame, one_frame_then_close, resource_paths, unique, writer_stream,
+    Peer, assert_clean, cleanup_by_new_reader, close_both, close_reader, connected, created,
+    kill_writer_then_drain, next_frame, one_frame_then_close, resource_paths, unique,
+    writer_stream,
 };
 
 #[test]
@@ -49,8 +50,7 @@ fn reader_killed_writer_gets_reader_dead_within_a_second() {
 
 #[test]
 fn writer_killed_reader_drains_then_gets_writer_dead() {
-    let name = unique("lc-wdead");
-    let reader = crate::common::create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
+    let (name, reader) = created("lc-wdead", BufferConfig::new(256, 64 * 1024));
     let mut child = Peer::started("writer-hang", &name, &[("ZB_N", "5".into())], "WROTE");
     assert!(reader.is_writer_connected());
     // Frames written before the death are still delivered (F2.1).
@@ -61,8 +61,7 @@ fn writer_killed_reader_drains_then_gets_writer_dead() {
     );
     assert!(!reader.is_writer_connected());
     child.reap();
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 #[test]
@@ -138,14 +137,12 @@ fn second_writer_rejected_and_missing_buffer_reported() {
     child.reap();
     let _w = Writer::connect(&name).expect("dead writer's slot is free");
     drop(_w);
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 #[test]
 fn writer_reconnect_from_new_process_resets_sequence() {
-    let name = unique("lc-recon");
-    let reader = crate::common::create(&name, BufferConfig::new(256, 16 * 1024)).expect("create");
+    let (name, reader) = created("lc-recon", BufferConfig::new(256, 16 * 1024));
     for round in 0..2 {
         // The role's default frame sizes (1..=1024).
         let mut child = writer_stream(&name, 3, 1, 1024);
@@ -184,8 +181,7 @@ fn writer_reconnect_from_new_process_resets_sequence() {
 /// got: 1 }`; the reader took the "previous writer" from the OIEB at every frame).
 #[test]
 fn new_writer_connecting_before_the_dead_ones_frames_are_drained_restarts_sequence() {
-    let name = unique("lc-recon-undrained");
-    let reader = crate::common::create(&name, BufferConfig::new(0, 16 * 1024)).expect("create");
+    let (name, reader) = created("lc-recon-undrained", BufferConfig::new(0, 16 * 1024));
     let env = [("ZB_N", "3".into())];
     let mut first = Peer::started("writer-hang", &name, &env, "WROTE");
     let f = reader.read_frame().expect("read").expect("frame");
@@ -210,15 +206,13 @@ fn new_writer_connecting_before_the_dead_ones_frames_are_drained_restarts_sequen
         reader.read_frame_timeout(Duration::from_secs(5)),
         Err(Error::WriterDead { .. })
     ));
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 #[test]
 fn graceful_reader_close_reported_to_writer() {
     let (name, reader, mut w) = connected("lc-rclose", BufferConfig::default());
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
     assert!(matches!(
         w.write_frame(b"x"),
         Err(Error::ReaderDead { pid: 0 })
@@ -227,8 +221,7 @@ fn graceful_reader_close_reported_to_writer() {
 
 #[test]
 fn resources_exist_while_open_and_are_removed_on_close() {
-    let name = unique("lc-files.special_chars-123");
-    let reader = crate::common::create(&name, BufferConfig::default()).expect("create");
+    let (name, reader) = created("lc-files.special_chars-123", BufferConfig::default());
     for p in resource_paths(&name) {
         assert!(Path::new(&p).exists(), "{p} missing while open");
     }
@@ -237,8 +230,7 @@ fn resources_exist_while_open_and_are_removed_on_close() {
         .expect("stat")
         .len();
     assert_eq!(len, 128 + 1024 + 10240);
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
     // Maximum name length works too.
     let long = format!("{}{}", unique("x"), "n".repeat(245 - unique("x").len()));
     assert_eq!(long.len(), 245);
@@ -359,8 +351,7 @@ fn bad_names_are_rejected_before_any_system_call() {
 /// arrive, so the buffer stays usable.
 #[test]
 fn writer_killed_mid_frame_reader_keeps_committed_frames_and_buffer_stays_usable() {
-    let name = unique("lc-wmid");
-    let reader = crate::common::create(&name, BufferConfig::new(256, 64 * 1024)).expect("create");
+    let (name, reader) = created("lc-wmid", BufferConfig::new(256, 64 * 1024));
     let mut child = Peer::started(
         "writer-hang-mid-frame",
         &name,

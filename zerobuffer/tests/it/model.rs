@@ -9,7 +9,7 @@ use std::cell::Cell;
 use proptest::prelude::*;
 use zerobuffer::{BufferConfig, Error, Frame, Writer, ring};
 
-use crate::common::{close_both, create, unique};
+use crate::common::{close_both, created};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -55,8 +55,7 @@ proptest! {
         ops in prop::collection::vec(op(1000), 1..120),
     ) {
         let case = CASE.with(|c| { let v = c.get(); c.set(v + 1); v });
-        let name = unique(&format!("model-{case}"));
-        let reader = create(&name, BufferConfig::new(0, requested)).expect("create");
+        let (name, reader) = created(&format!("model-{case}"), BufferConfig::new(0, requested));
         let p = reader.payload_size();
         let mut w = Writer::connect(&name).expect("connect");
         let mut written = 0u64; // frames written

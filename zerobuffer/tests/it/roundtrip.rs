@@ -5,8 +5,8 @@ use std::time::Duration;
 use zerobuffer::{BufferConfig, Error, Writer};
 
 use crate::common::{
-    assert_clean, close_both, connected, next_frame, one_frame_then_close, pattern, unique,
-    writer_stream,
+    close_both, close_reader, connected, created, next_frame, one_frame_then_close, pattern,
+    unique, writer_stream,
 };
 
 #[test]
@@ -43,8 +43,7 @@ fn two_process_variable_frames_hundreds_of_wraps() {
         Err(Error::WriterDead { .. })
     ));
     println!("variable frames: {frames} frames, {wraps} wraps");
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 #[test]
@@ -65,14 +64,12 @@ fn two_process_one_mib_frames() {
         );
     }
     assert_eq!(child.reap(), Some(0));
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 #[test]
 fn threads_round_trip_holding_several_frames() {
-    let name = unique("rt-held");
-    let reader = crate::common::create(&name, BufferConfig::new(0, 8192)).expect("create");
+    let (name, reader) = created("rt-held", BufferConfig::new(0, 8192));
     let n = 5000u64;
     let wname = name.clone();
     let writer = std::thread::spawn(move || {
@@ -107,8 +104,7 @@ fn threads_round_trip_holding_several_frames() {
     writer.join().expect("writer thread");
     let h = reader.health().expect("health");
     assert_eq!(h.free_bytes, h.payload_size);
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 #[test]

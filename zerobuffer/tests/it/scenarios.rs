@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use zerobuffer::{BufferConfig, Error, HealthLevel, Writer};
 
-use crate::common::{assert_clean, close_both, connected, create, next_frame, peek, unique};
+use crate::common::{
+    assert_clean, close_both, close_reader, connected, create, created, next_frame, peek, unique,
+};
 
 /// §3.1 test vector: OIEB, metadata and ring bytes after metadata "hello" and frames of 10
 /// and 20 bytes in a 100/1000 buffer.
@@ -268,8 +270,7 @@ fn f4_1_alternating_sizes() {
 /// F1.5 mixed sizes through a 102400 ring; F12.2 block alignment.
 #[test]
 fn f1_5_mixed_sizes_and_alignment() {
-    let name = unique("sc-mixed");
-    let reader = create(&name, BufferConfig::new(100, 102400)).expect("create");
+    let (name, reader) = created("sc-mixed", BufferConfig::new(100, 102400));
     assert_eq!(
         (reader.metadata_size() % 64, reader.payload_size() % 64),
         (0, 0)
@@ -381,8 +382,7 @@ fn f1_1_simple_write_read() {
 /// (Delays shortened to keep the suite fast: 2 ms per frame instead of 50–100 ms.)
 #[test]
 fn f1_6_slow_reader_flow_control() {
-    let name = unique("sc-slow");
-    let reader = create(&name, BufferConfig::new(0, 1024)).expect("create");
+    let (name, reader) = created("sc-slow", BufferConfig::new(0, 1024));
     let wname = name.clone();
     let writer = std::thread::spawn(move || {
         let mut w = Writer::connect(&wname).expect("connect");
@@ -404,8 +404,7 @@ fn f1_6_slow_reader_flow_control() {
     }
     let blocked = writer.join().expect("writer");
     assert!(blocked > 0, "the writer never had to wait for space");
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 fn reader_free(w: &Writer) -> u64 {
@@ -417,8 +416,7 @@ fn reader_free(w: &Writer) -> u64 {
 /// F1.7 / F4.9 / T6.1 10 000 × 1 KiB through a 10 KiB ring, every sequence checked.
 #[test]
 fn f4_9_ten_thousand_frames_through_small_ring() {
-    let name = unique("sc-10k");
-    let reader = create(&name, BufferConfig::new(0, 10240)).expect("create");
+    let (name, reader) = created("sc-10k", BufferConfig::new(0, 10240));
     let wname = name.clone();
     let writer = std::thread::spawn(move || {
         let mut w = Writer::connect(&wname).expect("connect");
@@ -432,8 +430,7 @@ fn f4_9_ten_thousand_frames_through_small_ring() {
         assert!(f.iter().all(|b| *b == (i % 251) as u8), "frame {i}");
     }
     writer.join().expect("writer");
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
 }
 
 /// F6.2 / T6.2 burst of 50 × 1 KiB written before the reader starts.
@@ -512,13 +509,11 @@ fn f11_5_create_destroy_cycles_with_connecting_writer() {
 /// F12.3 / T13.3 the lock file is locked while the reader lives.
 #[test]
 fn f12_3_lock_file_is_held() {
-    let name = unique("sc-lock");
-    let reader = create(&name, BufferConfig::default()).expect("create");
+    let (name, reader) = created("sc-lock", BufferConfig::default());
     let f = std::fs::File::open(format!("/tmp/zerobuffer/{name}.lock")).expect("lock file");
     let r = rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive);
     assert_eq!(r, Err(rustix::io::Errno::WOULDBLOCK));
-    drop(reader);
-    assert_clean(&name);
+    close_reader(reader, &name);
     drop(f);
 }
 

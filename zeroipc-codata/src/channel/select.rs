@@ -76,16 +76,11 @@ impl<T: Pod> Channel<T> {
             let Some((i, seen)) = open else {
                 return Ok(None);
             };
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
+            let Some(slice) = common::short_slice(deadline) else {
                 return Err(Error::Timeout {
                     what: "a value on any channel",
                 });
-            }
-            let mut slice = zeroipc_sync::futex::SLICE;
-            if let Some(d) = deadline {
-                slice = slice.min(d - now);
-            }
+            };
             if let Some(c) = channels.get(i) {
                 common::park(c.recv_word()?, seen, slice);
             }

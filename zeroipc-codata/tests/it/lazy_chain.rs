@@ -5,29 +5,20 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use zeroipc_codata::{Future, Lazy, LazyOp};
+use zeroipc_codata::{Lazy, LazyOp};
 use zeroipc_testkit::role;
 
-use crate::{LIMIT, child_open, child_segment, race_eight, segment, spawn};
+use crate::{LIMIT, child_open, race_eight, racer, segment, spawn};
 
 const LONG: Duration = Duration::from_secs(60);
 
 #[test]
 fn chain_raced_by_8_processes_forces_every_input_once() {
     if let Some(r) = role() {
-        let seg = child_segment();
-        Future::<u8>::open(&seg, "go")
-            .unwrap()
-            .get_timeout(LONG)
-            .unwrap();
-        let total = Lazy::<i64>::open(&seg, "total").unwrap();
-        let v = total.force_timeout(LONG).unwrap();
-        let me: usize = r.parse().unwrap();
-        Future::<i64>::open(&seg, &format!("r{me}"))
-            .unwrap()
-            .set_value(v)
-            .unwrap();
-        return;
+        return racer(&r, |seg, _| {
+            let total = Lazy::<i64>::open(seg, "total").unwrap();
+            total.force_timeout(LONG).unwrap()
+        });
     }
     let (seg, _g, name) = segment("cdchain8", 1 << 16);
     let a = Lazy::<i64>::create_add(&seg, "a", 20, 22).unwrap();
@@ -36,14 +27,10 @@ fn chain_raced_by_8_processes_forces_every_input_once() {
     let c = Lazy::<i64>::create_negate(&seg, "c", 2).unwrap();
     let total = Lazy::mul(&seg, "total", &sum, &c).unwrap(); // -114, a chain of chains
     assert!(matches!(total.op().unwrap(), LazyOp::Chain(0, 0)));
-    let go = Future::<u8>::create(&seg, "go").unwrap();
-    let results: Vec<_> = (0..8)
-        .map(|i| Future::<i64>::create(&seg, &format!("r{i}")).unwrap())
-        .collect();
-    race_eight(
+    let results = race_eight::<i64>(
         "lazy_chain::chain_raced_by_8_processes_forces_every_input_once",
+        &seg,
         &name,
-        &go,
     );
     for r in &results {
         assert_eq!(r.get_timeout(LONG).unwrap(), -114);

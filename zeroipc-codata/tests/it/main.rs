@@ -78,15 +78,24 @@ pub(crate) fn spawn(test: &str, roles: &[&str], seg: &str) -> Vec<Child> {
         .collect()
 }
 
-/// Runs eight racers `0`..`7` of `test` on segment `seg`: they all wait on the future `go`,
-/// which is set once at least six of them are waiting, so they start together; returns once
-/// every racer has exited successfully.
-pub(crate) fn race_eight(test: &str, seg: &str, go: &zeroipc_codata::Future<u8>) {
+/// Runs eight racers `0`..`7` of `test` on the segment `seg` (named `name`): they all wait on
+/// the future `go`, which is set once at least six of them are waiting, so they start
+/// together; each reports its outcome in the future `r<i>` (see [`racer`]). Returns those
+/// futures once every racer has exited successfully.
+pub(crate) fn race_eight<T: bytemuck::Pod>(
+    test: &str,
+    seg: &Segment,
+    name: &str,
+) -> Vec<zeroipc_codata::Future<T>> {
+    let go = zeroipc_codata::Future::<u8>::create(seg, "go").unwrap();
+    let results: Vec<_> = (0..8)
+        .map(|i| zeroipc_codata::Future::<T>::create(seg, &format!("r{i}")).unwrap())
+        .collect();
     let roles: Vec<String> = (0..8).map(|i| i.to_string()).collect();
     let kids = spawn(
         test,
         &roles.iter().map(String::as_str).collect::<Vec<_>>(),
-        seg,
+        name,
     );
     assert!(
         eventually(std::time::Duration::from_secs(60), || go.waiters().unwrap()
@@ -97,6 +106,20 @@ pub(crate) fn race_eight(test: &str, seg: &str, go: &zeroipc_codata::Future<u8>)
     for k in kids {
         k.wait_success(LIMIT);
     }
+    results
+}
+
+/// A racer's side of [`race_eight`] (`me` is its role): waits for `go`, then reports what
+/// `race` gives in the future `r<me>`.
+pub(crate) fn racer<T: bytemuck::Pod>(me: &str, race: impl FnOnce(&Segment, u64) -> T) {
+    let (seg, go) = child_open(zeroipc_codata::Future::<u8>::open, "go");
+    go.get_timeout(LIMIT).unwrap();
+    let me: u64 = me.parse().unwrap();
+    let v = race(&seg, me);
+    zeroipc_codata::Future::<T>::open(&seg, &format!("r{me}"))
+        .unwrap()
+        .set_value(v)
+        .unwrap();
 }
 
 /// Polls `cond` every millisecond until it holds or `limit` passes (a liveness bound).

@@ -7,7 +7,7 @@ use zeroipc_codata::{Channel, Future, Lazy};
 use zeroipc_testkit::role;
 
 use crate::{
-    LIMIT, child_gets, child_open, eventually, race_eight, segment, signal, spawn, spawn_one,
+    LIMIT, child_gets, child_open, eventually, race_eight, racer, segment, signal, spawn, spawn_one,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -38,35 +38,21 @@ fn future_wakes_8_waiting_processes_with_the_value() {
 #[test]
 fn lazy_raced_by_8_processes_computes_once() {
     if let Some(r) = role() {
-        let me: u64 = r.parse().unwrap();
-        let (seg, go) = child_open(Future::<u8>::open, "go");
-        go.get_timeout(LONG).unwrap();
-        let l = Lazy::<u64>::open(&seg, "l").unwrap();
-        let v = l
-            .get_or_compute_timeout(
-                || {
-                    std::thread::sleep(Duration::from_millis(50));
-                    1_000 + me
-                },
-                LONG,
-            )
-            .unwrap();
-        Future::<u64>::open(&seg, &format!("r{me}"))
-            .unwrap()
-            .set_value(v)
-            .unwrap();
-        return;
+        return racer(&r, |seg, me| {
+            let l = Lazy::<u64>::open(seg, "l").unwrap();
+            let slow = || {
+                std::thread::sleep(Duration::from_millis(50));
+                1_000 + me
+            };
+            l.get_or_compute_timeout(slow, LONG).unwrap()
+        });
     }
     let (seg, _g, name) = segment("cdlazy8", 1 << 16);
     let l = Lazy::<u64>::create(&seg, "l").unwrap();
-    let go = Future::<u8>::create(&seg, "go").unwrap();
-    let results: Vec<_> = (0..8)
-        .map(|i| Future::<u64>::create(&seg, &format!("r{i}")).unwrap())
-        .collect();
-    race_eight(
+    let results = race_eight::<u64>(
         "multiprocess::lazy_raced_by_8_processes_computes_once",
+        &seg,
         &name,
-        &go,
     );
     let vals: Vec<u64> = results
         .iter()
