@@ -99,13 +99,8 @@ pub(crate) fn export<T: Pod>(
     mut source: impl Source<T>,
     exclusive: bool,
 ) -> Result<()> {
-    let link::ExportEnd {
-        epoch,
-        credits,
-        publisher,
-        ..
-    } = &link::ExportEnd::open(session, cfg, stats, exclusive)?;
-    let epoch = *epoch;
+    let end = link::ExportEnd::open(session, cfg, stats, exclusive)?;
+    let (epoch, credits, publisher) = (end.epoch, &end.credits, &end.publisher);
     let es = std::mem::size_of::<T>();
     let max_batch = (BATCH_BYTES / es).clamp(1, BATCH_ITEMS);
     let mut seq = 0u64;

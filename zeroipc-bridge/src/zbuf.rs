@@ -40,13 +40,8 @@ pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
             cfg.payload_size.unwrap_or(DEFAULT_PAYLOAD_SIZE),
         ),
     )?;
-    let link::ExportEnd {
-        epoch,
-        credits,
-        publisher,
-        ..
-    } = &link::ExportEnd::open(session, cfg, stats, false)?;
-    let epoch = *epoch;
+    let end = link::ExportEnd::open(session, cfg, stats, false)?;
+    let (epoch, credits, publisher) = (end.epoch, &end.credits, &end.publisher);
     let mut seq = 0u64;
     let mut metadata_sent = false;
     stats.set_state("waiting for an importer");

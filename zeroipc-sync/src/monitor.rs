@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use zeroipc_format::atomic::Ordering;
-use zeroipc_format::{Region, Segment};
+use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{self, part_names, region};
+use crate::common::{self, region};
 use crate::error::{Error, Result};
 use crate::futex;
 use crate::layout::MonitorCount;
@@ -146,35 +146,18 @@ impl<'a> MonitorGuard<'a> {
     }
 }
 
-impl Monitor {
-    fn names(name: &str) -> [String; 4] {
-        part_names(name, [SUFFIXES[0], SUFFIXES[1], SUFFIXES[2], ""])
+impl common::FourParts for Monitor {
+    const SUFFIXES: [&'static str; 3] = SUFFIXES;
+
+    const SIZES: [u64; 3] = [semaphore::SIZE, semaphore::SIZE, COUNT_SIZE];
+
+    fn init([mtx, cond, _, _]: &[Region; 4]) -> Result<()> {
+        RawSemaphore::init(mtx, 1, 1)?;
+        RawSemaphore::init(cond, 0, 0)
     }
 
-    /// Creates monitor `name` (four entries, published at once).
-    ///
-    /// # Errors
-    /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
-    pub fn create(seg: &Segment, name: &str) -> Result<Self> {
-        zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
-        Self::create_locked(&mut seg.lock_table()?, name)
-    }
-
-    fn create_locked(lock: &mut zeroipc_format::TableLock<'_>, name: &str) -> Result<Self> {
-        let n = Self::names(name);
-        let ([me, ce, _, _], [mr, cr, count, _]) = lock.add(
-            &[
-                (&n[0], semaphore::SIZE),
-                (&n[1], semaphore::SIZE),
-                (&n[2], COUNT_SIZE),
-                (&n[3], 1),
-            ],
-            |[mtx, cond, _, _]: &[Region; 4]| {
-                RawSemaphore::init(mtx, 1, 1)?;
-                RawSemaphore::init(cond, 0, 0)
-            },
-        )?;
-        Ok(Self {
+    fn created(_: &str, [me, ce, _, _]: [Entry; 4], [mr, cr, count, _]: [Region; 4]) -> Self {
+        Self {
             mtx: RawSemaphore {
                 region: mr,
                 entry: me,
@@ -186,17 +169,10 @@ impl Monitor {
                 max: 0,
             },
             count,
-        })
+        }
     }
 
-    /// Opens the existing monitor `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`zeroipc_format::Error::Incomplete`]; [`zeroipc_format::Error::SizeMismatch`] (`NAME_count` not 4
-    /// bytes, mutex/semaphore not 16); Mutex and Semaphore open checks.
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
-        let [me, ce, ne, _] = seg.find_composite(name, &Self::names(name))?;
+    fn from_entries(seg: &Segment, _: &str, [me, ce, ne, _]: [Entry; 4]) -> Result<Self> {
         ne.expect_size(COUNT_SIZE)?;
         Ok(Self {
             mtx: open_raw_mutex(seg, me)?,
@@ -204,19 +180,28 @@ impl Monitor {
             count: region(seg, &ne)?,
         })
     }
+}
 
-    /// Opens `name` if any part exists, else creates it (decided under the creation lock).
-    ///
-    /// # Errors
-    /// As [`Monitor::create`] and [`Monitor::open`].
-    pub fn open_or_create(seg: &Segment, name: &str) -> Result<Self> {
-        zeroipc_format::validate_base_name(name, SUFFIXES[2].len())?;
-        common::open_or_create_parts(
-            seg,
-            &Self::names(name),
-            || Self::open(seg, name),
-            |lock| Self::create_locked(lock, name),
-        )
+impl Monitor {
+    common::four_part_constructors! {
+        /// Creates monitor `name` (four entries, published at once).
+        ///
+        /// # Errors
+        /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
+        create;
+
+        /// Opens the existing monitor `name`.
+        ///
+        /// # Errors
+        /// `NotFound`; [`zeroipc_format::Error::Incomplete`]; [`zeroipc_format::Error::SizeMismatch`] (`NAME_count` not 4
+        /// bytes, mutex/semaphore not 16); Mutex and Semaphore open checks.
+        open;
+
+        /// Opens `name` if any part exists, else creates it (decided under the creation lock).
+        ///
+        /// # Errors
+        /// As [`Monitor::create`] and [`Monitor::open`].
+        open_or_create;
     }
 
     /// Locks the monitor.

@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 use zeroipc_format::Error as FormatError;
 
 use zeroipc_format::atomic::Ordering;
-use zeroipc_format::{Region, Segment};
+use zeroipc_format::{Entry, Region, Segment};
 
-use crate::common::{self, part, part_names, region};
+use crate::common::{self, part, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
 use crate::layout::RwStateLayout;
@@ -217,35 +217,18 @@ impl Drop for RwLockWriteGuard<'_> {
     }
 }
 
-impl RwLock {
-    fn names(name: &str) -> [String; 4] {
-        part_names(name, [SUFFIXES[0], SUFFIXES[1], SUFFIXES[2], ""])
+impl common::FourParts for RwLock {
+    const SUFFIXES: [&'static str; 3] = SUFFIXES;
+
+    const SIZES: [u64; 3] = [STATE_SIZE, semaphore::SIZE, semaphore::SIZE];
+
+    fn init([_, rmtx, wmtx, _]: &[Region; 4]) -> Result<()> {
+        RawSemaphore::init(rmtx, 1, 1)?;
+        RawSemaphore::init(wmtx, 1, 1)
     }
 
-    /// Creates the lock `name` (four entries, published at once).
-    ///
-    /// # Errors
-    /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
-    pub fn create(seg: &Segment, name: &str) -> Result<Self> {
-        zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
-        Self::create_locked(&mut seg.lock_table()?, name)
-    }
-
-    fn create_locked(lock: &mut zeroipc_format::TableLock<'_>, name: &str) -> Result<Self> {
-        let n = Self::names(name);
-        let ([_, re, we, _], [state, rr, wr, _]) = lock.add(
-            &[
-                (&n[0], STATE_SIZE),
-                (&n[1], semaphore::SIZE),
-                (&n[2], semaphore::SIZE),
-                (&n[3], 1),
-            ],
-            |[_, rmtx, wmtx, _]: &[Region; 4]| {
-                RawSemaphore::init(rmtx, 1, 1)?;
-                RawSemaphore::init(wmtx, 1, 1)
-            },
-        )?;
-        Ok(Self {
+    fn created(name: &str, [_, re, we, _]: [Entry; 4], [state, rr, wr, _]: [Region; 4]) -> Self {
+        Self {
             name: name.to_owned(),
             state,
             rmtx: RawSemaphore {
@@ -258,18 +241,10 @@ impl RwLock {
                 entry: we,
                 max: 1,
             },
-        })
+        }
     }
 
-    /// Opens the existing lock `name`.
-    ///
-    /// # Errors
-    /// `NotFound`; [`FormatError::Incomplete`] if some parts are missing after the grace period;
-    /// [`FormatError::SizeMismatch`] (`NAME_state` not 8 bytes, mutexes not 16); the Mutex checks
-    /// ([`FormatError::TypeMismatch`], `Corrupt`) on both mutexes.
-    pub fn open(seg: &Segment, name: &str) -> Result<Self> {
-        zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
-        let [se, re, we, _] = seg.find_composite(name, &Self::names(name))?;
+    fn from_entries(seg: &Segment, name: &str, [se, re, we, _]: [Entry; 4]) -> Result<Self> {
         se.expect_size(STATE_SIZE)?;
         Ok(Self {
             name: name.to_owned(),
@@ -278,19 +253,29 @@ impl RwLock {
             wmtx: open_raw_mutex(seg, we)?,
         })
     }
+}
 
-    /// Opens `name` if its marker exists, else creates it (decided under the creation lock).
-    ///
-    /// # Errors
-    /// As [`RwLock::create`] and [`RwLock::open`].
-    pub fn open_or_create(seg: &Segment, name: &str) -> Result<Self> {
-        zeroipc_format::validate_base_name(name, SUFFIXES[0].len())?;
-        common::open_or_create_parts(
-            seg,
-            &Self::names(name),
-            || Self::open(seg, name),
-            |lock| Self::create_locked(lock, name),
-        )
+impl RwLock {
+    common::four_part_constructors! {
+        /// Creates the lock `name` (four entries, published at once).
+        ///
+        /// # Errors
+        /// `NameTooLong` if `name` is longer than 25 bytes; the segment's errors.
+        create;
+
+        /// Opens the existing lock `name`.
+        ///
+        /// # Errors
+        /// `NotFound`; [`FormatError::Incomplete`] if some parts are missing after the grace period;
+        /// [`FormatError::SizeMismatch`] (`NAME_state` not 8 bytes, mutexes not 16); the Mutex checks
+        /// ([`FormatError::TypeMismatch`], `Corrupt`) on both mutexes.
+        open;
+
+        /// Opens `name` if its marker exists, else creates it (decided under the creation lock).
+        ///
+        /// # Errors
+        /// As [`RwLock::create`] and [`RwLock::open`].
+        open_or_create;
     }
 
     pub(crate) fn with_words<R>(

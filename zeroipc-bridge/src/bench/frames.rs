@@ -150,22 +150,8 @@ fn raw(s: &Sessions, frames: u64, size: usize) -> Result<f64> {
             .congestion_control(CongestionControl::Block)
             .wait()
             .map_err(Error::zenoh)?;
-    let wait_for = |done: &dyn Fn(&(u64, u64)) -> bool, limit: Duration| -> bool {
-        let (m, cv) = &*got;
-        let mut n = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let end = Instant::now() + limit;
-        while !done(&n) {
-            let now = Instant::now();
-            if now >= end {
-                return false;
-            }
-            n = cv
-                .wait_timeout(n, end - now)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
-        }
-        true
-    };
+    let wait_for =
+        |done: &dyn Fn(&(u64, u64)) -> bool, limit: Duration| super::wait_until(&got, done, limit);
     // Warm-up with 1-byte puts until the subscriber is known to the publisher's side.
     let mut warm = 0u64;
     loop {

@@ -61,6 +61,55 @@ impl Sessions {
     }
 }
 
+/// A Stream link of `elem` items named `name` in segment `seg` (created with
+/// `segment_size` bytes and `capacity` items if missing) on zenoh key `key`.
+pub(crate) fn stream_link(
+    seg: &str,
+    name: &str,
+    key: &str,
+    segment_size: u64,
+    elem: String,
+    capacity: usize,
+) -> crate::config::LinkConfig {
+    crate::config::LinkConfig {
+        kind: crate::config::ObjectKind::Stream,
+        name: name.into(),
+        segment: Some(seg.into()),
+        segment_size: Some(segment_size),
+        elem: Some(elem),
+        capacity: Some(capacity),
+        key: Some(key.into()),
+        window: None,
+        importer_id: None,
+        payload_size: None,
+        metadata_size: None,
+        peer_timeout_ms: None,
+    }
+}
+
+/// Waits up to `limit` on `pair`'s condition variable until `done` holds for the state it
+/// guards; `false` on timeout.
+pub(crate) fn wait_until<S>(
+    pair: &(std::sync::Mutex<S>, std::sync::Condvar),
+    done: impl Fn(&S) -> bool,
+    limit: std::time::Duration,
+) -> bool {
+    let (m, cv) = pair;
+    let mut n = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let end = std::time::Instant::now() + limit;
+    while !done(&n) {
+        let now = std::time::Instant::now();
+        if now >= end {
+            return false;
+        }
+        n = cv
+            .wait_timeout(n, end - now)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0;
+    }
+    true
+}
+
 /// A key and object-name stem unique to this process and call.
 pub(crate) fn unique(tag: &str) -> String {
     use zeroipc_format::atomic::{AtomicU32, Ordering};

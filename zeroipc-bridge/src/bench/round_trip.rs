@@ -17,7 +17,7 @@ use zeroipc_format::Segment;
 use zeroipc_format::atomic::{AtomicU32, Ordering};
 
 use super::{Sessions, percentile, unique};
-use crate::config::{LinkConfig, ObjectKind};
+use crate::config::LinkConfig;
 use crate::error::{Error, Result};
 use crate::status::Stats;
 
@@ -43,20 +43,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 const WARM: u64 = 50;
 
 fn link(seg: &str, name: &str, key: &str) -> LinkConfig {
-    LinkConfig {
-        kind: ObjectKind::Stream,
-        name: name.into(),
-        segment: Some(seg.into()),
-        segment_size: Some(1 << 20),
-        elem: Some("u64".into()),
-        capacity: Some(64),
-        key: Some(key.into()),
-        window: None,
-        importer_id: None,
-        payload_size: None,
-        metadata_size: None,
-        peer_timeout_ms: None,
-    }
+    super::stream_link(seg, name, key, 1 << 20, "u64".into(), 64)
 }
 
 /// Measures `pings` round trips of each kind on the sessions `s`.

@@ -11,7 +11,7 @@ use zeroipc_codata::Stream;
 use zeroipc_format::Segment;
 
 use super::{Sessions, unique};
-use crate::config::{LinkConfig, ObjectKind};
+use crate::config::LinkConfig;
 use crate::elem::with_elem;
 use crate::error::{Error, Result};
 use crate::status::Stats;
@@ -32,20 +32,15 @@ pub struct BenchResult {
 }
 
 fn link(seg: &str, key: &str, size: usize) -> LinkConfig {
-    LinkConfig {
-        kind: ObjectKind::Stream,
-        name: "bench".into(),
-        segment: Some(seg.into()),
-        segment_size: Some(((1024 * size as u64) + (1 << 20)).next_power_of_two()),
-        elem: Some(format!("bytes:{size}")),
-        capacity: Some(1024),
-        key: Some(key.into()),
-        window: None,
-        importer_id: None,
-        payload_size: None,
-        metadata_size: None,
-        peer_timeout_ms: None,
-    }
+    let segment_size = ((1024 * size as u64) + (1 << 20)).next_power_of_two();
+    super::stream_link(
+        seg,
+        "bench",
+        key,
+        segment_size,
+        format!("bytes:{size}"),
+        1024,
+    )
 }
 
 /// Measures `items` items of `size` bytes (a supported element size) over 127.0.0.1:`port`
@@ -152,22 +147,7 @@ fn raw(a: &zenoh::Session, b: &zenoh::Session, items: u64, size: usize) -> Resul
     let warm_payload = vec![0u8; size];
     let mut payload = vec![0u8; size];
     payload[0] = 1;
-    let wait_for = |target: u64, limit: Duration| -> bool {
-        let (m, cv) = &*done;
-        let mut n = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let end = Instant::now() + limit;
-        while *n < target {
-            let now = Instant::now();
-            if now >= end {
-                return false;
-            }
-            n = cv
-                .wait_timeout(n, end - now)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
-        }
-        true
-    };
+    let wait_for = |target: u64, limit: Duration| super::wait_until(&done, |n| *n >= target, limit);
     // Until the subscriber is known to the publisher's side, puts go nowhere: warm up.
     let mut warm = 0u64;
     loop {

@@ -30,10 +30,11 @@ impl Drop for ZbGuard {
     }
 }
 
-/// The two bridges of a ZeroBuffer link on `setup`: the importer (listening) writes into the
-/// far buffer `setup.b`, which its reader created; the exporter (connecting) creates the
-/// near buffer `setup.a` (256 KiB payload) as its reader, for a local writer to connect.
-fn start_zb_link(setup: &Setup) -> (Bridge, Bridge) {
+/// The two bridges of a ZeroBuffer link on `setup`, and the local writer: the importer
+/// (listening) writes into the far buffer `setup.b`, which its reader created; the exporter
+/// (connecting) creates the near buffer `setup.a` (256 KiB payload) as its reader, and the
+/// returned writer is connected to it.
+fn start_zb_link(setup: &Setup) -> (Bridge, Bridge, Writer) {
     let link = ["--kind", "zerobuffer", "--key", &setup.key];
     let importer = setup.bridge(
         &["import", "--name", &setup.b, "--listen", &setup.ep],
@@ -51,7 +52,12 @@ fn start_zb_link(setup: &Setup) -> (Bridge, Bridge) {
         ],
         &link,
     );
-    (importer, exporter)
+    let mut w = None;
+    eventually("the exporter to create the local buffer", || {
+        w = Writer::connect(&setup.a).ok();
+        w.is_some()
+    });
+    (importer, exporter, w.unwrap())
 }
 
 /// Frame `i`: 1 to 60,000 bytes, content derived from `i`.
@@ -73,13 +79,7 @@ fn zerobuffer_10k_frames_of_varying_size_cross_with_metadata() {
 
     // Far side: an ordinary reader owns the buffer; the importer connects as its writer.
     let far = Reader::create(&b, BufferConfig::new(1024, 1 << 20)).unwrap();
-    let (importer, exporter) = start_zb_link(&setup);
-    let mut w = None;
-    eventually("the exporter to create the local buffer", || {
-        w = Writer::connect(&a).ok();
-        w.is_some()
-    });
-    let mut w = w.unwrap();
+    let (importer, exporter, mut w) = start_zb_link(&setup);
     w.set_metadata(meta).unwrap();
     let writer = std::thread::spawn(move || {
         w.set_write_timeout(LIMIT);
@@ -189,13 +189,7 @@ fn zerobuffer_10k_frames_cross_to_the_pypi_zerobuffer_ipc_reader() {
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .spawn()
         .unwrap();
-    let (importer, exporter) = start_zb_link(&setup);
-    let mut w = None;
-    eventually("the exporter to create the local buffer", || {
-        w = Writer::connect(&a).ok();
-        w.is_some()
-    });
-    let mut w = w.unwrap();
+    let (importer, exporter, mut w) = start_zb_link(&setup);
     w.set_metadata(format!(r#"{{"peer":"rust-via-bridge","frames":{N}}}"#).as_bytes())
         .unwrap();
     w.set_write_timeout(LIMIT);
