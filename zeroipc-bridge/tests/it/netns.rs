@@ -116,7 +116,6 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
         }
     };
     let setup = Setup::new("bn");
-    let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
     let d = setup.d();
 
     let StreamPair {
@@ -133,7 +132,7 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
         "--type",
         "u64",
         "--key",
-        &key,
+        &setup.key,
         "--status-dir",
         d,
     ];
@@ -142,7 +141,7 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
     let importer = Bridge::start_with(
         "ip",
         &[
-            &["netns", "exec", &ns.b, bin, "import", "--segment", &b][..],
+            &["netns", "exec", &ns.b, bin, "import", "--segment", &setup.b][..],
             &["--listen", "tcp/10.77.0.2:7447"],
             &common,
         ]
@@ -151,7 +150,7 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
     let exporter = Bridge::start_with(
         "ip",
         &[
-            &["netns", "exec", &ns.a, bin, "export", "--segment", &a][..],
+            &["netns", "exec", &ns.a, bin, "export", "--segment", &setup.a][..],
             &["--connect", "tcp/10.77.0.2:7447"],
             &common,
         ]
