@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::{Bridge, LIMIT, Setup, StreamPair, eventually, link_status};
+use crate::{Bridge, LIMIT, Setup, eventually, link_status};
 
 /// Runs `ip <args>`; `Err` with its stderr if it fails.
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -118,12 +118,7 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
     let setup = Setup::new("bn");
     let d = setup.d();
 
-    let StreamPair {
-        src,
-        far: _far,
-        mut sub,
-        _segs,
-    } = setup.streams();
+    let (src, _far, mut sub, _segs) = setup.streams();
     let common = [
         "--kind",
         "stream",
