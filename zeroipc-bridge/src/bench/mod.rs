@@ -87,6 +87,29 @@ pub(crate) fn stream_link(
     }
 }
 
+/// Puts `payload` on `publisher` until `arrived` (waiting up to `each` after every put) says
+/// the subscriber got one: until the subscriber is known to the publisher's side, puts go
+/// nowhere. Gives up after `tries` puts.
+pub(crate) fn warm_up(
+    publisher: &zenoh::pubsub::Publisher<'_>,
+    payload: &[u8],
+    tries: u64,
+    mut arrived: impl FnMut() -> bool,
+) -> Result<()> {
+    for _ in 0..tries {
+        publisher
+            .put(payload.to_vec())
+            .wait()
+            .map_err(crate::error::Error::zenoh)?;
+        if arrived() {
+            return Ok(());
+        }
+    }
+    Err(crate::error::Error::Zenoh(
+        "the raw subscriber never received anything".into(),
+    ))
+}
+
 /// Waits up to `limit` on `pair`'s condition variable until `done` holds for the state it
 /// guards; `false` on timeout.
 pub(crate) fn wait_until<S>(

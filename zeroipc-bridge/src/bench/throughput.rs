@@ -148,23 +148,9 @@ fn raw(a: &zenoh::Session, b: &zenoh::Session, items: u64, size: usize) -> Resul
     let mut payload = vec![0u8; size];
     payload[0] = 1;
     let wait_for = |target: u64, limit: Duration| super::wait_until(&done, |n| *n >= target, limit);
-    // Until the subscriber is known to the publisher's side, puts go nowhere: warm up.
-    let mut warm = 0u64;
-    loop {
-        publisher
-            .put(warm_payload.clone())
-            .wait()
-            .map_err(Error::zenoh)?;
-        warm += 1;
-        if wait_for(1, Duration::from_millis(10)) {
-            break;
-        }
-        if warm > 6000 {
-            return Err(Error::Zenoh(
-                "the raw subscriber never received anything".into(),
-            ));
-        }
-    }
+    super::warm_up(&publisher, &warm_payload, 6000, || {
+        wait_for(1, Duration::from_millis(10))
+    })?;
     let start = Instant::now();
     for _ in 0..items {
         publisher
