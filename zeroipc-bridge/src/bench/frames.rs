@@ -156,16 +156,7 @@ fn raw(s: &Sessions, frames: u64, size: usize) -> Result<f64> {
     super::warm_up(&publisher, &[0u8], 3000, || {
         wait_for(&|n| n.0 > 0, Duration::from_millis(20))
     })?;
-    let payload = vec![1u8; size];
-    let start = Instant::now();
-    for _ in 0..frames {
-        publisher
-            .put(payload.clone())
-            .wait()
-            .map_err(Error::zenoh)?;
-    }
-    if !wait_for(&|n| n.1 >= frames, LIMIT) {
-        return Err(Error::Zenoh("raw pub/sub lost frames".into()));
-    }
-    Ok(frames as f64 / start.elapsed().as_secs_f64())
+    super::put_all(&publisher, &vec![1u8; size], frames, || {
+        wait_for(&|n| n.1 >= frames, LIMIT)
+    })
 }

@@ -110,6 +110,29 @@ pub(crate) fn warm_up(
     ))
 }
 
+/// Puts `payload` `n` times on `publisher`, then waits until `all_arrived` (a bounded wait);
+/// returns the messages per second from the first put to the last arrival.
+pub(crate) fn put_all(
+    publisher: &zenoh::pubsub::Publisher<'_>,
+    payload: &[u8],
+    n: u64,
+    all_arrived: impl FnOnce() -> bool,
+) -> Result<f64> {
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        publisher
+            .put(payload.to_vec())
+            .wait()
+            .map_err(crate::error::Error::zenoh)?;
+    }
+    if !all_arrived() {
+        return Err(crate::error::Error::Zenoh(
+            "raw pub/sub lost messages".into(),
+        ));
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
 /// Waits up to `limit` on `pair`'s condition variable until `done` holds for the state it
 /// guards; `false` on timeout.
 pub(crate) fn wait_until<S>(

@@ -151,16 +151,8 @@ fn raw(a: &zenoh::Session, b: &zenoh::Session, items: u64, size: usize) -> Resul
     super::warm_up(&publisher, &warm_payload, 6000, || {
         wait_for(1, Duration::from_millis(10))
     })?;
-    let start = Instant::now();
-    for _ in 0..items {
-        publisher
-            .put(payload.clone())
-            .wait()
-            .map_err(Error::zenoh)?;
-    }
     // Measured messages count 10^9 each, warm-up ones (fewer than 10^9) 1.
-    if !wait_for(items * 1_000_000_000, Duration::from_secs(60)) {
-        return Err(Error::Zenoh("raw pub/sub lost messages".into()));
-    }
-    Ok(items as f64 / start.elapsed().as_secs_f64())
+    super::put_all(&publisher, &payload, items, || {
+        wait_for(items * 1_000_000_000, Duration::from_secs(60))
+    })
 }
