@@ -58,7 +58,7 @@ pub(crate) fn open_or_create_shape<S: Shape>(
 /// that add the entry themselves). `create` and `open` keep the doc comments written before
 /// their names; the others' docs are generated:
 ///
-/// ```ignore
+/// ```text
 /// common::shape_constructors! { Set;
 ///     /// Creates the set `name` ...
 ///     create;

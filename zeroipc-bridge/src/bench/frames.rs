@@ -153,29 +153,10 @@ fn raw(s: &Sessions, frames: u64, size: usize) -> Result<f64> {
     let wait_for =
         |done: &dyn Fn(&(u64, u64)) -> bool, limit: Duration| super::wait_until(&got, done, limit);
     // Warm-up with 1-byte puts until the subscriber is known to the publisher's side.
-    let mut warm = 0u64;
-    loop {
-        publisher.put(vec![0u8]).wait().map_err(Error::zenoh)?;
-        warm += 1;
-        if wait_for(&|n| n.0 > 0, Duration::from_millis(20)) {
-            break;
-        }
-        if warm > 3000 {
-            return Err(Error::Zenoh(
-                "the raw subscriber never received anything".into(),
-            ));
-        }
-    }
-    let payload = vec![1u8; size];
-    let start = Instant::now();
-    for _ in 0..frames {
-        publisher
-            .put(payload.clone())
-            .wait()
-            .map_err(Error::zenoh)?;
-    }
-    if !wait_for(&|n| n.1 >= frames, LIMIT) {
-        return Err(Error::Zenoh("raw pub/sub lost frames".into()));
-    }
-    Ok(frames as f64 / start.elapsed().as_secs_f64())
+    super::warm_up(&publisher, &[0u8], 3000, || {
+        wait_for(&|n| n.0 > 0, Duration::from_millis(20))
+    })?;
+    super::put_all(&publisher, &vec![1u8; size], frames, || {
+        wait_for(&|n| n.1 >= frames, LIMIT)
+    })
 }

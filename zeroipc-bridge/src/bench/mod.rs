@@ -87,6 +87,52 @@ pub(crate) fn stream_link(
     }
 }
 
+/// Puts `payload` on `publisher` until `arrived` (waiting up to `each` after every put) says
+/// the subscriber got one: until the subscriber is known to the publisher's side, puts go
+/// nowhere. Gives up after `tries` puts.
+pub(crate) fn warm_up(
+    publisher: &zenoh::pubsub::Publisher<'_>,
+    payload: &[u8],
+    tries: u64,
+    mut arrived: impl FnMut() -> bool,
+) -> Result<()> {
+    for _ in 0..tries {
+        publisher
+            .put(payload.to_vec())
+            .wait()
+            .map_err(crate::error::Error::zenoh)?;
+        if arrived() {
+            return Ok(());
+        }
+    }
+    Err(crate::error::Error::Zenoh(
+        "the raw subscriber never received anything".into(),
+    ))
+}
+
+/// Puts `payload` `n` times on `publisher`, then waits until `all_arrived` (a bounded wait);
+/// returns the messages per second from the first put to the last arrival.
+pub(crate) fn put_all(
+    publisher: &zenoh::pubsub::Publisher<'_>,
+    payload: &[u8],
+    n: u64,
+    all_arrived: impl FnOnce() -> bool,
+) -> Result<f64> {
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        publisher
+            .put(payload.to_vec())
+            .wait()
+            .map_err(crate::error::Error::zenoh)?;
+    }
+    if !all_arrived() {
+        return Err(crate::error::Error::Zenoh(
+            "raw pub/sub lost messages".into(),
+        ));
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
 /// Waits up to `limit` on `pair`'s condition variable until `done` holds for the state it
 /// guards; `false` on timeout.
 pub(crate) fn wait_until<S>(

@@ -148,33 +148,11 @@ fn raw(a: &zenoh::Session, b: &zenoh::Session, items: u64, size: usize) -> Resul
     let mut payload = vec![0u8; size];
     payload[0] = 1;
     let wait_for = |target: u64, limit: Duration| super::wait_until(&done, |n| *n >= target, limit);
-    // Until the subscriber is known to the publisher's side, puts go nowhere: warm up.
-    let mut warm = 0u64;
-    loop {
-        publisher
-            .put(warm_payload.clone())
-            .wait()
-            .map_err(Error::zenoh)?;
-        warm += 1;
-        if wait_for(1, Duration::from_millis(10)) {
-            break;
-        }
-        if warm > 6000 {
-            return Err(Error::Zenoh(
-                "the raw subscriber never received anything".into(),
-            ));
-        }
-    }
-    let start = Instant::now();
-    for _ in 0..items {
-        publisher
-            .put(payload.clone())
-            .wait()
-            .map_err(Error::zenoh)?;
-    }
+    super::warm_up(&publisher, &warm_payload, 6000, || {
+        wait_for(1, Duration::from_millis(10))
+    })?;
     // Measured messages count 10^9 each, warm-up ones (fewer than 10^9) 1.
-    if !wait_for(items * 1_000_000_000, Duration::from_secs(60)) {
-        return Err(Error::Zenoh("raw pub/sub lost messages".into()));
-    }
-    Ok(items as f64 / start.elapsed().as_secs_f64())
+    super::put_all(&publisher, &payload, items, || {
+        wait_for(items * 1_000_000_000, Duration::from_secs(60))
+    })
 }

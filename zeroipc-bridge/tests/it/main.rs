@@ -66,14 +66,14 @@ impl Setup {
 }
 
 /// A Stream link's two ends: the stream "ticks" (u64, 1,024 items) in segment `a` (the
-/// exporter's source) and in segment `b` (the importer's target), and a subscription to the
-/// far one.
-pub(crate) struct StreamPair {
-    pub(crate) src: zeroipc_codata::Stream<u64>,
-    pub(crate) far: zeroipc_codata::Stream<u64>,
-    pub(crate) sub: zeroipc_codata::Subscription<u64>,
-    _segs: (zeroipc_format::Segment, zeroipc_format::Segment),
-}
+/// exporter's source) and in segment `b` (the importer's target), a subscription to the far
+/// one, and the two segments.
+pub(crate) type StreamPair = (
+    zeroipc_codata::Stream<u64>,
+    zeroipc_codata::Stream<u64>,
+    zeroipc_codata::Subscription<u64>,
+    (zeroipc_format::Segment, zeroipc_format::Segment),
+);
 
 impl Setup {
     /// Creates both segments and the [`StreamPair`].
@@ -85,12 +85,7 @@ impl Setup {
         let src = Stream::<u64>::create(&seg_a, "ticks", 1024).unwrap();
         let far = Stream::<u64>::create(&seg_b, "ticks", 1024).unwrap();
         let sub = far.subscribe().unwrap();
-        StreamPair {
-            src,
-            far,
-            sub,
-            _segs: (seg_a, seg_b),
-        }
+        (src, far, sub, (seg_a, seg_b))
     }
 }
 

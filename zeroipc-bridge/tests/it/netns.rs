@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::{Bridge, LIMIT, Setup, StreamPair, eventually, link_status};
+use crate::{Bridge, LIMIT, Setup, eventually, link_status};
 
 /// Runs `ip <args>`; `Err` with its stderr if it fails.
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -116,15 +116,9 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
         }
     };
     let setup = Setup::new("bn");
-    let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
     let d = setup.d();
 
-    let StreamPair {
-        src,
-        far: _far,
-        mut sub,
-        _segs,
-    } = setup.streams();
+    let (src, _far, mut sub, _segs) = setup.streams();
     let common = [
         "--kind",
         "stream",
@@ -133,7 +127,7 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
         "--type",
         "u64",
         "--key",
-        &key,
+        &setup.key,
         "--status-dir",
         d,
     ];
@@ -142,7 +136,7 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
     let importer = Bridge::start_with(
         "ip",
         &[
-            &["netns", "exec", &ns.b, bin, "import", "--segment", &b][..],
+            &["netns", "exec", &ns.b, bin, "import", "--segment", &setup.b][..],
             &["--listen", "tcp/10.77.0.2:7447"],
             &common,
         ]
@@ -151,7 +145,7 @@ fn stream_crosses_a_veth_pair_between_two_network_namespaces() {
     let exporter = Bridge::start_with(
         "ip",
         &[
-            &["netns", "exec", &ns.a, bin, "export", "--segment", &a][..],
+            &["netns", "exec", &ns.a, bin, "export", "--segment", &setup.a][..],
             &["--connect", "tcp/10.77.0.2:7447"],
             &common,
         ]

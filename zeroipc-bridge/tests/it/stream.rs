@@ -3,7 +3,7 @@
 use zeroipc_codata::Stream;
 use zeroipc_format::Segment;
 
-use crate::{Bridge, LIMIT, Setup, StreamPair, eventually, link_status, listed_bridge};
+use crate::{Bridge, LIMIT, Setup, eventually, link_status, listed_bridge};
 
 /// Opens the far side's stream once the importer has created it.
 fn wait_open(seg: &str, name: &str) -> (Segment, Stream<u64>) {
@@ -120,12 +120,7 @@ fn stream_importer_killed_and_restarted_counted_loss_equals_reported_gap() {
     let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
     let ep = setup.ep.clone();
 
-    let StreamPair {
-        src,
-        far,
-        mut sub,
-        _segs,
-    } = setup.streams();
+    let (src, far, mut sub, _segs) = setup.streams();
     let common = [
         "--kind", "stream", "--name", "ticks", "--type", "u64", "--key", &key,
     ];
@@ -244,12 +239,7 @@ fn stream_exporter_killed_and_restarted_counted_loss_equals_reported_gap() {
     let (a, b, key) = (setup.a.clone(), setup.b.clone(), setup.key.clone());
     let ep = setup.ep.clone();
 
-    let StreamPair {
-        src,
-        far: _far,
-        mut sub,
-        _segs,
-    } = setup.streams();
+    let (src, _far, mut sub, _segs) = setup.streams();
     let common = [
         "--kind", "stream", "--name", "ticks", "--type", "u64", "--key", &key,
     ];
