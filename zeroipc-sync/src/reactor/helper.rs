@@ -2,13 +2,15 @@
 //! shared words plus a private word of its own (its *sequence*), and wakes the [`Waker`]s of
 //! the registrations whose word changed, was woken, or whose re-poll time came.
 //!
-//! The first helper of the list is also the **sweeper**: it sleeps at most one slice (the
-//! slice of the youngest pending wait, as a blocking wait of that age would sleep, and no
-//! later than any re-poll time) and then re-checks the registered words of *every* helper by
-//! value, firing those that changed (an upstream peer that never calls `FUTEX_WAKE`) or whose
-//! re-poll time came. The other helpers sleep until the kernel wakes them (at most
-//! [`QUIET`]), so an idle process pays one timed wake-up per slice in total, not one per
-//! helper.
+//! A separate **sweeper** thread, with no registrations of its own, sleeps on its private
+//! word for at most one slice (the slice of the youngest pending wait, as a blocking wait of
+//! that age would sleep, and no later than any re-poll time) and then re-checks the
+//! registered words of *every* helper by value, firing those that changed (an upstream peer
+//! that never calls `FUTEX_WAKE`) or whose re-poll time came. The helpers sleep until the
+//! kernel wakes them (at most [`QUIET`]). So an idle process pays one cheap timed wake-up per
+//! slice in total (a `FUTEX_WAIT` on one private word plus a pass over the entries), never a
+//! `futex_waitv` over up to 128 shared words per slice: each such call pins and hashes every
+//! word, which is what an idle process's CPU went to when the sweeper was also a helper.
 //!
 //! Hand-off (modelled in `tests/loom.rs`): a registrant pushes its entry under the helper's
 //! lock, then increments the sequence and `FUTEX_WAKE`s it. A helper loads the sequence
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant};
 use rustix::io::Errno;
 use rustix::thread::futex;
 use zeroipc_format::atomic::Ordering;
-use zeroipc_format::atomic::shared::AtomicU32;
+use zeroipc_format::atomic::shared::{AtomicU32, AtomicU64};
 
 use super::FutexWord;
 
@@ -147,8 +149,11 @@ impl Helper {
     }
 }
 
-/// The process's helpers (lock order: this list, then a helper's entries).
+/// The process's helpers (lock order: this list, then [`SWEEPER`], then a helper's entries).
 static HELPERS: Mutex<Vec<Arc<Helper>>> = Mutex::new(Vec::new());
+
+/// The sweeper thread, while one runs (see the module docs).
+static SWEEPER: Mutex<Option<Arc<Sweeper>>> = Mutex::new(None);
 
 /// Set once `futex_waitv` said `ENOSYS` (Linux < 5.16): helpers then poll by slice.
 static NO_WAITV: std::sync::OnceLock<()> = std::sync::OnceLock::new();
@@ -157,14 +162,62 @@ fn helpers() -> MutexGuard<'static, Vec<Arc<Helper>>> {
     HELPERS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Live helper threads of this process.
+fn sweeper() -> MutexGuard<'static, Option<Arc<Sweeper>>> {
+    SWEEPER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The sweeper's shared part: its private futex word and when it plans to sweep next.
+struct Sweeper {
+    /// Incremented (and woken) by a registration that needs an earlier sweep.
+    seq: AtomicU32,
+    /// When the sweeper wakes next, in ns since [`epoch`]; `u64::MAX` while it is planning
+    /// (a registration then always pokes it). See [`Sweeper::needs`] for the hand-off.
+    wake_at: AtomicU64,
+}
+
+impl Sweeper {
+    /// Whether a registration whose first check is due at `due` must poke the sweeper.
+    ///
+    /// Hand-off: the sweeper stores `u64::MAX`, loads its sequence, computes its sleep from
+    /// the entries (under their locks), stores the wake time and sleeps on the sequence. A
+    /// registrant pushes its entry (under its helper's lock) and then reads the wake time
+    /// (both `SeqCst`). If the sweeper's computation missed the entry, the registrant reads
+    /// either `u64::MAX` or the new wake time and pokes when that is later than `due`: the
+    /// sequence then differs from the one the sweeper loaded, so its sleep ends at once.
+    fn needs(&self, due: Instant) -> bool {
+        nanos_since_epoch(due) < self.wake_at.load(Ordering::SeqCst)
+    }
+
+    fn poke(&self) {
+        // SeqCst: pairs with the sweeper's load of `seq` before it plans (see `needs`).
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        let _ = futex::wake(&self.seq, futex::Flags::PRIVATE, 1);
+    }
+}
+
+/// The process's reference instant for the sweeper's wake time.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn nanos_since_epoch(t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX - 1)
+}
+
+/// Live helper threads of this process, the sweeper included.
 pub(crate) fn helper_count() -> usize {
-    helpers().len()
+    let list = helpers();
+    list.len() + usize::from(sweeper().is_some())
 }
 
 /// Registered, not yet fired entries of this process.
 pub(crate) fn pending() -> usize {
-    helpers().iter().map(|h| h.entries().list.len()).sum()
+    pending_in(&helpers())
+}
+
+fn pending_in(list: &[Arc<Helper>]) -> usize {
+    list.iter().map(|h| h.entries().list.len()).sum()
 }
 
 /// Registers an entry with the first helper that has room, starting one if none has.
@@ -176,6 +229,24 @@ pub(crate) fn register(
     waker: Waker,
 ) -> std::io::Result<Arc<Entry>> {
     let mut list = helpers();
+    let sweeper = {
+        let mut slot = sweeper();
+        match &*slot {
+            Some(s) => Arc::clone(s),
+            None => {
+                let s = Arc::new(Sweeper {
+                    seq: AtomicU32::new(0),
+                    wake_at: AtomicU64::new(u64::MAX),
+                });
+                let for_thread = Arc::clone(&s);
+                std::thread::Builder::new()
+                    .name("zeroipc-sweeper".into())
+                    .spawn(move || sweep_loop(&for_thread))?;
+                *slot = Some(Arc::clone(&s));
+                s
+            }
+        }
+    };
     let found = list
         .iter()
         .find(|h| h.entries().list.len() < PER_HELPER)
@@ -217,6 +288,12 @@ pub(crate) fn register(
     }
     drop(list);
     helper.poke();
+    // The entry's first check by value: one slice after it started waiting (or its re-poll).
+    let now = Instant::now();
+    let due = now + sleep_for(Some(since), repoll_at, now);
+    if sweeper.needs(due) {
+        sweeper.poke();
+    }
     Ok(entry)
 }
 
@@ -349,12 +426,11 @@ fn check(snap: &[Arc<Entry>], by_kernel: Option<usize>, due: bool, wake: &mut Ve
     }
 }
 
-/// The sweeper's round over every helper (itself included): fire what is ready or due and
-/// drop it from its helper's list, under that list's lock (one pass, no copies: an idle
-/// process pays this once per slice; the same pass makes the helper's sleep bounds exact),
-/// then poke the helpers whose lists shrank so that they stop sleeping on words nobody
-/// waits for.
-fn sweep(me: &Arc<Helper>, wake: &mut Vec<Waker>) {
+/// The sweeper's round over every helper: fire what is ready or due and drop it from its
+/// helper's list, under that list's lock (one pass, no copies: an idle process pays this
+/// once per slice; the same pass makes the helper's sleep bounds exact), then poke the
+/// helpers whose lists shrank so that they stop sleeping on words nobody waits for.
+fn sweep(wake: &mut Vec<Waker>) {
     let list: Vec<Arc<Helper>> = helpers().clone();
     let now = Instant::now();
     for h in &list {
@@ -381,28 +457,60 @@ fn sweep(me: &Arc<Helper>, wake: &mut Vec<Waker>) {
             (es.youngest, es.repoll) = (youngest, repoll);
             before != es.list.len()
         };
-        if removed && !Arc::ptr_eq(h, me) {
+        if removed {
             h.poke();
         }
     }
 }
 
-/// Whether `h` is the sweeper (the first helper of the list).
-fn is_sweeper(h: &Arc<Helper>) -> bool {
-    helpers().first().is_some_and(|f| Arc::ptr_eq(f, h))
-}
-
 /// The sweeper's sleep: the shortest [`sleep_for`] over every helper (from each helper's
-/// bounds, without visiting its entries).
-fn sweep_sleep() -> Duration {
-    let list: Vec<Arc<Helper>> = helpers().clone();
+/// bounds, without visiting its entries); `None` if no entry is pending.
+fn sweep_sleep() -> Option<Duration> {
+    let list = helpers();
     let now = Instant::now();
     list.iter()
-        .map(|h| h.entries().sleep(now))
+        .filter_map(|h| {
+            let es = h.entries();
+            (!es.list.is_empty()).then(|| es.sleep(now))
+        })
         .min()
-        .unwrap_or(QUIET)
 }
 
+/// The sweeper thread: sleeps one slice, sweeps every helper's entries, and exits after
+/// [`LINGER`] without any.
+fn sweep_loop(me: &Arc<Sweeper>) {
+    let mut wake: Vec<Waker> = Vec::new();
+    loop {
+        // Planning: a registration meanwhile pokes us (see `Sweeper::needs`).
+        me.wake_at.store(u64::MAX, Ordering::SeqCst);
+        let seq = me.seq.load(Ordering::SeqCst);
+        let Some(d) = sweep_sleep() else {
+            let _ = futex::wait(&me.seq, futex::Flags::PRIVATE, seq, Some(&timespec(LINGER)));
+            if me.seq.load(Ordering::SeqCst) != seq {
+                continue;
+            }
+            let list = helpers();
+            if pending_in(&list) == 0 {
+                let mut slot = sweeper();
+                if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, me)) {
+                    *slot = None;
+                }
+                return;
+            }
+            continue;
+        };
+        me.wake_at
+            .store(nanos_since_epoch(Instant::now() + d), Ordering::SeqCst);
+        let _ = futex::wait(&me.seq, futex::Flags::PRIVATE, seq, Some(&timespec(d)));
+        sweep(&mut wake);
+        for w in wake.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+/// A helper thread: sleeps in `futex_waitv` on its entries' words and its own, and fires
+/// the entries the kernel named or whose word changed; exits after [`LINGER`] without any.
 fn run(h: &Arc<Helper>) {
     let mut snap: Vec<Arc<Entry>> = Vec::with_capacity(PER_HELPER);
     let mut waits: Vec<futex::Wait> = Vec::with_capacity(PER_HELPER + 1);
@@ -412,8 +520,7 @@ fn run(h: &Arc<Helper>) {
         let seq = h.seq.load(Ordering::SeqCst);
         snap.clear();
         snap.extend(h.entries().list.iter().cloned());
-        let sweeper = is_sweeper(h);
-        if snap.is_empty() && (!sweeper || pending() == 0) {
+        if snap.is_empty() {
             let _ = futex::wait(&h.seq, futex::Flags::PRIVATE, seq, Some(&timespec(LINGER)));
             if h.seq.load(Ordering::SeqCst) != seq {
                 continue;
@@ -421,47 +528,18 @@ fn run(h: &Arc<Helper>) {
             let mut list = helpers();
             if h.entries().list.is_empty() {
                 list.retain(|x| !Arc::ptr_eq(x, h));
-                // The next helper becomes the sweeper: wake it to take the role now.
-                if let Some(next) = list.first() {
-                    next.poke();
-                }
                 return;
             }
             continue;
         }
-        let d = if sweeper || NO_WAITV.get().is_some() {
-            sweep_sleep()
-        } else {
-            QUIET
-        };
-        let woke = sleep(h, seq, &snap, &mut waits, d);
-        let by_kernel = match woke {
+        // Without futex_waitv the helper sleeps on its own word only; the sweeper checks
+        // its entries by value every slice.
+        let by_kernel = match sleep(h, seq, &snap, &mut waits, QUIET) {
             Woke::Entry(i) => Some(i),
             Woke::Other => None,
         };
-        if sweeper {
-            // The sweep covers this helper's own entries; only a kernel wake needs its flag,
-            // and its task is woken before the sweep (which may cover many entries).
-            if let Some(named) = by_kernel.and_then(|i| snap.get(i..=i)) {
-                check(named, Some(0), false, &mut wake);
-                h.entries()
-                    .list
-                    .retain(|e| !named.iter().any(|n| Arc::ptr_eq(e, n)));
-                for w in wake.drain(..) {
-                    w.wake();
-                }
-            }
-            sweep(h, &mut wake);
-        } else {
-            check(&snap, by_kernel, false, &mut wake);
-            h.entries().list.retain(|e| e.lock().state == State::Armed);
-        }
-        if !sweeper && NO_WAITV.get().is_some() {
-            // Without futex_waitv nothing wakes this helper for its words: check them by
-            // value (and re-poll times) every slice itself.
-            check(&snap, None, true, &mut wake);
-            h.entries().list.retain(|e| e.lock().state == State::Armed);
-        }
+        check(&snap, by_kernel, false, &mut wake);
+        h.entries().list.retain(|e| e.lock().state == State::Armed);
         snap.clear();
         for w in wake.drain(..) {
             w.wake();

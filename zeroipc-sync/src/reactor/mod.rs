@@ -6,17 +6,21 @@
 //! `futex_waitv` (Linux >= 5.16) on up to 127 registered words each plus one private word
 //! of their own, and call the wakers of the registrations whose word was woken
 //! (`FUTEX_WAKE` from a project peer, in any process) or changed (an upstream peer that never
-//! wakes anyone: the helper re-checks every word at the end of each slice, with the same
+//! wakes anyone: a sweeper thread re-checks every word at the end of each slice, with the same
 //! adaptive slices as the blocking calls, see [`crate::futex`]). Any runtime works: only
 //! [`std::task::Waker`] is used.
 //!
 //! - Helpers start on the first registration, take up to 127 registrations each (a new one
 //!   starts only when all are full, so there are at most `ceil(pending / 127) + 1` while
-//!   registrations grow, well under `pending / 100`), and exit after 200 ms without any.
+//!   registrations grow), and exit after 200 ms without any. One more thread, the sweeper,
+//!   re-checks every registered word by value once per slice (see below); it too starts on
+//!   the first registration and exits 200 ms after the last. [`helper_threads`] counts both
+//!   kinds: for 1,000 pending waits, 8 helpers and the sweeper, under `pending / 100`.
 //! - Registrations are one-shot: the waker is called once, then the future polls again and
 //!   re-registers if it still has to wait.
 //! - Without `futex_waitv` (`ENOSYS`, Linux < 5.16) a helper sleeps on its own word only and
-//!   checks the registered words by value once per slice: wakes then take up to a slice.
+//!   the sweeper's checks by value once per slice are what fire its registrations: wakes then
+//!   take up to a slice.
 //!
 //! The primitives' `*_async` methods are built on [`Waiter`]; other crates of the workspace
 //! (`zeroipc-codata`) use it the same way.
