@@ -69,6 +69,23 @@ pub trait FutexWord: Send + Sync + 'static {
     fn flagged(&self) -> bool {
         false
     }
+
+    /// [`FutexWord::word`] as an owned view, if the owner has one. The sweeper keeps it
+    /// beside the registration and reads the word through it in its once-per-slice pass over
+    /// every pending wait, without a visit to this owner (a cache miss per wait and slice,
+    /// which is what an idle process with many pending waits spends its CPU on). Must be
+    /// the same word. Default: none (the pass calls `word`).
+    fn view(&self) -> Option<AtomicWords> {
+        None
+    }
+
+    /// Where [`FutexWord::flagged`] looks, if it is one byte in shared memory whose
+    /// non-zero value ends the wait (such as a `closed` flag): the region and the byte's
+    /// offset in it. The sweeper's pass then reads that byte itself instead of calling
+    /// `flagged` (which must mean the same). Default: none (the pass calls `flagged`).
+    fn flag_byte(&self) -> Option<(Region, usize)> {
+        None
+    }
 }
 
 /// The word at an offset of a [`Region`] (the region keeps the mapping alive).
@@ -92,6 +109,10 @@ impl RegionWord {
 impl FutexWord for RegionWord {
     fn word(&self) -> Option<&AtomicU32> {
         self.words.first()
+    }
+
+    fn view(&self) -> Option<AtomicWords> {
+        Some(self.words.clone())
     }
 }
 
