@@ -563,11 +563,15 @@ fn run(h: &Arc<Helper>) {
         // Without futex_waitv the helper sleeps on its own word only, as long as with it:
         // its young waits' slices and re-polls bound the sleep, the sweeper covers the rest.
         let d = h.entries().sleep(Instant::now());
-        let by_kernel = match sleep(h, seq, &snap, &mut waits, d) {
-            Woke::Entry(i) => Some(i),
-            Woke::Other => None,
-        };
-        check(&snap, by_kernel, true, &mut wake);
+        if let Woke::Entry(i) = sleep(h, seq, &snap, &mut waits, d) {
+            // The wait the kernel named first, before anything else: its task is what a
+            // cross-process wake-up is waiting for.
+            check(&snap[i..=i], Some(0), false, &mut wake);
+            for w in wake.drain(..) {
+                w.wake();
+            }
+        }
+        check(&snap, None, true, &mut wake);
         h.entries().retain(|r| r.entry.lock().state == State::Armed);
         snap.clear();
         for w in wake.drain(..) {
