@@ -70,6 +70,14 @@ impl FutexWord for ChanWord {
             .atomic_u8(ChannelHeader::CLOSED)
             .map_or(true, |c| c.load(Ordering::Acquire) != 0)
     }
+
+    fn view(&self) -> Option<AtomicWords> {
+        self.word.clone()
+    }
+
+    fn flag_byte(&self) -> Option<(Region, usize)> {
+        Some((self.header.clone(), ChannelHeader::CLOSED))
+    }
 }
 
 fn chan_word<T: Pod>(chan: &Channel<T>, which: ChannelWord) -> Arc<dyn FutexWord> {

@@ -69,17 +69,17 @@ pub(crate) fn paced_wait<R>(
     mut attempt: impl FnMut() -> crate::Result<Option<R>>,
     park_loop: impl FnOnce(&mut dyn FnMut() -> crate::Result<Option<R>>) -> crate::Result<R>,
 ) -> crate::Result<R> {
-    let timed = pace.timed();
-    match zeroipc_sync::backoff::spin_until(Peer::MayBeIdle, timed, || attempt().transpose()) {
+    let plan = pace.plan();
+    match zeroipc_sync::backoff::spin_until(plan.peer, plan.timed, || attempt().transpose()) {
         Spun::Early(r) => r,
         Spun::Late(r) => {
-            pace.learn(timed, None);
+            pace.learn(plan, None);
             r
         }
         Spun::Park => {
             let since = Instant::now();
             let r = park_loop(&mut attempt)?;
-            pace.learn(timed, Some(since.elapsed()));
+            pace.learn(plan, Some(since.elapsed()));
             Ok(r)
         }
     }

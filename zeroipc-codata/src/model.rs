@@ -16,6 +16,7 @@ use loom::sync::{Condvar, Mutex};
 use zeroipc_format::atomic::{Ordering, Word32};
 
 use crate::protocol::{self, Slot, Word};
+use zeroipc_sync::backoff::Pace;
 
 /// A futex word: the atomic plus a mutex and condition variable standing in for the
 /// kernel's wait queue. `park` checks the value and sleeps under the mutex, and `wake_all`
@@ -153,12 +154,12 @@ impl Rendezvous {
 
     /// Blocking send; `false` if it gave up (closed).
     pub fn send(&self, v: u64) -> bool {
-        protocol::rendezvous_send(self, v, None, &|| Ok(())).is_ok()
+        protocol::rendezvous_send(self, v, None, &|| Ok(()), &Pace::default()).is_ok()
     }
 
     /// Blocking receive; `None` once closed with nothing offered.
     pub fn recv(&self) -> Option<u64> {
-        match protocol::rendezvous_recv(self, None, &|| Ok(())) {
+        match protocol::rendezvous_recv(self, None, &|| Ok(()), &Pace::default()) {
             Ok(Some(v)) => v,
             _ => None,
         }

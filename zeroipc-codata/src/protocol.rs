@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use zeroipc_format::atomic::{Ordering, Word32, fence};
 
 use crate::common;
+use zeroipc_sync::backoff::{Pace, Plan, Spun};
 
 /// A 32-bit word of a layout: the atomic operations the protocols need, plus sleeping on it
 /// (while it holds an expected value, at most a slice) and waking every sleeper.
@@ -141,6 +142,46 @@ fn spin_until(mut done: impl FnMut() -> crate::Result<bool>) -> crate::Result<bo
     Ok(common::spin(|| Ok(done()?.then_some(())))?.is_some())
 }
 
+/// A rendezvous wait that got past its busy phase and parks: what its handle's [`Pace`]
+/// learns once it ends.
+struct Parked<'a> {
+    pace: &'a Pace,
+    plan: Plan,
+    since: Instant,
+}
+
+impl Parked<'_> {
+    fn learn(self) {
+        self.pace.learn(self.plan, Some(self.since.elapsed()));
+    }
+}
+
+/// The busy phase of the rendezvous waits for the other party (the take, the offer), paced
+/// by the handle's `pace`: every hand-off is a round trip, so when the two processes share a
+/// CPU each one must yield to the other rather than spin (see `zeroipc_sync::backoff::Pace`).
+/// `Ok(None)`: `done` held; `Ok(Some(p))`: register and park, then `p.learn()` on success.
+fn spin_paced<'a>(
+    pace: &'a Pace,
+    mut done: impl FnMut() -> crate::Result<bool>,
+) -> crate::Result<Option<Parked<'a>>> {
+    let plan = pace.plan();
+    match zeroipc_sync::backoff::spin_until(plan.peer, plan.timed, || {
+        done().map(|d| d.then_some(())).transpose()
+    }) {
+        Spun::Early(r) => r.map(|()| None),
+        Spun::Late(r) => {
+            r?;
+            pace.learn(plan, None);
+            Ok(None)
+        }
+        Spun::Park => Ok(Some(Parked {
+            pace,
+            plan,
+            since: Instant::now(),
+        })),
+    }
+}
+
 /// Offers `v` and waits until a receiver took it (spec §4.20 unbuffered send). `abort` is
 /// checked once per slice.
 pub(crate) fn rendezvous_send<T, S: Slot<T>>(
@@ -148,6 +189,7 @@ pub(crate) fn rendezvous_send<T, S: Slot<T>>(
     v: T,
     deadline: Option<Instant>,
     abort: &dyn Fn() -> crate::Result<()>,
+    pace: &Pace,
 ) -> Result<(), SendStop> {
     if slot.closed()? {
         return Err(SendStop::Closed);
@@ -189,10 +231,13 @@ pub(crate) fn rendezvous_send<T, S: Slot<T>>(
     }
     // 3. Wait until a receiver took it: a receiver that is running takes it within a few
     // hundred ns, far below a futex sleep and wake-up (tens of µs on a VM).
-    spin_until(|| Ok(slot.closed()? || slot.flags()?.2 == 1))?;
+    let mut parked = spin_paced(pace, || Ok(slot.closed()? || slot.flags()?.2 == 1))?;
     loop {
         let (w, _, consumed) = slot.flags()?;
         if consumed == 1 {
+            if let Some(p) = parked.take() {
+                p.learn();
+            }
             return Ok(());
         }
         if registered.is_none() {
@@ -246,15 +291,19 @@ pub(crate) fn rendezvous_recv<T, S: Slot<T>>(
     slot: &S,
     deadline: Option<Instant>,
     abort: &dyn Fn() -> crate::Result<()>,
+    pace: &Pace,
 ) -> crate::Result<Option<Option<T>>> {
     // Registered for the whole wait: `try_send` offers only while `receivers > 0`.
     let _registered = Registered::new(slot.receivers());
     let since = Instant::now();
     // A sender that is running offers within a few hundred ns: poll before sleeping.
-    spin_until(|| Ok(slot.closed()? || slot.flags()?.1 == 1))?;
+    let mut parked = spin_paced(pace, || Ok(slot.closed()? || slot.flags()?.1 == 1))?;
     loop {
         let (w, _, _) = slot.flags()?;
         if let Some(v) = rendezvous_take(slot)? {
+            if let Some(p) = parked.take() {
+                p.learn();
+            }
             return Ok(Some(Some(v)));
         }
         if slot.closed()? {

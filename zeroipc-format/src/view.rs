@@ -330,7 +330,9 @@ impl Region {
 }
 
 /// Validated atomic words of a mapping that keep it alive; see [`Region::atomic_words`].
-/// Dereferences to a slice of hardware atomics.
+/// Dereferences to a slice of hardware atomics. A clone is another view of the same words
+/// (it keeps the mapping alive too).
+#[derive(Clone)]
 pub struct AtomicWords {
     _map: Arc<Mapping>,
     /// Start of `len` aligned words inside `_map` (checked by `atomic_words`).

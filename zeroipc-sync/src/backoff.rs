@@ -16,9 +16,10 @@
 //! [`MAX_BUDGET`], per blocking call and then sleeps; an idle waiter's CPU cost stays that of
 //! its sleep slices (see [`crate::futex`]).
 //!
-//! Callers that learn from their previous waits run only the exponential phase where the
-//! timed one has not paid off ([`spin_until`] with `timed == false`; codata's receivers do,
-//! after a wait showed that their producer shares their CPU).
+//! Callers that learn from their previous waits change how they pass the timed phase
+//! where a wait showed that their peer shares their CPU ([`Pace`]: with `sched_yield`
+//! between polls for codata's channel receivers and rendezvous senders, not at all for its
+//! stream subscribers and the `Semaphore`).
 //!
 //! `ZEROIPC_SPIN_US=N` in the environment, or [`set_spin_budget`], sets the budget instead of
 //! calibrating (0: no spinning past the exponential phase). Under `cfg(zeroipc_loom)` there
@@ -159,7 +160,17 @@ pub fn spin_until<R>(peer: Peer, timed: bool, mut attempt: impl FnMut() -> Optio
 #[cold]
 #[inline(never)]
 fn spin_budgeted<R>(peer: Peer, mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
-    let budget = spin_budget();
+    // Yielding to a peer that shares this CPU is the hand-off itself, not a cost to weigh
+    // against a park: the calibrated budget (the price of a park) does not bound it. A yield
+    // that finds nothing else to run returns at once, so with an idle peer this phase costs
+    // what the longest spin costs, once per blocking call. Measured between two processes
+    // on one CPU: a calibrated budget of 2–5 µs made the waiter park after one or two
+    // yields, and each park turned into a wake-up that preempted the peer (1.6 M items/s);
+    // with this bound, 23 M items/s.
+    let budget = match peer {
+        Peer::MayBeIdle => spin_budget(),
+        Peer::Busy => MAX_BUDGET,
+    };
     let start = Instant::now();
     loop {
         if let Some(r) = attempt() {
@@ -179,53 +190,116 @@ fn spin_budgeted<R>(peer: Peer, mut attempt: impl FnMut() -> Option<R>) -> Optio
     }
 }
 
-/// A waiter's memory of its previous waits: whether its next wait runs the timed part of
+/// A waiter's memory of its previous waits: how its next wait passes the timed part of
 /// the spin phase (process-local, one per handle; a heuristic, so racing waiters of one
-/// handle may overwrite each other's lesson). Used by codata's channel receivers and stream
-/// subscribers and by [`crate::Semaphore`]; see [`spin_until`].
+/// handle may overwrite each other's lesson). Used by codata's channel receivers, rendezvous
+/// senders and stream subscribers and by [`crate::Semaphore`]; see [`spin_until`].
 ///
-/// Spinning pays when the peer runs on another CPU and acts within the spin budget. It
-/// is wasted, and worse, when the peer shares the waiter's CPU: the peer runs
-/// only once the waiter stops spinning, so every wait costs the whole budget of the
-/// peer's time. That case shows as a park woken within half the budget (the peer
-/// ran as soon as the waiter parked); after one, the waiter parks right after the short
-/// exponential phase (as before the adaptive budget). Every [`Pace::PROBE`]-th such
-/// wait spins the full budget again (a probe, costing at most one budget of CPU and no
-/// latency); a wait that ends while spinning, or a full spin followed by a long sleep (the
-/// peer was idle, not on our CPU), re-enables it. Paced waits ([`Peer::MayBeIdle`]) never
-/// yield the CPU: a waiter that yields to an unrelated process (or to a peer busy with other
-/// work) waits for the end of that one's time slice (milliseconds; measured: Stream emit →
-/// subscriber p50 of 2–6 ms under load, where a parked subscriber is woken at once).
+/// Spinning with pause hints ([`Peer::MayBeIdle`]) pays when the peer runs on another CPU
+/// and acts within the spin budget. It is wasted, and worse, when the peer shares the
+/// waiter's CPU: the peer runs only once the waiter stops spinning, and a parked waiter
+/// that the peer wakes preempts it again at once, so every hand-off costs two context
+/// switches and a `FUTEX_WAKE` (measured: a Channel between two processes on one CPU moved
+/// 1.5 M items/s that way). That case shows as a park woken quickly after a full spin (the
+/// peer ran as soon as the waiter parked). After one, the next waits change course, in one
+/// of two ways chosen at construction:
+///
+/// - [`Pace::yielding`] (channel receivers and rendezvous senders: throughput and
+///   hand-offs): the timed phase polls with `sched_yield` in between ([`Peer::Busy`]), as
+///   crossbeam's `Backoff::snooze` does. The peer then runs until it has filled what it
+///   can or its time slice ends, and the waiter comes back to a batch (measured, two
+///   processes with a CPU hog beside them: Channel 1P/1C 2.2 → 22 M items/s).
+/// - [`Pace::default`] (stream subscribers, semaphores: wake-up latency): the timed phase is
+///   skipped and the waiter parks right after the exponential phase. A yielding subscriber
+///   waits for the end of the time slice of whatever holds the CPU, a busy-waiting producer
+///   or an unrelated process (measured: Stream emit → subscriber 0.7–0.9× the raw futex
+///   wake with this mode, 3–11× with yields, same run, a CPU hog beside).
+///
+/// Every [`Pace::PROBE`]-th wait in either mode spins with pause hints again (a probe,
+/// costing at most one budget of CPU); a probe that ends while spinning, or that parks long
+/// (the peer was idle, not on our CPU), returns to pause hints.
 #[derive(Debug, Default)]
-pub struct Pace(AtomicU32);
+pub struct Pace {
+    /// 0: pause hints; n > 0: the learnt mode, n waits since it was entered.
+    state: AtomicU32,
+    /// The learnt mode yields ([`Pace::yielding`]) instead of skipping the timed phase.
+    yields: bool,
+}
+
+/// How one wait passes its timed phase, as [`Pace::plan`] decided; passed back to
+/// [`Pace::learn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// How the timed phase polls.
+    pub peer: Peer,
+    /// Whether there is a timed phase at all (`false`: park right after the exponential
+    /// phase).
+    pub timed: bool,
+}
 
 impl Pace {
-    /// One wait in this many, while the timed phase is off, spins the full budget.
+    /// One wait in this many, in the learnt mode, spins with pause hints (a probe).
     pub const PROBE: u32 = 16;
 
-    /// Whether the next wait runs the timed phase.
-    pub fn timed(&self) -> bool {
-        // 0: timed phase on; n > 0: off, n waits since it was turned off.
-        let v = self.0.load(Ordering::Relaxed);
-        v.is_multiple_of(Self::PROBE)
+    /// A pace whose learnt mode yields the CPU in the timed phase (see the type docs).
+    pub fn yielding() -> Self {
+        Self {
+            state: AtomicU32::new(0),
+            yields: true,
+        }
     }
 
-    /// After a wait that got past the exponential phase: whether it ran the timed phase,
-    /// and how long it slept (`None`: it ended while spinning).
-    pub fn learn(&self, timed: bool, parked: Option<Duration>) {
-        self.learn_with(timed, parked, spin_budget());
+    /// How the next wait passes its timed phase: pause hints unless the peer was seen
+    /// sharing this CPU; then, but for the probes, yields ([`Pace::yielding`]) or no timed
+    /// phase ([`Pace::default`]).
+    pub fn plan(&self) -> Plan {
+        let v = self.state.load(Ordering::Relaxed);
+        match (v.is_multiple_of(Self::PROBE), self.yields) {
+            (true, _) => Plan {
+                peer: Peer::MayBeIdle,
+                timed: true,
+            },
+            (false, true) => Plan {
+                peer: Peer::Busy,
+                timed: true,
+            },
+            (false, false) => Plan {
+                peer: Peer::MayBeIdle,
+                timed: false,
+            },
+        }
     }
 
-    fn learn_with(&self, timed: bool, parked: Option<Duration>, budget: Duration) {
-        let v = self.0.load(Ordering::Relaxed);
-        let next = match parked {
-            None => 0,
-            Some(d) if timed && d < budget / 2 => 1,
-            // A full spin and then a long sleep: the peer was idle, not on our CPU.
-            Some(_) if timed => 0,
-            Some(_) => v.wrapping_add(1).max(1),
+    /// After a wait that got past the exponential phase: its `plan`, and how long it slept
+    /// (`None`: it ended in the timed phase).
+    pub fn learn(&self, plan: Plan, parked: Option<Duration>) {
+        self.learn_with(plan, parked, spin_budget());
+    }
+
+    fn learn_with(&self, plan: Plan, parked: Option<Duration>, budget: Duration) {
+        // "Quickly": within half the budget. A yielding pace judges against the longest
+        // budget: with a short calibrated budget a peer on this CPU still needs a few µs (a
+        // context switch and its first send) to wake the waiter, which half of a 2 µs budget
+        // would miss (measured: a 2–5 µs budget kept two processes on one CPU at 1.6 M
+        // items/s).
+        let quick = if self.yields {
+            budget.max(MAX_BUDGET) / 2
+        } else {
+            budget / 2
         };
-        self.0.store(next, Ordering::Relaxed);
+        let v = self.state.load(Ordering::Relaxed);
+        let probe = plan.peer == Peer::MayBeIdle && plan.timed;
+        let next = match parked {
+            // Pause hints caught the hand-off, or a full spin was followed by a long sleep
+            // (the peer was idle, not on our CPU): keep (or return to) pause hints.
+            None if probe => 0,
+            Some(d) if probe && d >= quick => 0,
+            // Woken quickly after a full spin: the peer shares our CPU.
+            Some(_) if probe => 1,
+            // In the learnt mode, whatever happened: count towards the next probe.
+            _ => v.wrapping_add(1).max(1),
+        };
+        self.state.store(next, Ordering::Relaxed);
     }
 }
 
@@ -352,41 +426,86 @@ mod tests {
         assert_eq!(spin_budget(), Duration::ZERO);
     }
 
-    #[test]
-    fn a_waiter_stops_spinning_after_a_quick_park_and_probes_every_sixteenth_wait() {
+    const PAUSE: Plan = Plan {
+        peer: Peer::MayBeIdle,
+        timed: true,
+    };
+
+    /// Drives a pace through the learnt mode and its probes; `learnt` is the plan the
+    /// learnt mode must give.
+    fn learns_and_probes(pace: &Pace, learnt: Plan) {
         let budget = Duration::from_micros(40);
-        let pace = Pace::default();
-        assert!(pace.timed(), "a new handle spins the full budget");
+        assert_eq!(pace.plan(), PAUSE, "a new handle spins with pause hints");
         // A slow park (the producer was idle) does not change that.
-        pace.learn_with(true, Some(Duration::from_millis(5)), budget);
-        assert!(pace.timed());
+        pace.learn_with(PAUSE, Some(Duration::from_millis(5)), budget);
+        assert_eq!(pace.plan(), PAUSE);
         // Woken within half the budget after a full spin: the producer shares our CPU.
-        pace.learn_with(true, Some(Duration::from_micros(3)), budget);
-        let mut timed_waits = Vec::new();
+        pace.learn_with(PAUSE, Some(Duration::from_micros(3)), budget);
+        let mut probes = Vec::new();
         for i in 1..=40 {
-            let timed = pace.timed();
-            if timed {
-                timed_waits.push(i);
+            let plan = pace.plan();
+            if plan == PAUSE {
+                probes.push(i);
+                // A probe that parks quickly again keeps the learnt mode.
+                pace.learn_with(plan, Some(Duration::from_micros(3)), budget);
+            } else {
+                assert_eq!(plan, learnt);
+                pace.learn_with(plan, Some(Duration::from_micros(3)), budget);
             }
-            // Every wait parks quickly; only those that spun count as evidence again.
-            pace.learn_with(timed, Some(Duration::from_micros(3)), budget);
         }
         // After each probe the count restarts at 1, so the probes are 16 waits apart.
-        assert_eq!(timed_waits, [16, 32]);
-        // A wait that ends while spinning turns the timed phase back on.
-        pace.learn_with(true, None, budget);
-        assert!(pace.timed());
-        // So does a probe that sleeps long (the producer was idle, not on our CPU).
-        pace.learn_with(true, Some(Duration::from_micros(3)), budget);
-        assert!(!pace.timed());
-        for _ in 1..16 {
-            pace.learn_with(false, Some(Duration::from_micros(3)), budget);
+        assert_eq!(probes, [16, 32]);
+        // A probe that ends while spinning returns to pause hints.
+        while pace.plan() != PAUSE {
+            pace.learn_with(learnt, None, budget);
         }
-        assert!(pace.timed(), "the sixteenth wait probes");
-        pace.learn_with(true, Some(Duration::from_millis(5)), budget);
-        assert!(pace.timed());
-        pace.learn_with(true, Some(Duration::from_millis(5)), budget);
-        assert!(pace.timed());
+        pace.learn_with(PAUSE, None, budget);
+        assert_eq!(pace.plan(), PAUSE);
+        // So does a probe that sleeps long (the producer was idle, not on our CPU).
+        pace.learn_with(PAUSE, Some(Duration::from_micros(3)), budget);
+        assert_eq!(pace.plan(), learnt);
+        for _ in 1..16 {
+            pace.learn_with(learnt, Some(Duration::from_millis(5)), budget);
+        }
+        assert_eq!(pace.plan(), PAUSE, "the sixteenth wait probes");
+        pace.learn_with(PAUSE, Some(Duration::from_millis(5)), budget);
+        assert_eq!(pace.plan(), PAUSE);
+    }
+
+    #[test]
+    fn a_yielding_pace_yields_after_a_quick_park_and_probes_every_sixteenth_wait() {
+        learns_and_probes(
+            &Pace::yielding(),
+            Plan {
+                peer: Peer::Busy,
+                timed: true,
+            },
+        );
+    }
+
+    #[test]
+    fn a_default_pace_skips_the_timed_phase_after_a_quick_park_and_probes() {
+        learns_and_probes(
+            &Pace::default(),
+            Plan {
+                peer: Peer::MayBeIdle,
+                timed: false,
+            },
+        );
+    }
+
+    #[test]
+    fn a_yielding_pace_judges_quickness_against_the_longest_budget() {
+        // With a 2 µs calibrated budget, a wake after 10 µs is still the peer on our CPU for
+        // a yielding pace (half of MAX_BUDGET), but not for a default one (half of 2 µs).
+        let budget = Duration::from_micros(2);
+        let woke = Some(Duration::from_micros(10));
+        let y = Pace::yielding();
+        y.learn_with(PAUSE, woke, budget);
+        assert_eq!(y.plan().peer, Peer::Busy);
+        let d = Pace::default();
+        d.learn_with(PAUSE, woke, budget);
+        assert_eq!(d.plan(), PAUSE);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use zeroipc_format::Error as FormatError;
 use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::backoff::{self, Pace, Peer, Spun};
+use crate::backoff::{self, Pace, Peer, Plan, Spun};
 use crate::common::{load_i32, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
@@ -53,14 +53,20 @@ pub(crate) fn acquire_paced<W: Word + ?Sized>(
     if try_take(count, Ordering::Acquire).is_ok() {
         return true;
     }
-    let timed = pace.is_none_or(Pace::timed);
-    match backoff::spin_until(Peer::MayBeIdle, timed, || {
+    let plan = pace.map_or(
+        Plan {
+            peer: Peer::MayBeIdle,
+            timed: true,
+        },
+        Pace::plan,
+    );
+    match backoff::spin_until(plan.peer, plan.timed, || {
         try_take(count, Ordering::Relaxed).ok()
     }) {
         Spun::Early(()) => return true,
         Spun::Late(()) => {
             if let Some(p) = pace {
-                p.learn(timed, None);
+                p.learn(plan, None);
             }
             return true;
         }
@@ -77,7 +83,7 @@ pub(crate) fn acquire_paced<W: Word + ?Sized>(
     let got = futex::wait_for(count, deadline, || try_take(count, Ordering::SeqCst)).is_some();
     waiting.fetch_sub(1, Ordering::Relaxed);
     if let (true, Some(p)) = (got, pace) {
-        p.learn(timed, Some(since.elapsed()));
+        p.learn(plan, Some(since.elapsed()));
     }
     got
 }

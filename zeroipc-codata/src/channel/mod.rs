@@ -86,6 +86,8 @@ struct Inner<T> {
     recv_lock: Mutex<()>,
     /// How this handle's blocked receivers spin (learnt from their previous wait).
     recv_pace: zeroipc_sync::backoff::Pace,
+    /// How this handle's rendezvous senders wait for the take (learnt the same way).
+    send_pace: zeroipc_sync::backoff::Pace,
 }
 
 /// A channel: FIFO of `T` between processes, buffered or unbuffered, closable.
@@ -346,7 +348,8 @@ impl<T: Pod> Channel<T> {
                 peers,
                 send_lock: Mutex::new(()),
                 recv_lock: Mutex::new(()),
-                recv_pace: zeroipc_sync::backoff::Pace::default(),
+                recv_pace: zeroipc_sync::backoff::Pace::yielding(),
+                send_pace: zeroipc_sync::backoff::Pace::yielding(),
             }),
             _elem: PhantomData,
         })

@@ -310,7 +310,7 @@ impl<T: Pod> Channel<T> {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
             let rs = self.rendezvous(word, slot, *data);
-            return match protocol::rendezvous_recv(&rs, deadline, abort) {
+            return match protocol::rendezvous_recv(&rs, deadline, abort, &self.inner.recv_pace) {
                 Ok(Some(r)) => Ok(r),
                 Ok(None) => Err(Error::Timeout {
                     what: "a value on a channel",

@@ -30,12 +30,14 @@ impl<T: Pod> Channel<T> {
             .send_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        protocol::rendezvous_send(slot, v, deadline, abort).map_err(|stop| match stop {
-            SendStop::Closed => self.closed_err(),
-            SendStop::Timeout => Error::Timeout {
-                what: "a receiver to take the value",
-            },
-            SendStop::Abort(e) | SendStop::Fault(e) => e,
+        protocol::rendezvous_send(slot, v, deadline, abort, &self.inner.send_pace).map_err(|stop| {
+            match stop {
+                SendStop::Closed => self.closed_err(),
+                SendStop::Timeout => Error::Timeout {
+                    what: "a receiver to take the value",
+                },
+                SendStop::Abort(e) | SendStop::Fault(e) => e,
+            }
         })
     }
 }

@@ -4,9 +4,11 @@
 use std::future::poll_fn;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use zeroipc_codata::{Channel, Error, Future, Lazy, Receiver, Stream};
 use zeroipc_format::Segment;
+use zeroipc_format::atomic::Ordering;
 use zeroipc_sync::reactor::{helper_threads, pending_waits};
 use zeroipc_testkit::{Child, Runtime, ShmGuard, park_forever, role, unique_name};
 
@@ -474,6 +476,47 @@ fn closing_ends_a_thousand_pending_recv_async_with_none() {
             ended
         });
         assert_eq!(ended, TASKS, "{rt:?}");
+    }
+}
+
+#[test]
+fn a_closed_byte_stored_without_a_wake_ends_an_old_pending_recv_async() {
+    let _serial = serial();
+    // An upstream peer closes by storing the header's `closed` byte and wakes nobody. With
+    // the slice cap at its floor every wait is old at once, so its helper sleeps until the
+    // kernel wakes it: only the sweeper's pass (which reads the flag byte) can end the wait.
+    zeroipc_sync::futex::set_max_slice(zeroipc_sync::futex::SLICE);
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            zeroipc_sync::futex::set_max_slice(zeroipc_sync::futex::DEFAULT_MAX_SLICE);
+        }
+    }
+    let _restore = Restore;
+    for rt in Runtime::ALL {
+        let (seg, _g, _name) = named("async-upclose", 1 << 20, 16);
+        let chan = Channel::<u64>::create(&seg, "c", 4).unwrap();
+        let header = seg.region(&seg.find("c_header").unwrap()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            tx.send(rt.block_on(chan.recv_async())).unwrap();
+        });
+        while pending_waits() < 1 {
+            std::thread::yield_now();
+        }
+        header
+            .atomic_u8(zeroipc_codata::layout::ChannelHeader::CLOSED)
+            .unwrap()
+            .store(1, Ordering::Release);
+        // A liveness bound, not a timing figure: the sweeper passes once per 1 ms slice
+        // here, while the helper's own safety-net wake-up comes only after 10 s, so an end
+        // within 5 s (thousands of sweeps, ample on a loaded CI machine) is the sweeper's.
+        let got = rx.recv_timeout(Duration::from_secs(5));
+        assert!(
+            matches!(got, Ok(Ok(None))),
+            "{rt:?}: a closed, empty channel ends the wait with None, got {got:?}"
+        );
+        waiter.join().unwrap();
     }
 }
 

@@ -6,17 +6,21 @@
 //! `futex_waitv` (Linux >= 5.16) on up to 127 registered words each plus one private word
 //! of their own, and call the wakers of the registrations whose word was woken
 //! (`FUTEX_WAKE` from a project peer, in any process) or changed (an upstream peer that never
-//! wakes anyone: the helper re-checks every word at the end of each slice, with the same
+//! wakes anyone: a sweeper thread re-checks every word at the end of each slice, with the same
 //! adaptive slices as the blocking calls, see [`crate::futex`]). Any runtime works: only
 //! [`std::task::Waker`] is used.
 //!
 //! - Helpers start on the first registration, take up to 127 registrations each (a new one
 //!   starts only when all are full, so there are at most `ceil(pending / 127) + 1` while
-//!   registrations grow, well under `pending / 100`), and exit after 200 ms without any.
+//!   registrations grow), and exit after 200 ms without any. One more thread, the sweeper,
+//!   re-checks every registered word by value once per slice (see below); it too starts on
+//!   the first registration and exits 200 ms after the last. [`helper_threads`] counts both
+//!   kinds: for 1,000 pending waits, 8 helpers and the sweeper, under `pending / 100`.
 //! - Registrations are one-shot: the waker is called once, then the future polls again and
 //!   re-registers if it still has to wait.
 //! - Without `futex_waitv` (`ENOSYS`, Linux < 5.16) a helper sleeps on its own word only and
-//!   checks the registered words by value once per slice: wakes then take up to a slice.
+//!   the sweeper's checks by value once per slice are what fire its registrations: wakes then
+//!   take up to a slice.
 //!
 //! The primitives' `*_async` methods are built on [`Waiter`]; other crates of the workspace
 //! (`zeroipc-codata`) use it the same way.
@@ -65,6 +69,23 @@ pub trait FutexWord: Send + Sync + 'static {
     fn flagged(&self) -> bool {
         false
     }
+
+    /// [`FutexWord::word`] as an owned view, if the owner has one. The sweeper keeps it
+    /// beside the registration and reads the word through it in its once-per-slice pass over
+    /// every pending wait, without a visit to this owner (a cache miss per wait and slice,
+    /// which is what an idle process with many pending waits spends its CPU on). Must be
+    /// the same word. Default: none (the pass calls `word`).
+    fn view(&self) -> Option<AtomicWords> {
+        None
+    }
+
+    /// Where [`FutexWord::flagged`] looks, if it is one byte in shared memory whose
+    /// non-zero value ends the wait (such as a `closed` flag): the region and the byte's
+    /// offset in it. The sweeper's pass then reads that byte itself instead of calling
+    /// `flagged` (which must mean the same). Default: none (the pass calls `flagged`).
+    fn flag_byte(&self) -> Option<(Region, usize)> {
+        None
+    }
 }
 
 /// The word at an offset of a [`Region`] (the region keeps the mapping alive).
@@ -88,6 +109,10 @@ impl RegionWord {
 impl FutexWord for RegionWord {
     fn word(&self) -> Option<&AtomicU32> {
         self.words.first()
+    }
+
+    fn view(&self) -> Option<AtomicWords> {
+        Some(self.words.clone())
     }
 }
 

@@ -260,6 +260,44 @@ fn wait_async_notices_a_peer_that_never_calls_futex_wake() {
     }
 }
 
+/// Restores the default slice cap when dropped (also when the test fails).
+struct SliceCap;
+impl Drop for SliceCap {
+    fn drop(&mut self) {
+        zeroipc_sync::futex::set_max_slice(zeroipc_sync::futex::DEFAULT_MAX_SLICE);
+    }
+}
+
+#[test]
+fn the_sweeper_notices_a_store_without_futex_wake_on_an_old_wait() {
+    let _serial = serial();
+    // With the slice cap at its floor every wait is "old" at once: its helper sleeps until
+    // the kernel wakes it, and only the sweeper's pass by value can see a plain store.
+    zeroipc_sync::futex::set_max_slice(zeroipc_sync::futex::SLICE);
+    let _restore = SliceCap;
+    for rt in Runtime::ALL {
+        let seg = Segment::anonymous(1 << 16, 64).unwrap();
+        let latch = Latch::create(&seg, "l", 1).unwrap();
+        let region = seg.region(latch.entry()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            tx.send(rt.block_on(latch.wait_async())).unwrap();
+        });
+        until_pending(1);
+        // The latch's count word, stored without FUTEX_WAKE (as upstream peers do).
+        region.atomic_u32(0).unwrap().store(0, Ordering::SeqCst);
+        // A liveness bound, not a timing figure: the sweeper passes once per 1 ms slice
+        // here, while the helper's own safety-net wake-up comes only after 10 s, so an end
+        // within 5 s (thousands of sweeps, ample on a loaded CI machine) is the sweeper's.
+        let done = rx.recv_timeout(Duration::from_secs(5));
+        assert!(
+            matches!(done, Ok(Ok(()))),
+            "{rt:?}: the old wait did not end: {done:?}"
+        );
+        waiter.join().unwrap();
+    }
+}
+
 #[test]
 fn a_thousand_pending_waits_share_a_few_helper_threads() {
     const N: usize = 1_000;
