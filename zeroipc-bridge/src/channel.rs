@@ -11,7 +11,7 @@ use zeroipc_codata::Channel;
 use crate::config::LinkConfig;
 use crate::elem::with_elem;
 use crate::error::Result;
-use crate::items::{self, Sink, Source, Take};
+use crate::items::{self, Sink, Source, Taken};
 use crate::status::Stats;
 use crate::stream::not_found;
 
@@ -65,20 +65,20 @@ fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -
 }
 
 impl<T: Pod> Source<T> for zeroipc_codata::Receiver<T> {
-    fn take(&mut self, wait: Duration) -> Result<Take<T>> {
-        Take::from_wait(self.recv_timeout(wait))
+    fn take_into(&mut self, dst: &mut [T], wait: Duration) -> Result<Taken> {
+        Taken::from_wait(self.recv_into_timeout(dst, wait))
     }
 
-    fn try_take(&mut self) -> Result<Take<T>> {
-        Take::from_try(self.try_recv())
+    fn try_take_into(&mut self, dst: &mut [T]) -> Result<Taken> {
+        Taken::from_try(self.channel().try_recv_into(dst))
     }
 }
 
 impl<T: Pod> Sink<T> for zeroipc_codata::Sender<T> {
-    fn put(&self, v: T, wait: Duration) -> Result<bool> {
-        match self.send_timeout(v, wait) {
-            Ok(()) => Ok(true),
-            Err(e) if e.is_timeout() => Ok(false),
+    fn put_slice(&self, vs: &[T], wait: Duration) -> Result<usize> {
+        match self.send_slice_timeout(vs, wait) {
+            Ok(n) => Ok(n),
+            Err(e) if e.is_timeout() => Ok(0),
             Err(e) => Err(e.into()),
         }
     }

@@ -17,8 +17,10 @@ use crate::link::{self, HEARTBEAT, Importer, Step};
 use crate::status::Stats;
 use crate::wire::{FLAG_POSITION, HEADER, Kind, Msg};
 
-/// Largest data message payload the exporter builds (bytes).
-const BATCH_BYTES: usize = 64 << 10;
+/// Largest data message payload the exporter builds (bytes): with its header and zenoh's
+/// own framing a message fits one zenoh batch (65,535 bytes), so zenoh never fragments it
+/// (a fragmented message costs the receiver a reassembly copy).
+const BATCH_BYTES: usize = 60 << 10;
 /// Most items in one data message.
 const BATCH_ITEMS: usize = 4096;
 /// The default import window of a fixed-window (Stream) link covers at least this many
@@ -27,33 +29,33 @@ const BATCH_ITEMS: usize = 4096;
 /// 0.8-1.1x with 16384).
 const WINDOW_BYTES: usize = 16 << 20;
 
-/// What taking from a source gave.
-pub(crate) enum Take<T> {
-    /// An item.
-    Item(T),
+/// What taking a run of items from a source gave.
+pub(crate) enum Taken {
+    /// This many items (at least one).
+    Items(usize),
     /// Nothing yet.
     Empty,
     /// Closed and drained.
     Closed,
 }
 
-impl<T> Take<T> {
-    /// A blocking receive's result: `Ok(None)` is the end (closed and drained), a timeout
-    /// is nothing yet.
-    pub(crate) fn from_wait(r: std::result::Result<Option<T>, CodataError>) -> Result<Self> {
+impl Taken {
+    /// A blocking batch receive's result into a non-empty buffer: `Ok(0)` is the end
+    /// (closed and drained), a timeout is nothing yet.
+    pub(crate) fn from_wait(r: std::result::Result<usize, CodataError>) -> Result<Self> {
         match r {
-            Ok(Some(v)) => Ok(Self::Item(v)),
-            Ok(None) => Ok(Self::Closed),
+            Ok(0) => Ok(Self::Closed),
+            Ok(n) => Ok(Self::Items(n)),
             Err(e) if e.is_timeout() => Ok(Self::Empty),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// A non-blocking receive's result: `Ok(None)` is nothing yet, `Closed` the end.
-    pub(crate) fn from_try(r: std::result::Result<Option<T>, CodataError>) -> Result<Self> {
+    /// A non-blocking batch receive's result: `Ok(0)` is nothing yet, `Closed` the end.
+    pub(crate) fn from_try(r: std::result::Result<usize, CodataError>) -> Result<Self> {
         match r {
-            Ok(Some(v)) => Ok(Self::Item(v)),
-            Ok(None) => Ok(Self::Empty),
+            Ok(0) => Ok(Self::Empty),
+            Ok(n) => Ok(Self::Items(n)),
             Err(CodataError::Closed { .. }) => Ok(Self::Closed),
             Err(e) => Err(e.into()),
         }
@@ -62,12 +64,13 @@ impl<T> Take<T> {
 
 /// Where an exporter takes items from.
 pub(crate) trait Source<T> {
-    /// Takes an item, waiting up to `wait`.
-    fn take(&mut self, wait: Duration) -> Result<Take<T>>;
-    /// Takes an item if one is there.
-    fn try_take(&mut self) -> Result<Take<T>>;
-    /// The source's own number of the next item [`Source::take`] returns, if it keeps one
-    /// (a Stream subscription does: [`zeroipc_codata::Subscription::position`]).
+    /// Takes up to `dst.len()` (at least one) items into `dst`, waiting up to `wait` for
+    /// the first.
+    fn take_into(&mut self, dst: &mut [T], wait: Duration) -> Result<Taken>;
+    /// Takes up to `dst.len()` items into `dst` if any are there.
+    fn try_take_into(&mut self, dst: &mut [T]) -> Result<Taken>;
+    /// The source's own number of the next item [`Source::take_into`] returns, if it keeps
+    /// one (a Stream subscription does: [`zeroipc_codata::Subscription::position`]).
     fn position(&self) -> Option<u64> {
         None
     }
@@ -75,8 +78,9 @@ pub(crate) trait Source<T> {
 
 /// Where an importer puts items.
 pub(crate) trait Sink<T> {
-    /// Puts `v`, waiting up to `wait` for room; `false` if there was none.
-    fn put(&self, v: T, wait: Duration) -> Result<bool>;
+    /// Puts a prefix of the non-empty `vs`, waiting up to `wait` for room for the first;
+    /// returns how many went in (0: there was no room).
+    fn put_slice(&self, vs: &[T], wait: Duration) -> Result<usize>;
     /// Closes the local object.
     fn close(&self) -> Result<()>;
     /// Items the importer can take now beyond what it holds (`None`: a fixed window).
@@ -87,6 +91,50 @@ pub(crate) trait Sink<T> {
     /// The local object's count of items ever put in, if it keeps one (a Stream does).
     fn position(&self) -> Option<u64> {
         None
+    }
+}
+
+/// A data message under construction: the header's room, then the items, taken straight
+/// from the source into the buffer that is published (no copy per item).
+struct DataBuf<T> {
+    bytes: Vec<u8>,
+    /// Used when `T`'s alignment does not allow viewing the bytes as items (never for the
+    /// bridge's `[u8; N]` items).
+    scratch: Vec<T>,
+}
+
+impl<T: Pod> DataBuf<T> {
+    /// A buffer for up to `room` items.
+    fn new(room: usize) -> Self {
+        Self {
+            bytes: vec![0; HEADER + room * std::mem::size_of::<T>()],
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Calls `fill` with the item space after the first `n` items; returns what it gave.
+    fn fill<R>(&mut self, n: usize, fill: impl FnOnce(&mut [T]) -> Result<R>) -> Result<R> {
+        let es = std::mem::size_of::<T>();
+        let tail = self.bytes.get_mut(HEADER + n * es..).unwrap_or_default();
+        if let Ok(items) = bytemuck::try_cast_slice_mut::<u8, T>(tail) {
+            return fill(items);
+        }
+        self.scratch.clear();
+        self.scratch.resize(tail.len() / es, T::zeroed());
+        let r = fill(&mut self.scratch)?;
+        tail.copy_from_slice(bytemuck::cast_slice(&self.scratch));
+        Ok(r)
+    }
+
+    /// The message: `head`'s header, then the first `n` items.
+    fn finish(mut self, head: &Msg<'_>, n: usize) -> Vec<u8> {
+        self.bytes.truncate(HEADER + n * std::mem::size_of::<T>());
+        let mut h = Vec::with_capacity(HEADER);
+        head.encode_header(&mut h);
+        if let Some(dst) = self.bytes.get_mut(..HEADER) {
+            dst.copy_from_slice(&h);
+        }
+        self.bytes
     }
 }
 
@@ -112,28 +160,25 @@ pub(crate) fn export<T: Pod>(
             continue;
         }
         let room = (room as usize).min(max_batch);
-        let mut buf: Vec<u8> = Vec::with_capacity(HEADER + room * es);
-        buf.resize(HEADER, 0);
-        let mut n = 0usize;
-        let mut closed = false;
+        let mut buf = DataBuf::<T>::new(room);
         // The source's number of the first item taken now (single consumer of `source`).
         let position = source.position();
-        match source.take(Duration::from_millis(50))? {
-            Take::Item(v) => {
-                buf.extend_from_slice(bytemuck::bytes_of(&v));
-                n += 1;
-            }
-            Take::Empty => continue,
-            Take::Closed => closed = true,
-        }
-        while n < room && !closed {
-            match source.try_take()? {
-                Take::Item(v) => {
-                    buf.extend_from_slice(bytemuck::bytes_of(&v));
-                    n += 1;
+        let mut n = match buf.fill(0, |d| source.take_into(d, Duration::from_millis(50)))? {
+            Taken::Items(k) => k,
+            Taken::Empty => continue,
+            Taken::Closed => 0,
+        };
+        let mut closed = n == 0;
+        // Whatever else is there already, up to the room (a source may hand out less than
+        // it holds in one call, e.g. at the end of its ring).
+        while n > 0 && n < room {
+            match buf.fill(n, |d| source.try_take_into(d))? {
+                Taken::Items(k) => n += k,
+                Taken::Empty => break,
+                Taken::Closed => {
+                    closed = true;
+                    break;
                 }
-                Take::Empty => break,
-                Take::Closed => closed = true,
             }
         }
         if n > 0 {
@@ -142,10 +187,10 @@ pub(crate) fn export<T: Pod>(
                 flags: if position.is_some() { FLAG_POSITION } else { 0 },
                 ..Msg::new(Kind::Data, epoch, seq, n as u64, position.unwrap_or(0))
             };
-            let mut h = Vec::with_capacity(HEADER);
-            head.encode_header(&mut h);
-            buf[..HEADER].copy_from_slice(&h);
-            publisher.put(buf).wait().map_err(Error::zenoh)?;
+            publisher
+                .put(buf.finish(&head, n))
+                .wait()
+                .map_err(Error::zenoh)?;
             seq += n as u64;
             credits.advance(seq);
             let mut s = stats.lock();
@@ -214,15 +259,28 @@ pub(crate) fn import<T: Pod>(
             }
             Step::Items { msg, skip } => (msg, skip),
         };
-        let mut delivered = 0u64;
-        for chunk in msg.payload.chunks_exact(es).skip(skip) {
-            let v: T = bytemuck::pod_read_unaligned(chunk);
-            // Keep the credit heartbeat going while the local object is full.
-            while !sink.put(v, HEARTBEAT)? {
-                imp.send_credit()?;
+        let payload = msg.payload.get(skip * es..).unwrap_or_default();
+        // The items as they arrived (no copy for the bridge's `[u8; N]` items).
+        let copied: Vec<T>;
+        let items: &[T] = match bytemuck::try_cast_slice(payload) {
+            Ok(items) => items,
+            Err(_) => {
+                copied = payload
+                    .chunks_exact(es)
+                    .map(bytemuck::pod_read_unaligned)
+                    .collect();
+                &copied
             }
-            delivered += 1;
+        };
+        let mut delivered = 0usize;
+        while let Some(rest) = items.get(delivered..).filter(|r| !r.is_empty()) {
+            match sink.put_slice(rest, HEARTBEAT)? {
+                // Keep the credit heartbeat going while the local object is full.
+                0 => imp.send_credit()?,
+                k => delivered += k,
+            }
         }
+        let delivered = delivered as u64;
         imp.set_window(window());
         imp.set_position(sink.position());
         imp.delivered(delivered, (delivered as usize * es) as u64)?;

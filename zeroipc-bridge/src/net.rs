@@ -5,6 +5,11 @@ use zenoh::Wait;
 
 use crate::error::{Error, Result};
 
+/// zenoh's largest (and default) batch size, its unit of receive buffers.
+const BATCH_MAX: usize = u16::MAX as usize;
+/// Receive buffers of one batch each per link (see [`NetConfig::open`]).
+const RX_POOL_BATCHES: usize = 16;
+
 /// Where a bridge listens and which peers it connects to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +64,15 @@ impl NetConfig {
             &mut c,
             "connect/retry",
             "{period_init_ms: 100, period_max_ms: 1000, period_increase_factor: 2}",
+        )?;
+        // Receive into a pool of 16 batch buffers instead of zenoh's default of one: an
+        // importer holds each received message until its items are in the local object, and
+        // with a pool of one, zenoh allocates (and zeroes, and page-faults in) a fresh 64 KiB
+        // buffer for nearly every batch it reads meanwhile.
+        set(
+            &mut c,
+            "transport/link/rx/buffer_size",
+            &(RX_POOL_BATCHES * BATCH_MAX).to_string(),
         )?;
         zenoh::open(c).wait().map_err(Error::zenoh)
     }

@@ -9,7 +9,7 @@ use zeroipc_codata::{Error as CodataError, Stream, Subscription};
 use crate::config::LinkConfig;
 use crate::elem::with_elem;
 use crate::error::Result;
-use crate::items::{self, Sink, Source, Take};
+use crate::items::{self, Sink, Source, Taken};
 use crate::status::Stats;
 
 /// Runs the export side of a stream link until the local stream is closed and every live
@@ -77,12 +77,12 @@ fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -
 }
 
 impl<T: Pod> Source<T> for Subscription<T> {
-    fn take(&mut self, wait: Duration) -> Result<Take<T>> {
-        Take::from_wait(self.recv_timeout(wait))
+    fn take_into(&mut self, dst: &mut [T], wait: Duration) -> Result<Taken> {
+        Taken::from_wait(self.recv_into_timeout(dst, wait))
     }
 
-    fn try_take(&mut self) -> Result<Take<T>> {
-        Take::from_try(self.try_recv())
+    fn try_take_into(&mut self, dst: &mut [T]) -> Result<Taken> {
+        Taken::from_try(self.try_recv_into(dst))
     }
 
     fn position(&self) -> Option<u64> {
@@ -91,10 +91,10 @@ impl<T: Pod> Source<T> for Subscription<T> {
 }
 
 impl<T: Pod> Sink<T> for Stream<T> {
-    fn put(&self, v: T, wait: Duration) -> Result<bool> {
-        match self.emit_timeout(v, wait) {
-            Ok(()) => Ok(true),
-            Err(e) if e.is_timeout() => Ok(false),
+    fn put_slice(&self, vs: &[T], wait: Duration) -> Result<usize> {
+        match self.emit_slice_timeout(vs, wait) {
+            Ok(n) => Ok(n),
+            Err(e) if e.is_timeout() => Ok(0),
             Err(e) => Err(e.into()),
         }
     }

@@ -53,6 +53,7 @@ use zeroipc_structures::layout::RingHeader;
 
 use crate::layout::{StreamHeader, SubSlot, SubsHeader};
 
+mod batch;
 mod subscription;
 
 pub use subscription::Subscription;
@@ -408,6 +409,16 @@ impl<T: Pod> Stream<T> {
     }
 
     fn try_emit_inner(&self, v: T, reap: bool) -> Result<bool> {
+        Ok(self.try_emit_run(std::slice::from_ref(&v), reap)? == 1)
+    }
+
+    /// Emits the longest prefix of `values` that fits now, with one slowest-subscriber scan,
+    /// one publication of `write_pos` and at most one wake-up; returns how many (0: full, or
+    /// `values` is empty).
+    fn try_emit_run(&self, values: &[T], reap: bool) -> Result<usize> {
+        if values.is_empty() {
+            return Ok(0);
+        }
         if self.is_closed()? {
             return Err(Error::Closed {
                 name: self.inner.name.clone(),
@@ -433,24 +444,34 @@ impl<T: Pod> Stream<T> {
             None => rp.load(Ordering::Acquire),
         };
         self.check_span(w, r, "read_pos")?;
-        if w - r + Self::ES > self.inner.cap {
-            return Ok(false);
-        }
-        self.inner.ring.write(self.buffer_offset(w), v)?;
-        // Release: publishes the element to the subscribers' / consumers' Acquire load of
+        // `check_span` bounds `w - r` by the capacity.
+        let room = ((self.inner.cap - (w - r)) / Self::ES) as usize;
+        let n = values.len().min(room);
+        let Some(run) = values.get(..n).filter(|run| !run.is_empty()) else {
+            return Ok(0);
+        };
+        // Elements never straddle the end of the buffer (its capacity is a multiple of the
+        // element size): the run is at most two contiguous pieces.
+        let to_end = ((self.inner.cap - w % self.inner.cap) / Self::ES) as usize;
+        let (a, b) = run.split_at(n.min(to_end));
+        self.inner.ring.write_slice(self.buffer_offset(w), a)?;
+        self.inner.ring.write_slice(RingHeader::BUFFER, b)?;
+        // Release: publishes the elements to the subscribers' / consumers' Acquire load of
         // `write_pos`.
-        let next = self.advance(w, "write_pos")?;
+        let next = w.checked_add(n as u64 * Self::ES).ok_or_else(|| {
+            Error::from(FormatError::corrupt_field(&self.inner.name, "write_pos", w))
+        })?;
         wp.store(next, Ordering::SeqCst);
         self.inner
             .header
             .atomic_u64(StreamHeader::SEQUENCE)?
-            .fetch_add(1, Ordering::AcqRel);
+            .fetch_add(n as u64, Ordering::AcqRel);
         if let Some(waiting) = self.subs_u32(SubsHeader::SUB_WAITING)?
             && waiting.load(Ordering::SeqCst) > 0
         {
             common::wake_all(self.wlow()?);
         }
-        Ok(true)
+        Ok(n)
     }
 
     /// Emits `v` if there is room.
@@ -485,8 +506,18 @@ impl<T: Pod> Stream<T> {
     }
 
     fn emit_until(&self, v: T, deadline: Option<Instant>) -> Result<()> {
-        if common::spin_for_room(|| Ok(self.try_emit_inner(v, false)?.then_some(())))?.is_some() {
-            return Ok(());
+        self.emit_run_until(std::slice::from_ref(&v), deadline)
+            .map(|_| ())
+    }
+
+    /// Emits a prefix of the non-empty `values`, blocking until at least one element fits;
+    /// returns how many went in.
+    fn emit_run_until(&self, values: &[T], deadline: Option<Instant>) -> Result<usize> {
+        let attempt = |reap| -> Result<Option<usize>> {
+            Ok(Some(self.try_emit_run(values, reap)?).filter(|&n| n > 0))
+        };
+        if let Some(n) = common::spin_for_room(|| attempt(false))? {
+            return Ok(n);
         }
         let prod = self.subs_u32(SubsHeader::PROD_WAITING)?;
         let progress = self.subs_u32(SubsHeader::PROGRESS)?;
@@ -496,9 +527,9 @@ impl<T: Pod> Stream<T> {
         let since = Instant::now();
         let result = loop {
             let seen = progress.map(|p| p.load(Ordering::SeqCst));
-            match self.try_emit_inner(v, true) {
-                Ok(true) => break Ok(()),
-                Ok(false) => {}
+            match attempt(true) {
+                Ok(Some(n)) => break Ok(n),
+                Ok(None) => {}
                 Err(e) => break Err(e),
             }
             let Some(slice) = common::next_slice(deadline, since) else {
@@ -515,19 +546,6 @@ impl<T: Pod> Stream<T> {
             p.fetch_sub(1, Ordering::SeqCst);
         }
         result
-    }
-
-    /// Emits as many of `values` as fit without blocking; returns how many.
-    ///
-    /// # Errors
-    /// [`Error::Closed`]; `Corrupt`.
-    pub fn try_emit_slice(&self, values: &[T]) -> Result<usize> {
-        for (n, v) in values.iter().enumerate() {
-            if !self.try_emit_inner(*v, false)? {
-                return Ok(n);
-            }
-        }
-        Ok(values.len())
     }
 
     /// Closes the stream: emits fail with [`Error::Closed`]; subscribers drain what is

@@ -123,8 +123,20 @@ impl<T: Pod> Subscription<T> {
     /// The next element if one is available: `Ok(Some(Some(v)))`; `Ok(Some(None))` closed
     /// and drained; `Ok(None)` nothing yet.
     fn poll(&mut self) -> Result<Option<Option<T>>> {
+        let mut one = [T::zeroed()];
+        Ok(match self.poll_into(&mut one)? {
+            Some(0) => Some(None),
+            Some(_) => Some(Some(one[0])),
+            None => None,
+        })
+    }
+
+    /// Copies the next available elements into the non-empty `dst`, advancing the cursor
+    /// and notifying a waiting producer once for the run: `Ok(Some(n))` with `n >= 1`;
+    /// `Ok(Some(0))` closed and drained; `Ok(None)` nothing yet.
+    pub(super) fn poll_into(&mut self, dst: &mut [T]) -> Result<Option<usize>> {
         if self.done {
-            return Ok(Some(None));
+            return Ok(Some(0));
         }
         let s = &self.stream;
         let Some((cursor, pid)) = s.slot(self.slot)? else {
@@ -138,23 +150,46 @@ impl<T: Pod> Subscription<T> {
             )));
         }
         let c = cursor.load(Ordering::Relaxed);
-        let closed = s.is_closed()?;
-        // Acquire: pairs with the producer's store of `write_pos` after writing the element.
-        let w = s.wpos()?.load(Ordering::Acquire);
+        // Acquire: pairs with the producer's store of `write_pos` after writing the elements.
+        let mut w = s.wpos()?.load(Ordering::Acquire);
         s.check_span(w, c, "subscriber cursor")?;
+        let mut closed = false;
         if w - c < Stream::<T>::ES {
+            // Nothing buffered: closed? `closed` (Acquire) is read before `write_pos` again,
+            // so an element emitted before the close is never missed. Reading the header
+            // only here keeps a subscriber that has elements off the line the producer
+            // updates (`sequence`) on every emit.
+            closed = s.is_closed()?;
+            w = s.wpos()?.load(Ordering::Acquire);
+            s.check_span(w, c, "subscriber cursor")?;
+        }
+        // `check_span` bounds `w - c` by the capacity.
+        let n = dst.len().min(((w - c) / Stream::<T>::ES) as usize);
+        let Some(run) = dst.get_mut(..n).filter(|run| !run.is_empty()) else {
             if closed {
                 self.done = true;
-                return Ok(Some(None));
+                return Ok(Some(0));
             }
             return Ok(None);
-        }
-        let v = s.inner.ring.read(s.buffer_offset(c))?;
+        };
+        // Elements never straddle the end of the buffer: at most two contiguous pieces.
+        let cap = s.inner.cap;
+        let to_end = ((cap - c % cap) / Stream::<T>::ES) as usize;
+        let (a, b) = run.split_at_mut(n.min(to_end));
+        s.inner.ring.read_slice(s.buffer_offset(c), a)?;
+        s.inner.ring.read_slice(RingHeader::BUFFER, b)?;
+        let next = c.checked_add(n as u64 * Stream::<T>::ES).ok_or_else(|| {
+            Error::from(FormatError::corrupt_field(
+                &s.inner.name,
+                "subscriber cursor",
+                c,
+            ))
+        })?;
         // Release: the producer's SeqCst load of the cursor sees the copy finished before it
         // reuses the bytes.
-        cursor.store(s.advance(c, "subscriber cursor")?, Ordering::SeqCst);
+        cursor.store(next, Ordering::SeqCst);
         self.notify_producer()?;
-        Ok(Some(Some(v)))
+        Ok(Some(n))
     }
 
     /// The next element without blocking; `Ok(None)` if none is available yet.
@@ -188,40 +223,48 @@ impl<T: Pod> Subscription<T> {
     }
 
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<Option<T>> {
-        let s = self.stream.clone();
         let pace = std::mem::take(&mut self.pace);
-        let result = common::paced_wait(
-            &pace,
-            || self.poll(),
-            |poll| {
-                let word = s.wlow()?;
-                let waiting = s.subs_u32(SubsHeader::SUB_WAITING)?;
-                if let Some(w) = waiting {
-                    w.fetch_add(1, Ordering::SeqCst);
-                }
-                let since = Instant::now();
-                let result = loop {
-                    let seen = word.load(Ordering::SeqCst);
-                    match poll() {
-                        Ok(Some(r)) => break Ok(r),
-                        Ok(None) => {}
-                        Err(e) => break Err(e),
-                    }
-                    let Some(slice) = common::next_slice(deadline, since) else {
-                        break Err(Error::Timeout {
-                            what: "an element of a stream",
-                        });
-                    };
-                    common::park(word, seen, slice);
-                };
-                if let Some(w) = waiting {
-                    w.fetch_sub(1, Ordering::SeqCst);
-                }
-                result
-            },
-        );
+        let s = self.stream.clone();
+        let result = Self::wait(&s, &pace, deadline, || self.poll());
         self.pace = pace;
         result
+    }
+
+    /// A blocking receive on `s`'s subscribers' futex word: polls `attempt` (spinning as
+    /// `pace` says, then parked in futex slices) until it gives a result or `deadline`
+    /// passes.
+    pub(super) fn wait<R>(
+        s: &Stream<T>,
+        pace: &zeroipc_sync::backoff::Pace,
+        deadline: Option<Instant>,
+        attempt: impl FnMut() -> Result<Option<R>>,
+    ) -> Result<R> {
+        common::paced_wait(pace, attempt, |poll| {
+            let word = s.wlow()?;
+            let waiting = s.subs_u32(SubsHeader::SUB_WAITING)?;
+            if let Some(w) = waiting {
+                w.fetch_add(1, Ordering::SeqCst);
+            }
+            let since = Instant::now();
+            let result = loop {
+                let seen = word.load(Ordering::SeqCst);
+                match poll() {
+                    Ok(Some(r)) => break Ok(r),
+                    Ok(None) => {}
+                    Err(e) => break Err(e),
+                }
+                let Some(slice) = common::next_slice(deadline, since) else {
+                    break Err(Error::Timeout {
+                        what: "an element of a stream",
+                    });
+                };
+                common::park(word, seen, slice);
+            };
+            if let Some(w) = waiting {
+                w.fetch_sub(1, Ordering::SeqCst);
+            }
+            result
+        })
     }
 }
 

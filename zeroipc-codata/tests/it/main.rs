@@ -11,6 +11,7 @@ mod golden;
 mod lazy_chain;
 mod multiprocess;
 mod select;
+mod stream_batch;
 mod stream_ops;
 use zeroipc_format::Segment;
 use zeroipc_testkit::{Child, ShmGuard, unique_name};
