@@ -38,6 +38,7 @@ pub fn child_main(role: &str) {
         || crate::scaling::child(role, &arg)
         || crate::codata::child(role, &arg)
         || crate::zb::child(role, &arg)
+        || crate::zbfloor::child(role, &arg)
         || crate::asyncs::child(role, &arg);
     if !handled {
         eprintln!("unknown role {role}");

@@ -26,6 +26,7 @@ mod scaling;
 mod spsc;
 mod throughput;
 mod zb;
+mod zbfloor;
 
 use std::path::PathBuf;
 use std::time::Instant;

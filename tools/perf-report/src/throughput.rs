@@ -337,6 +337,8 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
     };
     // rates[subject][size] = per-round bytes/s
     let mut rates = vec![vec![Vec::new(); sizes.len()]; SUBJECTS.len()];
+    // The ZeroBuffer protocol's per-frame floor, in the rounds of the 1 KiB frames.
+    let mut floor = Vec::new();
     for r in 0..cfg.rounds {
         crate::harness::noise_probe();
         for (j, &size) in sizes.iter().enumerate() {
@@ -344,6 +346,10 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
             for (k, sub) in rates.iter_mut().enumerate() {
                 eprintln!("   round {} {} {}", r + 1, size_label(size), SUBJECTS[k]);
                 sub[j].push(one(k, size, c));
+            }
+            if size == 1024 {
+                eprintln!("   round {} ZeroBuffer per-frame floor", r + 1);
+                floor.push(crate::zbfloor::rate(c));
             }
         }
     }
@@ -464,6 +470,29 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
             .ratio(ratio(zbuf.med / pipe.med))
             .goal("≥ 4 M frames/s", Some(fps >= 4e6)),
         );
+        if !floor.is_empty() {
+            let fl = Spread::of(&floor);
+            goals.push(
+                Goal::new(
+                    "#19 perf",
+                    "ZeroBuffer 1 KiB frames against the protocol's per-frame floor",
+                )
+                .result(
+                    Spread {
+                        med: zbuf.med / 1024.0,
+                        min: zbuf.min / 1024.0,
+                        max: zbuf.max / 1024.0,
+                    }
+                    .show(1e-6, "M frames/s"),
+                )
+                .baseline(format!(
+                    "OIEB and semaphore operations alone, no payload: {}",
+                    fl.show(1e-6, "M frames/s")
+                ))
+                .ratio(ratio(fps / fl.med))
+                .goal("≥ 6 M frames/s", Some(fps >= 6e6)),
+            );
+        }
     }
     GroupRecord::new(md, goals)
 }
