@@ -562,29 +562,16 @@ impl Writer {
         }
     }
 
-    /// Briefly spins on `payload_free_bytes` (and drains `sem-r` tokens) while the reader is
-    /// awake. `true` if enough space appeared.
+    /// Briefly polls `payload_free_bytes` while the reader is awake: the workspace's spin for
+    /// room (`zeroipc_sync::backoff::Peer::Busy`: a short run of pause hints, then
+    /// `sched_yield` between polls, so that a reader sharing this CPU drains the ring now
+    /// instead of after our spin). `true` if enough space appeared.
     fn spin_for_space(&self, required: u64) -> bool {
-        if cfg!(zeroipc_loom) {
-            return false; // loom explores the interleavings; spinning only grows the state space
-        }
         let free = &self.oieb().payload_free_bytes;
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_micros(50) {
-            for _ in 0..64 {
-                core::hint::spin_loop();
-                if free.load(Ordering::Acquire) >= required {
-                    return true;
-                }
-            }
-        }
-        for _ in 0..4 {
-            std::thread::yield_now();
-            if free.load(Ordering::Acquire) >= required {
-                return true;
-            }
-        }
-        false
+        zeroipc_sync::backoff::spin_for(zeroipc_sync::backoff::Peer::Busy, || {
+            (free.load(Ordering::Acquire) >= required).then_some(())
+        })
+        .is_some()
     }
 
     fn commit(&mut self, res: Reservation) -> u64 {
