@@ -115,7 +115,7 @@ pub struct Reader {
     liveness: Duration,
     state: Mutex<ReadState>,
     /// How this reader's waits for a frame spin (learnt from the previous waits).
-    pace: zeroipc_sync::backoff::Pace,
+    pace: crate::wait::Pace,
 }
 
 impl std::fmt::Debug for Reader {

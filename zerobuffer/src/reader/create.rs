@@ -67,7 +67,7 @@ impl Reader {
                 pid,
                 liveness: options.liveness_interval,
                 state: Mutex::new(ReadState::new()),
-                pace: zeroipc_sync::backoff::Pace::yielding(),
+                pace: crate::wait::Pace::new(),
             }),
             Err(e) => {
                 unlink_all(&names);
@@ -150,7 +150,7 @@ impl Reader {
             pid,
             liveness: super::DEFAULT_LIVENESS_INTERVAL,
             state: Mutex::new(ReadState::new()),
-            pace: zeroipc_sync::backoff::Pace::yielding(),
+            pace: crate::wait::Pace::new(),
         };
         Ok((reader, writer))
     }
