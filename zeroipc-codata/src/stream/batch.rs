@@ -206,7 +206,8 @@ impl<T: Pod> Subscription<T> {
         }
         let pace = std::mem::take(&mut self.pace);
         let s = self.stream.clone();
-        let result = Self::wait(&s, &pace, deadline, || self.poll_into(dst));
+        let spin = self.spin;
+        let result = Self::wait(&s, &pace, spin, deadline, || self.poll_into(dst));
         self.pace = pace;
         result
     }

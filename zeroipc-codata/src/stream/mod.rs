@@ -628,6 +628,7 @@ impl<T: Pod> Stream<T> {
                 slot: i,
                 done: false,
                 pace: zeroipc_sync::backoff::Pace::default(),
+                spin: true,
                 #[cfg(all(feature = "async", not(zeroipc_loom)))]
                 next: None,
             });

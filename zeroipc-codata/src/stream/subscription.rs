@@ -1,6 +1,7 @@
 //! [`Subscription`]: a multicast subscriber's cursor in `N_subs` (spec §3.9.1).
 
 use super::*;
+use zeroipc_sync::backoff::{Peer, Spun};
 
 /// A multicast subscriber of a [`Stream`]: a blocking iterator of the elements emitted after
 /// it subscribed, ending when the stream is closed and drained. Frees its slot on drop.
@@ -10,6 +11,8 @@ pub struct Subscription<T: Pod> {
     pub(super) done: bool,
     /// How blocked receives spin (learnt from the previous wait).
     pub(super) pace: zeroipc_sync::backoff::Pace,
+    /// Whether blocking receives run the timed spin phase ([`Subscription::set_spin`]).
+    pub(super) spin: bool,
     /// The pending `Stream::poll_next`, if any (feature `async`).
     #[cfg(all(feature = "async", not(zeroipc_loom)))]
     pub(super) next: crate::async_api::NextState,
@@ -225,7 +228,8 @@ impl<T: Pod> Subscription<T> {
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<Option<T>> {
         let pace = std::mem::take(&mut self.pace);
         let s = self.stream.clone();
-        let result = Self::wait(&s, &pace, deadline, || self.poll());
+        let spin = self.spin;
+        let result = Self::wait(&s, &pace, spin, deadline, || self.poll());
         self.pace = pace;
         result
     }
@@ -233,13 +237,16 @@ impl<T: Pod> Subscription<T> {
     /// A blocking receive on `s`'s subscribers' futex word: polls `attempt` (spinning as
     /// `pace` says, then parked in futex slices) until it gives a result or `deadline`
     /// passes.
+    /// Without `spin`, only the short exponential phase runs before parking (see
+    /// [`Subscription::set_spin`]).
     pub(super) fn wait<R>(
         s: &Stream<T>,
         pace: &zeroipc_sync::backoff::Pace,
+        spin: bool,
         deadline: Option<Instant>,
-        attempt: impl FnMut() -> Result<Option<R>>,
+        mut attempt: impl FnMut() -> Result<Option<R>>,
     ) -> Result<R> {
-        common::paced_wait(pace, attempt, |poll| {
+        let park_loop = |poll: &mut dyn FnMut() -> Result<Option<R>>| {
             let word = s.wlow()?;
             let waiting = s.subs_u32(SubsHeader::SUB_WAITING)?;
             if let Some(w) = waiting {
@@ -264,7 +271,54 @@ impl<T: Pod> Subscription<T> {
                 w.fetch_sub(1, Ordering::SeqCst);
             }
             result
-        })
+        };
+        if spin {
+            return common::paced_wait(pace, attempt, park_loop);
+        }
+        match zeroipc_sync::backoff::spin_until(Peer::MayBeIdle, false, || attempt().transpose()) {
+            Spun::Early(r) | Spun::Late(r) => r,
+            Spun::Park => park_loop(&mut attempt),
+        }
+    }
+
+    /// Whether blocking receives ([`Subscription::recv`], [`Subscription::recv_into`] and
+    /// their timeout forms, the iterator) spin before they park: `true` (the default) polls
+    /// up to the process's spin budget (`zeroipc_sync::backoff`, a few to 50 µs) when the
+    /// last waits showed that spinning pays, catching an element without a futex wake-up;
+    /// `false` parks after the short exponential phase (about 1 µs), so the producer's
+    /// emit wakes this subscriber.
+    ///
+    /// Turn it off for a subscriber that waits long between elements and shares few CPUs
+    /// with other busy threads — a forwarder such as zeroipc-bridge's exporter, whose spin
+    /// would take the CPU from the threads that carry its last element on. Process-wide
+    /// spinning is set with `ZEROIPC_SPIN_US` / `zeroipc_sync::backoff::set_spin_budget`.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use zeroipc_format::Segment;
+    /// use zeroipc_codata::Stream;
+    ///
+    /// let seg = Segment::anonymous(1 << 16, 64)?;
+    /// let s = Stream::<u32>::create(&seg, "ticks", 16)?;
+    /// let mut sub = s.subscribe()?;
+    /// assert!(sub.spins());
+    /// sub.set_spin(false);
+    /// assert!(!sub.spins());
+    /// std::thread::scope(|sc| {
+    ///     sc.spawn(|| s.emit(7));
+    ///     assert_eq!(sub.recv_timeout(Duration::from_secs(5))?, Some(7));
+    ///     Ok::<(), zeroipc_codata::Error>(())
+    /// })?;
+    /// # Ok::<(), zeroipc_codata::Error>(())
+    /// ```
+    pub fn set_spin(&mut self, spin: bool) {
+        self.spin = spin;
+    }
+
+    /// Whether blocking receives spin before they park (see [`Subscription::set_spin`]).
+    pub fn spins(&self) -> bool {
+        self.spin
     }
 }
 

@@ -165,3 +165,45 @@ fn batched_calls_on_hostile_positions_give_errors_not_panics() {
     s.raw().write::<u64>(subs + 32, 61).unwrap();
     assert!(sub.try_recv_into(&mut dst).is_err());
 }
+
+#[test]
+fn a_subscriber_that_does_not_spin_is_woken_by_the_producer_and_misses_nothing() {
+    // With spinning off every wait parks after about a microsecond, so the producer's
+    // wake-ups (not a spinning poll) must bring each element in.
+    const N: u64 = 20_000;
+    let s = seg();
+    let st = Stream::<u64>::create(&s, "st", 16).unwrap();
+    let mut single = st.subscribe().unwrap();
+    let mut batched = st.subscribe().unwrap();
+    assert!(
+        single.spins() && batched.spins(),
+        "spinning is on by default"
+    );
+    single.set_spin(false);
+    batched.set_spin(false);
+    assert!(!single.spins() && !batched.spins());
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            for v in 0..N {
+                st.emit_timeout(v, LONG).unwrap();
+            }
+            st.close().unwrap();
+        });
+        let other = sc.spawn(move || {
+            let (mut got, mut buf) = (Vec::new(), [0u64; 5]);
+            loop {
+                let n = batched.recv_into_timeout(&mut buf, LONG).unwrap();
+                if n == 0 {
+                    break got;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+        });
+        let mut got = Vec::new();
+        while let Some(v) = single.recv_timeout(LONG).unwrap() {
+            got.push(v);
+        }
+        assert_eq!(got, (0..N).collect::<Vec<_>>());
+        assert_eq!(other.join().unwrap(), got);
+    });
+}
