@@ -114,6 +114,8 @@ pub struct Reader {
     pid: u64,
     liveness: Duration,
     state: Mutex<ReadState>,
+    /// How this reader's waits for a frame spin (learnt from the previous waits).
+    pace: crate::wait::Pace,
 }
 
 impl std::fmt::Debug for Reader {
@@ -304,9 +306,9 @@ impl Reader {
     }
 
     fn wait_data(&self, st: &mut ReadState, deadline: std::time::Instant) -> Result<bool> {
-        if spin_try(&self.sem_w) {
+        let Some(parked) = spin_try(&self.sem_w, &self.pace) else {
             return Ok(true);
-        }
+        };
         loop {
             let slice = slice_until(deadline, self.liveness);
             if !slice.is_zero()
@@ -315,6 +317,7 @@ impl Reader {
                     .wait_timeout(slice)
                     .map_err(|e| Error::io("sem_timedwait", e))?
             {
+                parked.learn();
                 return Ok(true);
             }
             if self.writer_gone(st)? {

@@ -11,7 +11,7 @@ use crate::os::{Mapping, NamedSemaphore};
 use crate::reader::DEFAULT_LIVENESS_INTERVAL;
 use crate::resources::{map_open_err, shm_open_existing};
 use crate::ring::{Placement, frame_bytes, plan};
-use crate::wait::{deadline_after, slice_until};
+use crate::wait::{Pace, deadline_after, slice_until, spin};
 
 /// Default overall deadline of a write waiting for space.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -87,6 +87,8 @@ pub struct Writer {
     bytes_written: u64,
     /// Frames committed by this handle.
     frames_written: u64,
+    /// How this writer's waits for space spin (learnt from the previous waits).
+    pace: Pace,
 }
 
 impl std::fmt::Debug for Writer {
@@ -237,6 +239,7 @@ impl Writer {
             pending_metadata: None,
             bytes_written: 0,
             frames_written: 0,
+            pace: Pace::new(),
         }
     }
 
@@ -531,9 +534,10 @@ impl Writer {
                 });
             }
             let deadline = *deadline.get_or_insert_with(|| deadline_after(timeout));
-            if self.spin_for_space(required) {
+            let free = &self.oieb().payload_free_bytes;
+            let Some(parked) = spin(&self.pace, || free.load(Ordering::Acquire) >= required) else {
                 continue;
-            }
+            };
             // `sem-r` collects one token per release, also while nobody waits, so it can hold
             // thousands of stale tokens. Drop them, then re-check: a release after this point
             // posts a fresh token, so the wait below cannot miss it.
@@ -550,6 +554,7 @@ impl Writer {
             if got {
                 // Acquire: pairs with the reader's fence(Release) before sem_post(sem-r).
                 fence(Ordering::Acquire);
+                parked.learn();
             } else {
                 let rp = self.oieb().reader_pid.load(Ordering::Acquire);
                 self.check_reader(rp, true)?;
@@ -560,31 +565,6 @@ impl Writer {
                 }
             }
         }
-    }
-
-    /// Briefly spins on `payload_free_bytes` (and drains `sem-r` tokens) while the reader is
-    /// awake. `true` if enough space appeared.
-    fn spin_for_space(&self, required: u64) -> bool {
-        if cfg!(zeroipc_loom) {
-            return false; // loom explores the interleavings; spinning only grows the state space
-        }
-        let free = &self.oieb().payload_free_bytes;
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_micros(50) {
-            for _ in 0..64 {
-                core::hint::spin_loop();
-                if free.load(Ordering::Acquire) >= required {
-                    return true;
-                }
-            }
-        }
-        for _ in 0..4 {
-            std::thread::yield_now();
-            if free.load(Ordering::Acquire) >= required {
-                return true;
-            }
-        }
-        false
     }
 
     fn commit(&mut self, res: Reservation) -> u64 {

@@ -38,7 +38,7 @@ use crate::futex;
 
 /// Lower bound of a calibrated budget.
 pub const MIN_BUDGET: Duration = Duration::from_micros(2);
-/// Upper bound of a calibrated budget (also what ZeroBuffer's reader spins).
+/// Upper bound of a calibrated budget, and of the timed phase of a yielding wait.
 pub const MAX_BUDGET: Duration = Duration::from_micros(50);
 /// Budget used when calibration cannot run (no helper thread, or it was never scheduled).
 pub const FALLBACK_BUDGET: Duration = Duration::from_micros(20);

@@ -67,6 +67,7 @@ impl Reader {
                 pid,
                 liveness: options.liveness_interval,
                 state: Mutex::new(ReadState::new()),
+                pace: crate::wait::Pace::new(),
             }),
             Err(e) => {
                 unlink_all(&names);
@@ -149,6 +150,7 @@ impl Reader {
             pid,
             liveness: super::DEFAULT_LIVENESS_INTERVAL,
             state: Mutex::new(ReadState::new()),
+            pace: crate::wait::Pace::new(),
         };
         Ok((reader, writer))
     }
