@@ -142,6 +142,13 @@ fn started_server_answers_a_client_process_and_stops_gracefully() {
     );
     assert_eq!(child.expect_line("CHECKED", LONG), "100");
     assert_eq!(child.reap(), Some(0));
+    // The running server's counters reach the 100 requests: the client can read the last
+    // response before the server thread has published its counters, so wait for them (on
+    // the counters themselves, bounded).
+    let until = std::time::Instant::now() + LONG;
+    while handle.stats().requests < 100 && std::time::Instant::now() < until {
+        std::thread::yield_now();
+    }
     assert_eq!(handle.stats().requests, 100);
     let stats = handle.stop().unwrap();
     assert_eq!(stats.requests, 100);
