@@ -37,7 +37,6 @@ pub mod config;
 pub mod elem;
 mod error;
 mod flow;
-mod import;
 mod items;
 mod link;
 pub mod net;
