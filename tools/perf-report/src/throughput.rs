@@ -442,30 +442,24 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
         ));
     }
     if let Some(j) = at(1024) {
-        let zbuf = spreads[5][j];
-        let pipe = spreads[1][j];
+        // Bytes/s of 1 KiB messages as messages/s.
+        let per_msg = |s: Spread| Spread {
+            med: s.med / 1024.0,
+            min: s.min / 1024.0,
+            max: s.max / 1024.0,
+        };
+        let (zbuf, pipe) = (spreads[5][j], spreads[1][j]);
+        let frames = per_msg(zbuf).show(1e-6, "M frames/s");
         let fps = zbuf.med / 1024.0;
         goals.push(
             Goal::new(
                 "#3 zerobuffer",
                 "1 KiB frames, reader touches every byte, 2 processes",
             )
-            .result(
-                Spread {
-                    med: zbuf.med / 1024.0,
-                    min: zbuf.min / 1024.0,
-                    max: zbuf.max / 1024.0,
-                }
-                .show(1e-6, "M frames/s"),
-            )
+            .result(frames.clone())
             .baseline(format!(
                 "pipe, 1 KiB messages: {}",
-                Spread {
-                    med: pipe.med / 1024.0,
-                    min: pipe.min / 1024.0,
-                    max: pipe.max / 1024.0,
-                }
-                .show(1e-6, "M msgs/s")
+                per_msg(pipe).show(1e-6, "M msgs/s")
             ))
             .ratio(ratio(zbuf.med / pipe.med))
             .goal("≥ 4 M frames/s", Some(fps >= 4e6)),
@@ -477,14 +471,7 @@ pub fn run(cfg: &Config, img: &Path) -> GroupRecord {
                     "#19 perf",
                     "ZeroBuffer 1 KiB frames against the protocol's per-frame floor",
                 )
-                .result(
-                    Spread {
-                        med: zbuf.med / 1024.0,
-                        min: zbuf.min / 1024.0,
-                        max: zbuf.max / 1024.0,
-                    }
-                    .show(1e-6, "M frames/s"),
-                )
+                .result(frames)
                 .baseline(format!(
                     "OIEB and semaphore operations alone, no payload: {}",
                     fl.show(1e-6, "M frames/s")
