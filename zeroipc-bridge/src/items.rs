@@ -94,10 +94,68 @@ pub(crate) trait Sink<T> {
     }
 }
 
+/// Message buffers the exporter fills and zenoh publishes, reused: zenoh copies a message
+/// into its batch while `put` runs and then drops it, which hands the buffer back here, so
+/// a data message costs neither an allocation nor zeroing its up to 60 KiB.
+#[derive(Clone, Default)]
+struct Pool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+/// Buffers kept for reuse (zenoh holds a message longer only while it cannot send it).
+const POOL_KEEP: usize = 4;
+
+impl Pool {
+    /// A buffer of at least `len` bytes (contents unspecified; a reused buffer keeps its
+    /// length, so it is zeroed only when it first grows).
+    fn take(&self, len: usize) -> Vec<u8> {
+        let mut v = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        if v.len() < len {
+            v.resize(len, 0);
+        }
+        v
+    }
+}
+
+/// A published message's buffer: its first `len` bytes are the message; dropping it (when
+/// zenoh is done with the message) returns the buffer to its pool.
+struct Pooled {
+    buf: Vec<u8>,
+    len: usize,
+    pool: Pool,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let mut p = self
+            .pool
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if p.len() < POOL_KEEP {
+            p.push(std::mem::take(&mut self.buf));
+        }
+    }
+}
+
 /// A data message under construction: the header's room, then the items, taken straight
 /// from the source into the buffer that is published (no copy per item).
 struct DataBuf<T> {
+    /// At least the header and `room` items.
     bytes: Vec<u8>,
+    /// Items that fit.
+    room: usize,
+    /// Where `bytes` came from and goes back to.
+    pool: Pool,
     /// Used when `T`'s alignment does not allow viewing the bytes as items (never for the
     /// bridge's `[u8; N]` items).
     scratch: Vec<T>,
@@ -105,9 +163,11 @@ struct DataBuf<T> {
 
 impl<T: Pod> DataBuf<T> {
     /// A buffer for up to `room` items.
-    fn new(room: usize) -> Self {
+    fn new(pool: &Pool, room: usize) -> Self {
         Self {
-            bytes: vec![0; HEADER + room * std::mem::size_of::<T>()],
+            bytes: pool.take(HEADER + room * std::mem::size_of::<T>()),
+            room,
+            pool: pool.clone(),
             scratch: Vec::new(),
         }
     }
@@ -115,7 +175,10 @@ impl<T: Pod> DataBuf<T> {
     /// Calls `fill` with the item space after the first `n` items; returns what it gave.
     fn fill<R>(&mut self, n: usize, fill: impl FnOnce(&mut [T]) -> Result<R>) -> Result<R> {
         let es = std::mem::size_of::<T>();
-        let tail = self.bytes.get_mut(HEADER + n * es..).unwrap_or_default();
+        let tail = self
+            .bytes
+            .get_mut(HEADER + n * es..HEADER + self.room * es)
+            .unwrap_or_default();
         if let Ok(items) = bytemuck::try_cast_slice_mut::<u8, T>(tail) {
             return fill(items);
         }
@@ -126,15 +189,34 @@ impl<T: Pod> DataBuf<T> {
         Ok(r)
     }
 
-    /// The message: `head`'s header, then the first `n` items.
-    fn finish(mut self, head: &Msg<'_>, n: usize) -> Vec<u8> {
-        self.bytes.truncate(HEADER + n * std::mem::size_of::<T>());
+    /// The message: `head`'s header, then the first `n` items; its buffer goes back to
+    /// the pool when zenoh drops it.
+    fn finish(mut self, head: &Msg<'_>, n: usize) -> zenoh::bytes::ZBytes {
         let mut h = Vec::with_capacity(HEADER);
         head.encode_header(&mut h);
         if let Some(dst) = self.bytes.get_mut(..HEADER) {
             dst.copy_from_slice(&h);
         }
-        self.bytes
+        let len = (HEADER + n * std::mem::size_of::<T>()).min(self.bytes.len());
+        bytes::Bytes::from_owner(Pooled {
+            buf: std::mem::take(&mut self.bytes),
+            len,
+            pool: self.pool.clone(),
+        })
+        .into()
+    }
+}
+
+impl<T> Drop for DataBuf<T> {
+    fn drop(&mut self) {
+        // Unused (nothing was taken) or already handed to zenoh (empty).
+        if self.bytes.capacity() > 0 {
+            drop(Pooled {
+                buf: std::mem::take(&mut self.bytes),
+                len: 0,
+                pool: self.pool.clone(),
+            });
+        }
     }
 }
 
@@ -152,6 +234,7 @@ pub(crate) fn export<T: Pod>(
     let es = std::mem::size_of::<T>();
     let max_batch = (BATCH_BYTES / es).clamp(1, BATCH_ITEMS);
     let mut seq = 0u64;
+    let pool = Pool::default();
     stats.set_state("waiting for an importer");
     loop {
         // Take nothing from the local object until an importer has room for it.
@@ -160,7 +243,7 @@ pub(crate) fn export<T: Pod>(
             continue;
         }
         let room = (room as usize).min(max_batch);
-        let mut buf = DataBuf::<T>::new(room);
+        let mut buf = DataBuf::<T>::new(&pool, room);
         // The source's number of the first item taken now (single consumer of `source`).
         let position = source.position();
         let mut n = match buf.fill(0, |d| source.take_into(d, Duration::from_millis(50)))? {
