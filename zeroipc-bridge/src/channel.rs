@@ -83,6 +83,10 @@ impl<T: Pod> Sink<T> for zeroipc_codata::Sender<T> {
         }
     }
 
+    fn try_put_slice(&self, vs: &[T]) -> Result<usize> {
+        Ok(self.channel().try_send_slice(vs)?)
+    }
+
     fn close(&self) -> Result<()> {
         Ok(self.channel().close()?)
     }

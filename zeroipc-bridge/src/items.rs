@@ -1,19 +1,19 @@
 //! Item links, generic over the local object: the exporter takes items from a [`Source`]
 //! (a stream subscription, a channel receiver) and publishes them, numbered, on `<key>/d`;
 //! importers put them into a [`Sink`] (a stream, a channel) and return credit on
-//! `<key>/c`. See docs/BRIDGE.md for the delivery rules.
+//! `<key>/c` ([`crate::import`]). See docs/BRIDGE.md for the delivery rules.
+
+pub(crate) use crate::import::import;
 
 use std::time::Duration;
 
 use bytemuck::Pod;
 use zenoh::Wait;
-use zenoh::handlers::FifoChannel;
 use zeroipc_codata::Error as CodataError;
 
 use crate::config::LinkConfig;
 use crate::error::{Error, Result};
-use crate::flow::random_id;
-use crate::link::{self, HEARTBEAT, Importer, Step};
+use crate::link;
 use crate::status::Stats;
 use crate::wire::{FLAG_POSITION, HEADER, Kind, Msg};
 
@@ -27,7 +27,7 @@ const BATCH_ITEMS: usize = 4096;
 /// bytes: a window of only the local stream's capacity (e.g. 1024 items of 1 KiB) leaves
 /// the link waiting for credit (bench: 1 KiB items at 0.4-0.5x zenoh's own rate with 1024,
 /// 0.8-1.1x with 16384).
-const WINDOW_BYTES: usize = 16 << 20;
+pub(crate) const WINDOW_BYTES: usize = 16 << 20;
 
 /// What taking a run of items from a source gave.
 pub(crate) enum Taken {
@@ -81,6 +81,9 @@ pub(crate) trait Sink<T> {
     /// Puts a prefix of the non-empty `vs`, waiting up to `wait` for room for the first;
     /// returns how many went in (0: there was no room).
     fn put_slice(&self, vs: &[T], wait: Duration) -> Result<usize>;
+    /// Puts the longest prefix of `vs` that fits now, without blocking; returns how many
+    /// went in.
+    fn try_put_slice(&self, vs: &[T]) -> Result<usize>;
     /// Closes the local object.
     fn close(&self) -> Result<()>;
     /// Items the importer can take now beyond what it holds (`None`: a fixed window).
@@ -220,6 +223,30 @@ impl<T> Drop for DataBuf<T> {
     }
 }
 
+/// How long after it last took items the exporter keeps polling its source (yielding the
+/// CPU between polls) before it parks: a parked exporter costs the local producer a futex
+/// wake-up and the item a scheduling delay (~10-20 us on the 2-CPU test machine), once per
+/// message. Items that come at least this often (a stream at any real rate, a ping-pong
+/// over the network) never wait for a parked exporter; a quiet link parks after this long.
+const POLL_AFTER_TAKE: Duration = Duration::from_micros(300);
+
+/// Takes the first items of a message: polls the source, yielding the CPU between polls,
+/// while less than [`POLL_AFTER_TAKE`] passed since items were last taken, then waits
+/// (parks).
+fn take_first<T: Pod>(
+    source: &mut impl Source<T>,
+    buf: &mut DataBuf<T>,
+    last_taken: std::time::Instant,
+) -> Result<Taken> {
+    while last_taken.elapsed() < POLL_AFTER_TAKE {
+        match buf.fill(0, |d| source.try_take_into(d))? {
+            Taken::Empty => std::thread::yield_now(),
+            t => return Ok(t),
+        }
+    }
+    buf.fill(0, |d| source.take_into(d, Duration::from_millis(50)))
+}
+
 /// Runs an export link: until the source is closed and every live importer acknowledged
 /// the close. `exclusive`: only one importer at a time (channels).
 pub(crate) fn export<T: Pod>(
@@ -235,6 +262,7 @@ pub(crate) fn export<T: Pod>(
     let max_batch = (BATCH_BYTES / es).clamp(1, BATCH_ITEMS);
     let mut seq = 0u64;
     let pool = Pool::default();
+    let mut last_taken = std::time::Instant::now();
     stats.set_state("waiting for an importer");
     loop {
         // Take nothing from the local object until an importer has room for it.
@@ -246,11 +274,14 @@ pub(crate) fn export<T: Pod>(
         let mut buf = DataBuf::<T>::new(&pool, room);
         // The source's number of the first item taken now (single consumer of `source`).
         let position = source.position();
-        let mut n = match buf.fill(0, |d| source.take_into(d, Duration::from_millis(50)))? {
+        let mut n = match take_first(&mut source, &mut buf, last_taken)? {
             Taken::Items(k) => k,
             Taken::Empty => continue,
             Taken::Closed => 0,
         };
+        if n > 0 {
+            last_taken = std::time::Instant::now();
+        }
         let mut closed = n == 0;
         // Whatever else is there already, up to the room (a source may hand out less than
         // it holds in one call, e.g. at the end of its ring).
@@ -288,84 +319,5 @@ pub(crate) fn export<T: Pod>(
             let end = source.position();
             return link::finish_export(publisher, credits, stats, epoch, seq, end);
         }
-    }
-}
-
-/// Runs an import link until the exporter closes the object.
-pub(crate) fn import<T: Pod>(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    sink: impl Sink<T>,
-) -> Result<()> {
-    let es = std::mem::size_of::<T>();
-    let fixed = cfg
-        .window
-        .unwrap_or_else(|| sink.capacity().max((WINDOW_BYTES / es) as u64))
-        .clamp(1, 1 << 20);
-    let window = || sink.room().unwrap_or(fixed);
-    let mut imp = Importer::new(session, cfg, stats, window(), random_id())?;
-    let data = session
-        .declare_subscriber(format!("{}/d", cfg.key()))
-        .with(FifoChannel::new(fixed as usize + 64))
-        .wait()
-        .map_err(Error::zenoh)?;
-    imp.set_position(sink.position());
-    imp.send_credit()?;
-    stats.set_state("waiting for the exporter");
-    let poll = if sink.room().is_some() {
-        // Room grows as local consumers take items: announce it promptly.
-        Duration::from_millis(5)
-    } else {
-        HEARTBEAT
-    };
-    loop {
-        let sample = match data.recv_timeout(poll) {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                imp.set_window(window());
-                if imp.credit_due() {
-                    imp.send_credit()?;
-                }
-                continue;
-            }
-            Err(e) => return Err(Error::zenoh(e)),
-        };
-        let bytes = sample.payload().to_bytes();
-        let (msg, skip) = match imp.accept(&bytes, es)? {
-            Step::Skip | Step::Metadata(_) => continue,
-            Step::Close => {
-                sink.close()?;
-                imp.set_position(sink.position());
-                imp.closed()?;
-                return Ok(());
-            }
-            Step::Items { msg, skip } => (msg, skip),
-        };
-        let payload = msg.payload.get(skip * es..).unwrap_or_default();
-        // The items as they arrived (no copy for the bridge's `[u8; N]` items).
-        let copied: Vec<T>;
-        let items: &[T] = match bytemuck::try_cast_slice(payload) {
-            Ok(items) => items,
-            Err(_) => {
-                copied = payload
-                    .chunks_exact(es)
-                    .map(bytemuck::pod_read_unaligned)
-                    .collect();
-                &copied
-            }
-        };
-        let mut delivered = 0usize;
-        while let Some(rest) = items.get(delivered..).filter(|r| !r.is_empty()) {
-            match sink.put_slice(rest, HEARTBEAT)? {
-                // Keep the credit heartbeat going while the local object is full.
-                0 => imp.send_credit()?,
-                k => delivered += k,
-            }
-        }
-        let delivered = delivered as u64;
-        imp.set_window(window());
-        imp.set_position(sink.position());
-        imp.delivered(delivered, (delivered as usize * es) as u64)?;
     }
 }

@@ -37,6 +37,7 @@ pub mod config;
 pub mod elem;
 mod error;
 mod flow;
+mod import;
 mod items;
 mod link;
 pub mod net;

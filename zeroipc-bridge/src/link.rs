@@ -248,16 +248,19 @@ impl Importer {
         self.retired.push(self.epoch);
     }
 
+    /// Records `n` items (`bytes` bytes) delivered locally.
+    pub(crate) fn record(&mut self, n: u64, bytes: u64) {
+        self.next += n;
+        let mut s = self.stats.lock();
+        s.items += n;
+        s.bytes += bytes;
+        s.seq = self.next;
+    }
+
     /// Records `n` items delivered locally and returns credit when it is due
     /// ([`Importer::credit_due`]).
     pub(crate) fn delivered(&mut self, n: u64, bytes: u64) -> Result<()> {
-        self.next += n;
-        {
-            let mut s = self.stats.lock();
-            s.items += n;
-            s.bytes += bytes;
-            s.seq = self.next;
-        }
+        self.record(n, bytes);
         if self.credit_due() {
             self.send_credit()
         } else {

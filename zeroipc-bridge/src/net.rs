@@ -74,6 +74,10 @@ impl NetConfig {
             "transport/link/rx/buffer_size",
             &(RX_POOL_BATCHES * BATCH_MAX).to_string(),
         )?;
+        // Serve zenoh's admin space (read-only: `adminspace/permissions/write` stays false):
+        // a joining importer queries its peers' to learn that they have processed its
+        // subscription (see `import.rs`).
+        set(&mut c, "adminspace/enabled", "true")?;
         zenoh::open(c).wait().map_err(Error::zenoh)
     }
 }

@@ -104,6 +104,10 @@ impl<T: Pod> Sink<T> for Stream<T> {
         }
     }
 
+    fn try_put_slice(&self, vs: &[T]) -> Result<usize> {
+        Ok(self.try_emit_slice(vs)?)
+    }
+
     fn close(&self) -> Result<()> {
         Ok(Stream::close(self)?)
     }

@@ -1,0 +1,349 @@
+//! The import side of item links. zenoh hands each data message to a callback on its
+//! receive thread; when nothing is queued before it, the callback puts the message's items
+//! into the local object at once, without blocking (the path a message takes through zenoh's
+//! own pub/sub to a waiting subscriber, with no extra thread hand-off). What does not fit is
+//! queued, in order, for the link's thread, which puts it in with blocking waits (backpressure
+//! from the local object) and sends the credit. The local object has one producer at a time:
+//! the callback puts only while the queue is empty, the thread only the queue's front, and
+//! the queue's front leaves it only when the thread is done with it.
+//!
+//! **Joining a link that is already sending.** A bridge's zenoh session connects while it
+//! opens, before its links declare their subscriptions. The exporter's session then first
+//! sends everything to the new peer (it has not yet heard which subscriptions the peer has),
+//! then, once the peer's session has answered "none" (its subscription was not declared
+//! yet), nothing, and only after the subscription's declaration arrives, everything again. A
+//! new importer that started at a message of the first phase would see the second phase as
+//! a gap (zenoh dropped nothing it had promised). So an importer takes nothing until every
+//! peer connected now has processed its subscription: it queries the peers' admin spaces
+//! (the query travels behind the declaration on the same connection, and the answers come
+//! back behind the data sent before them), drops what arrives before the answers and starts
+//! at the first message after them ([`sync_routes`]).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytemuck::Pod;
+use zenoh::Wait;
+use zenoh::bytes::ZBytes;
+
+use crate::config::LinkConfig;
+use crate::error::{Error, Result};
+use crate::flow::random_id;
+use crate::items::{Sink, WINDOW_BYTES};
+use crate::link::{HEARTBEAT, Importer, Step};
+use crate::status::Stats;
+
+/// The link's state shared by zenoh's callback and the link's thread.
+struct Inbox {
+    imp: Importer,
+    /// Data and close messages not (completely) put in yet, oldest first.
+    queue: VecDeque<ZBytes>,
+    /// An error met by the callback (the thread ends the link with it).
+    failed: Option<Error>,
+    /// The link's thread has sent its first credit: until then the callback only queues.
+    started: bool,
+    /// The link's thread has ended: the callback drops what still arrives.
+    done: bool,
+    /// The peers connected when the link started have answered [`sync_routes`]'s query:
+    /// until then the callback drops what arrives (see the module doc).
+    synced: bool,
+    /// Messages dropped before `synced`.
+    early: u64,
+}
+
+struct Shared {
+    inbox: Mutex<Inbox>,
+    /// Signalled when the thread has work: a queued message, a credit due, an error.
+    cv: Condvar,
+    /// Signalled when the queue shrinks or the thread ends.
+    room: Condvar,
+    /// Most messages queued: the callback waits (holding zenoh's receive thread back, as a
+    /// full handler channel would) rather than queue more. The exporter's credit keeps the
+    /// queue far below this; only an exporter that ignores the credit reaches it.
+    cap: usize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The items of a data message's payload (no copy for the bridge's `[u8; N]` items).
+fn items_of<'a, T: Pod>(payload: &'a [u8], copied: &'a mut Vec<T>) -> &'a [T] {
+    match bytemuck::try_cast_slice(payload) {
+        Ok(items) => items,
+        Err(_) => {
+            *copied = payload
+                .chunks_exact(std::mem::size_of::<T>())
+                .map(bytemuck::pod_read_unaligned)
+                .collect();
+            copied
+        }
+    }
+}
+
+/// zenoh's callback for a data or close message: delivers it at once if nothing is queued
+/// and it fits, else queues (the rest of) it for the thread.
+fn on_sample<T: Pod>(shared: &Shared, sink: &impl Sink<T>, payload: &ZBytes) {
+    let es = std::mem::size_of::<T>();
+    let mut g = shared.lock();
+    if !g.synced {
+        g.early += 1;
+        return;
+    }
+    while g.queue.len() >= shared.cap && g.failed.is_none() && !g.done {
+        g = shared.room.wait(g).unwrap_or_else(PoisonError::into_inner);
+    }
+    if g.failed.is_some() || g.done {
+        return;
+    }
+    if !g.started || !g.queue.is_empty() {
+        g.queue.push_back(payload.clone());
+        shared.cv.notify_one();
+        return;
+    }
+    let bytes = payload.to_bytes();
+    let (msg, skip) = match g.imp.accept(&bytes, es) {
+        Ok(Step::Items { msg, skip }) => (msg, skip),
+        Ok(Step::Skip | Step::Metadata(_)) => {
+            if g.imp.credit_due() {
+                shared.cv.notify_one();
+            }
+            return;
+        }
+        Ok(Step::Close) => {
+            // Closing and acknowledging is the thread's.
+            g.queue.push_back(payload.clone());
+            shared.cv.notify_one();
+            return;
+        }
+        Err(e) => {
+            g.failed = Some(e);
+            shared.cv.notify_one();
+            return;
+        }
+    };
+    let mut copied = Vec::new();
+    let items = items_of::<T>(
+        msg.payload.get(skip * es..).unwrap_or_default(),
+        &mut copied,
+    );
+    match sink.try_put_slice(items) {
+        Ok(n) => {
+            g.imp.record(n as u64, (n * es) as u64);
+            if n < items.len() {
+                // The thread delivers the rest (accepting the message again skips what went
+                // in now).
+                g.queue.push_back(payload.clone());
+                shared.cv.notify_one();
+            } else if g.imp.credit_due() {
+                shared.cv.notify_one();
+            }
+        }
+        Err(e) => {
+            g.failed = Some(e);
+            shared.cv.notify_one();
+        }
+    }
+}
+
+/// How long an importer waits for the peers' answers before it starts anyway (a peer with
+/// its admin space off never answers; zenoh then ends the query at its timeout).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Sets `synced` when it is dropped: when zenoh has delivered the last answer to the query
+/// that owns it, on the receive thread that delivered it, so every data message that
+/// arrives after that answer finds `synced` set.
+struct Synced(Arc<Shared>);
+
+impl Drop for Synced {
+    fn drop(&mut self) {
+        self.0.lock().synced = true;
+        self.0.cv.notify_all();
+    }
+}
+
+/// Waits until the zenoh peers connected now have processed this link's data subscription,
+/// or [`SYNC_TIMEOUT`]; `synced` is set from then on (see the module doc). Every bridge
+/// session serves zenoh's admin space ([`crate::net::NetConfig::open`]); the query goes to
+/// every peer's, behind the subscription's declaration on each connection, and it ends when
+/// the last peer has answered.
+fn sync_routes(session: &zenoh::Session, shared: &Arc<Shared>, stats: &Stats) {
+    // One query per peer, to that peer's admin space only, on a key none of its handlers
+    // serves: it answers with the end of the query alone. (zenoh 1.10's `subscriber/**`
+    // handler replies while it holds the routing tables, which deadlocks against a
+    // declaration on another thread; and a query that matches this session's own admin
+    // space is answered on this thread.)
+    let guard = Arc::new(Synced(Arc::clone(shared)));
+    for zid in session.info().peers_zid().wait() {
+        let g = Arc::clone(&guard);
+        let asked = session
+            .get(format!("@/{zid}/*/zeroipc-bridge/routes"))
+            .target(zenoh::query::QueryTarget::All)
+            .consolidation(zenoh::query::ConsolidationMode::None)
+            .timeout(SYNC_TIMEOUT)
+            .callback(move |_reply| {
+                let _ = &g;
+            })
+            .wait();
+        if let Err(e) = asked {
+            eprintln!(
+                "zeroipc-bridge: querying peer {zid}'s routes failed ({e}); not waiting for it"
+            );
+        }
+    }
+    // The queries hold the guard's other references.
+    drop(guard);
+    let mut g = shared.lock();
+    let deadline = std::time::Instant::now() + SYNC_TIMEOUT + Duration::from_secs(1);
+    while !g.synced {
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            g.synced = true;
+            break;
+        }
+        g = shared
+            .cv
+            .wait_timeout(g, deadline - now)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    if g.early > 0 {
+        eprintln!(
+            "zeroipc-bridge: {}: {} messages that arrived before the routes were settled were \
+             dropped (the link starts after them)",
+            stats.lock().name,
+            g.early
+        );
+    }
+}
+
+/// Runs an import link until the exporter closes the object.
+pub(crate) fn import<T: Pod, S: Sink<T> + Send + Sync + 'static>(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    sink: S,
+) -> Result<()> {
+    let es = std::mem::size_of::<T>();
+    let fixed = cfg
+        .window
+        .unwrap_or_else(|| sink.capacity().max((WINDOW_BYTES / es) as u64))
+        .clamp(1, 1 << 20);
+    let sink = Arc::new(sink);
+    let window = || sink.room().unwrap_or(fixed);
+    let imp = Importer::new(session, cfg, stats, window(), random_id())?;
+    let shared = Arc::new(Shared {
+        inbox: Mutex::new(Inbox {
+            imp,
+            queue: VecDeque::new(),
+            failed: None,
+            started: false,
+            done: false,
+            synced: false,
+            early: 0,
+        }),
+        cv: Condvar::new(),
+        room: Condvar::new(),
+        cap: fixed as usize + 64,
+    });
+    // Room grows as local consumers take items: announce it promptly.
+    let poll = if sink.room().is_some() {
+        Duration::from_millis(5)
+    } else {
+        HEARTBEAT
+    };
+    let (sh, sk) = (Arc::clone(&shared), Arc::clone(&sink));
+    let data = session
+        .declare_subscriber(format!("{}/d", cfg.key()))
+        .callback(move |sample| on_sample::<T>(&sh, &*sk, sample.payload()))
+        .wait()
+        .map_err(Error::zenoh)?;
+    sync_routes(session, &shared, stats);
+    stats.set_state("waiting for the exporter");
+    // The first credit goes out after the subscription is declared (nothing the exporter
+    // sends for it can miss us) and before any item is put in (the callback only queues
+    // until `started`): it tells an exporter that knew this importer id where the local
+    // object stands now (see the restart accounting in docs/BRIDGE.md).
+    let mut g = shared.lock();
+    g.imp.set_position(sink.position());
+    let result = match g.imp.send_credit() {
+        Ok(()) => {
+            g.started = true;
+            run(&shared, g, &*sink, es, poll, window)
+        }
+        Err(e) => Err(e),
+    };
+    shared.lock().done = true;
+    shared.room.notify_all();
+    // Undeclared without the lock held: a callback in progress finishes first.
+    drop(data);
+    result
+}
+
+/// The link thread's loop (entered with the lock held): credit, then the queued messages.
+fn run<'a, T: Pod>(
+    shared: &'a Shared,
+    mut g: MutexGuard<'a, Inbox>,
+    sink: &impl Sink<T>,
+    es: usize,
+    poll: Duration,
+    window: impl Fn() -> u64,
+) -> Result<()> {
+    loop {
+        if let Some(e) = g.failed.take() {
+            return Err(e);
+        }
+        g.imp.set_window(window());
+        if g.imp.credit_due() {
+            // The position goes with the credit; nobody puts items in meanwhile (the
+            // callback waits for the lock, the thread is here).
+            g.imp.set_position(sink.position());
+            g.imp.send_credit()?;
+        }
+        let Some(front) = g.queue.front().cloned() else {
+            g = shared
+                .cv
+                .wait_timeout(g, poll)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            continue;
+        };
+        let bytes = front.to_bytes();
+        let (msg, skip) = match g.imp.accept(&bytes, es)? {
+            Step::Items { msg, skip } => (msg, skip),
+            Step::Skip | Step::Metadata(_) => {
+                g.queue.pop_front();
+                shared.room.notify_one();
+                continue;
+            }
+            Step::Close => {
+                sink.close()?;
+                g.imp.set_position(sink.position());
+                g.imp.closed()?;
+                return Ok(());
+            }
+        };
+        let mut copied = Vec::new();
+        let items = items_of::<T>(
+            msg.payload.get(skip * es..).unwrap_or_default(),
+            &mut copied,
+        );
+        // Blocking put without the lock: the callback only queues while the queue is not
+        // empty, so this thread is the local object's one producer now.
+        drop(g);
+        let n = sink.put_slice(items, HEARTBEAT)?;
+        g = shared.lock();
+        g.imp.record(n as u64, (n * es) as u64);
+        if n == items.len() {
+            g.queue.pop_front();
+            shared.room.notify_one();
+        } else if n == 0 {
+            // Keep the credit heartbeat going while the local object is full.
+            g.imp.set_position(sink.position());
+            g.imp.send_credit()?;
+        }
+    }
+}
