@@ -571,6 +571,33 @@ mod tests {
     }
 
     #[test]
+    fn pace_spin_returns_the_attempt_or_parks_and_a_quick_wake_teaches_the_pace() {
+        let pace = Pace::yielding();
+        // Caught at once: the value, and nothing learnt.
+        match pace.spin(|| Some(5)) {
+            Paced::Done(v) => assert_eq!(v, 5),
+            Paced::Park(_) => panic!("an attempt that succeeds at once does not park"),
+        }
+        assert_eq!(pace.plan(), PAUSE);
+        // Never caught: the spin ends in `Park`; a wait that woke at once (within half the
+        // longest budget) was the peer on our CPU, so the next waits yield. A preemption of
+        // that length between `Park` and `woke` would make the wake look slow: try a few
+        // fresh paces before calling the lesson lost.
+        let learnt = (0..10).any(|_| {
+            let pace = Pace::yielding();
+            match pace.spin(|| None::<()>) {
+                Paced::Park(parking) => parking.woke(),
+                Paced::Done(()) => panic!("an attempt that never succeeds cannot end the spin"),
+            }
+            pace.plan().peer == Peer::Busy
+        });
+        assert!(
+            learnt,
+            "a quick wake after a full spin did not teach the yielding mode"
+        );
+    }
+
+    #[test]
     fn spin_gives_up_after_the_budget() {
         // A condition that never holds: the spin phase ends (it does not hang) after its
         // exponential runs and the budget.
