@@ -15,7 +15,7 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::health::{Health, level_for};
-use crate::layout::{Geometry, OIEB_SIZE};
+use crate::layout::{Geometry, OIEB_SIZE, oieb_offsets as at};
 use crate::liveness::is_process_alive;
 use crate::names::{LOCK_DIR, Names};
 use crate::resources::{map_open_err, peek_oieb, unlink_all};
@@ -61,23 +61,29 @@ impl OiebFields {
             let b = bytes.get(off..off.checked_add(8)?)?;
             Some(u64::from_le_bytes(b.try_into().ok()?))
         };
-        let head: [u8; 8] = bytes.get(0..8)?.try_into().ok()?;
-        let [s0, s1, s2, s3, v0, v1, v2, v3] = head;
+        let word_at = |off: usize| -> Option<[u8; 4]> {
+            bytes.get(off..off.checked_add(4)?)?.try_into().ok()
+        };
         Some(OiebFields {
-            oieb_size: u32::from_le_bytes([s0, s1, s2, s3]),
-            version: [v0, v1, v2, v3],
-            metadata_size: u64_at(0x08)?,
-            metadata_free_bytes: u64_at(0x10)?,
-            metadata_written_bytes: u64_at(0x18)?,
-            payload_size: u64_at(0x20)?,
-            payload_free_bytes: u64_at(0x28)?,
-            payload_write_pos: u64_at(0x30)?,
-            payload_read_pos: u64_at(0x38)?,
-            payload_written_count: u64_at(0x40)?,
-            payload_read_count: u64_at(0x48)?,
-            writer_pid: u64_at(0x50)?,
-            reader_pid: u64_at(0x58)?,
-            reserved: [u64_at(0x60)?, u64_at(0x68)?, u64_at(0x70)?, u64_at(0x78)?],
+            oieb_size: u32::from_le_bytes(word_at(at::OIEB_SIZE)?),
+            version: word_at(at::VERSION)?,
+            metadata_size: u64_at(at::METADATA_SIZE)?,
+            metadata_free_bytes: u64_at(at::METADATA_FREE_BYTES)?,
+            metadata_written_bytes: u64_at(at::METADATA_WRITTEN_BYTES)?,
+            payload_size: u64_at(at::PAYLOAD_SIZE)?,
+            payload_free_bytes: u64_at(at::PAYLOAD_FREE_BYTES)?,
+            payload_write_pos: u64_at(at::PAYLOAD_WRITE_POS)?,
+            payload_read_pos: u64_at(at::PAYLOAD_READ_POS)?,
+            payload_written_count: u64_at(at::PAYLOAD_WRITTEN_COUNT)?,
+            payload_read_count: u64_at(at::PAYLOAD_READ_COUNT)?,
+            writer_pid: u64_at(at::WRITER_PID)?,
+            reader_pid: u64_at(at::READER_PID)?,
+            reserved: [
+                u64_at(at::RESERVED)?,
+                u64_at(at::RESERVED + 8)?,
+                u64_at(at::RESERVED + 16)?,
+                u64_at(at::RESERVED + 24)?,
+            ],
         })
     }
 

@@ -11,6 +11,46 @@ pub const FRAME_HEADER_SIZE: u64 = 16;
 /// Protocol version bytes `01 00 00 00` as a little-endian `u32`.
 pub(crate) const VERSION_1_0_0: u32 = 0x0000_0001;
 
+/// Byte offsets of the OIEB's fields in its 128 bytes (protocol §3.1), for code that reads
+/// or measures a buffer's bytes without this crate's handles (such as [`crate::inspect`]).
+/// The crate's own layout type is asserted against them at compile time.
+///
+/// ```
+/// use zerobuffer::oieb_offsets as at;
+/// assert_eq!(at::PAYLOAD_FREE_BYTES, 0x28);
+/// assert_eq!(at::RESERVED + 32, zerobuffer::OIEB_SIZE as usize);
+/// ```
+pub mod oieb_offsets {
+    /// `oieb_size`.
+    pub const OIEB_SIZE: usize = 0x00;
+    /// `version`.
+    pub const VERSION: usize = 0x04;
+    /// `metadata_size`.
+    pub const METADATA_SIZE: usize = 0x08;
+    /// `metadata_free_bytes`.
+    pub const METADATA_FREE_BYTES: usize = 0x10;
+    /// `metadata_written_bytes`.
+    pub const METADATA_WRITTEN_BYTES: usize = 0x18;
+    /// `payload_size`.
+    pub const PAYLOAD_SIZE: usize = 0x20;
+    /// `payload_free_bytes`.
+    pub const PAYLOAD_FREE_BYTES: usize = 0x28;
+    /// `payload_write_pos`.
+    pub const PAYLOAD_WRITE_POS: usize = 0x30;
+    /// `payload_read_pos`.
+    pub const PAYLOAD_READ_POS: usize = 0x38;
+    /// `payload_written_count`.
+    pub const PAYLOAD_WRITTEN_COUNT: usize = 0x40;
+    /// `payload_read_count`.
+    pub const PAYLOAD_READ_COUNT: usize = 0x48;
+    /// `writer_pid`.
+    pub const WRITER_PID: usize = 0x50;
+    /// `reader_pid`.
+    pub const READER_PID: usize = 0x58;
+    /// `reserved` (four `u64`).
+    pub const RESERVED: usize = 0x60;
+}
+
 /// Operation Info Exchange Block, at offset 0 of the segment.
 ///
 /// Every field is an atomic because another process reads or writes it concurrently. Each
@@ -51,20 +91,20 @@ pub(crate) struct Oieb {
 const _: () = {
     use core::mem::{offset_of, size_of};
     assert!(size_of::<Oieb>() == 128);
-    assert!(offset_of!(Oieb, oieb_size) == 0x00);
-    assert!(offset_of!(Oieb, version) == 0x04);
-    assert!(offset_of!(Oieb, metadata_size) == 0x08);
-    assert!(offset_of!(Oieb, metadata_free_bytes) == 0x10);
-    assert!(offset_of!(Oieb, metadata_written_bytes) == 0x18);
-    assert!(offset_of!(Oieb, payload_size) == 0x20);
-    assert!(offset_of!(Oieb, payload_free_bytes) == 0x28);
-    assert!(offset_of!(Oieb, payload_write_pos) == 0x30);
-    assert!(offset_of!(Oieb, payload_read_pos) == 0x38);
-    assert!(offset_of!(Oieb, payload_written_count) == 0x40);
-    assert!(offset_of!(Oieb, payload_read_count) == 0x48);
-    assert!(offset_of!(Oieb, writer_pid) == 0x50);
-    assert!(offset_of!(Oieb, reader_pid) == 0x58);
-    assert!(offset_of!(Oieb, reserved) == 0x60);
+    assert!(offset_of!(Oieb, oieb_size) == oieb_offsets::OIEB_SIZE);
+    assert!(offset_of!(Oieb, version) == oieb_offsets::VERSION);
+    assert!(offset_of!(Oieb, metadata_size) == oieb_offsets::METADATA_SIZE);
+    assert!(offset_of!(Oieb, metadata_free_bytes) == oieb_offsets::METADATA_FREE_BYTES);
+    assert!(offset_of!(Oieb, metadata_written_bytes) == oieb_offsets::METADATA_WRITTEN_BYTES);
+    assert!(offset_of!(Oieb, payload_size) == oieb_offsets::PAYLOAD_SIZE);
+    assert!(offset_of!(Oieb, payload_free_bytes) == oieb_offsets::PAYLOAD_FREE_BYTES);
+    assert!(offset_of!(Oieb, payload_write_pos) == oieb_offsets::PAYLOAD_WRITE_POS);
+    assert!(offset_of!(Oieb, payload_read_pos) == oieb_offsets::PAYLOAD_READ_POS);
+    assert!(offset_of!(Oieb, payload_written_count) == oieb_offsets::PAYLOAD_WRITTEN_COUNT);
+    assert!(offset_of!(Oieb, payload_read_count) == oieb_offsets::PAYLOAD_READ_COUNT);
+    assert!(offset_of!(Oieb, writer_pid) == oieb_offsets::WRITER_PID);
+    assert!(offset_of!(Oieb, reader_pid) == oieb_offsets::READER_PID);
+    assert!(offset_of!(Oieb, reserved) == oieb_offsets::RESERVED);
     assert!(size_of::<Oieb>() as u64 == OIEB_SIZE);
 };
 

@@ -49,7 +49,7 @@ pub use duplex::{DuplexClient, DuplexServer, Handler, ServerStats};
 pub use error::{Error, Result};
 pub use health::{Health, HealthLevel, level_for};
 pub use inspect::{BufferSnapshot, OiebFields, StaleBuffer, inspect, inspect_file, scan_stale};
-pub use layout::{FRAME_HEADER_SIZE, OIEB_SIZE};
+pub use layout::{FRAME_HEADER_SIZE, OIEB_SIZE, oieb_offsets};
 pub use liveness::is_process_alive;
 pub use names::{LOCK_DIR, MAX_NAME_LEN, validate_name};
 pub use reader::{

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use zeroipc_format::atomic::shared::AtomicU32;
-use zeroipc_sync::backoff::{Pace, Peer, Spun};
+use zeroipc_sync::backoff::{Pace, Paced, Peer};
 use zeroipc_sync::futex;
 
 /// The hardware 32-bit atomic that `Region` hands out (a futex word).
@@ -69,17 +69,11 @@ pub(crate) fn paced_wait<R>(
     mut attempt: impl FnMut() -> crate::Result<Option<R>>,
     park_loop: impl FnOnce(&mut dyn FnMut() -> crate::Result<Option<R>>) -> crate::Result<R>,
 ) -> crate::Result<R> {
-    let plan = pace.plan();
-    match zeroipc_sync::backoff::spin_until(plan.peer, plan.timed, || attempt().transpose()) {
-        Spun::Early(r) => r,
-        Spun::Late(r) => {
-            pace.learn(plan, None);
-            r
-        }
-        Spun::Park => {
-            let since = Instant::now();
+    match pace.spin(|| attempt().transpose()) {
+        Paced::Done(r) => r,
+        Paced::Park(parking) => {
             let r = park_loop(&mut attempt)?;
-            pace.learn(plan, Some(since.elapsed()));
+            parking.woke();
             Ok(r)
         }
     }

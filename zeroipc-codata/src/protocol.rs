@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use zeroipc_format::atomic::{Ordering, Word32, fence};
 
 use crate::common;
-use zeroipc_sync::backoff::{Pace, Plan, Spun};
+use zeroipc_sync::backoff::{Pace, Paced, Parking};
 
 /// A 32-bit word of a layout: the atomic operations the protocols need, plus sleeping on it
 /// (while it holds an expected value, at most a slice) and waking every sleeper.
@@ -142,43 +142,17 @@ fn spin_until(mut done: impl FnMut() -> crate::Result<bool>) -> crate::Result<bo
     Ok(common::spin(|| Ok(done()?.then_some(())))?.is_some())
 }
 
-/// A rendezvous wait that got past its busy phase and parks: what its handle's [`Pace`]
-/// learns once it ends.
-struct Parked<'a> {
-    pace: &'a Pace,
-    plan: Plan,
-    since: Instant,
-}
-
-impl Parked<'_> {
-    fn learn(self) {
-        self.pace.learn(self.plan, Some(self.since.elapsed()));
-    }
-}
-
 /// The busy phase of the rendezvous waits for the other party (the take, the offer), paced
 /// by the handle's `pace`: every hand-off is a round trip, so when the two processes share a
 /// CPU each one must yield to the other rather than spin (see `zeroipc_sync::backoff::Pace`).
-/// `Ok(None)`: `done` held; `Ok(Some(p))`: register and park, then `p.learn()` on success.
-fn spin_paced<'a>(
-    pace: &'a Pace,
+/// `Ok(None)`: `done` held; `Ok(Some(p))`: register and park, then `p.woke()` on success.
+fn spin_paced(
+    pace: &Pace,
     mut done: impl FnMut() -> crate::Result<bool>,
-) -> crate::Result<Option<Parked<'a>>> {
-    let plan = pace.plan();
-    match zeroipc_sync::backoff::spin_until(plan.peer, plan.timed, || {
-        done().map(|d| d.then_some(())).transpose()
-    }) {
-        Spun::Early(r) => r.map(|()| None),
-        Spun::Late(r) => {
-            r?;
-            pace.learn(plan, None);
-            Ok(None)
-        }
-        Spun::Park => Ok(Some(Parked {
-            pace,
-            plan,
-            since: Instant::now(),
-        })),
+) -> crate::Result<Option<Parking<'_>>> {
+    match pace.spin(|| done().map(|d| d.then_some(())).transpose()) {
+        Paced::Done(r) => r.map(|()| None),
+        Paced::Park(parking) => Ok(Some(parking)),
     }
 }
 
@@ -236,7 +210,7 @@ pub(crate) fn rendezvous_send<T, S: Slot<T>>(
         let (w, _, consumed) = slot.flags()?;
         if consumed == 1 {
             if let Some(p) = parked.take() {
-                p.learn();
+                p.woke();
             }
             return Ok(());
         }
@@ -302,7 +276,7 @@ pub(crate) fn rendezvous_recv<T, S: Slot<T>>(
         let (w, _, _) = slot.flags()?;
         if let Some(v) = rendezvous_take(slot)? {
             if let Some(p) = parked.take() {
-                p.learn();
+                p.woke();
             }
             return Ok(Some(Some(v)));
         }

@@ -95,13 +95,11 @@ pub(crate) mod model {
         }
 
         fn cell(&self, i: usize) -> Result<&UnsafeCell<T>, zeroipc_format::Error> {
-            self.cells
-                .get(i)
-                .ok_or_else(|| zeroipc_format::Error::OutOfBounds {
-                    offset: i,
-                    len: 1,
-                    region_len: self.cells.len(),
-                })
+            self.cells.get(i).ok_or(zeroipc_format::Error::OutOfBounds {
+                offset: i,
+                len: 1,
+                region_len: self.cells.len(),
+            })
         }
     }
 

@@ -67,6 +67,10 @@ impl QueueModel {
     }
 }
 
+/// A model operation's slot stayed busy past the bound on its waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
 /// Stack core over loom storage.
 pub struct StackModel {
     top: AtomicU32,
@@ -94,12 +98,12 @@ impl StackModel {
         }
     }
     /// `Ok(true)` pushed, `Ok(false)` full, `Err` slot busy past the bound.
-    pub fn push(&self, v: u64) -> Result<bool, ()> {
-        self.core().push(v).map_err(|_| ())
+    pub fn push(&self, v: u64) -> Result<bool, Busy> {
+        self.core().push(v).map_err(|_| Busy)
     }
     /// `Ok(Some)` popped, `Ok(None)` empty, `Err` slot busy past the bound.
-    pub fn pop(&self) -> Result<Option<u64>, ()> {
-        self.core().pop().map_err(|_| ())
+    pub fn pop(&self) -> Result<Option<u64>, Busy> {
+        self.core().pop().map_err(|_| Busy)
     }
 }
 

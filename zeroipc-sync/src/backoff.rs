@@ -270,6 +270,42 @@ impl Pace {
         }
     }
 
+    /// The spin phase of one wait, paced by this handle's lessons: [`Pace::plan`], then
+    /// [`spin_until`], learning at once when the timed phase caught the hand-off.
+    /// [`Paced::Park`] means register and park; call [`Parking::woke`] once the parked wait
+    /// succeeded, so that the pace learns how long it slept.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use zeroipc_sync::backoff::{Pace, Paced};
+    ///
+    /// let pace = Pace::yielding();
+    /// let word = AtomicU32::new(1);
+    /// match pace.spin(|| (word.load(Ordering::Acquire) == 1).then_some(7)) {
+    ///     Paced::Done(v) => assert_eq!(v, 7),
+    ///     Paced::Park(parking) => {
+    ///         // register as a waiter, sleep on the word until the condition holds, then:
+    ///         parking.woke();
+    ///     }
+    /// }
+    /// ```
+    pub fn spin<R>(&self, attempt: impl FnMut() -> Option<R>) -> Paced<'_, R> {
+        let plan = self.plan();
+        match spin_until(plan.peer, plan.timed, attempt) {
+            Spun::Early(r) => Paced::Done(r),
+            Spun::Late(r) => {
+                self.learn(plan, None);
+                Paced::Done(r)
+            }
+            Spun::Park => Paced::Park(Parking {
+                pace: self,
+                plan,
+                since: Instant::now(),
+            }),
+        }
+    }
+
     /// After a wait that got past the exponential phase: its `plan`, and how long it slept
     /// (`None`: it ended in the timed phase).
     pub fn learn(&self, plan: Plan, parked: Option<Duration>) {
@@ -300,6 +336,32 @@ impl Pace {
             _ => v.wrapping_add(1).max(1),
         };
         self.state.store(next, Ordering::Relaxed);
+    }
+}
+
+/// How a paced spin phase ([`Pace::spin`]) ended.
+#[derive(Debug)]
+#[must_use = "a `Park` must be followed by a parked wait"]
+pub enum Paced<'a, R> {
+    /// The attempt succeeded while spinning (the pace has learnt from it already).
+    Done(R),
+    /// The spin phase is over: register and park.
+    Park(Parking<'a>),
+}
+
+/// A paced wait that parks: tells its [`Pace`] how long it slept once it succeeded.
+#[derive(Debug)]
+pub struct Parking<'a> {
+    pace: &'a Pace,
+    plan: Plan,
+    since: Instant,
+}
+
+impl Parking<'_> {
+    /// The parked wait succeeded: the pace learns how long it slept ([`Pace::learn`]). A
+    /// wait that timed out or failed is dropped without calling this, and teaches nothing.
+    pub fn woke(self) {
+        self.pace.learn(self.plan, Some(self.since.elapsed()));
     }
 }
 
@@ -506,6 +568,33 @@ mod tests {
         let d = Pace::default();
         d.learn_with(PAUSE, woke, budget);
         assert_eq!(d.plan(), PAUSE);
+    }
+
+    #[test]
+    fn pace_spin_returns_the_attempt_or_parks_and_a_quick_wake_teaches_the_pace() {
+        let pace = Pace::yielding();
+        // Caught at once: the value, and nothing learnt.
+        match pace.spin(|| Some(5)) {
+            Paced::Done(v) => assert_eq!(v, 5),
+            Paced::Park(_) => panic!("an attempt that succeeds at once does not park"),
+        }
+        assert_eq!(pace.plan(), PAUSE);
+        // Never caught: the spin ends in `Park`; a wait that woke at once (within half the
+        // longest budget) was the peer on our CPU, so the next waits yield. A preemption of
+        // that length between `Park` and `woke` would make the wake look slow: try a few
+        // fresh paces before calling the lesson lost.
+        let learnt = (0..10).any(|_| {
+            let pace = Pace::yielding();
+            match pace.spin(|| None::<()>) {
+                Paced::Park(parking) => parking.woke(),
+                Paced::Done(()) => panic!("an attempt that never succeeds cannot end the spin"),
+            }
+            pace.plan().peer == Peer::Busy
+        });
+        assert!(
+            learnt,
+            "a quick wake after a full spin did not teach the yielding mode"
+        );
     }
 
     #[test]

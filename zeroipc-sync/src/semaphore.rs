@@ -7,7 +7,7 @@ use zeroipc_format::Error as FormatError;
 use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{Entry, Region, Segment};
 
-use crate::backoff::{self, Pace, Peer, Plan, Spun};
+use crate::backoff::{self, Pace, Paced};
 use crate::common::{load_i32, region};
 use crate::error::{Error, Result};
 use crate::futex::{self, Word};
@@ -53,26 +53,18 @@ pub(crate) fn acquire_paced<W: Word + ?Sized>(
     if try_take(count, Ordering::Acquire).is_ok() {
         return true;
     }
-    let plan = pace.map_or(
-        Plan {
-            peer: Peer::MayBeIdle,
-            timed: true,
+    let parking = match pace {
+        Some(p) => match p.spin(|| try_take(count, Ordering::Relaxed).ok()) {
+            Paced::Done(()) => return true,
+            Paced::Park(parking) => Some(parking),
         },
-        Pace::plan,
-    );
-    match backoff::spin_until(plan.peer, plan.timed, || {
-        try_take(count, Ordering::Relaxed).ok()
-    }) {
-        Spun::Early(()) => return true,
-        Spun::Late(()) => {
-            if let Some(p) = pace {
-                p.learn(plan, None);
+        None => {
+            if backoff::spin(|| try_take(count, Ordering::Relaxed).ok()).is_some() {
+                return true;
             }
-            return true;
+            None
         }
-        Spun::Park => {}
-    }
-    let since = Instant::now();
+    };
     // Store–load handshake with `release` (SeqCst RMW, SeqCst fence, then load on both
     // sides): either the releaser sees us in `waiting` and wakes us, or we see its increment
     // of `count` before sleeping. The fences make the argument hold in the C++ model as loom
@@ -82,8 +74,8 @@ pub(crate) fn acquire_paced<W: Word + ?Sized>(
     fence(Ordering::SeqCst);
     let got = futex::wait_for(count, deadline, || try_take(count, Ordering::SeqCst)).is_some();
     waiting.fetch_sub(1, Ordering::Relaxed);
-    if let (true, Some(p)) = (got, pace) {
-        p.learn(plan, Some(since.elapsed()));
+    if let (true, Some(p)) = (got, parking) {
+        p.woke();
     }
     got
 }

@@ -20,16 +20,17 @@
 
 use std::time::Instant;
 
+use zerobuffer::oieb_offsets;
 use zeroipc_format::atomic::Ordering;
 
 use crate::harness::{Backoff, open, raw, region, segment, spawn, wait_ok};
 
-/// Byte offsets inside the 128-byte OIEB (ZEROBUFFER-PROTOCOL §3.1).
-const FREE: usize = 0x28;
-const WRITE_POS: usize = 0x30;
-const READ_POS: usize = 0x38;
-const WRITTEN: usize = 0x40;
-const READ: usize = 0x48;
+/// Byte offsets inside the 128-byte OIEB (ZEROBUFFER-PROTOCOL §3.1), from `zerobuffer`.
+const FREE: usize = oieb_offsets::PAYLOAD_FREE_BYTES;
+const WRITE_POS: usize = oieb_offsets::PAYLOAD_WRITE_POS;
+const READ_POS: usize = oieb_offsets::PAYLOAD_READ_POS;
+const WRITTEN: usize = oieb_offsets::PAYLOAD_WRITTEN_COUNT;
+const READ: usize = oieb_offsets::PAYLOAD_READ_COUNT;
 /// The two semaphores' words, a line each after the OIEB.
 const SEM_W: usize = 128;
 const SEM_R: usize = 192;

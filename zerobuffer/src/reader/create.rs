@@ -123,10 +123,8 @@ impl Reader {
     /// [`Error::InvalidArgument`] for unusable sizes.
     #[cfg(zeroipc_loom)]
     pub fn loom_pair(config: BufferConfig) -> Result<(Reader, crate::Writer)> {
-        let m =
-            round_up_64(config.metadata_size).ok_or_else(|| Error::InvalidArgument("metadata"))?;
-        let p =
-            round_up_64(config.payload_size).ok_or_else(|| Error::InvalidArgument("payload"))?;
+        let m = round_up_64(config.metadata_size).ok_or(Error::InvalidArgument("metadata"))?;
+        let p = round_up_64(config.payload_size).ok_or(Error::InvalidArgument("payload"))?;
         let geo = Geometry::new(m, p)?;
         let total = usize::try_from(geo.total).map_err(|_| Error::InvalidArgument("size"))?;
         let pid = u64::from(std::process::id());

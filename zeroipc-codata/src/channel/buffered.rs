@@ -59,10 +59,25 @@ impl<T: Pod> Channel<T> {
         Ok(n)
     }
 
+    /// Whether a buffered channel has a slot claimed by another process but not yet
+    /// published (`recv`: the queue's counters show an element that a receive could not
+    /// take; `!recv`: they show room that a send could not claim). The queue's counter moved
+    /// at the claim, before the value could be taken, so a waiter must re-check by time.
+    pub(crate) fn in_flight(&self, recv: bool) -> bool {
+        match &self.inner.kind {
+            Kind::Buffered { queue, .. } => queue
+                .len()
+                .is_ok_and(|n| if recv { n > 0 } else { n < queue.capacity() }),
+            Kind::Unbuffered { .. } => false,
+        }
+    }
+
     /// After a pop freed slots: wakes senders sleeping on a full buffer, if any registered.
     pub(super) fn wake_senders(&self, qwords: &AtomicWords) -> Result<()> {
-        // Store-load handshake with a sender's SeqCst registration (spec D5).
-        fence(Ordering::SeqCst);
+        // Store-load handshake with a sender's SeqCst registration (spec D5): the pop's
+        // SeqCst claim of `head`, then this SeqCst load. Either we see the registration, or
+        // the sender's SeqCst load of `head` saw the claim and it does not sleep while the
+        // slot is still being emptied (`buffered_block_send`).
         if self.word(ChannelHeader::W_SENDERS)?.load(Ordering::SeqCst) > 0 {
             common::wake_all(Self::q_word(qwords, 0, &self.inner.name)?);
         }
@@ -85,9 +100,11 @@ impl<T: Pod> Channel<T> {
         qwords: &AtomicWords,
         position: u32,
     ) -> Result<()> {
-        // Store-load handshake with a receiver's SeqCst registration (spec D5): either we see
-        // the registration or its poll sees our element.
-        fence(Ordering::SeqCst);
+        // Store-load handshake with a receiver's SeqCst registration (spec D5): the push's
+        // SeqCst claim of `tail` (the queue's CAS), then this SeqCst load, with no fence in
+        // between (an `mfence` was a third of a `send`). Either we see the registration, or
+        // the receiver's SeqCst load of `tail` saw our claim and it does not sleep while the
+        // claimed slot is unpublished (`buffered_block_recv`).
         if self
             .word(ChannelHeader::W_RECEIVERS)?
             .load(Ordering::SeqCst)
@@ -131,6 +148,7 @@ impl<T: Pod> Channel<T> {
         let head = Self::q_word(qwords, 0, &self.inner.name)?;
         let _waiting = Waiting::register(self.word(ChannelHeader::W_SENDERS)?);
         let since = Instant::now();
+        let mut in_flight = InFlight::default();
         loop {
             let seen = head.load(Ordering::SeqCst);
             if attempt()? {
@@ -142,6 +160,9 @@ impl<T: Pod> Channel<T> {
                     what: "room in a channel",
                 });
             };
+            if in_flight.wait(|| self.in_flight(false)) {
+                continue;
+            }
             common::park(head, seen, s);
         }
     }
@@ -161,6 +182,7 @@ impl<T: Pod> Channel<T> {
             let word = self.recv_word()?;
             let _waiting = Waiting::register(self.word(ChannelHeader::W_RECEIVERS)?);
             let since = Instant::now();
+            let mut in_flight = InFlight::default();
             loop {
                 let seen = word.load(Ordering::SeqCst);
                 if let Some(r) = poll()? {
@@ -179,8 +201,37 @@ impl<T: Pod> Channel<T> {
                         what: "a value on a channel",
                     });
                 };
+                if in_flight.wait(|| self.in_flight(true)) {
+                    continue;
+                }
                 common::park(word, seen, s);
             }
         })
+    }
+}
+
+/// A blocked caller's handling of a queue position that another process has claimed but not
+/// yet published (a push) or emptied (a pop). The claimer decides whether to wake anyone
+/// from the waiter counter it loads right after its claim, so it may have missed a waiter
+/// that registered meanwhile; such a waiter sees the claim and, instead of sleeping, yields
+/// its CPU (to the claimer, if they share it) and polls again. A claim that stays
+/// unfinished for [`InFlight::LIMIT`] polls (its process died or is stopped) gets the
+/// ordinary sleep in slices, as any slot changed without a wake-up.
+#[derive(Default)]
+pub(super) struct InFlight(u32);
+
+impl InFlight {
+    /// Polls of one wait that may yield for a claim in flight.
+    const LIMIT: u32 = 1000;
+
+    /// Whether to poll again now instead of sleeping: `claimed` says the queue shows a claim
+    /// that the failed attempt could not use yet.
+    pub(super) fn wait(&mut self, claimed: impl FnOnce() -> bool) -> bool {
+        if self.0 >= Self::LIMIT || !claimed() {
+            return false;
+        }
+        self.0 += 1;
+        std::thread::yield_now();
+        true
     }
 }

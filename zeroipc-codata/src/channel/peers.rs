@@ -153,19 +153,6 @@ impl<T: Pod> Channel<T> {
         }
     }
 
-    /// Whether a buffered channel has a slot claimed by another process but not yet
-    /// published (`recv`: the queue's counters show an element that a receive could not
-    /// take; `!recv`: they show room that a send could not claim). The queue's counter moved
-    /// at the claim, before the value could be taken, so a waiter must re-check by time.
-    pub(crate) fn in_flight(&self, recv: bool) -> bool {
-        match &self.inner.kind {
-            Kind::Buffered { queue, .. } => queue
-                .len()
-                .is_ok_and(|n| if recv { n > 0 } else { n < queue.capacity() }),
-            Kind::Unbuffered { .. } => false,
-        }
-    }
-
     /// The header region (the async waits read its `closed` flag on every sweep).
     pub(crate) fn header_region(&self) -> Region {
         self.inner.header.clone()

@@ -56,6 +56,7 @@ impl<T: Pod> Channel<T> {
             guards.push(Waiting::register(c.word(ChannelHeader::W_RECEIVERS)?));
         }
         let mut turn = 0usize;
+        let mut in_flight = super::buffered::InFlight::default();
         loop {
             let mut open = None;
             let n = channels.len();
@@ -81,7 +82,9 @@ impl<T: Pod> Channel<T> {
                     what: "a value on any channel",
                 });
             };
-            if let Some(c) = channels.get(i) {
+            if let Some(c) = channels.get(i)
+                && !in_flight.wait(|| c.in_flight(true))
+            {
                 common::park(c.recv_word()?, seen, slice);
             }
             turn = turn.wrapping_add(1);

@@ -234,3 +234,43 @@ fn future_setter_killed_after_claiming_getters_time_out() {
     assert!(matches!(f.set_value(1), Err(Error::AlreadySet { .. })));
     assert_eq!(f.waiters().unwrap(), 0, "timed-out getters unregistered");
 }
+
+/// A producer (consumer) SIGKILLed between claiming a queue position and publishing
+/// (emptying) its slot leaves the claim behind: the queue's `tail` (`head`) moved, the slot
+/// did not. Waiters that see such a claim poll again instead of sleeping, since the claimer
+/// decides on wake-ups right after its claim (docs/SPECIFICATION.md, "Channel waits"); a
+/// claim that never completes must still end their timed waits with `Timeout`, not a hang or
+/// a corruption error. The claims are made here by hand on the queue's counters, as the dead
+/// peer left them.
+#[test]
+fn channel_claim_left_by_a_killed_peer_ends_timed_waits_with_timeout() {
+    use zeroipc_structures::layout::QueueHeader;
+    let (seg, _guard, _) = segment("cm_claim", 1 << 20);
+    let c = Channel::<u64>::create(&seg, "c", 2).unwrap();
+    let queue = raw(&seg, "c_buffer");
+    let counter = |at: usize| queue.atomic_u32(at).unwrap();
+
+    // A producer claimed position 0 and died before publishing it.
+    counter(QueueHeader::TAIL).fetch_add(1, Ordering::SeqCst);
+    let r = bounded("recv over a dead claim", || {
+        c.recv_timeout(Duration::from_millis(50))
+    });
+    assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+
+    // A fresh channel: two values fill it, then a consumer claims the first and dies before
+    // emptying its slot; a sender waiting for room must time out.
+    let c = Channel::<u64>::create(&seg, "d", 2).unwrap();
+    let queue = raw(&seg, "d_buffer");
+    c.send(1).unwrap();
+    c.send(2).unwrap();
+    queue
+        .atomic_u32(QueueHeader::HEAD)
+        .unwrap()
+        .fetch_add(1, Ordering::SeqCst);
+    let r = bounded("send over a dead claim", || {
+        c.send_timeout(3, Duration::from_millis(50))
+    });
+    assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+    // The value behind the dead claim is still delivered.
+    assert_eq!(c.recv_timeout(BOUND).unwrap(), Some(2));
+}

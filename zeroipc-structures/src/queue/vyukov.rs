@@ -143,6 +143,13 @@ impl<W: Word32, S> Core<'_, W, S> {
 
     /// Vyukov enqueue from position `t` (see [`Core::find_push`]). `Ok(Some(next))` with
     /// the position after the one claimed, `Ok(None)` when full.
+    ///
+    /// The claim of a position (the CAS of `tail`, and of `head` in the pops) is `SeqCst`,
+    /// so that a caller that then makes a `SeqCst` load of a waiter counter runs one half of
+    /// a store-load handshake without a fence: a waiter that registers (`SeqCst` RMW) and
+    /// then loads the counter word (`SeqCst`) either is seen by the claimer's load, or sees
+    /// the claim, and then must not sleep until the claimed slot is published (codata's
+    /// buffered channel does this). On x86 the CAS is the same instruction either way.
     #[inline]
     pub fn push_from<T>(&self, t: u32, guessed: bool, value: T) -> Result<Option<u32>, Fault>
     where
@@ -151,10 +158,13 @@ impl<W: Word32, S> Core<'_, W, S> {
         let mask = self.capacity - 1;
         let mut found = self.find_push(t, guessed)?;
         while let Some(t) = found {
+            // SeqCst (a plain locked CAS on x86, as Relaxed): the claim is the producer's
+            // half of the store-load handshake with waiters that a channel built on this
+            // queue runs (see `Core::push_from`'s docs).
             match self.tail.compare_exchange_weak(
                 t,
                 t.wrapping_add(1),
-                Ordering::Relaxed,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
@@ -191,10 +201,11 @@ impl<W: Word32, S> Core<'_, W, S> {
         let mut found = self.find_push(t, guessed)?;
         while let Some(t) = found {
             let run = self.run_len(t, want, 0)?;
+            // SeqCst: as in `push_from`.
             match self.tail.compare_exchange_weak(
                 t,
                 t.wrapping_add(run),
-                Ordering::Relaxed,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
@@ -225,10 +236,11 @@ impl<W: Word32, S> Core<'_, W, S> {
         let mask = self.capacity - 1;
         let mut found = self.find_pop(h, guessed)?;
         while let Some(h) = found {
+            // SeqCst: as in `push_from`, for waiters on room.
             match self.head.compare_exchange_weak(
                 h,
                 h.wrapping_add(1),
-                Ordering::Relaxed,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
@@ -262,10 +274,11 @@ impl<W: Word32, S> Core<'_, W, S> {
         let mut found = self.find_pop(h, guessed)?;
         while let Some(h) = found {
             let run = self.run_len(h, want, 1)?;
+            // SeqCst: as in `push_from`.
             match self.head.compare_exchange_weak(
                 h,
                 h.wrapping_add(run),
-                Ordering::Relaxed,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {

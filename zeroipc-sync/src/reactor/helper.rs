@@ -148,12 +148,9 @@ impl Reg {
     /// of shared memory are usually cold, and independent loads let the CPU wait for
     /// several pending waits' misses at once.
     fn ready(&self, now: Instant, due: bool) -> bool {
-        let changed = match &self.word {
-            // SeqCst: as in `Entry::ready`.
-            Some(v) => v
-                .first()
-                .is_none_or(|w| w.load(Ordering::SeqCst) != self.expected),
-            None => self.entry.word_changed(),
+        let word = match &self.word {
+            Some(v) => v.first(),
+            None => self.entry.word.word(),
         };
         let flagged = match &self.flag {
             // Acquire: pairs with the closer's release store; a byte that cannot be read
@@ -163,8 +160,33 @@ impl Reg {
                 .map_or(true, |b| b.load(Ordering::Acquire) != 0),
             None => self.entry.word.flagged(),
         };
-        changed | flagged | (due && self.repoll_at.is_some_and(|t| now >= t))
+        ready(
+            differs(word, self.expected),
+            flagged,
+            self.repoll_at,
+            now,
+            due,
+        )
     }
+}
+
+/// Whether a wait's word no longer holds `expected` or cannot be reached (`None`).
+fn differs(word: Option<&AtomicU32>, expected: u32) -> bool {
+    // SeqCst: the word was published by a peer's RMW; the future re-reads it anyway.
+    word.is_none_or(|w| w.load(Ordering::SeqCst) != expected)
+}
+
+/// The rule by which a wait fires without a kernel wake: its word `changed` (or cannot be
+/// reached), its word's owner `flagged` a condition the value does not show, or (with
+/// `due`) its re-poll time came. Both readings are taken before the rule combines them.
+fn ready(
+    changed: bool,
+    flagged: bool,
+    repoll_at: Option<Instant>,
+    now: Instant,
+    due: bool,
+) -> bool {
+    changed | flagged | (due && repoll_at.is_some_and(|t| now >= t))
 }
 
 /// A helper's registrations, with what its sleep depends on.
@@ -416,21 +438,15 @@ fn sleep(
 }
 
 impl Entry {
-    /// Whether the entry's word no longer holds `expected` or cannot be reached.
-    fn word_changed(&self) -> bool {
-        // SeqCst: the word was published by a peer's RMW; the future re-reads it anyway.
-        self.word
-            .word()
-            .is_none_or(|w| w.load(Ordering::SeqCst) != self.expected)
-    }
-
-    /// Whether the entry should fire without a kernel wake: its word changed or cannot be
-    /// reached, its word's owner flags a condition the value does not show, or (with `due`)
-    /// its re-poll time came.
+    /// [`ready`], read through the word's owner (the helper's check after a wake-up).
     fn ready(&self, now: Instant, due: bool) -> bool {
-        self.word_changed()
-            || self.word.flagged()
-            || (due && self.repoll_at.is_some_and(|t| now >= t))
+        ready(
+            differs(self.word.word(), self.expected),
+            self.word.flagged(),
+            self.repoll_at,
+            now,
+            due,
+        )
     }
 }
 
