@@ -6,7 +6,10 @@
 
 use std::time::{Duration, Instant};
 
+use zeroipc_format::atomic::Ordering;
 use zeroipc_format::atomic::shared::AtomicU32;
+
+use crate::protocol::Registered;
 use zeroipc_sync::backoff::{Pace, Paced, Peer};
 use zeroipc_sync::futex;
 
@@ -36,6 +39,34 @@ pub(crate) fn short_slice(deadline: Option<Instant>) -> Option<Duration> {
 pub(crate) fn park(word: &AtomicU32, expected: u32, slice: Duration) {
     if futex::wait(word, expected, Some(slice)).is_err() {
         std::thread::sleep(slice);
+    }
+}
+
+/// The parked phase of a blocking wait: registered in `waiting` while it lasts (where the
+/// layout has such a counter), it polls `poll` and sleeps in slices on `word`, from the value
+/// seen before each poll (without a word, for the slice, at most [`futex::SLICE`]), until
+/// `poll` gives a result or `deadline` passes (`Error::Timeout { what }`).
+pub(crate) fn park_until<R>(
+    waiting: Option<&HwU32>,
+    word: Option<&HwU32>,
+    deadline: Option<Instant>,
+    what: &'static str,
+    mut poll: impl FnMut() -> crate::Result<Option<R>>,
+) -> crate::Result<R> {
+    let _registered = waiting.map(Registered::new);
+    let since = Instant::now();
+    loop {
+        let seen = word.map(|w| w.load(Ordering::SeqCst));
+        if let Some(r) = poll()? {
+            return Ok(r);
+        }
+        let Some(slice) = next_slice(deadline, since) else {
+            return Err(crate::Error::Timeout { what });
+        };
+        match (word, seen) {
+            (Some(w), Some(s)) => park(w, s, slice),
+            _ => std::thread::sleep(slice.min(futex::SLICE)),
+        }
     }
 }
 

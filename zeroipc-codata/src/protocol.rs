@@ -116,13 +116,14 @@ impl From<crate::Error> for SendStop {
     }
 }
 
-/// Decrements a waiter counter on drop.
-struct Registered<'a, W: Word>(&'a W);
+/// A registration in a waiter counter of the layout (the blocking and the rendezvous waits
+/// alike): counted on creation, then a SeqCst fence; uncounted on drop.
+pub(crate) struct Registered<'a, W: Word>(&'a W);
 
 impl<'a, W: Word> Registered<'a, W> {
     /// Registers, then a SeqCst fence: the store-load handshake with the waker's
     /// store, fence, counter load (spec D5; loom needs the fences to see it).
-    fn new(w: &'a W) -> Self {
+    pub(crate) fn new(w: &'a W) -> Self {
         w.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         Self(w)

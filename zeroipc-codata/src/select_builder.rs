@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
 
-use crate::channel::{Channel, Waiting};
+use crate::channel::{Channel, Registered};
 use crate::common::{self, HwU32};
 use crate::error::{Error, Result, TrySendError};
 
@@ -279,9 +279,9 @@ impl<'a, R> Select<'a, R> {
         for (_, arm) in &self.arms {
             words.push(arm.words()?);
         }
-        let _registered: Vec<Waiting<'_>> = words
+        let _registered: Vec<Registered<'_, crate::common::HwU32>> = words
             .iter()
-            .map(|(_, waiters)| Waiting::register(waiters))
+            .map(|(_, waiters)| Registered::new(*waiters))
             .collect();
         let mut turn = 0usize;
         loop {

@@ -146,7 +146,7 @@ impl<T: Pod> Channel<T> {
             return Ok(());
         }
         let head = Self::q_word(qwords, 0, &self.inner.name)?;
-        let _waiting = Waiting::register(self.word(ChannelHeader::W_SENDERS)?);
+        let _waiting = Registered::new(self.word(ChannelHeader::W_SENDERS)?);
         let since = Instant::now();
         let mut in_flight = InFlight::default();
         loop {
@@ -180,7 +180,7 @@ impl<T: Pod> Channel<T> {
     ) -> Result<Option<R>> {
         common::paced_wait(&self.inner.recv_pace, poll, |poll| {
             let word = self.recv_word()?;
-            let _waiting = Waiting::register(self.word(ChannelHeader::W_RECEIVERS)?);
+            let _waiting = Registered::new(self.word(ChannelHeader::W_RECEIVERS)?);
             let since = Instant::now();
             let mut in_flight = InFlight::default();
             loop {

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use zeroipc_format::Error as FormatError;
 
 use bytemuck::Pod;
-use zeroipc_format::atomic::{Ordering, fence};
+use zeroipc_format::atomic::Ordering;
 use zeroipc_format::{AtomicWords, Region, Segment};
 use zeroipc_structures::{PushError, Queue};
 
@@ -119,23 +119,7 @@ pub struct Channel<T> {
 
 crate::common::shared_handle!(Channel);
 
-/// Decrements a waiter counter on drop.
-pub(crate) struct Waiting<'a>(&'a HwU32);
-
-impl<'a> Waiting<'a> {
-    pub(crate) fn register(w: &'a HwU32) -> Self {
-        w.fetch_add(1, Ordering::SeqCst);
-        // Store-load handshake with the waker's push/pop, fence, counter load (spec D5).
-        fence(Ordering::SeqCst);
-        Self(w)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+pub(crate) use crate::protocol::Registered;
 
 /// What a blocked caller checks once per slice besides its own condition.
 type Abort<'a> = &'a dyn Fn() -> Result<()>;

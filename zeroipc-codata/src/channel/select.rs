@@ -53,7 +53,7 @@ impl<T: Pod> Channel<T> {
         let deadline = common::deadline_after(timeout);
         let mut guards = Vec::with_capacity(channels.len());
         for c in channels {
-            guards.push(Waiting::register(c.word(ChannelHeader::W_RECEIVERS)?));
+            guards.push(Registered::new(c.word(ChannelHeader::W_RECEIVERS)?));
         }
         let mut turn = 0usize;
         let mut in_flight = super::buffered::InFlight::default();

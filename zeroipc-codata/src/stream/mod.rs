@@ -519,33 +519,13 @@ impl<T: Pod> Stream<T> {
         if let Some(n) = common::spin_for_room(|| attempt(false))? {
             return Ok(n);
         }
-        let prod = self.subs_u32(SubsHeader::PROD_WAITING)?;
-        let progress = self.subs_u32(SubsHeader::PROGRESS)?;
-        if let Some(p) = prod {
-            p.fetch_add(1, Ordering::SeqCst);
-        }
-        let since = Instant::now();
-        let result = loop {
-            let seen = progress.map(|p| p.load(Ordering::SeqCst));
-            match attempt(true) {
-                Ok(Some(n)) => break Ok(n),
-                Ok(None) => {}
-                Err(e) => break Err(e),
-            }
-            let Some(slice) = common::next_slice(deadline, since) else {
-                break Err(Error::Timeout {
-                    what: "room in a stream",
-                });
-            };
-            match (progress, seen) {
-                (Some(p), Some(s)) => common::park(p, s, slice),
-                _ => std::thread::sleep(slice.min(zeroipc_sync::futex::SLICE)),
-            }
-        };
-        if let Some(p) = prod {
-            p.fetch_sub(1, Ordering::SeqCst);
-        }
-        result
+        common::park_until(
+            self.subs_u32(SubsHeader::PROD_WAITING)?,
+            self.subs_u32(SubsHeader::PROGRESS)?,
+            deadline,
+            "room in a stream",
+            || attempt(true),
+        )
     }
 
     /// Closes the stream: emits fail with [`Error::Closed`]; subscribers drain what is

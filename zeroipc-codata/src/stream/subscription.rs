@@ -247,30 +247,13 @@ impl<T: Pod> Subscription<T> {
         mut attempt: impl FnMut() -> Result<Option<R>>,
     ) -> Result<R> {
         let park_loop = |poll: &mut dyn FnMut() -> Result<Option<R>>| {
-            let word = s.wlow()?;
-            let waiting = s.subs_u32(SubsHeader::SUB_WAITING)?;
-            if let Some(w) = waiting {
-                w.fetch_add(1, Ordering::SeqCst);
-            }
-            let since = Instant::now();
-            let result = loop {
-                let seen = word.load(Ordering::SeqCst);
-                match poll() {
-                    Ok(Some(r)) => break Ok(r),
-                    Ok(None) => {}
-                    Err(e) => break Err(e),
-                }
-                let Some(slice) = common::next_slice(deadline, since) else {
-                    break Err(Error::Timeout {
-                        what: "an element of a stream",
-                    });
-                };
-                common::park(word, seen, slice);
-            };
-            if let Some(w) = waiting {
-                w.fetch_sub(1, Ordering::SeqCst);
-            }
-            result
+            common::park_until(
+                s.subs_u32(SubsHeader::SUB_WAITING)?,
+                Some(s.wlow()?),
+                deadline,
+                "an element of a stream",
+                poll,
+            )
         };
         if spin {
             return common::paced_wait(pace, attempt, park_loop);
