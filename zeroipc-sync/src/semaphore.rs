@@ -81,8 +81,35 @@ pub(crate) fn acquire_paced<W: Word + ?Sized>(
 }
 
 /// `release()` of spec §4.8. `Err(())` if `max > 0` and `count >= max` (or the count would
-/// pass `i32::MAX`); nothing is changed then.
+/// pass `i32::MAX`); the count is as it was then.
 pub(crate) fn release<W: Word + ?Sized>(count: &W, waiting: &W, max: i32) -> Result<(), ()> {
+    if max > 0 {
+        release_bounded(count, max)?;
+    } else {
+        // Unbounded: one RMW, which fetches the count's line once and exclusive, where a load
+        // and a CAS fetch it shared and then upgrade it (two transfers; in a ping-pong with
+        // the acquirer that is a third of the hand-off). SeqCst as the CAS below.
+        let prev = count.fetch_add(1, Ordering::SeqCst) as i32;
+        if prev < 0 || prev == i32::MAX {
+            // At the one bound, or negative (never written by correct peers, or another
+            // releaser's increment past the bound, about to be undone): undo, and decide
+            // with the exact path. Meanwhile the count read negative, which every peer
+            // takes as no permits.
+            count.fetch_sub(1, Ordering::SeqCst);
+            release_bounded(count, max)?;
+        }
+    }
+    // Pairs with the fence in `acquire` (store–load handshake).
+    fence(Ordering::SeqCst);
+    if (waiting.load(Ordering::SeqCst) as i32) > 0 {
+        count.wake(false);
+    }
+    Ok(())
+}
+
+/// The increment of [`release`] by CAS: a count at `max` (if positive) or at `i32::MAX` is
+/// never passed, not even for a moment.
+fn release_bounded<W: Word + ?Sized>(count: &W, max: i32) -> Result<(), ()> {
     let mut c = count.load(Ordering::Relaxed);
     loop {
         let ci = c as i32;
@@ -92,16 +119,10 @@ pub(crate) fn release<W: Word + ?Sized>(count: &W, waiting: &W, max: i32) -> Res
         // SeqCst (includes Release): publishes the releaser's writes to the acquirer's
         // Acquire CAS in `try_take`, and orders before the `waiting` load below.
         match count.compare_exchange(c, c.wrapping_add(1), Ordering::SeqCst, Ordering::Relaxed) {
-            Ok(_) => break,
+            Ok(_) => return Ok(()),
             Err(now) => c = now,
         }
     }
-    // Pairs with the fence in `acquire` (store–load handshake).
-    fence(Ordering::SeqCst);
-    if (waiting.load(Ordering::SeqCst) as i32) > 0 {
-        count.wake(false);
-    }
-    Ok(())
 }
 
 // ---- the region-backed handle shared by Semaphore, Mutex and the composites ----

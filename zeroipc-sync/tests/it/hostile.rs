@@ -179,3 +179,25 @@ fn auto_reset_reset_with_hostile_sem_count_is_immediate() {
     ev.reset().unwrap();
     assert_eq!(seg.raw().read::<i32>(sem_off).unwrap(), -5);
 }
+
+/// An unbounded semaphore's release is one `fetch_add`. At the count's one bound it must
+/// still refuse and leave the count as it was, and a negative (corrupt) count is counted up
+/// by the exact path, as a CAS release did.
+#[test]
+fn unbounded_release_at_i32_max_overflows_and_leaves_the_count() {
+    let seg = Segment::anonymous(1 << 16, 64).unwrap();
+    let sem = Semaphore::create(&seg, "s", 0, 0).unwrap();
+    let off = seg.find("s").unwrap().offset() as usize;
+    let count = || seg.raw().read::<i32>(off).unwrap();
+    seg.raw().write::<i32>(off, i32::MAX).unwrap();
+    assert!(matches!(sem.release(), Err(Error::Overflow { .. })));
+    assert_eq!(count(), i32::MAX);
+    seg.raw().write::<i32>(off, -5).unwrap();
+    sem.release().unwrap();
+    assert_eq!(count(), -4);
+    seg.raw().write::<i32>(off, 0).unwrap();
+    sem.release().unwrap();
+    assert_eq!(count(), 1);
+    assert!(sem.try_acquire().unwrap());
+    assert_eq!(count(), 0);
+}
