@@ -27,9 +27,9 @@ use bytemuck::Pod;
 use zeroipc_format::atomic::shared::AtomicU32;
 use zeroipc_format::atomic::{Ordering, fence};
 use zeroipc_format::{AtomicWords, Region};
-use zeroipc_sync::backoff::{Peer, Spun};
 use zeroipc_sync::reactor::{FutexWord, RegionWord, Waiter};
 
+use crate::common;
 use crate::error::{Error, Result};
 use crate::layout::ChannelHeader;
 use crate::{Channel, Future, Lazy, LazyValue, Receiver, Sender, Subscription};
@@ -170,15 +170,6 @@ impl Drop for Pending {
     }
 }
 
-/// The first poll's attempts before a wait registers (see [`wait_for`]): `Some` once
-/// `attempt` gave a result or failed.
-fn spin_first<R>(mut attempt: impl FnMut() -> Result<Option<R>>) -> Option<Result<R>> {
-    match zeroipc_sync::backoff::spin_until(Peer::MayBeIdle, false, || attempt().transpose()) {
-        Spun::Early(r) | Spun::Late(r) => Some(r),
-        Spun::Park => None,
-    }
-}
-
 /// Waits until `attempt` has a result: tries, then polls through the blocking calls' short
 /// exponential spin (about 1 µs of the runtime's thread, no timed phase), then registers
 /// with a helper thread and sleeps. A peer that is running hands over within that spin,
@@ -188,8 +179,8 @@ async fn wait_for<R>(
     make: impl FnOnce() -> Pending,
     mut attempt: impl FnMut() -> Result<Option<R>>,
 ) -> Result<R> {
-    if let Some(r) = spin_first(&mut attempt) {
-        return r;
+    if let Some(r) = common::spin_short(&mut attempt)? {
+        return Ok(r);
     }
     let mut pending = make();
     poll_fn(|cx| pending.poll(cx, &mut attempt)).await
@@ -328,10 +319,10 @@ impl<T: Pod> futures_core::Stream for Receiver<T> {
         let this = self.get_mut();
         let (chan, next) = this.parts_for_stream();
         if next.is_none() {
-            match spin_first(|| recv_step(chan, true)) {
-                Some(Ok(r)) => return Poll::Ready(r.map(Ok)),
-                None => {}
-                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+            match common::spin_short(|| recv_step(chan, true)) {
+                Ok(Some(r)) => return Poll::Ready(r.map(Ok)),
+                Ok(None) => {}
+                Err(e) => return Poll::Ready(Some(Err(e))),
             }
         }
         let pending = next.get_or_insert_with(|| recv_pending(chan, true));
@@ -394,10 +385,10 @@ impl<T: Pod> futures_core::Stream for Subscription<T> {
         let this = self.get_mut();
         let mut next = this.take_next_state();
         if next.is_none() {
-            match spin_first(|| sub_step(this)) {
-                Some(Ok(r)) => return Poll::Ready(r.map(Ok)),
-                None => {}
-                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+            match common::spin_short(|| sub_step(this)) {
+                Ok(Some(r)) => return Poll::Ready(r.map(Ok)),
+                Ok(None) => {}
+                Err(e) => return Poll::Ready(Some(Err(e))),
             }
         }
         let pending = next.get_or_insert_with(|| sub_pending(this.stream()));

@@ -10,7 +10,7 @@ use zeroipc_format::atomic::Ordering;
 use zeroipc_format::atomic::shared::AtomicU32;
 
 use crate::protocol::Registered;
-use zeroipc_sync::backoff::{Pace, Paced, Peer};
+use zeroipc_sync::backoff::{Pace, Paced, Peer, Spun};
 use zeroipc_sync::futex;
 
 /// The hardware 32-bit atomic that `Region` hands out (a futex word).
@@ -91,6 +91,18 @@ pub(crate) fn spin_for_room<R>(
     mut attempt: impl FnMut() -> crate::Result<Option<R>>,
 ) -> crate::Result<Option<R>> {
     zeroipc_sync::backoff::spin_for(Peer::Busy, || attempt().transpose()).transpose()
+}
+
+/// As [`spin`] without the timed phase: the short exponential phase only (about 1 µs), for
+/// waits that park (or register) early: a subscriber with its spin turned off, and an async
+/// wait before it registers with a helper thread.
+pub(crate) fn spin_short<R>(
+    mut attempt: impl FnMut() -> crate::Result<Option<R>>,
+) -> crate::Result<Option<R>> {
+    match zeroipc_sync::backoff::spin_until(Peer::MayBeIdle, false, || attempt().transpose()) {
+        Spun::Early(r) | Spun::Late(r) => r.map(Some),
+        Spun::Park => Ok(None),
+    }
 }
 
 /// A blocking receive: the spin phase paced by `pace` (see `zeroipc_sync::backoff::Pace`),

@@ -1,7 +1,6 @@
 //! [`Subscription`]: a multicast subscriber's cursor in `N_subs` (spec §3.9.1).
 
 use super::*;
-use zeroipc_sync::backoff::{Peer, Spun};
 
 /// A multicast subscriber of a [`Stream`]: a blocking iterator of the elements emitted after
 /// it subscribed, ending when the stream is closed and drained. Frees its slot on drop.
@@ -258,9 +257,9 @@ impl<T: Pod> Subscription<T> {
         if spin {
             return common::paced_wait(pace, attempt, park_loop);
         }
-        match zeroipc_sync::backoff::spin_until(Peer::MayBeIdle, false, || attempt().transpose()) {
-            Spun::Early(r) | Spun::Late(r) => r,
-            Spun::Park => park_loop(&mut attempt),
+        match common::spin_short(&mut attempt)? {
+            Some(r) => Ok(r),
+            None => park_loop(&mut attempt),
         }
     }
 
