@@ -5,7 +5,7 @@
 
 pub(crate) use crate::import::import;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
 use zenoh::Wait;
@@ -230,17 +230,71 @@ impl<T> Drop for DataBuf<T> {
 /// over the network) never wait for a parked exporter; a quiet link parks after this long.
 const POLL_AFTER_TAKE: Duration = Duration::from_micros(300);
 
+/// A `yield` that gives the CPU away for longer than this means another thread was runnable
+/// on it: the machine has no spare CPU for a polling exporter (see [`Poll`]).
+const SLOW_YIELD: Duration = Duration::from_micros(200);
+
+/// How long the exporter parks instead of polling after a slow yield ([`Poll`]).
+const CONTENDED_PARK: Duration = Duration::from_millis(50);
+
+/// The exporter's choice between polling its source and parking on it. Polling (with a
+/// `yield` between polls) saves a futex wake-up per message while a CPU is spare. When none
+/// is, a polling exporter loses: Linux's scheduler (EEVDF) pushes a yielding thread's
+/// deadline a time slice back on each `yield`, so behind other runnable threads (another
+/// process's busy loops) it waits whole slices for the CPU while its item waits too (bench,
+/// 2 CPUs at load 7-9: round-trip p50 of 1-3 ms in about half the runs, against ~0.15 ms),
+/// whereas a parked thread is woken with a fresh deadline. So a yield that took longer than
+/// [`SLOW_YIELD`] makes the exporter park for [`CONTENDED_PARK`] before it polls again.
+#[derive(Debug, Clone, Copy)]
+struct Poll {
+    /// When items were last taken.
+    last_taken: Instant,
+    /// No polling before this.
+    park_until: Instant,
+}
+
+impl Poll {
+    fn new(now: Instant) -> Self {
+        Self {
+            last_taken: now,
+            park_until: now,
+        }
+    }
+
+    /// Whether to poll (rather than park) at `now`.
+    fn polling(&self, now: Instant) -> bool {
+        now >= self.park_until && now.saturating_duration_since(self.last_taken) < POLL_AFTER_TAKE
+    }
+
+    /// Records a `yield` that gave the CPU away for `took`, ending at `now`.
+    fn yielded(&mut self, took: Duration, now: Instant) {
+        if took > SLOW_YIELD {
+            self.park_until = now + CONTENDED_PARK;
+        }
+    }
+
+    /// Records items taken at `now`.
+    fn took(&mut self, now: Instant) {
+        self.last_taken = now;
+    }
+}
+
 /// Takes the first items of a message: polls the source, yielding the CPU between polls,
-/// while less than [`POLL_AFTER_TAKE`] passed since items were last taken, then waits
-/// (parks).
+/// while `poll` says so, then waits (parks).
 fn take_first<T: Pod>(
     source: &mut impl Source<T>,
     buf: &mut DataBuf<T>,
-    last_taken: std::time::Instant,
+    poll: &mut Poll,
 ) -> Result<Taken> {
-    while last_taken.elapsed() < POLL_AFTER_TAKE {
+    let mut now = Instant::now();
+    while poll.polling(now) {
         match buf.fill(0, |d| source.try_take_into(d))? {
-            Taken::Empty => std::thread::yield_now(),
+            Taken::Empty => {
+                let t = Instant::now();
+                std::thread::yield_now();
+                now = Instant::now();
+                poll.yielded(now.saturating_duration_since(t), now);
+            }
             t => return Ok(t),
         }
     }
@@ -262,7 +316,7 @@ pub(crate) fn export<T: Pod>(
     let max_batch = (BATCH_BYTES / es).clamp(1, BATCH_ITEMS);
     let mut seq = 0u64;
     let pool = Pool::default();
-    let mut last_taken = std::time::Instant::now();
+    let mut poll = Poll::new(Instant::now());
     stats.set_state("waiting for an importer");
     loop {
         // Take nothing from the local object until an importer has room for it.
@@ -274,13 +328,13 @@ pub(crate) fn export<T: Pod>(
         let mut buf = DataBuf::<T>::new(&pool, room);
         // The source's number of the first item taken now (single consumer of `source`).
         let position = source.position();
-        let mut n = match take_first(&mut source, &mut buf, last_taken)? {
+        let mut n = match take_first(&mut source, &mut buf, &mut poll)? {
             Taken::Items(k) => k,
             Taken::Empty => continue,
             Taken::Closed => 0,
         };
         if n > 0 {
-            last_taken = std::time::Instant::now();
+            poll.took(Instant::now());
         }
         let mut closed = n == 0;
         // Whatever else is there already, up to the room (a source may hand out less than
@@ -319,5 +373,42 @@ pub(crate) fn export<T: Pod>(
             let end = source.position();
             return link::finish_export(publisher, credits, stats, epoch, seq, end);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_after_taking_until_the_poll_window_ends() {
+        let t0 = Instant::now();
+        let mut p = Poll::new(t0);
+        assert!(p.polling(t0));
+        assert!(p.polling(t0 + POLL_AFTER_TAKE / 2));
+        assert!(!p.polling(t0 + POLL_AFTER_TAKE));
+        // Fast yields keep it polling; taking items opens a new window.
+        p.yielded(SLOW_YIELD / 4, t0 + POLL_AFTER_TAKE / 2);
+        assert!(p.polling(t0 + POLL_AFTER_TAKE / 2));
+        p.took(t0 + POLL_AFTER_TAKE);
+        assert!(p.polling(t0 + POLL_AFTER_TAKE * 3 / 2));
+    }
+
+    #[test]
+    fn a_slow_yield_parks_it_for_a_while() {
+        let t0 = Instant::now();
+        let mut p = Poll::new(t0);
+        let t1 = t0 + Duration::from_micros(10) + SLOW_YIELD;
+        p.yielded(SLOW_YIELD + Duration::from_micros(1), t1);
+        assert!(!p.polling(t1));
+        // Items taken meanwhile do not bring the polling back before the park ends.
+        p.took(t1 + CONTENDED_PARK / 2);
+        assert!(!p.polling(t1 + CONTENDED_PARK / 2));
+        // After it, items taken open a poll window again.
+        let t2 = t1 + CONTENDED_PARK;
+        assert!(!p.polling(t2));
+        p.took(t2);
+        assert!(p.polling(t2));
+        assert!(!p.polling(t2 + POLL_AFTER_TAKE));
     }
 }
