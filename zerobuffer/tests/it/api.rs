@@ -199,6 +199,17 @@ fn stop_finishes_the_request_in_hand_and_errors_reach_the_callback() {
 /// healthy hand-off on a loaded machine, short enough that a stalled ring fails the test.
 const STALL: Duration = Duration::from_secs(20);
 
+/// Connects to `name` and writes the frames `0..n` of the `min..=max` pattern, each write
+/// waiting up to [`STALL`] for room.
+fn write_frames(name: &str, n: u64, min: u64, max: u64) -> Result<Writer, Error> {
+    let mut w = Writer::connect(name)?;
+    w.set_write_timeout(STALL);
+    for i in 0..n {
+        w.write_frame(&pattern(i, min, max))?;
+    }
+    Ok(w)
+}
+
 #[test]
 fn frames_dropped_on_a_worker_thread_while_the_reader_waits_return_their_space() {
     // A video pipeline: one thread reads, a worker drops each frame when it is done with it.
@@ -209,15 +220,7 @@ fn frames_dropped_on_a_worker_thread_while_the_reader_waits_return_their_space()
     let reader = create(&name, BufferConfig::new(0, 4096)).unwrap();
     let writer = std::thread::scope(|s| {
         let (tx, rx) = mpsc::sync_channel::<zerobuffer::Frame<'_>>(2);
-        let n = name.clone();
-        let writer = s.spawn(move || {
-            let mut w = Writer::connect(&n)?;
-            w.set_write_timeout(STALL);
-            for i in 0..N {
-                w.write_frame(&pattern(i, 700, 1000))?;
-            }
-            Ok::<_, Error>(w)
-        });
+        let writer = s.spawn(|| write_frames(&name, N, 700, 1000));
         s.spawn(move || {
             for f in rx {
                 drop(f);
@@ -248,15 +251,7 @@ fn a_reader_shared_by_two_threads_delivers_every_frame_exactly_once() {
     let reader = create(&name, BufferConfig::new(0, 8192)).unwrap();
     let taken = Mutex::new(0u64);
     let (seqs, writer) = std::thread::scope(|s| {
-        let n = name.clone();
-        let writer = s.spawn(move || {
-            let mut w = Writer::connect(&n)?;
-            w.set_write_timeout(STALL);
-            for i in 0..N {
-                w.write_frame(&pattern(i, 1, 600))?;
-            }
-            Ok::<_, Error>(w)
-        });
+        let writer = s.spawn(|| write_frames(&name, N, 1, 600));
         let read = || {
             let mut got = Vec::new();
             while *taken.lock().unwrap() < N {
