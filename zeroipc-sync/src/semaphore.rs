@@ -34,6 +34,11 @@ pub(crate) const SIZE: u64 = SemaphoreLayout::SIZE;
 /// trip: p50 230 → 140 ns, 2.0× → 1.2× the raw spin-then-futex ping-pong). A failed CAS
 /// writes nothing; it takes the line exclusive, which is why the polls keep the spin's pauses
 /// between them. Above 1 a permit is certainly there and [`try_take`] takes it.
+///
+/// Only the paced spin (a [`Semaphore`]'s acquire) polls this way. The raw primitives' spin
+/// (`Mutex`, `RwLock`, the auto-reset `Event`) keeps the load-then-CAS poll: their contended
+/// case is several waiters at once, where every CAS poll would take the line from the holder
+/// and the other pollers.
 fn poll_take<W: Word + ?Sized>(count: &W) -> Result<(), u32> {
     match count.compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed) {
         Ok(_) => Ok(()),
