@@ -109,6 +109,36 @@ impl ReadState {
 /// assert_eq!(reader.metadata()?.as_deref(), Some(&b"{\"fmt\":\"raw\"}"[..]));
 /// # Ok(()) }
 /// ```
+///
+/// A pipeline: this thread reads, a worker processes each frame in place and drops it, which
+/// returns its space to the writer even while this thread waits for the next frame.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use zerobuffer::{BufferConfig, Frame, Reader, Writer};
+/// # fn main() -> Result<(), zerobuffer::Error> {
+/// let name = format!("doc-pipeline-{}", std::process::id());
+/// let reader = Reader::create(&name, BufferConfig::new(0, 4096))?;
+/// let total = std::thread::scope(|s| -> Result<u64, zerobuffer::Error> {
+///     let writer = s.spawn(|| -> Result<(), zerobuffer::Error> {
+///         let mut w = Writer::connect(&name)?;
+///         for i in 0..100u8 {
+///             w.write_frame(&[i; 1000])?; // about four frames fit: the writer needs releases
+///         }
+///         Ok(())
+///     });
+///     let (tx, rx) = mpsc::sync_channel::<Frame<'_>>(2);
+///     let worker = s.spawn(move || rx.iter().map(|f| u64::from(f.data()[0])).sum::<u64>());
+///     for _ in 0..100 {
+///         tx.send(reader.read_frame()?.expect("a frame")).expect("worker alive");
+///     }
+///     drop(tx);
+///     writer.join().expect("writer thread")?;
+///     Ok(worker.join().expect("worker thread"))
+/// })?;
+/// assert_eq!(total, (0..100).sum::<u64>());
+/// # Ok(()) }
+/// ```
 pub struct Reader {
     names: Names,
     geo: Geometry,
