@@ -3,7 +3,7 @@
 
 #![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
-use std::sync::Mutex;
+use try_lock::TryLock;
 
 use super::{BufferConfig, ReadState, Reader, ReaderOptions};
 use crate::atomic::Ordering;
@@ -66,7 +66,7 @@ impl Reader {
                 lock: Some(lock),
                 pid,
                 liveness: options.liveness_interval,
-                state: Mutex::new(ReadState::new()),
+                state: TryLock::new(ReadState::new()),
                 pace: crate::wait::Pace::new(),
             }),
             Err(e) => {
@@ -147,7 +147,7 @@ impl Reader {
             lock: None,
             pid,
             liveness: super::DEFAULT_LIVENESS_INTERVAL,
-            state: Mutex::new(ReadState::new()),
+            state: TryLock::new(ReadState::new()),
             pace: crate::wait::Pace::new(),
         };
         Ok((reader, writer))

@@ -194,3 +194,83 @@ fn stop_finishes_the_request_in_hand_and_errors_reach_the_callback() {
     assert_eq!(errors.len(), 1);
     assert!(errors[0].contains("handler refused"), "{errors:?}");
 }
+
+/// Waits for a frame on a thread that shares the reader with others: long enough for any
+/// healthy hand-off on a loaded machine, short enough that a stalled ring fails the test.
+const STALL: Duration = Duration::from_secs(20);
+
+/// Connects to `name` and writes the frames `0..n` of the `min..=max` pattern, each write
+/// waiting up to [`STALL`] for room.
+fn write_frames(name: &str, n: u64, min: u64, max: u64) -> Result<Writer, Error> {
+    let mut w = Writer::connect(name)?;
+    w.set_write_timeout(STALL);
+    for i in 0..n {
+        w.write_frame(&pattern(i, min, max))?;
+    }
+    Ok(w)
+}
+
+#[test]
+fn frames_dropped_on_a_worker_thread_while_the_reader_waits_return_their_space() {
+    // A video pipeline: one thread reads, a worker drops each frame when it is done with it.
+    // The ring holds about four frames, so the writer depends on every one of those releases,
+    // and most of them happen while the reading thread is blocked waiting for the next frame.
+    const N: u64 = 3000;
+    let name = unique("api-xdrop");
+    let reader = create(&name, BufferConfig::new(0, 4096)).unwrap();
+    let writer = std::thread::scope(|s| {
+        let (tx, rx) = mpsc::sync_channel::<zerobuffer::Frame<'_>>(2);
+        let writer = s.spawn(|| write_frames(&name, N, 700, 1000));
+        s.spawn(move || {
+            for f in rx {
+                drop(f);
+            }
+        });
+        for i in 0..N {
+            let f = reader
+                .read_frame_timeout(STALL)
+                .unwrap()
+                .unwrap_or_else(|| panic!("frame {i} never came: a release was lost"));
+            assert_eq!(f.data(), &pattern(i, 700, 1000)[..]);
+            tx.send(f).unwrap();
+        }
+        drop(tx);
+        writer.join().unwrap()
+    })
+    .unwrap();
+    assert_eq!(reader.held_frames(), 0);
+    close_both(reader, writer, &name);
+}
+
+#[test]
+fn a_reader_shared_by_two_threads_delivers_every_frame_exactly_once() {
+    // Two threads read the same buffer at once: each frame goes to exactly one of them, in
+    // the writer's order within each thread, and nothing is lost while the other one waits.
+    const N: u64 = 4000;
+    let name = unique("api-shared");
+    let reader = create(&name, BufferConfig::new(0, 8192)).unwrap();
+    let taken = Mutex::new(0u64);
+    let (seqs, writer) = std::thread::scope(|s| {
+        let writer = s.spawn(|| write_frames(&name, N, 1, 600));
+        let read = || {
+            let mut got = Vec::new();
+            while *taken.lock().unwrap() < N {
+                if let Some(f) = reader.read_frame_timeout(Duration::from_millis(5)).unwrap() {
+                    assert_eq!(f.data(), &pattern(f.sequence() - 1, 1, 600)[..]);
+                    got.push(f.sequence());
+                    *taken.lock().unwrap() += 1;
+                }
+            }
+            got
+        };
+        let (a, b) = (s.spawn(read), s.spawn(read));
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        assert!(a.windows(2).all(|w| w[0] < w[1]), "thread A out of order");
+        assert!(b.windows(2).all(|w| w[0] < w[1]), "thread B out of order");
+        let mut all = [a, b].concat();
+        all.sort_unstable();
+        (all, writer.join().unwrap())
+    });
+    assert_eq!(seqs, (1..=N).collect::<Vec<_>>());
+    close_both(reader, writer.unwrap(), &name);
+}
