@@ -53,8 +53,8 @@ pub use layout::{FRAME_HEADER_SIZE, OIEB_SIZE, oieb_offsets};
 pub use liveness::is_process_alive;
 pub use names::{LOCK_DIR, MAX_NAME_LEN, validate_name};
 pub use reader::{
-    BufferConfig, DEFAULT_LIVENESS_INTERVAL, DEFAULT_READ_TIMEOUT, Frame, Reader, ReaderOptions,
-    ReaderStats,
+    BufferConfig, DEFAULT_LIVENESS_INTERVAL, DEFAULT_READ_TIMEOUT, Frame, OwnedFrame, Reader,
+    ReaderOptions, ReaderStats,
 };
 #[cfg(not(zeroipc_loom))]
 pub use server::ServerHandle;

@@ -20,7 +20,7 @@ mod config;
 mod create;
 mod frame;
 
-pub use frame::Frame;
+pub use frame::{Frame, OwnedFrame};
 
 pub use config::{
     BufferConfig, DEFAULT_LIVENESS_INTERVAL, DEFAULT_READ_TIMEOUT, ReaderOptions, ReaderStats,
@@ -91,7 +91,8 @@ impl ReadState {
 /// A `Reader` is `Send` and `Sync`: an async read may move between runtime workers, frames
 /// may be dropped on worker threads while another thread waits for the next one, and threads
 /// that read at once each get different frames (every frame goes to exactly one of them).
-/// Frames borrow the reader, so they cannot outlive it.
+/// Frames borrow the reader, so they cannot outlive it; a reader in an `Arc` also hands out
+/// [`OwnedFrame`]s, which hold it ([`Reader::read_frame_owned`]).
 ///
 /// # Examples
 ///
@@ -284,6 +285,20 @@ impl Reader {
         self.consume(self.state()).map(Some)
     }
 
+    /// [`Reader::read_frame_timeout`] for a reader in an `Arc`: the frame holds the reader
+    /// instead of borrowing it, so it is `'static` (see [`OwnedFrame`]).
+    ///
+    /// # Errors
+    /// As [`Reader::read_frame_timeout`].
+    pub fn read_frame_owned(
+        reader: &std::sync::Arc<Self>,
+        timeout: Duration,
+    ) -> Result<Option<OwnedFrame>> {
+        Ok(reader
+            .read_frame_timeout(timeout)?
+            .map(|f| f.into_owned(std::sync::Arc::clone(reader))))
+    }
+
     /// Reads the frame whose `sem-w` token the caller holds.
     fn consume(&self, mut st: Locked<'_, ReadState>) -> Result<Frame<'_>> {
         // Acquire: pairs with the writer's fence(Release) before sem_post(sem-w).
@@ -332,16 +347,15 @@ impl Reader {
         let len = usize::try_from(d.size).map_err(|_| Error::corrupt("frame size"))?;
         let outside = || Error::corrupt("frame outside the mapping");
         let at = d.start.checked_add(FRAME_HEADER_SIZE).ok_or_else(outside)?;
-        let data = self
-            .map
-            .slice(self.ring_at(at).ok_or_else(outside)?, len)
-            .ok_or_else(outside)?;
+        let at = self.ring_at(at).ok_or_else(outside)?;
+        let data = self.map.slice(at, len).ok_or_else(outside)?;
         Ok(Frame {
             reader: self,
             id,
             sequence: d.seq,
             writer_pid: d.writer_pid,
             data,
+            at,
             released: false,
         })
     }

@@ -10,15 +10,16 @@
 use std::time::Duration;
 
 use zenoh::Wait;
+use zenoh::bytes::ZBytes;
 use zenoh::handlers::FifoChannel;
-use zerobuffer::{BufferConfig, Error as ZbError, Reader, Writer};
+use zerobuffer::{BufferConfig, Error as ZbError, OwnedFrame, Reader, Writer};
 
 use crate::config::LinkConfig;
 use crate::error::{Error, Result};
 use crate::flow::random_id;
 use crate::link::{self, Importer, Step};
 use crate::status::Stats;
-use crate::wire::{Kind, Msg};
+use crate::wire::{HEADER, Kind, Msg};
 
 /// Default payload ring of the buffer an exporter creates.
 pub const DEFAULT_PAYLOAD_SIZE: u64 = 4 << 20;
@@ -33,13 +34,13 @@ pub const DEFAULT_WINDOW: u64 = 16;
 /// # Errors
 /// ZeroBuffer and zenoh errors.
 pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
-    let reader = Reader::create(
+    let reader = std::sync::Arc::new(Reader::create(
         &cfg.name,
         BufferConfig::new(
             cfg.metadata_size.unwrap_or(DEFAULT_METADATA_SIZE),
             cfg.payload_size.unwrap_or(DEFAULT_PAYLOAD_SIZE),
         ),
-    )?;
+    )?);
     let end = link::ExportEnd::open(session, cfg, stats, false)?;
     let (epoch, credits, publisher) = (end.epoch, &end.credits, &end.publisher);
     let mut seq = 0u64;
@@ -49,7 +50,7 @@ pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
         if credits.available(Duration::from_millis(200)) == 0 {
             continue;
         }
-        let frame = match reader.read_frame_timeout(Duration::from_millis(50)) {
+        let frame = match Reader::read_frame_owned(&reader, Duration::from_millis(50)) {
             Ok(Some(f)) => f,
             Ok(None) => continue,
             Err(ZbError::WriterDead { .. }) => {
@@ -65,13 +66,11 @@ pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
             publisher.put(msg.encode()).wait().map_err(Error::zenoh)?;
             metadata_sent = true;
         }
-        let msg = Msg {
-            payload: frame.data(),
-            ..Msg::new(Kind::Frame, epoch, seq, 1, frame.sequence())
-        };
-        publisher.put(msg.encode()).wait().map_err(Error::zenoh)?;
         let len = frame.len() as u64;
-        drop(frame);
+        publisher
+            .put(frame_message(epoch, seq, frame))
+            .wait()
+            .map_err(Error::zenoh)?;
         seq += 1;
         credits.advance(seq);
         let mut s = stats.lock();
@@ -82,6 +81,17 @@ pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
             s.state = "running".into();
         }
     }
+}
+
+/// A frame message: the header, then the frame's bytes straight from the ring (no copy; zenoh
+/// drops the frame, which returns its space to the local writer, once it has sent them).
+fn frame_message(epoch: u64, seq: u64, frame: OwnedFrame) -> ZBytes {
+    let mut header = Vec::with_capacity(HEADER);
+    Msg::new(Kind::Frame, epoch, seq, 1, frame.sequence()).encode_header(&mut header);
+    let mut w = ZBytes::writer();
+    w.append(header.into());
+    w.append(bytes::Bytes::from_owner(frame).into());
+    w.finish()
 }
 
 /// Runs the import side: connects as the writer of the local buffer (waiting for its

@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Writer};
+use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, OwnedFrame, Reader, Writer};
 
 use crate::common::{Peer, assert_clean, close_both, close_reader, create, pattern, unique};
 
@@ -272,5 +272,56 @@ fn a_reader_shared_by_two_threads_delivers_every_frame_exactly_once() {
         (all, writer.join().unwrap())
     });
     assert_eq!(seqs, (1..=N).collect::<Vec<_>>());
+    close_both(reader, writer.unwrap(), &name);
+}
+
+#[test]
+fn owned_frames_return_their_space_from_other_threads_and_keep_the_reader_alive() {
+    // The exporter's shape: each frame goes, without a copy, to a thread that holds it for a
+    // while (here a queue of up to 3) and drops it later; the ring holds about four frames,
+    // so the writer depends on those releases.
+    const N: u64 = 2000;
+    let name = unique("api-owned");
+    let reader = Arc::new(create(&name, BufferConfig::new(0, 4096)).unwrap());
+    assert!(
+        Reader::read_frame_owned(&reader, Duration::ZERO)
+            .unwrap()
+            .is_none()
+    );
+    let (last, writer) = std::thread::scope(|s| {
+        let (tx, rx) = mpsc::sync_channel::<OwnedFrame>(3);
+        let writer = s.spawn(|| write_frames(&name, N, 700, 1000));
+        let holder = std::thread::spawn(move || {
+            let mut last = None;
+            for f in rx {
+                assert_eq!(f.data(), &pattern(f.sequence() - 1, 700, 1000)[..]);
+                assert_eq!(&*f, f.data());
+                last = Some(f); // the previous one is dropped here
+            }
+            last
+        });
+        for i in 0..N {
+            let f = Reader::read_frame_owned(&reader, STALL)
+                .unwrap()
+                .unwrap_or_else(|| panic!("frame {i} never came: a release was lost"));
+            assert_eq!(
+                (f.sequence(), f.len()),
+                (i + 1, pattern(i, 700, 1000).len())
+            );
+            tx.send(f).unwrap();
+        }
+        drop(tx);
+        (holder.join().unwrap(), writer.join().unwrap())
+    });
+    let last = last.expect("the holder kept the last frame");
+    assert_eq!(reader.held_frames(), 1);
+    // The frame keeps the reader, and so the buffer, alive after the caller's handle goes.
+    drop(reader);
+    assert_eq!(last.reader().held_frames(), 1);
+    assert_eq!(last.data(), &pattern(N - 1, 700, 1000)[..]);
+    let reader = Arc::clone(last.reader());
+    last.release().unwrap();
+    assert_eq!(reader.held_frames(), 0);
+    let reader = Arc::try_unwrap(reader).expect("no frame holds the reader any more");
     close_both(reader, writer.unwrap(), &name);
 }
