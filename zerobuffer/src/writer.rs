@@ -533,6 +533,14 @@ impl Writer {
                     total,
                 });
             }
+            if timeout.is_zero() {
+                // A try: no spin, no sleep (a caller that cannot block, e.g. a network
+                // receive thread, must not spend a spin on a full ring either).
+                self.check_reader(c.reader_pid, true)?;
+                return Err(Error::BufferFull {
+                    frame_bytes: required,
+                });
+            }
             let deadline = *deadline.get_or_insert_with(|| deadline_after(timeout));
             let free = &self.oieb().payload_free_bytes;
             let Some(parked) = spin(&self.pace, || free.load(Ordering::Acquire) >= required) else {

@@ -1,4 +1,5 @@
-//! The import side of item links. zenoh hands each data message to a callback on its
+//! The import side of links (items into a Stream or Channel, frames into a ZeroBuffer: a
+//! [`Deliver`]). zenoh hands each data message to a callback on its
 //! receive thread; when nothing is queued before it, the callback puts the message's items
 //! into the local object at once, without blocking (the path a message takes through zenoh's
 //! own pub/sub to a waiting subscriber, with no extra thread hand-off). What does not fit is
@@ -33,6 +34,99 @@ use crate::flow::random_id;
 use crate::items::{Sink, WINDOW_BYTES};
 use crate::link::{HEARTBEAT, Importer, Step};
 use crate::status::Stats;
+use crate::wire::Msg;
+
+/// What an import link puts the messages it accepts into: items into a Stream or Channel
+/// ([`Items`]), frames into a ZeroBuffer (`zbuf.rs`). Messages carry *units* (items, or one
+/// frame) numbered by the link's sequence.
+pub(crate) trait Deliver: Send + Sync + 'static {
+    /// The item size data messages must have (0: a frame link; see [`Importer::accept`]).
+    fn elem_size(&self) -> usize;
+    /// Puts what fits now of `msg`'s units after the first `skip`, without blocking;
+    /// returns the units and bytes that went in.
+    fn try_deliver(&self, msg: &Msg<'_>, skip: usize) -> Result<(usize, u64)>;
+    /// Puts a prefix of `msg`'s units after the first `skip`, waiting up to `wait` for room
+    /// for the first; returns the units and bytes that went in (none: no room).
+    fn deliver(&self, msg: &Msg<'_>, skip: usize, wait: Duration) -> Result<(usize, u64)>;
+    /// A metadata message's payload (only ZeroBuffer links have metadata).
+    fn metadata(&self, _payload: &[u8]) -> Result<()> {
+        Ok(())
+    }
+    /// Closes the local object.
+    fn close(&self) -> Result<()>;
+    /// Units the importer can take now beyond what it holds (`None`: a fixed window).
+    fn room(&self) -> Option<u64>;
+    /// The window when [`Deliver::room`] is `None` and the link configures none.
+    fn default_window(&self) -> u64;
+    /// The local object's count of units ever put in, if it keeps one (a Stream does).
+    fn position(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Items of type `T` into a [`Sink`].
+pub(crate) struct Items<T, S> {
+    sink: S,
+    _items: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T: Pod, S: Sink<T>> Items<T, S> {
+    /// Delivers into `sink`.
+    pub(crate) fn new(sink: S) -> Self {
+        Self {
+            sink,
+            _items: std::marker::PhantomData,
+        }
+    }
+
+    /// `put` applied to the items of `msg` after the first `skip`; units and bytes put.
+    fn put(
+        &self,
+        msg: &Msg<'_>,
+        skip: usize,
+        put: impl FnOnce(&S, &[T]) -> Result<usize>,
+    ) -> Result<(usize, u64)> {
+        let es = std::mem::size_of::<T>();
+        let mut copied = Vec::new();
+        let items = items_of::<T>(
+            msg.payload.get(skip * es..).unwrap_or_default(),
+            &mut copied,
+        );
+        let n = put(&self.sink, items)?;
+        Ok((n, (n * es) as u64))
+    }
+}
+
+impl<T: Pod, S: Sink<T> + Send + Sync + 'static> Deliver for Items<T, S> {
+    fn elem_size(&self) -> usize {
+        std::mem::size_of::<T>()
+    }
+
+    fn try_deliver(&self, msg: &Msg<'_>, skip: usize) -> Result<(usize, u64)> {
+        self.put(msg, skip, |s, items| s.try_put_slice(items))
+    }
+
+    fn deliver(&self, msg: &Msg<'_>, skip: usize, wait: Duration) -> Result<(usize, u64)> {
+        self.put(msg, skip, |s, items| s.put_slice(items, wait))
+    }
+
+    fn close(&self) -> Result<()> {
+        self.sink.close()
+    }
+
+    fn room(&self) -> Option<u64> {
+        self.sink.room()
+    }
+
+    fn default_window(&self) -> u64 {
+        let es = std::mem::size_of::<T>().max(1);
+        self.sink.capacity().max((WINDOW_BYTES / es) as u64)
+    }
+
+    fn position(&self) -> Option<u64> {
+        self.sink.position()
+    }
+}
 
 /// The link's state shared by zenoh's callback and the link's thread.
 struct Inbox {
@@ -84,10 +178,9 @@ fn items_of<'a, T: Pod>(payload: &'a [u8], copied: &'a mut Vec<T>) -> &'a [T] {
     }
 }
 
-/// zenoh's callback for a data or close message: delivers it at once if nothing is queued
-/// and it fits, else queues (the rest of) it for the thread.
-fn on_sample<T: Pod>(shared: &Shared, sink: &impl Sink<T>, payload: &ZBytes) {
-    let es = std::mem::size_of::<T>();
+/// zenoh's callback for a data, metadata or close message: delivers it at once if nothing
+/// is queued and it fits, else queues (the rest of) it for the thread.
+fn on_sample(shared: &Shared, to: &impl Deliver, payload: &ZBytes) {
     let mut g = shared.lock();
     if !g.synced {
         g.early += 1;
@@ -105,40 +198,26 @@ fn on_sample<T: Pod>(shared: &Shared, sink: &impl Sink<T>, payload: &ZBytes) {
         return;
     }
     let bytes = payload.to_bytes();
-    let (msg, skip) = match g.imp.accept(&bytes, es) {
-        Ok(Step::Items { msg, skip }) => (msg, skip),
-        Ok(Step::Skip | Step::Metadata(_)) => {
-            if g.imp.credit_due() {
-                shared.cv.notify_one();
-            }
-            return;
-        }
-        Ok(Step::Close) => {
-            // Closing and acknowledging is the thread's.
+    let delivered = match g.imp.accept(&bytes, to.elem_size()) {
+        Ok(Step::Items { msg, skip }) => to.try_deliver(&msg, skip).map(|(n, b)| {
+            g.imp.record(n as u64, b);
+            n < (msg.count as usize).saturating_sub(skip)
+        }),
+        Ok(Step::Metadata(m)) => to.metadata(m.payload).map(|()| false),
+        Ok(Step::Skip) => Ok(false),
+        // Closing and acknowledging is the thread's.
+        Ok(Step::Close) => Ok(true),
+        Err(e) => Err(e),
+    };
+    match delivered {
+        Ok(true) => {
+            // The thread delivers the rest (accepting the message again skips what went in
+            // now).
             g.queue.push_back(payload.clone());
             shared.cv.notify_one();
-            return;
         }
-        Err(e) => {
-            g.failed = Some(e);
-            shared.cv.notify_one();
-            return;
-        }
-    };
-    let mut copied = Vec::new();
-    let items = items_of::<T>(
-        msg.payload.get(skip * es..).unwrap_or_default(),
-        &mut copied,
-    );
-    match sink.try_put_slice(items) {
-        Ok(n) => {
-            g.imp.record(n as u64, (n * es) as u64);
-            if n < items.len() {
-                // The thread delivers the rest (accepting the message again skips what went
-                // in now).
-                g.queue.push_back(payload.clone());
-                shared.cv.notify_one();
-            } else if g.imp.credit_due() {
+        Ok(false) => {
+            if g.imp.credit_due() {
                 shared.cv.notify_one();
             }
         }
@@ -220,20 +299,29 @@ fn sync_routes(session: &zenoh::Session, shared: &Arc<Shared>, stats: &Stats) {
     }
 }
 
-/// Runs an import link until the exporter closes the object.
+/// Runs an import link of items into `sink` until the exporter closes the object.
 pub(crate) fn import<T: Pod, S: Sink<T> + Send + Sync + 'static>(
     session: &zenoh::Session,
     cfg: &LinkConfig,
     stats: &Stats,
     sink: S,
 ) -> Result<()> {
-    let es = std::mem::size_of::<T>();
+    run_link(session, cfg, stats, Items::new(sink))
+}
+
+/// Runs an import link into `to` until the exporter closes the object.
+pub(crate) fn run_link(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    to: impl Deliver,
+) -> Result<()> {
     let fixed = cfg
         .window
-        .unwrap_or_else(|| sink.capacity().max((WINDOW_BYTES / es) as u64))
+        .unwrap_or_else(|| to.default_window())
         .clamp(1, 1 << 20);
-    let sink = Arc::new(sink);
-    let window = || sink.room().unwrap_or(fixed);
+    let to = Arc::new(to);
+    let window = || to.room().unwrap_or(fixed);
     let imp = Importer::new(session, cfg, stats, window(), random_id())?;
     let shared = Arc::new(Shared {
         inbox: Mutex::new(Inbox {
@@ -250,15 +338,15 @@ pub(crate) fn import<T: Pod, S: Sink<T> + Send + Sync + 'static>(
         cap: fixed as usize + 64,
     });
     // Room grows as local consumers take items: announce it promptly.
-    let poll = if sink.room().is_some() {
+    let poll = if to.room().is_some() {
         Duration::from_millis(5)
     } else {
         HEARTBEAT
     };
-    let (sh, sk) = (Arc::clone(&shared), Arc::clone(&sink));
+    let (sh, t2) = (Arc::clone(&shared), Arc::clone(&to));
     let data = session
         .declare_subscriber(format!("{}/d", cfg.key()))
-        .callback(move |sample| on_sample::<T>(&sh, &*sk, sample.payload()))
+        .callback(move |sample| on_sample(&sh, &*t2, sample.payload()))
         .wait()
         .map_err(Error::zenoh)?;
     sync_routes(session, &shared, stats);
@@ -268,11 +356,11 @@ pub(crate) fn import<T: Pod, S: Sink<T> + Send + Sync + 'static>(
     // until `started`): it tells an exporter that knew this importer id where the local
     // object stands now (see the restart accounting in docs/BRIDGE.md).
     let mut g = shared.lock();
-    g.imp.set_position(sink.position());
+    g.imp.set_position(to.position());
     let result = match g.imp.send_credit() {
         Ok(()) => {
             g.started = true;
-            run(&shared, g, &*sink, es, poll, window)
+            run(&shared, g, &*to, poll, window)
         }
         Err(e) => Err(e),
     };
@@ -284,11 +372,10 @@ pub(crate) fn import<T: Pod, S: Sink<T> + Send + Sync + 'static>(
 }
 
 /// The link thread's loop (entered with the lock held): credit, then the queued messages.
-fn run<'a, T: Pod>(
+fn run<'a>(
     shared: &'a Shared,
     mut g: MutexGuard<'a, Inbox>,
-    sink: &impl Sink<T>,
-    es: usize,
+    to: &impl Deliver,
     poll: Duration,
     window: impl Fn() -> u64,
 ) -> Result<()> {
@@ -300,7 +387,7 @@ fn run<'a, T: Pod>(
         if g.imp.credit_due() {
             // The position goes with the credit; nobody puts items in meanwhile (the
             // callback waits for the lock, the thread is here).
-            g.imp.set_position(sink.position());
+            g.imp.set_position(to.position());
             g.imp.send_credit()?;
         }
         let Some(front) = g.queue.front().cloned() else {
@@ -312,37 +399,38 @@ fn run<'a, T: Pod>(
             continue;
         };
         let bytes = front.to_bytes();
-        let (msg, skip) = match g.imp.accept(&bytes, es)? {
+        let (msg, skip) = match g.imp.accept(&bytes, to.elem_size())? {
             Step::Items { msg, skip } => (msg, skip),
-            Step::Skip | Step::Metadata(_) => {
+            Step::Metadata(m) => {
+                to.metadata(m.payload)?;
+                g.queue.pop_front();
+                shared.room.notify_one();
+                continue;
+            }
+            Step::Skip => {
                 g.queue.pop_front();
                 shared.room.notify_one();
                 continue;
             }
             Step::Close => {
-                sink.close()?;
-                g.imp.set_position(sink.position());
+                to.close()?;
+                g.imp.set_position(to.position());
                 g.imp.closed()?;
                 return Ok(());
             }
         };
-        let mut copied = Vec::new();
-        let items = items_of::<T>(
-            msg.payload.get(skip * es..).unwrap_or_default(),
-            &mut copied,
-        );
         // Blocking put without the lock: the callback only queues while the queue is not
         // empty, so this thread is the local object's one producer now.
         drop(g);
-        let n = sink.put_slice(items, HEARTBEAT)?;
+        let (n, b) = to.deliver(&msg, skip, HEARTBEAT)?;
         g = shared.lock();
-        g.imp.record(n as u64, (n * es) as u64);
-        if n == items.len() {
+        g.imp.record(n as u64, b);
+        if n == (msg.count as usize).saturating_sub(skip) {
             g.queue.pop_front();
             shared.room.notify_one();
         } else if n == 0 {
             // Keep the credit heartbeat going while the local object is full.
-            g.imp.set_position(sink.position());
+            g.imp.set_position(to.position());
             g.imp.send_credit()?;
         }
     }

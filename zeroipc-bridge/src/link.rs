@@ -257,17 +257,6 @@ impl Importer {
         s.seq = self.next;
     }
 
-    /// Records `n` items delivered locally and returns credit when it is due
-    /// ([`Importer::credit_due`]).
-    pub(crate) fn delivered(&mut self, n: u64, bytes: u64) -> Result<()> {
-        self.record(n, bytes);
-        if self.credit_due() {
-            self.send_credit()
-        } else {
-            Ok(())
-        }
-    }
-
     /// Records the close and acknowledges it.
     pub(crate) fn closed(&mut self) -> Result<()> {
         self.closed = true;

@@ -7,17 +7,17 @@
 //! full. When the local writer disconnects, the close travels: the importer disconnects its
 //! writer too.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use zenoh::Wait;
 use zenoh::bytes::ZBytes;
-use zenoh::handlers::FifoChannel;
 use zerobuffer::{BufferConfig, Error as ZbError, OwnedFrame, Reader, Writer};
 
 use crate::config::LinkConfig;
 use crate::error::{Error, Result};
-use crate::flow::random_id;
-use crate::link::{self, Importer, Step};
+use crate::import::Deliver;
+use crate::link;
 use crate::status::Stats;
 use crate::wire::{HEADER, Kind, Msg};
 
@@ -95,13 +95,15 @@ fn frame_message(epoch: u64, seq: u64, frame: OwnedFrame) -> ZBytes {
 }
 
 /// Runs the import side: connects as the writer of the local buffer (waiting for its
-/// reader to create it) and writes every frame received, until the exporter closes.
+/// reader to create it) and writes every frame received, until the exporter closes. Frames
+/// that fit are written on zenoh's receive thread as they arrive; the others wait, in order,
+/// for the link's thread ([`crate::import`]).
 ///
 /// # Errors
 /// ZeroBuffer (e.g. a frame larger than the local ring) and zenoh errors.
 pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
     stats.set_state("waiting for the local reader");
-    let mut writer = loop {
+    let writer = loop {
         match Writer::connect(&cfg.name) {
             Ok(w) => break w,
             Err(ZbError::BufferNotFound { .. } | ZbError::NoReader { .. }) => {
@@ -110,48 +112,64 @@ pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
             Err(e) => return Err(e.into()),
         }
     };
-    let window = cfg.window.unwrap_or(DEFAULT_WINDOW).clamp(1, 1 << 16);
-    let mut imp = Importer::new(session, cfg, stats, window, random_id())?;
-    let data = session
-        .declare_subscriber(format!("{}/d", cfg.key()))
-        .with(FifoChannel::new(window as usize + 64))
-        .wait()
-        .map_err(Error::zenoh)?;
-    imp.send_credit()?;
-    stats.set_state("waiting for the exporter");
-    let heartbeat = Duration::from_millis(100);
-    loop {
-        let sample = match data.recv_timeout(heartbeat) {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                imp.send_credit()?;
-                continue;
-            }
-            Err(e) => return Err(Error::zenoh(e)),
-        };
-        let bytes = sample.payload().to_bytes();
-        match imp.accept(&bytes, 0)? {
-            Step::Skip => {}
-            Step::Metadata(m) => match writer.set_metadata(m.payload) {
-                Ok(()) | Err(ZbError::MetadataAlreadyWritten) => {}
-                Err(e) => return Err(e.into()),
-            },
-            Step::Close => {
-                drop(writer);
-                imp.closed()?;
-                return Ok(());
-            }
-            Step::Items { msg, .. } => {
-                loop {
-                    match writer.write_frame_timeout(msg.payload, heartbeat) {
-                        Ok(_) => break,
-                        // Full: keep the credit heartbeat going while the reader catches up.
-                        Err(ZbError::BufferFull { .. }) => imp.send_credit()?,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                imp.delivered(1, msg.payload.len() as u64)?;
-            }
+    crate::import::run_link(session, cfg, stats, Frames(Mutex::new(Some(writer))))
+}
+
+/// The importer's writer of the local buffer (`None` once closed). Its lock is never
+/// contended: the link's callback and thread take turns delivering ([`crate::import`]).
+struct Frames(Mutex<Option<Writer>>);
+
+impl Frames {
+    /// `write` applied to the writer and the frame of `msg`; units and bytes written.
+    fn write(
+        &self,
+        msg: &Msg<'_>,
+        write: impl FnOnce(&mut Writer, &[u8]) -> zerobuffer::Result<u64>,
+    ) -> Result<(usize, u64)> {
+        let mut w = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let w = w
+            .as_mut()
+            .ok_or_else(|| Error::Config("a frame after the close".into()))?;
+        match write(w, msg.payload) {
+            Ok(_) => Ok((1, msg.payload.len() as u64)),
+            Err(ZbError::BufferFull { .. }) => Ok((0, 0)),
+            Err(e) => Err(e.into()),
         }
+    }
+}
+
+impl Deliver for Frames {
+    fn elem_size(&self) -> usize {
+        0
+    }
+
+    fn try_deliver(&self, msg: &Msg<'_>, _skip: usize) -> Result<(usize, u64)> {
+        self.write(msg, |w, f| w.try_write_frame(f))
+    }
+
+    fn deliver(&self, msg: &Msg<'_>, _skip: usize, wait: Duration) -> Result<(usize, u64)> {
+        self.write(msg, |w, f| w.write_frame_timeout(f, wait))
+    }
+
+    fn metadata(&self, payload: &[u8]) -> Result<()> {
+        let mut w = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match w.as_mut().map(|w| w.set_metadata(payload)) {
+            None | Some(Ok(()) | Err(ZbError::MetadataAlreadyWritten)) => Ok(()),
+            Some(Err(e)) => Err(e.into()),
+        }
+    }
+
+    /// Disconnects the writer: the local reader sees the writer leave.
+    fn close(&self) -> Result<()> {
+        drop(self.0.lock().unwrap_or_else(PoisonError::into_inner).take());
+        Ok(())
+    }
+
+    fn room(&self) -> Option<u64> {
+        None
+    }
+
+    fn default_window(&self) -> u64 {
+        DEFAULT_WINDOW
     }
 }
