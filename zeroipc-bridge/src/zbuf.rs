@@ -97,7 +97,7 @@ fn frame_message(epoch: u64, seq: u64, frame: OwnedFrame) -> ZBytes {
 /// Runs the import side: connects as the writer of the local buffer (waiting for its
 /// reader to create it) and writes every frame received, until the exporter closes. Frames
 /// that fit are written on zenoh's receive thread as they arrive; the others wait, in order,
-/// for the link's thread ([`crate::import`]).
+/// for the link's thread (`import.rs`).
 ///
 /// # Errors
 /// ZeroBuffer (e.g. a frame larger than the local ring) and zenoh errors.
@@ -116,7 +116,7 @@ pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
 }
 
 /// The importer's writer of the local buffer (`None` once closed). Its lock is never
-/// contended: the link's callback and thread take turns delivering ([`crate::import`]).
+/// contended: the link's callback and thread take turns delivering (`import.rs`).
 struct Frames(Mutex<Option<Writer>>);
 
 impl Frames {
