@@ -198,6 +198,16 @@ impl Writer {
     /// [`Error::ReaderDead`], [`Error::FrameTooLarge`], [`Error::InvalidFrameSize`],
     /// [`Error::Corrupt`]; [`Error::Io`] if the helper thread could not be started.
     pub async fn write_frame_async(&mut self, data: &[u8]) -> Result<u64> {
+        self.write_frame_parts_async(&[data]).await
+    }
+
+    /// Writes one frame made of `parts`, awaiting space: the async form of
+    /// [`Writer::write_frame_parts`], as [`Writer::write_frame_async`] is of
+    /// [`Writer::write_frame`].
+    ///
+    /// # Errors
+    /// As [`Writer::write_frame_async`].
+    pub async fn write_frame_parts_async(&mut self, parts: &[&[u8]]) -> Result<u64> {
         let mut wait: Option<SemWait> = None;
         let name = self.space_semaphore_name().to_owned();
         let slice = self.liveness_slice();
@@ -205,7 +215,7 @@ impl Writer {
             if let Some(w) = &wait {
                 w.take_token();
             }
-            match self.try_write_frame(data) {
+            match self.write_frame_parts_timeout(parts, Duration::ZERO) {
                 Err(Error::BufferFull { .. }) => {}
                 other => return Poll::Ready(other),
             }

@@ -449,11 +449,45 @@ impl Writer {
     /// # Errors
     /// As [`Writer::write_frame`].
     pub fn write_frame_timeout(&mut self, data: &[u8], timeout: Duration) -> Result<u64> {
+        self.write_frame_parts_timeout(&[data], timeout)
+    }
+
+    /// Writes one frame made of `parts`, back to back (a gather write: e.g. a header and a
+    /// body, or a message that arrived in pieces, without joining them first), waiting up
+    /// to the write timeout for space. The reader sees one frame of the parts' total
+    /// length. Returns its sequence number.
+    ///
+    /// ```no_run
+    /// # fn main() -> zerobuffer::Result<()> {
+    /// let mut w = zerobuffer::Writer::connect("camera")?;
+    /// let (header, pixels) = ([1u8; 16], vec![0u8; 640 * 480]);
+    /// w.write_frame_parts(&[&header, &pixels])?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Writer::write_frame`] (the frame is empty when every part is).
+    pub fn write_frame_parts(&mut self, parts: &[&[u8]]) -> Result<u64> {
+        self.write_frame_parts_timeout(parts, self.opts.write_timeout)
+    }
+
+    /// [`Writer::write_frame_parts`] with an explicit overall deadline (zero: only if space
+    /// is available right now, as [`Writer::try_write_frame`]).
+    ///
+    /// # Errors
+    /// As [`Writer::write_frame`].
+    pub fn write_frame_parts_timeout(&mut self, parts: &[&[u8]], timeout: Duration) -> Result<u64> {
         self.pending = None;
-        let res = self.reserve(data.len() as u64, timeout)?;
-        let at = self.geo.payload_offset + res.start + FRAME_HEADER_SIZE;
-        if !self.map.write_from(at, data) {
-            return Err(Error::corrupt("frame outside the mapping"));
+        let len = parts
+            .iter()
+            .fold(0u64, |n, p| n.saturating_add(p.len() as u64));
+        let res = self.reserve(len, timeout)?;
+        let mut at = self.geo.payload_offset + res.start + FRAME_HEADER_SIZE;
+        for part in parts {
+            if !self.map.write_from(at, part) {
+                return Err(Error::corrupt("frame outside the mapping"));
+            }
+            at += part.len() as u64;
         }
         Ok(self.commit(res))
     }

@@ -20,6 +20,7 @@
 //! back behind the data sent before them), drops what arrives before the answers and starts
 //! at the first message after them ([`sync_routes`]).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -34,7 +35,7 @@ use crate::flow::random_id;
 use crate::items::{Sink, WINDOW_BYTES};
 use crate::link::{HEARTBEAT, Importer, Step};
 use crate::status::Stats;
-use crate::wire::Msg;
+use crate::wire::{HEADER, Kind, Msg};
 
 /// What an import link puts the messages it accepts into: items into a Stream or Channel
 /// ([`Items`]), frames into a ZeroBuffer (`zbuf.rs`). Messages carry *units* (items, or one
@@ -178,6 +179,24 @@ fn items_of<'a, T: Pod>(payload: &'a [u8], copied: &'a mut Vec<T>) -> &'a [T] {
     }
 }
 
+/// A received message joined into one slice, if it must be. zenoh delivers a fragmented
+/// message in pieces; a frame is decoded in its pieces (so its payload is copied once, into
+/// the local ring, and not first into one slice), anything else is joined. `None`: use
+/// zenoh's pieces ([`pieces`]).
+fn joined(payload: &ZBytes) -> Option<Cow<'_, [u8]>> {
+    let mut slices = payload.slices();
+    let first = slices.next()?;
+    slices.next()?;
+    let frame = first.len() >= HEADER && first.get(1) == Some(&(Kind::Frame as u8));
+    (!frame).then(|| payload.to_bytes())
+}
+
+/// The pieces of a received message to decode: `joined` ([`joined`]) if it was, else
+/// zenoh's own.
+fn pieces<'a>(payload: &'a ZBytes, joined: Option<&'a [u8]>) -> Vec<&'a [u8]> {
+    joined.map_or_else(|| payload.slices().collect(), |j| vec![j])
+}
+
 /// zenoh's callback for a data, metadata or close message: delivers it at once if nothing
 /// is queued and it fits, else queues (the rest of) it for the thread.
 fn on_sample(shared: &Shared, to: &impl Deliver, payload: &ZBytes) {
@@ -197,8 +216,9 @@ fn on_sample(shared: &Shared, to: &impl Deliver, payload: &ZBytes) {
         shared.cv.notify_one();
         return;
     }
-    let bytes = payload.to_bytes();
-    let delivered = match g.imp.accept(&bytes, to.elem_size()) {
+    let joined = joined(payload);
+    let pieces = pieces(payload, joined.as_deref());
+    let delivered = match g.imp.accept(&pieces, to.elem_size()) {
         Ok(Step::Items { msg, skip }) => to.try_deliver(&msg, skip).map(|(n, b)| {
             g.imp.record(n as u64, b);
             n < (msg.count as usize).saturating_sub(skip)
@@ -398,8 +418,9 @@ fn run<'a>(
                 .0;
             continue;
         };
-        let bytes = front.to_bytes();
-        let (msg, skip) = match g.imp.accept(&bytes, to.elem_size())? {
+        let joined = joined(&front);
+        let pieces = pieces(&front, joined.as_deref());
+        let (msg, skip) = match g.imp.accept(&pieces, to.elem_size())? {
             Step::Items { msg, skip } => (msg, skip),
             Step::Metadata(m) => {
                 to.metadata(m.payload)?;

@@ -133,9 +133,10 @@ impl Importer {
         self.publisher.put(m.encode()).wait().map_err(Error::zenoh)
     }
 
-    /// Checks a data or close message against the expected sequence.
-    pub(crate) fn accept<'a>(&mut self, bytes: &'a [u8], es: usize) -> Result<Step<'a>> {
-        let m = match Msg::decode(bytes) {
+    /// Checks a data or close message, received in `pieces` ([`Msg::decode_pieces`]),
+    /// against the expected sequence.
+    pub(crate) fn accept<'a>(&mut self, pieces: &'a [&'a [u8]], es: usize) -> Result<Step<'a>> {
+        let m = match Msg::decode_pieces(pieces) {
             Ok(m) => m,
             Err(e) => {
                 self.stats.lock().malformed += 1;

@@ -76,8 +76,12 @@ pub struct Msg<'a> {
     pub count: u64,
     /// Importer id (credit) or frame sequence (frame).
     pub id: u64,
-    /// What follows the header.
+    /// What follows the header (its first piece, for a message decoded by
+    /// [`Msg::decode_pieces`]).
     pub payload: &'a [u8],
+    /// The payload's further pieces: a frame message decoded by [`Msg::decode_pieces`] keeps
+    /// the pieces zenoh received it in. Empty for every other message.
+    pub rest: &'a [&'a [u8]],
 }
 
 impl<'a> Msg<'a> {
@@ -92,7 +96,20 @@ impl<'a> Msg<'a> {
             count,
             id,
             payload: &[],
+            rest: &[],
         }
+    }
+
+    /// The payload's length in bytes, over all its pieces.
+    pub fn payload_len(&self) -> usize {
+        self.rest
+            .iter()
+            .fold(self.payload.len(), |n, p| n.saturating_add(p.len()))
+    }
+
+    /// The payload's pieces in order: [`Msg::payload`], then [`Msg::rest`].
+    pub fn pieces(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        std::iter::once(self.payload).chain(self.rest.iter().copied())
     }
 
     /// Appends the encoded header (not the payload) to `out`.
@@ -121,6 +138,32 @@ impl<'a> Msg<'a> {
     /// [`Error::Wire`] for a short buffer, another version, an unknown kind, or a data
     /// payload whose length is not `count * elem_size`.
     pub fn decode(buf: &'a [u8]) -> Result<Self> {
+        Self::decode_split(buf, &[])
+    }
+
+    /// Decodes a message received in `pieces` without joining them (zenoh keeps a
+    /// fragmented message in the pieces it arrived in): the header lies in the first piece,
+    /// the payload is the rest of it and the further pieces ([`Msg::rest`]).
+    ///
+    /// # Errors
+    /// As [`Msg::decode`]; also [`Error::Wire`] when the first piece is shorter than the
+    /// header, or a message other than a frame comes in more than one piece (join those and
+    /// use [`Msg::decode`]).
+    pub fn decode_pieces(pieces: &'a [&'a [u8]]) -> Result<Self> {
+        let (first, rest): (&[u8], &[&[u8]]) =
+            pieces.split_first().map_or((&[], &[]), |(f, r)| (*f, r));
+        let m = Self::decode_split(first, rest)?;
+        if !rest.is_empty() && m.kind != Kind::Frame {
+            return Err(Error::Wire(format!(
+                "a {:?} message in {} pieces: only frames are decoded in pieces",
+                m.kind,
+                pieces.len()
+            )));
+        }
+        Ok(m)
+    }
+
+    fn decode_split(buf: &'a [u8], rest: &'a [&'a [u8]]) -> Result<Self> {
         let (head, payload) = buf.split_at_checked(HEADER).ok_or_else(|| {
             Error::Wire(format!("{} bytes, the header needs {HEADER}", buf.len()))
         })?;
@@ -149,22 +192,22 @@ impl<'a> Msg<'a> {
             count: u64_at(24),
             id: u64_at(32),
             payload,
+            rest,
         };
-        if kind == Kind::Frame && (m.count != 1 || payload.is_empty()) {
+        let len = m.payload_len();
+        if kind == Kind::Frame && (m.count != 1 || len == 0) {
             return Err(Error::Wire(format!(
-                "frame message with count {} and {} payload bytes (one non-empty frame \
+                "frame message with count {} and {len} payload bytes (one non-empty frame \
                  expected)",
-                m.count,
-                payload.len()
+                m.count
             )));
         }
         if kind == Kind::Data {
             let want = m.count.checked_mul(u64::from(elem_size));
-            if want != Some(payload.len() as u64) || elem_size == 0 {
+            if want != Some(len as u64) || elem_size == 0 {
                 return Err(Error::Wire(format!(
-                    "data message of {} items of {elem_size} bytes carries {} bytes",
-                    m.count,
-                    payload.len()
+                    "data message of {} items of {elem_size} bytes carries {len} bytes",
+                    m.count
                 )));
             }
         }
@@ -197,5 +240,46 @@ mod tests {
         let mut k = buf;
         k[1] = 99;
         assert!(Msg::decode(&k).is_err());
+    }
+
+    #[test]
+    fn a_frame_in_pieces_decodes_without_joining() {
+        let frame: Vec<u8> = (0..=255).collect();
+        let whole = Msg {
+            payload: &frame,
+            ..Msg::new(Kind::Frame, 7, 3, 1, 42)
+        }
+        .encode();
+        for cut in [HEADER, HEADER + 1, HEADER + 100, whole.len() - 1] {
+            let (a, b) = whole.split_at(cut);
+            let (b1, b2) = b.split_at(b.len() / 2);
+            let pieces = [a, b1, b2];
+            let m = Msg::decode_pieces(&pieces).unwrap();
+            assert_eq!((m.kind, m.epoch, m.seq, m.id), (Kind::Frame, 7, 3, 42));
+            assert_eq!(m.payload_len(), frame.len());
+            assert_eq!(m.pieces().collect::<Vec<_>>().concat(), frame);
+        }
+        // One piece: the same as `decode`.
+        let one = [&whole[..]];
+        assert_eq!(
+            Msg::decode_pieces(&one).unwrap(),
+            Msg::decode(&whole).unwrap()
+        );
+        // The header split across pieces, no pieces, a frame whose pieces are all empty.
+        let split = [&whole[..HEADER - 1], &whole[HEADER - 1..]];
+        assert!(Msg::decode_pieces(&split).is_err());
+        assert!(Msg::decode_pieces(&[]).is_err());
+        let head = [&whole[..HEADER], &[][..]];
+        assert!(Msg::decode_pieces(&head).is_err());
+        // Only frames come in pieces: a data message so is refused, even if well formed.
+        let data = Msg {
+            elem_size: 8,
+            payload: &[1; 16],
+            ..Msg::new(Kind::Data, 1, 0, 2, 0)
+        }
+        .encode();
+        let (d1, d2) = data.split_at(HEADER + 8);
+        assert!(Msg::decode_pieces(&[d1, d2]).is_err());
+        assert!(Msg::decode_pieces(&[&data[..]]).is_ok());
     }
 }

@@ -120,18 +120,16 @@ pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
 struct Frames(Mutex<Option<Writer>>);
 
 impl Frames {
-    /// `write` applied to the writer and the frame of `msg`; units and bytes written.
-    fn write(
-        &self,
-        msg: &Msg<'_>,
-        write: impl FnOnce(&mut Writer, &[u8]) -> zerobuffer::Result<u64>,
-    ) -> Result<(usize, u64)> {
+    /// Writes the frame of `msg` (in the pieces it arrived in), waiting up to `wait` for
+    /// room; units and bytes written.
+    fn write(&self, msg: &Msg<'_>, wait: Duration) -> Result<(usize, u64)> {
         let mut w = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let w = w
             .as_mut()
             .ok_or_else(|| Error::Config("a frame after the close".into()))?;
-        match write(w, msg.payload) {
-            Ok(_) => Ok((1, msg.payload.len() as u64)),
+        let pieces: Vec<&[u8]> = msg.pieces().collect();
+        match w.write_frame_parts_timeout(&pieces, wait) {
+            Ok(_) => Ok((1, msg.payload_len() as u64)),
             Err(ZbError::BufferFull { .. }) => Ok((0, 0)),
             Err(e) => Err(e.into()),
         }
@@ -144,11 +142,11 @@ impl Deliver for Frames {
     }
 
     fn try_deliver(&self, msg: &Msg<'_>, _skip: usize) -> Result<(usize, u64)> {
-        self.write(msg, |w, f| w.try_write_frame(f))
+        self.write(msg, Duration::ZERO)
     }
 
     fn deliver(&self, msg: &Msg<'_>, _skip: usize, wait: Duration) -> Result<(usize, u64)> {
-        self.write(msg, |w, f| w.write_frame_timeout(f, wait))
+        self.write(msg, wait)
     }
 
     fn metadata(&self, payload: &[u8]) -> Result<()> {

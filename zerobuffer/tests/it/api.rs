@@ -1,5 +1,5 @@
 //! The lifecycle and convenience API: `DuplexServer::start`, `Writer::connect_timeout`,
-//! `Reader::wait_for_writer`, zero-copy metadata, writer counters.
+//! `Reader::wait_for_writer`, zero-copy metadata, writer counters, gather writes.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -34,6 +34,53 @@ fn writer_counters_count_committed_frames_and_payload_bytes() {
     w.get_frame_buffer(7).unwrap().fill(2);
     w.commit_frame().unwrap();
     assert_eq!((w.frames_written(), w.bytes_written()), (51, total + 7));
+    close_both(reader, w, &name);
+}
+
+#[test]
+fn frame_parts_are_written_back_to_back_as_one_frame() {
+    let name = unique("api-parts");
+    let reader = create(&name, BufferConfig::new(0, 4096)).unwrap();
+    let mut w = Writer::connect(&name).unwrap();
+    let (a, b, c) = (pattern(1, 3, 3), pattern(2, 500, 500), pattern(3, 1, 1));
+    let seq = w.write_frame_parts(&[&a, &[], &b, &c]).unwrap();
+    let f = reader.read_frame_timeout(LONG).unwrap().unwrap();
+    assert_eq!(f.sequence(), seq);
+    assert_eq!(f.data(), &[&a[..], &b[..], &c[..]].concat()[..]);
+    drop(f);
+    assert_eq!((w.frames_written(), w.bytes_written()), (1, 504));
+    // No bytes at all is an empty frame; more than the ring takes is too large.
+    assert!(matches!(
+        w.write_frame_parts(&[&[], &[]]),
+        Err(Error::InvalidFrameSize { .. })
+    ));
+    let big = vec![0u8; 3000];
+    assert!(matches!(
+        w.write_frame_parts(&[&big, &big]),
+        Err(Error::FrameTooLarge { .. })
+    ));
+    // With no timeout, a full ring is `BufferFull` at once and nothing is written.
+    let mut written = 0;
+    while w
+        .write_frame_parts_timeout(&[&b, &b], Duration::ZERO)
+        .is_ok()
+    {
+        written += 1;
+    }
+    assert!(
+        written >= 2,
+        "{written} frames of 1000 bytes in a 4096-byte ring"
+    );
+    assert!(matches!(
+        w.write_frame_parts_timeout(&[&b, &b], Duration::ZERO),
+        Err(Error::BufferFull { .. })
+    ));
+    for _ in 0..written {
+        let f = reader.read_frame_timeout(LONG).unwrap().unwrap();
+        assert_eq!(f.data(), &[&b[..], &b[..]].concat()[..]);
+    }
+    assert!(reader.try_read_frame().unwrap().is_none());
+    assert_eq!(w.frames_written(), 1 + written);
     close_both(reader, w, &name);
 }
 
