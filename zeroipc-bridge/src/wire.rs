@@ -282,4 +282,81 @@ mod tests {
         assert!(Msg::decode_pieces(&[d1, d2]).is_err());
         assert!(Msg::decode_pieces(&[&data[..]]).is_ok());
     }
+
+    /// Cuts `bytes` at the sorted `cuts` (taken modulo its length plus one).
+    fn cut<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+        let mut at: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        at.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut from = 0;
+        for a in at.into_iter().chain([bytes.len()]) {
+            pieces.push(&bytes[from..a]);
+            from = a;
+        }
+        pieces
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Whatever a peer sends, cut anywhere, decoding returns (never panics), and a
+        /// message decoded in pieces is the message decoded whole.
+        #[test]
+        fn any_bytes_in_any_pieces_decode_as_the_whole_or_fail(
+            version in proptest::prop_oneof![proptest::strategy::Just(VERSION), 0u8..4],
+            kind in 0u8..7,
+            elem_size in 0u32..5,
+            (epoch, seq, id) in (1u64.., 0u64.., 0u64..),
+            valid_count in proptest::bool::ANY,
+            count in 0u64..1000,
+            header_len in proptest::prop_oneof![3 => proptest::strategy::Just(HEADER), 1 => 0..HEADER],
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            cuts in proptest::collection::vec(0usize..400, 0..5),
+        ) {
+            // Mostly well-formed headers (a frame's count 1, a data message's length), with
+            // any fields, versions, kinds, counts and lengths besides, and truncations.
+            let count = match (valid_count, kind) {
+                (true, 4) => 1,
+                (true, _) => (body.len() as u64).checked_div(u64::from(elem_size)).unwrap_or(0),
+                (false, _) => count,
+            };
+            let mut bytes = vec![version, kind, 0, 0];
+            bytes.extend_from_slice(&elem_size.to_le_bytes());
+            for v in [epoch, seq, count, id] {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            bytes.truncate(header_len);
+            bytes.extend_from_slice(&body);
+            let pieces = cut(&bytes, &cuts);
+            let whole = Msg::decode(&bytes);
+            match Msg::decode_pieces(&pieces) {
+                Ok(m) => {
+                    let w = whole.expect("decodes in pieces, so decodes whole");
+                    proptest::prop_assert_eq!(m.payload_len(), w.payload.len());
+                    proptest::prop_assert_eq!(m.pieces().collect::<Vec<_>>().concat(), w.payload);
+                    proptest::prop_assert_eq!(
+                        (m.kind, m.flags, m.elem_size, m.epoch, m.seq, m.count, m.id),
+                        (w.kind, w.flags, w.elem_size, w.epoch, w.seq, w.count, w.id)
+                    );
+                    proptest::prop_assert!(m.rest.is_empty() || m.kind == Kind::Frame);
+                }
+                // Refused in pieces: refused whole, or in more than one piece with the
+                // header split or a message that is not a frame.
+                Err(_) => {
+                    let why = match whole {
+                        Err(_) => true,
+                        Ok(w) => {
+                            pieces.len() > 1
+                                && (pieces[0].len() < HEADER || w.kind != Kind::Frame)
+                        }
+                    };
+                    proptest::prop_assert!(why);
+                }
+            }
+        }
+    }
 }
