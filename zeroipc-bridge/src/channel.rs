@@ -13,23 +13,35 @@ use crate::elem::with_elem;
 use crate::error::Result;
 use crate::items::{self, Sink, Source, Taken};
 use crate::status::Stats;
+use crate::stop::Stop;
 use crate::stream::not_found;
 
 /// Runs the export side of a channel link until the local channel is closed and drained and
-/// the importer has acknowledged the close.
+/// the importer has acknowledged the close, or `stop` is stopped.
 ///
 /// # Errors
 /// Configuration, segment, channel and zenoh errors.
-pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
-    with_elem!(cfg.elem_size()?, export_t(session, cfg, stats))
+pub fn export(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    stop: &Stop,
+) -> Result<()> {
+    with_elem!(cfg.elem_size()?, export_t(session, cfg, stats, stop))
 }
 
-/// Runs the import side of a channel link until the exporter closes the channel.
+/// Runs the import side of a channel link until the exporter closes the channel, or `stop`
+/// is stopped.
 ///
 /// # Errors
 /// Configuration, segment, channel and zenoh errors.
-pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
-    with_elem!(cfg.elem_size()?, import_t(session, cfg, stats))
+pub fn import(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    stop: &Stop,
+) -> Result<()> {
+    with_elem!(cfg.elem_size()?, import_t(session, cfg, stats, stop))
 }
 
 fn open<T: Pod>(cfg: &LinkConfig, role: &str) -> Result<Channel<T>> {
@@ -51,17 +63,27 @@ fn open<T: Pod>(cfg: &LinkConfig, role: &str) -> Result<Channel<T>> {
     }
 }
 
-fn export_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+fn export_t<T: Pod>(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    stop: &Stop,
+) -> Result<()> {
     let ch = open::<T>(cfg, "export")?;
     // Register as a receiver, so local senders see a live receiver while the bridge runs.
     let rx = ch.receiver()?;
-    items::export(session, cfg, stats, rx, true)
+    items::export(session, cfg, stats, rx, true, stop)
 }
 
-fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+fn import_t<T: Pod>(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    stop: &Stop,
+) -> Result<()> {
     let ch = open::<T>(cfg, "import")?;
     let tx = ch.sender()?;
-    items::import(session, cfg, stats, tx)
+    items::import(session, cfg, stats, tx, stop)
 }
 
 impl<T: Pod> Source<T> for zeroipc_codata::Receiver<T> {

@@ -35,6 +35,7 @@ use crate::flow::random_id;
 use crate::items::{Sink, WINDOW_BYTES};
 use crate::link::{HEARTBEAT, Importer, Step};
 use crate::status::Stats;
+use crate::stop::Stop;
 use crate::wire::{HEADER, Kind, Msg};
 
 /// What an import link puts the messages it accepts into: items into a Stream or Channel
@@ -269,7 +270,7 @@ impl Drop for Synced {
 /// session serves zenoh's admin space ([`crate::net::NetConfig::open`]); the query goes to
 /// every peer's, behind the subscription's declaration on each connection, and it ends when
 /// the last peer has answered.
-fn sync_routes(session: &zenoh::Session, shared: &Arc<Shared>, stats: &Stats) {
+fn sync_routes(session: &zenoh::Session, shared: &Arc<Shared>, stats: &Stats, stop: &Stop) {
     // One query per peer, to that peer's admin space only, on a key none of its handlers
     // serves: it answers with the end of the query alone. (zenoh 1.10's `subscriber/**`
     // handler replies while it holds the routing tables, which deadlocks against a
@@ -299,13 +300,13 @@ fn sync_routes(session: &zenoh::Session, shared: &Arc<Shared>, stats: &Stats) {
     let deadline = std::time::Instant::now() + SYNC_TIMEOUT + Duration::from_secs(1);
     while !g.synced {
         let now = std::time::Instant::now();
-        if now >= deadline {
+        if now >= deadline || stop.is_stopped() {
             g.synced = true;
             break;
         }
         g = shared
             .cv
-            .wait_timeout(g, deadline - now)
+            .wait_timeout(g, (deadline - now).min(HEARTBEAT))
             .unwrap_or_else(PoisonError::into_inner)
             .0;
     }
@@ -319,22 +320,26 @@ fn sync_routes(session: &zenoh::Session, shared: &Arc<Shared>, stats: &Stats) {
     }
 }
 
-/// Runs an import link of items into `sink` until the exporter closes the object.
+/// Runs an import link of items into `sink` until the exporter closes the object, or `stop`
+/// is stopped.
 pub(crate) fn import<T: Pod, S: Sink<T> + Send + Sync + 'static>(
     session: &zenoh::Session,
     cfg: &LinkConfig,
     stats: &Stats,
     sink: S,
+    stop: &Stop,
 ) -> Result<()> {
-    run_link(session, cfg, stats, Items::new(sink))
+    run_link(session, cfg, stats, Items::new(sink), stop)
 }
 
-/// Runs an import link into `to` until the exporter closes the object.
+/// Runs an import link into `to` until the exporter closes the object, or `stop` is
+/// stopped.
 pub(crate) fn run_link(
     session: &zenoh::Session,
     cfg: &LinkConfig,
     stats: &Stats,
     to: impl Deliver,
+    stop: &Stop,
 ) -> Result<()> {
     let fixed = cfg
         .window
@@ -369,7 +374,7 @@ pub(crate) fn run_link(
         .callback(move |sample| on_sample(&sh, &*t2, sample.payload()))
         .wait()
         .map_err(Error::zenoh)?;
-    sync_routes(session, &shared, stats);
+    sync_routes(session, &shared, stats, stop);
     stats.set_state("waiting for the exporter");
     // The first credit goes out after the subscription is declared (nothing the exporter
     // sends for it can miss us) and before any item is put in (the callback only queues
@@ -380,7 +385,7 @@ pub(crate) fn run_link(
     let result = match g.imp.send_credit() {
         Ok(()) => {
             g.started = true;
-            run(&shared, g, &*to, poll, window)
+            run(&shared, g, &*to, (poll, stop), window)
         }
         Err(e) => Err(e),
     };
@@ -396,12 +401,15 @@ fn run<'a>(
     shared: &'a Shared,
     mut g: MutexGuard<'a, Inbox>,
     to: &impl Deliver,
-    poll: Duration,
+    (poll, stop): (Duration, &Stop),
     window: impl Fn() -> u64,
 ) -> Result<()> {
     loop {
         if let Some(e) = g.failed.take() {
             return Err(e);
+        }
+        if stop.is_stopped() {
+            return Ok(());
         }
         g.imp.set_window(window());
         if g.imp.credit_due() {

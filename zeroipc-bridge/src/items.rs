@@ -15,6 +15,7 @@ use crate::config::LinkConfig;
 use crate::error::{Error, Result};
 use crate::link;
 use crate::status::Stats;
+use crate::stop::Stop;
 use crate::wire::{FLAG_POSITION, HEADER, Kind, Msg};
 
 /// Largest data message payload the exporter builds (bytes): with its header and zenoh's
@@ -302,13 +303,14 @@ fn take_first<T: Pod>(
 }
 
 /// Runs an export link: until the source is closed and every live importer acknowledged
-/// the close. `exclusive`: only one importer at a time (channels).
+/// the close, or `stop` is stopped. `exclusive`: only one importer at a time (channels).
 pub(crate) fn export<T: Pod>(
     session: &zenoh::Session,
     cfg: &LinkConfig,
     stats: &Stats,
     mut source: impl Source<T>,
     exclusive: bool,
+    stop: &Stop,
 ) -> Result<()> {
     let end = link::ExportEnd::open(session, cfg, stats, exclusive)?;
     let (epoch, credits, publisher) = (end.epoch, &end.credits, &end.publisher);
@@ -319,6 +321,9 @@ pub(crate) fn export<T: Pod>(
     let mut poll = Poll::new(Instant::now());
     stats.set_state("waiting for an importer");
     loop {
+        if stop.is_stopped() {
+            return Ok(());
+        }
         // Take nothing from the local object until an importer has room for it.
         let room = credits.available(Duration::from_millis(200));
         if room == 0 {
@@ -371,7 +376,7 @@ pub(crate) fn export<T: Pod>(
         }
         if closed {
             let end = source.position();
-            return link::finish_export(publisher, credits, stats, epoch, seq, end);
+            return link::finish_export(publisher, credits, stats, (epoch, seq, end), stop);
         }
     }
 }

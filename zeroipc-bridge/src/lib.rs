@@ -42,12 +42,14 @@ mod items;
 mod link;
 pub mod net;
 pub mod status;
+pub mod stop;
 pub mod stream;
 pub mod wire;
 pub mod zbuf;
 
 pub use config::{BridgeConfig, LinkConfig, ObjectKind};
 pub use error::{Error, Result};
+pub use stop::Stop;
 
 use std::time::Duration;
 
@@ -57,9 +59,19 @@ use status::{Stats, StatusWriter};
 /// finish, keeping the status file up to date.
 ///
 /// # Errors
-/// The first link error (the other links keep running until then, then the process ends);
-/// [`Error::Config`]; [`Error::Zenoh`] if the session cannot open.
+/// The first link error: the other links are then stopped (as by [`Stop::stop`]) and the
+/// error returned once they ended; [`Error::Config`]; [`Error::Zenoh`] if the session cannot
+/// open.
 pub fn run(cfg: &BridgeConfig) -> Result<()> {
+    run_until(cfg, &Stop::new())
+}
+
+/// [`run`] until `stop` is stopped (from another thread, e.g. on a signal): then every link
+/// ends at its next wait, and this returns `Ok(())` once they have (see [`Stop`]).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_until(cfg: &BridgeConfig, stop: &Stop) -> Result<()> {
     cfg.check()?;
     let session = cfg.net.open()?;
     let links: Vec<(&str, &LinkConfig)> = cfg
@@ -81,10 +93,14 @@ pub fn run(cfg: &BridgeConfig) -> Result<()> {
             .map(|((role, l), st)| {
                 let session = &session;
                 s.spawn(move || {
-                    let r = run_link(session, role, l, st);
+                    let r = run_link(session, role, l, st, stop);
                     if let Err(e) = &r {
                         st.set_state(format!("error: {e}"));
                         eprintln!("zeroipc-bridge: {role} {} {}: {e}", l.kind.as_str(), l.name);
+                        // One link failed: the bridge ends (the others stop) and reports it.
+                        stop.stop();
+                    } else if stop.is_stopped() {
+                        st.set_state("stopped");
                     }
                     r
                 })
@@ -107,14 +123,20 @@ pub fn run(cfg: &BridgeConfig) -> Result<()> {
 
 use zenoh::Wait;
 
-fn run_link(session: &zenoh::Session, role: &str, l: &LinkConfig, st: &Stats) -> Result<()> {
+fn run_link(
+    session: &zenoh::Session,
+    role: &str,
+    l: &LinkConfig,
+    st: &Stats,
+    stop: &Stop,
+) -> Result<()> {
     match (role, l.kind) {
-        ("export", ObjectKind::Stream) => stream::export(session, l, st),
-        ("import", ObjectKind::Stream) => stream::import(session, l, st),
-        ("export", ObjectKind::Channel) => channel::export(session, l, st),
-        ("import", ObjectKind::Channel) => channel::import(session, l, st),
-        ("export", ObjectKind::Zerobuffer) => zbuf::export(session, l, st),
-        ("import", ObjectKind::Zerobuffer) => zbuf::import(session, l, st),
+        ("export", ObjectKind::Stream) => stream::export(session, l, st, stop),
+        ("import", ObjectKind::Stream) => stream::import(session, l, st, stop),
+        ("export", ObjectKind::Channel) => channel::export(session, l, st, stop),
+        ("import", ObjectKind::Channel) => channel::import(session, l, st, stop),
+        ("export", ObjectKind::Zerobuffer) => zbuf::export(session, l, st, stop),
+        ("import", ObjectKind::Zerobuffer) => zbuf::import(session, l, st, stop),
         (role, _) => Err(Error::Config(format!("unknown role {role}"))),
     }
 }

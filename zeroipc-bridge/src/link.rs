@@ -12,6 +12,7 @@ use crate::config::LinkConfig;
 use crate::error::{Error, Result};
 use crate::flow::Credits;
 use crate::status::Stats;
+use crate::stop::Stop;
 use crate::wire::{FLAG_CLOSED, FLAG_POSITION, Kind, Msg};
 
 /// An importer announces its credit at least this often while it lives (the exporter drops
@@ -310,16 +311,15 @@ impl ExportEnd {
     }
 }
 
-/// The exporter's end: publishes the close (final sequence `seq`; `end`: the source
-/// position after the last item, if the source keeps positions) until every live importer
-/// acknowledged it.
+/// The exporter's end: publishes the close (exporter `epoch`, final sequence `seq`; `end`:
+/// the source position after the last item, if the source keeps positions) until every live
+/// importer acknowledged it, or `stop` is stopped.
 pub(crate) fn finish_export(
     publisher: &Publisher<'_>,
     credits: &Credits,
     stats: &Stats,
-    epoch: u64,
-    seq: u64,
-    end: Option<u64>,
+    (epoch, seq, end): (u64, u64, Option<u64>),
+    stop: &Stop,
 ) -> Result<()> {
     stats.set_state("closing");
     let close = Msg {
@@ -328,6 +328,9 @@ pub(crate) fn finish_export(
     }
     .encode();
     loop {
+        if stop.is_stopped() {
+            return Ok(());
+        }
         publisher.put(close.clone()).wait().map_err(Error::zenoh)?;
         if credits.close_acknowledged(seq, Duration::from_millis(500)) {
             stats.set_state("closed");

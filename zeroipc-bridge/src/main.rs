@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use zeroipc_bridge::{BridgeConfig, LinkConfig, net::NetConfig, status};
+use zeroipc_bridge::{BridgeConfig, LinkConfig, Stop, net::NetConfig, status};
 
 #[derive(Parser)]
 #[command(name = "zeroipc-bridge", version, about)]
@@ -151,14 +151,40 @@ fn bench(
     Ok(())
 }
 
+/// Runs `cfg`'s links until they finish or a SIGINT or SIGTERM stops them (see
+/// [`Stop`]); a second signal ends the process at once.
+fn run(cfg: &BridgeConfig) -> zeroipc_bridge::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Stop::new();
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |source| zeroipc_bridge::Error::Io { what, source }
+    };
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(io("catching SIGINT and SIGTERM"))?;
+    let on_signal = stop.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if on_signal.is_stopped() {
+                    eprintln!("zeroipc-bridge: signal {sig} again: exiting now");
+                    std::process::exit(128 + sig);
+                }
+                eprintln!("zeroipc-bridge: signal {sig}: stopping the links (again to exit now)");
+                on_signal.stop();
+            }
+        })
+        .map_err(io("starting the signal thread"))?;
+    zeroipc_bridge::run_until(cfg, &stop)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Export { net, link } => zeroipc_bridge::run(&one(net, link, true)),
-        Cmd::Import { net, link } => zeroipc_bridge::run(&one(net, link, false)),
-        Cmd::Run { config } => {
-            BridgeConfig::from_file(&config).and_then(|c| zeroipc_bridge::run(&c))
-        }
+        Cmd::Export { net, link } => run(&one(net, link, true)),
+        Cmd::Import { net, link } => run(&one(net, link, false)),
+        Cmd::Run { config } => BridgeConfig::from_file(&config).and_then(|c| run(&c)),
         Cmd::Bench {
             items,
             sizes,

@@ -11,22 +11,34 @@ use crate::elem::with_elem;
 use crate::error::Result;
 use crate::items::{self, Sink, Source, Taken};
 use crate::status::Stats;
+use crate::stop::Stop;
 
 /// Runs the export side of a stream link until the local stream is closed and every live
-/// importer has acknowledged the close.
+/// importer has acknowledged the close, or `stop` is stopped.
 ///
 /// # Errors
 /// Configuration, segment, stream and zenoh errors.
-pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
-    with_elem!(cfg.elem_size()?, export_t(session, cfg, stats))
+pub fn export(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    stop: &Stop,
+) -> Result<()> {
+    with_elem!(cfg.elem_size()?, export_t(session, cfg, stats, stop))
 }
 
-/// Runs the import side of a stream link until the exporter closes the stream.
+/// Runs the import side of a stream link until the exporter closes the stream, or `stop` is
+/// stopped.
 ///
 /// # Errors
 /// Configuration, segment, stream and zenoh errors.
-pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
-    with_elem!(cfg.elem_size()?, import_t(session, cfg, stats))
+pub fn import(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    stop: &Stop,
+) -> Result<()> {
+    with_elem!(cfg.elem_size()?, import_t(session, cfg, stats, stop))
 }
 
 /// Whether `e` says the object does not exist.
@@ -37,7 +49,12 @@ pub(crate) fn not_found(e: &CodataError) -> bool {
     )
 }
 
-fn export_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+fn export_t<T: Pod>(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    stop: &Stop,
+) -> Result<()> {
     let seg = cfg.open_segment()?;
     let mut said = false;
     let stream = loop {
@@ -47,6 +64,9 @@ fn export_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -
                 if !said {
                     stats.set_state("waiting for the local stream");
                     said = true;
+                }
+                if stop.is_stopped() {
+                    return Ok(());
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -58,10 +78,15 @@ fn export_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -
     // zenoh's threads, which are carrying the last message on (bench, 2 CPUs: round-trip
     // p50 lower with the exporters parking).
     sub.set_spin(false);
-    items::export(session, cfg, stats, sub, false)
+    items::export(session, cfg, stats, sub, false, stop)
 }
 
-fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+fn import_t<T: Pod>(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    stop: &Stop,
+) -> Result<()> {
     let seg = cfg.open_segment()?;
     let stream = match Stream::<T>::open(&seg, &cfg.name) {
         Ok(s) => s,
@@ -78,7 +103,7 @@ fn import_t<T: Pod>(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -
         }
         Err(e) => return Err(e.into()),
     };
-    items::import(session, cfg, stats, stream)
+    items::import(session, cfg, stats, stream, stop)
 }
 
 impl<T: Pod> Source<T> for Subscription<T> {

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::import::Deliver;
 use crate::link;
 use crate::status::Stats;
+use crate::stop::Stop;
 use crate::wire::{HEADER, Kind, Msg};
 
 /// Default payload ring of the buffer an exporter creates.
@@ -29,11 +30,17 @@ pub const DEFAULT_METADATA_SIZE: u64 = 1024;
 pub const DEFAULT_WINDOW: u64 = 16;
 
 /// Runs the export side: creates the local buffer as its reader and publishes its frames
-/// until the local writer disconnects and every live importer acknowledged the close.
+/// until the local writer disconnects and every live importer acknowledged the close, or
+/// `stop` is stopped (the buffer is removed then; the local writer sees its reader gone).
 ///
 /// # Errors
 /// ZeroBuffer and zenoh errors.
-pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+pub fn export(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    stop: &Stop,
+) -> Result<()> {
     let reader = std::sync::Arc::new(Reader::create(
         &cfg.name,
         BufferConfig::new(
@@ -47,6 +54,9 @@ pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
     let mut metadata_sent = false;
     stats.set_state("waiting for an importer");
     loop {
+        if stop.is_stopped() {
+            return Ok(());
+        }
         if credits.available(Duration::from_millis(200)) == 0 {
             continue;
         }
@@ -54,7 +64,7 @@ pub fn export(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Resu
             Ok(Some(f)) => f,
             Ok(None) => continue,
             Err(ZbError::WriterDead { .. }) => {
-                return link::finish_export(publisher, credits, stats, epoch, seq, None);
+                return link::finish_export(publisher, credits, stats, (epoch, seq, None), stop);
             }
             Err(e) => return Err(e.into()),
         };
@@ -95,24 +105,32 @@ fn frame_message(epoch: u64, seq: u64, frame: OwnedFrame) -> ZBytes {
 }
 
 /// Runs the import side: connects as the writer of the local buffer (waiting for its
-/// reader to create it) and writes every frame received, until the exporter closes. Frames
-/// that fit are written on zenoh's receive thread as they arrive; the others wait, in order,
-/// for the link's thread (`import.rs`).
+/// reader to create it) and writes every frame received, until the exporter closes or `stop`
+/// is stopped. Frames that fit are written on zenoh's receive thread as they arrive; the
+/// others wait, in order, for the link's thread (`import.rs`).
 ///
 /// # Errors
 /// ZeroBuffer (e.g. a frame larger than the local ring) and zenoh errors.
-pub fn import(session: &zenoh::Session, cfg: &LinkConfig, stats: &Stats) -> Result<()> {
+pub fn import(
+    session: &zenoh::Session,
+    cfg: &LinkConfig,
+    stats: &Stats,
+    stop: &Stop,
+) -> Result<()> {
     stats.set_state("waiting for the local reader");
     let writer = loop {
         match Writer::connect(&cfg.name) {
             Ok(w) => break w,
             Err(ZbError::BufferNotFound { .. } | ZbError::NoReader { .. }) => {
+                if stop.is_stopped() {
+                    return Ok(());
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
             Err(e) => return Err(e.into()),
         }
     };
-    crate::import::run_link(session, cfg, stats, Frames(Mutex::new(Some(writer))))
+    crate::import::run_link(session, cfg, stats, Frames(Mutex::new(Some(writer))), stop)
 }
 
 /// The importer's writer of the local buffer (`None` once closed). Its lock is never

@@ -75,54 +75,55 @@ fn bridged(s: &Sessions, frames: u64, size: usize) -> Result<f64> {
     let far = Reader::create(&nb, BufferConfig::new(1024, ring))?;
     let (st_a, st_b) = (Stats::default(), Stats::default());
     let payload = vec![7u8; size];
+    let stop = crate::Stop::new();
     std::thread::scope(|sc| -> Result<f64> {
-        let ex = sc.spawn(|| crate::zbuf::export(&s.a, &la, &st_a));
-        let im = sc.spawn(|| crate::zbuf::import(&s.b, &lb, &st_b));
-        let end = Instant::now() + LIMIT;
-        let mut w = loop {
-            match Writer::connect(&na) {
-                Ok(w) => break w,
-                Err(ZbError::BufferNotFound { .. } | ZbError::NoReader { .. })
-                    if Instant::now() < end =>
-                {
-                    std::thread::sleep(Duration::from_millis(5));
+        let links = vec![
+            sc.spawn(|| crate::zbuf::export(&s.a, &la, &st_a, &stop)),
+            sc.spawn(|| crate::zbuf::import(&s.b, &lb, &st_b, &stop)),
+        ];
+        super::with_links(&stop, links, || {
+            let end = Instant::now() + LIMIT;
+            let mut w = loop {
+                match Writer::connect(&na) {
+                    Ok(w) => break w,
+                    Err(ZbError::BufferNotFound { .. } | ZbError::NoReader { .. })
+                        if Instant::now() < end =>
+                    {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        w.set_write_timeout(LIMIT);
-        // Warm-up: the link carries a frame before the clock starts.
-        w.write_frame(&payload)?;
-        far.read_frame_timeout(LIMIT)?
-            .ok_or_else(|| Error::Config("bench: no warm-up frame".into()))?;
-        let start = Instant::now();
-        let writer = sc.spawn(move || -> Result<Writer> {
+            };
+            w.set_write_timeout(LIMIT);
+            // Warm-up: the link carries a frame before the clock starts.
+            w.write_frame(&payload)?;
+            far.read_frame_timeout(LIMIT)?
+                .ok_or_else(|| Error::Config("bench: no warm-up frame".into()))?;
+            let start = Instant::now();
+            let writer = sc.spawn(move || -> Result<Writer> {
+                for _ in 0..frames {
+                    w.write_frame(&payload)?;
+                }
+                Ok(w)
+            });
             for _ in 0..frames {
-                w.write_frame(&payload)?;
+                let f = far
+                    .read_frame_timeout(LIMIT)?
+                    .ok_or_else(|| Error::Config("bench: a frame did not arrive".into()))?;
+                if f.len() != size {
+                    return Err(Error::Config(format!(
+                        "bench: a frame of {} bytes",
+                        f.len()
+                    )));
+                }
             }
-            Ok(w)
-        });
-        for _ in 0..frames {
-            let f = far
-                .read_frame_timeout(LIMIT)?
-                .ok_or_else(|| Error::Config("bench: a frame did not arrive".into()))?;
-            if f.len() != size {
-                return Err(Error::Config(format!(
-                    "bench: a frame of {} bytes",
-                    f.len()
-                )));
-            }
-        }
-        let rate = frames as f64 / start.elapsed().as_secs_f64();
-        let w = writer
-            .join()
-            .map_err(|_| Error::Config("bench writer panicked".into()))??;
-        drop(w); // the close travels: both links end
-        for h in [ex, im] {
-            h.join()
-                .map_err(|_| Error::Config("bench link panicked".into()))??;
-        }
-        Ok(rate)
+            let rate = frames as f64 / start.elapsed().as_secs_f64();
+            let w = writer
+                .join()
+                .map_err(|_| Error::Config("bench writer panicked".into()))??;
+            drop(w); // the close travels: both links end
+            Ok(rate)
+        })
     })
 }
 

@@ -133,6 +133,31 @@ pub(crate) fn put_all(
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Runs a measurement beside its `links` (each given `stop`), then joins them. On an error
+/// the links are stopped first: they would otherwise wait for a close that never comes. The
+/// measurement's error comes before the links'.
+pub(crate) fn with_links<R>(
+    stop: &crate::Stop,
+    links: Vec<std::thread::ScopedJoinHandle<'_, Result<()>>>,
+    measure: impl FnOnce() -> Result<R>,
+) -> Result<R> {
+    let r = measure();
+    if r.is_err() {
+        stop.stop();
+    }
+    let mut joined = Ok(());
+    for h in links {
+        let j = h
+            .join()
+            .unwrap_or_else(|_| Err(crate::error::Error::Config("bench link panicked".into())));
+        if joined.is_ok() {
+            joined = j;
+        }
+    }
+    let r = r?;
+    joined.map(|()| r)
+}
+
 /// Waits up to `limit` on `pair`'s condition variable until `done` holds for the state it
 /// guards; `false` on timeout.
 pub(crate) fn wait_until<S>(

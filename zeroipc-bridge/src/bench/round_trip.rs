@@ -128,12 +128,13 @@ fn bridged_in(s: &Sessions, sa: &str, sb: &str, stem: &str, pings: u64) -> Resul
     let mut back = a_pong.subscribe()?;
     let far = b_ping.subscribe()?;
     let stats: Vec<Stats> = (0..4).map(|_| Stats::default()).collect();
+    let stop = crate::Stop::new();
     std::thread::scope(|sc| -> Result<Vec<f64>> {
-        let links = [
-            sc.spawn(|| crate::stream::export(&s.a, &ping_out, &stats[0])),
-            sc.spawn(|| crate::stream::import(&s.b, &ping_in, &stats[1])),
-            sc.spawn(|| crate::stream::export(&s.b, &pong_out, &stats[2])),
-            sc.spawn(|| crate::stream::import(&s.a, &pong_in, &stats[3])),
+        let links = vec![
+            sc.spawn(|| crate::stream::export(&s.a, &ping_out, &stats[0], &stop)),
+            sc.spawn(|| crate::stream::import(&s.b, &ping_in, &stats[1], &stop)),
+            sc.spawn(|| crate::stream::export(&s.b, &pong_out, &stats[2], &stop)),
+            sc.spawn(|| crate::stream::import(&s.a, &pong_in, &stats[3], &stop)),
         ];
         let echoer = sc.spawn(|| {
             let r = echo(far, &b_pong);
@@ -141,16 +142,18 @@ fn bridged_in(s: &Sessions, sa: &str, sb: &str, stem: &str, pings: u64) -> Resul
             let _ = b_pong.close();
             r
         });
-        let r = ping_pong(&a_ping, &mut back, pings);
-        a_ping.close()?;
-        echoer
-            .join()
-            .map_err(|_| Error::Config("bench echo panicked".into()))??;
-        for h in links {
-            h.join()
-                .map_err(|_| Error::Config("bench link panicked".into()))??;
-        }
-        r
+        super::with_links(&stop, links, || {
+            let r = ping_pong(&a_ping, &mut back, pings);
+            if r.is_err() {
+                // The links may not carry the close: end the echo here.
+                let _ = b_ping.close();
+            }
+            a_ping.close()?;
+            echoer
+                .join()
+                .map_err(|_| Error::Config("bench echo panicked".into()))??;
+            r
+        })
     })
 }
 

@@ -94,32 +94,33 @@ fn bridged<T: Pod>(
     let far = Stream::<T>::create(&far_seg, "bench", 1024)?;
     let mut sub = far.subscribe()?;
     let (st_a, st_b) = (Stats::default(), Stats::default());
+    let stop = crate::Stop::new();
     std::thread::scope(|s| {
-        let ex = s.spawn(|| crate::stream::export(a, &la, &st_a));
-        let im = s.spawn(|| crate::stream::import(b, &lb, &st_b));
-        // Wait until the link carries an item, so connection set-up is not measured.
-        src.emit(T::zeroed())?;
-        sub.recv_timeout(Duration::from_secs(60))?;
-        let start = Instant::now();
-        let producer = s.spawn(|| -> Result<()> {
-            for _ in 0..items {
-                src.emit(T::zeroed())?;
-            }
-            Ok(())
-        });
-        for _ in 0..items {
+        let links = vec![
+            s.spawn(|| crate::stream::export(a, &la, &st_a, &stop)),
+            s.spawn(|| crate::stream::import(b, &lb, &st_b, &stop)),
+        ];
+        super::with_links(&stop, links, || {
+            // Wait until the link carries an item, so connection set-up is not measured.
+            src.emit(T::zeroed())?;
             sub.recv_timeout(Duration::from_secs(60))?;
-        }
-        let rate = items as f64 / start.elapsed().as_secs_f64();
-        producer
-            .join()
-            .map_err(|_| Error::Config("bench producer panicked".into()))??;
-        src.close()?;
-        for h in [ex, im] {
-            h.join()
-                .map_err(|_| Error::Config("bench link panicked".into()))??;
-        }
-        Ok(rate)
+            let start = Instant::now();
+            let producer = s.spawn(|| -> Result<()> {
+                for _ in 0..items {
+                    src.emit(T::zeroed())?;
+                }
+                Ok(())
+            });
+            for _ in 0..items {
+                sub.recv_timeout(Duration::from_secs(60))?;
+            }
+            let rate = items as f64 / start.elapsed().as_secs_f64();
+            producer
+                .join()
+                .map_err(|_| Error::Config("bench producer panicked".into()))??;
+            src.close()?;
+            Ok(rate)
+        })
     })
 }
 

@@ -5,6 +5,7 @@
 
 mod channel;
 mod netns;
+mod stop;
 mod stream;
 mod zbuf;
 
