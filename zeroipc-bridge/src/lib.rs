@@ -99,7 +99,7 @@ pub fn run_until(cfg: &BridgeConfig, stop: &Stop) -> Result<()> {
                         eprintln!("zeroipc-bridge: {role} {} {}: {e}", l.kind.as_str(), l.name);
                         // One link failed: the bridge ends (the others stop) and reports it.
                         stop.stop();
-                    } else if stop.is_stopped() {
+                    } else if stop.is_stopped() && st.lock().state != "closed" {
                         st.set_state("stopped");
                     }
                     r
