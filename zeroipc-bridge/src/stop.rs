@@ -15,7 +15,13 @@ use zeroipc_format::atomic::{AtomicU32, Ordering};
 /// ```no_run
 /// use zeroipc_bridge::{BridgeConfig, Stop, run_until};
 ///
-/// # let cfg: BridgeConfig = unimplemented!();
+/// let cfg = BridgeConfig::from_toml(r#"
+///     [net]
+///     connect = ["tcp/10.0.0.2:7447"]
+///     [[export]]
+///     kind = "zerobuffer"
+///     name = "camera"
+/// "#)?;
 /// let stop = Stop::new();
 /// let handle = stop.clone();
 /// std::thread::spawn(move || {
