@@ -73,6 +73,8 @@ pub fn run(cfg: &BridgeConfig) -> Result<()> {
 /// As [`run`].
 pub fn run_until(cfg: &BridgeConfig, stop: &Stop) -> Result<()> {
     cfg.check()?;
+    // Stopped by the caller's `stop`, or by a failing link without stopping the caller's.
+    let stop = &stop.child();
     let session = cfg.net.open()?;
     let links: Vec<(&str, &LinkConfig)> = cfg
         .export

@@ -81,15 +81,17 @@ fn a_failing_link_stops_the_others_and_run_returns_its_error() {
         ),
     );
     let (tx, rx) = std::sync::mpsc::channel();
+    let stop = Stop::new();
     std::thread::scope(|s| {
-        s.spawn(|| tx.send(zeroipc_bridge::run(&cfg)).unwrap());
+        s.spawn(|| tx.send(zeroipc_bridge::run_until(&cfg, &stop)).unwrap());
         let r = rx
             .recv_timeout(LIMIT)
-            .expect("run did not return after a link failed");
+            .expect("run_until did not return after a link failed");
         let e = r.expect_err("the import link fails");
         assert!(e.to_string().contains("ticks"), "{e}");
     });
     assert!(!shm(&setup.a), "the exporter's buffer is left behind");
+    assert!(!stop.is_stopped(), "the caller's Stop was stopped");
 }
 
 /// Starts an exporting bridge of `setup.a` and sends it `signal` once it waits for an
@@ -125,14 +127,4 @@ fn sigterm_ends_a_bridge_cleanly() {
 #[test]
 fn sigint_ends_a_bridge_cleanly() {
     signalled(&Setup::new("sti"), rustix::process::Signal::INT);
-}
-
-/// A `Stop` shared by clones: stopping one stops all.
-#[test]
-fn stop_is_shared_by_its_clones() {
-    let a = Stop::new();
-    let b = a.clone();
-    assert!(!a.is_stopped() && !b.is_stopped());
-    b.stop();
-    assert!(a.is_stopped());
 }
