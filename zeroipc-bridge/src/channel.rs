@@ -8,40 +8,29 @@ use std::time::Duration;
 use bytemuck::Pod;
 use zeroipc_codata::Channel;
 
+use crate::Link;
 use crate::config::LinkConfig;
 use crate::elem::with_elem;
 use crate::error::Result;
 use crate::items::{self, Sink, Source, Taken};
-use crate::status::Stats;
-use crate::stop::Stop;
 use crate::stream::not_found;
 
 /// Runs the export side of a channel link until the local channel is closed and drained and
-/// the importer has acknowledged the close, or `stop` is stopped.
+/// the importer has acknowledged the close, or `link.stop` is stopped.
 ///
 /// # Errors
 /// Configuration, segment, channel and zenoh errors.
-pub fn export(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    stop: &Stop,
-) -> Result<()> {
-    with_elem!(cfg.elem_size()?, export_t(session, cfg, stats, stop))
+pub fn export(link: Link<'_>) -> Result<()> {
+    with_elem!(link.cfg.elem_size()?, export_t(link))
 }
 
-/// Runs the import side of a channel link until the exporter closes the channel, or `stop`
+/// Runs the import side of a channel link until the exporter closes the channel, or `link.stop`
 /// is stopped.
 ///
 /// # Errors
 /// Configuration, segment, channel and zenoh errors.
-pub fn import(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    stop: &Stop,
-) -> Result<()> {
-    with_elem!(cfg.elem_size()?, import_t(session, cfg, stats, stop))
+pub fn import(link: Link<'_>) -> Result<()> {
+    with_elem!(link.cfg.elem_size()?, import_t(link))
 }
 
 fn open<T: Pod>(cfg: &LinkConfig, role: &str) -> Result<Channel<T>> {
@@ -63,27 +52,17 @@ fn open<T: Pod>(cfg: &LinkConfig, role: &str) -> Result<Channel<T>> {
     }
 }
 
-fn export_t<T: Pod>(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    stop: &Stop,
-) -> Result<()> {
-    let ch = open::<T>(cfg, "export")?;
+fn export_t<T: Pod>(link: Link<'_>) -> Result<()> {
+    let ch = open::<T>(link.cfg, "export")?;
     // Register as a receiver, so local senders see a live receiver while the bridge runs.
     let rx = ch.receiver()?;
-    items::export(session, cfg, stats, rx, true, stop)
+    items::export(link, rx, true)
 }
 
-fn import_t<T: Pod>(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    stop: &Stop,
-) -> Result<()> {
-    let ch = open::<T>(cfg, "import")?;
+fn import_t<T: Pod>(link: Link<'_>) -> Result<()> {
+    let ch = open::<T>(link.cfg, "import")?;
     let tx = ch.sender()?;
-    items::import(session, cfg, stats, tx, stop)
+    items::import(link, tx)
 }
 
 impl<T: Pod> Source<T> for zeroipc_codata::Receiver<T> {

@@ -29,7 +29,6 @@ use bytemuck::Pod;
 use zenoh::Wait;
 use zenoh::bytes::ZBytes;
 
-use crate::config::LinkConfig;
 use crate::error::{Error, Result};
 use crate::flow::random_id;
 use crate::items::{Sink, WINDOW_BYTES};
@@ -320,27 +319,19 @@ fn sync_routes(session: &zenoh::Session, shared: &Arc<Shared>, stats: &Stats, st
     }
 }
 
-/// Runs an import link of items into `sink` until the exporter closes the object, or `stop`
+/// Runs an import link of items into `sink` until the exporter closes the object, or `link.stop`
 /// is stopped.
 pub(crate) fn import<T: Pod, S: Sink<T> + Send + Sync + 'static>(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
+    link: crate::Link<'_>,
     sink: S,
-    stop: &Stop,
 ) -> Result<()> {
-    run_link(session, cfg, stats, Items::new(sink), stop)
+    run_link(link, Items::new(sink))
 }
 
-/// Runs an import link into `to` until the exporter closes the object, or `stop` is
+/// Runs an import link into `to` until the exporter closes the object, or `link.stop` is
 /// stopped.
-pub(crate) fn run_link(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    to: impl Deliver,
-    stop: &Stop,
-) -> Result<()> {
+pub(crate) fn run_link(link: crate::Link<'_>, to: impl Deliver) -> Result<()> {
+    let (session, cfg, stats, stop) = (link.session, link.cfg, link.stats, link.stop);
     let fixed = cfg
         .window
         .unwrap_or_else(|| to.default_window())

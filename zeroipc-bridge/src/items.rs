@@ -11,11 +11,8 @@ use bytemuck::Pod;
 use zenoh::Wait;
 use zeroipc_codata::Error as CodataError;
 
-use crate::config::LinkConfig;
 use crate::error::{Error, Result};
 use crate::link;
-use crate::status::Stats;
-use crate::stop::Stop;
 use crate::wire::{FLAG_POSITION, HEADER, Kind, Msg};
 
 /// Largest data message payload the exporter builds (bytes): with its header and zenoh's
@@ -303,15 +300,13 @@ fn take_first<T: Pod>(
 }
 
 /// Runs an export link: until the source is closed and every live importer acknowledged
-/// the close, or `stop` is stopped. `exclusive`: only one importer at a time (channels).
+/// the close, or `link.stop` is stopped. `exclusive`: only one importer at a time (channels).
 pub(crate) fn export<T: Pod>(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
+    link: crate::Link<'_>,
     mut source: impl Source<T>,
     exclusive: bool,
-    stop: &Stop,
 ) -> Result<()> {
+    let (session, cfg, stats, stop) = (link.session, link.cfg, link.stats, link.stop);
     let end = link::ExportEnd::open(session, cfg, stats, exclusive)?;
     let (epoch, credits, publisher) = (end.epoch, &end.credits, &end.publisher);
     let es = std::mem::size_of::<T>();

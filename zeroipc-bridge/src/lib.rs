@@ -55,6 +55,31 @@ use std::time::Duration;
 
 use status::{Stats, StatusWriter};
 
+/// One link to run: the zenoh session it uses, its configuration, the statistics it keeps
+/// up to date and the request that stops it. The link functions ([`stream::export`],
+/// [`zbuf::import`], ...) each run one until it ends.
+#[derive(Clone, Copy)]
+pub struct Link<'a> {
+    /// The zenoh session the link publishes and subscribes on.
+    pub session: &'a zenoh::Session,
+    /// What to carry, and how.
+    pub cfg: &'a LinkConfig,
+    /// The link's live statistics (what the status file shows).
+    pub stats: &'a Stats,
+    /// Ends the link at its next wait ([`Stop`]).
+    pub stop: &'a Stop,
+}
+
+impl std::fmt::Debug for Link<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("cfg", self.cfg)
+            .field("stats", self.stats)
+            .field("stop", self.stop)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Runs every link of `cfg` (one thread each) on one zenoh session until all of them
 /// finish, keeping the status file up to date.
 ///
@@ -95,7 +120,13 @@ pub fn run_until(cfg: &BridgeConfig, stop: &Stop) -> Result<()> {
             .map(|((role, l), st)| {
                 let session = &session;
                 s.spawn(move || {
-                    let r = run_link(session, role, l, st, stop);
+                    let link = Link {
+                        session,
+                        cfg: l,
+                        stats: st,
+                        stop,
+                    };
+                    let r = run_link(role, link);
                     if let Err(e) = &r {
                         st.set_state(format!("error: {e}"));
                         eprintln!("zeroipc-bridge: {role} {} {}: {e}", l.kind.as_str(), l.name);
@@ -125,20 +156,14 @@ pub fn run_until(cfg: &BridgeConfig, stop: &Stop) -> Result<()> {
 
 use zenoh::Wait;
 
-fn run_link(
-    session: &zenoh::Session,
-    role: &str,
-    l: &LinkConfig,
-    st: &Stats,
-    stop: &Stop,
-) -> Result<()> {
-    match (role, l.kind) {
-        ("export", ObjectKind::Stream) => stream::export(session, l, st, stop),
-        ("import", ObjectKind::Stream) => stream::import(session, l, st, stop),
-        ("export", ObjectKind::Channel) => channel::export(session, l, st, stop),
-        ("import", ObjectKind::Channel) => channel::import(session, l, st, stop),
-        ("export", ObjectKind::Zerobuffer) => zbuf::export(session, l, st, stop),
-        ("import", ObjectKind::Zerobuffer) => zbuf::import(session, l, st, stop),
+fn run_link(role: &str, link: Link<'_>) -> Result<()> {
+    match (role, link.cfg.kind) {
+        ("export", ObjectKind::Stream) => stream::export(link),
+        ("import", ObjectKind::Stream) => stream::import(link),
+        ("export", ObjectKind::Channel) => channel::export(link),
+        ("import", ObjectKind::Channel) => channel::import(link),
+        ("export", ObjectKind::Zerobuffer) => zbuf::export(link),
+        ("import", ObjectKind::Zerobuffer) => zbuf::import(link),
         (role, _) => Err(Error::Config(format!("unknown role {role}"))),
     }
 }

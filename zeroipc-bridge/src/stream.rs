@@ -6,39 +6,27 @@ use std::time::Duration;
 use bytemuck::Pod;
 use zeroipc_codata::{Error as CodataError, Stream, Subscription};
 
-use crate::config::LinkConfig;
+use crate::Link;
 use crate::elem::with_elem;
 use crate::error::Result;
 use crate::items::{self, Sink, Source, Taken};
-use crate::status::Stats;
-use crate::stop::Stop;
 
 /// Runs the export side of a stream link until the local stream is closed and every live
-/// importer has acknowledged the close, or `stop` is stopped.
+/// importer has acknowledged the close, or `link.stop` is stopped.
 ///
 /// # Errors
 /// Configuration, segment, stream and zenoh errors.
-pub fn export(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    stop: &Stop,
-) -> Result<()> {
-    with_elem!(cfg.elem_size()?, export_t(session, cfg, stats, stop))
+pub fn export(link: Link<'_>) -> Result<()> {
+    with_elem!(link.cfg.elem_size()?, export_t(link))
 }
 
-/// Runs the import side of a stream link until the exporter closes the stream, or `stop` is
+/// Runs the import side of a stream link until the exporter closes the stream, or `link.stop` is
 /// stopped.
 ///
 /// # Errors
 /// Configuration, segment, stream and zenoh errors.
-pub fn import(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    stop: &Stop,
-) -> Result<()> {
-    with_elem!(cfg.elem_size()?, import_t(session, cfg, stats, stop))
+pub fn import(link: Link<'_>) -> Result<()> {
+    with_elem!(link.cfg.elem_size()?, import_t(link))
 }
 
 /// Whether `e` says the object does not exist.
@@ -49,12 +37,10 @@ pub(crate) fn not_found(e: &CodataError) -> bool {
     )
 }
 
-fn export_t<T: Pod>(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    stop: &Stop,
-) -> Result<()> {
+fn export_t<T: Pod>(link: Link<'_>) -> Result<()> {
+    let Link {
+        cfg, stats, stop, ..
+    } = link;
     let seg = cfg.open_segment()?;
     let mut said = false;
     let stream = loop {
@@ -78,15 +64,11 @@ fn export_t<T: Pod>(
     // zenoh's threads, which are carrying the last message on (bench, 2 CPUs: round-trip
     // p50 lower with the exporters parking).
     sub.set_spin(false);
-    items::export(session, cfg, stats, sub, false, stop)
+    items::export(link, sub, false)
 }
 
-fn import_t<T: Pod>(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    stop: &Stop,
-) -> Result<()> {
+fn import_t<T: Pod>(link: Link<'_>) -> Result<()> {
+    let cfg = link.cfg;
     let seg = cfg.open_segment()?;
     let stream = match Stream::<T>::open(&seg, &cfg.name) {
         Ok(s) => s,
@@ -103,7 +85,7 @@ fn import_t<T: Pod>(
         }
         Err(e) => return Err(e.into()),
     };
-    items::import(session, cfg, stats, stream, stop)
+    items::import(link, stream)
 }
 
 impl<T: Pod> Source<T> for Subscription<T> {

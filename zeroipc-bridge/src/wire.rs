@@ -313,7 +313,10 @@ mod tests {
             (epoch, seq, id) in (1u64.., 0u64.., 0u64..),
             valid_count in proptest::bool::ANY,
             count in 0u64..1000,
-            header_len in proptest::prop_oneof![3 => proptest::strategy::Just(HEADER), 1 => 0..HEADER],
+            header_len in proptest::prop_oneof![
+                3 => proptest::strategy::Just(HEADER),
+                1 => 0..HEADER,
+            ],
             body in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
             cuts in proptest::collection::vec(0usize..400, 0..5),
         ) {

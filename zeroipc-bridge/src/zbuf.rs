@@ -14,12 +14,9 @@ use zenoh::Wait;
 use zenoh::bytes::ZBytes;
 use zerobuffer::{BufferConfig, Error as ZbError, OwnedFrame, Reader, Writer};
 
-use crate::config::LinkConfig;
 use crate::error::{Error, Result};
 use crate::import::Deliver;
 use crate::link;
-use crate::status::Stats;
-use crate::stop::Stop;
 use crate::wire::{HEADER, Kind, Msg};
 
 /// Default payload ring of the buffer an exporter creates.
@@ -31,16 +28,12 @@ pub const DEFAULT_WINDOW: u64 = 16;
 
 /// Runs the export side: creates the local buffer as its reader and publishes its frames
 /// until the local writer disconnects and every live importer acknowledged the close, or
-/// `stop` is stopped (the buffer is removed then; the local writer sees its reader gone).
+/// `link.stop` is stopped (the buffer is removed then; the local writer sees its reader gone).
 ///
 /// # Errors
 /// ZeroBuffer and zenoh errors.
-pub fn export(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    stop: &Stop,
-) -> Result<()> {
+pub fn export(link: crate::Link<'_>) -> Result<()> {
+    let (session, cfg, stats, stop) = (link.session, link.cfg, link.stats, link.stop);
     let reader = std::sync::Arc::new(Reader::create(
         &cfg.name,
         BufferConfig::new(
@@ -105,18 +98,16 @@ fn frame_message(epoch: u64, seq: u64, frame: OwnedFrame) -> ZBytes {
 }
 
 /// Runs the import side: connects as the writer of the local buffer (waiting for its
-/// reader to create it) and writes every frame received, until the exporter closes or `stop`
+/// reader to create it) and writes every frame received, until the exporter closes or `link.stop`
 /// is stopped. Frames that fit are written on zenoh's receive thread as they arrive; the
 /// others wait, in order, for the link's thread (`import.rs`).
 ///
 /// # Errors
 /// ZeroBuffer (e.g. a frame larger than the local ring) and zenoh errors.
-pub fn import(
-    session: &zenoh::Session,
-    cfg: &LinkConfig,
-    stats: &Stats,
-    stop: &Stop,
-) -> Result<()> {
+pub fn import(link: crate::Link<'_>) -> Result<()> {
+    let crate::Link {
+        cfg, stats, stop, ..
+    } = link;
     stats.set_state("waiting for the local reader");
     let writer = loop {
         match Writer::connect(&cfg.name) {
@@ -130,7 +121,7 @@ pub fn import(
             Err(e) => return Err(e.into()),
         }
     };
-    crate::import::run_link(session, cfg, stats, Frames(Mutex::new(Some(writer))), stop)
+    crate::import::run_link(link, Frames(Mutex::new(Some(writer))))
 }
 
 /// The importer's writer of the local buffer (`None` once closed). Its lock is never

@@ -78,8 +78,22 @@ fn bridged(s: &Sessions, frames: u64, size: usize) -> Result<f64> {
     let stop = crate::Stop::new();
     std::thread::scope(|sc| -> Result<f64> {
         let links = vec![
-            sc.spawn(|| crate::zbuf::export(&s.a, &la, &st_a, &stop)),
-            sc.spawn(|| crate::zbuf::import(&s.b, &lb, &st_b, &stop)),
+            sc.spawn(|| {
+                crate::zbuf::export(crate::Link {
+                    session: &s.a,
+                    cfg: &la,
+                    stats: &st_a,
+                    stop: &stop,
+                })
+            }),
+            sc.spawn(|| {
+                crate::zbuf::import(crate::Link {
+                    session: &s.b,
+                    cfg: &lb,
+                    stats: &st_b,
+                    stop: &stop,
+                })
+            }),
         ];
         super::with_links(&stop, links, || {
             let end = Instant::now() + LIMIT;

@@ -130,11 +130,19 @@ fn bridged_in(s: &Sessions, sa: &str, sb: &str, stem: &str, pings: u64) -> Resul
     let stats: Vec<Stats> = (0..4).map(|_| Stats::default()).collect();
     let stop = crate::Stop::new();
     std::thread::scope(|sc| -> Result<Vec<f64>> {
+        let link = |session, cfg, i: usize| crate::Link {
+            session,
+            cfg,
+            stats: &stats[i],
+            stop: &stop,
+        };
+        let (a, b) = (&s.a, &s.b);
+        let (ping_out, ping_in, pong_out, pong_in) = (&ping_out, &ping_in, &pong_out, &pong_in);
         let links = vec![
-            sc.spawn(|| crate::stream::export(&s.a, &ping_out, &stats[0], &stop)),
-            sc.spawn(|| crate::stream::import(&s.b, &ping_in, &stats[1], &stop)),
-            sc.spawn(|| crate::stream::export(&s.b, &pong_out, &stats[2], &stop)),
-            sc.spawn(|| crate::stream::import(&s.a, &pong_in, &stats[3], &stop)),
+            sc.spawn(move || crate::stream::export(link(a, ping_out, 0))),
+            sc.spawn(move || crate::stream::import(link(b, ping_in, 1))),
+            sc.spawn(move || crate::stream::export(link(b, pong_out, 2))),
+            sc.spawn(move || crate::stream::import(link(a, pong_in, 3))),
         ];
         let echoer = sc.spawn(|| {
             let r = echo(far, &b_pong);

@@ -97,8 +97,22 @@ fn bridged<T: Pod>(
     let stop = crate::Stop::new();
     std::thread::scope(|s| {
         let links = vec![
-            s.spawn(|| crate::stream::export(a, &la, &st_a, &stop)),
-            s.spawn(|| crate::stream::import(b, &lb, &st_b, &stop)),
+            s.spawn(|| {
+                crate::stream::export(crate::Link {
+                    session: a,
+                    cfg: &la,
+                    stats: &st_a,
+                    stop: &stop,
+                })
+            }),
+            s.spawn(|| {
+                crate::stream::import(crate::Link {
+                    session: b,
+                    cfg: &lb,
+                    stats: &st_b,
+                    stop: &stop,
+                })
+            }),
         ];
         super::with_links(&stop, links, || {
             // Wait until the link carries an item, so connection set-up is not measured.
