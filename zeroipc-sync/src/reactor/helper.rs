@@ -287,12 +287,26 @@ pub(crate) fn helper_count() -> usize {
     list.len() + usize::from(*sweeper())
 }
 
-/// Registered, not yet fired entries of this process.
+/// Registered entries of this process that are not yet fired (or withdrawn). A helper
+/// fires an entry, then drops it from its list in a second step; a future woken in between
+/// may already have completed, so counting the list would count its wait as still pending.
 pub(crate) fn pending() -> usize {
-    pending_in(&helpers())
+    helpers()
+        .iter()
+        .map(|h| {
+            // Lock order: a helper's entries, then an entry's slot (as `fire`).
+            let es = h.entries();
+            es.list
+                .iter()
+                .filter(|r| r.entry.lock().state == State::Armed)
+                .count()
+        })
+        .sum()
 }
 
-fn pending_in(list: &[Arc<Helper>]) -> usize {
+/// Registrations the helpers in `list` hold, fired or not (what the sweeper may still have
+/// to look at; cheaper than [`pending`]: no entry's lock).
+fn listed_in(list: &[Arc<Helper>]) -> usize {
     list.iter().map(|h| h.entries().list.len()).sum()
 }
 
@@ -535,7 +549,7 @@ fn sweep_loop() {
         for w in wake.drain(..) {
             w.wake();
         }
-        if pending() > 0 {
+        if listed_in(&helpers()) > 0 {
             idle_since = None;
             continue;
         }
@@ -546,7 +560,7 @@ fn sweep_loop() {
         // Lock order: the helper list, then the flag; a registration takes both too, so
         // it either finds this sweeper running or starts the next one.
         let list = helpers();
-        if pending_in(&list) == 0 {
+        if listed_in(&list) == 0 {
             *sweeper() = false;
             return;
         }
